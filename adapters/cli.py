@@ -1,0 +1,151 @@
+"""The ``relengotron`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from adapters import bootstrap
+from adapters.ingest import IngestSummary
+from adapters.store import StoreURLError
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad arguments discovered after parsing: printed, exit 2."""
+
+
+def _db_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        help="event store URL (sqlite:///FILE or postgresql://...); "
+        "default: $RELENGOTRON_DB or ./.relengotron/relengotron.db",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="relengotron", description="Event-sourced release gating for Fedora-style releng."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help="record messages from files (JSON Lines, JSON, datagrepper)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="message file, .gz too; - for stdin")
+    _db_option(p)
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--batch-size", type=int, default=500, metavar="N",
+                   help="messages per transaction (default 500)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("events", help="the normalized events of a build or change, in order")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--subject", metavar="ID", help="a subject identifier: an NVR by default")
+    g.add_argument("--change", metavar="NAMESPACE/REPO/REV", help="a dist-git change")
+    p.add_argument("--subject-type", default="koji_build", metavar="TYPE",
+                   help="subject type for --subject (koji_build, bodhi_update, compose, ...)")
+    _db_option(p)
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "ingest":
+            return cmd_ingest(args)
+        if args.command == "events":
+            return cmd_events(args)
+    except (UsageError, StoreURLError) as exc:
+        print(f"relengotron {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    parser.error(f"unknown command {args.command}")
+    return EXIT_USAGE  # pragma: no cover
+
+
+# ------------------------------------------------------------------ ingest
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    for f in args.files:
+        if f != "-" and not Path(f).is_file():
+            raise UsageError(f"no such file: {f}")
+    if args.batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    app = bootstrap.application(args.db)
+    progress = None
+    if not args.no_progress:
+        from adapters.progress import ProgressBar
+
+        progress = ProgressBar("ingest")
+    summary = bootstrap.ingest(app, args.files, batch_size=args.batch_size, progress=progress)
+    if progress is not None:
+        progress.close()
+    if args.json:
+        print(json.dumps(summary.as_json(), indent=None, sort_keys=False))
+    else:
+        print(render_summary(summary))
+    return EXIT_REJECTED if summary.rejected else EXIT_OK
+
+
+def render_summary(s: IngestSummary) -> str:
+    out = [
+        f"Read {s.read:,} from {len(s.files)} file(s) in {s.seconds:.2f} s: "
+        f"{s.new:,} new, {s.duplicate:,} duplicate, {s.unrecognized:,} unrecognized, "
+        f"{s.ignored:,} ignored, {s.rejected:,} rejected; {s.events:,} events written.",
+        "",
+        "New messages per family:",
+    ]
+    fam = s.as_json()["families"]
+    width = max(len(k) for k in fam)
+    out += [f"  {name:<{width}}  {count:>7,}" for name, count in fam.items()]
+    if s.unrecognized_topics:
+        out += ["", "Unrecognized topics (recorded, not translated):"]
+        out += [f"  {n:>5} x {t}" for t, n in sorted(s.unrecognized_topics.items())]
+    if s.rejections:
+        out += ["", "Rejected input (kept verbatim in the store):"]
+        out += [f"  {r.source}:{r.line}: {r.reason}" for r in s.rejections]
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------ events
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    app = bootstrap.application(args.db)
+    if args.change:
+        parts = args.change.split("/")
+        if len(parts) != 3 or not all(parts):
+            raise UsageError("--change takes NAMESPACE/REPO/REV, e.g. rpms/bash/3f2a...")
+        subject_type, identifier = "dist_git_commit", f"{parts[0]}/{parts[1]}#{parts[2]}"
+    else:
+        subject_type, identifier = args.subject_type, args.subject
+    listing = bootstrap.subject_history(app, subject_type, identifier)
+    if args.json:
+        print(json.dumps(listing, indent=2, default=str))
+        return EXIT_OK
+    if not listing:
+        print(f"No events for {subject_type} {identifier}.")
+        return EXIT_OK
+    print(f"{subject_type} {identifier}: {len(listing)} event(s)")
+    for e in listing:
+        print(_render_event(e))
+    return EXIT_OK
+
+
+_HIDDEN = {"version", "event", "recorded_at", "sent_at", "message", "topic"}
+
+
+def _render_event(e: dict[str, Any]) -> str:
+    when = e.get("sent_at") or e.get("recorded_at") or ""
+    details = ", ".join(
+        f"{k}={v}" for k, v in e.items() if k not in _HIDDEN and v not in (None, [], {}, "")
+    )
+    topic = f"  <- {e['topic']}" if e.get("topic") else ""
+    return f"  v{e['version']:<3} {when:<25} {e['event']:<26} {details}{topic}"

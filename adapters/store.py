@@ -1,0 +1,66 @@
+"""The event store: eventsourcing's SQLAlchemy persistence, chosen by URL.
+
+SQLite (one file, the embedded default) and PostgreSQL run the same code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import cast
+
+from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
+
+from adapters.persistence import SQLStreamReader
+from domain.application import RelengApp
+
+DEFAULT_DIR = ".relengotron"
+DEFAULT_FILE = "relengotron.db"
+
+
+class StoreURLError(ValueError):
+    """A database URL we cannot use."""
+
+
+def default_url(cwd: Path | None = None) -> str:
+    base = (cwd or Path.cwd()) / DEFAULT_DIR
+    return f"sqlite:///{base / DEFAULT_FILE}"
+
+
+def normalize_url(url: str) -> str:
+    """Accept the spellings people type; return a SQLAlchemy URL.
+
+    ``postgresql://`` and ``postgres://`` use psycopg 3; a bare path is a SQLite file.
+    """
+    url = url.strip()
+    if not url:
+        raise StoreURLError("empty database URL")
+    if "://" not in url:
+        return f"sqlite:///{Path(url).resolve()}"
+    scheme, rest = url.split("://", 1)
+    if scheme in ("postgres", "postgresql"):
+        return f"postgresql+psycopg://{rest}"
+    if scheme.startswith("postgresql+") or scheme.startswith("sqlite"):
+        return url
+    raise StoreURLError(f"unsupported database URL scheme {scheme!r} (use sqlite:/// or postgresql://)")
+
+
+def _prepare(url: str) -> None:
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        path = Path(url[len("sqlite:///") :])
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def open_app(url: str, *, schema: str | None = None, cache_size: int = 20_000) -> RelengApp:
+    """The application on the store at ``url`` (tables created when missing)."""
+    url = normalize_url(url)
+    _prepare(url)
+    env = {
+        "PERSISTENCE_MODULE": "adapters.persistence:RelengFactory",
+        "SQLALCHEMY_URL": url,
+    }
+    if schema:
+        env["SQLALCHEMY_SCHEMA"] = schema
+    app = RelengApp(env=env)
+    app.cache_size = cache_size
+    app.stream_reader = SQLStreamReader(cast(SQLAlchemyApplicationRecorder, app.recorder))
+    return app

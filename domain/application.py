@@ -1,0 +1,451 @@
+"""The event-sourced application: records messages and their facts atomically.
+
+``record(messages)`` writes, in one transaction, each new message's raw record
+and every event its facts produce on builds, changes, updates, tags, tasks and
+pushes. A message already recorded (same key) changes nothing. A batch that
+hits a conflict (a duplicate recorded concurrently, or another writer that
+advanced an aggregate) is retried without the duplicates and with fresh
+aggregates, so one bad apple never loses the rest of the batch.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import replace
+from typing import Any, TypeVar, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from domain import facts as f
+from domain import ids
+from domain.koji import KojiTag, KojiTask
+from domain.message import InboundMessage, RejectedInput
+from domain.ports import StreamReader
+from domain.push import Push
+from domain.subjects import Build, Change, Subject, Update, subject_class
+from domain.values import IncomingMessage, RecordOutcome, RejectedLine
+
+A = TypeVar("A", bound=Aggregate)
+
+MAX_ATTEMPTS = 6
+
+
+class UnitOfWork:
+    """Aggregates loaded or created while applying one batch."""
+
+    def __init__(self, app: RelengApp) -> None:
+        self.app = app
+        self.aggregates: dict[UUID, Aggregate] = {}
+        self.absent: set[UUID] = set()  # known not to exist (so no query to find out)
+
+    def preload(self, wanted: Iterable[UUID]) -> None:
+        """Load many aggregates with one query; remember which do not exist."""
+        missing: list[UUID] = []
+        for aggregate_id in set(wanted):
+            if aggregate_id in self.aggregates:
+                continue
+            cached = self.app.cache_get(aggregate_id)
+            if cached is not None:
+                self.aggregates[aggregate_id] = cached
+            else:
+                missing.append(aggregate_id)
+        if not missing:
+            return
+        streams = self.app.read_streams(missing)
+        for aggregate_id in missing:
+            stored = streams.get(aggregate_id)
+            if stored:
+                self.aggregates[aggregate_id] = self.app.reconstruct(stored)
+            else:
+                self.absent.add(aggregate_id)
+
+    def get(self, aggregate_id: UUID) -> Aggregate | None:
+        agg = self.aggregates.get(aggregate_id)
+        if agg is None and aggregate_id not in self.absent:
+            agg = self.app.cache_get(aggregate_id)
+            if agg is None:
+                try:
+                    agg = self.app.repository.get(aggregate_id)
+                except AggregateNotFoundError:
+                    self.absent.add(aggregate_id)
+                    return None
+            self.aggregates[aggregate_id] = agg
+        return agg
+
+    def get_or_create(self, aggregate_id: UUID, factory: Any) -> Any:
+        """The aggregate with this id, or a new one from ``factory`` (same id)."""
+        agg = self.get(aggregate_id)
+        if agg is None:
+            agg = factory()
+            assert agg.id == aggregate_id, (agg.id, aggregate_id)
+            self.aggregates[aggregate_id] = agg
+            self.absent.discard(aggregate_id)
+        return agg
+
+    def add(self, agg: Aggregate) -> None:
+        self.aggregates[agg.id] = agg
+
+
+class RelengApp(Application[UUID]):
+    """releng-o-tron's event store and the commands that write to it.
+
+    ``stream_reader`` (a port, see ``domain.ports``) lets the store answer
+    "which of these exist" and "load these" in one query per batch; without
+    it the application falls back to one query per aggregate.
+    """
+
+    name = "relengotron"
+    cache_size = 20_000
+
+    def __init__(self, env: Any = None, stream_reader: StreamReader | None = None) -> None:
+        super().__init__(env)
+        self.stream_reader = stream_reader
+        self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
+
+    # ------------------------------------------------------------ the cache
+    # Aggregates saved by this process, reused by later batches. Entries are
+    # only put after a successful save and dropped when a save fails, so the
+    # cache never holds unsaved changes; another writer advancing an aggregate
+    # makes the next save conflict, which drops the stale entry and retries.
+
+    def cache_get(self, aggregate_id: UUID) -> Aggregate | None:
+        agg = self._cache.get(aggregate_id)
+        if agg is not None:
+            self._cache.move_to_end(aggregate_id)
+        return agg
+
+    def _cache_put(self, aggregates: Iterable[Aggregate]) -> None:
+        for agg in aggregates:
+            if isinstance(agg, InboundMessage | RejectedInput):
+                continue  # never touched again
+            self._cache[agg.id] = agg
+            self._cache.move_to_end(agg.id)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    def _evict(self, aggregates: Iterable[UUID]) -> None:
+        for aggregate_id in aggregates:
+            self._cache.pop(aggregate_id, None)
+
+    def read_streams(self, ids_: Collection[UUID]) -> dict[UUID, list[StoredEvent]]:
+        if self.stream_reader is not None:
+            return self.stream_reader.load(ids_)
+        return {i: evs for i in ids_ if (evs := self.recorder.select_events(i))}
+
+    def existing(self, ids_: Collection[UUID]) -> set[UUID]:
+        if self.stream_reader is not None:
+            return self.stream_reader.existing(ids_)
+        return {i for i in ids_ if self._exists(i)}
+
+    def reconstruct(self, stored: Sequence[StoredEvent]) -> Aggregate:
+        aggregate: Any = None
+        for s in stored:
+            aggregate = self.mapper.to_domain_event(s).mutate(aggregate)
+        return cast(Aggregate, aggregate)
+
+    def record(self, messages: Sequence[IncomingMessage]) -> RecordOutcome:
+        """Record messages (raw and normalized) in one transaction; skip redeliveries.
+
+        A redelivery is a message whose key is recorded already with the same
+        topic and body. The same key with other content is a different message
+        (ids reused by a buggy publisher): it is recorded under a derived key.
+        """
+        duplicate: list[str] = []
+        todo: list[IncomingMessage] = []
+        in_batch: dict[str, IncomingMessage] = {}
+        for m in messages:
+            while m.key in in_batch:
+                if _same(in_batch[m.key].topic, in_batch[m.key].body, m):
+                    duplicate.append(m.key)
+                    break
+                m = _rekeyed(m)
+            else:
+                in_batch[m.key] = m
+                todo.append(m)
+        for attempt in range(MAX_ATTEMPTS):
+            todo = self._without_recorded(todo, duplicate)
+            uow = UnitOfWork(self)
+            uow.preload(t for m in todo for fact in m.facts for t in _targets(fact))
+            for m in todo:
+                self._apply(uow, m)
+            try:
+                events = self._save(uow)
+            except IntegrityError:
+                # A redelivery recorded meanwhile, or another writer advanced
+                # an aggregate: forget what we loaded and try again.
+                self._evict(uow.aggregates)
+                if attempt >= 2 and len(todo) > 1:
+                    # A conflict that keeps coming back (a hot aggregate under
+                    # concurrent writers): one message at a time.
+                    return self._record_one_by_one(todo, duplicate)
+                continue
+            self._cache_put(uow.aggregates.values())
+            return RecordOutcome(recorded=tuple(todo), duplicate=tuple(duplicate), events=events)
+        raise IntegrityError(f"could not record a batch of {len(todo)} after {MAX_ATTEMPTS} tries")
+
+    def _without_recorded(
+        self, todo: list[IncomingMessage], duplicate: list[str]
+    ) -> list[IncomingMessage]:
+        """Drop redeliveries; re-key messages whose key another message holds."""
+        if not todo:
+            return todo
+        taken = self.existing([ids.message_id(m.key) for m in todo])
+        keep: list[IncomingMessage] = []
+        for m in todo:
+            while ids.message_id(m.key) in taken:
+                stored = self.stored_message(m.key)
+                if stored is not None and _same(stored.topic, stored.body, m):
+                    duplicate.append(m.key)
+                    break
+                m = _rekeyed(m)
+                taken |= self.existing([ids.message_id(m.key)])
+            else:
+                keep.append(m)
+        return keep
+
+    def _record_one_by_one(
+        self, todo: list[IncomingMessage], duplicate: list[str]
+    ) -> RecordOutcome:
+        recorded: list[IncomingMessage] = []
+        events = 0
+        for m in todo:
+            out = self.record([m])
+            recorded.extend(out.recorded)
+            duplicate.extend(out.duplicate)
+            events += out.events
+        return RecordOutcome(recorded=tuple(recorded), duplicate=tuple(duplicate), events=events)
+
+    def stored_message(self, key: str) -> InboundMessage.Received | None:
+        """The recorded message with this key (its ``Received`` event), if any."""
+        for e in self.events.get(ids.message_id(key), lte=1):
+            return cast(InboundMessage.Received, e)
+        return None
+
+    def record_rejected(self, lines: Iterable[RejectedLine]) -> int:
+        """Keep input that was not a message. The same raw text is kept once."""
+        aggs: dict[UUID, RejectedInput] = {}
+        for line in lines:
+            rid = ids.rejected_id(line.raw)
+            if rid in aggs or self._exists(rid):
+                continue
+            agg = RejectedInput(raw=line.raw, reason=line.reason, source=line.source, line=line.line)
+            aggs[rid] = agg
+        if aggs:
+            try:
+                self.save(*aggs.values())
+            except IntegrityError:  # recorded concurrently: keep each that is not
+                for rid, agg in aggs.items():
+                    if not self._exists(rid):
+                        self.save(agg)
+        return len(aggs)
+
+    def has_message(self, key: str) -> bool:
+        return self._exists(ids.message_id(key))
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    # ---------------------------------------------------------------- internals
+
+    def _save(self, uow: UnitOfWork) -> int:
+        """Write every pending event of the unit of work in one transaction."""
+        batch: ProcessingEvent[UUID] = ProcessingEvent()
+        for agg in uow.aggregates.values():
+            if agg._pending_events:
+                # Collected directly: Application.save() would re-check each
+                # object against runtime protocols, a hot spot in bulk ingest.
+                batch.events.extend(agg.collect_events())
+                batch.aggregates[agg.id] = agg
+        if batch.events:
+            self._record(batch)
+        return len(batch.events)
+
+    def _apply(self, uow: UnitOfWork, m: IncomingMessage) -> None:
+        msg = InboundMessage(
+            key=m.key,
+            msg_id=m.msg_id,
+            topic=m.topic,
+            body_topic=m.body_topic,
+            headers=dict(m.headers),
+            body=m.body,
+            sent_at=m.sent_at,
+            family=m.family,
+            status=m.status,
+            reason=m.reason,
+            problems=list(m.problems),
+            facts=len(m.facts),
+            source=m.source,
+        )
+        uow.add(msg)
+        for fact in m.facts:
+            _apply_fact(uow, fact, m.key, m.sent_at)
+
+
+def _same(topic: str, body: Any, m: IncomingMessage) -> bool:
+    return topic == m.topic and body == m.body
+
+
+def _rekeyed(m: IncomingMessage) -> IncomingMessage:
+    digest = ids.content_key(m.topic, m.body).split(":", 1)[1][:16]
+    key = f"{m.key}~{digest}"
+    problem = f"message id {m.key!r} is also used by a different message; recorded as {key!r}"
+    return replace(m, key=key, problems=(*m.problems, problem))
+
+
+# ------------------------------------------------------------------ fact handlers
+
+
+def _subject(uow: UnitOfWork, subject_type: str, identifier: str) -> Subject:
+    cls = subject_class(subject_type)
+    return cast(
+        Subject,
+        uow.get_or_create(
+            ids.subject_id(subject_type, identifier), lambda: cls(subject_type, identifier)
+        ),
+    )
+
+
+def _build(uow: UnitOfWork, nvr: str) -> Build:
+    return cast(Build, _subject(uow, f.KOJI_BUILD, nvr))
+
+
+def _change(uow: UnitOfWork, key: f.ChangeKey) -> Change:
+    ident = ids.change_identifier(key.namespace, key.repo, key.rev)
+    return cast(Change, _subject(uow, f.DIST_GIT_COMMIT, ident))
+
+
+def _change_str(key: f.ChangeKey | None) -> str | None:
+    return ids.change_identifier(key.namespace, key.repo, key.rev) if key else None
+
+
+def _targets(fact: f.Fact) -> list[UUID]:
+    """The aggregates a fact will touch, to load them all in one query."""
+    out: list[UUID] = []
+    if isinstance(fact, f.BuildStateChanged):
+        out.append(ids.build_id(fact.nvr))
+        if fact.change is not None:
+            out.append(ids.change_id(fact.change.namespace, fact.change.repo, fact.change.rev))
+    elif isinstance(fact, f.BuildTagged | f.BuildUntagged | f.BuildSigned):
+        out.append(ids.build_id(fact.nvr))
+    elif isinstance(fact, f.ChangePushed):
+        out.append(ids.change_id(fact.change.namespace, fact.change.repo, fact.change.rev))
+    elif isinstance(fact, f.TestResultReported):
+        out.append(ids.subject_id(fact.subject_type, fact.subject_identifier))
+        if fact.nvr:
+            out.append(ids.build_id(fact.nvr))
+        if fact.change is not None:
+            out.append(ids.change_id(fact.change.namespace, fact.change.repo, fact.change.rev))
+    elif isinstance(fact, f.WaiverRecorded | f.GreenwaveDecisionObserved):
+        out.append(ids.subject_id(fact.subject_type, fact.subject_identifier))
+    elif isinstance(fact, f.BodhiUpdateChanged):
+        out.append(ids.subject_id(f.BODHI_UPDATE, fact.alias))
+    elif isinstance(fact, f.BodhiComposeChanged):
+        out.append(ids.push_id(fact.compose))
+    elif isinstance(fact, f.KojiRepoChanged | f.KojiPackageListChanged):
+        out.append(ids.tag_id(fact.tag))
+    elif isinstance(fact, f.KojiTaskChanged):
+        out.append(ids.task_id(fact.task_id))
+    return out
+
+
+def _apply_fact(uow: UnitOfWork, fact: f.Fact, msg: str, at: str | None) -> None:
+    if isinstance(fact, f.BuildStateChanged):
+        build = _build(uow, fact.nvr)
+        build.change_state(
+            msg=msg, at=at, state=fact.state, old_state=fact.old_state, build_id=fact.build_id,
+            task_id=fact.task_id, owner=fact.owner, epoch=fact.epoch, source=fact.source,
+            change=_change_str(fact.change),
+        )
+        if fact.change is not None and build.change is not None and fact.state == "COMPLETE":
+            _change(uow, fact.change).link_build(msg=msg, at=at, nvr=fact.nvr)
+    elif isinstance(fact, f.BuildTagged):
+        _build(uow, fact.nvr).tag(
+            msg=msg, at=at, tag=fact.tag, build_id=fact.build_id, user=fact.user, owner=fact.owner
+        )
+    elif isinstance(fact, f.BuildUntagged):
+        _build(uow, fact.nvr).untag(
+            msg=msg, at=at, tag=fact.tag, build_id=fact.build_id, user=fact.user, owner=fact.owner
+        )
+    elif isinstance(fact, f.BuildSigned):
+        _build(uow, fact.nvr).sign(msg=msg, at=at, sigkey=fact.sigkey, rpm=fact.rpm)
+    elif isinstance(fact, f.ChangePushed):
+        _change(uow, fact.change).push(
+            msg=msg, at=at, branch=fact.branch, agent=fact.agent, summary=fact.summary,
+            files=list(fact.files),
+        )
+    elif isinstance(fact, f.TestResultReported):
+        _apply_result(uow, fact, msg, at)
+    elif isinstance(fact, f.WaiverRecorded):
+        _subject(uow, fact.subject_type, fact.subject_identifier).record_waiver(
+            msg=msg, at=at, testcase=fact.testcase, waived=fact.waived, waiver_id=fact.waiver_id,
+            scenario=fact.scenario, product_version=fact.product_version,
+            username=fact.username, comment=fact.comment,
+        )
+    elif isinstance(fact, f.BodhiUpdateChanged):
+        cast(Update, _subject(uow, f.BODHI_UPDATE, fact.alias)).change(
+            msg=msg, at=at, action=fact.action, builds=list(fact.builds), status=fact.status,
+            request=fact.request, release=fact.release, user=fact.user, title=fact.title,
+        )
+    elif isinstance(fact, f.BodhiComposeChanged):
+        push = uow.get_or_create(ids.push_id(fact.compose), lambda: Push(fact.compose))
+        push.progress(
+            msg=msg, at=at, phase=fact.phase, updates=list(fact.updates), release=fact.release,
+            request=fact.request, success=fact.success, agent=fact.agent,
+        )
+    elif isinstance(fact, f.GreenwaveDecisionObserved):
+        _subject(uow, fact.subject_type, fact.subject_identifier).observe_greenwave_decision(
+            msg=msg, at=at, decision_context=fact.decision_context,
+            product_version=fact.product_version, policies_satisfied=fact.policies_satisfied,
+            summary=fact.summary, unsatisfied=list(fact.unsatisfied),
+        )
+    elif isinstance(fact, f.KojiRepoChanged):
+        tag = uow.get_or_create(ids.tag_id(fact.tag), lambda: KojiTag(fact.tag))
+        tag.change_repo(msg=msg, at=at, repo_id=fact.repo_id, state=fact.state)
+    elif isinstance(fact, f.KojiPackageListChanged):
+        tag = uow.get_or_create(ids.tag_id(fact.tag), lambda: KojiTag(fact.tag))
+        tag.change_package_list(
+            msg=msg, at=at, package=fact.package, action=fact.action, owner=fact.owner
+        )
+    elif isinstance(fact, f.KojiTaskChanged):
+        task = uow.get_or_create(ids.task_id(fact.task_id), lambda: KojiTask(fact.task_id))
+        task.change_state(
+            msg=msg, at=at, state=fact.state, old_state=fact.old_state, method=fact.method,
+            owner=fact.owner, parent=fact.parent,
+        )
+    else:  # pragma: no cover - a new fact type without a handler is a programming error
+        raise TypeError(f"no handler for fact {type(fact).__name__}")
+
+
+def _apply_result(uow: UnitOfWork, fact: f.TestResultReported, msg: str, at: str | None) -> None:
+    kwargs: dict[str, Any] = dict(
+        msg=msg,
+        at=at,
+        subject_type=fact.subject_type,
+        subject_identifier=fact.subject_identifier,
+        testcase=fact.testcase,
+        outcome=fact.outcome,
+        origin=fact.origin,
+        scenario=fact.scenario,
+        result_id=fact.result_id,
+        ref_url=fact.ref_url,
+        note=fact.note,
+        nvr=fact.nvr,
+        change=_change_str(fact.change),
+        stage=fact.stage,
+        pipeline_id=fact.pipeline_id,
+        covered_nvrs=list(fact.covered_nvrs),
+        suspect_nvrs=list(fact.suspect_nvrs),
+        data=dict(fact.data),
+    )
+    subject = _subject(uow, fact.subject_type, fact.subject_identifier)
+    subject.record_result(**kwargs)
+    # The same result in the stream of the build and of the change it names,
+    # when those are not the subject itself: each stream tells its whole story.
+    if fact.nvr and not (fact.subject_type == f.KOJI_BUILD and fact.subject_identifier == fact.nvr):
+        _build(uow, fact.nvr).record_result(**kwargs)
+    if fact.change is not None and fact.subject_type != f.DIST_GIT_COMMIT:
+        _change(uow, fact.change).record_result(**kwargs)

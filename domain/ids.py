@@ -1,0 +1,66 @@
+"""Deterministic aggregate ids: uuid5 of natural keys.
+
+The same natural key always gives the same id, in every process and every
+store, so redelivered messages and replays find the same aggregates.
+These functions and the namespace are a stored schema: never change them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from typing import Any
+from uuid import UUID, uuid5
+
+NAMESPACE = UUID("6f1d4c1e-7c1a-5b43-9d0e-2f5a3c8b9e71")
+
+
+@lru_cache(maxsize=65536)
+def subject_id(subject_type: str, identifier: str) -> UUID:
+    """A test subject: ``koji_build`` + NVR, ``bodhi_update`` + alias, ..."""
+    return uuid5(NAMESPACE, f"subject:{subject_type}:{identifier}")
+
+
+@lru_cache(maxsize=65536)
+def build_id(nvr: str) -> UUID:
+    return subject_id("koji_build", nvr)
+
+
+def change_identifier(namespace: str, repo: str, rev: str) -> str:
+    """The subject identifier of a dist-git change: ``rpms/bash#<rev>``."""
+    return f"{namespace}/{repo}#{rev}"
+
+
+@lru_cache(maxsize=65536)
+def change_id(namespace: str, repo: str, rev: str) -> UUID:
+    return subject_id("dist_git_commit", change_identifier(namespace, repo, rev))
+
+
+@lru_cache(maxsize=65536)
+def message_id(key: str) -> UUID:
+    """A received message, by its message id (or content hash, see ``content_key``)."""
+    return uuid5(NAMESPACE, f"message:{key}")
+
+
+def rejected_id(raw: str) -> UUID:
+    return uuid5(NAMESPACE, "rejected:" + hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest())
+
+
+def tag_id(tag: str) -> UUID:
+    return uuid5(NAMESPACE, f"koji-tag:{tag}")
+
+
+def task_id(task: int) -> UUID:
+    return uuid5(NAMESPACE, f"koji-task:{task}")
+
+
+def push_id(key: str) -> UUID:
+    return uuid5(NAMESPACE, f"push:{key}")
+
+
+def content_key(topic: str, body: Any) -> str:
+    """A stable key for a message that carries no id: hash of topic and canonical body."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.sha256(f"{topic}\n{canonical}".encode()).hexdigest()
+    return f"sha256:{digest}"

@@ -1,0 +1,21 @@
+"""Ports the application needs from its infrastructure (adapters implement them)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+
+class StreamReader(Protocol):
+    """Reads many aggregate streams at once (one query instead of one per aggregate)."""
+
+    def existing(self, ids: Collection[UUID]) -> set[UUID]:
+        """Which of these aggregates have at least one event."""
+        ...
+
+    def load(self, ids: Collection[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """The stored events of each existing aggregate, in version order."""
+        ...
