@@ -37,7 +37,7 @@ def subject_history(app: RelengApp, subject_type: str, identifier: str) -> list[
         row: dict[str, Any] = {
             "version": e.originator_version,
             "event": type(e).__qualname__,
-            "recorded_at": e.timestamp.isoformat(),
+            "recorded_at": e.timestamp.isoformat(),  # type: ignore[attr-defined]
             "sent_at": getattr(e, "at", None),
             "message": key,
             "topic": topics.get(key) if key else None,

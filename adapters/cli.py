@@ -39,18 +39,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE", help="message file, .gz too; - for stdin")
     _db_option(p)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    p.add_argument("--batch-size", type=int, default=500, metavar="N",
-                   help="messages per transaction (default 500)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=500,
+        metavar="N",
+        help="messages per transaction (default 500)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = sub.add_parser("events", help="the normalized events of a build or change, in order")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--subject", metavar="ID", help="a subject identifier: an NVR by default")
     g.add_argument("--change", metavar="NAMESPACE/REPO/REV", help="a dist-git change")
-    p.add_argument("--subject-type", default="koji_build", metavar="TYPE",
-                   help="subject type for --subject (koji_build, bodhi_update, compose, ...)")
+    p.add_argument(
+        "--subject-type",
+        default="koji_build",
+        metavar="TYPE",
+        help="subject type for --subject (koji_build, bodhi_update, compose, ...)",
+    )
     _db_option(p)
     p.add_argument("--json", action="store_true", help="print a JSON array")
+
+    p = sub.add_parser("demo", help="ingest the bundled sample stream and show what was recorded")
+    p.add_argument("--db", metavar="URL", help="store URL (default: ./.relengotron/demo.db)")
+    p.add_argument("--keep", action="store_true", help="do not start from an empty store")
     return parser
 
 
@@ -62,9 +75,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_ingest(args)
         if args.command == "events":
             return cmd_events(args)
+        if args.command == "demo":
+            from adapters.demo import run_demo
+
+            return run_demo(args.db, fresh=not args.keep)
     except (UsageError, StoreURLError) as exc:
         print(f"relengotron {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # e.g. piped into head
+        sys.stderr.close()
+        return EXIT_OK
     parser.error(f"unknown command {args.command}")
     return EXIT_USAGE  # pragma: no cover
 
@@ -135,17 +155,45 @@ def cmd_events(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"{subject_type} {identifier}: {len(listing)} event(s)")
     for e in listing:
-        print(_render_event(e))
+        print(render_event(e, subject_type, identifier))
     return EXIT_OK
 
 
-_HIDDEN = {"version", "event", "recorded_at", "sent_at", "message", "topic"}
+# Shown in the JSON; too noisy for people.
+_HIDDEN = {
+    "version",
+    "event",
+    "recorded_at",
+    "sent_at",
+    "message",
+    "topic",
+    "originator_topic",
+    "data",
+    "source",
+    "ref_url",
+    "pipeline_id",
+}
 
 
-def _render_event(e: dict[str, Any]) -> str:
-    when = e.get("sent_at") or e.get("recorded_at") or ""
-    details = ", ".join(
-        f"{k}={v}" for k, v in e.items() if k not in _HIDDEN and v not in (None, [], {}, "")
-    )
-    topic = f"  <- {e['topic']}" if e.get("topic") else ""
-    return f"  v{e['version']:<3} {when:<25} {e['event']:<26} {details}{topic}"
+def render_event(e: dict[str, Any], subject_type: str = "", identifier: str = "") -> str:
+    """One line per event: version, time, event, the facts that matter, the message topic."""
+    when = (e.get("sent_at") or e.get("recorded_at") or "")[:19].replace("T", " ")
+    details = []
+    for k, v in e.items():
+        if k in _HIDDEN or v in (None, [], {}, ""):
+            continue
+        if (k, v) in (
+            ("subject_type", subject_type),
+            ("subject_identifier", identifier),
+            ("nvr", identifier),
+            ("identifier", identifier),
+        ):
+            continue
+        details.append(f"{k}={v}")
+    name = e["event"].split(".", 1)[-1]
+    topic = f"\n{'':30}<- {e['topic']}" if e.get("topic") else ""
+    return f"  v{e['version']:<3} {when:<19}  {name:<18} {', '.join(details)}{topic}"
+
+
+if __name__ == "__main__":  # python -m adapters.cli
+    sys.exit(main())

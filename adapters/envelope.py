@@ -57,7 +57,8 @@ def to_envelope(record: Any) -> Envelope:
     headers = record.get("headers")
     if not isinstance(headers, dict):
         headers = {}
-    envelope = record.get("envelope") if isinstance(record.get("envelope"), dict) else {}
+    extra = record.get("envelope")
+    envelope: dict[str, Any] = extra if isinstance(extra, dict) else {}
     sent_at = (
         _iso(headers.get("sent-at"))
         or _iso(record.get("timestamp"))

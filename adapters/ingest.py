@@ -122,7 +122,9 @@ class Ingestor:
     def _reject(self, item: Item, reason: str) -> None:
         self.summary.rejected += 1
         self.summary.rejections.append(Rejection(item.source, item.line, reason))
-        self._rejected.append(RejectedLine(raw=item.raw, reason=reason, source=item.source, line=item.line))
+        self._rejected.append(
+            RejectedLine(raw=item.raw, reason=reason, source=item.source, line=item.line)
+        )
 
     def flush(self) -> None:
         if self._batch:

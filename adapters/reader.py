@@ -81,7 +81,12 @@ class InputFile:
             try:
                 record = json.loads(stripped)
             except json.JSONDecodeError as exc:
-                yield Item(self.name, i, line.rstrip("\n"), error=f"not JSON: {exc.msg} at column {exc.colno}")
+                yield Item(
+                    self.name,
+                    i,
+                    line.rstrip("\n"),
+                    error=f"not JSON: {exc.msg} at column {exc.colno}",
+                )
                 continue
             yield Item(self.name, i, stripped, record=record)
 

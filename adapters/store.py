@@ -41,7 +41,9 @@ def normalize_url(url: str) -> str:
         return f"postgresql+psycopg://{rest}"
     if scheme.startswith("postgresql+") or scheme.startswith("sqlite"):
         return url
-    raise StoreURLError(f"unsupported database URL scheme {scheme!r} (use sqlite:/// or postgresql://)")
+    raise StoreURLError(
+        f"unsupported database URL scheme {scheme!r} (use sqlite:/// or postgresql://)"
+    )
 
 
 def _prepare(url: str) -> None:

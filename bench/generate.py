@@ -26,7 +26,9 @@ def _msg(topic: str, body: dict[str, Any], when: datetime, rng: random.Random) -
     }
 
 
-def stream(n: int, *, seed: int = 7, packages: int = 5000, duplicates: float = 0.02) -> Iterator[dict[str, Any]]:
+def stream(
+    n: int, *, seed: int = 7, packages: int = 5000, duplicates: float = 0.02
+) -> Iterator[dict[str, Any]]:
     """``n`` messages, a fraction of them redeliveries of earlier ones."""
     rng = random.Random(seed)
     t = datetime(2026, 11, 1, tzinfo=UTC)
@@ -42,67 +44,342 @@ def stream(n: int, *, seed: int = 7, packages: int = 5000, duplicates: float = 0
         ver = f"{rng.randrange(1, 9)}.{rng.randrange(20)}"
         rel = f"{rng.randrange(1, 30)}.fc44"
         nvr = f"{pkg}-{ver}-{rel}"
-        rev = "%040x" % rng.getrandbits(160)
+        rev = f"{rng.getrandbits(160):040x}"
         owner = f"user{rng.randrange(800)}"
         kind = rng.random()
         if kind < 0.12:
-            body = {"commit": {"namespace": "rpms", "repo": pkg, "rev": rev, "branch": "rawhide",
-                    "agent": owner, "username": owner, "summary": f"Update to {ver}",
-                    "message": f"Update to {ver}\n", "email": f"{owner}@fedoraproject.org",
-                    "stats": {"files": {f"{pkg}.spec": {"additions": 3, "deletions": 1, "lines": 4},
-                              "sources": {"additions": 1, "deletions": 1, "lines": 2}},
-                              "total": {"additions": 4, "deletions": 2, "files": 2, "lines": 6}},
-                    "path": f"/srv/git/repositories/rpms/{pkg}.git", "seen": False}}
+            body = {
+                "commit": {
+                    "namespace": "rpms",
+                    "repo": pkg,
+                    "rev": rev,
+                    "branch": "rawhide",
+                    "agent": owner,
+                    "username": owner,
+                    "summary": f"Update to {ver}",
+                    "message": f"Update to {ver}\n",
+                    "email": f"{owner}@fedoraproject.org",
+                    "stats": {
+                        "files": {
+                            f"{pkg}.spec": {"additions": 3, "deletions": 1, "lines": 4},
+                            "sources": {"additions": 1, "deletions": 1, "lines": 2},
+                        },
+                        "total": {"additions": 4, "deletions": 2, "files": 2, "lines": 6},
+                    },
+                    "path": f"/srv/git/repositories/rpms/{pkg}.git",
+                    "seen": False,
+                }
+            }
             m = _msg(f"{PREFIX}.git.receive", body, t, rng)
         elif kind < 0.35:
             new = rng.choice([0, 1, 1, 1, 3])
-            body = {"build_id": rng.randrange(10**6, 3 * 10**6), "old": 0 if new else None, "new": new,
-                    "name": pkg, "version": ver, "release": rel, "epoch": None, "owner": owner,
-                    "attribute": "state", "instance": "primary", "task_id": rng.randrange(10**8),
-                    "request": [f"git+https://src.fedoraproject.org/rpms/{pkg}.git#{rev}", "rawhide", {}],
-                    "base_url": "https://koji.fedoraproject.org",
-                    "url": "https://koji.fedoraproject.org/koji/buildinfo?buildID=1"}
+            body = {
+                "build_id": rng.randrange(10**6, 3 * 10**6),
+                "old": 0 if new else None,
+                "new": new,
+                "name": pkg,
+                "version": ver,
+                "release": rel,
+                "epoch": None,
+                "owner": owner,
+                "attribute": "state",
+                "instance": "primary",
+                "task_id": rng.randrange(10**8),
+                "request": [
+                    f"git+https://src.fedoraproject.org/rpms/{pkg}.git#{rev}",
+                    "rawhide",
+                    {},
+                ],
+                "base_url": "https://koji.fedoraproject.org",
+                "url": "https://koji.fedoraproject.org/koji/buildinfo?buildID=1",
+            }
             m = _msg(f"{PREFIX}.buildsys.build.state.change", body, t, rng)
         elif kind < 0.55:
-            tag = rng.choice(["rawhide-pending", "rawhide-pending", "f44-updates-candidate", "rawhide"])
-            body = {"build_id": rng.randrange(10**6, 3 * 10**6), "name": pkg, "version": ver,
-                    "release": rel, "tag": tag, "tag_id": 1234, "user": "bodhi", "owner": owner,
-                    "instance": "primary", "base_url": "https://koji.fedoraproject.org"}
-            m = _msg(f"{PREFIX}.buildsys.{rng.choice(['tag', 'tag', 'tag', 'untag'])}", body, t, rng)
+            tag = rng.choice(
+                ["rawhide-pending", "rawhide-pending", "f44-updates-candidate", "rawhide"]
+            )
+            body = {
+                "build_id": rng.randrange(10**6, 3 * 10**6),
+                "name": pkg,
+                "version": ver,
+                "release": rel,
+                "tag": tag,
+                "tag_id": 1234,
+                "user": "bodhi",
+                "owner": owner,
+                "instance": "primary",
+                "base_url": "https://koji.fedoraproject.org",
+            }
+            m = _msg(
+                f"{PREFIX}.buildsys.{rng.choice(['tag', 'tag', 'tag', 'untag'])}", body, t, rng
+            )
         elif kind < 0.80:
             stage = rng.choice(["package", "package.test.functional", "image", "image.test.smoke"])
             state = rng.choice(["queued", "running", "complete", "complete"])
             status = rng.choice(["SUCCESS", "SUCCESS", "SUCCESS", "FAILURE", "UNSTABLE"])
             topic = f"{CI_PREFIX}.{stage}.{state}"
-            body = {"CI_TYPE": "custom", "build_id": str(rng.randrange(10**5)), "username": "fedora-atomic",
-                    "rev": rev, "namespace": "rpms", "repo": pkg, "branch": "rawhide", "nvr": nvr,
-                    "original_spec_nvr": nvr, "CI_NAME": "upstream-fedora-pipeline-build",
-                    "build_url": f"https://jenkins.example/job/x/{rng.randrange(10**5)}/",
-                    "topic": topic, "status": status, "test_guidance": "''",
-                    "ref": "fedora/rawhide/x86_64/atomic-host", "message-content": ""}
+            body = {
+                "CI_TYPE": "custom",
+                "build_id": str(rng.randrange(10**5)),
+                "username": "fedora-atomic",
+                "rev": rev,
+                "namespace": "rpms",
+                "repo": pkg,
+                "branch": "rawhide",
+                "nvr": nvr,
+                "original_spec_nvr": nvr,
+                "CI_NAME": "upstream-fedora-pipeline-build",
+                "build_url": f"https://jenkins.example/job/x/{rng.randrange(10**5)}/",
+                "topic": topic,
+                "status": status,
+                "test_guidance": "''",
+                "ref": "fedora/rawhide/x86_64/atomic-host",
+                "message-content": "",
+            }
             m = _msg(topic, body, t, rng)
         elif kind < 0.93:
             outcome = rng.choice(["PASSED", "PASSED", "FAILED", "INFO", "NEEDS_INSPECTION"])
-            body = {"id": rng.randrange(10**7), "outcome": outcome, "note": "",
-                    "testcase": {"name": rng.choice(["dist.rpmdeplint", "dist.abicheck",
-                                 "fedora-ci.koji-build.tier0.functional"]), "ref_url": "https://x"},
-                    "ref_url": "https://ci.example/run/1", "groups": [], "submit_time": t.isoformat(),
-                    "data": {"item": [nvr], "type": ["koji_build"], "arch": ["x86_64"]}}
+            body = {
+                "id": rng.randrange(10**7),
+                "outcome": outcome,
+                "note": "",
+                "testcase": {
+                    "name": rng.choice(
+                        [
+                            "dist.rpmdeplint",
+                            "dist.abicheck",
+                            "fedora-ci.koji-build.tier0.functional",
+                        ]
+                    ),
+                    "ref_url": "https://x",
+                },
+                "ref_url": "https://ci.example/run/1",
+                "groups": [],
+                "submit_time": t.isoformat(),
+                "data": {"item": [nvr], "type": ["koji_build"], "arch": ["x86_64"]},
+            }
             m = _msg(f"{PREFIX}.resultsdb.result.new", body, t, rng)
         elif kind < 0.96:
-            body = {"id": rng.randrange(10**6), "subject_type": "koji_build", "subject_identifier": nvr,
-                    "subject": {"type": "koji_build", "item": nvr}, "testcase": "dist.rpmdeplint",
-                    "product_version": "fedora-rawhide", "username": owner, "comment": "known issue",
-                    "waived": True, "timestamp": t.isoformat(), "proxied_by": None}
+            body = {
+                "id": rng.randrange(10**6),
+                "subject_type": "koji_build",
+                "subject_identifier": nvr,
+                "subject": {"type": "koji_build", "item": nvr},
+                "testcase": "dist.rpmdeplint",
+                "product_version": "fedora-rawhide",
+                "username": owner,
+                "comment": "known issue",
+                "waived": True,
+                "timestamp": t.isoformat(),
+                "proxied_by": None,
+            }
             m = _msg(f"{PREFIX}.waiverdb.waiver.new", body, t, rng)
         else:
             alias = f"FEDORA-2026-{rng.getrandbits(40):010x}"
-            body = {"update": {"alias": alias, "title": nvr, "builds": [{"nvr": nvr}], "status": "pending",
-                    "request": "testing", "release": {"name": "F44"}, "user": {"name": owner}},
-                    "agent": owner}
+            body = {
+                "update": {
+                    "alias": alias,
+                    "title": nvr,
+                    "builds": [{"nvr": nvr}],
+                    "status": "pending",
+                    "request": "testing",
+                    "release": {"name": "F44"},
+                    "user": {"name": owner},
+                },
+                "agent": owner,
+            }
             m = _msg(f"{PREFIX}.bodhi.update.request.testing", body, t, rng)
         recent.append(m)
         if len(recent) > 2000:
             recent.pop(0)
         produced += 1
         yield m
+
+
+def demo_stream() -> list[dict[str, Any]]:
+    """The demo's rawhide story, in real message shapes (see config/examples/).
+
+    Six packages are pushed to dist-git, built, tagged into rawhide-pending and
+    tested by the all-packages CI pipeline and ResultsDB; one fails and is
+    waived, one fails for real; a Bodhi update, a Greenwave decision, a
+    redelivered message and a topic nobody translates complete the picture.
+    """
+    rng = random.Random(44)
+    t = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    out: list[dict[str, Any]] = []
+
+    def add(topic: str, body: dict[str, Any]) -> dict[str, Any]:
+        nonlocal t
+        t += timedelta(seconds=37)
+        m = _msg(topic, body, t, rng)
+        out.append(m)
+        return m
+
+    pkgs = [
+        ("bash", "5.3", "1.fc44"),
+        ("glibc", "2.42", "3.fc44"),
+        ("python3.14", "3.14.1", "1.fc44"),
+        ("systemd", "258", "2.fc44"),
+        ("openssl", "3.5.2", "1.fc44"),
+        ("vim", "9.1.1800", "1.fc44"),
+    ]
+    verdict = {
+        "bash": "SUCCESS",
+        "glibc": "SUCCESS",
+        "python3.14": "SUCCESS",
+        "systemd": "FAILURE",
+        "openssl": "SUCCESS",
+        "vim": "FAILURE",
+    }
+    for i, (name, ver, rel) in enumerate(pkgs):
+        nvr = f"{name}-{ver}-{rel}"
+        rev = f"{rng.getrandbits(160):040x}"
+        owner = ["kdudka", "fweimer", "churchyard", "zbyszek", "sahana", "zdohnal"][i]
+        add(
+            f"{PREFIX}.git.receive",
+            {
+                "commit": {
+                    "namespace": "rpms",
+                    "repo": name,
+                    "rev": rev,
+                    "branch": "rawhide",
+                    "agent": owner,
+                    "username": owner,
+                    "summary": f"Update to {ver}",
+                    "message": f"Update to {ver}\n",
+                    "stats": {
+                        "files": {
+                            f"{name}.spec": {"additions": 4, "deletions": 2, "lines": 6},
+                            "sources": {"additions": 1, "deletions": 1, "lines": 2},
+                        },
+                        "total": {"additions": 5, "deletions": 3, "files": 2, "lines": 8},
+                    },
+                    "path": f"/srv/git/repositories/rpms/{name}.git",
+                    "seen": False,
+                }
+            },
+        )
+        build = {
+            "build_id": 2900000 + i,
+            "name": name,
+            "version": ver,
+            "release": rel,
+            "epoch": None,
+            "owner": owner,
+            "attribute": "state",
+            "instance": "primary",
+            "task_id": 139000000 + i,
+            "request": [f"git+https://src.fedoraproject.org/rpms/{name}.git#{rev}", "rawhide", {}],
+            "base_url": "https://koji.fedoraproject.org",
+        }
+        add(f"{PREFIX}.buildsys.build.state.change", {**build, "old": None, "new": 0})
+        add(f"{PREFIX}.buildsys.build.state.change", {**build, "old": 0, "new": 1})
+        add(
+            f"{PREFIX}.buildsys.tag",
+            {
+                "build_id": 2900000 + i,
+                "name": name,
+                "version": ver,
+                "release": rel,
+                "tag": "rawhide-pending",
+                "tag_id": 4711,
+                "user": "kojira",
+                "owner": owner,
+                "instance": "primary",
+            },
+        )
+        for stage in ("package", "package.test.functional"):
+            for state in ("queued", "running", "complete"):
+                topic = f"{CI_PREFIX}.{stage}.{state}"
+                status = (
+                    verdict[name] if (state == "complete" and stage != "package") else "SUCCESS"
+                )
+                add(
+                    topic,
+                    {
+                        "CI_TYPE": "custom",
+                        "build_id": str(5100 + i),
+                        "username": "fedora-atomic",
+                        "rev": f"kojitask-{139000000 + i}",
+                        "namespace": "rpms",
+                        "repo": name,
+                        "branch": "rawhide",
+                        "nvr": nvr,
+                        "original_spec_nvr": nvr,
+                        "CI_NAME": "upstream-fedora-pipeline-build",
+                        "build_url": f"https://jenkins-continuous-infra.apps.ci.centos.org/job/"
+                        f"upstream-fedora-pipeline-build/{5100 + i}/",
+                        "topic": topic,
+                        "status": status,
+                        "test_guidance": "''",
+                        "ref": "fedora/rawhide/x86_64/atomic-host",
+                        "message-content": "",
+                    },
+                )
+        add(
+            f"{PREFIX}.resultsdb.result.new",
+            {
+                "id": 41000000 + i,
+                "outcome": "PASSED",
+                "note": "",
+                "testcase": {
+                    "name": "dist.rpmdeplint",
+                    "ref_url": "https://docs.fedoraproject.org/",
+                },
+                "ref_url": f"https://taskotron.fedoraproject.org/artifacts/{i}",
+                "groups": [],
+                "submit_time": t.isoformat(),
+                "data": {"item": [nvr], "type": ["koji_build"], "arch": ["x86_64"]},
+            },
+        )
+    add(
+        f"{PREFIX}.waiverdb.waiver.new",
+        {
+            "id": 9001,
+            "subject_type": "koji_build",
+            "subject_identifier": "systemd-258-2.fc44",
+            "subject": {"type": "koji_build", "item": "systemd-258-2.fc44"},
+            "testcase": f"{CI_PREFIX}.package.test.functional.complete",
+            "product_version": "fedora-rawhide",
+            "username": "zbyszek",
+            "comment": "Flaky test in the CI image, tracked upstream",
+            "waived": True,
+            "timestamp": t.isoformat(),
+            "proxied_by": None,
+        },
+    )
+    add(
+        f"{PREFIX}.bodhi.update.request.testing",
+        {
+            "update": {
+                "alias": "FEDORA-2026-5e1ac3b7d2",
+                "title": "openssl-3.5.2-1.fc44",
+                "builds": [{"nvr": "openssl-3.5.2-1.fc44"}],
+                "status": "pending",
+                "request": "testing",
+                "release": {"name": "F44"},
+                "user": {"name": "sahana"},
+            },
+            "agent": "sahana",
+        },
+    )
+    add(
+        f"{PREFIX}.greenwave.decision.update",
+        {
+            "subject_type": "koji_build",
+            "subject_identifier": "openssl-3.5.2-1.fc44",
+            "subject": [{"item": "openssl-3.5.2-1.fc44", "type": "koji_build"}],
+            "decision_context": "bodhi_update_push_testing",
+            "product_version": "fedora-44",
+            "policies_satisfied": True,
+            "summary": "All required tests passed",
+            "applicable_policies": ["taskotron_release_critical_tasks_for_testing"],
+            "satisfied_requirements": [
+                {"testcase": "dist.rpmdeplint", "type": "test-result-passed", "result_id": 41000004}
+            ],
+            "unsatisfied_requirements": [],
+        },
+    )
+    out.append(dict(out[3]))  # a redelivery of the first tag message
+    add(f"{PREFIX}.fedocal.meeting.new", {"meeting": {"meeting_name": "Release readiness"}})
+    return out

@@ -23,10 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generate import stream  # noqa: E402
+from generate import stream
 
-from adapters.ingest import ingest_files  # noqa: E402
-from adapters.store import open_app  # noqa: E402
+from adapters.ingest import ingest_files
+from adapters.store import open_app
 
 
 def baseline(lines: list[str], path: Path) -> float:
@@ -90,10 +90,13 @@ def main() -> None:
             "seconds": round(dt, 2),
             "target_ratio": 0.10,
         }
-        print(f"ingest: {rate:,.0f} msgs/s ({summary.events:,} events); "
-              f"baseline sqlite3 executemany: {base:,.0f} rows/s; ratio {rate / base:.3f}", file=sys.stderr)
+        print(
+            f"ingest: {rate:,.0f} msgs/s ({summary.events:,} events); "
+            f"baseline sqlite3 executemany: {base:,.0f} rows/s; ratio {rate / base:.3f}",
+            file=sys.stderr,
+        )
         print(json.dumps(result))
-        _ = os.environ  # noqa: F841
+        _ = os.environ
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ aggregates, so one bad apple never loses the rest of the batch.
 
 from __future__ import annotations
 
+import random
+import time
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
@@ -31,7 +33,7 @@ from domain.values import IncomingMessage, RecordOutcome, RejectedLine
 
 A = TypeVar("A", bound=Aggregate)
 
-MAX_ATTEMPTS = 6
+MAX_ATTEMPTS = 12
 
 
 class UnitOfWork:
@@ -134,7 +136,7 @@ class RelengApp(Application[UUID]):
     def read_streams(self, ids_: Collection[UUID]) -> dict[UUID, list[StoredEvent]]:
         if self.stream_reader is not None:
             return self.stream_reader.load(ids_)
-        return {i: evs for i in ids_ if (evs := self.recorder.select_events(i))}
+        return {i: list(evs) for i in ids_ if (evs := self.recorder.select_events(i))}
 
     def existing(self, ids_: Collection[UUID]) -> set[UUID]:
         if self.stream_reader is not None:
@@ -144,7 +146,7 @@ class RelengApp(Application[UUID]):
     def reconstruct(self, stored: Sequence[StoredEvent]) -> Aggregate:
         aggregate: Any = None
         for s in stored:
-            aggregate = self.mapper.to_domain_event(s).mutate(aggregate)
+            aggregate = cast(Aggregate.Event, self.mapper.to_domain_event(s)).mutate(aggregate)
         return cast(Aggregate, aggregate)
 
     def record(self, messages: Sequence[IncomingMessage]) -> RecordOutcome:
@@ -178,6 +180,8 @@ class RelengApp(Application[UUID]):
                 # A redelivery recorded meanwhile, or another writer advanced
                 # an aggregate: forget what we loaded and try again.
                 self._evict(uow.aggregates)
+                # Back off with jitter so competing writers stop colliding.
+                time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 6)))
                 if attempt >= 2 and len(todo) > 1:
                     # A conflict that keeps coming back (a hot aggregate under
                     # concurrent writers): one message at a time.
@@ -219,10 +223,10 @@ class RelengApp(Application[UUID]):
             events += out.events
         return RecordOutcome(recorded=tuple(recorded), duplicate=tuple(duplicate), events=events)
 
-    def stored_message(self, key: str) -> InboundMessage.Received | None:
+    def stored_message(self, key: str) -> Any:
         """The recorded message with this key (its ``Received`` event), if any."""
         for e in self.events.get(ids.message_id(key), lte=1):
-            return cast(InboundMessage.Received, e)
+            return e
         return None
 
     def record_rejected(self, lines: Iterable[RejectedLine]) -> int:
@@ -232,7 +236,9 @@ class RelengApp(Application[UUID]):
             rid = ids.rejected_id(line.raw)
             if rid in aggs or self._exists(rid):
                 continue
-            agg = RejectedInput(raw=line.raw, reason=line.reason, source=line.source, line=line.line)
+            agg = RejectedInput(
+                raw=line.raw, reason=line.reason, source=line.source, line=line.line
+            )
             aggs[rid] = agg
         if aggs:
             try:
@@ -356,8 +362,15 @@ def _apply_fact(uow: UnitOfWork, fact: f.Fact, msg: str, at: str | None) -> None
     if isinstance(fact, f.BuildStateChanged):
         build = _build(uow, fact.nvr)
         build.change_state(
-            msg=msg, at=at, state=fact.state, old_state=fact.old_state, build_id=fact.build_id,
-            task_id=fact.task_id, owner=fact.owner, epoch=fact.epoch, source=fact.source,
+            msg=msg,
+            at=at,
+            state=fact.state,
+            old_state=fact.old_state,
+            build_id=fact.build_id,
+            task_id=fact.task_id,
+            owner=fact.owner,
+            epoch=fact.epoch,
+            source=fact.source,
             change=_change_str(fact.change),
         )
         if fact.change is not None and build.change is not None and fact.state == "COMPLETE":
@@ -374,33 +387,60 @@ def _apply_fact(uow: UnitOfWork, fact: f.Fact, msg: str, at: str | None) -> None
         _build(uow, fact.nvr).sign(msg=msg, at=at, sigkey=fact.sigkey, rpm=fact.rpm)
     elif isinstance(fact, f.ChangePushed):
         _change(uow, fact.change).push(
-            msg=msg, at=at, branch=fact.branch, agent=fact.agent, summary=fact.summary,
+            msg=msg,
+            at=at,
+            branch=fact.branch,
+            agent=fact.agent,
+            summary=fact.summary,
             files=list(fact.files),
         )
     elif isinstance(fact, f.TestResultReported):
         _apply_result(uow, fact, msg, at)
     elif isinstance(fact, f.WaiverRecorded):
         _subject(uow, fact.subject_type, fact.subject_identifier).record_waiver(
-            msg=msg, at=at, testcase=fact.testcase, waived=fact.waived, waiver_id=fact.waiver_id,
-            scenario=fact.scenario, product_version=fact.product_version,
-            username=fact.username, comment=fact.comment,
+            msg=msg,
+            at=at,
+            testcase=fact.testcase,
+            waived=fact.waived,
+            waiver_id=fact.waiver_id,
+            scenario=fact.scenario,
+            product_version=fact.product_version,
+            username=fact.username,
+            comment=fact.comment,
         )
     elif isinstance(fact, f.BodhiUpdateChanged):
         cast(Update, _subject(uow, f.BODHI_UPDATE, fact.alias)).change(
-            msg=msg, at=at, action=fact.action, builds=list(fact.builds), status=fact.status,
-            request=fact.request, release=fact.release, user=fact.user, title=fact.title,
+            msg=msg,
+            at=at,
+            action=fact.action,
+            builds=list(fact.builds),
+            status=fact.status,
+            request=fact.request,
+            release=fact.release,
+            user=fact.user,
+            title=fact.title,
         )
     elif isinstance(fact, f.BodhiComposeChanged):
         push = uow.get_or_create(ids.push_id(fact.compose), lambda: Push(fact.compose))
         push.progress(
-            msg=msg, at=at, phase=fact.phase, updates=list(fact.updates), release=fact.release,
-            request=fact.request, success=fact.success, agent=fact.agent,
+            msg=msg,
+            at=at,
+            phase=fact.phase,
+            updates=list(fact.updates),
+            release=fact.release,
+            request=fact.request,
+            success=fact.success,
+            agent=fact.agent,
         )
     elif isinstance(fact, f.GreenwaveDecisionObserved):
         _subject(uow, fact.subject_type, fact.subject_identifier).observe_greenwave_decision(
-            msg=msg, at=at, decision_context=fact.decision_context,
-            product_version=fact.product_version, policies_satisfied=fact.policies_satisfied,
-            summary=fact.summary, unsatisfied=list(fact.unsatisfied),
+            msg=msg,
+            at=at,
+            decision_context=fact.decision_context,
+            product_version=fact.product_version,
+            policies_satisfied=fact.policies_satisfied,
+            summary=fact.summary,
+            unsatisfied=list(fact.unsatisfied),
         )
     elif isinstance(fact, f.KojiRepoChanged):
         tag = uow.get_or_create(ids.tag_id(fact.tag), lambda: KojiTag(fact.tag))
@@ -413,8 +453,13 @@ def _apply_fact(uow: UnitOfWork, fact: f.Fact, msg: str, at: str | None) -> None
     elif isinstance(fact, f.KojiTaskChanged):
         task = uow.get_or_create(ids.task_id(fact.task_id), lambda: KojiTask(fact.task_id))
         task.change_state(
-            msg=msg, at=at, state=fact.state, old_state=fact.old_state, method=fact.method,
-            owner=fact.owner, parent=fact.parent,
+            msg=msg,
+            at=at,
+            state=fact.state,
+            old_state=fact.old_state,
+            method=fact.method,
+            owner=fact.owner,
+            parent=fact.parent,
         )
     else:  # pragma: no cover - a new fact type without a handler is a programming error
         raise TypeError(f"no handler for fact {type(fact).__name__}")

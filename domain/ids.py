@@ -44,7 +44,9 @@ def message_id(key: str) -> UUID:
 
 
 def rejected_id(raw: str) -> UUID:
-    return uuid5(NAMESPACE, "rejected:" + hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest())
+    return uuid5(
+        NAMESPACE, "rejected:" + hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()
+    )
 
 
 def tag_id(tag: str) -> UUID:

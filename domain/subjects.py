@@ -123,7 +123,12 @@ class Build(Subject):
 
     @event("Tagged")
     def tag(
-        self, msg: str, at: str | None, tag: str, build_id: int | None, user: str | None,
+        self,
+        msg: str,
+        at: str | None,
+        tag: str,
+        build_id: int | None,
+        user: str | None,
         owner: str | None,
     ) -> None:
         if tag not in self.tags:
@@ -133,7 +138,12 @@ class Build(Subject):
 
     @event("Untagged")
     def untag(
-        self, msg: str, at: str | None, tag: str, build_id: int | None, user: str | None,
+        self,
+        msg: str,
+        at: str | None,
+        tag: str,
+        build_id: int | None,
+        user: str | None,
         owner: str | None,
     ) -> None:
         if tag in self.tags:

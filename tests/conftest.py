@@ -29,3 +29,60 @@ def corpus_dir() -> Path:
             pytest.fail(f"the shared corpus is missing at {CORPUS}")
         pytest.skip(f"the shared corpus is not at {CORPUS} (set RELENGOTRON_SHARED)")
     return CORPUS
+
+
+# ------------------------------------------------------------------ stores
+
+PG_URL = os.environ.get("RELENGOTRON_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _service_missing(what: str, why: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} is required under CI=true but unavailable: {why}")
+    pytest.skip(f"{what} unavailable: {why}")
+
+
+def _pg_schema() -> str:
+    """A fresh PostgreSQL schema for one test (dropped afterwards)."""
+    import uuid
+
+    return "t_" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def pg_store():
+    """(url, schema) of a fresh schema on the local PostgreSQL."""
+    try:
+        import psycopg
+
+        conninfo = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=3)
+    except Exception as exc:
+        _service_missing("PostgreSQL at 127.0.0.1:5432", str(exc).strip().splitlines()[0])
+    schema = _pg_schema()
+    conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield PG_URL, schema
+    finally:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, tmp_path):
+    """An application on a fresh store: each test runs on SQLite and PostgreSQL."""
+    from adapters.store import open_app
+
+    if request.param == "sqlite":
+        yield open_app(f"sqlite:///{tmp_path / 'store.db'}")
+    else:
+        url, schema = request.getfixturevalue("pg_store")
+        app = open_app(url, schema=schema)
+        yield app
+        app.close()
+
+
+@pytest.fixture
+def store_url(request, tmp_path):
+    """A store URL for CLI tests (SQLite file)."""
+    return f"sqlite:///{tmp_path / 'cli.db'}"

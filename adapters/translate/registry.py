@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from adapters.translate import bodhi, ci_legacy, ci_spec, distgit, greenwave, koji, resultsdb, waiverdb
+from adapters.translate import (
+    bodhi,
+    ci_legacy,
+    ci_spec,
+    distgit,
+    greenwave,
+    koji,
+    resultsdb,
+    waiverdb,
+)
 from adapters.translate.base import Envelope, Translation
 
 Translator = Callable[[Envelope, str], "Translation | None"]
@@ -22,7 +31,15 @@ _TRANSLATORS: tuple[Translator, ...] = (
 )
 
 # Every family a summary reports, even with zero messages.
-FAMILIES: tuple[str, ...] = ("dist-git", "koji", "ci", "bodhi", "resultsdb", "waiverdb", "greenwave")
+FAMILIES: tuple[str, ...] = (
+    "dist-git",
+    "koji",
+    "ci",
+    "bodhi",
+    "resultsdb",
+    "waiverdb",
+    "greenwave",
+)
 
 
 def translate(envelope: Envelope) -> Translation:

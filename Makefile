@@ -1,0 +1,49 @@
+# releng-o-tron — one command for the demo, one for the tests; each installs what it needs.
+#   make demo   the main job on the embedded default (SQLite file, no broker, no koji)
+#   make test   import contracts, lint, types and the whole test suite
+#   make bench  the benchmarks (see bench/)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Debian packages the Python dependencies need to build (koji -> gssapi -> krb5).
+DEB_PACKAGES := libkrb5-dev gcc pkg-config
+PYTEST_ARGS ?=
+
+.PHONY: demo test check lint bench sysdeps clean
+
+sysdeps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(STAMP): pyproject.toml
+	@$(MAKE) --no-print-directory sysdeps
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/relengotron demo
+
+lint: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating that as a failure"; fi; \
+	exit $$rc
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py --n 100000
+
+clean:
+	rm -rf $(VENV) .relengotron .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Pure policy evaluation: (policy set, input snapshot) -> decision with reasons."""

@@ -1,0 +1,1 @@
+"""Read models built from the event log, each tracking its position; the decider."""
