@@ -27,6 +27,13 @@ from sqlalchemy.orm import Session
 
 CHUNK = 500
 
+# How each dialect stores an originator id (sqlalchemy_utils.UUIDType):
+# 16 raw bytes on SQLite, the native uuid type on PostgreSQL.
+_DRIVER_SQL: dict[str, Any] = {
+    "sqlite": lambda u: u.bytes,
+    "postgresql": lambda u: u,
+}
+
 
 class _BulkInsert:
     """Core executemany instead of ORM unit-of-work inserts."""
@@ -40,17 +47,37 @@ class _BulkInsert:
         if not stored_events:
             return []
         table = self.events_record_cls.__table__
-        rows = [
-            {
-                "originator_id": e.originator_id,
-                "originator_version": e.originator_version,
-                "topic": e.topic,
-                "state": e.state,
-            }
-            for e in stored_events
-        ]
         self._lock_table(session)  # type: ignore[attr-defined]
-        session.execute(table.insert(), rows)
+        conn = session.connection()
+        dialect = conn.dialect.name
+        if dialect in _DRIVER_SQL:
+            # Straight to the driver's executemany: the column types' Python-side
+            # processing (uuid -> bytes on SQLite) is done here, once, cheaply.
+            to_id = _DRIVER_SQL[dialect]
+            rows = [
+                (to_id(_uuid(e.originator_id)), e.originator_version, e.topic, e.state)
+                for e in stored_events
+            ]
+            name = conn.dialect.identifier_preparer.format_table(table)
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            sql = (
+                f"INSERT INTO {name} (originator_id, originator_version, topic, state) "
+                f"VALUES ({mark}, {mark}, {mark}, {mark})"
+            )
+            conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+        else:
+            session.execute(
+                table.insert(),
+                [
+                    {
+                        "originator_id": e.originator_id,
+                        "originator_version": e.originator_version,
+                        "topic": e.topic,
+                        "state": e.state,
+                    }
+                    for e in stored_events
+                ],
+            )
         self._notify_channel(session)  # type: ignore[attr-defined]
         return []  # notification ids are not needed by our callers
 

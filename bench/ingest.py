@@ -41,6 +41,25 @@ def baseline(lines: list[str], path: Path) -> float:
     return len(rows) / dt
 
 
+def _pg(url: str):  # type: ignore[no-untyped-def]
+    import psycopg
+
+    return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+
+
+def _fresh_pg_schema(url: str) -> str:
+    """A new schema, so every run starts from an empty store."""
+    schema = f"bench_{os.getpid()}_{int(time.time())}"
+    with _pg(url) as con:
+        con.execute(f'CREATE SCHEMA "{schema}"')
+    return schema
+
+
+def _drop_pg_schema(url: str, schema: str) -> None:
+    with _pg(url) as con:
+        con.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100_000)
@@ -56,7 +75,8 @@ def main() -> None:
         base = baseline(lines, d / "baseline.db")
 
         url = args.db or f"sqlite:///{d / 'store.db'}"
-        app = open_app(url)
+        schema = _fresh_pg_schema(url) if url.startswith("postgres") else None
+        app = open_app(url, schema=schema)
         t0 = time.perf_counter()
         summary = ingest_files(app, [str(src)], batch_size=args.batch_size)
         dt = time.perf_counter() - t0
