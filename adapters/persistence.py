@@ -64,7 +64,7 @@ class _BulkInsert:
                 f"INSERT INTO {name} (originator_id, originator_version, topic, state) "
                 f"VALUES ({mark}, {mark}, {mark}, {mark})"
             )
-            conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+            conn.exec_driver_sql(sql, rows)
         else:
             session.execute(
                 table.insert(),
