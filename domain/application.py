@@ -15,81 +15,21 @@ import time
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from domain import facts as f
 from domain import ids
-from domain.koji import KojiTag, KojiTask
+from domain.handlers import apply_fact, targets
 from domain.message import InboundMessage, RejectedInput
 from domain.ports import StreamReader
-from domain.push import Push
-from domain.subjects import Build, Change, Subject, Update, subject_class
+from domain.unit_of_work import UnitOfWork
 from domain.values import IncomingMessage, RecordOutcome, RejectedLine
 
-A = TypeVar("A", bound=Aggregate)
-
 MAX_ATTEMPTS = 12
-
-
-class UnitOfWork:
-    """Aggregates loaded or created while applying one batch."""
-
-    def __init__(self, app: RelengApp) -> None:
-        self.app = app
-        self.aggregates: dict[UUID, Aggregate] = {}
-        self.absent: set[UUID] = set()  # known not to exist (so no query to find out)
-
-    def preload(self, wanted: Iterable[UUID]) -> None:
-        """Load many aggregates with one query; remember which do not exist."""
-        missing: list[UUID] = []
-        for aggregate_id in set(wanted):
-            if aggregate_id in self.aggregates:
-                continue
-            cached = self.app.cache_get(aggregate_id)
-            if cached is not None:
-                self.aggregates[aggregate_id] = cached
-            else:
-                missing.append(aggregate_id)
-        if not missing:
-            return
-        streams = self.app.read_streams(missing)
-        for aggregate_id in missing:
-            stored = streams.get(aggregate_id)
-            if stored:
-                self.aggregates[aggregate_id] = self.app.reconstruct(stored)
-            else:
-                self.absent.add(aggregate_id)
-
-    def get(self, aggregate_id: UUID) -> Aggregate | None:
-        agg = self.aggregates.get(aggregate_id)
-        if agg is None and aggregate_id not in self.absent:
-            agg = self.app.cache_get(aggregate_id)
-            if agg is None:
-                try:
-                    agg = self.app.repository.get(aggregate_id)
-                except AggregateNotFoundError:
-                    self.absent.add(aggregate_id)
-                    return None
-            self.aggregates[aggregate_id] = agg
-        return agg
-
-    def get_or_create(self, aggregate_id: UUID, factory: Any) -> Any:
-        """The aggregate with this id, or a new one from ``factory`` (same id)."""
-        agg = self.get(aggregate_id)
-        if agg is None:
-            agg = factory()
-            assert agg.id == aggregate_id, (agg.id, aggregate_id)
-            self.aggregates[aggregate_id] = agg
-            self.absent.discard(aggregate_id)
-        return agg
-
-    def add(self, agg: Aggregate) -> None:
-        self.aggregates[agg.id] = agg
 
 
 class RelengApp(Application[UUID]):
@@ -171,7 +111,7 @@ class RelengApp(Application[UUID]):
         for attempt in range(MAX_ATTEMPTS):
             todo = self._without_recorded(todo, duplicate)
             uow = UnitOfWork(self)
-            uow.preload(t for m in todo for fact in m.facts for t in _targets(fact))
+            uow.preload(t for m in todo for fact in m.facts for t in targets(fact))
             for m in todo:
                 self._apply(uow, m)
             try:
@@ -288,7 +228,7 @@ class RelengApp(Application[UUID]):
         )
         uow.add(msg)
         for fact in m.facts:
-            _apply_fact(uow, fact, m.key, m.sent_at)
+            apply_fact(uow, fact, m.key, m.sent_at)
 
 
 def _same(topic: str, body: Any, m: IncomingMessage) -> bool:
@@ -300,197 +240,3 @@ def _rekeyed(m: IncomingMessage) -> IncomingMessage:
     key = f"{m.key}~{digest}"
     problem = f"message id {m.key!r} is also used by a different message; recorded as {key!r}"
     return replace(m, key=key, problems=(*m.problems, problem))
-
-
-# ------------------------------------------------------------------ fact handlers
-
-
-def _subject(uow: UnitOfWork, subject_type: str, identifier: str) -> Subject:
-    cls = subject_class(subject_type)
-    return cast(
-        Subject,
-        uow.get_or_create(
-            ids.subject_id(subject_type, identifier), lambda: cls(subject_type, identifier)
-        ),
-    )
-
-
-def _build(uow: UnitOfWork, nvr: str) -> Build:
-    return cast(Build, _subject(uow, f.KOJI_BUILD, nvr))
-
-
-def _change(uow: UnitOfWork, key: f.ChangeKey) -> Change:
-    ident = ids.change_identifier(key.namespace, key.repo, key.rev)
-    return cast(Change, _subject(uow, f.DIST_GIT_COMMIT, ident))
-
-
-def _change_str(key: f.ChangeKey | None) -> str | None:
-    return ids.change_identifier(key.namespace, key.repo, key.rev) if key else None
-
-
-def _targets(fact: f.Fact) -> list[UUID]:
-    """The aggregates a fact will touch, to load them all in one query."""
-    out: list[UUID] = []
-    if isinstance(fact, f.BuildStateChanged):
-        out.append(ids.build_id(fact.nvr))
-        if fact.change is not None:
-            out.append(ids.change_id(fact.change.namespace, fact.change.repo, fact.change.rev))
-    elif isinstance(fact, f.BuildTagged | f.BuildUntagged | f.BuildSigned):
-        out.append(ids.build_id(fact.nvr))
-    elif isinstance(fact, f.ChangePushed):
-        out.append(ids.change_id(fact.change.namespace, fact.change.repo, fact.change.rev))
-    elif isinstance(fact, f.TestResultReported):
-        out.append(ids.subject_id(fact.subject_type, fact.subject_identifier))
-        if fact.nvr:
-            out.append(ids.build_id(fact.nvr))
-        if fact.change is not None:
-            out.append(ids.change_id(fact.change.namespace, fact.change.repo, fact.change.rev))
-    elif isinstance(fact, f.WaiverRecorded | f.GreenwaveDecisionObserved):
-        out.append(ids.subject_id(fact.subject_type, fact.subject_identifier))
-    elif isinstance(fact, f.BodhiUpdateChanged):
-        out.append(ids.subject_id(f.BODHI_UPDATE, fact.alias))
-    elif isinstance(fact, f.BodhiComposeChanged):
-        out.append(ids.push_id(fact.compose))
-    elif isinstance(fact, f.KojiRepoChanged | f.KojiPackageListChanged):
-        out.append(ids.tag_id(fact.tag))
-    elif isinstance(fact, f.KojiTaskChanged):
-        out.append(ids.task_id(fact.task_id))
-    return out
-
-
-def _apply_fact(uow: UnitOfWork, fact: f.Fact, msg: str, at: str | None) -> None:
-    if isinstance(fact, f.BuildStateChanged):
-        build = _build(uow, fact.nvr)
-        build.change_state(
-            msg=msg,
-            at=at,
-            state=fact.state,
-            old_state=fact.old_state,
-            build_id=fact.build_id,
-            task_id=fact.task_id,
-            owner=fact.owner,
-            epoch=fact.epoch,
-            source=fact.source,
-            change=_change_str(fact.change),
-        )
-        if fact.change is not None and build.change is not None and fact.state == "COMPLETE":
-            _change(uow, fact.change).link_build(msg=msg, at=at, nvr=fact.nvr)
-    elif isinstance(fact, f.BuildTagged):
-        _build(uow, fact.nvr).tag(
-            msg=msg, at=at, tag=fact.tag, build_id=fact.build_id, user=fact.user, owner=fact.owner
-        )
-    elif isinstance(fact, f.BuildUntagged):
-        _build(uow, fact.nvr).untag(
-            msg=msg, at=at, tag=fact.tag, build_id=fact.build_id, user=fact.user, owner=fact.owner
-        )
-    elif isinstance(fact, f.BuildSigned):
-        _build(uow, fact.nvr).sign(msg=msg, at=at, sigkey=fact.sigkey, rpm=fact.rpm)
-    elif isinstance(fact, f.ChangePushed):
-        _change(uow, fact.change).push(
-            msg=msg,
-            at=at,
-            branch=fact.branch,
-            agent=fact.agent,
-            summary=fact.summary,
-            files=list(fact.files),
-        )
-    elif isinstance(fact, f.TestResultReported):
-        _apply_result(uow, fact, msg, at)
-    elif isinstance(fact, f.WaiverRecorded):
-        _subject(uow, fact.subject_type, fact.subject_identifier).record_waiver(
-            msg=msg,
-            at=at,
-            testcase=fact.testcase,
-            waived=fact.waived,
-            waiver_id=fact.waiver_id,
-            scenario=fact.scenario,
-            product_version=fact.product_version,
-            username=fact.username,
-            comment=fact.comment,
-        )
-    elif isinstance(fact, f.BodhiUpdateChanged):
-        cast(Update, _subject(uow, f.BODHI_UPDATE, fact.alias)).change(
-            msg=msg,
-            at=at,
-            action=fact.action,
-            builds=list(fact.builds),
-            status=fact.status,
-            request=fact.request,
-            release=fact.release,
-            user=fact.user,
-            title=fact.title,
-        )
-    elif isinstance(fact, f.BodhiComposeChanged):
-        push = uow.get_or_create(ids.push_id(fact.compose), lambda: Push(fact.compose))
-        push.progress(
-            msg=msg,
-            at=at,
-            phase=fact.phase,
-            updates=list(fact.updates),
-            release=fact.release,
-            request=fact.request,
-            success=fact.success,
-            agent=fact.agent,
-        )
-    elif isinstance(fact, f.GreenwaveDecisionObserved):
-        _subject(uow, fact.subject_type, fact.subject_identifier).observe_greenwave_decision(
-            msg=msg,
-            at=at,
-            decision_context=fact.decision_context,
-            product_version=fact.product_version,
-            policies_satisfied=fact.policies_satisfied,
-            summary=fact.summary,
-            unsatisfied=list(fact.unsatisfied),
-        )
-    elif isinstance(fact, f.KojiRepoChanged):
-        tag = uow.get_or_create(ids.tag_id(fact.tag), lambda: KojiTag(fact.tag))
-        tag.change_repo(msg=msg, at=at, repo_id=fact.repo_id, state=fact.state)
-    elif isinstance(fact, f.KojiPackageListChanged):
-        tag = uow.get_or_create(ids.tag_id(fact.tag), lambda: KojiTag(fact.tag))
-        tag.change_package_list(
-            msg=msg, at=at, package=fact.package, action=fact.action, owner=fact.owner
-        )
-    elif isinstance(fact, f.KojiTaskChanged):
-        task = uow.get_or_create(ids.task_id(fact.task_id), lambda: KojiTask(fact.task_id))
-        task.change_state(
-            msg=msg,
-            at=at,
-            state=fact.state,
-            old_state=fact.old_state,
-            method=fact.method,
-            owner=fact.owner,
-            parent=fact.parent,
-        )
-    else:  # pragma: no cover - a new fact type without a handler is a programming error
-        raise TypeError(f"no handler for fact {type(fact).__name__}")
-
-
-def _apply_result(uow: UnitOfWork, fact: f.TestResultReported, msg: str, at: str | None) -> None:
-    kwargs: dict[str, Any] = dict(
-        msg=msg,
-        at=at,
-        subject_type=fact.subject_type,
-        subject_identifier=fact.subject_identifier,
-        testcase=fact.testcase,
-        outcome=fact.outcome,
-        origin=fact.origin,
-        scenario=fact.scenario,
-        result_id=fact.result_id,
-        ref_url=fact.ref_url,
-        note=fact.note,
-        nvr=fact.nvr,
-        change=_change_str(fact.change),
-        stage=fact.stage,
-        pipeline_id=fact.pipeline_id,
-        covered_nvrs=list(fact.covered_nvrs),
-        suspect_nvrs=list(fact.suspect_nvrs),
-        data=dict(fact.data),
-    )
-    subject = _subject(uow, fact.subject_type, fact.subject_identifier)
-    subject.record_result(**kwargs)
-    # The same result in the stream of the build and of the change it names,
-    # when those are not the subject itself: each stream tells its whole story.
-    if fact.nvr and not (fact.subject_type == f.KOJI_BUILD and fact.subject_identifier == fact.nvr):
-        _build(uow, fact.nvr).record_result(**kwargs)
-    if fact.change is not None and fact.subject_type != f.DIST_GIT_COMMIT:
-        _change(uow, fact.change).record_result(**kwargs)
