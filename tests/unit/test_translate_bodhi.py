@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,24 +11,9 @@ import pytest
 from adapters.translate import bodhi
 from adapters.translate.base import Envelope, Translation
 from domain.facts import BodhiComposeChanged, BodhiUpdateChanged
+from tests import corpus
 
 KBG = "bodhi.update.status.testing.koji-build-group.build.complete"
-
-
-def _records(corpus_dir: Path) -> Iterator[dict[str, Any]]:
-    for path in sorted((corpus_dir / "real").glob("*.jsonl")):
-        for line in path.read_text().splitlines():
-            if line.strip():
-                yield json.loads(line)
-
-
-def _envelope(record: dict[str, Any]) -> Envelope:
-    return Envelope(
-        topic=record["topic"],
-        body=record["body"],
-        headers=record.get("headers") or {},
-        msg_id=record.get("id"),
-    )
 
 
 def _translate(envelope: Envelope) -> Translation:
@@ -40,8 +24,8 @@ def _translate(envelope: Envelope) -> Translation:
 
 def _all(corpus_dir: Path, suffix: str, match: Callable[[Any], bool]) -> list[Translation]:
     found = [
-        _translate(_envelope(r))
-        for r in _records(corpus_dir)
+        _translate(corpus.envelope(r))
+        for r in corpus.records(corpus_dir)
         if Envelope(topic=r["topic"], body=None).suffix == suffix and match(r["body"])
     ]
     assert found, f"no corpus message {suffix} matches"
@@ -55,8 +39,8 @@ def _fact(result: Translation) -> Any:
 
 def test_every_bodhi_message_is_bodhi_and_others_are_not(corpus_dir: Path) -> None:
     seen = with_facts = 0
-    for record in _records(corpus_dir):
-        envelope = _envelope(record)
+    for record in corpus.records(corpus_dir):
+        envelope = corpus.envelope(record)
         result = bodhi.translate(envelope, envelope.suffix)
         if not envelope.suffix.startswith("bodhi."):
             assert result is None, record["topic"]

@@ -27,37 +27,24 @@ from domain.facts import (
 from domain.facts import (
     TestResultReported as ResultFact,
 )
+from tests import corpus
 
 CI_PIPELINE = "centos-ci-pipeline_README.jsonl"
 UPSTREAM = "centos-upstream-fedora-pipeline_README.jsonl"
 FEDMSG_META = "fedmsg_meta_fedora_infrastructure_tests.jsonl"
 
 
-def _records(corpus: Path, name: str) -> list[dict[str, Any]]:
-    path = corpus / "real" / name
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _record(corpus: Path, name: str, msg_id: str, topic: str, **body: Any) -> dict[str, Any]:
+def _record(corpus_dir: Path, name: str, msg_id: str, topic: str, **body: Any) -> dict[str, Any]:
     """The one record with this id and topic (and these body values)."""
     found = [
         r
-        for r in _records(corpus, name)
+        for r in corpus.records(corpus_dir, f"real/{name}")
         if r.get("id") == msg_id
         and r["topic"] == topic
         and all(r["body"].get(k) == v for k, v in body.items())
     ]
     assert len(found) == 1, (name, msg_id, topic, body, len(found))
     return found[0]
-
-
-def _envelope(record: dict[str, Any]) -> Envelope:
-    return Envelope(
-        topic=record["topic"],
-        body=record["body"],
-        headers=record.get("headers") or {},
-        msg_id=record.get("id"),
-    )
 
 
 def _translate(envelope: Envelope) -> Translation:
@@ -89,7 +76,7 @@ def test_atomic_package_complete(corpus_dir: Path) -> None:
         "2017-0f165bf3-0324-40cc-9cd4-a008c9522d96",
         "org.centos.prod.ci.pipeline.package.complete",
     )
-    fact = _fact(_envelope(record))
+    fact = _fact(corpus.envelope(record))
     rev = "35fdde92a0292def6a99acd3c237272789d020b2"
     assert fact.subject_type == DIST_GIT_COMMIT
     assert fact.subject_identifier == f"rpms/mesa#{rev}"
@@ -119,7 +106,7 @@ def test_package_ignore_is_not_applicable(corpus_dir: Path) -> None:
         "2017-1dc328f8-7421-4d09-8a4f-41ec82f00785",
         "org.centos.prod.ci.pipeline.package.ignore",
     )
-    fact = _fact(_envelope(record))
+    fact = _fact(corpus.envelope(record))
     assert fact.outcome == NOT_APPLICABLE
     assert fact.testcase == "org.centos.prod.ci.pipeline.package.complete"
     assert fact.subject_identifier == "rpms/polari#8073b99c61e58abb8fbcd60cf8ea518d184d0108"
@@ -135,7 +122,7 @@ def test_allpackages_build_functional_complete_is_about_the_koji_build(corpus_di
         "2018-87194aa9-46c2-40be-a18e-aebe3a6907a8",
         "org.centos.prod.ci.pipeline.allpackages-build.package.test.functional.complete",
     )
-    fact = _fact(_envelope(record))
+    fact = _fact(corpus.envelope(record))
     assert fact.subject_type == KOJI_BUILD
     assert fact.subject_identifier == "initscripts-9.80-1.fc29"
     assert fact.nvr == "initscripts-9.80-1.fc29"
@@ -157,7 +144,7 @@ def test_allpackages_build_without_nvr_yet_has_no_subject(corpus_dir: Path) -> N
         "2018-408adcaa-53e3-4bfa-becf-7736885d3bd0",
         "org.centos.prod.ci.pipeline.allpackages-build.package.queued",
     )
-    result = _translate(_envelope(record))
+    result = _translate(corpus.envelope(record))
     assert result.facts == ()
     assert any("27186311" in p for p in result.problems), result.problems
 
@@ -170,7 +157,7 @@ def test_one_stage_shares_a_testcase_across_states(corpus_dir: Path) -> None:
         "complete": "2018-87194aa9-46c2-40be-a18e-aebe3a6907a8",
     }
     facts = {
-        state: _fact(_envelope(_record(corpus_dir, UPSTREAM, msg_id, f"{stage}.{state}")))
+        state: _fact(corpus.envelope(_record(corpus_dir, UPSTREAM, msg_id, f"{stage}.{state}")))
         for state, msg_id in ids.items()
     }
     assert {f.testcase for f in facts.values()} == {f"{stage}.complete"}
@@ -191,7 +178,7 @@ def test_allpackages_pr_failure_is_about_the_pull_request(corpus_dir: Path) -> N
         "2019-4e3896db-a922-4663-862b-e80ee213bac6",
         "org.centos.prod.ci.pipeline.allpackages-pr.package.complete",
     )
-    fact = _fact(_envelope(record))
+    fact = _fact(corpus.envelope(record))
     assert fact.subject_type == DIST_GIT_PR
     assert fact.subject_identifier == "rpms/selinux-policy/pull-request/19"
     assert fact.outcome == FAILED
@@ -210,7 +197,7 @@ def test_pr_scratch_nvr_is_not_used_as_a_build(corpus_dir: Path) -> None:
         "2018-8bf4b5e7-e900-4e79-a186-392da9a0b241",
         "org.centos.prod.ci.pipeline.allpackages-pr.package.test.functional.complete",
     )
-    fact = _fact(_envelope(record))
+    fact = _fact(corpus.envelope(record))
     assert fact.subject_identifier == "rpms/calc/pull-request/1"
     assert fact.nvr is None
     assert fact.data["comment_id"] == "1234"
@@ -228,7 +215,7 @@ def test_pipeline_complete_status(corpus_dir: Path, status: str, outcome: str) -
         "org.centos.prod.ci.pipeline.complete",
         status=status,
     )
-    result = _translate(_envelope(record))
+    result = _translate(corpus.envelope(record))
     fact = result.facts[0]
     assert isinstance(fact, ResultFact)
     assert fact.outcome == outcome
@@ -245,7 +232,7 @@ def test_placeholder_status_needs_inspection(corpus_dir: Path) -> None:
         "2017-7af7f4e6-d3cf-465a-b039-da6e33efc688",
         "org.centos.prod.ci.pipeline.package.complete",
     )
-    result = _translate(_envelope(record))
+    result = _translate(corpus.envelope(record))
     fact = result.facts[0]
     assert isinstance(fact, ResultFact)
     assert fact.outcome == NEEDS_INSPECTION
@@ -261,7 +248,7 @@ def test_template_status_falls_back_to_ci_status(corpus_dir: Path) -> None:
         "org.centos.prod.ci.pipeline.compose.test.integration.complete",
         status="TODO",
     )
-    result = _translate(_envelope(record))
+    result = _translate(corpus.envelope(record))
     fact = result.facts[0]
     assert isinstance(fact, ResultFact)
     assert fact.outcome == FAILED  # CI_STATUS "failed"
@@ -278,7 +265,7 @@ def test_body_topic_mismatch_is_kept_and_envelope_decides(corpus_dir: Path) -> N
         "2018-02592ed2-c36a-4370-9f12-8c5448ad20b7",
         "org.centos.prod.allpackages.pipeline.package.queued",
     )
-    result = _translate(_envelope(record))
+    result = _translate(corpus.envelope(record))
     assert result.body_topic == "org.centos.prod.ci.pipeline.allpackages.package.queued"
     fact = result.facts[0]
     assert isinstance(fact, ResultFact)
@@ -295,7 +282,7 @@ def test_envelope_state_wins_over_body_topic(corpus_dir: Path) -> None:
         "2017-b420134c-0e39-4f70-8e5f-0975d7019e4b",
         "org.centos.prod.ci.pipeline.package.test.functional.complete",
     )
-    result = _translate(_envelope(record))
+    result = _translate(corpus.envelope(record))
     assert result.body_topic == "org.centos.prod.ci.pipeline.package.test.functional.queued"
     fact = result.facts[0]
     assert isinstance(fact, ResultFact)
@@ -309,7 +296,7 @@ def test_stage_prefix_is_kept_in_testcase(corpus_dir: Path) -> None:
         "2017-66ce76b7-0519-4807-a9b0-831c61b1da6c",
         "org.centos.stage.ci.pipeline.package.running",
     )
-    fact = _fact(_envelope(record))
+    fact = _fact(corpus.envelope(record))
     assert fact.testcase == "org.centos.stage.ci.pipeline.package.complete"
     assert fact.outcome == RUNNING
 
@@ -321,7 +308,7 @@ def test_container_pr_without_pr_number_is_the_commit(corpus_dir: Path) -> None:
         "2018-1436f172-aa90-49f2-9ff0-9b34608f38e8",
         "org.centos.prod.ci.pipeline.container-pr.complete",
     )
-    fact = _fact(_envelope(record))
+    fact = _fact(corpus.envelope(record))
     rev = "35cdcb6a32562b632c075f2fd42793f7492dcdb3"
     assert fact.subject_type == DIST_GIT_COMMIT
     assert fact.subject_identifier == f"container/tools#{rev}"
@@ -339,7 +326,7 @@ def test_keys_with_trailing_blanks_are_read(corpus_dir: Path) -> None:
         "2017-b61a647a-8f98-4f2b-afe9-aa5a7f2ea257",
         "org.centos.prod.ci.pipeline.image.test.smoke.complete",
     )
-    fact = _fact(_envelope(record))
+    fact = _fact(corpus.envelope(record))
     assert fact.stage == "image.test.smoke"
     assert fact.data["compose_rev"] == (
         "b1777ffee14021a94d0b027fbcd841a15bd7cdeebd97527b742eab4e666dc9ec"
@@ -350,20 +337,19 @@ def test_keys_with_trailing_blanks_are_read(corpus_dir: Path) -> None:
 def test_every_legacy_ci_line_translates(corpus_dir: Path) -> None:
     seen = 0
     no_fact = []
-    for path in sorted((corpus_dir / "real").glob("*.jsonl")):
-        for record in _records(corpus_dir, path.name):
-            if not _is_legacy_ci(record["topic"]):
-                continue
-            seen += 1
-            result = _translate(_envelope(record))
-            assert len(result.facts) <= 1
-            if not result.facts:
-                assert result.problems, record["topic"]
-                no_fact.append(record["body"]["rev"])
-            for fact in result.facts:
-                assert isinstance(fact, ResultFact)
-                assert fact.testcase == record["topic"].rsplit(".", 1)[0] + ".complete"
-                assert fact.origin == "ci-pipeline"
+    for record in corpus.records(corpus_dir):
+        if not _is_legacy_ci(record["topic"]):
+            continue
+        seen += 1
+        result = _translate(corpus.envelope(record))
+        assert len(result.facts) <= 1
+        if not result.facts:
+            assert result.problems, record["topic"]
+            no_fact.append(record["body"]["rev"])
+        for fact in result.facts:
+            assert isinstance(fact, ResultFact)
+            assert fact.testcase == record["topic"].rsplit(".", 1)[0] + ".complete"
+            assert fact.origin == "ci-pipeline"
     assert seen == 131  # the corpus README's CI legacy count
     # Only koji-triggered runs that have not learned their build's NVR yet lack a subject.
     assert no_fact and all(rev.startswith("kojitask-") for rev in no_fact)

@@ -30,34 +30,25 @@ from domain.facts import (
     ChangeKey,
 )
 from domain.facts import TestResultReported as ResultFact
+from tests import corpus
 
 SDIST = "ci-messages_sdist_examples.jsonl"
 UMB = "resultsdb-updater_umb_ci_spec.jsonl"
 
 
-def _records(corpus: Path, name: str) -> list[dict[str, Any]]:
-    path = corpus / "spec_examples" / name
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def _record(
-    corpus: Path,
+    corpus_dir: Path,
     name: str,
     topic: str,
     where: Callable[[dict[str, Any]], bool] = lambda body: True,
 ) -> dict[str, Any]:
-    found = [r for r in _records(corpus, name) if r["topic"] == topic and where(r["body"])]
+    found = [
+        r
+        for r in corpus.records(corpus_dir, f"spec_examples/{name}")
+        if r["topic"] == topic and where(r["body"])
+    ]
     assert len(found) == 1, (name, topic, len(found))
     return found[0]
-
-
-def _envelope(record: dict[str, Any]) -> Envelope:
-    return Envelope(
-        topic=record["topic"],
-        body=record["body"],
-        headers=record.get("headers") or {},
-        msg_id=record.get("id"),
-    )
 
 
 def _translate(envelope: Envelope) -> Translation:
@@ -75,14 +66,14 @@ def _fact(envelope: Envelope) -> ResultFact:
     return fact
 
 
-def _template(corpus: Path, name: str) -> dict[str, Any]:
-    path = corpus / "schemas" / "fedora-ci-jenkins-message-templates" / f"{name}-template.json"
+def _template(corpus_dir: Path, name: str) -> dict[str, Any]:
+    path = corpus_dir / "schemas" / "fedora-ci-jenkins-message-templates" / f"{name}-template.json"
     return copy.deepcopy(json.loads(path.read_text()))
 
 
-def _koji_build_body(corpus: Path, state: str = "complete", **test: Any) -> dict[str, Any]:
+def _koji_build_body(corpus_dir: Path, state: str = "complete", **test: Any) -> dict[str, Any]:
     """A Fedora CI koji-build message as the Jenkins pipeline library fills its template."""
-    body = _template(corpus, f"koji-build.test.{state}")
+    body = _template(corpus_dir, f"koji-build.test.{state}")
     body["artifact"].update(
         type="koji-build",
         id=45678901,
@@ -109,7 +100,7 @@ def _koji_build_body(corpus: Path, state: str = "complete", **test: Any) -> dict
 
 def test_openqa_fedora_update_complete(corpus_dir: Path) -> None:
     record = _record(corpus_dir, SDIST, "org.fedoraproject.prod.ci.fedora-update.test.complete")
-    fact = _fact(_envelope(record))
+    fact = _fact(corpus.envelope(record))
     assert fact.subject_type == BODHI_UPDATE
     # artifact.id is a hash in openQA's messages; the alias names the update.
     assert fact.subject_identifier == "FEDORA-2019-6bda4c81f4"
@@ -131,7 +122,7 @@ def test_openqa_fedora_update_complete(corpus_dir: Path) -> None:
 
 def test_productmd_compose_complete(corpus_dir: Path) -> None:
     record = _record(corpus_dir, SDIST, "org.fedoraproject.prod.ci.productmd-compose.test.complete")
-    fact = _fact(_envelope(record))
+    fact = _fact(corpus.envelope(record))
     assert (fact.subject_type, fact.subject_identifier) == (COMPOSE, "RHEL-ALT-7-20180101.n.0")
     assert fact.testcase == "rtt.acceptance.validation"
     assert fact.outcome == PASSED
@@ -147,7 +138,7 @@ def test_productmd_compose_complete(corpus_dir: Path) -> None:
     ],
 )
 def test_non_test_events_are_ignored(corpus_dir: Path, topic: str, event: str) -> None:
-    result = _translate(_envelope(_record(corpus_dir, SDIST, topic)))
+    result = _translate(corpus.envelope(_record(corpus_dir, SDIST, topic)))
     assert result.facts == ()
     assert result.ignored is not None and event in result.ignored
 
@@ -156,7 +147,7 @@ def test_other_artifact_type_is_its_own_subject_type(corpus_dir: Path) -> None:
     record = _record(
         corpus_dir, SDIST, "org.fedoraproject.prod.ci.uncontrolled-build.test.complete"
     )
-    fact = _fact(_envelope(record))
+    fact = _fact(corpus.envelope(record))
     assert fact.subject_type == "uncontrolled-build"
     assert fact.subject_identifier == (
         "sha256:745d58b54b4f800cd75a0c507bb3f2f7ff98045d62b4c3bcd4a8d04788aa2a52"
@@ -168,7 +159,7 @@ def test_other_artifact_type_is_its_own_subject_type(corpus_dir: Path) -> None:
 
 def test_brew_build_group_covers_its_builds(corpus_dir: Path) -> None:
     record = _record(corpus_dir, UMB, "VirtualTopic.eng.ci.brew-build-group.test.complete")
-    fact = _fact(_envelope(record))
+    fact = _fact(corpus.envelope(record))
     assert fact.subject_type == KOJI_BUILD_GROUP
     assert fact.subject_identifier == (
         "sha256:acbfb0c61199e5a05f07ee4ec2cdf7fb93376513b82cb5ad444e4d94e4258785"
@@ -185,7 +176,7 @@ def test_brew_build_complete_non_scratch(corpus_dir: Path) -> None:
         "VirtualTopic.eng.ci.brew-build.test.complete",
         lambda body: isinstance(body.get("test"), dict) and "contact" in body,
     )
-    fact = _fact(_envelope(record))
+    fact = _fact(corpus.envelope(record))
     assert fact.subject_type == KOJI_BUILD
     assert fact.subject_identifier == "binutils-2.30-43.el8"
     assert fact.nvr == "binutils-2.30-43.el8"
@@ -205,7 +196,7 @@ def test_brew_build_error_scratch(corpus_dir: Path) -> None:
         "VirtualTopic.eng.ci.brew-build.test.error",
         lambda body: "error" in body,
     )
-    fact = _fact(_envelope(record))
+    fact = _fact(corpus.envelope(record))
     assert fact.subject_type == KOJI_BUILD_SCRATCH
     assert fact.subject_identifier == "setup-2.8.71-7.el7_4"
     assert fact.nvr is None  # a scratch NVR must not link to the real build
@@ -221,7 +212,7 @@ def test_v01_error_reason_and_string_scratch(corpus_dir: Path) -> None:
         "VirtualTopic.eng.ci.brew-build.test.error",
         lambda body: "error" not in body,
     )
-    fact = _fact(_envelope(record))
+    fact = _fact(corpus.envelope(record))
     assert fact.subject_type == KOJI_BUILD_SCRATCH  # scratch: "true"
     assert fact.testcase == "contra.pipeline.functional"
     assert fact.note == "unknown execution error"
@@ -235,7 +226,7 @@ def test_v01_status_failure(corpus_dir: Path) -> None:
         "VirtualTopic.eng.ci.brew-build.test.complete",
         lambda body: body.get("status") == "FAILURE",
     )
-    fact = _fact(_envelope(record))
+    fact = _fact(corpus.envelope(record))
     assert fact.outcome == FAILED
     assert fact.testcase == "osci.pipeline.functional"
     assert fact.subject_identifier == "passwd-0.80-1.el8+5"
@@ -248,7 +239,7 @@ def test_v01_status_pass_spelling(corpus_dir: Path) -> None:
         "VirtualTopic.eng.ci.brew-build.test.complete",
         lambda body: body.get("status") == "pass",
     )
-    fact = _fact(_envelope(record))
+    fact = _fact(corpus.envelope(record))
     assert fact.outcome == PASSED
     assert fact.testcase == "baseos.tier1.functional"
     assert fact.change == ChangeKey("rpms", "setup", "8d22fd57b66704a62e0db649dd372a1ce7bb06ee")
@@ -256,10 +247,10 @@ def test_v01_status_pass_spelling(corpus_dir: Path) -> None:
 
 def test_v01_queued_and_running_share_a_testcase(corpus_dir: Path) -> None:
     queued = _fact(
-        _envelope(_record(corpus_dir, UMB, "VirtualTopic.eng.ci.brew-build.test.queued"))
+        corpus.envelope(_record(corpus_dir, UMB, "VirtualTopic.eng.ci.brew-build.test.queued"))
     )
     running = _fact(
-        _envelope(_record(corpus_dir, UMB, "VirtualTopic.eng.ci.brew-build.test.running"))
+        corpus.envelope(_record(corpus_dir, UMB, "VirtualTopic.eng.ci.brew-build.test.running"))
     )
     assert queued.outcome == QUEUED
     assert running.outcome == RUNNING
@@ -275,7 +266,7 @@ def test_wrapped_stomp_record_is_unwrapped(corpus_dir: Path) -> None:
         "VirtualTopic.eng.ci.component-version.test.complete",
         lambda body: "msg" in body,
     )
-    result = _translate(_envelope(record))
+    result = _translate(corpus.envelope(record))
     fact = result.facts[0]
     assert isinstance(fact, ResultFact)
     assert fact.testcase == "pelc.scan.validation"
@@ -289,7 +280,7 @@ def test_wrapped_stomp_record_is_unwrapped(corpus_dir: Path) -> None:
 
 def test_redhat_module_is_named_by_nsvc(corpus_dir: Path) -> None:
     record = _record(corpus_dir, UMB, "VirtualTopic.eng.ci.redhat-module.test.complete")
-    fact = _fact(_envelope(record))
+    fact = _fact(corpus.envelope(record))
     assert fact.subject_type == "redhat-module"
     assert fact.subject_identifier == "go-toolset:rhel8-8:820181119195405:b754926a"
     assert fact.testcase == "baseos-ci.redhat-module.tier1.functional"
@@ -303,7 +294,7 @@ def test_message_without_test_fields_gives_a_problem(corpus_dir: Path) -> None:
         "VirtualTopic.eng.ci.brew-build.test.complete",
         lambda body: "test" not in body and "type" not in body and "status" not in body,
     )
-    result = _translate(_envelope(record))
+    result = _translate(corpus.envelope(record))
     assert result.facts == ()
     assert any("testcase" in p for p in result.problems)
 
@@ -311,8 +302,8 @@ def test_message_without_test_fields_gives_a_problem(corpus_dir: Path) -> None:
 def test_every_spec_example_translates(corpus_dir: Path) -> None:
     facts = 0
     for name in (SDIST, UMB):
-        for record in _records(corpus_dir, name):
-            result = _translate(_envelope(record))
+        for record in corpus.records(corpus_dir, f"spec_examples/{name}"):
+            result = _translate(corpus.envelope(record))
             assert result.facts or result.ignored or result.problems, record["topic"]
             facts += len(result.facts)
     assert facts == 21  # 24 examples: 2 build/promote events, 1 without a testcase

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,24 +11,9 @@ import pytest
 from adapters.translate import distgit
 from adapters.translate.base import Envelope, Translation
 from domain.facts import ChangeKey, ChangePushed
+from tests import corpus
 
 SUFFIXES = ("git.receive", "pagure.git.receive")
-
-
-def _records(corpus_dir: Path) -> Iterator[dict[str, Any]]:
-    for path in sorted((corpus_dir / "real").glob("*.jsonl")):
-        for line in path.read_text().splitlines():
-            if line.strip():
-                yield json.loads(line)
-
-
-def _envelope(record: dict[str, Any]) -> Envelope:
-    return Envelope(
-        topic=record["topic"],
-        body=record["body"],
-        headers=record.get("headers") or {},
-        msg_id=record.get("id"),
-    )
 
 
 def _translate(envelope: Envelope) -> Translation:
@@ -40,16 +24,16 @@ def _translate(envelope: Envelope) -> Translation:
 
 def _all(corpus_dir: Path, topic_end: str, match: Callable[[Any], bool]) -> list[Translation]:
     return [
-        _translate(_envelope(r))
-        for r in _records(corpus_dir)
+        _translate(corpus.envelope(r))
+        for r in corpus.records(corpus_dir)
         if r["topic"].endswith(topic_end) and match(r["body"])
     ]
 
 
 def test_every_push_message_is_dist_git_and_others_are_not(corpus_dir: Path) -> None:
     seen = with_facts = 0
-    for record in _records(corpus_dir):
-        envelope = _envelope(record)
+    for record in corpus.records(corpus_dir):
+        envelope = corpus.envelope(record)
         result = distgit.translate(envelope, envelope.suffix)
         if envelope.suffix not in SUFFIXES:
             assert result is None, record["topic"]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,22 +20,7 @@ from domain.facts import (
     KojiRepoChanged,
     KojiTaskChanged,
 )
-
-
-def _records(corpus_dir: Path) -> Iterator[dict[str, Any]]:
-    for path in sorted((corpus_dir / "real").glob("*.jsonl")):
-        for line in path.read_text().splitlines():
-            if line.strip():
-                yield json.loads(line)
-
-
-def _envelope(record: dict[str, Any]) -> Envelope:
-    return Envelope(
-        topic=record["topic"],
-        body=record["body"],
-        headers=record.get("headers") or {},
-        msg_id=record.get("id"),
-    )
+from tests import corpus
 
 
 def _translate(envelope: Envelope) -> Translation:
@@ -48,11 +32,11 @@ def _translate(envelope: Envelope) -> Translation:
 def _one(corpus_dir: Path, suffix: str, match: Callable[[Any], bool]) -> Translation:
     found = [
         r
-        for r in _records(corpus_dir)
+        for r in corpus.records(corpus_dir)
         if Envelope(topic=r["topic"], body=None).suffix == suffix and match(r["body"])
     ]
     assert found, f"no corpus message {suffix} matches"
-    return _translate(_envelope(found[0]))
+    return _translate(corpus.envelope(found[0]))
 
 
 def _synthetic(suffix: str, body: Any) -> Translation:
@@ -61,8 +45,8 @@ def _synthetic(suffix: str, body: Any) -> Translation:
 
 def test_every_buildsys_message_is_koji_and_others_are_not(corpus_dir: Path) -> None:
     seen = with_facts = 0
-    for record in _records(corpus_dir):
-        envelope = _envelope(record)
+    for record in corpus.records(corpus_dir):
+        envelope = corpus.envelope(record)
         result = koji.translate(envelope, envelope.suffix)
         if not envelope.suffix.startswith("buildsys."):
             assert result is None, record["topic"]

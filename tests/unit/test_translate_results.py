@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from adapters.translate import greenwave, resultsdb, waiverdb
 from adapters.translate.base import Envelope, Translation
 from domain.facts import GreenwaveDecisionObserved, WaiverRecorded
 from domain.facts import TestResultReported as ResultReported
+from tests import corpus
 
 FAMILY_OF_SUFFIX = {
     "resultsdb.result.new": ("resultsdb", resultsdb),
@@ -24,22 +24,6 @@ FAMILY_OF_SUFFIX = {
 MODULES = (resultsdb, waiverdb, greenwave)
 
 
-def _records(corpus_dir: Path) -> Iterator[dict[str, Any]]:
-    for path in sorted((corpus_dir / "real").glob("*.jsonl")):
-        for line in path.read_text().splitlines():
-            if line.strip():
-                yield json.loads(line)
-
-
-def _envelope(record: dict[str, Any]) -> Envelope:
-    return Envelope(
-        topic=record["topic"],
-        body=record["body"],
-        headers=record.get("headers") or {},
-        msg_id=record.get("id"),
-    )
-
-
 def _translate(envelope: Envelope) -> Translation:
     results = [m.translate(envelope, envelope.suffix) for m in MODULES]
     claimed = [r for r in results if r is not None]
@@ -49,8 +33,8 @@ def _translate(envelope: Envelope) -> Translation:
 
 def _all(corpus_dir: Path, suffix: str, match: Callable[[Any], bool]) -> list[Translation]:
     found = [
-        _translate(_envelope(r))
-        for r in _records(corpus_dir)
+        _translate(corpus.envelope(r))
+        for r in corpus.records(corpus_dir)
         if Envelope(topic=r["topic"], body=None).suffix == suffix and match(r["body"])
     ]
     assert found, f"no corpus message {suffix} matches"
@@ -68,8 +52,8 @@ def _env(suffix: str, body: Any, env: str = "prod") -> Envelope:
 
 def test_every_result_waiver_decision_message_translates(corpus_dir: Path) -> None:
     counts = {"resultsdb": 0, "waiverdb": 0, "greenwave": 0}
-    for record in _records(corpus_dir):
-        envelope = _envelope(record)
+    for record in corpus.records(corpus_dir):
+        envelope = corpus.envelope(record)
         expected = FAMILY_OF_SUFFIX.get(envelope.suffix)
         for module in MODULES:
             result = module.translate(envelope, envelope.suffix)
