@@ -7,7 +7,9 @@ prints what was recorded per family and per build and change.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from adapters import bootstrap
 from adapters.cli import render_event, render_summary
@@ -40,7 +42,7 @@ def run_demo(db: str | None, *, fresh: bool = True) -> int:
     builds = sorted(
         {
             m.get("name", "") + "-" + m.get("version", "") + "-" + m.get("release", "")
-            for m in _bodies(app, "org.fedoraproject.prod.buildsys.tag")
+            for m in _bodies("org.fedoraproject.prod.buildsys.tag")
         }
     )
     for nvr in builds:
@@ -49,7 +51,7 @@ def run_demo(db: str | None, *, fresh: bool = True) -> int:
         for e in history[1:]:
             print(render_event(e, "koji_build", nvr).split("\n")[0])
     print("\n== Per dist-git change")
-    for body in _bodies(app, "org.fedoraproject.prod.git.receive"):
+    for body in _bodies("org.fedoraproject.prod.git.receive"):
         c = body["commit"]
         ident = f"{c['namespace']}/{c['repo']}#{c['rev']}"
         history = bootstrap.subject_history(app, "dist_git_commit", ident)
@@ -59,10 +61,9 @@ def run_demo(db: str | None, *, fresh: bool = True) -> int:
     return 0
 
 
-def _bodies(app, topic: str) -> list[dict]:
-    import json
-
-    out = []
+def _bodies(topic: str) -> list[dict[str, Any]]:
+    """The distinct bodies of the sample's messages on ``topic``."""
+    out: list[dict[str, Any]] = []
     for line in SAMPLE.read_text().splitlines():
         m = json.loads(line)
         if m["topic"] == topic and m["body"] not in out:

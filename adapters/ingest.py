@@ -6,8 +6,9 @@ as rejected input and named; the rest of the file is still ingested.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ from adapters.translate import FAMILIES, Envelope, translate
 from domain import ids
 from domain.application import RelengApp
 from domain.message import IGNORED, RECOGNIZED, UNRECOGNIZED
-from domain.values import IncomingMessage, RejectedLine
+from domain.values import IncomingMessage, RecordOutcome, RejectedLine
 
 DEFAULT_BATCH = 500
 
@@ -129,12 +130,12 @@ class Ingestor:
     def flush(self) -> None:
         if self._batch:
             batch, self._batch = self._batch, []
-            self._count(batch, self.app.record(batch))
+            self._count(self.app.record(batch))
         if self._rejected:
             rejected, self._rejected = self._rejected, []
             self.app.record_rejected(rejected)
 
-    def _count(self, batch: Sequence[IncomingMessage], outcome: Any) -> None:
+    def _count(self, outcome: RecordOutcome) -> None:
         s = self.summary
         s.new += len(outcome.new)
         s.duplicate += len(outcome.duplicate)
@@ -159,8 +160,6 @@ def ingest_files(
     batch_size: int = DEFAULT_BATCH,
     progress: Progress | None = None,
 ) -> IngestSummary:
-    import time
-
     started = time.perf_counter()
     ing = Ingestor(app, batch_size)
     for path in paths:

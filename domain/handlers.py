@@ -81,7 +81,7 @@ def apply_fact(uow: UnitOfWork, fact: f.Fact, msg: str, at: str | None) -> None:
             source=fact.source,
             change=_change_str(fact.change),
         )
-        if fact.change is not None and build.change is not None and fact.state == "COMPLETE":
+        if fact.change is not None and fact.state == "COMPLETE":
             _change(uow, fact.change).link_build(msg=msg, at=at, nvr=fact.nvr)
     elif isinstance(fact, f.BuildTagged):
         _build(uow, fact.nvr).tag(

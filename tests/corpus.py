@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from adapters.translate.base import Envelope
+from adapters.translate.base import Envelope, Translation
+
+T = TypeVar("T")
 
 
 def records(corpus_dir: Path, *globs: str) -> Iterator[dict[str, Any]]:
@@ -31,3 +33,18 @@ def envelope(record: dict[str, Any]) -> Envelope:
         headers=record.get("headers") or {},
         msg_id=record.get("id"),
     )
+
+
+def claimed(translate: Callable[[Envelope, str], Translation | None], env: Envelope) -> Translation:
+    """What one family translator makes of an envelope; it must claim the topic."""
+    result = translate(env, env.suffix)
+    assert result is not None, env.topic
+    return result
+
+
+def single_fact(result: Translation, cls: type[T]) -> T:
+    """The one fact of a translation, of the expected type."""
+    assert len(result.facts) == 1, result
+    fact = result.facts[0]
+    assert isinstance(fact, cls), fact
+    return fact

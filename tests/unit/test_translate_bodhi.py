@@ -17,9 +17,7 @@ KBG = "bodhi.update.status.testing.koji-build-group.build.complete"
 
 
 def _translate(envelope: Envelope) -> Translation:
-    result = bodhi.translate(envelope, envelope.suffix)
-    assert result is not None
-    return result
+    return corpus.claimed(bodhi.translate, envelope)
 
 
 def _all(corpus_dir: Path, suffix: str, match: Callable[[Any], bool]) -> list[Translation]:

@@ -52,18 +52,13 @@ def _record(
 
 
 def _translate(envelope: Envelope) -> Translation:
-    result = ci_spec.translate(envelope, envelope.suffix)
-    assert result is not None, envelope.topic
+    result = corpus.claimed(ci_spec.translate, envelope)
     assert result.family == "ci"
     return result
 
 
 def _fact(envelope: Envelope) -> ResultFact:
-    result = _translate(envelope)
-    assert len(result.facts) == 1, result
-    fact = result.facts[0]
-    assert isinstance(fact, ResultFact)
-    return fact
+    return corpus.single_fact(_translate(envelope), ResultFact)
 
 
 def _template(corpus_dir: Path, name: str) -> dict[str, Any]:

@@ -17,9 +17,7 @@ SUFFIXES = ("git.receive", "pagure.git.receive")
 
 
 def _translate(envelope: Envelope) -> Translation:
-    result = distgit.translate(envelope, envelope.suffix)
-    assert result is not None
-    return result
+    return corpus.claimed(distgit.translate, envelope)
 
 
 def _all(corpus_dir: Path, topic_end: str, match: Callable[[Any], bool]) -> list[Translation]:
