@@ -5,15 +5,59 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from adapters.effector import Effector
 from adapters.ingest import IngestSummary, Progress, ingest_files
-from adapters.settings import database_url
+from adapters.policy_loader import load_policy_set
+from adapters.settings import Settings, database_url, load_settings
 from adapters.store import open_app
 from domain import ids
 from domain.application import RelengApp
+from policies.spec import PolicySet
+from projections.decider import Decider, DeciderReport
 
 
-def application(db: str | None = None) -> RelengApp:
-    return open_app(database_url(db))
+def settings(config: str | None = None) -> Settings:
+    return load_settings(config)
+
+
+def application(db: str | None = None, cfg: Settings | None = None) -> RelengApp:
+    return open_app(database_url(db, configured=cfg.db if cfg else None))
+
+
+def policy_set(cfg: Settings, directory: str | None = None) -> PolicySet:
+    return load_policy_set(directory or cfg.policies)
+
+
+def decider(app: RelengApp, cfg: Settings, policies: PolicySet | None = None) -> Decider:
+    return Decider(app, policies or policy_set(cfg), cfg.gating)
+
+
+def decide(app: RelengApp, cfg: Settings) -> DeciderReport:
+    return decider(app, cfg).run()
+
+
+def effector(app: RelengApp, cfg: Settings) -> Effector:
+    koji = None
+    if cfg.koji.hub:
+        from adapters.koji_gateway import KojiGateway
+
+        koji = KojiGateway(
+            cfg.koji.hub,
+            cfg.koji.auth,
+            timeout=cfg.koji.timeout,
+            retries=cfg.koji.retries,
+            task_timeout=cfg.koji.task_timeout,
+            poll_interval=cfg.koji.poll_interval,
+            backoff=cfg.koji.backoff,
+        )
+    publisher = factory = None
+    if cfg.bus.enabled:
+        from adapters.messaging.publisher import FedoraMessagingPublisher
+        from adapters.messaging.schemas import message_for
+
+        publisher = FedoraMessagingPublisher(cfg.bus.amqp_url, config_file=cfg.bus.config_file)
+        factory = message_for
+    return Effector(app, cfg.gating, koji=koji, publisher=publisher, message_factory=factory)
 
 
 def ingest(

@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from adapters import bootstrap
+from adapters import bootstrap, cli_gating
 from adapters.ingest import IngestSummary
+from adapters.settings import SettingsError
 from adapters.store import StoreURLError
+from policies.spec import PolicyError
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
@@ -25,7 +27,12 @@ def _db_option(p: argparse.ArgumentParser) -> None:
         "--db",
         metavar="URL",
         help="event store URL (sqlite:///FILE or postgresql://...); "
-        "default: $RELENGOTRON_DB or ./.relengotron/relengotron.db",
+        "default: $RELENGOTRON_DB, [store] url, or ./.relengotron/relengotron.db",
+    )
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="settings file (TOML); default: $RELENGOTRON_CONFIG, else built-in defaults",
     )
 
 
@@ -47,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="messages per transaction (default 500)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-decide", action="store_true", help="record only; leave decisions for later"
+    )
 
     p = sub.add_parser("events", help="the normalized events of a build or change, in order")
     g = p.add_mutually_exclusive_group(required=True)
@@ -64,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="ingest the bundled sample stream and show what was recorded")
     p.add_argument("--db", metavar="URL", help="store URL (default: ./.relengotron/demo.db)")
     p.add_argument("--keep", action="store_true", help="do not start from an empty store")
+    cli_gating.add_parsers(sub, _db_option)
     return parser
 
 
@@ -79,7 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from adapters.demo import run_demo
 
             return run_demo(args.db, fresh=not args.keep)
-    except (UsageError, StoreURLError) as exc:
+        result = cli_gating.run(args)
+        if result is not None:
+            return result
+    except (UsageError, StoreURLError, SettingsError, PolicyError) as exc:
         print(f"relengotron {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # e.g. piped into head
@@ -98,7 +112,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             raise UsageError(f"no such file: {f}")
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
-    app = bootstrap.application(args.db)
+    cfg = bootstrap.settings(args.config)
+    app = bootstrap.application(args.db, cfg)
+    policies = None if args.no_decide else bootstrap.policy_set(cfg)  # fail early
     progress = None
     if not args.no_progress:
         from adapters.progress import ProgressBar
@@ -107,10 +123,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     summary = bootstrap.ingest(app, args.files, batch_size=args.batch_size, progress=progress)
     if progress is not None:
         progress.close()
+    decided = None
+    if policies is not None:
+        decided = bootstrap.decider(app, cfg, policies).run()
     if args.json:
-        print(json.dumps(summary.as_json(), indent=None, sort_keys=False))
+        out = summary.as_json()
+        if decided is not None:
+            out["decider"] = decided.as_json()
+        print(json.dumps(out, indent=None, sort_keys=False))
     else:
         print(render_summary(summary))
+        if decided is not None:
+            print()
+            print(cli_gating.render_decisions(decided))
     return EXIT_REJECTED if summary.rejected else EXIT_OK
 
 

@@ -1,18 +1,215 @@
-"""Settings: where the store is, and (later) koji, gating and the bus.
+"""Settings: one TOML file, plus the store URL.
 
-Precedence: command-line option, then environment variable, then default.
+Precedence for the store: ``--db``, then ``RELENGOTRON_DB``, then the default
+file. The settings file: ``--config FILE``, then ``RELENGOTRON_CONFIG``; with
+neither, the built-in defaults below (the embedded demo needs no file). Every
+key is documented in the README; ``config/relengotron.example.toml`` has them all.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from adapters.koji_gateway import KojiAuth
 from adapters.store import default_url, normalize_url
+from projections.config import FALLBACKS, GatingConfig
 
 ENV_DB = "RELENGOTRON_DB"
+ENV_CONFIG = "RELENGOTRON_CONFIG"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_POLICIES = PROJECT_ROOT / "config" / "policies"
 
 
-def database_url(option: str | None, cwd: Path | None = None) -> str:
-    """``--db`` wins, then ``RELENGOTRON_DB``, then ``.relengotron/relengotron.db``."""
-    return normalize_url(option or os.environ.get(ENV_DB) or default_url(cwd))
+class SettingsError(ValueError):
+    """A settings file that cannot be used: the message names the file and the key."""
+
+
+def database_url(option: str | None, cwd: Path | None = None, configured: str | None = None) -> str:
+    """``--db`` wins, then ``RELENGOTRON_DB``, then ``[store] url``, then the default file."""
+    return normalize_url(option or os.environ.get(ENV_DB) or configured or default_url(cwd))
+
+
+@dataclass(frozen=True)
+class KojiSettings:
+    hub: str | None = None
+    auth: KojiAuth = field(default_factory=KojiAuth)
+    timeout: float = 60.0
+    retries: int = 4
+    task_timeout: float = 900.0
+    poll_interval: float = 2.0
+    backoff: float = 1.0
+
+
+@dataclass(frozen=True)
+class BusSettings:
+    enabled: bool = False
+    amqp_url: str | None = None
+    config_file: str | None = None
+    topic_prefix: str = "relengotron"
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: str | None = None  # the file they came from, if any
+    koji: KojiSettings = field(default_factory=KojiSettings)
+    gating: GatingConfig = field(default_factory=GatingConfig)
+    policies: Path = DEFAULT_POLICIES
+    bus: BusSettings = field(default_factory=BusSettings)
+    db: str | None = None  # [store] url; --db and RELENGOTRON_DB win
+
+
+_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "store": {"url": str},
+    "koji": {
+        "hub": str,
+        "auth": str,
+        "timeout": (int, float),
+        "retries": int,
+        "backoff": (int, float),
+    },
+    "koji.tags": {"pending": str, "promoted": str, "quarantine": str},
+    "koji.ssl": {"cert": str, "serverca": str},
+    "koji.keytab": {"principal": str, "keytab": str},
+    "koji.tasks": {"timeout": (int, float), "poll_interval": (int, float)},
+    "gating": {"policies": str, "product_version": str, "decision_context": str},
+    "gating.bisection": {"max_rounds": int, "timeout_hours": (int, float), "fallback": str},
+    "bus": {"enabled": bool, "amqp_url": str, "config_file": str, "topic_prefix": str},
+}
+
+
+def load_settings(option: str | None = None) -> Settings:
+    """The settings from ``--config``/``RELENGOTRON_CONFIG``, or the defaults."""
+    path = option or os.environ.get(ENV_CONFIG)
+    if not path:
+        return Settings()
+    file = Path(path)
+    if not file.is_file():
+        raise SettingsError(f"settings file not found: {path}")
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
+    return settings_from(data, source=str(file), base=file.parent)
+
+
+def _flatten(data: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
+    tables: dict[str, dict[str, Any]] = {}
+
+    def walk(prefix: str, table: dict[str, Any]) -> None:
+        values: dict[str, Any] = {}
+        for key, value in table.items():
+            name = f"{prefix}.{key}" if prefix else key
+            if isinstance(value, dict):
+                walk(name, value)
+            elif not prefix:
+                raise SettingsError(f"{source}: top-level key {key!r} must be inside a [table]")
+            else:
+                values[key] = value
+        if prefix:
+            tables[prefix] = values
+
+    walk("", data)
+    for name, values in tables.items():
+        schema = _SCHEMA.get(name)
+        if schema is None:
+            known = ", ".join(f"[{t}]" for t in _SCHEMA)
+            raise SettingsError(f"{source}: unknown table [{name}] (known: {known})")
+        for key, value in values.items():
+            if key not in schema:
+                raise SettingsError(
+                    f"{source}: unknown key {key!r} in [{name}] (known: {', '.join(schema)})"
+                )
+            expected = schema[key]
+            if isinstance(value, bool) and expected is not bool:
+                ok = False
+            else:
+                ok = isinstance(value, expected)
+            if not ok:
+                raise SettingsError(
+                    f"{source}: [{name}] {key} must be {_type_name(expected)}, "
+                    f"not {type(value).__name__}"
+                )
+    return tables
+
+
+def _type_name(t: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+    if isinstance(t, tuple):
+        return "a number"
+    return names.get(t, t.__name__)
+
+
+def settings_from(
+    data: dict[str, Any], *, source: str = "<settings>", base: Path | None = None
+) -> Settings:
+    t = _flatten(data, source)
+
+    def get(table: str, key: str, default: Any = None) -> Any:
+        return t.get(table, {}).get(key, default)
+
+    auth_method = get("koji", "auth", "none")
+    auth = KojiAuth(
+        method=auth_method,
+        cert=get("koji.ssl", "cert"),
+        serverca=get("koji.ssl", "serverca"),
+        principal=get("koji.keytab", "principal"),
+        keytab=get("koji.keytab", "keytab"),
+    )
+    try:
+        auth.validate()
+    except ValueError as exc:
+        raise SettingsError(f"{source}: [koji] auth: {exc}") from exc
+    defaults = GatingConfig()
+    fallback = get("gating.bisection", "fallback", defaults.fallback)
+    if fallback not in FALLBACKS:
+        raise SettingsError(
+            f"{source}: [gating.bisection] fallback must be one of {FALLBACKS}, not {fallback!r}"
+        )
+    bus = BusSettings(
+        enabled=get("bus", "enabled", False),
+        amqp_url=get("bus", "amqp_url"),
+        config_file=get("bus", "config_file"),
+        topic_prefix=get("bus", "topic_prefix", "relengotron"),
+    )
+    try:
+        gating = GatingConfig(
+            pending_tag=get("koji.tags", "pending", defaults.pending_tag),
+            promoted_tag=get("koji.tags", "promoted", defaults.promoted_tag),
+            quarantine_tag=get("koji.tags", "quarantine", defaults.quarantine_tag),
+            product_version=get("gating", "product_version", defaults.product_version),
+            decision_context=get("gating", "decision_context", defaults.decision_context),
+            max_rounds=get("gating.bisection", "max_rounds", defaults.max_rounds),
+            bisection_timeout_hours=float(
+                get("gating.bisection", "timeout_hours", defaults.bisection_timeout_hours)
+            ),
+            fallback=fallback,
+            topic_prefix=bus.topic_prefix,
+        )
+    except ValueError as exc:
+        raise SettingsError(f"{source}: {exc}") from exc
+    policies = get("gating", "policies")
+    policies_path = DEFAULT_POLICIES
+    if policies:
+        policies_path = Path(policies)
+        if not policies_path.is_absolute() and base is not None:
+            policies_path = base / policies_path
+    return Settings(
+        source=source,
+        koji=KojiSettings(
+            hub=get("koji", "hub"),
+            auth=auth,
+            timeout=float(get("koji", "timeout", 60.0)),
+            retries=get("koji", "retries", 4),
+            task_timeout=float(get("koji.tasks", "timeout", 900.0)),
+            poll_interval=float(get("koji.tasks", "poll_interval", 2.0)),
+            backoff=float(get("koji", "backoff", 1.0)),
+        ),
+        gating=gating,
+        policies=policies_path,
+        bus=bus,
+        db=get("store", "url"),
+    )

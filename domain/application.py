@@ -20,7 +20,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, ProcessRecorder, StoredEvent, Tracking
 
 from domain import ids
 from domain.handlers import apply_fact, targets
@@ -73,6 +73,28 @@ class RelengApp(Application[UUID]):
         for aggregate_id in aggregates:
             self._cache.pop(aggregate_id, None)
 
+    def construct_recorder(self) -> ProcessRecorder:
+        # A process recorder: the same events table, plus tracking positions
+        # written atomically with the events a projection derives from them.
+        return self.factory.process_recorder()
+
+    def tracked_position(self, name: str) -> int:
+        """The last log position a follower (e.g. the decider) recorded as processed."""
+        recorder = cast(ProcessRecorder, self.recorder)
+        return recorder.max_tracking_id(name) or 0
+
+    def save_tracked(self, aggregates: Iterable[Aggregate], name: str, position: int) -> int:
+        """Save the aggregates' new events and a follower's position in one transaction."""
+        batch: ProcessingEvent[UUID] = ProcessingEvent(
+            tracking=Tracking(application_name=name, notification_id=position)
+        )
+        for agg in aggregates:
+            if agg._pending_events:
+                batch.events.extend(agg.collect_events())
+                batch.aggregates[agg.id] = agg
+        self._record(batch)
+        return len(batch.events)
+
     def read_streams(self, ids_: Collection[UUID]) -> dict[UUID, list[StoredEvent]]:
         if self.stream_reader is not None:
             return self.stream_reader.load(ids_)
@@ -115,7 +137,7 @@ class RelengApp(Application[UUID]):
             for m in todo:
                 self._apply(uow, m)
             try:
-                events = self._save(uow)
+                events = self._save(uow, {m.key: i for i, m in enumerate(todo)})
             except IntegrityError:
                 # A redelivery recorded meanwhile, or another writer advanced
                 # an aggregate: forget what we loaded and try again.
@@ -197,16 +219,34 @@ class RelengApp(Application[UUID]):
 
     # ---------------------------------------------------------------- internals
 
-    def _save(self, uow: UnitOfWork) -> int:
-        """Write every pending event of the unit of work in one transaction."""
+    def _save(self, uow: UnitOfWork, order: dict[str, int]) -> int:
+        """Write every pending event of the unit of work in one transaction.
+
+        Events are written in message order (``order``: message key -> index),
+        each message's events together, so the log reads like the input did
+        whatever the batch size: followers that decide "after each message"
+        see the same sequence however the messages were batched.
+        """
         batch: ProcessingEvent[UUID] = ProcessingEvent()
+        ranked: list[tuple[int, int, Any]] = []
         for agg in uow.aggregates.values():
             if agg._pending_events:
                 # Collected directly: Application.save() would re-check each
                 # object against runtime protocols, a hot spot in bulk ingest.
-                batch.events.extend(agg.collect_events())
+                events = agg.collect_events()
+                rank = len(order)
+                # Walk backwards: an event without a message (an aggregate's
+                # creation) belongs to the message of the event that follows it.
+                for e in reversed(events):
+                    key = getattr(e, "msg", None) or getattr(e, "key", None)
+                    if key is not None and key in order:
+                        rank = order[key]
+                    ranked.append((rank, len(ranked), e))
                 batch.aggregates[agg.id] = agg
-        if batch.events:
+        if ranked:
+            # Stable within an aggregate: the reversed walk is undone by the index.
+            ranked.sort(key=lambda r: (r[0], -r[1]))
+            batch.events.extend(e for _, _, e in ranked)
             self._record(batch)
         return len(batch.events)
 

@@ -66,3 +66,18 @@ def content_key(topic: str, body: Any) -> str:
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     digest = hashlib.sha256(f"{topic}\n{canonical}".encode()).hexdigest()
     return f"sha256:{digest}"
+
+
+def gate_id(context: str, nvr: str) -> UUID:
+    """One build's way through one gate (a decision context)."""
+    return uuid5(NAMESPACE, f"gate:{context}:{nvr}")
+
+
+def action_id(key: str) -> UUID:
+    """An outbox action, by a key derived from what requested it."""
+    return uuid5(NAMESPACE, f"action:{key}")
+
+
+def bisection_id(context: str, group: str) -> UUID:
+    """The bisection of one failing batch check."""
+    return uuid5(NAMESPACE, f"bisection:{context}:{group}")

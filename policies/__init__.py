@@ -1,1 +1,42 @@
-"""Pure policy evaluation: (policy set, input snapshot) -> decision with reasons."""
+"""Pure policy evaluation: (policy set, input snapshot) -> decision with reasons.
+
+* :mod:`policies.spec` -- the policy model (Greenwave's ``!Policy`` as frozen values);
+* :mod:`policies.snapshot` -- what a decision is made from;
+* :mod:`policies.answers` -- requirements, the decision and its summary;
+* :mod:`policies.engine` -- ``evaluate(policy_set, snapshot)``.
+
+Standard library only: no I/O, no clock, no YAML (``adapters/policy_loader.py`` reads files).
+"""
+
+from policies.answers import VERDICTS, Decision, Requirement
+from policies.engine import applicable, evaluate
+from policies.snapshot import BATCH_STATUSES, BatchView, ResultView, Snapshot, WaiverView
+from policies.spec import (
+    BatchIntegrityRule,
+    PassingPipelineStageRule,
+    PassingTestCaseRule,
+    Policy,
+    PolicyError,
+    PolicySet,
+    Rule,
+)
+
+__all__ = [
+    "BATCH_STATUSES",
+    "VERDICTS",
+    "BatchIntegrityRule",
+    "BatchView",
+    "Decision",
+    "PassingPipelineStageRule",
+    "PassingTestCaseRule",
+    "Policy",
+    "PolicyError",
+    "PolicySet",
+    "Requirement",
+    "ResultView",
+    "Rule",
+    "Snapshot",
+    "WaiverView",
+    "applicable",
+    "evaluate",
+]

@@ -23,6 +23,8 @@ from domain.facts import WaiverRecorded
 
 FAMILY = "waiverdb"
 TOPIC = "waiverdb.waiver.new"
+# Waivers given with ``relengotron waive`` (same body shape as WaiverDB's).
+LOCAL_TOPIC = "relengotron.waiver.new"
 RESULT_SUBJECT = "resultsdb_result"
 
 
@@ -64,8 +66,8 @@ def _waiver(body: Mapping[str, Any]) -> Translation:
 
 
 def translate(envelope: Envelope, suffix: str) -> Translation | None:
-    """Translate ``waiverdb.waiver.new``; None for any other topic."""
-    if suffix != TOPIC:
+    """Translate ``waiverdb.waiver.new`` (and our own ``relengotron.waiver.new``)."""
+    if suffix not in (TOPIC, LOCAL_TOPIC):
         return None
     body = envelope.body
     if not isinstance(body, Mapping):

@@ -1,0 +1,273 @@
+"""Gating commands: decide, act, status, waive, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from adapters import bootstrap
+from adapters.effector import ActReport, utc_now
+from adapters.envelope import to_envelope
+from adapters.ingest import to_incoming
+from adapters.settings import Settings
+from domain import gating
+from domain.outbox import KOJI_MOVE
+from policies.answers import Decision
+from policies.engine import evaluate
+from projections.decider import DeciderReport
+from projections.gating import GatingView
+
+EXIT_OK, EXIT_PROBLEM = 0, 1
+
+
+def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    p = sub.add_parser("decide", help="bring decisions up to date with the log (ingest does this)")
+    common(p)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser("act", help="carry out pending koji moves and bus messages")
+    common(p)
+    p.add_argument("--dry-run", action="store_true", help="show what would be done; change nothing")
+    p.add_argument("--json", action="store_true", help="print what was done as JSON")
+
+    p = sub.add_parser("status", help="a build's gating state, tags and latest decision")
+    p.add_argument("nvr", metavar="NVR")
+    common(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("waive", help="record a waiver for a build's test case")
+    p.add_argument("nvr", metavar="NVR")
+    p.add_argument("testcase", metavar="TESTCASE")
+    p.add_argument("--reason", required=True, metavar="TEXT", help="why (kept with the waiver)")
+    p.add_argument("--scenario", metavar="S", help="waive only this scenario")
+    p.add_argument("--username", metavar="USER", help="who waives (default: $USER)")
+    p.add_argument("--revoke", action="store_true", help="revoke an earlier waiver instead")
+    common(p)
+    p.add_argument("--json", action="store_true", help="print the resulting status as JSON")
+
+    p = sub.add_parser("evaluate", help="dry-run a policy directory against current state")
+    p.add_argument("nvr", metavar="NVR")
+    p.add_argument("--policies", required=True, metavar="DIR", help="policy directory to try")
+    common(p)
+    p.add_argument("--json", action="store_true", help="print the decision as JSON")
+
+
+def run(args: argparse.Namespace) -> int | None:
+    handler = {
+        "decide": cmd_decide,
+        "act": cmd_act,
+        "status": cmd_status,
+        "waive": cmd_waive,
+        "evaluate": cmd_evaluate,
+    }.get(args.command)
+    return handler(args) if handler else None
+
+
+def _setup(args: argparse.Namespace) -> tuple[Settings, Any]:
+    cfg = bootstrap.settings(args.config)
+    return cfg, bootstrap.application(args.db, cfg)
+
+
+# ------------------------------------------------------------------ decide / act
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    cfg, app = _setup(args)
+    report = bootstrap.decide(app, cfg)
+    print(json.dumps(report.as_json()) if args.json else render_decisions(report))
+    return EXIT_OK
+
+
+def render_decisions(report: DeciderReport) -> str:
+    lines = [
+        f"Decider at position {report.position:,}: {report.read:,} events read, "
+        f"{report.evaluated:,} evaluations, {len(report.decisions):,} decision(s) changed, "
+        f"{report.actions:,} action(s) requested."
+    ]
+    for d in report.decisions:
+        was = f" (was {d['previous']})" if d["previous"] else ""
+        lines.append(f"  {d['verdict']:<10} {d['nvr']}{was}")
+    return "\n".join(lines)
+
+
+def cmd_act(args: argparse.Namespace) -> int:
+    cfg, app = _setup(args)
+    bootstrap.decide(app, cfg)  # never act on a stale outbox
+    report = bootstrap.effector(app, cfg).run(dry_run=args.dry_run)
+    print(json.dumps(report.as_json()) if args.json else render_act(report))
+    failed = any(r["outcome"] == "failed" for r in report.done)
+    return EXIT_PROBLEM if failed else EXIT_OK
+
+
+def render_act(report: ActReport) -> str:
+    lines = []
+    head = "Would do" if report.dry_run else "Done"
+    if report.done:
+        lines.append(f"{head}: {len(report.done)} action(s)")
+    for r in report.done:
+        lines.append("  " + _render_row(r))
+    if report.pending:
+        lines.append(f"{'Would do' if report.dry_run else 'Still pending'}: {len(report.pending)}")
+        lines += ["  " + _render_row(r) for r in report.pending]
+    return "\n".join(lines) or "Nothing to do."
+
+
+def _render_row(r: dict[str, Any]) -> str:
+    if r["kind"] == KOJI_MOVE:
+        what = f"move {r['nvr']} {r['from_tag']} -> {r['to_tag']}"
+    else:
+        what = f"publish {r['message']}"
+    return f"{r['outcome']:<13} {what}: {r['detail']}"
+
+
+# ------------------------------------------------------------------ status
+
+
+def build_status(view: GatingView, nvr: str, pending_tag: str) -> dict[str, Any] | None:
+    gate = view.gates.get(nvr)
+    build = view.builds.get(nvr)
+    if gate is None and build is None:
+        return None
+    tags = set(build.tags) if build else set()
+    if gate is not None and gate.location:
+        tags -= {pending_tag, view.config.quarantine_tag}
+        tags.add(gate.location)
+    state: str | None = None
+    if gate is not None:
+        if gate.withdrawn:
+            state = gating.OBSOLETED
+        elif gate.promoted:
+            state = gating.PROMOTED
+        else:
+            state = {
+                "quarantine": gating.QUARANTINED,
+                "waived": gating.WAIVED,
+                "hold": gating.HELD,
+            }.get(gate.verdict or "", gating.CANDIDATE)
+    actions = [
+        {
+            "action": a.key,
+            "kind": a.kind,
+            "from_tag": a.params.get("from_tag"),
+            "to_tag": a.params.get("to_tag"),
+            "status": a.outcome or "pending",
+            "detail": a.detail,
+            "requested_at": a.requested_at,
+        }
+        for a in view.actions.values()
+        if a.kind == KOJI_MOVE and a.params.get("nvr") == nvr
+    ]
+    return {
+        "nvr": nvr,
+        "state": state,
+        "candidate": gate is not None,
+        "owner": build.owner if build else None,
+        "tags": sorted(tags),
+        "withdrawn": (
+            {"reason": gate.withdrawn, "detail": gate.withdrawn_detail}
+            if gate is not None and gate.withdrawn
+            else None
+        ),
+        "decided_at": gate.decided_at if gate else None,
+        "decision_id": gate.decided_by if gate else None,
+        "decision": gate.decision if gate else None,
+        "actions": actions,
+    }
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    cfg, app = _setup(args)
+    view = bootstrap.decider(app, cfg).read_view()
+    status = build_status(view, args.nvr, cfg.gating.pending_tag)
+    if status is None:
+        if args.json:
+            print(json.dumps({"nvr": args.nvr, "state": None, "known": False}))
+        else:
+            print(f"{args.nvr}: unknown here (no message about it has been recorded).")
+        return EXIT_PROBLEM
+    print(json.dumps(status, default=str) if args.json else render_status(status))
+    return EXIT_OK
+
+
+def render_status(s: dict[str, Any]) -> str:
+    lines = [f"{s['nvr']}: {s['state'] or 'not a gating candidate'}"]
+    if s["owner"]:
+        lines.append(f"  owner:  {s['owner']}")
+    lines.append(f"  tags:   {', '.join(s['tags']) or '(none seen)'}")
+    if s["withdrawn"]:
+        lines.append(f"  left the gate: {s['withdrawn']['reason']}: {s['withdrawn']['detail']}")
+    d = s["decision"]
+    if d:
+        lines.append(f"  decision ({s['decided_at']}): {d['verdict']} — {d['summary']}")
+        lines.append(f"  policies: {', '.join(d.get('applicable_policies', [])) or '(none)'}")
+        lines += _render_requirements(d)
+    for a in s["actions"]:
+        lines.append(f"  move {a['from_tag']} -> {a['to_tag']}: {a['status']}  {a['detail'] or ''}")
+    return "\n".join(lines)
+
+
+def _render_requirements(d: dict[str, Any]) -> list[str]:
+    out = []
+    for mark, key in (("ok ", "satisfied_requirements"), ("NOT", "unsatisfied_requirements")):
+        for r in d.get(key, []):
+            name = r.get("testcase") or "-"
+            extra = r.get("detail") or r.get("result_id") or r.get("waiver_id") or ""
+            out.append(f"    {mark} {r['type']:<30} {name}  {extra}".rstrip())
+    return out
+
+
+# ------------------------------------------------------------------ waive / evaluate
+
+
+def cmd_waive(args: argparse.Namespace) -> int:
+    import getpass
+
+    cfg, app = _setup(args)
+    waiver_id = f"relengotron-{uuid.uuid4()}"
+    record = {
+        "topic": "relengotron.waiver.new",
+        "id": waiver_id,
+        "headers": {"sent-at": utc_now()},
+        "body": {
+            "id": waiver_id,
+            "subject_type": "koji_build",
+            "subject_identifier": args.nvr,
+            "testcase": args.testcase,
+            "scenario": args.scenario,
+            "waived": not args.revoke,
+            "product_version": cfg.gating.product_version,
+            "username": args.username or getpass.getuser(),
+            "comment": args.reason,
+        },
+    }
+    app.record([to_incoming(to_envelope(record), source="relengotron waive")])
+    bootstrap.decide(app, cfg)
+    view = bootstrap.decider(app, cfg).read_view()
+    status = build_status(view, args.nvr, cfg.gating.pending_tag)
+    if args.json:
+        print(json.dumps({"waiver_id": waiver_id, "status": status}, default=str))
+    else:
+        verb = "Revoked the waiver of" if args.revoke else "Waived"
+        print(f"{verb} {args.testcase} for {args.nvr} ({waiver_id}).")
+        if status:
+            print(render_status(status))
+    return EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    cfg, app = _setup(args)
+    policies = bootstrap.policy_set(cfg, args.policies)
+    view = bootstrap.decider(app, cfg, policies).read_view()
+    decision: Decision = evaluate(policies, view.snapshot(args.nvr))
+    out = decision.as_dict()
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"{args.nvr} against {args.policies} (nothing recorded):")
+        print(f"  {out['verdict']} — {out['summary']}")
+        print(f"  policies: {', '.join(out.get('applicable_policies', [])) or '(none)'}")
+        print("\n".join(_render_requirements(out)))
+    return EXIT_OK

@@ -1,0 +1,128 @@
+"""Gating: a build's way through the pending tag, and the bisection of failing batches.
+
+These aggregates are written by the decider (``projections.decider``), never by
+message translation. Their events name what triggered them (``trigger``: the key
+of the input message after which the decision was taken) and the time of that
+message (``at``), never the wall clock, so a replay re-derives them identically.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain import ids
+
+# Gate states, as ``relengotron status`` shows them.
+CANDIDATE, PROMOTED, QUARANTINED, HELD, WAIVED, OBSOLETED = (
+    "candidate",
+    "promoted",
+    "quarantined",
+    "held",
+    "waived",
+    "obsoleted",
+)
+
+
+class Gate(Aggregate):
+    """One build in one decision context (e.g. ``rawhide_pending``)."""
+
+    @staticmethod
+    def create_id(context: str, nvr: str) -> UUID:
+        return ids.gate_id(context, nvr)
+
+    @event("Opened")
+    def __init__(
+        self,
+        context: str,
+        nvr: str,
+        package: str | None,
+        tag: str,
+        trigger: str | None,
+        at: str | None,
+    ) -> None:
+        self.context = context
+        self.nvr = nvr
+        self.package = package
+        self.open = True
+        self.verdict: str | None = None
+        self.fingerprint: str | None = None
+        self.decision: dict[str, Any] | None = None
+        self.withdrawn: str | None = None
+
+    @event("Decided")
+    def decide(
+        self,
+        trigger: str | None,
+        at: str | None,
+        verdict: str,
+        previous_verdict: str | None,
+        fingerprint: str,
+        decision: dict[str, Any],
+    ) -> None:
+        self.verdict = verdict
+        self.fingerprint = fingerprint
+        self.decision = decision
+
+    @event("Withdrawn")
+    def withdraw(
+        self, trigger: str | None, at: str | None, reason: str, detail: str, by: str | None
+    ) -> None:
+        """The build stopped being a candidate by other means than our moves."""
+        self.open = False
+        self.withdrawn = reason
+
+    @event("Reopened")
+    def reopen(self, trigger: str | None, at: str | None, tag: str) -> None:
+        self.open = True
+        self.withdrawn = None
+
+
+class Bisection(Aggregate):
+    """Narrowing down the culprit(s) of a failing batch integrity check."""
+
+    @staticmethod
+    def create_id(context: str, group: str) -> UUID:
+        return ids.bisection_id(context, group)
+
+    @event("Started")
+    def __init__(
+        self,
+        context: str,
+        group: str,
+        testcase: str,
+        covered: list[str],
+        max_rounds: int,
+        deadline: str | None,
+        failing_event: str,
+        trigger: str | None,
+        at: str | None,
+    ) -> None:
+        self.context = context
+        self.group = group
+        self.requested: dict[str, list[str]] = {}
+
+    @event("HalvesRequested")
+    def request_halves(
+        self,
+        trigger: str | None,
+        at: str | None,
+        parent: str,
+        round: int,
+        halves: dict[str, list[str]],
+    ) -> None:
+        self.requested.update(halves)
+
+    @event("FellBack")
+    def fall_back(
+        self,
+        trigger: str | None,
+        at: str | None,
+        group: str,
+        nvrs: list[str],
+        fallback: str,
+        reason: str,
+    ) -> None:
+        pass

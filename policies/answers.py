@@ -1,0 +1,294 @@
+"""What an evaluation answers: requirements, the decision, and its one-line summary.
+
+Requirement JSON mirrors Greenwave's answers (``greenwave/policies.py``, ``to_json``), and
+the summary mirrors Greenwave's ``summarize_answers`` wording. Our own requirement types
+(``batch-*``) and keys (``policy_id``, ``event``, ``detail``) are added only when set.
+Nothing here ever parses a summary: it is for people.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = [
+    "BATCH_INNOCENT",
+    "BATCH_PENDING",
+    "BATCH_UNRESOLVED",
+    "EXCLUDED",
+    "SATISFIED_TYPES",
+    "TEST_ERRORED",
+    "TEST_ERRORED_WAIVED",
+    "TEST_FAILED",
+    "TEST_FAILED_WAIVED",
+    "TEST_MISSING",
+    "TEST_MISSING_WAIVED",
+    "TEST_PASSED",
+    "UNSATISFIED_TYPES",
+    "VERDICTS",
+    "WAIVABLE_TYPES",
+    "Decision",
+    "Requirement",
+    "no_applicable_policies_summary",
+    "summarize",
+]
+
+# Greenwave's answer types. An incomplete result (QUEUED, RUNNING) is, as in Greenwave,
+# "test-result-missing" that carries the result's id and event.
+TEST_PASSED = "test-result-passed"
+TEST_FAILED = "test-result-failed"
+TEST_ERRORED = "test-result-errored"
+TEST_MISSING = "test-result-missing"
+TEST_FAILED_WAIVED = TEST_FAILED + "-waived"
+TEST_ERRORED_WAIVED = TEST_ERRORED + "-waived"
+TEST_MISSING_WAIVED = TEST_MISSING + "-waived"
+EXCLUDED = "excluded"
+# Ours: the batch integrity check.
+BATCH_INNOCENT = "batch-innocent"
+BATCH_PENDING = "batch-bisection-pending"
+BATCH_UNRESOLVED = "batch-unresolved"
+
+SATISFIED_TYPES = frozenset(
+    {
+        TEST_PASSED,
+        TEST_FAILED_WAIVED,
+        TEST_ERRORED_WAIVED,
+        TEST_MISSING_WAIVED,
+        EXCLUDED,
+        BATCH_INNOCENT,
+    }
+)
+UNSATISFIED_TYPES = frozenset(
+    {TEST_FAILED, TEST_ERRORED, TEST_MISSING, BATCH_PENDING, BATCH_UNRESOLVED}
+)
+#: Unsatisfied type -> its satisfied type once a waiver applies.
+WAIVABLE_TYPES: dict[str, str] = {
+    TEST_FAILED: TEST_FAILED_WAIVED,
+    TEST_ERRORED: TEST_ERRORED_WAIVED,
+    TEST_MISSING: TEST_MISSING_WAIVED,
+}
+_ITEM_TYPES = frozenset({TEST_FAILED, TEST_ERRORED, TEST_MISSING})  # Greenwave's legacy "item"
+_ERROR_REASON_TYPES = frozenset({TEST_ERRORED, TEST_ERRORED_WAIVED})
+
+VERDICTS = ("promote", "waived", "hold", "quarantine")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One answer of one rule (or an ``excluded`` answer of a whole policy)."""
+
+    type: str
+    subject_type: str
+    subject_identifier: str
+    testcase: str | None
+    scenario: str | None = None
+    result_id: str | None = None
+    waiver_id: str | None = None
+    policy_id: str | None = None  # the policy that asked for it
+    event: str | None = None  # event of the result/waiver/batch view that answered
+    detail: str | None = None
+
+    @property
+    def satisfied(self) -> bool:
+        return self.type in SATISFIED_TYPES
+
+    @property
+    def incomplete(self) -> bool:
+        """A QUEUED/RUNNING result: Greenwave's type is still ``test-result-missing``."""
+        return self.type == TEST_MISSING and self.event is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Greenwave-shaped JSON, plus ``policy_id``, ``event``, ``detail`` when set."""
+        data: dict[str, Any] = {"type": self.type}
+        if self.type == EXCLUDED:
+            data["subject_identifier"] = self.subject_identifier
+            data["policy"] = self.policy_id
+            data["subject_type"] = self.subject_type  # not in Greenwave's: needed to re-read
+        else:
+            data["testcase"] = self.testcase
+            data["subject_type"] = self.subject_type
+            data["subject_identifier"] = self.subject_identifier
+            data["scenario"] = self.scenario
+            if self.result_id is not None or not self.type.startswith(TEST_MISSING):
+                data["result_id"] = self.result_id
+            if self.type in _ERROR_REASON_TYPES:
+                data["error_reason"] = None
+            if self.type in _ITEM_TYPES:
+                data["item"] = {"type": self.subject_type, "item": self.subject_identifier}
+            if self.waiver_id is not None:
+                data["waiver_id"] = self.waiver_id
+            if self.policy_id is not None:
+                data["policy_id"] = self.policy_id
+        if self.event is not None:
+            data["event"] = self.event
+        if self.detail is not None:
+            data["detail"] = self.detail
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Requirement:
+        """The inverse of :meth:`as_dict`."""
+        item = data.get("item") or {}
+        policy_id = data["policy"] if data.get("type") == EXCLUDED else data.get("policy_id")
+        return cls(
+            type=data["type"],
+            subject_type=data.get("subject_type") or item.get("type", ""),
+            subject_identifier=data["subject_identifier"],
+            testcase=data.get("testcase"),
+            scenario=data.get("scenario"),
+            result_id=data.get("result_id"),
+            waiver_id=data.get("waiver_id"),
+            policy_id=policy_id,
+            event=data.get("event"),
+            detail=data.get("detail"),
+        )
+
+
+# ------------------------------------------------------------------ summary
+
+_SUMMARY_TEXT: dict[str, str] = {
+    TEST_FAILED: "test{s} failed",
+    TEST_ERRORED: "test{s} errored",
+    BATCH_PENDING: "test{s} awaiting batch bisection",
+    BATCH_UNRESOLVED: "test{s} unresolved after batch bisection",
+}
+_MISSING_TEXT = "result{s} missing"
+_INCOMPLETE_TEXT = "test{s} incomplete"
+_UNEXPECTED_TEXT = "unexpected unsatisfied requirement{s}"
+
+
+def _sformat(text: str, number: int) -> str:
+    return text.format(num=number, s="s" if number != 1 else "")
+
+
+def summarize(requirements: Iterable[Requirement]) -> str:
+    """Greenwave's ``summarize_answers``: e.g. ``All required tests (2 total) have passed or
+    been waived``, ``Of 3 required tests, 1 result missing, 1 test failed``, ``No tests
+    are required``. ``excluded`` answers are not tests; unknown unsatisfied types are
+    counted apart, as Greenwave counts its non-test answers."""
+    test_msgs: dict[str, int] = defaultdict(int)
+    non_test_msgs: dict[str, int] = defaultdict(int)
+    test_count = 0
+    for req in requirements:
+        if req.type == EXCLUDED:
+            continue
+        if req.satisfied:
+            test_count += 1
+        elif req.type == TEST_MISSING:
+            test_msgs[_INCOMPLETE_TEXT if req.incomplete else _MISSING_TEXT] += 1
+            test_count += 1
+        elif req.type in _SUMMARY_TEXT:
+            test_msgs[_SUMMARY_TEXT[req.type]] += 1
+            test_count += 1
+        else:
+            non_test_msgs[_UNEXPECTED_TEXT] += 1
+
+    text = ""
+    if non_test_msgs:
+        text = ", ".join(
+            _sformat(f"{{num}} {msg}", num) for msg, num in sorted(non_test_msgs.items())
+        )
+    if test_msgs:
+        tests = _sformat("Of {num} required test{s}, ", test_count)
+        tests += ", ".join(
+            _sformat(f"{{num}} {msg}", num) for msg, num in sorted(test_msgs.items())
+        )
+        text = f"{text}. {tests}" if text else tests
+    if text:
+        return text
+    if test_count:
+        return f"All required tests ({test_count} total) have passed or been waived"
+    return "No tests are required"
+
+
+def no_applicable_policies_summary(
+    subject_type: str, decision_context: str, product_version: str
+) -> str:
+    """Greenwave's error text when no policy applies."""
+    return (
+        f"Found no applicable policies for {subject_type} subjects "
+        f"at gating point(s) {decision_context} in {product_version}"
+    )
+
+
+# ------------------------------------------------------------------ decision
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: str  # one of VERDICTS
+    policies_satisfied: bool
+    summary: str
+    satisfied_requirements: tuple[Requirement, ...]
+    unsatisfied_requirements: tuple[Requirement, ...]
+    applicable_policies: tuple[str, ...]
+    policy_set_hash: str
+    used_events: tuple[str, ...]  # sorted unique refs of the views that answered
+    subject_type: str
+    subject_identifier: str
+    product_version: str
+    decision_context: str
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"unknown verdict {self.verdict!r}; expected one of {VERDICTS}")
+
+    def as_dict(self) -> dict[str, Any]:
+        """Greenwave's decision JSON plus ``verdict``, ``policy_set_hash``, ``used_events``
+        and the subject, product version and decision context."""
+        return {
+            "policies_satisfied": self.policies_satisfied,
+            "summary": self.summary,
+            "satisfied_requirements": [r.as_dict() for r in self.satisfied_requirements],
+            "unsatisfied_requirements": [r.as_dict() for r in self.unsatisfied_requirements],
+            "applicable_policies": list(self.applicable_policies),
+            "verdict": self.verdict,
+            "policy_set_hash": self.policy_set_hash,
+            "used_events": list(self.used_events),
+            "subject_type": self.subject_type,
+            "subject_identifier": self.subject_identifier,
+            "product_version": self.product_version,
+            "decision_context": self.decision_context,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        """The inverse of :meth:`as_dict`."""
+        return cls(
+            verdict=data["verdict"],
+            policies_satisfied=bool(data["policies_satisfied"]),
+            summary=data["summary"],
+            satisfied_requirements=tuple(
+                Requirement.from_dict(r) for r in data["satisfied_requirements"]
+            ),
+            unsatisfied_requirements=tuple(
+                Requirement.from_dict(r) for r in data["unsatisfied_requirements"]
+            ),
+            applicable_policies=tuple(data["applicable_policies"]),
+            policy_set_hash=data["policy_set_hash"],
+            used_events=tuple(data.get("used_events", ())),
+            subject_type=data["subject_type"],
+            subject_identifier=data["subject_identifier"],
+            product_version=data["product_version"],
+            decision_context=data["decision_context"],
+        )
+
+    def fingerprint(self) -> str:
+        """``sha256:<hex>`` of what says whether the decision changed: verdict,
+        policies_satisfied, summary, every field of every requirement, applicable
+        policies and the policy set hash (not used_events)."""
+        doc = {
+            "verdict": self.verdict,
+            "policies_satisfied": self.policies_satisfied,
+            "summary": self.summary,
+            "satisfied_requirements": [asdict(r) for r in self.satisfied_requirements],
+            "unsatisfied_requirements": [asdict(r) for r in self.unsatisfied_requirements],
+            "applicable_policies": list(self.applicable_policies),
+            "policy_set_hash": self.policy_set_hash,
+        }
+        text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,378 @@
+"""``evaluate(policy_set, snapshot) -> Decision``: Greenwave's evaluation, made pure.
+
+Mirrors ``greenwave/policies.py``, ``greenwave/decision.py`` and ``greenwave/waivers.py``:
+
+* a policy applies when its subject type, one of its decision contexts and one of its
+  product version patterns (fnmatch) match; a policy whose ``packages`` allowlist does
+  not name the package does not apply (Greenwave would list it and ask nothing);
+  ``excluded_packages`` wins over ``packages`` and answers one satisfied ``excluded``;
+* a rule asked by several applicable policies is answered once, for the first of them;
+* results are compared by log position, never by clock: the latest result per scenario
+  counts, and a rule without a scenario answers once per scenario seen, newest first;
+* outcome classes are Greenwave's defaults (``OUTCOMES_*`` below); every other outcome,
+  NEEDS_INSPECTION and NOT_APPLICABLE included, is a failure, as in Greenwave;
+* an unsatisfied test answer is waived by the latest waiver (per testcase and scenario)
+  for the same subject, testcase, scenario (a waiver without one waives any) and product
+  version (a waiver without one waives any); ``waived: false`` revokes.
+
+Results and waivers about another subject than the snapshot's are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import astuple, dataclass, replace
+from fnmatch import fnmatchcase
+from typing import Any, TypeVar
+
+from policies.answers import (
+    BATCH_INNOCENT,
+    BATCH_PENDING,
+    BATCH_UNRESOLVED,
+    EXCLUDED,
+    TEST_ERRORED,
+    TEST_FAILED,
+    TEST_MISSING,
+    TEST_PASSED,
+    WAIVABLE_TYPES,
+    Decision,
+    Requirement,
+    no_applicable_policies_summary,
+    summarize,
+)
+from policies.snapshot import BatchView, ResultView, Snapshot, WaiverView
+from policies.spec import (
+    BatchIntegrityRule,
+    PassingPipelineStageRule,
+    PassingTestCaseRule,
+    Policy,
+    PolicySet,
+    Rule,
+)
+
+__all__ = [
+    "OUTCOMES_ERROR",
+    "OUTCOMES_INCOMPLETE",
+    "OUTCOMES_PASSED",
+    "applicable",
+    "evaluate",
+    "pipeline_stage_testcase",
+]
+
+# Greenwave's defaults (greenwave/config.py). Anything else is a failure.
+OUTCOMES_PASSED = ("PASSED", "INFO")
+OUTCOMES_ERROR = ("ERROR",)
+OUTCOMES_INCOMPLETE = ("QUEUED", "RUNNING")
+
+_V = TypeVar("_V", ResultView, WaiverView, BatchView)
+
+
+def _order(view: ResultView | WaiverView | BatchView) -> tuple[int, tuple[str, ...]]:
+    """Newer = larger. Equal positions are broken on every other field, so the choice
+    never depends on the order of the input tuples."""
+    return view.position, tuple(
+        "" if v is None else f"{type(v).__name__}:{v}" for v in astuple(view)
+    )
+
+
+def _latest(views: Iterable[_V]) -> _V | None:
+    return max(views, key=_order, default=None)
+
+
+# ------------------------------------------------------------------ applicability
+
+
+def _matches(policy: Policy, snapshot: Snapshot) -> bool:
+    return (
+        policy.subject_type == snapshot.subject_type
+        and snapshot.decision_context in policy.decision_contexts
+        and any(fnmatchcase(snapshot.product_version, p) for p in policy.product_versions)
+    )
+
+
+def _excluded(policy: Policy, package: str | None) -> bool:
+    return bool(package) and any(fnmatchcase(package or "", p) for p in policy.excluded_packages)
+
+
+def _allowed(policy: Policy, package: str | None) -> bool:
+    # As in Greenwave, a subject without a package name is not filtered by package.
+    if not package or not policy.packages or _excluded(policy, package):
+        return True
+    return any(fnmatchcase(package, p) for p in policy.packages)
+
+
+def applicable(policy_set: PolicySet, snapshot: Snapshot) -> tuple[Policy, ...]:
+    """The policies that apply to the snapshot, in policy set order."""
+    return tuple(
+        policy
+        for policy in policy_set.policies
+        if _matches(policy, snapshot) and _allowed(policy, snapshot.package)
+    )
+
+
+# ------------------------------------------------------------------ rules
+
+
+@dataclass(frozen=True)
+class _Answer:
+    requirement: Requirement
+    events: tuple[str, ...]  # every view that answered (result and waiver)
+
+
+def pipeline_stage_testcase(rule: PassingPipelineStageRule) -> str:
+    """The test case name of a pipeline stage requirement that has no result."""
+    return f"pipeline-stage:{rule.pipeline or '*'}:{rule.stage}"
+
+
+def _latest_per_scenario(results: Iterable[ResultView]) -> list[ResultView]:
+    groups: dict[str | None, list[ResultView]] = {}
+    for result in results:
+        groups.setdefault(result.scenario, []).append(result)
+    latest = [max(group, key=_order) for group in groups.values()]
+    return sorted(latest, key=_order, reverse=True)  # newest first, like ResultsDB
+
+
+def _result_answer(result: ResultView, snapshot: Snapshot, policy: Policy) -> _Answer:
+    if result.outcome in OUTCOMES_PASSED:
+        type_ = TEST_PASSED
+    elif result.outcome in OUTCOMES_INCOMPLETE:
+        type_ = TEST_MISSING  # Greenwave's TestResultIncomplete keeps this type
+    elif result.outcome in OUTCOMES_ERROR:
+        type_ = TEST_ERRORED
+    else:
+        type_ = TEST_FAILED
+    req = Requirement(
+        type=type_,
+        subject_type=snapshot.subject_type,
+        subject_identifier=snapshot.subject_identifier,
+        testcase=result.testcase,
+        scenario=result.scenario,
+        result_id=result.result_id,
+        policy_id=policy.id,
+        event=result.event,
+    )
+    return _Answer(req, (result.event,))
+
+
+def _missing(
+    snapshot: Snapshot,
+    policy: Policy,
+    testcase: str,
+    scenario: str | None,
+    detail: str | None = None,
+) -> _Answer:
+    req = Requirement(
+        type=TEST_MISSING,
+        subject_type=snapshot.subject_type,
+        subject_identifier=snapshot.subject_identifier,
+        testcase=testcase,
+        scenario=scenario,
+        policy_id=policy.id,
+        detail=detail,
+    )
+    return _Answer(req, ())
+
+
+def _check_results(
+    candidates: Sequence[ResultView],
+    snapshot: Snapshot,
+    policy: Policy,
+    missing_testcase: str,
+    scenario: str | None,
+    missing_detail: str | None = None,
+) -> list[_Answer]:
+    if scenario is not None:
+        candidates = [r for r in candidates if r.scenario == scenario]
+    if not candidates:
+        return [_missing(snapshot, policy, missing_testcase, scenario, missing_detail)]
+    return [_result_answer(r, snapshot, policy) for r in _latest_per_scenario(candidates)]
+
+
+_BATCH_TYPES = {
+    "passed": TEST_PASSED,
+    "innocent": BATCH_INNOCENT,
+    "suspect": TEST_FAILED,
+    "pending": BATCH_PENDING,
+    "unresolved-hold": BATCH_UNRESOLVED,
+    "unresolved-quarantine": TEST_FAILED,
+}
+
+
+def _batch_detail(view: BatchView) -> str:
+    text = f"batch check {view.subject_identifier}: {view.status}"
+    return f"{text} ({view.detail})" if view.detail else text
+
+
+def _check_batch(rule: BatchIntegrityRule, snapshot: Snapshot, policy: Policy) -> _Answer:
+    view = _latest(b for b in snapshot.batch if b.testcase == rule.test_case_name)
+    if view is None:
+        return _missing(snapshot, policy, rule.test_case_name, None)
+    type_ = _BATCH_TYPES.get(view.status)
+    detail = _batch_detail(view)
+    if type_ is None:  # not one of BATCH_STATUSES: never promote on what we cannot read
+        type_ = BATCH_UNRESOLVED
+        detail = f"{detail}: unknown batch status"
+    req = Requirement(
+        type=type_,
+        subject_type=snapshot.subject_type,
+        subject_identifier=snapshot.subject_identifier,
+        testcase=rule.test_case_name,
+        result_id=view.result_id,
+        policy_id=policy.id,
+        event=view.event,
+        detail=detail,
+    )
+    return _Answer(req, (view.event,))
+
+
+def _check(
+    rule: Rule, policy: Policy, snapshot: Snapshot, results: Sequence[ResultView]
+) -> list[_Answer]:
+    if isinstance(rule, PassingTestCaseRule):
+        return _check_results(
+            [r for r in results if r.testcase == rule.test_case_name],
+            snapshot,
+            policy,
+            rule.test_case_name,
+            rule.scenario,
+        )
+    if isinstance(rule, PassingPipelineStageRule):
+        where = f"stage {rule.stage}" + (f" of pipeline {rule.pipeline}" if rule.pipeline else "")
+        return _check_results(
+            [
+                r
+                for r in results
+                if r.stage == rule.stage and (rule.pipeline is None or r.pipeline == rule.pipeline)
+            ],
+            snapshot,
+            policy,
+            pipeline_stage_testcase(rule),
+            rule.scenario,
+            f"no result for {where}",
+        )
+    if isinstance(rule, BatchIntegrityRule):
+        return [_check_batch(rule, snapshot, policy)]
+    raise TypeError(f"not a rule: {rule!r}")  # pragma: no cover - the type says it cannot be
+
+
+# ------------------------------------------------------------------ waivers
+
+
+def _active_waivers(snapshot: Snapshot) -> dict[str, list[WaiverView]]:
+    """testcase -> the waivers in force: the latest per (testcase, scenario), if waived."""
+    latest: dict[tuple[str, str | None], WaiverView] = {}
+    for waiver in snapshot.waivers:
+        if (
+            waiver.subject_type != snapshot.subject_type
+            or waiver.subject_identifier != snapshot.subject_identifier
+            or (
+                waiver.product_version is not None
+                and waiver.product_version != snapshot.product_version
+            )
+        ):
+            continue
+        key = (waiver.testcase, waiver.scenario)
+        if key not in latest or _order(waiver) > _order(latest[key]):
+            latest[key] = waiver
+    active: dict[str, list[WaiverView]] = {}
+    for waiver in latest.values():
+        if waiver.waived:
+            active.setdefault(waiver.testcase, []).append(waiver)
+    return active
+
+
+def _waive(answer: _Answer, active: dict[str, list[WaiverView]]) -> _Answer:
+    req = answer.requirement
+    waived_type = WAIVABLE_TYPES.get(req.type)
+    if waived_type is None or req.testcase is None:
+        return answer
+    waiver = _latest(
+        w
+        for w in active.get(req.testcase, ())
+        if w.subject_type == req.subject_type
+        and w.subject_identifier == req.subject_identifier
+        and (w.scenario is None or w.scenario == req.scenario)
+    )
+    if waiver is None:
+        return answer
+    waived = replace(req, type=waived_type, waiver_id=waiver.waiver_id, event=waiver.event)
+    return _Answer(waived, (*answer.events, waiver.event))
+
+
+# ------------------------------------------------------------------ evaluate
+
+
+def _verdict(satisfied: Sequence[Requirement], unsatisfied: Sequence[Requirement]) -> str:
+    if any(r.type == TEST_FAILED for r in unsatisfied):
+        return "quarantine"
+    if unsatisfied:
+        return "hold"  # errored, missing, incomplete, batch pending/unresolved
+    if any(r.type.endswith("-waived") for r in satisfied):
+        return "waived"
+    return "promote"
+
+
+def evaluate(policy_set: PolicySet, snapshot: Snapshot) -> Decision:
+    """The decision for one snapshot under one policy set. Pure and deterministic."""
+    policies = applicable(policy_set, snapshot)
+    common: dict[str, Any] = {
+        "policy_set_hash": policy_set.content_hash,
+        "subject_type": snapshot.subject_type,
+        "subject_identifier": snapshot.subject_identifier,
+        "product_version": snapshot.product_version,
+        "decision_context": snapshot.decision_context,
+    }
+    if not policies:
+        return Decision(
+            verdict="hold",
+            policies_satisfied=False,
+            summary=no_applicable_policies_summary(
+                snapshot.subject_type, snapshot.decision_context, snapshot.product_version
+            ),
+            satisfied_requirements=(),
+            unsatisfied_requirements=(),
+            applicable_policies=(),
+            used_events=(),
+            **common,
+        )
+
+    results = [
+        r
+        for r in snapshot.results
+        if r.subject_type == snapshot.subject_type
+        and r.subject_identifier == snapshot.subject_identifier
+    ]
+    answers: list[_Answer] = []
+    verified: set[Rule] = set()
+    for policy in policies:
+        if _excluded(policy, snapshot.package):
+            excluded = Requirement(
+                type=EXCLUDED,
+                subject_type=snapshot.subject_type,
+                subject_identifier=snapshot.subject_identifier,
+                testcase=None,
+                policy_id=policy.id,
+            )
+            answers.append(_Answer(excluded, ()))
+            continue
+        for rule in policy.rules:
+            if rule in verified:  # Greenwave's RuleContext.verify: each rule once
+                continue
+            verified.add(rule)
+            answers.extend(_check(rule, policy, snapshot, results))
+
+    active = _active_waivers(snapshot)
+    answers = [_waive(a, active) for a in answers]
+    reqs = [a.requirement for a in answers]
+    satisfied = tuple(r for r in reqs if r.satisfied)
+    unsatisfied = tuple(r for r in reqs if not r.satisfied)
+    return Decision(
+        verdict=_verdict(satisfied, unsatisfied),
+        policies_satisfied=not unsatisfied,
+        summary=summarize(reqs),
+        satisfied_requirements=satisfied,
+        unsatisfied_requirements=unsatisfied,
+        applicable_policies=tuple(p.id for p in policies),
+        used_events=tuple(sorted({e for a in answers for e in a.events})),
+        **common,
+    )

@@ -1,0 +1,189 @@
+"""The policy model: Greenwave's ``!Policy`` documents as frozen values.
+
+Reading YAML is the loader's job (``adapters/policy_loader.py``); this module only says
+what a policy is, which keys each YAML tag takes (``RULE_FIELDS``, ``POLICY_FIELDS``),
+which Greenwave keys and tags are deliberately not supported, and how a policy set is
+hashed. Pure: standard library only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "OBSOLETE_RULE_TAGS",
+    "POLICY_FIELDS",
+    "RULE_FIELDS",
+    "UNSUPPORTED_POLICY_KEYS",
+    "UNSUPPORTED_RULE_KEYS",
+    "UNSUPPORTED_RULE_TAGS",
+    "BatchIntegrityRule",
+    "PassingPipelineStageRule",
+    "PassingTestCaseRule",
+    "Policy",
+    "PolicyError",
+    "PolicySet",
+    "Rule",
+]
+
+
+@dataclass(frozen=True)
+class PassingTestCaseRule:
+    """Greenwave's rule: the latest result of ``test_case_name`` (per scenario) passed,
+    or its failure/absence is waived. YAML: ``!PassingTestCaseRule {test_case_name: X}``."""
+
+    test_case_name: str
+    scenario: str | None = None
+
+
+@dataclass(frozen=True)
+class PassingPipelineStageRule:
+    """Ours: like :class:`PassingTestCaseRule`, but results are chosen by the legacy CI
+    pipeline ``stage`` (and ``pipeline`` when given) instead of by test case name.
+    YAML: ``!PassingPipelineStageRule {stage: package.test.functional, pipeline: X}``."""
+
+    stage: str  # matches ResultView.stage
+    pipeline: str | None = None  # matches ResultView.pipeline when given
+    scenario: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchIntegrityRule:
+    """Ours: the build is not to blame for a failing koji-build-group integrity check.
+    YAML: ``!BatchIntegrityRule {test_case_name: X}``."""
+
+    test_case_name: str  # matches BatchView.testcase
+
+
+Rule = PassingTestCaseRule | PassingPipelineStageRule | BatchIntegrityRule
+
+_RULE_CLASSES: dict[str, type[Any]] = {
+    "PassingTestCaseRule": PassingTestCaseRule,
+    "PassingPipelineStageRule": PassingPipelineStageRule,
+    "BatchIntegrityRule": BatchIntegrityRule,
+}
+
+#: YAML tag name (without ``!``) -> (required keys, optional keys). All values are strings.
+RULE_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "PassingTestCaseRule": (frozenset({"test_case_name"}), frozenset({"scenario"})),
+    "PassingPipelineStageRule": (frozenset({"stage"}), frozenset({"pipeline", "scenario"})),
+    "BatchIntegrityRule": (frozenset({"test_case_name"}), frozenset()),
+}
+
+#: ``!Policy`` keys: (required, optional). Exactly one of ``decision_context`` (a string)
+#: and ``decision_contexts`` (a list) must be given; the loader checks that.
+POLICY_FIELDS: tuple[frozenset[str], frozenset[str]] = (
+    frozenset({"id", "product_versions", "subject_type", "rules"}),
+    frozenset({"decision_context", "decision_contexts", "packages", "excluded_packages"}),
+)
+
+#: Greenwave policy keys we do not implement: an error, never silently ignored.
+UNSUPPORTED_POLICY_KEYS: dict[str, str] = {
+    "subject_types": "give one subject_type per policy",
+    "relevance_key": "relevance filtering is not implemented",
+    "relevance_value": "relevance filtering is not implemented",
+    "blacklist": "the old name of excluded_packages; use excluded_packages",
+    "whitelist": "the old name of packages; use packages",
+}
+
+#: Greenwave rule keys we do not implement, per rule tag.
+UNSUPPORTED_RULE_KEYS: dict[str, dict[str, str]] = {
+    "PassingTestCaseRule": {
+        "valid_since": "rules are not dated here; change the policy instead",
+        "valid_until": "rules are not dated here; change the policy instead",
+    },
+}
+
+#: Greenwave rule tags we do not implement.
+UNSUPPORTED_RULE_TAGS: dict[str, str] = {
+    "RemoteRule": "decisions are made from the event log only, without fetching gating.yaml",
+}
+
+#: Rule tags Greenwave itself rejects as obsolete.
+OBSOLETE_RULE_TAGS: dict[str, str] = {
+    "PackageSpecificBuild": 'use the "packages" allowlist instead',
+    "FedoraAtomicCi": 'use the "packages" allowlist instead',
+}
+
+
+def rule_class(tag: str) -> type[Any] | None:
+    """The rule class for a YAML tag name (without ``!``), or None."""
+    return _RULE_CLASSES.get(tag)
+
+
+def rule_tag(rule: Rule) -> str:
+    """The YAML tag name (without ``!``) of a rule."""
+    return type(rule).__name__
+
+
+def rule_as_dict(rule: Rule) -> dict[str, Any]:
+    """Greenwave's rule JSON shape: ``{"rule": <tag>, <field>: <value>, ...}``."""
+    data: dict[str, Any] = {"rule": rule_tag(rule)}
+    data.update(vars(rule))
+    return data
+
+
+@dataclass(frozen=True)
+class Policy:
+    id: str
+    product_versions: tuple[str, ...]  # fnmatch wildcards, e.g. "fedora-*"
+    decision_contexts: tuple[str, ...]  # YAML: decision_context (one) or decision_contexts
+    subject_type: str
+    rules: tuple[Rule, ...]
+    packages: tuple[str, ...] = ()  # fnmatch on Snapshot.package; empty = all
+    excluded_packages: tuple[str, ...] = ()
+    source: str = ""  # "file.yaml:LINE", for messages only (not part of the hash)
+
+    def canonical(self) -> dict[str, Any]:
+        """Everything that decides what the policy does, as JSON-able data (no source)."""
+        return {
+            "id": self.id,
+            "product_versions": list(self.product_versions),
+            "decision_contexts": list(self.decision_contexts),
+            "subject_type": self.subject_type,
+            "rules": [rule_as_dict(rule) for rule in self.rules],
+            "packages": list(self.packages),
+            "excluded_packages": list(self.excluded_packages),
+        }
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    policies: tuple[Policy, ...]
+
+    @property
+    def content_hash(self) -> str:
+        """``sha256:<hex>`` of the canonical JSON of the policies, in order, without their
+        sources: the same policies give the same hash, any change in meaning another."""
+        doc = {"format": 1, "policies": [policy.canonical() for policy in self.policies]}
+        text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def by_id(self, policy_id: str) -> Policy | None:
+        for policy in self.policies:
+            if policy.id == policy_id:
+                return policy
+        return None
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used. ``str()`` is ``FILE:LINE: message``."""
+
+    def __init__(self, message: str, source: str | None = None, line: int | None = None):
+        self.message = message
+        self.source = source
+        self.line = line
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        if self.source is None:
+            return self.message
+        if self.line is None:
+            return f"{self.source}: {self.message}"
+        return f"{self.source}:{self.line}: {self.message}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.message, self.source, self.line))

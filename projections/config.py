@@ -1,0 +1,33 @@
+"""What the gating projections need to know about the site: tags, context, bisection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FALLBACKS = ("hold", "quarantine")
+
+
+@dataclass(frozen=True)
+class GatingConfig:
+    pending_tag: str = "rawhide-pending"
+    promoted_tag: str = "rawhide"
+    quarantine_tag: str = "rawhide-badnewsbears"
+    product_version: str = "fedora-rawhide"
+    decision_context: str = "rawhide_pending"
+    # Bisection of failing batch checks: at most this many rounds of halving,
+    # and at most this long (measured in message time) before the fallback.
+    max_rounds: int = 6
+    bisection_timeout_hours: float = 24.0
+    fallback: str = "hold"
+    topic_prefix: str = "relengotron"
+
+    def __post_init__(self) -> None:
+        if self.fallback not in FALLBACKS:
+            raise ValueError(
+                f"bisection fallback must be one of {FALLBACKS}, not {self.fallback!r}"
+            )
+        if self.max_rounds < 1:
+            raise ValueError("bisection max_rounds must be at least 1")
+        tags = (self.pending_tag, self.promoted_tag, self.quarantine_tag)
+        if len(set(tags)) != 3:
+            raise ValueError(f"the pending, promoted and quarantine tags must differ: {tags}")

@@ -1,0 +1,542 @@
+"""The decider: follows the event log, calls the policy engine, records what changed.
+
+It reads the log in order (from the start, folding everything into a
+``GatingView``) and, for input recorded after its tracked position, decides
+*after each message*: it opens gates for builds tagged into the pending tag,
+withdraws builds that left it by other means, bisects failing batch checks and
+evaluates every affected candidate. A decision is recorded only when it differs
+from the gate's last one, together with the outbox actions it calls for (koji
+moves, bus messages) and the decider's new position, in one transaction.
+
+Because the log holds each message's events together and in input order, and
+the clock is the time carried by the messages, the decisions are a pure
+function of the input sequence: batch sizes and run times do not change them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from domain import ids
+from domain.application import RelengApp
+from domain.gating import Bisection, Gate
+from domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action
+from policies.engine import evaluate
+from policies.spec import BatchIntegrityRule, PolicySet
+from projections.config import GatingConfig
+from projections.gating import TOPICS, GatingView, package_of
+
+NAME = "decider"
+PAGE = 1000
+ATTEMPTS = 3
+
+
+@dataclass
+class DeciderReport:
+    read: int = 0
+    evaluated: int = 0
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    actions: int = 0
+    bisections: int = 0
+    position: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "read": self.read,
+            "evaluated": self.evaluated,
+            "decisions": len(self.decisions),
+            "actions_requested": self.actions,
+            "bisection_steps": self.bisections,
+            "position": self.position,
+            "changes": self.decisions,
+        }
+
+
+class Decider:
+    def __init__(
+        self,
+        app: RelengApp,
+        policies: PolicySet,
+        config: GatingConfig,
+        *,
+        page_size: int = PAGE,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.policies = policies
+        self.config = config
+        self.page_size = page_size
+        self.progress = progress
+        self.batch_testcases = {
+            r.test_case_name
+            for p in policies.policies
+            for r in p.rules
+            if isinstance(r, BatchIntegrityRule)
+        }
+
+    # ---------------------------------------------------------------- running
+
+    def run(self) -> DeciderReport:
+        """Catch up with the log; retry from scratch if another writer got in the way."""
+        for attempt in range(ATTEMPTS):
+            try:
+                return self._run()
+            except IntegrityError:
+                if attempt == ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def read_view(self) -> GatingView:
+        """The gating read model of the whole log, without deciding anything."""
+        view = GatingView(self.config)
+        for n in self._notifications(0):
+            view.apply(self.app.mapper.to_domain_event(n), n.id)
+        return view
+
+    def _notifications(self, after: int) -> Any:
+        recorder = self.app.recorder
+        while True:
+            page = recorder.select_notifications(
+                start=after + 1, limit=self.page_size, topics=TOPICS
+            )
+            if not page:
+                return
+            yield from page
+            after = page[-1].id
+
+    def _run(self) -> DeciderReport:
+        self.report = DeciderReport()
+        self.view = view = GatingView(self.config)
+        self._aggs: dict[UUID, Aggregate] = {}
+        self._written: set[tuple[UUID, int]] = set()
+        cursor = tracked = self.app.tracked_position(NAME)
+        live = False
+        last_msg: str | None = None
+        boundary = prev = cursor
+        mapper = self.app.mapper
+        for n in self._notifications(0):
+            if (n.originator_id, n.originator_version) in self._written:
+                continue
+            e = mapper.to_domain_event(n)
+            msg = getattr(e, "msg", None)
+            if n.id > cursor:
+                if not live:
+                    live = True
+                    view.dirty.clear()
+                    view.dirty_groups.clear()
+                    view.tag_changes.clear()
+                elif msg is not None and last_msg is not None and msg != last_msg:
+                    self._decide(last_msg)
+                    boundary = prev
+            view.apply(e, n.id)
+            self.report.read += 1
+            if msg is not None:
+                last_msg = msg
+            prev = n.id
+            if self.report.read % self.page_size == 0:
+                if self.progress:
+                    self.progress(self.report.read, 0)
+                if live and boundary > tracked:
+                    self._flush(boundary)
+                    tracked = boundary
+        if live:
+            self._decide(last_msg)
+            boundary = prev
+        if boundary > tracked:
+            self._flush(boundary)
+        self.report.position = max(boundary, tracked)
+        return self.report
+
+    def _flush(self, position: int) -> None:
+        aggs = [a for a in self._aggs.values() if a._pending_events]
+        for a in aggs:
+            for ev in a._pending_events:
+                self._written.add((ev.originator_id, ev.originator_version))
+        self.app.save_tracked(aggs, NAME, position)
+
+    # -------------------------------------------------------------- aggregates
+
+    def _get(self, aggregate_id: UUID) -> Any:
+        agg = self._aggs.get(aggregate_id)
+        if agg is None:
+            try:
+                agg = self.app.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                return None
+            self._aggs[aggregate_id] = agg
+        return agg
+
+    def _add(self, agg: Aggregate) -> None:
+        self._aggs[agg.id] = agg
+        self._fold(agg)
+
+    def _fold(self, agg: Aggregate) -> None:
+        """Show the view the event just triggered (it is skipped when read back)."""
+        self.view.apply(agg._pending_events[-1], 0)
+
+    def _bisection(self, root: str) -> Bisection:
+        return cast(Bisection, self._get(ids.bisection_id(self.config.decision_context, root)))
+
+    def _gate(self, nvr: str) -> Gate | None:
+        gate = cast(Gate | None, self._get(ids.gate_id(self.config.decision_context, nvr)))
+        if gate is not None:
+            self.view._names[gate.id] = ("gate", nvr)
+        return gate
+
+    # ---------------------------------------------------------------- deciding
+
+    def _decide(self, trigger: str | None) -> None:
+        view = self.view
+        at = view.now
+        for nvr, tag, added, user, _msg in view.tag_changes:
+            if tag == self.config.pending_tag:
+                if added:
+                    self._tagged_pending(nvr, trigger, at)
+                else:
+                    self._untagged_pending(nvr, user, trigger, at)
+        view.tag_changes.clear()
+        for group in sorted(view.dirty_groups):
+            self._bisect(group, trigger, at)
+        view.dirty_groups.clear()
+        self._deadlines(trigger, at)
+        for nvr in sorted(view.dirty):
+            if view.is_candidate(nvr):
+                self._evaluate(nvr, trigger, at)
+        view.dirty.clear()
+
+    def _tagged_pending(self, nvr: str, trigger: str | None, at: str | None) -> None:
+        gate = self._gate(nvr)
+        tag = self.config.pending_tag
+        if gate is None:
+            gate = Gate(self.config.decision_context, nvr, package_of(nvr), tag, trigger, at)
+            self.view._names[gate.id] = ("gate", nvr)
+            self._add(gate)
+        elif not gate.open:
+            gate.reopen(trigger=trigger, at=at, tag=tag)
+            self._fold(gate)
+        else:
+            return
+        package = package_of(nvr)
+        for other, state in list(self.view.gates.items()):
+            if other == nvr or not state.open or state.promoted or package_of(other) != package:
+                continue
+            older = self._gate(other)
+            if older is None or not older.open:
+                continue
+            older.withdraw(
+                trigger=trigger,
+                at=at,
+                reason="obsoleted",
+                detail=f"{nvr} was tagged into {tag} after it",
+                by=nvr,
+            )
+            self._fold(older)
+            self._cancel_moves(other, f"obsoleted by {nvr}", trigger, at)
+
+    def _untagged_pending(
+        self, nvr: str, user: str | None, trigger: str | None, at: str | None
+    ) -> None:
+        state = self.view.gates.get(nvr)
+        if state is None or not state.open or state.promoted:
+            return
+        if any(
+            a.kind == KOJI_MOVE
+            and a.params.get("nvr") == nvr
+            and a.params.get("from_tag") == self.config.pending_tag
+            and a.outcome != "cancelled"
+            for a in self.view.actions.values()
+        ):
+            return  # our own move
+        gate = self._gate(nvr)
+        if gate is None or not gate.open:
+            return
+        gate.withdraw(
+            trigger=trigger,
+            at=at,
+            reason="untagged",
+            detail=f"untagged from {self.config.pending_tag} by {user or 'someone'}",
+            by=user,
+        )
+        self._fold(gate)
+        self._cancel_moves(nvr, "the build left the pending tag", trigger, at)
+
+    def _evaluate(self, nvr: str, trigger: str | None, at: str | None) -> None:
+        self.report.evaluated += 1
+        decision = evaluate(self.policies, self.view.snapshot(nvr))
+        fingerprint = decision.fingerprint()
+        gate = self._gate(nvr)
+        if gate is None or gate.fingerprint == fingerprint:
+            return
+        previous = gate.verdict
+        body = decision.as_dict()
+        gate.decide(
+            trigger=trigger,
+            at=at,
+            verdict=decision.verdict,
+            previous_verdict=previous,
+            fingerprint=fingerprint,
+            decision=body,
+        )
+        self._fold(gate)
+        self.report.decisions.append(
+            {"nvr": nvr, "verdict": decision.verdict, "previous": previous, "at": at}
+        )
+        self._plan_move(nvr, gate, decision.verdict, decision.summary, trigger, at)
+        owner = self.view.build(nvr).owner
+        self._request(
+            f"{gate.id}:{gate.version}:decision",
+            BUS_PUBLISH,
+            {
+                "kind": "decision.changed",
+                "body": {
+                    **{k: body[k] for k in _DECISION_KEYS if k in body},
+                    "previous_verdict": previous,
+                    "decision_id": f"{gate.id}/{gate.version}",
+                    "decided_at": at,
+                    "owner": owner,
+                },
+            },
+            gate,
+            f"decision changed to {decision.verdict}",
+            trigger,
+            at,
+        )
+
+    def _plan_move(
+        self,
+        nvr: str,
+        gate: Gate,
+        verdict: str,
+        summary: str,
+        trigger: str | None,
+        at: str | None,
+    ) -> None:
+        cfg = self.config
+        target = {
+            "promote": cfg.promoted_tag,
+            "waived": cfg.promoted_tag,
+            "quarantine": cfg.quarantine_tag,
+        }.get(verdict)
+        keep = self._cancel_moves(nvr, f"superseded: now {verdict}", trigger, at, keep=target)
+        location = self.view.gates[nvr].location or cfg.pending_tag
+        if target is None or keep or target == location:
+            return
+        b = self.view.build(nvr)
+        self._request(
+            f"{gate.id}:{gate.version}:move",
+            KOJI_MOVE,
+            {
+                "nvr": nvr,
+                "from_tag": location,
+                "to_tag": target,
+                "verdict": verdict,
+                "owner": b.owner,
+                "package": b.package,
+                "koji_id": b.koji_id,
+                "decision_id": f"{gate.id}/{gate.version}",
+                "summary": summary,
+            },
+            gate,
+            f"{verdict}: {summary}",
+            trigger,
+            at,
+        )
+
+    def _cancel_moves(
+        self,
+        nvr: str,
+        reason: str,
+        trigger: str | None,
+        at: str | None,
+        keep: str | None = None,
+    ) -> bool:
+        """Cancel pending moves of a build (except one to ``keep``); True if one was kept."""
+        kept = False
+        for a in list(self.view.actions.values()):
+            if a.kind != KOJI_MOVE or a.done or a.params.get("nvr") != nvr:
+                continue
+            if keep is not None and a.params.get("to_tag") == keep:
+                kept = True
+                continue
+            action = cast(Action | None, self._get(ids.action_id(a.key)))
+            if action is not None and not action.done:
+                action.cancel(trigger=trigger, at=at, reason=reason)
+                self._fold(action)
+        return kept
+
+    def _request(
+        self,
+        key: str,
+        kind: str,
+        params: dict[str, Any],
+        gate: Aggregate | None,
+        reason: str,
+        trigger: str | None,
+        at: str | None,
+    ) -> None:
+        if self._get(ids.action_id(key)) is not None:
+            return  # requested by an earlier run
+        action = Action(key, kind, params, str(gate.id) if gate else None, reason, trigger, at)
+        self._add(action)
+        self.report.actions += 1
+
+    # --------------------------------------------------------------- bisection
+
+    def _bisect(self, group: str, trigger: str | None, at: str | None) -> None:
+        view = self.view
+        check = view.checks[group][-1]
+        if check.testcase not in self.batch_testcases:
+            return
+        if check.outcome not in ("FAILED", "NEEDS_INSPECTION") or check.suspects:
+            return
+        members = check.covered or view._members(group)
+        candidates = view.candidates_in(members)
+        if len(candidates) < 2:
+            return
+        root = view.group_root.get(group)
+        if root is None:
+            deadline = _plus_hours(at, self.config.bisection_timeout_hours)
+            bisection = Bisection(
+                self.config.decision_context,
+                group,
+                check.testcase,
+                list(candidates),
+                self.config.max_rounds,
+                deadline,
+                check.event,
+                trigger,
+                at,
+            )
+            self._add(bisection)
+            root = group
+        state = view.bisections[root]
+        if group in state.split or group in state.fallback:
+            return
+        agg = self._bisection(root)
+        next_round = state.rounds.get(group, 0) + 1
+        if next_round > state.max_rounds:
+            agg.fall_back(
+                trigger=trigger,
+                at=at,
+                group=group,
+                nvrs=list(candidates),
+                fallback=self.config.fallback,
+                reason=f"the bound of {state.max_rounds} rounds was reached",
+            )
+            self._fold(agg)
+            self.report.bisections += 1
+            return
+        half = len(candidates) // 2
+        halves = {f"{group}/a": list(candidates[:half]), f"{group}/b": list(candidates[half:])}
+        agg.request_halves(trigger=trigger, at=at, parent=group, round=next_round, halves=halves)
+        self._fold(agg)
+        self.report.bisections += 1
+        for name, nvrs in halves.items():
+            self._request(
+                f"{agg.id}:{name}:check",
+                BUS_PUBLISH,
+                {"kind": "batch.check.requested", "body": self._check_body(name, nvrs, agg, at)},
+                None,
+                f"bisection of {root}, round {next_round}",
+                trigger,
+                at,
+            )
+
+    def _check_body(
+        self, group: str, nvrs: list[str], agg: Bisection, at: str | None
+    ) -> dict[str, Any]:
+        state = self.view.bisections[agg.group]
+        parent, _, half = group.rpartition("/")
+        return {
+            "artifact": {
+                "type": "koji-build-group",
+                "id": group,
+                "builds": [
+                    {
+                        "type": "koji-build",
+                        "nvr": nvr,
+                        "component": package_of(nvr),
+                        "issuer": self.view.build(nvr).owner,
+                        "id": self.view.build(nvr).koji_id,
+                        "scratch": False,
+                    }
+                    for nvr in nvrs
+                ],
+                "repository": None,
+            },
+            "testcase": state.testcase,
+            "bisection": {
+                "parent": parent,
+                "round": state.rounds[group],
+                "max_rounds": state.max_rounds,
+                "half": half,
+            },
+            "generated_at": at,
+            "version": "1.0.0",
+        }
+
+    def _deadlines(self, trigger: str | None, at: str | None) -> None:
+        now = self.view.now
+        if now is None:
+            return
+        for root, state in self.view.bisections.items():
+            if state.deadline is None or now <= state.deadline:
+                continue
+            for group, members in state.members.items():
+                if group in state.fallback or group in state.split:
+                    continue
+                checks = self.view.checks.get(group)
+                latest = checks[-1] if checks else None
+                if latest is not None and (
+                    latest.outcome in ("PASSED", "INFO") or latest.suspects or len(members) < 2
+                ):
+                    continue  # settled
+                candidates = self.view.candidates_in(members)
+                if not candidates:
+                    continue
+                agg = cast(
+                    Bisection, self._get(ids.bisection_id(self.config.decision_context, root))
+                )
+                agg.fall_back(
+                    trigger=trigger,
+                    at=at,
+                    group=group,
+                    nvrs=list(candidates),
+                    fallback=self.config.fallback,
+                    reason=f"no answer by the deadline {state.deadline}",
+                )
+                self._fold(agg)
+                self.report.bisections += 1
+
+
+_DECISION_KEYS = (
+    "subject_type",
+    "subject_identifier",
+    "product_version",
+    "decision_context",
+    "verdict",
+    "policies_satisfied",
+    "summary",
+    "satisfied_requirements",
+    "unsatisfied_requirements",
+    "applicable_policies",
+    "policy_set_hash",
+)
+
+
+def _plus_hours(at: str | None, hours: float) -> str | None:
+    if at is None or math.isinf(hours):
+        return None
+    try:
+        return (datetime.fromisoformat(at) + timedelta(hours=hours)).isoformat()
+    except ValueError:
+        return None

@@ -1,0 +1,495 @@
+"""The gating read model: builds, their tags, results and waivers, batch checks, gates.
+
+``GatingView.apply(event, position)`` folds one stored event into the model and
+marks what it affects as dirty; the decider (``projections.decider``) reads the
+model to build policy snapshots. The model is pure: it never reads the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from domain.facts import FAILED, INFO, KOJI_BUILD_GROUP, NEEDS_INSPECTION, PASSED
+from policies.snapshot import BatchView, ResultView, Snapshot, WaiverView
+from projections.config import GatingConfig
+
+# The stored event topics the model reads (the store filters on them).
+SUBJECT_TOPICS = tuple(
+    f"domain.subjects:{cls}.{name}"
+    for cls, names in {
+        "Build": ("Seen", "StateChanged", "Tagged", "Untagged", "ResultRecorded", "WaiverRecorded"),
+        "Change": ("Seen", "BuildLinked", "ResultRecorded", "WaiverRecorded"),
+        "Subject": ("ResultRecorded",),
+    }.items()
+    for name in names
+)
+DECIDER_TOPICS = (
+    "domain.gating:Gate.Opened",
+    "domain.gating:Gate.Decided",
+    "domain.gating:Gate.Withdrawn",
+    "domain.gating:Gate.Reopened",
+    "domain.gating:Bisection.Started",
+    "domain.gating:Bisection.HalvesRequested",
+    "domain.gating:Bisection.FellBack",
+    "domain.outbox:Action.Requested",
+    "domain.outbox:Action.Completed",
+    "domain.outbox:Action.Cancelled",
+)
+TOPICS = SUBJECT_TOPICS + DECIDER_TOPICS
+
+_PASSING = {PASSED, INFO}
+_FAILING = {FAILED, NEEDS_INSPECTION}
+_MOVED = {"moved", "already"}
+
+
+def ref(event: Any) -> str:
+    """A store-independent reference to a stored event: ``<aggregate id>/<version>``."""
+    return f"{event.originator_id}/{event.originator_version}"
+
+
+def package_of(nvr: str) -> str | None:
+    parts = nvr.rsplit("-", 2)
+    return parts[0] if len(parts) == 3 else None
+
+
+@dataclass
+class BuildState:
+    nvr: str
+    owner: str | None = None
+    koji_id: int | None = None
+    change: str | None = None
+    tags: set[str] = field(default_factory=set)
+    results: list[ResultView] = field(default_factory=list)
+    waivers: list[WaiverView] = field(default_factory=list)
+
+    @property
+    def package(self) -> str | None:
+        return package_of(self.nvr)
+
+
+@dataclass
+class ChangeState:
+    identifier: str
+    nvrs: set[str] = field(default_factory=set)
+    results: list[ResultView] = field(default_factory=list)
+    waivers: list[WaiverView] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GroupCheck:
+    """A result about a koji-build-group (a batch integrity check)."""
+
+    group: str
+    testcase: str
+    outcome: str
+    covered: tuple[str, ...]
+    suspects: tuple[str, ...]
+    position: int
+    event: str
+    result_id: str | None
+    at: str | None
+
+
+@dataclass
+class GateState:
+    nvr: str
+    open: bool = True
+    verdict: str | None = None
+    decision: dict[str, Any] | None = None
+    decided_at: str | None = None
+    decided_by: str | None = None  # event ref of the latest decision
+    version: int = 0
+    withdrawn: str | None = None
+    withdrawn_detail: str | None = None
+    location: str | None = None  # the tag our last completed move put it in
+    promoted: bool = False
+
+
+@dataclass
+class ActionState:
+    key: str
+    kind: str
+    params: dict[str, Any]
+    gate: str | None
+    reason: str
+    requested_at: str | None
+    version: int = 1
+    done: bool = False
+    outcome: str | None = None
+    detail: str | None = None
+
+
+@dataclass
+class BisectionState:
+    root: str
+    testcase: str
+    max_rounds: int
+    deadline: str | None
+    started_at: str | None
+    rounds: dict[str, int] = field(default_factory=dict)  # group -> round (root: 0)
+    members: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    split: set[str] = field(default_factory=set)  # groups whose halves were requested
+    fallback: dict[str, str] = field(default_factory=dict)  # group -> hold|quarantine
+    fallback_reason: dict[str, str] = field(default_factory=dict)
+    version: int = 1
+
+
+class GatingView:
+    def __init__(self, config: GatingConfig) -> None:
+        self.config = config
+        self.builds: dict[str, BuildState] = {}
+        self.changes: dict[str, ChangeState] = {}
+        self._names: dict[UUID, tuple[str, str]] = {}  # aggregate id -> (kind, identifier)
+        self.checks: dict[str, list[GroupCheck]] = {}  # group -> its results, in order
+        self.checks_by_nvr: dict[str, list[GroupCheck]] = {}
+        self.gates: dict[str, GateState] = {}
+        self.actions: dict[str, ActionState] = {}
+        self._action_by_id: dict[UUID, str] = {}
+        self.bisections: dict[str, BisectionState] = {}  # root group -> state
+        self.group_root: dict[str, str] = {}  # any bisection group -> its root
+        self.now: str | None = None
+        self.dirty: set[str] = set()  # NVRs to evaluate
+        self.dirty_groups: set[str] = set()  # groups with a new result
+        self.tag_changes: list[tuple[str, str, bool, str | None, str | None]] = []
+
+    # ------------------------------------------------------------ folding
+
+    def apply(self, e: Any, position: int) -> None:
+        at = getattr(e, "at", None)
+        if at and (self.now is None or at > self.now):
+            self.now = at
+        name = type(e).__qualname__
+        handler = getattr(self, "_on_" + name.replace(".", "_"), None)
+        if handler is not None:
+            handler(e, position)
+
+    def build(self, nvr: str) -> BuildState:
+        b = self.builds.get(nvr)
+        if b is None:
+            b = self.builds[nvr] = BuildState(nvr)
+        return b
+
+    def _change(self, identifier: str) -> ChangeState:
+        c = self.changes.get(identifier)
+        if c is None:
+            c = self.changes[identifier] = ChangeState(identifier)
+        return c
+
+    def _on_Build_Seen(self, e: Any, position: int) -> None:
+        self._names[e.originator_id] = ("build", e.identifier)
+        self.build(e.identifier)
+
+    def _on_Change_Seen(self, e: Any, position: int) -> None:
+        self._names[e.originator_id] = ("change", e.identifier)
+
+    def _nvr(self, e: Any) -> str | None:
+        kind, ident = self._names.get(e.originator_id, (None, None))
+        return ident if kind == "build" else None
+
+    def _on_Build_StateChanged(self, e: Any, position: int) -> None:
+        nvr = self._nvr(e)
+        if nvr is None:
+            return
+        b = self.build(nvr)
+        b.owner = e.owner or b.owner
+        b.koji_id = e.build_id if e.build_id is not None else b.koji_id
+        if e.change:
+            b.change = e.change
+            self._change(e.change).nvrs.add(nvr)
+        self.dirty.add(nvr)
+
+    def _on_Change_BuildLinked(self, e: Any, position: int) -> None:
+        kind, ident = self._names.get(e.originator_id, (None, None))
+        if kind == "change" and ident:
+            self._change(ident).nvrs.add(e.nvr)
+            self.build(e.nvr).change = self.build(e.nvr).change or ident
+            self.dirty.add(e.nvr)
+
+    def _on_Build_Tagged(self, e: Any, position: int) -> None:
+        nvr = self._nvr(e)
+        if nvr is None:
+            return
+        b = self.build(nvr)
+        b.tags.add(e.tag)
+        b.owner = e.owner or b.owner
+        b.koji_id = e.build_id if e.build_id is not None else b.koji_id
+        self.tag_changes.append((nvr, e.tag, True, e.user, e.msg))
+        if e.tag == self.config.promoted_tag and nvr in self.gates:
+            self.gates[nvr].promoted = True
+        self.dirty.add(nvr)
+
+    def _on_Build_Untagged(self, e: Any, position: int) -> None:
+        nvr = self._nvr(e)
+        if nvr is None:
+            return
+        self.build(nvr).tags.discard(e.tag)
+        self.tag_changes.append((nvr, e.tag, False, e.user, e.msg))
+        self.dirty.add(nvr)
+
+    def _result(self, e: Any, position: int) -> ResultView:
+        data = e.data if isinstance(e.data, dict) else {}
+        return ResultView(
+            testcase=e.testcase,
+            outcome=e.outcome,
+            subject_type=e.subject_type,
+            subject_identifier=e.subject_identifier,
+            event=ref(e),
+            position=position,
+            scenario=e.scenario,
+            result_id=e.result_id,
+            stage=e.stage,
+            pipeline=data.get("pipeline"),
+            ref_url=e.ref_url,
+            at=e.at,
+        )
+
+    def _on_Build_ResultRecorded(self, e: Any, position: int) -> None:
+        nvr = self._nvr(e)
+        if nvr is None:
+            return
+        b = self.build(nvr)
+        b.results.append(self._result(e, position))
+        self.dirty.add(nvr)
+
+    def _on_Change_ResultRecorded(self, e: Any, position: int) -> None:
+        kind, ident = self._names.get(e.originator_id, (None, None))
+        if kind != "change" or not ident:
+            return
+        if e.nvr:
+            return  # also recorded in the build's own stream
+        c = self._change(ident)
+        c.results.append(self._result(e, position))
+        self.dirty.update(c.nvrs)
+
+    def _on_Subject_ResultRecorded(self, e: Any, position: int) -> None:
+        if e.subject_type != KOJI_BUILD_GROUP:
+            return
+        check = GroupCheck(
+            group=e.subject_identifier,
+            testcase=e.testcase,
+            outcome=e.outcome,
+            covered=tuple(e.covered_nvrs),
+            suspects=tuple(e.suspect_nvrs),
+            position=position,
+            event=ref(e),
+            result_id=e.result_id,
+            at=e.at,
+        )
+        self.checks.setdefault(check.group, []).append(check)
+        covered = check.covered or self._members(check.group)
+        for nvr in covered:
+            self.checks_by_nvr.setdefault(nvr, []).append(check)
+        self.dirty.update(covered)
+        self.dirty_groups.add(check.group)
+
+    def _waiver(self, e: Any, position: int, subject_type: str, ident: str) -> WaiverView:
+        return WaiverView(
+            testcase=e.testcase,
+            waived=e.waived,
+            subject_type=subject_type,
+            subject_identifier=ident,
+            event=ref(e),
+            position=position,
+            scenario=e.scenario,
+            waiver_id=e.waiver_id,
+            product_version=e.product_version,
+            username=e.username,
+            comment=e.comment,
+        )
+
+    def _on_Build_WaiverRecorded(self, e: Any, position: int) -> None:
+        nvr = self._nvr(e)
+        if nvr is not None:
+            self.build(nvr).waivers.append(self._waiver(e, position, "koji_build", nvr))
+            self.dirty.add(nvr)
+
+    def _on_Change_WaiverRecorded(self, e: Any, position: int) -> None:
+        kind, ident = self._names.get(e.originator_id, (None, None))
+        if kind == "change" and ident:
+            c = self._change(ident)
+            c.waivers.append(self._waiver(e, position, "dist_git_commit", ident))
+            self.dirty.update(c.nvrs)
+
+    # --------------------------------------------------- the decider's own records
+
+    def _gate(self, nvr: str) -> GateState:
+        g = self.gates.get(nvr)
+        if g is None:
+            g = self.gates[nvr] = GateState(nvr)
+        return g
+
+    def _fresh(self, state: Any, e: Any) -> bool:
+        """Events of an aggregate may be read after newer ones this process wrote."""
+        if e.originator_version <= state.version:
+            return False
+        state.version = e.originator_version
+        return True
+
+    def _on_Gate_Opened(self, e: Any, position: int) -> None:
+        self._names[e.originator_id] = ("gate", e.nvr)
+        g = self._gate(e.nvr)
+        if self._fresh(g, e):
+            g.open, g.withdrawn = True, None
+
+    def _on_Gate_Decided(self, e: Any, position: int) -> None:
+        g = self._gate(self._gate_nvr(e))
+        if self._fresh(g, e):
+            g.verdict, g.decision, g.decided_at, g.decided_by = e.verdict, e.decision, e.at, ref(e)
+
+    def _on_Gate_Withdrawn(self, e: Any, position: int) -> None:
+        g = self._gate(self._gate_nvr(e))
+        if self._fresh(g, e):
+            g.open, g.withdrawn, g.withdrawn_detail = False, e.reason, e.detail
+
+    def _on_Gate_Reopened(self, e: Any, position: int) -> None:
+        g = self._gate(self._gate_nvr(e))
+        if self._fresh(g, e):
+            g.open, g.withdrawn = True, None
+
+    def _gate_nvr(self, e: Any) -> str:
+        return self._names.get(e.originator_id, ("gate", ""))[1]
+
+    def _on_Action_Requested(self, e: Any, position: int) -> None:
+        if e.key in self.actions:
+            return
+        self._action_by_id[e.originator_id] = e.key
+        self.actions[e.key] = ActionState(
+            key=e.key,
+            kind=e.kind,
+            params=dict(e.params),
+            gate=e.gate,
+            reason=e.reason,
+            requested_at=e.at,
+        )
+
+    def _on_Action_Completed(self, e: Any, position: int) -> None:
+        a = self.actions.get(self._action_by_id.get(e.originator_id, ""))
+        if a is None or not self._fresh(a, e):
+            return
+        a.done, a.outcome, a.detail = True, e.outcome, e.detail
+        nvr = a.params.get("nvr")
+        if a.kind == "koji.move" and nvr and e.outcome in _MOVED:
+            g = self._gate(nvr)
+            g.location = a.params.get("to_tag")
+            if g.location == self.config.promoted_tag:
+                g.promoted = True
+            self.dirty.add(nvr)
+
+    def _on_Action_Cancelled(self, e: Any, position: int) -> None:
+        a = self.actions.get(self._action_by_id.get(e.originator_id, ""))
+        if a is not None and self._fresh(a, e):
+            a.done, a.outcome, a.detail = True, "cancelled", e.reason
+
+    def _on_Bisection_Started(self, e: Any, position: int) -> None:
+        if e.group in self.bisections:
+            return
+        s = BisectionState(
+            root=e.group,
+            testcase=e.testcase,
+            max_rounds=e.max_rounds,
+            deadline=e.deadline,
+            started_at=e.at,
+        )
+        s.rounds[e.group] = 0
+        s.members[e.group] = tuple(e.covered)
+        self.bisections[e.group] = s
+        self.group_root[e.group] = e.group
+
+    def _on_Bisection_HalvesRequested(self, e: Any, position: int) -> None:
+        s = self.bisections.get(self.group_root.get(e.parent, ""))
+        if s is None or not self._fresh(s, e):
+            return
+        s.split.add(e.parent)
+        for group, nvrs in e.halves.items():
+            s.rounds[group] = e.round
+            s.members[group] = tuple(nvrs)
+            self.group_root[group] = s.root
+
+    def _on_Bisection_FellBack(self, e: Any, position: int) -> None:
+        s = self.bisections.get(self.group_root.get(e.group, ""))
+        if s is None or not self._fresh(s, e):
+            return
+        s.fallback[e.group] = e.fallback
+        s.fallback_reason[e.group] = e.reason
+        self.dirty.update(e.nvrs)
+
+    def _members(self, group: str) -> tuple[str, ...]:
+        s = self.bisections.get(self.group_root.get(group, ""))
+        return s.members.get(group, ()) if s else ()
+
+    # --------------------------------------------------------------- reading
+
+    def is_candidate(self, nvr: str) -> bool:
+        g = self.gates.get(nvr)
+        return g is not None and g.open and not g.promoted
+
+    def candidates_in(self, nvrs: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(sorted(n for n in nvrs if self.is_candidate(n)))
+
+    def batch_views(self, nvr: str) -> tuple[BatchView, ...]:
+        """For each batch testcase, where the build stands after the latest check covering it."""
+        latest: dict[str, GroupCheck] = {}
+        for check in self.checks_by_nvr.get(nvr, ()):
+            latest[check.testcase] = check
+        return tuple(self._status(nvr, c) for c in latest.values())
+
+    def _status(self, nvr: str, c: GroupCheck) -> BatchView:
+        def view(status: str, detail: str) -> BatchView:
+            return BatchView(
+                testcase=c.testcase,
+                status=status,
+                subject_identifier=c.group,
+                event=c.event,
+                position=c.position,
+                result_id=c.result_id,
+                detail=detail,
+            )
+
+        covered = c.covered or self._members(c.group)
+        if c.outcome in _PASSING:
+            return view("passed", f"batch check {c.group} passed ({len(covered)} builds)")
+        if c.outcome in _FAILING:
+            if c.suspects:
+                if nvr in c.suspects:
+                    return view("suspect", f"named as a suspect by the failing check {c.group}")
+                return view("innocent", f"the failing check {c.group} named other suspects")
+            if len(covered) == 1:
+                return view("suspect", f"the only build covered by the failing check {c.group}")
+            s = self.bisections.get(self.group_root.get(c.group, ""))
+            for group, fallback in s.fallback.items() if s is not None else ():
+                if s is not None and nvr in s.members.get(group, ()):
+                    return view(
+                        f"unresolved-{fallback}",
+                        f"bisection of {s.root} gave up on {group}: {s.fallback_reason[group]}",
+                    )
+            if s is not None:
+                return view(
+                    "pending",
+                    f"bisecting {s.root}: {c.group} failed in round "
+                    f"{s.rounds.get(c.group, 0)} of at most {s.max_rounds}",
+                )
+            return view("pending", f"batch check {c.group} failed; bisection starting")
+        if c.outcome == "ERROR":
+            return view("unresolved-hold", f"batch check {c.group} errored; it must be re-run")
+        return view("pending", f"batch check {c.group} is {c.outcome.lower()}")
+
+    def snapshot(self, nvr: str) -> Snapshot:
+        b = self.build(nvr)
+        results = list(b.results)
+        waivers = list(b.waivers)
+        if b.change and b.change in self.changes:
+            c = self.changes[b.change]
+            results.extend(c.results)
+            waivers.extend(c.waivers)
+        return Snapshot(
+            subject_type="koji_build",
+            subject_identifier=nvr,
+            package=b.package,
+            product_version=self.config.product_version,
+            decision_context=self.config.decision_context,
+            results=tuple(results),
+            waivers=tuple(waivers),
+            batch=self.batch_views(nvr),
+        )

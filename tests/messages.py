@@ -1,0 +1,186 @@
+"""Real-shaped bus messages for gating scenarios (shapes as in ../shared/corpus).
+
+``Bus`` hands out messages with increasing send times and unique ids, the way
+they would arrive from the Fedora bus.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+PREFIX = "org.fedoraproject.prod"
+CI_PREFIX = "org.centos.prod.ci.pipeline.allpackages-build"
+BATCH_TESTCASE = "fedora-ci.koji-build-group.integrity.functional"
+
+
+def split_nvr(nvr: str) -> tuple[str, str, str]:
+    name, version, release = nvr.rsplit("-", 2)
+    return name, version, release
+
+
+class Bus:
+    def __init__(self, start: datetime | None = None, step: timedelta = timedelta(seconds=30)):
+        self.t = start or datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+        self.step = step
+        self.ids = itertools.count(1)
+        self.build_ids: dict[str, int] = {}
+
+    def msg(self, topic: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.t += self.step
+        return {
+            "topic": topic,
+            "body": body,
+            "headers": {"sent-at": self.t.isoformat()},
+            "id": f"test-{next(self.ids):06d}",
+        }
+
+    def later(self, delta: timedelta) -> None:
+        self.t += delta
+
+    def build_id(self, nvr: str) -> int:
+        return self.build_ids.setdefault(nvr, 3_000_000 + len(self.build_ids))
+
+    # ------------------------------------------------------------------ koji
+
+    def built(self, nvr: str, owner: str = "packager") -> dict[str, Any]:
+        name, version, release = split_nvr(nvr)
+        return self.msg(
+            f"{PREFIX}.buildsys.build.state.change",
+            {
+                "build_id": self.build_id(nvr),
+                "name": name,
+                "version": version,
+                "release": release,
+                "epoch": None,
+                "owner": owner,
+                "attribute": "state",
+                "instance": "primary",
+                "old": 0,
+                "new": 1,
+                "task_id": 140_000_000 + self.build_id(nvr),
+            },
+        )
+
+    def tagged(self, nvr: str, tag: str = "rawhide-pending", owner: str = "packager") -> Any:
+        return self._tag("tag", nvr, tag, owner)
+
+    def untagged(self, nvr: str, tag: str = "rawhide-pending", owner: str = "packager") -> Any:
+        return self._tag("untag", nvr, tag, owner)
+
+    def _tag(self, what: str, nvr: str, tag: str, owner: str) -> dict[str, Any]:
+        name, version, release = split_nvr(nvr)
+        return self.msg(
+            f"{PREFIX}.buildsys.{what}",
+            {
+                "build_id": self.build_id(nvr),
+                "name": name,
+                "version": version,
+                "release": release,
+                "tag": tag,
+                "tag_id": 4711,
+                "user": "kojira" if what == "tag" else "releng",
+                "owner": owner,
+                "instance": "primary",
+            },
+        )
+
+    # -------------------------------------------------------------------- CI
+
+    def stage(self, nvr: str, status: str, stage: str = "package.test.functional") -> Any:
+        """A legacy all-packages pipeline stage completing (SUCCESS, UNSTABLE, FAILURE)."""
+        name, _, _ = split_nvr(nvr)
+        topic = f"{CI_PREFIX}.{stage}.complete"
+        return self.msg(
+            topic,
+            {
+                "CI_TYPE": "custom",
+                "build_id": "42",
+                "username": "fedora-atomic",
+                "rev": f"kojitask-{140_000_000 + self.build_id(nvr)}",
+                "namespace": "rpms",
+                "repo": name,
+                "branch": "rawhide",
+                "nvr": nvr,
+                "CI_NAME": "upstream-fedora-pipeline-build",
+                "build_url": "https://jenkins-continuous-infra.apps.ci.centos.org/job/x/42/",
+                "topic": topic,
+                "status": status,
+            },
+        )
+
+    def rpmdeplint(self, nvr: str, outcome: str = "PASSED") -> dict[str, Any]:
+        return self.msg(
+            f"{PREFIX}.resultsdb.result.new",
+            {
+                "id": 50_000_000 + next(self.ids),
+                "outcome": outcome,
+                "testcase": {"name": "dist.rpmdeplint"},
+                "data": {"item": [nvr], "type": ["koji_build"]},
+                "ref_url": "https://example.org/rpmdeplint",
+            },
+        )
+
+    def passing(self, nvr: str) -> list[dict[str, Any]]:
+        """Everything one build needs from CI to pass on its own."""
+        return [self.stage(nvr, "SUCCESS"), self.rpmdeplint(nvr)]
+
+    def group_check(
+        self,
+        group: str,
+        nvrs: list[str],
+        result: str,
+        *,
+        suspects: list[str] | None = None,
+        testcase: str = BATCH_TESTCASE,
+    ) -> dict[str, Any]:
+        """A Fedora CI messages spec result about a koji-build-group."""
+        namespace, type_, category = testcase.rsplit(".", 2)
+        test: dict[str, Any] = {
+            "namespace": namespace,
+            "type": type_,
+            "category": category,
+            "result": result,
+        }
+        if suspects:
+            test["suspects"] = suspects
+        state = "error" if result == "error" else "complete"
+        return self.msg(
+            f"{PREFIX}.ci.koji-build-group.test.{state}",
+            {
+                "contact": {"name": "Fedora CI", "email": "ci@lists.fedoraproject.org"},
+                "run": {"url": "https://ci.example.org/run/1", "log": "https://ci.example.org/l"},
+                "artifact": {
+                    "type": "koji-build-group",
+                    "id": group,
+                    "builds": [{"type": "koji-build", "nvr": n} for n in nvrs],
+                },
+                "pipeline": {"id": f"pipeline-{group}", "name": "integrity"},
+                "test": test,
+                "generated_at": self.t.isoformat(),
+                "version": "1.1.14",
+            },
+        )
+
+    def waiver(self, nvr: str, testcase: str, waived: bool = True) -> dict[str, Any]:
+        return self.msg(
+            f"{PREFIX}.waiverdb.waiver.new",
+            {
+                "id": next(self.ids),
+                "subject_type": "koji_build",
+                "subject_identifier": nvr,
+                "testcase": testcase,
+                "waived": waived,
+                "product_version": "fedora-rawhide",
+                "username": "releng",
+                "comment": "known flake",
+            },
+        )
+
+
+def write(path: Path, messages: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(m) + "\n" for m in messages))
+    return path
