@@ -292,3 +292,25 @@ class Decision:
         }
         text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def state_fingerprint(self) -> str:
+        """Like ``fingerprint`` but blind to the evidence (result, waiver and event ids,
+        details): a re-run that passes again, or a second waiver of a test already
+        waived, does not change the decision. The decider records a new decision
+        only when this changes."""
+        evidence = {"result_id", "waiver_id", "event", "detail"}
+
+        def state(r: Requirement) -> dict[str, Any]:
+            return {k: v for k, v in asdict(r).items() if k not in evidence}
+
+        doc = {
+            "verdict": self.verdict,
+            "policies_satisfied": self.policies_satisfied,
+            "summary": self.summary,
+            "satisfied_requirements": [state(r) for r in self.satisfied_requirements],
+            "unsatisfied_requirements": [state(r) for r in self.unsatisfied_requirements],
+            "applicable_policies": list(self.applicable_policies),
+            "policy_set_hash": self.policy_set_hash,
+        }
+        text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

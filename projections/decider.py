@@ -272,7 +272,7 @@ class Decider:
     def _evaluate(self, nvr: str, trigger: str | None, at: str | None) -> None:
         self.report.evaluated += 1
         decision = evaluate(self.policies, self.view.snapshot(nvr))
-        fingerprint = decision.fingerprint()
+        fingerprint = decision.state_fingerprint()
         gate = self._gate(nvr)
         if gate is None or gate.fingerprint == fingerprint:
             return

@@ -16,14 +16,17 @@ from policies.snapshot import BatchView, ResultView, Snapshot, WaiverView
 from projections.config import GatingConfig
 
 # The stored event topics the model reads (the store filters on them).
-SUBJECT_TOPICS = tuple(
-    f"domain.subjects:{cls}.{name}"
-    for cls, names in {
-        "Build": ("Seen", "StateChanged", "Tagged", "Untagged", "ResultRecorded", "WaiverRecorded"),
-        "Change": ("Seen", "BuildLinked", "ResultRecorded", "WaiverRecorded"),
-        "Subject": ("ResultRecorded",),
-    }.items()
-    for name in names
+SUBJECT_TOPICS = (
+    # Results and waivers are Subject events whatever the subject's class; the
+    # aggregate they belong to (a build, a change, a group) tells them apart.
+    "domain.subjects:Subject.Seen",
+    "domain.subjects:Build.Seen",
+    "domain.subjects:Build.StateChanged",
+    "domain.subjects:Build.Tagged",
+    "domain.subjects:Build.Untagged",
+    "domain.subjects:Change.BuildLinked",
+    "domain.subjects:Subject.ResultRecorded",
+    "domain.subjects:Subject.WaiverRecorded",
 )
 DECIDER_TOPICS = (
     "domain.gating:Gate.Opened",
@@ -158,7 +161,9 @@ class GatingView:
 
     def apply(self, e: Any, position: int) -> None:
         at = getattr(e, "at", None)
-        if at and (self.now is None or at > self.now):
+        # The clock is the send time of input messages only: outcomes recorded
+        # by the effector carry wall-clock times, which must not move it.
+        if at and type(e).__module__ == "domain.subjects" and (self.now is None or at > self.now):
             self.now = at
         name = type(e).__qualname__
         handler = getattr(self, "_on_" + name.replace(".", "_"), None)
@@ -181,8 +186,9 @@ class GatingView:
         self._names[e.originator_id] = ("build", e.identifier)
         self.build(e.identifier)
 
-    def _on_Change_Seen(self, e: Any, position: int) -> None:
-        self._names[e.originator_id] = ("change", e.identifier)
+    def _on_Subject_Seen(self, e: Any, position: int) -> None:
+        if e.subject_type == "dist_git_commit":
+            self._names[e.originator_id] = ("change", e.identifier)
 
     def _nvr(self, e: Any) -> str | None:
         kind, ident = self._names.get(e.originator_id, (None, None))
@@ -245,27 +251,21 @@ class GatingView:
             at=e.at,
         )
 
-    def _on_Build_ResultRecorded(self, e: Any, position: int) -> None:
-        nvr = self._nvr(e)
-        if nvr is None:
-            return
-        b = self.build(nvr)
-        b.results.append(self._result(e, position))
-        self.dirty.add(nvr)
-
-    def _on_Change_ResultRecorded(self, e: Any, position: int) -> None:
-        kind, ident = self._names.get(e.originator_id, (None, None))
-        if kind != "change" or not ident:
-            return
-        if e.nvr:
-            return  # also recorded in the build's own stream
-        c = self._change(ident)
-        c.results.append(self._result(e, position))
-        self.dirty.update(c.nvrs)
-
     def _on_Subject_ResultRecorded(self, e: Any, position: int) -> None:
-        if e.subject_type != KOJI_BUILD_GROUP:
-            return
+        kind, ident = self._names.get(e.originator_id, (None, None))
+        if kind == "build" and ident:
+            self.build(ident).results.append(self._result(e, position))
+            self.dirty.add(ident)
+        elif kind == "change" and ident:
+            if e.nvr:
+                return  # also recorded in the build's own stream
+            c = self._change(ident)
+            c.results.append(self._result(e, position))
+            self.dirty.update(c.nvrs)
+        elif e.subject_type == KOJI_BUILD_GROUP:
+            self._group_check(e, position)
+
+    def _group_check(self, e: Any, position: int) -> None:
         check = GroupCheck(
             group=e.subject_identifier,
             testcase=e.testcase,
@@ -299,15 +299,12 @@ class GatingView:
             comment=e.comment,
         )
 
-    def _on_Build_WaiverRecorded(self, e: Any, position: int) -> None:
-        nvr = self._nvr(e)
-        if nvr is not None:
-            self.build(nvr).waivers.append(self._waiver(e, position, "koji_build", nvr))
-            self.dirty.add(nvr)
-
-    def _on_Change_WaiverRecorded(self, e: Any, position: int) -> None:
+    def _on_Subject_WaiverRecorded(self, e: Any, position: int) -> None:
         kind, ident = self._names.get(e.originator_id, (None, None))
-        if kind == "change" and ident:
+        if kind == "build" and ident:
+            self.build(ident).waivers.append(self._waiver(e, position, "koji_build", ident))
+            self.dirty.add(ident)
+        elif kind == "change" and ident:
             c = self._change(ident)
             c.waivers.append(self._waiver(e, position, "dist_git_commit", ident))
             self.dirty.update(c.nvrs)

@@ -17,7 +17,7 @@ import pytest
 from adapters.cli import main
 from adapters.effector import pending_actions
 from adapters.store import open_app
-from tests.fakekoji import FakeKojiHub
+from tests.fakekoji import FakeKojiHub, fake_koji  # noqa: F401  (fixture)
 from tests.messages import BATCH_TESTCASE, Bus, write
 
 PENDING, PROMOTED, QUARANTINE = "rawhide-pending", "rawhide", "rawhide-badnewsbears"
@@ -304,7 +304,7 @@ def test_a_newer_build_obsoletes_the_older(site: Site) -> None:
     assert new in s["withdrawn"]["detail"]
     assert site.status(new)["state"] == "held"
     # A batch check passing for both promotes only the newer.
-    site.ingest(site.bus.passing(new) + [site.bus.group_check("s", [old, new], "passed")])
+    site.ingest([*site.bus.passing(new), site.bus.group_check("s", [old, new], "passed")])
     site.act()
     assert site.hub.tags_of(new) == [PROMOTED]
     assert site.hub.tags_of(old) == [PENDING]
