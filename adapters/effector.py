@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
@@ -86,9 +87,7 @@ def _notifications(app: RelengApp, topics: tuple[str, ...]) -> Any:
         after = page[-1].id
 
 
-def _uuid(value: str) -> Any:
-    from uuid import UUID
-
+def _uuid(value: str) -> UUID:
     return UUID(value)
 
 
@@ -225,6 +224,9 @@ class Effector:
             return
         try:
             message = self.message_factory(kind, a.params["body"], self.config.topic_prefix)
+            # The action's id as message id: a retry after a timeout (the broker
+            # may have got it) is a duplicate consumers can recognise.
+            message.id = str(a.id)
             message_id = self.publisher.publish(message)
         except Exception as exc:  # PublishError or a schema error
             transient = bool(getattr(exc, "transient", False))

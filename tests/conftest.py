@@ -86,3 +86,6 @@ def store(request, tmp_path):
 def store_url(request, tmp_path):
     """A store URL for CLI tests (SQLite file)."""
     return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+from tests.fakekoji import fake_koji  # noqa: E402,F401  (fixture)
