@@ -1,21 +1,39 @@
-"""``relengotron demo``: the main job on the embedded default, with a bundled stream.
+"""``relengotron demo``: the main job on the embedded default, with bundled streams.
 
-Ingests ``config/examples/sample-stream.jsonl`` (real message shapes) into a
-fresh SQLite file, twice (the second pass shows redelivery is harmless), and
-prints what was recorded per family and per build and change.
+Night one (``config/examples/sample-stream.jsonl``, real message shapes): six
+builds land in rawhide-pending, CI tests them one by one and as a batch; one
+failure is waived, one is real. The stream is ingested twice (redelivery is
+harmless) and the gating decisions are shown with their reasons.
+
+Night two (``sample-bisection.jsonl``): four builds pass on their own but the
+batch integrity check fails. The decider bisects; a simulated CI answers each
+check request (``rpm`` is the culprit) until the culprit is found.
+
+No koji and no broker are needed: the koji moves and bus messages wait in the
+outbox, where ``relengotron act`` (with ``[koji] hub`` set) carries them out.
 """
 
 from __future__ import annotations
 
-import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from adapters import bootstrap
-from adapters.cli import render_event, render_summary
+from adapters.cli import render_summary
+from adapters.cli_gating import build_status
+from adapters.effector import pending_actions
+from adapters.envelope import to_envelope
+from adapters.ingest import to_incoming
 from adapters.store import DEFAULT_DIR, normalize_url
+from domain.application import RelengApp
+from domain.outbox import KOJI_MOVE
+from projections.decider import Decider
 
-SAMPLE = Path(__file__).resolve().parents[1] / "config" / "examples" / "sample-stream.jsonl"
+EXAMPLES = Path(__file__).resolve().parents[1] / "config" / "examples"
+SAMPLE = EXAMPLES / "sample-stream.jsonl"
+BISECTION = EXAMPLES / "sample-bisection.jsonl"
+CULPRIT = "rpm-6.0.1-1.fc44"
 
 
 def _fresh_sqlite(url: str) -> None:
@@ -29,43 +47,124 @@ def run_demo(db: str | None, *, fresh: bool = True) -> int:
     url = normalize_url(db or f"sqlite:///{Path.cwd() / DEFAULT_DIR / 'demo.db'}")
     if fresh:
         _fresh_sqlite(url)
+    cfg = bootstrap.settings(None)
     app = bootstrap.application(url)
+    decider = bootstrap.decider(app, cfg)
     print(f"== Store: {url}")
-    print(f"== Ingesting {SAMPLE.name} (real message shapes from the Fedora bus)\n")
+    print(f"== Policies: {cfg.policies} (hash {decider.policies.content_hash[:19]}...)")
+    print(f"== Night one: ingesting {SAMPLE.name} (real message shapes from the Fedora bus)\n")
     summary = bootstrap.ingest(app, [str(SAMPLE)])
     print(render_summary(summary))
+    report = decider.run()
+    print(f"\nDecider: {len(report.decisions)} decision change(s) while reading the stream.")
     print("\n== The same file again: every message is a redelivery, nothing changes")
     again = bootstrap.ingest(app, [str(SAMPLE)])
-    print(f"   {again.new} new, {again.duplicate} duplicate, {again.events} events written")
-
-    print("\n== Per build (koji_build subjects)")
-    builds = sorted(
-        {
-            m.get("name", "") + "-" + m.get("version", "") + "-" + m.get("release", "")
-            for m in _bodies("org.fedoraproject.prod.buildsys.tag")
-        }
+    report = decider.run()
+    print(
+        f"   {again.new} new, {again.duplicate} duplicate, {again.events} events written, "
+        f"{len(report.decisions)} decision change(s)"
     )
-    for nvr in builds:
-        history = bootstrap.subject_history(app, "koji_build", nvr)
-        print(f"\n{nvr}: {len(history)} events")
-        for e in history[1:]:
-            print(render_event(e, "koji_build", nvr).split("\n")[0])
-    print("\n== Per dist-git change")
-    for body in _bodies("org.fedoraproject.prod.git.receive"):
-        c = body["commit"]
-        ident = f"{c['namespace']}/{c['repo']}#{c['rev']}"
-        history = bootstrap.subject_history(app, "dist_git_commit", ident)
-        names = ", ".join(e["event"].split(".", 1)[-1] for e in history[1:])
-        print(f"  {c['namespace']}/{c['repo']}/{c['rev'][:12]}: {names}")
-    print("\nTry: relengotron events --db", url, "--subject systemd-258-2.fc44")
+    print("\n== rawhide-pending after night one")
+    _show_gate(decider, cfg.gating.pending_tag, reasons=True)
+
+    print(f"\n== Night two: ingesting {BISECTION.name}: the batch integrity check fails")
+    bootstrap.ingest(app, [str(BISECTION)])
+    decider.run()
+    _simulate_ci(app, decider)
+    print("\n== rawhide-pending after night two")
+    _show_gate(decider, cfg.gating.pending_tag, reasons=True, only=_nvrs(BISECTION))
+
+    print("\n== The outbox: koji moves waiting for `relengotron act` ([koji] hub)")
+    for a in pending_actions(app):
+        if a.kind == KOJI_MOVE:
+            p = a.params
+            print(f"  move {p['nvr']:<30} {p['from_tag']} -> {p['to_tag']}")
+    print("\nTry:")
+    print(f"  relengotron status --db {url} vim-9.1.1800-1.fc44")
+    print(f"  relengotron status --db {url} systemd-258-2.fc44 --json")
+    print(f"  relengotron act --dry-run --db {url}")
     return 0
 
 
-def _bodies(topic: str) -> list[dict[str, Any]]:
-    """The distinct bodies of the sample's messages on ``topic``."""
-    out: list[dict[str, Any]] = []
-    for line in SAMPLE.read_text().splitlines():
+def _nvrs(path: Path) -> set[str]:
+    import json
+
+    out = set()
+    for line in path.read_text().splitlines():
         m = json.loads(line)
-        if m["topic"] == topic and m["body"] not in out:
-            out.append(m["body"])
+        if m["topic"].endswith("buildsys.tag"):
+            b = m["body"]
+            out.add(f"{b['name']}-{b['version']}-{b['release']}")
     return out
+
+
+def _show_gate(
+    decider: Decider, pending: str, *, reasons: bool, only: set[str] | None = None
+) -> None:
+    view = decider.read_view()
+    for nvr in sorted(view.gates):
+        if only is not None and nvr not in only:
+            continue
+        s = build_status(view, nvr, pending)
+        if s is None:
+            continue
+        d = s["decision"] or {}
+        verdict = d.get("verdict", "-")
+        print(f"  {nvr:<30} {s['state']:<12} {verdict:<11} {d.get('summary', '')}")
+        if not reasons:
+            continue
+        for r in d.get("unsatisfied_requirements", []):
+            print(f"      NOT {r['type']}: {r.get('testcase')}  {r.get('detail') or ''}".rstrip())
+        for r in d.get("satisfied_requirements", []):
+            if r["type"].endswith("-waived"):
+                print(f"      waived {r.get('testcase')} (waiver {r.get('waiver_id')})")
+
+
+def _simulate_ci(app: RelengApp, decider: Decider) -> None:
+    """Play the CI system: answer each check request; the group with the culprit fails."""
+    answered: set[str] = set()
+    while True:
+        requests = [
+            a.params["body"]
+            for a in pending_actions(app)
+            if a.params.get("kind") == "batch.check.requested"
+            and a.params["body"]["artifact"]["id"] not in answered
+        ]
+        if not requests:
+            return
+        messages = []
+        for body in requests:
+            group = body["artifact"]["id"]
+            nvrs = [b["nvr"] for b in body["artifact"]["builds"]]
+            result = "failed" if CULPRIT in nvrs else "passed"
+            round_ = body["bisection"]["round"]
+            print(f"  round {round_}: CI checks {group} {nvrs}: {result}")
+            messages.append(_answer(body, result))
+            answered.add(group)
+        app.record([to_incoming(to_envelope(m), source="demo CI") for m in messages])
+        decider.run()
+
+
+def _answer(request: dict[str, Any], result: str) -> dict[str, Any]:
+    group = request["artifact"]["id"]
+    sent = datetime.fromisoformat(request["generated_at"]) + timedelta(minutes=20)
+    namespace, type_, category = request["testcase"].rsplit(".", 2)
+    return {
+        "topic": "org.fedoraproject.prod.ci.koji-build-group.test.complete",
+        "id": f"demo-ci-{group}",
+        "headers": {"sent-at": sent.isoformat()},
+        "body": {
+            "contact": {"name": "demo CI", "email": "ci@example.org"},
+            "run": {"url": f"https://ci.example.org/{group}", "log": ""},
+            "artifact": request["artifact"],
+            "pipeline": {"id": f"demo-{group}", "name": "integrity (simulated)"},
+            "test": {
+                "namespace": namespace,
+                "type": type_,
+                "category": category,
+                "result": result,
+            },
+            "generated_at": sent.isoformat(),
+            "version": "1.1.14",
+        },
+    }

@@ -184,7 +184,7 @@ class KojiGateway:
         """One result per move, same order; see the module docstring for the outcomes."""
         return _MoveRun(self, moves, dry_run).run()
 
-    def _read(self, fn: Callable[[], T], on_retry: Callable[[], object] = int) -> T:
+    def _read(self, fn: Callable[[], T], on_retry: Callable[[], object] = lambda: None) -> T:
         """Call ``fn``, retrying transient errors with exponential backoff."""
         tries = 0
         while True:

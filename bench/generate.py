@@ -332,6 +332,30 @@ def demo_stream() -> list[dict[str, Any]]:
                 "data": {"item": [nvr], "type": ["koji_build"], "arch": ["x86_64"]},
             },
         )
+    # The nightly integrity check of the pending tag as a whole (Fedora CI
+    # messages spec, koji-build-group): it passes for the six builds.
+    nvrs = [f"{name}-{ver}-{rel}" for name, ver, rel in pkgs]
+    add(
+        f"{PREFIX}.ci.koji-build-group.test.complete",
+        {
+            "contact": {"name": "Fedora CI", "email": "ci@lists.fedoraproject.org"},
+            "run": {"url": "https://osci.example.org/integrity/812", "log": ""},
+            "artifact": {
+                "type": "koji-build-group",
+                "id": "rawhide-pending-20261120.0",
+                "builds": [{"type": "koji-build", "nvr": n} for n in nvrs],
+            },
+            "pipeline": {"id": "integrity-812", "name": "rawhide-pending integrity"},
+            "test": {
+                "namespace": "fedora-ci.koji-build-group",
+                "type": "integrity",
+                "category": "functional",
+                "result": "passed",
+            },
+            "generated_at": t.isoformat(),
+            "version": "1.1.14",
+        },
+    )
     add(
         f"{PREFIX}.waiverdb.waiver.new",
         {
@@ -382,4 +406,94 @@ def demo_stream() -> list[dict[str, Any]]:
     )
     out.append(dict(out[3]))  # a redelivery of the first tag message
     add(f"{PREFIX}.fedocal.meeting.new", {"meeting": {"meeting_name": "Release readiness"}})
+    return out
+
+
+def demo_bisection_stream() -> list[dict[str, Any]]:
+    """The demo's second night: four builds pass their own tests, the integrity
+    check of the batch fails, and nobody says which build broke it."""
+    rng = random.Random(45)
+    t = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
+    out: list[dict[str, Any]] = []
+
+    def add(topic: str, body: dict[str, Any]) -> None:
+        nonlocal t
+        t += timedelta(seconds=41)
+        out.append(_msg(topic, body, t, rng))
+
+    pkgs = [
+        ("gcc", "15.2.1", "4.fc44", "jakub"),
+        ("rpm", "6.0.1", "1.fc44", "pmatilai"),
+        ("dnf5", "5.3.0", "1.fc44", "jmracek"),
+        ("python-requests", "2.32.5", "2.fc44", "torsava"),
+    ]
+    nvrs = []
+    for i, (name, ver, rel, owner) in enumerate(pkgs):
+        nvr = f"{name}-{ver}-{rel}"
+        nvrs.append(nvr)
+        build = {
+            "build_id": 2910000 + i,
+            "name": name,
+            "version": ver,
+            "release": rel,
+            "epoch": None,
+            "owner": owner,
+            "instance": "primary",
+        }
+        add(
+            f"{PREFIX}.buildsys.build.state.change",
+            {**build, "attribute": "state", "old": 0, "new": 1, "task_id": 139100000 + i},
+        )
+        add(f"{PREFIX}.buildsys.tag", {**build, "tag": "rawhide-pending", "tag_id": 4711,
+                                       "user": "kojira"})  # fmt: skip
+        topic = f"{CI_PREFIX}.package.test.functional.complete"
+        add(
+            topic,
+            {
+                "CI_TYPE": "custom",
+                "build_id": str(5200 + i),
+                "username": "fedora-atomic",
+                "rev": f"kojitask-{139100000 + i}",
+                "namespace": "rpms",
+                "repo": name,
+                "branch": "rawhide",
+                "nvr": nvr,
+                "CI_NAME": "upstream-fedora-pipeline-build",
+                "build_url": f"https://jenkins-continuous-infra.apps.ci.centos.org/job/"
+                f"upstream-fedora-pipeline-build/{5200 + i}/",
+                "topic": topic,
+                "status": "SUCCESS",
+            },
+        )
+        add(
+            f"{PREFIX}.resultsdb.result.new",
+            {
+                "id": 41100000 + i,
+                "outcome": "PASSED",
+                "testcase": {"name": "dist.rpmdeplint"},
+                "ref_url": f"https://taskotron.fedoraproject.org/artifacts/n{i}",
+                "data": {"item": [nvr], "type": ["koji_build"]},
+            },
+        )
+    add(
+        f"{PREFIX}.ci.koji-build-group.test.complete",
+        {
+            "contact": {"name": "Fedora CI", "email": "ci@lists.fedoraproject.org"},
+            "run": {"url": "https://osci.example.org/integrity/813", "log": ""},
+            "artifact": {
+                "type": "koji-build-group",
+                "id": "rawhide-pending-20261121.0",
+                "builds": [{"type": "koji-build", "nvr": n} for n in nvrs],
+            },
+            "pipeline": {"id": "integrity-813", "name": "rawhide-pending integrity"},
+            "test": {
+                "namespace": "fedora-ci.koji-build-group",
+                "type": "integrity",
+                "category": "functional",
+                "result": "failed",
+            },
+            "generated_at": t.isoformat(),
+            "version": "1.1.14",
+        },
+    )
     return out

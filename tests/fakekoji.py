@@ -1,9 +1,7 @@
-"""A fake koji hub: XML-RPC over HTTP on 127.0.0.1, good enough for ``koji.ClientSession``.
-
-Wire protocol as the real hub's (``__starstar`` keywords, ``multiCall`` one-element lists or
-fault dicts, koji's fault codes); builds, tags, ``tag_listing`` history and tasks in memory;
-``tagBuild``/``moveBuild`` create a task that tags (at once or after some polls).
-"""
+"""A fake koji hub on 127.0.0.1 for ``koji.ClientSession``: the hub's XML-RPC protocol
+(``__starstar`` keywords, ``multiCall`` one-element lists or fault dicts, koji's fault codes);
+builds, tags, ``tag_listing`` history and tasks in memory; ``tagBuild``/``moveBuild`` create
+a task that tags (at once or after some polls). Anonymous writes are allowed."""
 
 from __future__ import annotations
 
@@ -59,9 +57,8 @@ class FakeKojiHub:
 
     def start(self) -> FakeKojiHub:
         handler = type("Handler", (_Handler,), {"hub": self})
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.block_on_close = False
-        server = self._server  # polls for shutdown every 0.05 s:
+        self._server = server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.block_on_close = False  # and a 0.05 s shutdown poll, for a quick stop:
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
@@ -338,7 +335,8 @@ class FakeKojiHub:
             if (states is None or t["state"] in states) and method in (None, t["method"])
         ]
 
-    def _api_tagHistory(self, **kw: Any) -> list[dict[str, Any]]:
+    def _api_tagHistory(self, *args: Any, **kw: Any) -> list[dict[str, Any]]:
+        kw.update(zip(("build", "tag", "package", "active"), args, strict=False))
         build, tag, package, active = (kw.get(k) for k in ("build", "tag", "package", "active"))
         nvr = None if build is None else self._build(build)["nvr"]  # type: ignore[index]
         name = None if tag is None else self._tag_name(tag)
