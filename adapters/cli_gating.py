@@ -98,7 +98,7 @@ def cmd_act(args: argparse.Namespace) -> int:
     bootstrap.decide(app, cfg)  # never act on a stale outbox
     report = bootstrap.effector(app, cfg).run(dry_run=args.dry_run)
     print(json.dumps(report.as_json()) if args.json else render_act(report))
-    failed = any(r["outcome"] == "failed" for r in report.done)
+    failed = any(r["outcome"] == "failed" for r in report.done) or report.errors
     return EXIT_PROBLEM if failed else EXIT_OK
 
 
@@ -112,6 +112,7 @@ def render_act(report: ActReport) -> str:
     if report.pending:
         lines.append(f"{'Would do' if report.dry_run else 'Still pending'}: {len(report.pending)}")
         lines += ["  " + _render_row(r) for r in report.pending]
+    lines += [f"Error: {e}" for e in report.errors]
     return "\n".join(lines) or "Nothing to do."
 
 

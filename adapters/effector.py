@@ -23,7 +23,16 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from adapters.koji_gateway import ALREADY, FAILED, GONE, MOVED, TRANSIENT, Move, MoveResult
+from adapters.koji_gateway import (
+    ALREADY,
+    FAILED,
+    GONE,
+    MOVED,
+    TRANSIENT,
+    KojiLoginError,
+    Move,
+    MoveResult,
+)
 from domain import ids
 from domain.application import RelengApp
 from domain.gating import Gate
@@ -55,9 +64,15 @@ class ActReport:
     dry_run: bool = False
     done: list[dict[str, Any]] = field(default_factory=list)
     pending: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {"dry_run": self.dry_run, "done": self.done, "still_pending": self.pending}
+        return {
+            "dry_run": self.dry_run,
+            "done": self.done,
+            "still_pending": self.pending,
+            "errors": self.errors,
+        }
 
 
 def pending_actions(app: RelengApp) -> list[Action]:
@@ -139,7 +154,13 @@ class Effector:
             )
             for a in actions
         ]
-        results = self.koji.move(moves, dry_run=dry_run)
+        try:
+            results = self.koji.move(moves, dry_run=dry_run)
+        except KojiLoginError as exc:  # nothing was written; the actions stay pending
+            for a in actions:
+                report.pending.append(_row(a, TRANSIENT, f"koji login failed: {exc}"))
+            report.errors.append(f"koji login failed: {exc}")
+            return
         if dry_run:
             for a, r in zip(actions, results, strict=True):
                 report.pending.append(_row(a, r.outcome, r.detail))

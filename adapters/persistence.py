@@ -87,7 +87,43 @@ class BulkApplicationRecorder(_BulkInsert, SQLAlchemyApplicationRecorder):
 
 
 class BulkProcessRecorder(_BulkInsert, SQLAlchemyProcessRecorder):
-    pass
+    """Events plus tracking positions (followers such as the decider record both at once).
+
+    eventsourcing-sqlalchemy 1.0.1's tracking recorder keeps ``schema_name`` to
+    itself, so the events table of a process recorder would silently be the one
+    in the default schema. The events record class is defined again here with
+    the schema (same naming as the library's aggregate recorder).
+    """
+
+    def __init__(
+        self,
+        datastore: Any,
+        *,
+        events_table_name: str,
+        tracking_table_name: str,
+        schema_name: str | None = None,
+    ) -> None:
+        super().__init__(
+            datastore,
+            events_table_name=events_table_name,
+            tracking_table_name=tracking_table_name,
+            schema_name=schema_name,
+        )
+        if schema_name and self.events_record_cls.__table__.schema != schema_name:
+            self.schema_name = schema_name
+            old = self.events_record_cls.__table__
+            name = "".join(
+                part.capitalize()
+                for part in schema_name.split("_") + events_table_name.rstrip("s").split("_")
+            )
+            self.events_record_cls = self.datastore.define_record_class(
+                cls_name=name,
+                table_name=events_table_name,
+                schema_name=schema_name,
+                base_cls=self.datastore.base_stored_event_record_cls,
+            )
+            self.tables = [t for t in self.tables if t is not old]
+            self.tables.append(self.events_record_cls.__table__)
 
 
 class RelengFactory(SQLAlchemyFactory):

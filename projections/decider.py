@@ -15,10 +15,8 @@ function of the input sequence: batch sizes and run times do not change them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
@@ -32,6 +30,7 @@ from domain.gating import Bisection, Gate
 from domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action
 from policies.engine import evaluate
 from policies.spec import BatchIntegrityRule, PolicySet
+from projections import bisection
 from projections.config import GatingConfig
 from projections.gating import TOPICS, GatingView, package_of
 
@@ -205,9 +204,9 @@ class Decider:
                     self._untagged_pending(nvr, user, trigger, at)
         view.tag_changes.clear()
         for group in sorted(view.dirty_groups):
-            self._bisect(group, trigger, at)
+            bisection.bisect(self, group, trigger, at)
         view.dirty_groups.clear()
-        self._deadlines(trigger, at)
+        bisection.deadlines(self, trigger, at)
         for nvr in sorted(view.dirty):
             if view.is_candidate(nvr):
                 self._evaluate(nvr, trigger, at)
@@ -389,134 +388,6 @@ class Decider:
         self._add(action)
         self.report.actions += 1
 
-    # --------------------------------------------------------------- bisection
-
-    def _bisect(self, group: str, trigger: str | None, at: str | None) -> None:
-        view = self.view
-        check = view.checks[group][-1]
-        if check.testcase not in self.batch_testcases:
-            return
-        if check.outcome not in ("FAILED", "NEEDS_INSPECTION") or check.suspects:
-            return
-        members = check.covered or view._members(group)
-        candidates = view.candidates_in(members)
-        if len(candidates) < 2:
-            return
-        root = view.group_root.get(group)
-        if root is None:
-            deadline = _plus_hours(at, self.config.bisection_timeout_hours)
-            bisection = Bisection(
-                self.config.decision_context,
-                group,
-                check.testcase,
-                list(candidates),
-                self.config.max_rounds,
-                deadline,
-                check.event,
-                trigger,
-                at,
-            )
-            self._add(bisection)
-            root = group
-        state = view.bisections[root]
-        if group in state.split or group in state.fallback:
-            return
-        agg = self._bisection(root)
-        next_round = state.rounds.get(group, 0) + 1
-        if next_round > state.max_rounds:
-            agg.fall_back(
-                trigger=trigger,
-                at=at,
-                group=group,
-                nvrs=list(candidates),
-                fallback=self.config.fallback,
-                reason=f"the bound of {state.max_rounds} rounds was reached",
-            )
-            self._fold(agg)
-            self.report.bisections += 1
-            return
-        half = len(candidates) // 2
-        halves = {f"{group}/a": list(candidates[:half]), f"{group}/b": list(candidates[half:])}
-        agg.request_halves(trigger=trigger, at=at, parent=group, round=next_round, halves=halves)
-        self._fold(agg)
-        self.report.bisections += 1
-        for name, nvrs in halves.items():
-            self._request(
-                f"{agg.id}:{name}:check",
-                BUS_PUBLISH,
-                {"kind": "batch.check.requested", "body": self._check_body(name, nvrs, agg, at)},
-                None,
-                f"bisection of {root}, round {next_round}",
-                trigger,
-                at,
-            )
-
-    def _check_body(
-        self, group: str, nvrs: list[str], agg: Bisection, at: str | None
-    ) -> dict[str, Any]:
-        state = self.view.bisections[agg.group]
-        parent, _, half = group.rpartition("/")
-        return {
-            "artifact": {
-                "type": "koji-build-group",
-                "id": group,
-                "builds": [
-                    {
-                        "type": "koji-build",
-                        "nvr": nvr,
-                        "component": package_of(nvr),
-                        "issuer": self.view.build(nvr).owner,
-                        "id": self.view.build(nvr).koji_id,
-                        "scratch": False,
-                    }
-                    for nvr in nvrs
-                ],
-                "repository": None,
-            },
-            "testcase": state.testcase,
-            "bisection": {
-                "parent": parent,
-                "round": state.rounds[group],
-                "max_rounds": state.max_rounds,
-                "half": half,
-            },
-            "generated_at": at,
-            "version": "1.0.0",
-        }
-
-    def _deadlines(self, trigger: str | None, at: str | None) -> None:
-        now = self.view.now
-        if now is None:
-            return
-        for root, state in self.view.bisections.items():
-            if state.deadline is None or now <= state.deadline:
-                continue
-            for group, members in state.members.items():
-                if group in state.fallback or group in state.split:
-                    continue
-                checks = self.view.checks.get(group)
-                latest = checks[-1] if checks else None
-                if latest is not None and (
-                    latest.outcome in ("PASSED", "INFO") or latest.suspects or len(members) < 2
-                ):
-                    continue  # settled
-                candidates = self.view.candidates_in(members)
-                if not candidates:
-                    continue
-                agg = cast(
-                    Bisection, self._get(ids.bisection_id(self.config.decision_context, root))
-                )
-                agg.fall_back(
-                    trigger=trigger,
-                    at=at,
-                    group=group,
-                    nvrs=list(candidates),
-                    fallback=self.config.fallback,
-                    reason=f"no answer by the deadline {state.deadline}",
-                )
-                self._fold(agg)
-                self.report.bisections += 1
-
 
 _DECISION_KEYS = (
     "subject_type",
@@ -531,12 +402,3 @@ _DECISION_KEYS = (
     "applicable_policies",
     "policy_set_hash",
 )
-
-
-def _plus_hours(at: str | None, hours: float) -> str | None:
-    if at is None or math.isinf(hours):
-        return None
-    try:
-        return (datetime.fromisoformat(at) + timedelta(hours=hours)).isoformat()
-    except ValueError:
-        return None

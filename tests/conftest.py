@@ -89,3 +89,4 @@ def store_url(request, tmp_path):
 
 
 from tests.fakekoji import fake_koji  # noqa: E402,F401  (fixture)
+from tests.rabbit import listener, prefix  # noqa: E402,F401  (fixtures)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_gating import PENDING, PROMOTED, Site
-from tests.fakekoji import FakeKojiHub, fake_koji  # noqa: F401  (fixture)
+from tests.fakekoji import FakeKojiHub
 
 ROOT = Path(__file__).resolve().parents[2]
 

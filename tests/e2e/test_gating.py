@@ -17,7 +17,7 @@ import pytest
 from adapters.cli import main
 from adapters.effector import pending_actions
 from adapters.store import open_app
-from tests.fakekoji import FakeKojiHub, fake_koji  # noqa: F401  (fixture)
+from tests.fakekoji import FakeKojiHub
 from tests.messages import BATCH_TESTCASE, Bus, write
 
 PENDING, PROMOTED, QUARANTINE = "rawhide-pending", "rawhide", "rawhide-badnewsbears"

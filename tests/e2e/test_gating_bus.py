@@ -14,8 +14,8 @@ from fedora_messaging import message as fm
 
 from adapters.messaging.schemas import BuildPromotedV1, BuildQuarantinedV1, DecisionChangedV1
 from tests.e2e.test_gating import PROMOTED, QUARANTINE, Site
-from tests.fakekoji import FakeKojiHub, fake_koji  # noqa: F401  (fixture)
-from tests.integration.test_publisher import URL, _receive, listener, prefix  # noqa: F401
+from tests.fakekoji import FakeKojiHub
+from tests.rabbit import URL, receive
 
 
 @pytest.mark.rabbitmq
@@ -46,7 +46,7 @@ def test_quarantine_and_promotion_are_published_naming_the_owner(
     assert fake_koji.tags_of(good) == [PROMOTED]
 
     published = [r for r in out["done"] if r["outcome"] == "published"]
-    received = _receive(listener, count=len(published), wait=20)
+    received = receive(listener, count=len(published), wait=20)
     messages = [fm.get_message(m.routing_key, props, body) for m, props, body in received]
     by_class: dict[type, list[Any]] = {}
     for m in messages:

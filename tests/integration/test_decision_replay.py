@@ -68,9 +68,9 @@ def messages(ops: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     return out
 
 
-def run(store: Path, msgs: list[dict[str, Any]], cuts: list[int]) -> RelengApp:
+def run(store: Path | RelengApp, msgs: list[dict[str, Any]], cuts: list[int]) -> RelengApp:
     """Record ``msgs`` in batches ending at ``cuts``, deciding after each batch."""
-    app = open_app(f"sqlite:///{store}")
+    app = store if isinstance(store, RelengApp) else open_app(f"sqlite:///{store}")
     incoming = [to_incoming(to_envelope(m)) for m in msgs]
     start = 0
     for end in [*sorted(set(cuts)), len(incoming)]:
@@ -121,8 +121,11 @@ def test_same_events_same_decisions_whatever_the_batching(
     assert one_by_one == one_batch
 
 
-def test_replay_of_a_recorded_history_gives_identical_decisions(tmp_path: Path) -> None:
-    """A scenario with every kind of decision, replayed into a fresh store."""
+def test_replay_of_a_recorded_history_gives_identical_decisions(
+    tmp_path: Path, store: RelengApp
+) -> None:
+    """A scenario with every kind of decision, replayed into a fresh store (SQLite and
+    PostgreSQL: the replay store is the parametrized ``store`` fixture)."""
     ops: list[tuple[Any, ...]] = [
         ("tag", NVRS[0]),
         ("tag", NVRS[2]),
@@ -139,7 +142,7 @@ def test_replay_of_a_recorded_history_gives_identical_decisions(tmp_path: Path) 
     ]
     msgs = messages(ops)
     first = derived(run(tmp_path / "a.db", msgs, [3, 9, 10]))
-    again = derived(run(tmp_path / "b.db", msgs, []))
+    again = derived(run(store, msgs, []))
     assert first == again
     verdicts = [t for events in first.values() for t in events if t[0].endswith("Gate.Decided")]
     assert verdicts, "the scenario must produce decisions"

@@ -6,7 +6,6 @@ and fail instead when CI=true.  The others need no broker.
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 import uuid
@@ -15,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema.exceptions
-import pika
 import pytest
 from fedora_messaging import config as fm_config
 from fedora_messaging import exceptions as fm_exc
@@ -29,59 +27,18 @@ from adapters.messaging.publisher import (
     publish_error_from,
 )
 from adapters.messaging.schemas import SCHEMAS, BuildPromotedV1, message_for
+from tests.rabbit import HOST, URL
+from tests.rabbit import receive as _receive
+from tests.rabbit import require_rabbitmq as _require_rabbitmq
 from tests.unit.test_message_schemas import GOOD, promoted_body
 
-HOST, PORT = "127.0.0.1", 5672
-URL = f"amqp://guest:guest@{HOST}:{PORT}/%2F"
 UNREACHABLE = f"amqp://guest:guest@{HOST}:1/%2F"
-
-
-def _require_rabbitmq() -> None:
-    try:
-        socket.create_connection((HOST, PORT), timeout=2).close()
-    except OSError as exc:
-        why = f"RabbitMQ not reachable on {HOST}:{PORT}: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{why} (CI=true: the broker is required)")
-        pytest.skip(why)
-
-
-@pytest.fixture
-def prefix() -> str:
-    """A topic prefix no other test (or engineer) publishes under."""
-    return f"rt{uuid.uuid4().hex[:12]}.relengotron"
-
-
-@pytest.fixture
-def listener(prefix: str) -> Iterator[Any]:
-    """(channel, queue): an exclusive queue bound to ``amq.topic`` for ``<prefix word>.#``."""
-    _require_rabbitmq()
-    connection = pika.BlockingConnection(pika.URLParameters(URL))
-    channel = connection.channel()
-    queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
-    channel.queue_bind(queue, "amq.topic", routing_key=f"{prefix.split('.')[0]}.#")
-    yield channel, queue
-    connection.close()
 
 
 @pytest.fixture
 def publisher() -> Iterator[FedoraMessagingPublisher]:
     with FedoraMessagingPublisher(amqp_url=URL, timeout=10) as pub:
         yield pub
-
-
-def _receive(listener: Any, count: int = 1, wait: float = 5.0) -> list[tuple[Any, Any, bytes]]:
-    channel, queue = listener
-    got: list[tuple[Any, Any, bytes]] = []
-    deadline = time.monotonic() + wait
-    while len(got) < count and time.monotonic() < deadline:
-        method, props, body = channel.basic_get(queue, auto_ack=True)
-        if method is None:
-            time.sleep(0.05)
-        else:
-            got.append((method, props, body))
-    assert len(got) == count, f"expected {count} messages, got {len(got)}"
-    return got
 
 
 # ---------------------------------------------------------------------- with the broker

@@ -1,0 +1,159 @@
+"""Bisection of failing batch integrity checks (a part of the decider).
+
+A failing check of a koji-build-group that names no suspects and covers more
+than one candidate is split in two halves; a check of each half is requested
+(a ``batch.check.requested`` message through the outbox). Halves that pass
+clear their builds; halves that fail are split again, until a failing group
+holds one build (the suspect). Bound: ``max_rounds`` rounds and a deadline in
+message time; past either, the configured fallback (hold or quarantine)
+applies to the builds still undecided, and the reason says which bound hit.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from domain.gating import Bisection
+from domain.outbox import BUS_PUBLISH
+from projections.gating import package_of
+
+if TYPE_CHECKING:
+    from projections.decider import Decider
+
+
+def bisect(self: Decider, group: str, trigger: str | None, at: str | None) -> None:
+    view = self.view
+    check = view.checks[group][-1]
+    if check.testcase not in self.batch_testcases:
+        return
+    if check.outcome not in ("FAILED", "NEEDS_INSPECTION") or check.suspects:
+        return
+    members = check.covered or view._members(group)
+    candidates = view.candidates_in(members)
+    if len(candidates) < 2:
+        return
+    root = view.group_root.get(group)
+    if root is None:
+        deadline = _plus_hours(at, self.config.bisection_timeout_hours)
+        bisection = Bisection(
+            self.config.decision_context,
+            group,
+            check.testcase,
+            list(candidates),
+            self.config.max_rounds,
+            deadline,
+            check.event,
+            trigger,
+            at,
+        )
+        self._add(bisection)
+        root = group
+    state = view.bisections[root]
+    if group in state.split or group in state.fallback:
+        return
+    agg = self._bisection(root)
+    next_round = state.rounds.get(group, 0) + 1
+    if next_round > state.max_rounds:
+        agg.fall_back(
+            trigger=trigger,
+            at=at,
+            group=group,
+            nvrs=list(candidates),
+            fallback=self.config.fallback,
+            reason=f"the bound of {state.max_rounds} rounds was reached",
+        )
+        self._fold(agg)
+        self.report.bisections += 1
+        return
+    half = len(candidates) // 2
+    halves = {f"{group}/a": list(candidates[:half]), f"{group}/b": list(candidates[half:])}
+    agg.request_halves(trigger=trigger, at=at, parent=group, round=next_round, halves=halves)
+    self._fold(agg)
+    self.report.bisections += 1
+    for name, nvrs in halves.items():
+        self._request(
+            f"{agg.id}:{name}:check",
+            BUS_PUBLISH,
+            {"kind": "batch.check.requested", "body": _check_body(self, name, nvrs, agg, at)},
+            None,
+            f"bisection of {root}, round {next_round}",
+            trigger,
+            at,
+        )
+
+
+def _check_body(
+    self: Decider, group: str, nvrs: list[str], agg: Bisection, at: str | None
+) -> dict[str, Any]:
+    state = self.view.bisections[agg.group]
+    parent, _, half = group.rpartition("/")
+    return {
+        "artifact": {
+            "type": "koji-build-group",
+            "id": group,
+            "builds": [
+                {
+                    "type": "koji-build",
+                    "nvr": nvr,
+                    "component": package_of(nvr),
+                    "issuer": self.view.build(nvr).owner,
+                    "id": self.view.build(nvr).koji_id,
+                    "scratch": False,
+                }
+                for nvr in nvrs
+            ],
+            "repository": None,
+        },
+        "testcase": state.testcase,
+        "bisection": {
+            "parent": parent,
+            "round": state.rounds[group],
+            "max_rounds": state.max_rounds,
+            "half": half,
+        },
+        "generated_at": at,
+        "version": "1.0.0",
+    }
+
+
+def deadlines(self: Decider, trigger: str | None, at: str | None) -> None:
+    now = self.view.now
+    if now is None:
+        return
+    for root, state in self.view.bisections.items():
+        if state.deadline is None or now <= state.deadline:
+            continue
+        for group, members in state.members.items():
+            if group in state.fallback or group in state.split:
+                continue
+            checks = self.view.checks.get(group)
+            latest = checks[-1] if checks else None
+            if latest is not None and (
+                latest.outcome in ("PASSED", "INFO") or latest.suspects or len(members) < 2
+            ):
+                continue  # settled
+            candidates = self.view.candidates_in(members)
+            if not candidates:
+                continue
+            agg = self._bisection(root)
+            agg.fall_back(
+                trigger=trigger,
+                at=at,
+                group=group,
+                nvrs=list(candidates),
+                fallback=self.config.fallback,
+                reason=f"no answer by the deadline {state.deadline}",
+            )
+            self._fold(agg)
+            self.report.bisections += 1
+
+
+def _plus_hours(at: str | None, hours: float) -> str | None:
+    if at is None or math.isinf(hours):
+        return None
+    try:
+        return (datetime.fromisoformat(at) + timedelta(hours=hours)).isoformat()
+    except ValueError:
+        return None
