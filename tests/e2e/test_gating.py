@@ -12,8 +12,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from adapters.cli import main
 from adapters.effector import pending_actions
 from adapters.store import open_app
@@ -89,11 +87,6 @@ fallback = "hold"
             for a in pending_actions(app)
             if a.params.get("kind") == "batch.check.requested"
         ]
-
-
-@pytest.fixture
-def site(tmp_path: Path, fake_koji: FakeKojiHub, capsys: Any) -> Site:
-    return Site(tmp_path, fake_koji, capsys)
 
 
 def nvrs(n: int) -> list[str]:

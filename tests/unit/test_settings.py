@@ -1,0 +1,88 @@
+"""Settings: the example file is complete and valid; mistakes name the file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapters.settings import (
+    DEFAULT_POLICIES,
+    Settings,
+    SettingsError,
+    database_url,
+    load_settings,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "config" / "relengotron.example.toml"
+
+
+def test_no_file_gives_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RELENGOTRON_CONFIG", raising=False)
+    s = load_settings(None)
+    assert s == Settings()
+    assert s.policies == DEFAULT_POLICIES
+    assert (s.gating.pending_tag, s.gating.promoted_tag, s.gating.quarantine_tag) == (
+        "rawhide-pending",
+        "rawhide",
+        "rawhide-badnewsbears",
+    )
+    assert s.koji.hub is None and not s.bus.enabled
+
+
+def test_the_example_file_loads_with_every_table() -> None:
+    s = load_settings(str(EXAMPLE))
+    assert s.koji.hub == "https://koji.fedoraproject.org/kojihub"
+    assert s.koji.auth.method == "none"
+    assert s.gating.decision_context == "rawhide_pending"
+    assert s.gating.fallback == "hold" and s.gating.max_rounds == 6
+    assert s.bus.topic_prefix == "relengotron"
+
+
+def test_env_var_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "s.toml"
+    f.write_text('[koji.tags]\npending = "f45-pending"\n[gating]\npolicies = "pol"\n')
+    monkeypatch.setenv("RELENGOTRON_CONFIG", str(f))
+    s = load_settings(None)
+    assert s.gating.pending_tag == "f45-pending"
+    assert s.policies == tmp_path / "pol"  # relative to the settings file
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[koji]\nhubb = 'x'\n", "unknown key 'hubb' in [koji]"),
+        ("[kojii]\nhub = 'x'\n", "unknown table [kojii]"),
+        ("[koji]\ntimeout = 'soon'\n", "[koji] timeout must be a number"),
+        ("[bus]\nenabled = 'yes'\n", "[bus] enabled must be true or false"),
+        ("[koji]\nauth = 'password'\n", "[koji] auth"),
+        ("[koji]\nauth = 'ssl'\n", "[koji] auth"),
+        ("[gating.bisection]\nfallback = 'promote'\n", "fallback must be one of"),
+        ("[gating.bisection]\nmax_rounds = 0\n", "max_rounds must be at least 1"),
+        ("[koji.tags]\npromoted = 'rawhide-pending'\n", "tags must differ"),
+        ("hub = 'x'\n", "must be inside a [table]"),
+        ("[koji\n", "not valid TOML"),
+    ],
+)
+def test_mistakes_are_clear(tmp_path: Path, text: str, message: str) -> None:
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    with pytest.raises(SettingsError) as err:
+        load_settings(str(f))
+    assert message in str(err.value)
+    assert str(f) in str(err.value)
+
+
+def test_missing_file() -> None:
+    with pytest.raises(SettingsError, match="settings file not found"):
+        load_settings("/nonexistent/relengotron.toml")
+
+
+def test_store_url_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("RELENGOTRON_DB", raising=False)
+    configured = "postgresql://db/x"
+    assert database_url(None, tmp_path, configured) == "postgresql+psycopg://db/x"
+    monkeypatch.setenv("RELENGOTRON_DB", "postgresql://env/y")
+    assert database_url(None, tmp_path, configured) == "postgresql+psycopg://env/y"
+    assert database_url("sqlite:///a.db", tmp_path, configured) == "sqlite:///a.db"
