@@ -18,6 +18,7 @@ def ref(event: Any) -> str:
     """A store-independent reference to a stored event: ``<aggregate id>/<version>``."""
     return f"{event.originator_id}/{event.originator_version}"
 
+
 _MOVED = {"moved", "already"}
 
 
