@@ -56,16 +56,8 @@ def bisect(self: Decider, group: str, trigger: str | None, at: str | None) -> No
     agg = self._bisection(root)
     next_round = state.rounds.get(group, 0) + 1
     if next_round > state.max_rounds:
-        agg.fall_back(
-            trigger=trigger,
-            at=at,
-            group=group,
-            nvrs=list(candidates),
-            fallback=self.config.fallback,
-            reason=f"the bound of {state.max_rounds} rounds was reached",
-        )
-        self._fold(agg)
-        self.report.bisections += 1
+        reason = f"the bound of {state.max_rounds} rounds was reached"
+        _fall_back(self, agg, group, candidates, reason, trigger, at)
         return
     half = len(candidates) // 2
     halves = {f"{group}/a": list(candidates[:half]), f"{group}/b": list(candidates[half:])}
@@ -137,17 +129,29 @@ def deadlines(self: Decider, trigger: str | None, at: str | None) -> None:
             candidates = self.view.candidates_in(members)
             if not candidates:
                 continue
-            agg = self._bisection(root)
-            agg.fall_back(
-                trigger=trigger,
-                at=at,
-                group=group,
-                nvrs=list(candidates),
-                fallback=self.config.fallback,
-                reason=f"no answer by the deadline {state.deadline}",
-            )
-            self._fold(agg)
-            self.report.bisections += 1
+            reason = f"no answer by the deadline {state.deadline}"
+            _fall_back(self, self._bisection(root), group, candidates, reason, trigger, at)
+
+
+def _fall_back(
+    d: Decider,
+    agg: Bisection,
+    group: str,
+    candidates: tuple[str, ...],
+    reason: str,
+    trigger: str | None,
+    at: str | None,
+) -> None:
+    agg.fall_back(
+        trigger=trigger,
+        at=at,
+        group=group,
+        nvrs=list(candidates),
+        fallback=d.config.fallback,
+        reason=reason,
+    )
+    d._fold(agg)
+    d.report.bisections += 1
 
 
 def _plus_hours(at: str | None, hours: float) -> str | None:

@@ -231,15 +231,8 @@ class Decider:
             older = self._gate(other)
             if older is None or not older.open:
                 continue
-            older.withdraw(
-                trigger=trigger,
-                at=at,
-                reason="obsoleted",
-                detail=f"{nvr} was tagged into {tag} after it",
-                by=nvr,
-            )
-            self._fold(older)
-            self._cancel_moves(other, f"obsoleted by {nvr}", trigger, at)
+            detail = f"{nvr} was tagged into {tag} after it"
+            self._withdraw(older, "obsoleted", detail, nvr, trigger, at)
 
     def _untagged_pending(
         self, nvr: str, user: str | None, trigger: str | None, at: str | None
@@ -258,15 +251,21 @@ class Decider:
         gate = self._gate(nvr)
         if gate is None or not gate.open:
             return
-        gate.withdraw(
-            trigger=trigger,
-            at=at,
-            reason="untagged",
-            detail=f"untagged from {self.config.pending_tag} by {user or 'someone'}",
-            by=user,
-        )
+        detail = f"untagged from {self.config.pending_tag} by {user or 'someone'}"
+        self._withdraw(gate, "untagged", detail, user, trigger, at)
+
+    def _withdraw(
+        self,
+        gate: Gate,
+        reason: str,
+        detail: str,
+        by: str | None,
+        trigger: str | None,
+        at: str | None,
+    ) -> None:
+        gate.withdraw(trigger=trigger, at=at, reason=reason, detail=detail, by=by)
         self._fold(gate)
-        self._cancel_moves(nvr, "the build left the pending tag", trigger, at)
+        self._cancel_moves(gate.nvr, f"{reason}: {detail}", trigger, at)
 
     def _evaluate(self, nvr: str, trigger: str | None, at: str | None) -> None:
         self.report.evaluated += 1
@@ -389,16 +388,8 @@ class Decider:
         self.report.actions += 1
 
 
-_DECISION_KEYS = (
-    "subject_type",
-    "subject_identifier",
-    "product_version",
-    "decision_context",
-    "verdict",
-    "policies_satisfied",
-    "summary",
-    "satisfied_requirements",
-    "unsatisfied_requirements",
-    "applicable_policies",
-    "policy_set_hash",
-)
+_DECISION_KEYS = (  # what a decision.changed message repeats of the decision
+    "subject_type", "subject_identifier", "product_version", "decision_context", "verdict",
+    "policies_satisfied", "summary", "satisfied_requirements", "unsatisfied_requirements",
+    "applicable_policies", "policy_set_hash",
+)  # fmt: skip
