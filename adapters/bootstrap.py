@@ -10,6 +10,7 @@ from adapters.ingest import IngestSummary, Progress, ingest_files
 from adapters.policy_loader import load_policy_set
 from adapters.settings import Settings, database_url, load_settings
 from adapters.store import open_app
+from adapters.view_store import SQLViewStore
 from domain import ids
 from domain.application import RelengApp
 from policies.spec import PolicySet
@@ -29,7 +30,9 @@ def policy_set(cfg: Settings, directory: str | None = None) -> PolicySet:
 
 
 def decider(app: RelengApp, cfg: Settings, policies: PolicySet | None = None) -> Decider:
-    return Decider(app, policies or policy_set(cfg), cfg.gating)
+    return Decider(
+        app, policies or policy_set(cfg), cfg.gating, snapshots=SQLViewStore(app.recorder)
+    )
 
 
 def decide(app: RelengApp, cfg: Settings) -> DeciderReport:

@@ -15,9 +15,11 @@ function of the input sequence: batch sizes and run times do not change them.
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -35,6 +37,7 @@ from projections.config import GatingConfig
 from projections.gating import TOPICS, GatingView, package_of
 
 NAME = "decider"
+VIEW_FORMAT = 1  # bump when GatingView's fields change: older snapshots are ignored
 PAGE = 1000
 ATTEMPTS = 3
 
@@ -60,6 +63,14 @@ class DeciderReport:
         }
 
 
+class ViewSnapshots(Protocol):
+    """Where a folded view is kept between runs (a cache: losing it costs a re-fold)."""
+
+    def load(self, key: str) -> tuple[int, bytes] | None: ...
+
+    def save(self, key: str, position: int, data: bytes) -> None: ...
+
+
 class Decider:
     def __init__(
         self,
@@ -69,8 +80,12 @@ class Decider:
         *,
         page_size: int = PAGE,
         progress: Callable[[int, int], None] | None = None,
+        snapshots: ViewSnapshots | None = None,
     ) -> None:
         self.app = app
+        self.snapshots = snapshots
+        digest = hashlib.sha256(repr(config).encode()).hexdigest()[:16]
+        self.snapshot_key = f"gating-view:v{VIEW_FORMAT}:{digest}"
         self.policies = policies
         self.config = config
         self.page_size = page_size
@@ -96,10 +111,24 @@ class Decider:
 
     def read_view(self) -> GatingView:
         """The gating read model of the whole log, without deciding anything."""
-        view = GatingView(self.config)
-        for n in self._notifications(0):
+        view, start = self._start_view()
+        for n in self._notifications(start):
             view.apply(self.app.mapper.to_domain_event(n), n.id)
         return view
+
+    def _start_view(self) -> tuple[GatingView, int]:
+        """The last saved view and its position, or an empty view at 0."""
+        if self.snapshots is not None:
+            saved = self.snapshots.load(self.snapshot_key)
+            if saved is not None:
+                position, data = saved
+                try:
+                    view = pickle.loads(data)
+                except Exception:  # an unreadable cache is only a cache: fold again
+                    view = None
+                if isinstance(view, GatingView):
+                    return view, position
+        return GatingView(self.config), 0
 
     def _notifications(self, after: int) -> Any:
         recorder = self.app.recorder
@@ -114,15 +143,19 @@ class Decider:
 
     def _run(self) -> DeciderReport:
         self.report = DeciderReport()
-        self.view = view = GatingView(self.config)
         self._aggs: dict[UUID, Aggregate] = {}
         self._written: set[tuple[UUID, int]] = set()
         cursor = tracked = self.app.tracked_position(NAME)
+        view, start = self._start_view()
+        if start > cursor:  # a view ahead of the decisions cannot be trusted
+            view, start = GatingView(self.config), 0
+        self.view = view
         live = False
         last_msg: str | None = None
         boundary = prev = cursor
         mapper = self.app.mapper
-        for n in self._notifications(0):
+        prev = max(prev, start)
+        for n in self._notifications(start):
             if (n.originator_id, n.originator_version) in self._written:
                 continue
             e = mapper.to_domain_event(n)
@@ -153,6 +186,12 @@ class Decider:
         if boundary > tracked:
             self._flush(boundary)
         self.report.position = max(boundary, tracked)
+        if self.snapshots is not None and prev > start:
+            # Everything up to ``prev`` is folded and decided: the next run starts here.
+            view.dirty.clear()
+            view.dirty_groups.clear()
+            view.tag_changes.clear()
+            self.snapshots.save(self.snapshot_key, prev, pickle.dumps(view))
         return self.report
 
     def _flush(self, position: int) -> None:
