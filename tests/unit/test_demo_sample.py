@@ -1,4 +1,4 @@
-"""The demo's bundled streams are exactly what bench/generate.py makes (no hand edits),
+"""The demo's bundled streams are exactly what bench/demo_streams.py makes (no hand edits),
 and the demo shows promotions, a waiver, a quarantine and a bisection with reasons."""
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ REPO = Path(__file__).resolve().parents[2]
 def test_sample_streams_are_generated(name, generator):
     sys.path.insert(0, str(REPO / "bench"))
     try:
-        import generate
+        import demo_streams
     finally:
         sys.path.remove(str(REPO / "bench"))
-    messages = getattr(generate, generator)()
+    messages = getattr(demo_streams, generator)()
     expected = "".join(json.dumps(m, sort_keys=True) + "\n" for m in messages)
     assert (REPO / "config" / "examples" / name).read_text() == expected
 
