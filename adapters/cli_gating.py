@@ -245,9 +245,9 @@ def cmd_waive(args: argparse.Namespace) -> int:
         },
     }
     app.record([to_incoming(to_envelope(record), source="relengotron waive")])
-    bootstrap.decide(app, cfg)
-    view = bootstrap.decider(app, cfg).read_view()
-    status = build_status(view, args.nvr, cfg.gating.pending_tag)
+    decider = bootstrap.decider(app, cfg)
+    decider.run()  # leaves its view, folded to the end of the log
+    status = build_status(decider.view, args.nvr, cfg.gating.pending_tag)
     if args.json:
         print(json.dumps({"waiver_id": waiver_id, "status": status}, default=str))
     else:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.gating import Bisection
 from domain.outbox import BUS_PUBLISH
+from projections import outbox
 from projections.gating import package_of
 
 if TYPE_CHECKING:
@@ -65,7 +66,8 @@ def bisect(self: Decider, group: str, trigger: str | None, at: str | None) -> No
     self._fold(agg)
     self.report.bisections += 1
     for name, nvrs in halves.items():
-        self._request(
+        outbox.request(
+            self,
             f"{agg.id}:{name}:check",
             BUS_PUBLISH,
             {"kind": "batch.check.requested", "body": _check_body(self, name, nvrs, agg, at)},

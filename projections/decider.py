@@ -29,10 +29,10 @@ from eventsourcing.persistence import IntegrityError
 from domain import ids
 from domain.application import RelengApp
 from domain.gating import Bisection, Gate
-from domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action
+from domain.outbox import KOJI_MOVE
 from policies.engine import evaluate
 from policies.spec import BatchIntegrityRule, PolicySet
-from projections import bisection
+from projections import bisection, outbox
 from projections.config import GatingConfig
 from projections.gating import TOPICS, GatingView, package_of
 
@@ -154,7 +154,6 @@ class Decider:
         last_msg: str | None = None
         boundary = prev = cursor
         mapper = self.app.mapper
-        prev = max(prev, start)
         for n in self._notifications(start):
             if (n.originator_id, n.originator_version) in self._written:
                 continue
@@ -163,9 +162,7 @@ class Decider:
             if n.id > cursor:
                 if not live:
                     live = True
-                    view.dirty.clear()
-                    view.dirty_groups.clear()
-                    view.tag_changes.clear()
+                    view.settle()
                 elif msg is not None and last_msg is not None and msg != last_msg:
                     self._decide(last_msg)
                     boundary = prev
@@ -188,9 +185,7 @@ class Decider:
         self.report.position = max(boundary, tracked)
         if self.snapshots is not None and prev > start:
             # Everything up to ``prev`` is folded and decided: the next run starts here.
-            view.dirty.clear()
-            view.dirty_groups.clear()
-            view.tag_changes.clear()
+            view.settle()
             self.snapshots.save(self.snapshot_key, prev, pickle.dumps(view))
         return self.report
 
@@ -235,21 +230,19 @@ class Decider:
     def _decide(self, trigger: str | None) -> None:
         view = self.view
         at = view.now
-        for nvr, tag, added, user, _msg in view.tag_changes:
+        for nvr, tag, added, user in view.tag_changes:
             if tag == self.config.pending_tag:
                 if added:
                     self._tagged_pending(nvr, trigger, at)
                 else:
                     self._untagged_pending(nvr, user, trigger, at)
-        view.tag_changes.clear()
         for group in sorted(view.dirty_groups):
             bisection.bisect(self, group, trigger, at)
-        view.dirty_groups.clear()
         bisection.deadlines(self, trigger, at)
         for nvr in sorted(view.dirty):
             if view.is_candidate(nvr):
                 self._evaluate(nvr, trigger, at)
-        view.dirty.clear()
+        view.settle()
 
     def _tagged_pending(self, nvr: str, trigger: str | None, at: str | None) -> None:
         gate = self._gate(nvr)
@@ -304,7 +297,7 @@ class Decider:
     ) -> None:
         gate.withdraw(trigger=trigger, at=at, reason=reason, detail=detail, by=by)
         self._fold(gate)
-        self._cancel_moves(gate.nvr, f"{reason}: {detail}", trigger, at)
+        outbox.cancel_moves(self, gate.nvr, f"{reason}: {detail}", trigger, at)
 
     def _evaluate(self, nvr: str, trigger: str | None, at: str | None) -> None:
         self.report.evaluated += 1
@@ -327,108 +320,5 @@ class Decider:
         self.report.decisions.append(
             {"nvr": nvr, "verdict": decision.verdict, "previous": previous, "at": at}
         )
-        self._plan_move(nvr, gate, decision.verdict, decision.summary, trigger, at)
-        owner = self.view.build(nvr).owner
-        self._request(
-            f"{gate.id}:{gate.version}:decision",
-            BUS_PUBLISH,
-            {
-                "kind": "decision.changed",
-                "body": {
-                    **{k: body[k] for k in _DECISION_KEYS if k in body},
-                    "previous_verdict": previous,
-                    "decision_id": f"{gate.id}/{gate.version}",
-                    "decided_at": at,
-                    "owner": owner,
-                },
-            },
-            gate,
-            f"decision changed to {decision.verdict}",
-            trigger,
-            at,
-        )
-
-    def _plan_move(
-        self,
-        nvr: str,
-        gate: Gate,
-        verdict: str,
-        summary: str,
-        trigger: str | None,
-        at: str | None,
-    ) -> None:
-        cfg = self.config
-        target = {
-            "promote": cfg.promoted_tag,
-            "waived": cfg.promoted_tag,
-            "quarantine": cfg.quarantine_tag,
-        }.get(verdict)
-        keep = self._cancel_moves(nvr, f"superseded: now {verdict}", trigger, at, keep=target)
-        location = self.view.gates[nvr].location or cfg.pending_tag
-        if target is None or keep or target == location:
-            return
-        b = self.view.build(nvr)
-        self._request(
-            f"{gate.id}:{gate.version}:move",
-            KOJI_MOVE,
-            {
-                "nvr": nvr,
-                "from_tag": location,
-                "to_tag": target,
-                "verdict": verdict,
-                "owner": b.owner,
-                "package": b.package,
-                "koji_id": b.koji_id,
-                "decision_id": f"{gate.id}/{gate.version}",
-                "summary": summary,
-            },
-            gate,
-            f"{verdict}: {summary}",
-            trigger,
-            at,
-        )
-
-    def _cancel_moves(
-        self,
-        nvr: str,
-        reason: str,
-        trigger: str | None,
-        at: str | None,
-        keep: str | None = None,
-    ) -> bool:
-        """Cancel pending moves of a build (except one to ``keep``); True if one was kept."""
-        kept = False
-        for a in list(self.view.actions.values()):
-            if a.kind != KOJI_MOVE or a.done or a.params.get("nvr") != nvr:
-                continue
-            if keep is not None and a.params.get("to_tag") == keep:
-                kept = True
-                continue
-            action = cast(Action | None, self._get(ids.action_id(a.key)))
-            if action is not None and not action.done:
-                action.cancel(trigger=trigger, at=at, reason=reason)
-                self._fold(action)
-        return kept
-
-    def _request(
-        self,
-        key: str,
-        kind: str,
-        params: dict[str, Any],
-        gate: Aggregate | None,
-        reason: str,
-        trigger: str | None,
-        at: str | None,
-    ) -> None:
-        if self._get(ids.action_id(key)) is not None:
-            return  # requested by an earlier run
-        action = Action(key, kind, params, str(gate.id) if gate else None, reason, trigger, at)
-        self._add(action)
-        self.report.actions += 1
-
-
-_DECISION_KEYS = (  # what a decision.changed message repeats of the decision
-    "subject_type", "subject_identifier", "product_version", "decision_context", "verdict",
-    "policies_satisfied", "summary", "satisfied_requirements", "unsatisfied_requirements",
-    "applicable_policies", "policy_set_hash",
-)  # fmt: skip
+        outbox.plan_move(self, nvr, gate, decision.verdict, decision.summary, trigger, at)
+        outbox.announce(self, nvr, gate, body, previous, trigger, at)

@@ -99,7 +99,7 @@ class GatingView(DecisionRecords):
         self.checks_by_nvr: dict[str, list[GroupCheck]] = {}
         self.now: str | None = None
         self.dirty_groups: set[str] = set()  # groups with a new result
-        self.tag_changes: list[tuple[str, str, bool, str | None, str | None]] = []
+        self.tag_changes: list[tuple[str, str, bool, str | None]] = []  # nvr, tag, added, user
 
     # ------------------------------------------------------------ folding
 
@@ -165,7 +165,7 @@ class GatingView(DecisionRecords):
         b.tags.add(e.tag)
         b.owner = e.owner or b.owner
         b.koji_id = e.build_id if e.build_id is not None else b.koji_id
-        self.tag_changes.append((nvr, e.tag, True, e.user, e.msg))
+        self.tag_changes.append((nvr, e.tag, True, e.user))
         if e.tag == self.config.promoted_tag and nvr in self.gates:
             self.gates[nvr].promoted = True
         self.dirty.add(nvr)
@@ -175,7 +175,7 @@ class GatingView(DecisionRecords):
         if nvr is None:
             return
         self.build(nvr).tags.discard(e.tag)
-        self.tag_changes.append((nvr, e.tag, False, e.user, e.msg))
+        self.tag_changes.append((nvr, e.tag, False, e.user))
         self.dirty.add(nvr)
 
     def _result(self, e: Any, position: int) -> ResultView:
@@ -252,6 +252,12 @@ class GatingView(DecisionRecords):
             c = self._change(ident)
             c.waivers.append(self._waiver(e, position, "dist_git_commit", ident))
             self.dirty.update(c.nvrs)
+
+    def settle(self) -> None:
+        """Forget what changed: it has been decided (or was decided by an earlier run)."""
+        self.dirty.clear()
+        self.dirty_groups.clear()
+        self.tag_changes.clear()
 
     # --------------------------------------------------------------- reading
 
