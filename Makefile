@@ -7,8 +7,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Debian packages the Python dependencies need to build (koji -> gssapi -> krb5).
-DEB_PACKAGES := libkrb5-dev gcc pkg-config
+# Debian packages: koji -> gssapi needs krb5 and a compiler; the artifact tests build
+# real RPMs and repodata (rpm, createrepo-c); `relengotron graph --format svg` uses Graphviz.
+DEB_PACKAGES := libkrb5-dev gcc pkg-config rpm createrepo-c graphviz
 PYTEST_ARGS ?=
 
 .PHONY: demo test check lint bench sysdeps clean

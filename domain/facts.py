@@ -206,6 +206,73 @@ class GreenwaveDecisionObserved:
     unsatisfied: tuple[str, ...] = ()  # testcases of unsatisfied requirements
 
 
+# Normalized compose statuses (``ComposeStatusChanged.status``).
+COMPOSE_STARTED = "STARTED"
+COMPOSE_FINISHED = "FINISHED"
+COMPOSE_FAILED = "FAILED"
+COMPOSE_STATUSES = frozenset({COMPOSE_STARTED, COMPOSE_FINISHED, COMPOSE_FAILED})
+
+# Where a manifest was learned, most trusted first.
+MANIFEST_SOURCES = ("compose", "depsolve", "definition")
+
+
+@dataclass(frozen=True)
+class ArtifactDefined:
+    """An artifact definition (``config/artifacts/*.yaml``) as recorded by ``artifacts sync``.
+
+    ``definition`` is the whole validated mapping; ``digest`` its canonical hash,
+    so re-recording an unchanged definition changes nothing.
+    """
+
+    name: str
+    kind: str
+    digest: str
+    definition: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    source: str | None = None  # the file it came from
+
+
+@dataclass(frozen=True)
+class ArtifactRetired:
+    name: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ManifestLearned:
+    """The package set of an artifact, and where it was learned.
+
+    ``packages`` maps *source* package names to the source NVR in the artifact
+    (None when only the name is known, e.g. from the definition's own list).
+    """
+
+    artifact: str
+    source: str  # one of MANIFEST_SOURCES
+    digest: str
+    packages: tuple[tuple[str, str | None], ...] = ()
+    ref: str | None = None  # the compose id, repository or file it came from
+    rpms: int = 0  # binary packages behind it, when known
+
+
+@dataclass(frozen=True)
+class ComposeStatusChanged:
+    """A compose or image build reported a status (pungi, ODCS, CI pipelines, ours).
+
+    ``ref`` is the compose's identity as its backend knows it (``odcs:42``,
+    ``pungi:Fedora-Rawhide-20240101.n.0``, ``ostree:<ref>@<rev>``); ``compose``
+    is our own compose key when the message echoes it back; ``target`` is what an
+    artifact definition's ``match`` can recognize (an OSTree ref, a compose id).
+    """
+
+    ref: str
+    status: str  # one of COMPOSE_STATUSES
+    origin: str  # "pungi", "odcs", "ci-pipeline", "ci-messages", "relengotron"
+    artifact: str | None = None
+    compose: str | None = None
+    target: str | None = None
+    location: str | None = None
+    detail: str | None = None
+
+
 Fact = (
     ChangePushed
     | BuildStateChanged
@@ -220,4 +287,8 @@ Fact = (
     | BodhiUpdateChanged
     | BodhiComposeChanged
     | GreenwaveDecisionObserved
+    | ArtifactDefined
+    | ArtifactRetired
+    | ManifestLearned
+    | ComposeStatusChanged
 )

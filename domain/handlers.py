@@ -7,6 +7,7 @@ from uuid import UUID
 
 from domain import facts as f
 from domain import ids
+from domain.artifacts import Artifact, ComposeRun
 from domain.koji import KojiTag, KojiTask
 from domain.push import Push
 from domain.subjects import Build, Change, Subject, Update, subject_class
@@ -63,6 +64,12 @@ def targets(fact: f.Fact) -> list[UUID]:
         out.append(ids.tag_id(fact.tag))
     elif isinstance(fact, f.KojiTaskChanged):
         out.append(ids.task_id(fact.task_id))
+    elif isinstance(fact, f.ArtifactDefined | f.ArtifactRetired):
+        out.append(ids.artifact_id(fact.name))
+    elif isinstance(fact, f.ManifestLearned):
+        out.append(ids.artifact_id(fact.artifact))
+    elif isinstance(fact, f.ComposeStatusChanged):
+        out.append(ids.compose_run_id(fact.ref))
     return out
 
 
@@ -169,6 +176,21 @@ def apply_fact(uow: UnitOfWork, fact: f.Fact, msg: str, at: str | None) -> None:
             owner=fact.owner,
             parent=fact.parent,
         )
+    elif isinstance(fact, f.ArtifactDefined | f.ArtifactRetired | f.ManifestLearned):
+        _apply_artifact(uow, fact, msg, at)
+    elif isinstance(fact, f.ComposeStatusChanged):
+        run = cast(ComposeRun, uow.get_or_create(ids.compose_run_id(fact.ref), lambda: ComposeRun(fact.ref)))
+        run.change_status(
+            msg=msg,
+            at=at,
+            status=fact.status,
+            origin=fact.origin,
+            artifact=fact.artifact,
+            compose=fact.compose,
+            target=fact.target,
+            location=fact.location,
+            detail=fact.detail,
+        )
     else:  # pragma: no cover - a new fact type without a handler is a programming error
         raise TypeError(f"no handler for fact {type(fact).__name__}")
 
@@ -202,3 +224,51 @@ def _apply_result(uow: UnitOfWork, fact: f.TestResultReported, msg: str, at: str
         _build(uow, fact.nvr).record_result(**kwargs)
     if fact.change is not None and fact.subject_type != f.DIST_GIT_COMMIT:
         _change(uow, fact.change).record_result(**kwargs)
+
+
+def _apply_artifact(
+    uow: UnitOfWork,
+    fact: f.ArtifactDefined | f.ArtifactRetired | f.ManifestLearned,
+    msg: str,
+    at: str | None,
+) -> None:
+    """Definitions and manifests: only what really changed becomes an event."""
+    name = fact.artifact if isinstance(fact, f.ManifestLearned) else fact.name
+    artifact = cast(Artifact | None, uow.get(ids.artifact_id(name)))
+    if isinstance(fact, f.ArtifactDefined):
+        if artifact is None:
+            uow.add(
+                Artifact(
+                    msg=msg,
+                    at=at,
+                    name=fact.name,
+                    kind=fact.kind,
+                    definition=dict(fact.definition),
+                    digest=fact.digest,
+                    source=fact.source,
+                )
+            )
+        elif artifact.digest != fact.digest or artifact.retired:
+            artifact.redefine(
+                msg=msg,
+                at=at,
+                kind=fact.kind,
+                definition=dict(fact.definition),
+                digest=fact.digest,
+                source=fact.source,
+            )
+    elif artifact is None:
+        return  # retiring or describing an artifact never defined: nothing to record
+    elif isinstance(fact, f.ArtifactRetired):
+        if not artifact.retired:
+            artifact.retire(msg=msg, at=at, reason=fact.reason)
+    elif artifact.manifests.get(fact.source) != fact.digest:
+        artifact.learn_manifest(
+            msg=msg,
+            at=at,
+            source=fact.source,
+            packages=dict(fact.packages),
+            ref=fact.ref,
+            rpms=fact.rpms,
+            digest=fact.digest,
+        )

@@ -81,3 +81,23 @@ def action_id(key: str) -> UUID:
 def bisection_id(context: str, group: str) -> UUID:
     """The bisection of one failing batch check."""
     return uuid5(NAMESPACE, f"bisection:{context}:{group}")
+
+
+def artifact_id(name: str) -> UUID:
+    """An artifact (a repository, OSTree, image, container), by its definition's name."""
+    return uuid5(NAMESPACE, f"artifact:{name}")
+
+
+def compose_run_id(ref: str) -> UUID:
+    """A compose as its backend reports it, by its backend reference."""
+    return uuid5(NAMESPACE, f"compose-run:{ref}")
+
+
+def artifact_compose_id(key: str) -> UUID:
+    """One compose of one artifact that we planned: ``<artifact>#<generation>``."""
+    return uuid5(NAMESPACE, f"artifact-compose:{key}")
+
+
+def push_run_id(key: str) -> UUID:
+    """Our coordination of one Bodhi push."""
+    return uuid5(NAMESPACE, f"push-run:{key}")

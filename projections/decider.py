@@ -15,16 +15,9 @@ function of the input sequence: batch sizes and run times do not change them.
 
 from __future__ import annotations
 
-import hashlib
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
-from uuid import UUID
-
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from typing import Any, cast
 
 from domain import ids
 from domain.application import RelengApp
@@ -34,12 +27,13 @@ from policies.engine import evaluate
 from policies.spec import BatchIntegrityRule, PolicySet
 from projections import bisection, outbox
 from projections.config import GatingConfig
+from projections.follower import PAGE, Follower, ViewSnapshots
 from projections.gating import TOPICS, GatingView, package_of
 
 NAME = "decider"
 VIEW_FORMAT = 1  # bump when GatingView's fields change: older snapshots are ignored
-PAGE = 1000
-ATTEMPTS = 3
+
+__all__ = ["NAME", "Decider", "DeciderReport", "ViewSnapshots"]
 
 
 @dataclass
@@ -63,15 +57,12 @@ class DeciderReport:
         }
 
 
-class ViewSnapshots(Protocol):
-    """Where a folded view is kept between runs (a cache: losing it costs a re-fold)."""
+class Decider(Follower[GatingView, DeciderReport]):
+    NAME = NAME
+    VIEW_KIND = "gating-view"
+    VIEW_FORMAT = VIEW_FORMAT
+    TOPICS = TOPICS
 
-    def load(self, key: str) -> tuple[int, bytes] | None: ...
-
-    def save(self, key: str, position: int, data: bytes) -> None: ...
-
-
-class Decider:
     def __init__(
         self,
         app: RelengApp,
@@ -82,14 +73,9 @@ class Decider:
         progress: Callable[[int, int], None] | None = None,
         snapshots: ViewSnapshots | None = None,
     ) -> None:
-        self.app = app
-        self.snapshots = snapshots
-        digest = hashlib.sha256(repr(config).encode()).hexdigest()[:16]
-        self.snapshot_key = f"gating-view:v{VIEW_FORMAT}:{digest}"
+        super().__init__(app, config, page_size=page_size, progress=progress, snapshots=snapshots)
         self.policies = policies
         self.config = config
-        self.page_size = page_size
-        self.progress = progress
         self.batch_testcases = {
             r.test_case_name
             for p in policies.policies
@@ -97,124 +83,11 @@ class Decider:
             if isinstance(r, BatchIntegrityRule)
         }
 
-    # ---------------------------------------------------------------- running
+    def new_view(self) -> GatingView:
+        return GatingView(self.config)
 
-    def run(self) -> DeciderReport:
-        """Catch up with the log; retry from scratch if another writer got in the way."""
-        for attempt in range(ATTEMPTS):
-            try:
-                return self._run()
-            except IntegrityError:
-                if attempt == ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def read_view(self) -> GatingView:
-        """The gating read model of the whole log, without deciding anything."""
-        view, start = self._start_view()
-        for n in self._notifications(start):
-            view.apply(self.app.mapper.to_domain_event(n), n.id)
-        return view
-
-    def _start_view(self) -> tuple[GatingView, int]:
-        """The last saved view and its position, or an empty view at 0."""
-        if self.snapshots is not None:
-            saved = self.snapshots.load(self.snapshot_key)
-            if saved is not None:
-                position, data = saved
-                try:
-                    view = pickle.loads(data)
-                except Exception:  # an unreadable cache is only a cache: fold again
-                    view = None
-                if isinstance(view, GatingView):
-                    return view, position
-        return GatingView(self.config), 0
-
-    def _notifications(self, after: int) -> Any:
-        recorder = self.app.recorder
-        while True:
-            page = recorder.select_notifications(
-                start=after + 1, limit=self.page_size, topics=TOPICS
-            )
-            if not page:
-                return
-            yield from page
-            after = page[-1].id
-
-    def _run(self) -> DeciderReport:
-        self.report = DeciderReport()
-        self._aggs: dict[UUID, Aggregate] = {}
-        self._written: set[tuple[UUID, int]] = set()
-        cursor = tracked = self.app.tracked_position(NAME)
-        view, start = self._start_view()
-        if start > cursor:  # a view ahead of the decisions cannot be trusted
-            view, start = GatingView(self.config), 0
-        self.view = view
-        live = False
-        last_msg: str | None = None
-        boundary = prev = cursor
-        mapper = self.app.mapper
-        for n in self._notifications(start):
-            if (n.originator_id, n.originator_version) in self._written:
-                continue
-            e = mapper.to_domain_event(n)
-            msg = getattr(e, "msg", None)
-            if n.id > cursor:
-                if not live:
-                    live = True
-                    view.settle()
-                elif msg is not None and last_msg is not None and msg != last_msg:
-                    self._decide(last_msg)
-                    boundary = prev
-            view.apply(e, n.id)
-            self.report.read += 1
-            if msg is not None:
-                last_msg = msg
-            prev = n.id
-            if self.report.read % self.page_size == 0:
-                if self.progress:
-                    self.progress(self.report.read, 0)
-                if live and boundary > tracked:
-                    self._flush(boundary)
-                    tracked = boundary
-        if live:
-            self._decide(last_msg)
-            boundary = prev
-        if boundary > tracked:
-            self._flush(boundary)
-        self.report.position = max(boundary, tracked)
-        if self.snapshots is not None and prev > start:
-            # Everything up to ``prev`` is folded and decided: the next run starts here.
-            view.settle()
-            self.snapshots.save(self.snapshot_key, prev, pickle.dumps(view))
-        return self.report
-
-    def _flush(self, position: int) -> None:
-        aggs = [a for a in self._aggs.values() if a._pending_events]
-        for a in aggs:
-            for ev in a._pending_events:
-                self._written.add((ev.originator_id, ev.originator_version))
-        self.app.save_tracked(aggs, NAME, position)
-
-    # -------------------------------------------------------------- aggregates
-
-    def _get(self, aggregate_id: UUID) -> Any:
-        agg = self._aggs.get(aggregate_id)
-        if agg is None:
-            try:
-                agg = self.app.repository.get(aggregate_id)
-            except AggregateNotFoundError:
-                return None
-            self._aggs[aggregate_id] = agg
-        return agg
-
-    def _add(self, agg: Aggregate) -> None:
-        self._aggs[agg.id] = agg
-        self._fold(agg)
-
-    def _fold(self, agg: Aggregate) -> None:
-        """Show the view the event just triggered (it is skipped when read back)."""
-        self.view.apply(agg._pending_events[-1], 0)
+    def new_report(self) -> DeciderReport:
+        return DeciderReport()
 
     def _bisection(self, root: str) -> Bisection:
         return cast(Bisection, self._get(ids.bisection_id(self.config.decision_context, root)))
@@ -227,7 +100,7 @@ class Decider:
 
     # ---------------------------------------------------------------- deciding
 
-    def _decide(self, trigger: str | None) -> None:
+    def decide(self, trigger: str | None) -> None:
         view = self.view
         at = view.now
         for nvr, tag, added, user in view.tag_changes:

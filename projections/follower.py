@@ -1,0 +1,214 @@
+"""A follower of the event log: folds a read model and decides as the log grows.
+
+The decider (gating) and the composer (artifacts, composes, pushes) are both
+followers. Each reads the stored events of its topics in log order, folds them
+into its view and, for events recorded after its tracked position, decides at
+every *group boundary*: a group is the events of one input message, or the
+events one decision round recorded (same ``trigger``), as the subclass says.
+What it records is saved with its new tracked position in one transaction, so a
+crash never loses a decision nor takes one twice, and a replay of the same log
+re-derives the same events.
+
+A folded view can be kept between runs (``ViewSnapshots``, a cache): the next
+run resumes from the saved position instead of folding the log from zero.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Notification
+
+from domain.application import RelengApp
+
+PAGE = 1000
+ATTEMPTS = 3
+
+
+class ViewSnapshots(Protocol):
+    """Where a folded view is kept between runs (a cache: losing it costs a re-fold)."""
+
+    def load(self, key: str) -> tuple[int, bytes] | None: ...
+
+    def save(self, key: str, position: int, data: bytes) -> None: ...
+
+
+class Report(Protocol):
+    read: int
+    position: int
+
+
+class View(Protocol):
+    def apply(self, e: Any, position: int) -> None: ...
+
+    def settle(self) -> None: ...
+
+
+V = TypeVar("V", bound=View)
+R = TypeVar("R", bound=Report)
+
+
+class Follower(Generic[V, R]):
+    NAME: ClassVar[str]
+    VIEW_FORMAT: ClassVar[int]  # bump when the view's fields change: old snapshots are ignored
+    TOPICS: ClassVar[tuple[str, ...]]
+    view: V
+    report: R
+
+    def __init__(
+        self,
+        app: RelengApp,
+        config: object,
+        *,
+        page_size: int = PAGE,
+        progress: Callable[[int, int], None] | None = None,
+        snapshots: ViewSnapshots | None = None,
+    ) -> None:
+        self.app = app
+        self.page_size = page_size
+        self.progress = progress
+        self.snapshots = snapshots
+        digest = hashlib.sha256(repr(config).encode()).hexdigest()[:16]
+        self.snapshot_key = f"{self.VIEW_KIND}:v{self.VIEW_FORMAT}:{digest}"
+
+    VIEW_KIND: ClassVar[str]
+
+    # ------------------------------------------------------------ subclass API
+
+    def new_view(self) -> V:
+        raise NotImplementedError
+
+    def new_report(self) -> R:
+        raise NotImplementedError
+
+    def group_key(self, e: Any, position: int) -> str | None:
+        """The group an event belongs to; None joins the current group."""
+        return getattr(e, "msg", None)
+
+    def decide(self, trigger: str | None) -> None:
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- running
+
+    def run(self) -> R:
+        """Catch up with the log; retry from scratch if another writer got in the way."""
+        for attempt in range(ATTEMPTS):
+            try:
+                return self._run()
+            except IntegrityError:
+                if attempt == ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def read_view(self) -> V:
+        """The read model of the whole log, without deciding anything."""
+        view, start = self._start_view()
+        for n in self._notifications(start):
+            view.apply(self.app.mapper.to_domain_event(n), n.id)
+        return view
+
+    def _start_view(self) -> tuple[V, int]:
+        """The last saved view and its position, or an empty view at 0."""
+        if self.snapshots is not None:
+            saved = self.snapshots.load(self.snapshot_key)
+            if saved is not None:
+                position, data = saved
+                try:
+                    view = pickle.loads(data)
+                except Exception:  # an unreadable cache is only a cache: fold again
+                    view = None
+                if isinstance(view, type(self.new_view())):
+                    return view, position
+        return self.new_view(), 0
+
+    def _notifications(self, after: int) -> Iterator[Notification]:
+        recorder = self.app.recorder
+        while True:
+            page = recorder.select_notifications(
+                start=after + 1, limit=self.page_size, topics=self.TOPICS
+            )
+            if not page:
+                return
+            yield from page
+            after = page[-1].id
+
+    def _run(self) -> R:
+        self.report = self.new_report()
+        self._aggs: dict[UUID, Aggregate] = {}
+        self._written: set[tuple[UUID, int]] = set()
+        cursor = tracked = self.app.tracked_position(self.NAME)
+        view, start = self._start_view()
+        if start > cursor:  # a view ahead of the decisions cannot be trusted
+            view, start = self.new_view(), 0
+        self.view = view
+        live = False
+        group: str | None = None
+        boundary = prev = cursor
+        mapper = self.app.mapper
+        for n in self._notifications(start):
+            if (n.originator_id, n.originator_version) in self._written:
+                continue
+            e = mapper.to_domain_event(n)
+            key = self.group_key(e, n.id)
+            if n.id > cursor:
+                if not live:
+                    live = True
+                    view.settle()
+                elif key is not None and group is not None and key != group:
+                    self.decide(group)
+                    boundary = prev
+            view.apply(e, n.id)
+            self.report.read += 1
+            if key is not None:
+                group = key
+            prev = n.id
+            if self.report.read % self.page_size == 0:
+                if self.progress:
+                    self.progress(self.report.read, 0)
+                if live and boundary > tracked:
+                    self._flush(boundary)
+                    tracked = boundary
+        if live:
+            self.decide(group)
+            boundary = prev
+        if boundary > tracked:
+            self._flush(boundary)
+        self.report.position = max(boundary, tracked)
+        if self.snapshots is not None and prev > start:
+            # Everything up to ``prev`` is folded and decided: the next run starts here.
+            view.settle()
+            self.snapshots.save(self.snapshot_key, prev, pickle.dumps(view))
+        return self.report
+
+    def _flush(self, position: int) -> None:
+        aggs = [a for a in self._aggs.values() if a._pending_events]
+        for a in aggs:
+            for ev in a._pending_events:
+                self._written.add((ev.originator_id, ev.originator_version))
+        self.app.save_tracked(aggs, self.NAME, position)
+
+    # -------------------------------------------------------------- aggregates
+
+    def _get(self, aggregate_id: UUID) -> Any:
+        agg = self._aggs.get(aggregate_id)
+        if agg is None:
+            try:
+                agg = self.app.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                return None
+            self._aggs[aggregate_id] = agg
+        return agg
+
+    def _add(self, agg: Aggregate) -> None:
+        self._aggs[agg.id] = agg
+        self._fold(agg)
+
+    def _fold(self, agg: Aggregate) -> None:
+        """Show the view the event just triggered (it is skipped when read back)."""
+        self.view.apply(agg._pending_events[-1], 0)

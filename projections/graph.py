@@ -1,0 +1,308 @@
+"""The artifact dependency graph: which artifacts a set of changed builds affects, and why.
+
+One ``networkx.DiGraph`` holds two kinds of node: ``("pkg", name)`` for a source
+package and ``("art", name)`` for an artifact. An edge package -> artifact says
+the package is in the artifact's manifest (the edge carries nothing: the NVR in
+the manifest is kept in ``manifests``); an edge artifact -> artifact says the
+second is composed or built from the first (``relation``).
+
+An artifact is *affected* by a change when its manifest would really change:
+
+* a package in its manifest gets a new NVR (the same NVR changes nothing);
+* it is a repository (``contains_tags``) and the build went into one of its tags
+  (or, for a Bodhi push, it is one of the push's repositories);
+* it is built from an affected artifact whose content it carries
+  (``propagates``: an image from an OSTree, a layered container from its base).
+  Being composed *from* a repository is not enough: the OSTree composed from
+  rawhide changes only when a package of its own manifest does.
+
+Answers come parents first, each with its reasons and the affected parents it
+must wait for. The graph is pure data: it never reads the store or the clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+PKG, ART = "pkg", "art"
+
+
+@dataclass(frozen=True)
+class ArtifactNode:
+    name: str
+    kind: str
+    parents: tuple[tuple[str, str], ...] = ()  # (parent artifact, "composed_from"|"built_from")
+    tags: tuple[str, ...] = ()
+    propagates: bool = True  # children built from it carry its content
+    contains_tags: bool = False  # a repository: holds every build of its tags
+
+
+@dataclass(frozen=True)
+class BuildChange:
+    nvr: str
+    package: str
+    tag: str | None = None  # where the build went (None: unknown)
+
+
+@dataclass(frozen=True)
+class Affected:
+    artifact: str
+    kind: str
+    reasons: tuple[dict[str, Any], ...]
+    waits_for: tuple[str, ...]  # affected parents, to be composed first
+    changes: tuple[dict[str, Any], ...]  # the changed builds in its own manifest or tags
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "artifact": self.artifact,
+            "kind": self.kind,
+            "reasons": list(self.reasons),
+            "waits_for": list(self.waits_for),
+            "changes": list(self.changes),
+            "chain": explain(self.reasons),
+        }
+
+
+def explain(reasons: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Readable lines for structured reasons (for people; machines read the dicts)."""
+    out = []
+    for r in reasons:
+        if r["type"] == "manifest":
+            was = f" (has {r['was']})" if r.get("was") else ""
+            out.append(
+                f"{r['package']} {r['nvr']} is in the manifest of {r['artifact']}{was}"
+                f" [{r['source']}]"
+            )
+        elif r["type"] == "repository":
+            out.append(f"{r['nvr']} goes into {r['artifact']} ({r['via']})")
+        else:
+            out.append(f"{r['artifact']} is {r['relation'].replace('_', ' ')} {r['parent']}")
+    return out
+
+
+@dataclass
+class ArtifactGraph:
+    graph: nx.DiGraph = field(default_factory=nx.DiGraph)
+    nodes: dict[str, ArtifactNode] = field(default_factory=dict)
+    manifests: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # artifact -> manifest source
+    _rank: dict[str, int] | None = None
+
+    # ---------------------------------------------------------------- changes
+
+    def define(self, node: ArtifactNode) -> None:
+        """Add or replace an artifact (its parents' edges follow the new definition)."""
+        key = (ART, node.name)
+        if key in self.graph:
+            for parent in [p for p in self.graph.predecessors(key) if p[0] == ART]:
+                self.graph.remove_edge(parent, key)
+        else:
+            self.graph.add_node(key)
+        for parent, relation in node.parents:
+            self.graph.add_edge((ART, parent), key, relation=relation)
+        self.nodes[node.name] = node
+        self._rank = None
+
+    def remove(self, name: str) -> None:
+        self.graph.remove_node((ART, name))
+        self.nodes.pop(name, None)
+        self.manifests.pop(name, None)
+        self.sources.pop(name, None)
+        self._rank = None
+
+    def set_manifest(self, name: str, packages: Mapping[str, str | None], source: str) -> None:
+        """Replace an artifact's manifest (source package -> NVR, or None if unknown)."""
+        key = (ART, name)
+        old = self.manifests.get(name, {})
+        for package in old.keys() - packages.keys():
+            self.graph.remove_edge((PKG, package), key)
+        self.graph.add_edges_from(((PKG, p), key) for p in packages.keys() - old.keys())
+        self.manifests[name] = dict(packages)
+        self.sources[name] = source
+
+    def update_manifest(self, name: str, nvrs: Mapping[str, str]) -> None:
+        """A compose of the artifact carried these builds: its manifest now has them."""
+        manifest = self.manifests.get(name)
+        if manifest is None:
+            return
+        for package, nvr in nvrs.items():
+            if package in manifest:
+                manifest[package] = nvr
+
+    # ---------------------------------------------------------------- queries
+
+    def rank(self) -> dict[str, int]:
+        """Every artifact's place in one topological order (parents first, then by name)."""
+        if self._rank is None:
+            arts = nx.DiGraph()
+            arts.add_nodes_from(self.nodes)
+            for node in self.nodes.values():
+                arts.add_edges_from((p, node.name) for p, _ in node.parents if p in self.nodes)
+            order = nx.lexicographical_topological_sort(arts)
+            self._rank = {name: i for i, name in enumerate(order)}
+        return self._rank
+
+    def affected(
+        self,
+        changes: Iterable[BuildChange],
+        *,
+        repositories: Collection[str] | None = None,
+    ) -> list[Affected]:
+        """The artifacts the changes affect, parents first.
+
+        ``repositories``: the repository artifacts the builds go into (a Bodhi
+        push's); by default a repository takes a build that went into one of
+        its tags, or any build whose tag is unknown.
+        """
+        changes = list(changes)
+        reasons: dict[str, list[dict[str, Any]]] = {}
+        own: dict[str, dict[str, dict[str, Any]]] = {}
+
+        def hit(art: str, reason: dict[str, Any], change: BuildChange, was: str | None) -> None:
+            reasons.setdefault(art, []).append(reason)
+            own.setdefault(art, {})[change.nvr] = {
+                "nvr": change.nvr,
+                "package": change.package,
+                "was": was,
+            }
+
+        repos = [n for n in self.nodes.values() if n.contains_tags]
+        for change in changes:
+            key = (PKG, change.package)
+            if key in self.graph:
+                for _, art_key in self.graph.out_edges(key):
+                    art = art_key[1]
+                    was = self.manifests[art].get(change.package)
+                    if was == change.nvr:
+                        continue
+                    reason = {
+                        "type": "manifest",
+                        "artifact": art,
+                        "package": change.package,
+                        "nvr": change.nvr,
+                        "was": was,
+                        "source": self.sources.get(art, "definition"),
+                    }
+                    hit(art, reason, change, was)
+            for repo in repos:
+                if repositories is not None:
+                    if repo.name not in repositories:
+                        continue
+                    via = "the push's repository"
+                elif change.tag is None:
+                    via = "tag unknown: every repository"
+                elif change.tag in repo.tags:
+                    via = f"tagged into {change.tag}"
+                else:
+                    continue
+                reason = {
+                    "type": "repository",
+                    "artifact": repo.name,
+                    "nvr": change.nvr,
+                    "package": change.package,
+                    "via": via,
+                }
+                hit(repo.name, reason, change, None)
+
+        # Children that carry an affected parent's content, in topological order.
+        rank = self.rank()
+        pending = sorted(reasons, key=rank.__getitem__)
+        affected = set(pending)
+        i = 0
+        while i < len(pending):
+            parent = pending[i]
+            i += 1
+            if not self.nodes[parent].propagates:
+                continue
+            for _, child_key, data in self.graph.out_edges((ART, parent), data=True):
+                child = child_key[1]
+                reasons.setdefault(child, []).append(
+                    {
+                        "type": "parent",
+                        "artifact": child,
+                        "parent": parent,
+                        "relation": data.get("relation", "built_from"),
+                    }
+                )
+                if child not in affected:
+                    affected.add(child)
+                    pending.append(child)
+        out = []
+        for art in sorted(affected, key=rank.__getitem__):
+            node = self.nodes[art]
+            waits = tuple(p for p, _ in node.parents if p in affected)
+            changed = tuple(own.get(art, {}).values())
+            out.append(Affected(art, node.kind, tuple(reasons[art]), waits, changed))
+        return out
+
+    def containing(self, package: str) -> list[str]:
+        """The artifacts whose manifest lists a package."""
+        key = (PKG, package)
+        if key not in self.graph:
+            return []
+        return sorted(a for _, (_, a) in self.graph.out_edges(key))
+
+    def lineage(self, name: str) -> set[str]:
+        """An artifact with its ancestors and descendants."""
+        key = (ART, name)
+        related = {name}
+        for n in nx.ancestors(self.graph, key) | nx.descendants(self.graph, key):
+            if n[0] == ART:
+                related.add(n[1])
+        return related
+
+    # ---------------------------------------------------------------- exports
+
+    def as_json(self, artifact: str | None = None) -> dict[str, Any]:
+        names = self.lineage(artifact) if artifact else set(self.nodes)
+        rank = self.rank()
+        nodes = []
+        for name in sorted(names, key=rank.__getitem__):
+            node = self.nodes[name]
+            entry: dict[str, Any] = {
+                "name": name,
+                "kind": node.kind,
+                "manifest_source": self.sources.get(name),
+                "packages": len(self.manifests.get(name, {})),
+            }
+            if node.contains_tags:
+                entry["tags"] = list(node.tags)
+            if artifact == name:
+                entry["manifest"] = dict(sorted(self.manifests.get(name, {}).items()))
+            nodes.append(entry)
+        edges = [
+            {"from": p, "to": n.name, "relation": rel}
+            for n in self.nodes.values()
+            if n.name in names
+            for p, rel in n.parents
+            if p in names
+        ]
+        edges.sort(key=lambda e: (rank.get(e["from"], -1), rank[e["to"]]))
+        return {"artifacts": nodes, "edges": edges}
+
+    def to_dot(self, artifact: str | None = None) -> str:
+        data = self.as_json(artifact)
+        lines = [
+            "digraph artifacts {",
+            "  rankdir=LR;",
+            '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="sans"];',
+        ]
+        for n in data["artifacts"]:
+            what = (
+                f"tags: {', '.join(n['tags'])}"
+                if n.get("tags")
+                else (f"{n['packages']} packages ({n['manifest_source'] or 'no manifest'})")
+            )
+            label = f"{n['name']}\\n{n['kind']} · {what}"
+            style = ', penwidth=2, fillcolor="#fde9c9"' if n["name"] == artifact else ""
+            lines.append(f'  "{n["name"]}" [label="{label}"{style}];')
+        for e in data["edges"]:
+            lines.append(
+                f'  "{e["from"]}" -> "{e["to"]}" [label="{e["relation"].replace("_", " ")}"];'
+            )
+        lines.append("}")
+        return "\n".join(lines) + "\n"
