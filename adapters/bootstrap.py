@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.effector import Effector
 from adapters.ingest import IngestSummary, Progress, ingest_files
@@ -14,7 +14,13 @@ from adapters.view_store import SQLViewStore
 from domain import ids
 from domain.application import RelengApp
 from policies.spec import PolicySet
+from projections.composer import Composer, ComposerReport
+from projections.config import ComposerConfig, KindTraits
 from projections.decider import Decider, DeciderReport
+
+if TYPE_CHECKING:
+    from adapters.artifacts.kinds import ArtifactKind
+    from adapters.koji_gateway import KojiGateway
 
 
 def settings(config: str | None = None) -> Settings:
@@ -36,31 +42,103 @@ def decider(app: RelengApp, cfg: Settings, policies: PolicySet | None = None) ->
 
 
 def decide(app: RelengApp, cfg: Settings) -> DeciderReport:
-    return decider(app, cfg).run()
+    """Bring decisions, then compose plans, up to date with the log."""
+    return decide_all(app, cfg)[0]
+
+
+def decide_all(app: RelengApp, cfg: Settings) -> tuple[DeciderReport, ComposerReport]:
+    report = decider(app, cfg).run()
+    return report, composer(app, cfg).run()
+
+
+def kinds() -> dict[str, ArtifactKind]:
+    from adapters.artifacts.registry import load_kinds
+
+    return load_kinds()
+
+
+def composer_config(cfg: Settings, kinds_: dict[str, ArtifactKind] | None = None) -> ComposerConfig:
+    kinds_ = kinds() if kinds_ is None else kinds_
+    traits = tuple(
+        (
+            name,
+            KindTraits(
+                propagates=bool(k.propagates),
+                contains_tags=bool(k.contains_tags),
+                backend=cfg.compose.kinds.get(name, k.default_backend),
+            ),
+        )
+        for name, k in sorted(kinds_.items())
+    )
+    return ComposerConfig(
+        promoted_tag=cfg.gating.promoted_tag,
+        kinds=traits,
+        release_configured=bool(cfg.compose.release),
+    )
+
+
+def composer(app: RelengApp, cfg: Settings) -> Composer:
+    return Composer(app, composer_config(cfg), snapshots=SQLViewStore(app.recorder))
+
+
+def koji_gateway(cfg: Settings) -> KojiGateway | None:
+    if not cfg.koji.hub:
+        return None
+    from adapters.koji_gateway import KojiGateway
+
+    return KojiGateway(
+        cfg.koji.hub,
+        cfg.koji.auth,
+        timeout=cfg.koji.timeout,
+        retries=cfg.koji.retries,
+        task_timeout=cfg.koji.task_timeout,
+        poll_interval=cfg.koji.poll_interval,
+        backoff=cfg.koji.backoff,
+    )
+
+
+def compose_effects(cfg: Settings, koji: KojiGateway | None) -> Any:
+    from adapters.compose_backends import (
+        CommandBackend,
+        ComposeBackend,
+        KojiTaskBackend,
+        OdcsBackend,
+    )
+    from adapters.compose_effects import ComposeEffects
+
+    c = cfg.compose
+    backends: dict[str, ComposeBackend] = {}
+    if koji is not None:
+        backends["koji"] = KojiTaskBackend(koji.session)
+    if c.odcs_url:
+        token = None
+        if c.odcs_token_file:
+            from pathlib import Path
+
+            token = Path(c.odcs_token_file).read_text(encoding="utf-8").strip()
+        backends["odcs"] = OdcsBackend(c.odcs_url, token, timeout=c.odcs_timeout)
+    if c.command:
+        backends["command"] = CommandBackend(c.command, timeout=c.command_timeout)
+    return ComposeEffects(kinds(), backends, release=c.release, release_timeout=c.release_timeout)
 
 
 def effector(app: RelengApp, cfg: Settings) -> Effector:
-    koji = None
-    if cfg.koji.hub:
-        from adapters.koji_gateway import KojiGateway
-
-        koji = KojiGateway(
-            cfg.koji.hub,
-            cfg.koji.auth,
-            timeout=cfg.koji.timeout,
-            retries=cfg.koji.retries,
-            task_timeout=cfg.koji.task_timeout,
-            poll_interval=cfg.koji.poll_interval,
-            backoff=cfg.koji.backoff,
-        )
+    koji = koji_gateway(cfg)
     publisher = factory = None
     if cfg.bus.enabled:
+        from adapters.messaging.catalog import message_for
         from adapters.messaging.publisher import FedoraMessagingPublisher
-        from adapters.messaging.schemas import message_for
 
         publisher = FedoraMessagingPublisher(cfg.bus.amqp_url, config_file=cfg.bus.config_file)
         factory = message_for
-    return Effector(app, cfg.gating, koji=koji, publisher=publisher, message_factory=factory)
+    return Effector(
+        app,
+        cfg.gating,
+        koji=koji,
+        publisher=publisher,
+        message_factory=factory,
+        composes=compose_effects(cfg, koji),
+    )
 
 
 def ingest(

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from adapters import bootstrap, cli_gating
+from adapters import bootstrap, cli_artifacts, cli_gating
 from adapters.ingest import IngestSummary
 from adapters.settings import SettingsError
 from adapters.store import StoreURLError
@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", metavar="URL", help="store URL (default: ./.relengotron/demo.db)")
     p.add_argument("--keep", action="store_true", help="do not start from an empty store")
     cli_gating.add_parsers(sub, _db_option)
+    cli_artifacts.add_parsers(sub, _db_option)
     return parser
 
 
@@ -90,9 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from adapters.demo import run_demo
 
             return run_demo(args.db, fresh=not args.keep)
-        result = cli_gating.run(args)
-        if result is not None:
-            return result
+        for commands in (cli_gating, cli_artifacts):
+            result = commands.run(args)
+            if result is not None:
+                return result
     except (UsageError, StoreURLError, SettingsError, PolicyError) as exc:
         print(f"relengotron {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE

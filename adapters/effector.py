@@ -55,6 +55,14 @@ class PublisherPort(Protocol):
     def publish(self, message: Any) -> str: ...
 
 
+class ComposePort(Protocol):
+    """Compose requests and release steps (``adapters.compose_effects``)."""
+
+    def run(
+        self, actions: Sequence[Action], *, dry_run: bool, at: Callable[[], str]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Action]]: ...
+
+
 def utc_now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -116,8 +124,10 @@ class Effector:
         publisher: PublisherPort | None,
         message_factory: Callable[[str, dict[str, Any], str], Any] | None = None,
         clock: Callable[[], str] = utc_now,
+        composes: ComposePort | None = None,
     ) -> None:
         self.app = app
+        self.composes = composes
         self.config = config
         self.koji = koji
         self.publisher = publisher
@@ -130,6 +140,15 @@ class Effector:
         moves = [a for a in actions if a.kind == KOJI_MOVE]
         for i in range(0, len(moves), BATCH):
             self._moves(moves[i : i + BATCH], dry_run, report)
+        others = [a for a in actions if a.kind not in (KOJI_MOVE, BUS_PUBLISH)]
+        if others and self.composes is not None:
+            for a in others:  # each outcome saved as soon as it is known
+                done, pending, changed = self.composes.run([a], dry_run=dry_run, at=self.clock)
+                report.done += done
+                report.pending += pending
+                self._save(changed)
+        elif others:
+            report.pending += [_row(a, "not-configured", "no compose effector") for a in others]
         # Publish last: the moves above may have asked for notices.
         for action in pending_actions(self.app) if not dry_run else actions:
             if action.kind == BUS_PUBLISH:

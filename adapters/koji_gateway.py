@@ -236,6 +236,11 @@ class KojiGateway:
                 seen.append(_Seen(None, [], None, str(problem or "")))
         return seen
 
+    def session(self) -> koji.ClientSession:
+        """The hub session, logged in (for calls other than moves: compose tasks)."""
+        self._login()
+        return self._session
+
     def _login(self) -> None:
         """Log in once, before the first write ("none": stay anonymous)."""
         if self._session.logged_in or self.auth.method == "none":

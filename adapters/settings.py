@@ -18,10 +18,13 @@ from adapters.koji_gateway import KojiAuth
 from adapters.store import default_url, normalize_url
 from projections.config import FALLBACKS, GatingConfig
 
+BACKENDS = ("koji", "odcs", "command")
 ENV_DB = "RELENGOTRON_DB"
 ENV_CONFIG = "RELENGOTRON_CONFIG"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POLICIES = PROJECT_ROOT / "config" / "policies"
+DEFAULT_ARTIFACTS = PROJECT_ROOT / "config" / "artifacts"
+ANY_KEY = "*"  # a table whose keys are names (artifact kinds), each of the given type
 
 
 class SettingsError(ValueError):
@@ -53,6 +56,20 @@ class BusSettings:
 
 
 @dataclass(frozen=True)
+class ComposeSettings:
+    """Where composes go: a backend per artifact kind, and each backend's options."""
+
+    kinds: dict[str, str] = field(default_factory=dict)  # kind -> backend (else the kind's own)
+    odcs_url: str | None = None
+    odcs_token_file: str | None = None
+    odcs_timeout: float = 30.0
+    command: tuple[str, ...] = ()
+    command_timeout: float = 3600.0
+    release: tuple[str, ...] = ()  # the push release step ("sync bits live")
+    release_timeout: float = 3600.0
+
+
+@dataclass(frozen=True)
 class Settings:
     source: str | None = None  # the file they came from, if any
     koji: KojiSettings = field(default_factory=KojiSettings)
@@ -60,6 +77,8 @@ class Settings:
     policies: Path = DEFAULT_POLICIES
     bus: BusSettings = field(default_factory=BusSettings)
     db: str | None = None  # [store] url; --db and RELENGOTRON_DB win
+    artifacts: Path = DEFAULT_ARTIFACTS
+    compose: ComposeSettings = field(default_factory=ComposeSettings)
 
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -78,6 +97,11 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "gating": {"policies": str, "product_version": str, "decision_context": str},
     "gating.bisection": {"max_rounds": int, "timeout_hours": (int, float), "fallback": str},
     "bus": {"enabled": bool, "amqp_url": str, "config_file": str, "topic_prefix": str},
+    "artifacts": {"definitions": str},
+    "compose.kinds": {ANY_KEY: str},
+    "compose.odcs": {"url": str, "token_file": str, "timeout": (int, float)},
+    "compose.command": {"argv": list, "timeout": (int, float)},
+    "push": {"release": list, "timeout": (int, float)},
 }
 
 
@@ -119,6 +143,8 @@ def _flatten(data: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
             known = ", ".join(f"[{t}]" for t in _SCHEMA)
             raise SettingsError(f"{source}: unknown table [{name}] (known: {known})")
         for key, value in values.items():
+            if ANY_KEY in schema:
+                key = ANY_KEY if key not in schema else key
             if key not in schema:
                 raise SettingsError(
                     f"{source}: unknown key {key!r} in [{name}] (known: {', '.join(schema)})"
@@ -128,6 +154,8 @@ def _flatten(data: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
                 ok = False
             else:
                 ok = isinstance(value, expected)
+            if ok and expected is list and not all(isinstance(v, str) for v in value):
+                ok = False
             if not ok:
                 raise SettingsError(
                     f"{source}: [{name}] {key} must be {_type_name(expected)}, "
@@ -137,7 +165,13 @@ def _flatten(data: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
 
 
 def _type_name(t: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        list: "a list of strings",
+    }
     if isinstance(t, tuple):
         return "a number"
     return names.get(t, t.__name__)
@@ -191,12 +225,27 @@ def settings_from(
         )
     except ValueError as exc:
         raise SettingsError(f"{source}: {exc}") from exc
-    policies = get("gating", "policies")
-    policies_path = DEFAULT_POLICIES
-    if policies:
-        policies_path = Path(policies)
-        if not policies_path.is_absolute() and base is not None:
-            policies_path = base / policies_path
+    def path(value: str | None, default: Path) -> Path:
+        if not value:
+            return default
+        p = Path(value)
+        return base / p if not p.is_absolute() and base is not None else p
+
+    compose = ComposeSettings(
+        kinds=dict(t.get("compose.kinds", {})),
+        odcs_url=get("compose.odcs", "url"),
+        odcs_token_file=get("compose.odcs", "token_file"),
+        odcs_timeout=float(get("compose.odcs", "timeout", 30.0)),
+        command=tuple(get("compose.command", "argv", ())),
+        command_timeout=float(get("compose.command", "timeout", 3600.0)),
+        release=tuple(get("push", "release", ())),
+        release_timeout=float(get("push", "timeout", 3600.0)),
+    )
+    for kind, backend in compose.kinds.items():
+        if backend not in BACKENDS:
+            raise SettingsError(
+                f"{source}: [compose.kinds] {kind} must be one of {BACKENDS}, not {backend!r}"
+            )
     return Settings(
         source=source,
         koji=KojiSettings(
@@ -209,7 +258,9 @@ def settings_from(
             backoff=float(get("koji", "backoff", 1.0)),
         ),
         gating=gating,
-        policies=policies_path,
+        policies=path(get("gating", "policies"), DEFAULT_POLICIES),
         bus=bus,
         db=get("store", "url"),
+        artifacts=path(get("artifacts", "definitions"), DEFAULT_ARTIFACTS),
+        compose=compose,
     )

@@ -179,7 +179,10 @@ def apply_fact(uow: UnitOfWork, fact: f.Fact, msg: str, at: str | None) -> None:
     elif isinstance(fact, f.ArtifactDefined | f.ArtifactRetired | f.ManifestLearned):
         _apply_artifact(uow, fact, msg, at)
     elif isinstance(fact, f.ComposeStatusChanged):
-        run = cast(ComposeRun, uow.get_or_create(ids.compose_run_id(fact.ref), lambda: ComposeRun(fact.ref)))
+        run = cast(
+            ComposeRun,
+            uow.get_or_create(ids.compose_run_id(fact.ref), lambda: ComposeRun(fact.ref)),
+        )
         run.change_status(
             msg=msg,
             at=at,

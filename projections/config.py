@@ -31,3 +31,27 @@ class GatingConfig:
         tags = (self.pending_tag, self.promoted_tag, self.quarantine_tag)
         if len(set(tags)) != 3:
             raise ValueError(f"the pending, promoted and quarantine tags must differ: {tags}")
+
+
+@dataclass(frozen=True)
+class KindTraits:
+    """What the engine needs to know of an artifact kind (the plugin knows the rest)."""
+
+    propagates: bool = True  # artifacts built from it carry its content
+    contains_tags: bool = False  # a repository: holds every build of its tags
+    backend: str = "command"  # the compose backend its composes go to by default
+
+
+@dataclass(frozen=True)
+class ComposerConfig:
+    promoted_tag: str = "rawhide"
+    kinds: tuple[tuple[str, KindTraits], ...] = ()
+    # Whether pushes have a release step ("sync bits live") configured; without
+    # one a push stops at ``release`` with that reason instead of pretending.
+    release_configured: bool = False
+
+    def traits(self, kind: str) -> KindTraits:
+        for name, traits in self.kinds:
+            if name == kind:
+                return traits
+        return KindTraits()

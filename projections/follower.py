@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import pickle
 from collections.abc import Callable, Iterator
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from uuid import UUID
 
@@ -54,6 +56,15 @@ V = TypeVar("V", bound=View)
 R = TypeVar("R", bound=Report)
 
 
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """A digest of the projection code (the views are pickles of its classes)."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
 class Follower(Generic[V, R]):
     NAME: ClassVar[str]
     VIEW_FORMAT: ClassVar[int]  # bump when the view's fields change: old snapshots are ignored
@@ -74,7 +85,9 @@ class Follower(Generic[V, R]):
         self.page_size = page_size
         self.progress = progress
         self.snapshots = snapshots
-        digest = hashlib.sha256(repr(config).encode()).hexdigest()[:16]
+        # The key names the view's format, the settings and the code that folds it:
+        # a saved view of other settings or an older projection is never reused.
+        digest = hashlib.sha256(f"{config!r}\n{_code_digest()}".encode()).hexdigest()[:16]
         self.snapshot_key = f"{self.VIEW_KIND}:v{self.VIEW_FORMAT}:{digest}"
 
     VIEW_KIND: ClassVar[str]

@@ -8,7 +8,9 @@ second is composed or built from the first (``relation``).
 
 An artifact is *affected* by a change when its manifest would really change:
 
-* a package in its manifest gets a new NVR (the same NVR changes nothing);
+* a package in its manifest gets a new NVR (the same NVR changes nothing) and
+  the build reaches it: one of the repositories it is composed from (directly
+  or through its parents) takes the build, or it draws from no repository;
 * it is a repository (``contains_tags``) and the build went into one of its tags
   (or, for a Bodhi push, it is one of the push's repositories);
 * it is built from an affected artifact whose content it carries
@@ -91,6 +93,7 @@ class ArtifactGraph:
     manifests: dict[str, dict[str, str | None]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # artifact -> manifest source
     _rank: dict[str, int] | None = None
+    _repos: dict[str, frozenset[str]] = field(default_factory=dict)  # artifact -> its repos
 
     # ---------------------------------------------------------------- changes
 
@@ -106,6 +109,7 @@ class ArtifactGraph:
             self.graph.add_edge((ART, parent), key, relation=relation)
         self.nodes[node.name] = node
         self._rank = None
+        self._repos.clear()
 
     def remove(self, name: str) -> None:
         self.graph.remove_node((ART, name))
@@ -113,6 +117,7 @@ class ArtifactGraph:
         self.manifests.pop(name, None)
         self.sources.pop(name, None)
         self._rank = None
+        self._repos.clear()
 
     def set_manifest(self, name: str, packages: Mapping[str, str | None], source: str) -> None:
         """Replace an artifact's manifest (source package -> NVR, or None if unknown)."""
@@ -146,6 +151,19 @@ class ArtifactGraph:
             self._rank = {name: i for i, name in enumerate(order)}
         return self._rank
 
+    def repositories_of(self, name: str) -> frozenset[str]:
+        """The repository artifacts an artifact draws from, directly or through parents."""
+        repos = self._repos.get(name)
+        if repos is None:
+            found: set[str] = set()
+            for parent, _ in self.nodes[name].parents if name in self.nodes else ():
+                node = self.nodes.get(parent)
+                if node is not None and node.contains_tags:
+                    found.add(parent)
+                found |= self.repositories_of(parent)
+            repos = self._repos[name] = frozenset(found)
+        return repos
+
     def affected(
         self,
         changes: Iterable[BuildChange],
@@ -171,23 +189,8 @@ class ArtifactGraph:
             }
 
         repos = [n for n in self.nodes.values() if n.contains_tags]
+        reached: dict[str, set[str]] = {}  # nvr -> repositories that take it
         for change in changes:
-            key = (PKG, change.package)
-            if key in self.graph:
-                for _, art_key in self.graph.out_edges(key):
-                    art = art_key[1]
-                    was = self.manifests[art].get(change.package)
-                    if was == change.nvr:
-                        continue
-                    reason = {
-                        "type": "manifest",
-                        "artifact": art,
-                        "package": change.package,
-                        "nvr": change.nvr,
-                        "was": was,
-                        "source": self.sources.get(art, "definition"),
-                    }
-                    hit(art, reason, change, was)
             for repo in repos:
                 if repositories is not None:
                     if repo.name not in repositories:
@@ -199,6 +202,7 @@ class ArtifactGraph:
                     via = f"tagged into {change.tag}"
                 else:
                     continue
+                reached.setdefault(change.nvr, set()).add(repo.name)
                 reason = {
                     "type": "repository",
                     "artifact": repo.name,
@@ -207,6 +211,28 @@ class ArtifactGraph:
                     "via": via,
                 }
                 hit(repo.name, reason, change, None)
+        for change in changes:
+            key = (PKG, change.package)
+            if key not in self.graph:
+                continue
+            into = reached.get(change.nvr, set())
+            for _, art_key in self.graph.out_edges(key):
+                art = art_key[1]
+                was = self.manifests[art].get(change.package)
+                if was == change.nvr:
+                    continue
+                sources = self.repositories_of(art)
+                if sources and not sources & into:
+                    continue  # the build does not reach the repositories it is composed from
+                reason = {
+                    "type": "manifest",
+                    "artifact": art,
+                    "package": change.package,
+                    "nvr": change.nvr,
+                    "was": was,
+                    "source": self.sources.get(art, "definition"),
+                }
+                hit(art, reason, change, was)
 
         # Children that carry an affected parent's content, in topological order.
         rank = self.rank()

@@ -13,6 +13,10 @@ Topics (bus prefix ``org.centos.prod`` / ``org.centos.stage`` already stripped):
 whole pipeline run (stage ``"pipeline"``). ``<state>`` is queued, running, complete, ignore,
 ignored or error.
 
+The ``compose`` and ``image`` stages are also artifact builds (an OSTree compose, a qcow2
+image): their running, complete and error messages add a :class:`ComposeStatusChanged`
+(``compose.legacy_pipeline_status``) to the stage result.
+
 The bodies are flat Jenkins parameter dumps (``build_url``, ``repo``, ``rev``, ``status``,
 ...). Their own ``topic`` field is not reliable (seed 004: the docs and the bus disagree),
 so the envelope topic decides; a differing body topic is kept in ``body_topic``.
@@ -28,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from adapters.translate.base import Envelope, Translation, as_str, split_nvr
+from adapters.translate.compose import legacy_pipeline_status
 from domain.facts import (
     DIST_GIT_COMMIT,
     DIST_GIT_PR,
@@ -41,6 +46,7 @@ from domain.facts import (
     QUEUED,
     RUNNING,
     ChangeKey,
+    Fact,
     TestResultReported,
 )
 
@@ -199,9 +205,17 @@ def translate(envelope: Envelope, suffix: str) -> Translation | None:
 
     problems: list[str] = []
     outcome = _STATE_OUTCOMES[state] or _complete_outcome(body, problems)
+    build_url = as_str(body.get("build_url"))
+    pipeline_id = _pipeline_id(body, build_url)
+    built, build_problem = legacy_pipeline_status(stage, state, body, pipeline_id)
+    extra: tuple[Fact, ...] = (built,) if built is not None else ()
+    if build_problem is not None:
+        problems.append(build_problem)
     subject = _subject(pipeline, body, problems)
     if subject is None:
-        return Translation(family="ci", problems=tuple(problems), body_topic=body_topic)
+        return Translation(
+            family="ci", facts=extra, problems=tuple(problems), body_topic=body_topic
+        )
 
     # Greenwave's legacy testcase is the topic of the stage's ``complete`` message, so
     # queued/running/complete of one stage share it. Keep the envelope's own prefix.
@@ -210,7 +224,6 @@ def translate(envelope: Envelope, suffix: str) -> Translation | None:
     else:
         testcase = suffix[: -len(state)] + "complete"
 
-    build_url = as_str(body.get("build_url"))
     data = {"pipeline": pipeline}
     for key, name in _DATA_KEYS.items():
         value = as_str(body.get(key))
@@ -230,10 +243,12 @@ def translate(envelope: Envelope, suffix: str) -> Translation | None:
         nvr=subject.nvr,
         change=subject.change,
         stage=stage,
-        pipeline_id=_pipeline_id(body, build_url),
+        pipeline_id=pipeline_id,
         data=data,
     )
-    return Translation(family="ci", facts=(fact,), problems=tuple(problems), body_topic=body_topic)
+    return Translation(
+        family="ci", facts=(fact, *extra), problems=tuple(problems), body_topic=body_topic
+    )
 
 
 def _complete_outcome(body: Mapping[str, Any], problems: list[str]) -> str:

@@ -8,9 +8,11 @@ from adapters.translate import (
     bodhi,
     ci_legacy,
     ci_spec,
+    compose,
     distgit,
     greenwave,
     koji,
+    relengotron,
     resultsdb,
     waiverdb,
 )
@@ -18,9 +20,12 @@ from adapters.translate.base import Envelope, Translation
 
 Translator = Callable[[Envelope, str], "Translation | None"]
 
-# Order matters only where topics could overlap: CI before the rest.
+# Order matters only where topics could overlap: CI before the rest, compose before
+# ci_spec (``ci.productmd-compose.build.*`` is a compose build, not a test), waiverdb
+# before relengotron (``relengotron.waiver.new`` is WaiverDB's shape).
 _TRANSLATORS: tuple[Translator, ...] = (
     ci_legacy.translate,
+    compose.translate,
     ci_spec.translate,
     koji.translate,
     distgit.translate,
@@ -28,6 +33,7 @@ _TRANSLATORS: tuple[Translator, ...] = (
     resultsdb.translate,
     waiverdb.translate,
     greenwave.translate,
+    relengotron.translate,
 )
 
 # Every family a summary reports, even with zero messages.
@@ -39,6 +45,8 @@ FAMILIES: tuple[str, ...] = (
     "resultsdb",
     "waiverdb",
     "greenwave",
+    "compose",
+    "relengotron",
 )
 
 

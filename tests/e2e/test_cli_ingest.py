@@ -45,7 +45,9 @@ def test_whole_corpus_twice(capsys, corpus_dir, store_url):
     assert first["new"] + first["duplicate"] == lines
     assert first["unrecognized"] == 0, first["unrecognized_topics"]
     assert set(first["families"]) >= set(FAMILIES)
-    assert all(first["families"][fam] > 0 for fam in FAMILIES), first["families"]
+    # The real corpus has no pungi/ODCS messages and none of our own topics.
+    seen = [fam for fam in FAMILIES if fam not in ("compose", "relengotron")]
+    assert all(first["families"][fam] > 0 for fam in seen), first["families"]
     events = event_count(store_url)
     assert events >= first["events"] > first["new"]
 

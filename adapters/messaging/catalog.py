@@ -1,0 +1,27 @@
+"""Every message kind releng-o-tron publishes, by the kind its outbox actions name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from adapters.messaging import schemas
+from adapters.messaging.push_schemas import PushCompletedV1, PushStoppedV1
+from adapters.messaging.schemas import DEFAULT_PREFIX, RelengotronMessage
+
+SCHEMAS: dict[str, type[RelengotronMessage]] = {
+    **schemas.SCHEMAS,
+    PushCompletedV1.TOPIC_SUFFIX: PushCompletedV1,
+    PushStoppedV1.TOPIC_SUFFIX: PushStoppedV1,
+}
+
+
+def message_for(
+    kind: str, body: Mapping[str, Any], prefix: str = DEFAULT_PREFIX
+) -> RelengotronMessage:
+    """A validated message of ``kind`` (a key of ``SCHEMAS``) on ``<prefix>.<kind>``."""
+    try:
+        cls = SCHEMAS[kind]
+    except KeyError:
+        raise ValueError(f"unknown message kind {kind!r}; known kinds: {sorted(SCHEMAS)}") from None
+    return cls.create(body, prefix=prefix)

@@ -1,0 +1,361 @@
+"""The composer: which artifacts to compose, in which order, and when.
+
+A follower of the log (see ``projections.follower``) next to the decider. It
+reacts to:
+
+* **promotions** — koji moves into the promoted tag that the decider requested
+  (one decision round is one batch): the affected artifacts get a compose
+  planned, parents first; a repository compose waits for the moves to be done,
+  a child waits for its parents' composes;
+* **Bodhi pushes** — see ``projections.pushes``;
+* **outcomes** — our compose requests' submissions (outbox), and completion or
+  failure reported by the backends (pungi, ODCS, koji tasks, CI pipelines).
+
+A compose not yet requested absorbs later changes; an artifact never has two
+composes running at once (the newer waits for the older). Everything it
+records carries the trigger and its message time, so a replay re-derives it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from domain import ids
+from domain.application import RelengApp
+from domain.composing import (
+    CANCELLED,
+    COMPOSED,
+    FAILED,
+    REQUESTED,
+    RUNNING,
+    WAITING,
+    ArtifactCompose,
+)
+from domain.outbox import Action
+from projections import pushes
+from projections.artifacts import TOPICS, ArtifactView, ComposeState
+from projections.config import ComposerConfig
+from projections.follower import PAGE, Follower, ViewSnapshots
+from projections.gating import package_of
+from projections.graph import BuildChange
+
+NAME = "composer"
+COMPOSE_REQUEST = "compose.request"
+PUSH_RELEASE = "push.release"
+# Keys of the actions the composer requests (its own events never start a group).
+OWN_ACTION_PREFIXES = ("compose:", "push:")
+_MOVED = {"moved", "already"}
+_ACTIVE = {WAITING, REQUESTED, RUNNING}
+
+
+@dataclass
+class ComposerReport:
+    read: int = 0
+    position: int = 0
+    planned: list[dict[str, Any]] = field(default_factory=list)
+    requested: list[str] = field(default_factory=list)
+    finished: list[dict[str, Any]] = field(default_factory=list)
+    cancelled: list[dict[str, Any]] = field(default_factory=list)
+    pushes: list[dict[str, Any]] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)  # statuses of composes we never asked
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "read": self.read,
+            "position": self.position,
+            "planned": self.planned,
+            "requested": self.requested,
+            "finished": self.finished,
+            "cancelled": self.cancelled,
+            "pushes": self.pushes,
+            "unmatched_statuses": self.unmatched,
+        }
+
+
+class Composer(Follower[ArtifactView, ComposerReport]):
+    NAME = NAME
+    VIEW_KIND = "artifact-view"
+    VIEW_FORMAT = 1
+    TOPICS = TOPICS
+
+    def __init__(
+        self,
+        app: RelengApp,
+        config: ComposerConfig,
+        *,
+        page_size: int = PAGE,
+        progress: Callable[[int, int], None] | None = None,
+        snapshots: ViewSnapshots | None = None,
+    ) -> None:
+        super().__init__(app, config, page_size=page_size, progress=progress, snapshots=snapshots)
+        self.config = config
+
+    def new_view(self) -> ArtifactView:
+        return ArtifactView(self.config)
+
+    def new_report(self) -> ComposerReport:
+        return ComposerReport()
+
+    def group_key(self, e: Any, position: int) -> str | None:
+        """Input messages and decision rounds are groups; each outcome is its own."""
+        if type(e).__module__ == "domain.composing":
+            return None
+        key = getattr(e, "key", None)
+        if isinstance(key, str) and key.startswith(OWN_ACTION_PREFIXES):
+            return None
+        return getattr(e, "msg", None) or getattr(e, "trigger", None) or f"#{position}"
+
+    # ---------------------------------------------------------------- deciding
+
+    def decide(self, trigger: str | None) -> None:
+        v = self.view
+        at = v.now
+        if v.promotions:
+            moves = {nvr: key for key, nvr, _ in v.promotions}
+            changes = [
+                BuildChange(nvr, package or package_of(nvr) or nvr, self.config.promoted_tag)
+                for _, nvr, package in v.promotions
+            ]
+            self.plan(changes, moves, None, None, trigger, at)
+        for m in list(v.push_messages):
+            pushes.on_push_message(self, m, trigger, at)
+        for status in list(v.statuses):
+            self._on_status(status, trigger, at)
+        for key in list(v.completed):
+            self._on_completed(key, trigger, at)
+        if v.touched or v.promotions or v.push_messages or v.statuses or v.completed:
+            self._advance(trigger, at)
+            pushes.advance(self, trigger, at)
+        v.settle()
+
+    def plan(
+        self,
+        changes: Iterable[BuildChange],
+        moves: Mapping[str, str],
+        push: str | None,
+        repositories: Collection[str] | None,
+        trigger: str | None,
+        at: str | None,
+    ) -> list[str]:
+        """Plan composes of every affected artifact, parents first; their keys."""
+        v = self.view
+        planned: dict[str, str] = {}
+        for a in v.graph.affected(changes, repositories=repositories):
+            d = v.definitions.get(a.artifact)
+            if d is None or d.retired:
+                continue  # named as a parent, never defined
+            waits = [planned[p] for p in a.waits_for if p in planned]
+            own = [dict(c) for c in a.changes]
+            own_moves = [moves[c["nvr"]] for c in own if c["nvr"] in moves]
+            reasons = [dict(r) for r in a.reasons]
+            current = v.latest(a.artifact, push=push)
+            if current is not None and current.state == WAITING:
+                agg = self._compose(current.key)
+                agg.add_changes(
+                    changes=own,
+                    reasons=reasons,
+                    waits_for=[w for w in waits if w not in current.waits_for],
+                    moves=own_moves,
+                    trigger=trigger,
+                    at=at,
+                )
+                self._fold(agg)
+                planned[a.artifact] = current.key
+                continue
+            previous = v.latest(a.artifact)
+            if previous is not None and previous.state in _ACTIVE:
+                waits.append(previous.key)  # one compose of an artifact at a time
+            generation = len(v.by_artifact.get(a.artifact, ())) + 1
+            key = f"{a.artifact}#{generation}"
+            self._add(
+                ArtifactCompose(
+                    key, a.artifact, d.kind, generation, own, reasons, waits, own_moves, push,
+                    trigger, at,
+                )
+            )  # fmt: skip
+            planned[a.artifact] = key
+            self.report.planned.append({"compose": key, "push": push, "waits_for": waits})
+        return list(planned.values())
+
+    def _compose(self, key: str) -> ArtifactCompose:
+        agg = self._get(ids.artifact_compose_id(key))
+        self.view._names[agg.id] = key
+        return cast(ArtifactCompose, agg)
+
+    def _advance(self, trigger: str | None, at: str | None) -> None:
+        """Request every waiting compose that is ready; cancel what cannot be."""
+        v = self.view
+        rank = v.graph.rank()
+        waiting = [c for c in v.composes.values() if c.state == WAITING]
+        for c in sorted(waiting, key=lambda c: (rank.get(c.artifact, 0), c.generation)):
+            blocked = False
+            for k in c.waits_for:
+                parent = v.composes[k]
+                if parent.state in _ACTIVE:
+                    blocked = True
+                elif parent.state != COMPOSED and parent.artifact != c.artifact:
+                    why = f"parent compose {k} {parent.state}: {parent.detail or ''}".strip()
+                    self._cancel(c, why.rstrip(":"), trigger, at)
+                    blocked = True
+                    break
+            if blocked or c.state != WAITING:
+                continue
+            pending = [m for m in c.moves if not v.actions[m].done]
+            if pending:
+                continue
+            kept = self._kept_changes(c)
+            if c.moves and not kept and all(r["type"] != "parent" for r in c.reasons):
+                self._cancel(c, "none of its builds reached the tag", trigger, at)
+                continue
+            self._request(c, kept, trigger, at)
+
+    def _kept_changes(self, c: ComposeState) -> list[dict[str, Any]]:
+        """Its changes, without builds whose koji move did not happen."""
+        v = self.view
+        failed = {
+            v.actions[m].params.get("nvr") for m in c.moves if v.actions[m].outcome not in _MOVED
+        }
+        return [ch for nvr, ch in c.changes.items() if nvr not in failed]
+
+    def _request(
+        self, c: ComposeState, changes: list[dict[str, Any]], trigger: str | None, at: str | None
+    ) -> None:
+        v = self.view
+        d = v.definitions[c.artifact]
+        backend = (d.data.get("compose") or {}).get("backend") or self.config.traits(d.kind).backend
+        key = f"compose:{c.key}"
+        order = {
+            "compose": c.key,
+            "artifact": c.artifact,
+            "kind": d.kind,
+            "backend": backend,
+            "definition": d.data,
+            "changes": changes,
+            "push": c.push,
+            "reasons": c.reasons,
+        }
+        request(self, key, COMPOSE_REQUEST, order, f"compose {c.key}", trigger, at)
+        agg = self._compose(c.key)
+        agg.request(action=key, backend=backend, trigger=trigger, at=at)
+        self._fold(agg)
+        self.report.requested.append(c.key)
+
+    def _cancel(self, c: ComposeState, reason: str, trigger: str | None, at: str | None) -> None:
+        agg = self._compose(c.key)
+        agg.cancel(reason=reason, trigger=trigger, at=at)
+        self._fold(agg)
+        self.report.cancelled.append({"compose": c.key, "reason": reason})
+
+    def _finish(
+        self,
+        c: ComposeState,
+        outcome: str,
+        ref: str | None,
+        location: str | None,
+        detail: str,
+        trigger: str | None,
+        at: str | None,
+    ) -> None:
+        agg = self._compose(c.key)
+        agg.finish(
+            outcome=outcome, ref=ref, location=location, detail=detail, trigger=trigger, at=at
+        )
+        self._fold(agg)
+        self.report.finished.append({"compose": c.key, "outcome": outcome, "detail": detail})
+
+    def _start(
+        self, c: ComposeState, ref: str, detail: str, trigger: str | None, at: str | None
+    ) -> None:
+        agg = self._compose(c.key)
+        agg.start(ref=ref, detail=detail, trigger=trigger, at=at)
+        self._fold(agg)
+
+    # --------------------------------------------------------------- outcomes
+
+    def _on_completed(self, key: str, trigger: str | None, at: str | None) -> None:
+        a = self.view.actions[key]
+        if a.kind == PUSH_RELEASE:
+            return  # pushes.advance reads it
+        if a.kind != COMPOSE_REQUEST:
+            return
+        c = self.view.composes.get(a.params.get("compose", ""))
+        if c is None or c.state not in (REQUESTED, RUNNING):
+            return
+        result = a.result
+        ref = result.get("ref") or f"{a.params.get('backend')}:{c.key}"
+        detail = a.detail or ""
+        if a.outcome in ("submitted", "finished") and c.state == REQUESTED:
+            self._start(c, ref, detail, trigger, at)
+        status = result.get("status")
+        if a.outcome == "finished" or status == "FINISHED":
+            self._finish(c, COMPOSED, ref, result.get("location"), detail, trigger, at)
+        elif a.outcome == "failed" or status == "FAILED":
+            self._finish(c, FAILED, ref, None, f"{a.outcome}: {detail}", trigger, at)
+
+    def _on_status(self, s: Mapping[str, Any], trigger: str | None, at: str | None) -> None:
+        c = self._match(s)
+        if c is None:
+            self.report.unmatched.append(s["ref"])
+            return
+        if c.state not in (REQUESTED, RUNNING):
+            return  # finished, cancelled, or never requested: the status changes nothing
+        detail = s.get("detail") or f"{s['origin']} reported {s['status']}"
+        if c.state == REQUESTED or c.ref != s["ref"]:
+            self._start(c, s["ref"], detail, trigger, at)
+        if s["status"] == "FINISHED":
+            self._finish(c, COMPOSED, s["ref"], s.get("location"), detail, trigger, at)
+        elif s["status"] == "FAILED":
+            self._finish(c, FAILED, s["ref"], s.get("location"), detail, trigger, at)
+
+    def _match(self, s: Mapping[str, Any]) -> ComposeState | None:
+        """Our compose a status is about: by our key, the backend's ref, or the target."""
+        v = self.view
+        if s.get("compose") in v.composes:
+            return v.composes[s["compose"]]
+        if s["ref"] in v.by_ref:
+            return v.composes[v.by_ref[s["ref"]]]
+        for name in v.active():
+            if name == s.get("artifact") or _matches(v.definitions[name].data, s.get("target")):
+                c = v.latest(name)
+                if c is not None and c.state in (REQUESTED, RUNNING):
+                    return c
+        return None
+
+
+def _matches(data: Mapping[str, Any], target: str | None) -> bool:
+    if not target:
+        return False
+    match = data.get("match") or {}
+    if target in (match.get("ostree_ref"), match.get("image_name")):
+        return True
+    prefix = match.get("compose_id")
+    return isinstance(prefix, str) and bool(prefix) and target.startswith(prefix)
+
+
+def request(
+    self: Composer,
+    key: str,
+    kind: str,
+    params: dict[str, Any],
+    reason: str,
+    trigger: str | None,
+    at: str | None,
+) -> None:
+    """Record an outbox action (once: keys are deterministic)."""
+    if self._get(ids.action_id(key)) is not None:
+        return
+    self._add(Action(key, kind, params, None, reason, trigger, at))
+
+
+def carried(view: ArtifactView, keys: Iterable[str]) -> list[str]:
+    """Every build the composes carry, in order."""
+    seen: dict[str, None] = {}
+    for k in keys:
+        for nvr in view.composes[k].changes:
+            seen[nvr] = None
+    return list(seen)
+
+
+__all__ = ["CANCELLED", "NAME", "Composer", "ComposerReport", "ViewSnapshots", "carried"]
