@@ -65,7 +65,7 @@ def composer_config(cfg: Settings, kinds_: dict[str, ArtifactKind] | None = None
             KindTraits(
                 propagates=bool(k.propagates),
                 contains_tags=bool(k.contains_tags),
-                backend=cfg.compose.kinds.get(name, k.default_backend),
+                backend=cfg.compose.kinds.get(name),
             ),
         )
         for name, k in sorted(kinds_.items())

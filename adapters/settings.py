@@ -133,7 +133,8 @@ def _flatten(data: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
                 raise SettingsError(f"{source}: top-level key {key!r} must be inside a [table]")
             else:
                 values[key] = value
-        if prefix:
+        parent_only = not values and any(t.startswith(prefix + ".") for t in _SCHEMA)
+        if prefix and not parent_only:  # e.g. [compose] holding only [compose.kinds]
             tables[prefix] = values
 
     walk("", data)

@@ -224,7 +224,12 @@ class Composer(Follower[ArtifactView, ComposerReport]):
     ) -> None:
         v = self.view
         d = v.definitions[c.artifact]
-        backend = (d.data.get("compose") or {}).get("backend") or self.config.traits(d.kind).backend
+        # The site's choice for the kind wins over the definition's (or its kind's default).
+        backend = (
+            self.config.traits(d.kind).backend
+            or (d.data.get("compose") or {}).get("backend")
+            or "koji"
+        )
         key = f"compose:{c.key}"
         order = {
             "compose": c.key,

@@ -39,7 +39,7 @@ class KindTraits:
 
     propagates: bool = True  # artifacts built from it carry its content
     contains_tags: bool = False  # a repository: holds every build of its tags
-    backend: str = "command"  # the compose backend its composes go to by default
+    backend: str | None = None  # where the site sends its composes ([compose.kinds])
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,60 @@ class Bus:
             },
         )
 
+    # ------------------------------------------------------------ composes
+
+    def pungi(self, compose_id: str, status: str, location: str | None = None) -> dict[str, Any]:
+        body = {"compose_id": compose_id, "status": status}
+        if location:
+            body["location"] = location
+        return self.msg(f"{PREFIX}.pungi.compose.status.change", body)
+
+    def compose_status(self, ref: str, status: str, **extra: Any) -> dict[str, Any]:
+        """Our own ``relengotron.compose.status`` (a backend that reports that way)."""
+        return self.msg("relengotron.compose.status", {"ref": ref, "status": status, **extra})
+
+    def compose_result(self, compose_id: str, testcase: str, result: str) -> dict[str, Any]:
+        """A Fedora CI spec result about a productmd compose (testcase: ns.type.category)."""
+        namespace, kind, category = testcase.rsplit(".", 2)
+        return self.msg(
+            f"{PREFIX}.ci.productmd-compose.test.complete",
+            {
+                "contact": {"name": "Fedora CI", "email": "ci@lists.fedoraproject.org"},
+                "run": {"url": f"https://ci.example.org/{compose_id}/{testcase}"},
+                "artifact": {"type": "productmd-compose", "id": compose_id,
+                             "compose_type": "nightly"},
+                "pipeline": {"id": f"p-{compose_id}-{testcase}", "name": testcase},
+                "test": {"type": kind, "category": category, "namespace": namespace,
+                         "result": result},
+                "generated_at": self.t.isoformat(),
+                "version": "1.1.14",
+            },
+        )  # fmt: skip
+
+    def update(self, alias: str, builds: list[str], request: str = "testing") -> dict[str, Any]:
+        return self.msg(
+            f"{PREFIX}.bodhi.update.request.{request}",
+            {
+                "update": {
+                    "alias": alias,
+                    "builds": [{"nvr": b} for b in builds],
+                    "status": "pending",
+                    "request": request,
+                    "release": {"name": "F40"},
+                    "user": {"name": "packager"},
+                    "title": " ".join(builds),
+                },
+                "agent": "packager",
+            },
+        )
+
+    def push(self, repo: str, updates: list[str]) -> dict[str, Any]:
+        """Bodhi starts composing a repository for a batch of updates."""
+        return self.msg(
+            f"{PREFIX}.bodhi.compose.composing",
+            {"repo": repo, "ctype": "rpm", "agent": "bodhi", "updates": updates},
+        )
+
 
 def write(path: Path, messages: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(m) + "\n" for m in messages))
