@@ -11,6 +11,9 @@ check request (``rpm`` is the culprit) until the culprit is found.
 
 No koji and no broker are needed: the koji moves and bus messages wait in the
 outbox, where ``relengotron act`` (with ``[koji] hub`` set) carries them out.
+Then (``adapters.demo_artifacts``) the artifact definitions are recorded, the
+demo plays koji and the compose backends, and the composer's plan for the
+promoted batch unfolds: affected artifacts, parents first.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ def run_demo(db: str | None, *, fresh: bool = True) -> int:
     decider = bootstrap.decider(app, cfg)
     print(f"== Store: {url}")
     print(f"== Policies: {cfg.policies} (hash {decider.policies.content_hash[:19]}...)")
+    from adapters.demo_artifacts import record_definitions, run_artifacts
+
+    record_definitions(app, cfg)
     print(f"== Night one: ingesting {SAMPLE.name} (real message shapes from the Fedora bus)\n")
     summary = bootstrap.ingest(app, [str(SAMPLE)])
     print(render_summary(summary))
@@ -79,10 +85,14 @@ def run_demo(db: str | None, *, fresh: bool = True) -> int:
         if a.kind == KOJI_MOVE:
             p = a.params
             print(f"  move {p['nvr']:<30} {p['from_tag']} -> {p['to_tag']}")
+    print()
+    run_artifacts(app, cfg)
     print("\nTry:")
     print(f"  relengotron status --db {url} vim-9.1.1800-1.fc44")
     print(f"  relengotron status --db {url} systemd-258-2.fc44 --json")
-    print(f"  relengotron act --dry-run --db {url}")
+    print(f"  relengotron artifacts --db {url}")
+    print(f"  relengotron affected --db {url} glibc-2.43-1.fc44 kernel")
+    print(f"  relengotron graph --db {url} --format svg -o artifacts.svg")
     return 0
 
 
