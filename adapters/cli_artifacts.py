@@ -190,7 +190,7 @@ def cmd_affected(args: argparse.Namespace) -> int:
     tag = args.tag or cfg.gating.promoted_tag
     changes = [_change(i, tag) for i in args.items]
     affected = view.graph.affected(changes)
-    data = {
+    data: dict[str, Any] = {
         "changes": [{"nvr": c.nvr, "package": c.package, "tag": c.tag} for c in changes],
         "affected": [a.as_dict() for a in affected],
         "unaffected": [n for n in view.active() if n not in {a.artifact for a in affected}],

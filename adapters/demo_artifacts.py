@@ -85,7 +85,7 @@ def run_artifacts(app: RelengApp, cfg: Settings) -> None:
         for c in requested:
             waiting = [w.key for w in view.composes.values() if c.key in w.waits_for]
             then = f"; then {', '.join(waiting)}" if waiting else ""
-            print(f"  round {round_}: compose {c.key} via {c.backend} "
+            print(f"  step {round_}: compose {c.key} via {c.backend} "
                   f"({len(c.changes)} change(s)){then}")  # fmt: skip
         _finish(app, [c.key for c in requested])
     view = composer.read_view()

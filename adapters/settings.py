@@ -226,6 +226,7 @@ def settings_from(
         )
     except ValueError as exc:
         raise SettingsError(f"{source}: {exc}") from exc
+
     def path(value: str | None, default: Path) -> Path:
         if not value:
             return default

@@ -105,7 +105,12 @@ class Composer(Follower[ArtifactView, ComposerReport]):
         key = getattr(e, "key", None)
         if isinstance(key, str) and key.startswith(OWN_ACTION_PREFIXES):
             return None
-        return getattr(e, "msg", None) or getattr(e, "trigger", None) or f"#{position}"
+        # An outcome recorded by the effector is named by its event (store-independent).
+        return (
+            getattr(e, "msg", None)
+            or getattr(e, "trigger", None)
+            or f"{e.originator_id}/{e.originator_version}"
+        )
 
     # ---------------------------------------------------------------- deciding
 

@@ -224,7 +224,7 @@ class ArtifactGraph:
                 sources = self.repositories_of(art)
                 if sources and not sources & into:
                     continue  # the build does not reach the repositories it is composed from
-                reason = {
+                found: dict[str, Any] = {
                     "type": "manifest",
                     "artifact": art,
                     "package": change.package,
@@ -232,7 +232,7 @@ class ArtifactGraph:
                     "was": was,
                     "source": self.sources.get(art, "definition"),
                 }
-                hit(art, reason, change, was)
+                hit(art, found, change, was)
 
         # Children that carry an affected parent's content, in topological order.
         rank = self.rank()

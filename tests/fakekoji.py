@@ -20,7 +20,7 @@ GENERIC, TAG_ERROR, PARAMETER_ERROR = 1000, 1003, 1019  # koji.GenericError, Tag
 FREE, OPEN, CLOSED, CANCELED, ASSIGNED, FAILED = range(6)  # koji.TASK_STATES
 COMPLETE = 1  # koji.BUILD_STATES["COMPLETE"]
 Fault = xmlrpc.client.Fault
-_HIDDEN = ("fault", "nvr", "tag", "fromtag", "polls_left")  # task fields the hub keeps to itself
+_HIDDEN = ("fault", "nvr", "tag", "fromtag", "polls_left", "args", "kwargs")  # the hub keeps these
 
 
 def _decode(params: Iterable[Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -51,6 +51,7 @@ class FakeKojiHub:
         self._gates: dict[str, threading.Event] = {}
         self._task_faults: dict[str, tuple[int, str]] = {}
         self._open_polls = 0
+        self._task_methods: set[str] = set()  # compose task methods a test accepts
         self.moves = 0  # builds actually tagged by tasks
         self.errors: list[str] = []  # bugs of the fake itself (the fixture fails on them)
         self._server: http.server.ThreadingHTTPServer | None = None
@@ -213,6 +214,8 @@ class FakeKojiHub:
             if self._faults.get(method):
                 raise Fault(*self._faults[method].pop(0))
             handler = getattr(self, "_api_" + method, None)
+            if handler is None and method in self._task_methods:
+                return self._new_task(method, args, kwargs)
             if handler is None:
                 raise Fault(GENERIC, f"Invalid method: {method}")
             try:
@@ -318,6 +321,54 @@ class FakeKojiHub:
                 self._run_task(task)
         hidden = _HIDDEN if request else (*_HIDDEN, "request")
         return task and {k: v for k, v in task.items() if k not in hidden}
+
+    # ------------------------------------------------ compose tasks (newRepo, image builds)
+
+    def accept_tasks(self, *methods: str) -> None:
+        """Hub methods (``osbuildImage``, ``kiwiBuild``, ``buildContainer``...) that create
+        a FREE task with their arguments as its request, until ``finish_task``."""
+        with self._lock:
+            self._task_methods.update(methods)
+
+    def finish_task(
+        self, task_id: int, state: str = "CLOSED", result: Any = None, message: str = "failed"
+    ) -> None:
+        """End a compose task CLOSED (with ``result``) or FAILED (with ``message``)."""
+        states = {"CLOSED": CLOSED, "FAILED": FAILED, "CANCELED": CANCELED}
+        with self._lock:
+            task = self._tasks[task_id]
+            if result is None and task["method"] == "newRepo":
+                result = [task_id - 10000, self._event]  # [repo id, event id]
+            fault = (GENERIC, message) if state != "CLOSED" else None
+            task.update(state=states[state], result=result, fault=fault,
+                        completion_ts=time.time())  # fmt: skip
+
+    def compose_tasks(self, method: str | None = None) -> list[dict[str, Any]]:
+        """The compose tasks created (``method``: of that method), with ``args`` and
+        ``kwargs`` as the hub got them."""
+        with self._lock:
+            return [dict(t) for t in self._tasks.values()
+                    if "args" in t and method in (None, t["method"])]  # fmt: skip
+
+    def _new_task(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+        task_id = 20000 + len(self._tasks)
+        request = [*args, {"__starstar": True, **kwargs}] if kwargs else list(args)
+        self._tasks[task_id] = {
+            "id": task_id, "method": method, "state": FREE, "owner": 1, "parent": None,
+            "request": request, "label": None, "priority": 20, "arch": "noarch",
+            "create_ts": time.time(), "completion_ts": None, "result": None, "fault": None,
+            "nvr": None, "tag": None, "fromtag": None, "polls_left": 0,
+            "args": list(args), "kwargs": dict(kwargs),
+        }  # fmt: skip
+        return task_id
+
+    def _api_newRepo(
+        self, tag: Any, event: int | None = None, src: bool = False, debuginfo: bool = False,
+        separate_src: bool = False,
+    ) -> int:  # fmt: skip
+        name = self._tag_name(tag)
+        opts = {"event": event, "src": src, "debuginfo": debuginfo, "separate_src": separate_src}
+        return self._new_task("newRepo", (name,), {k: v for k, v in opts.items() if v})
 
     def _api_getTaskResult(self, taskId: int, **_: Any) -> Any:
         task = self._tasks.get(taskId, {"state": None})

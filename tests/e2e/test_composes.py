@@ -228,7 +228,7 @@ def _push(csite: ComposeSite) -> None:
 
 
 def push_state(csite: ComposeSite, key: str = "f40-updates-testing") -> dict[str, Any]:
-    code, out = csite.cli("push", key)
+    _, out = csite.cli("push", key)
     return out
 
 
@@ -345,4 +345,3 @@ def test_unknown_push_and_unknown_repo(csite: ComposeSite) -> None:
     p = push_state(csite, "f39-updates")
     assert (p["state"], p["stage"]) == ("stopped", "repos")
     assert "no repository artifact for bodhi compose f39-updates" in p["stopped"]
-
