@@ -345,3 +345,37 @@ def test_unknown_push_and_unknown_repo(csite: ComposeSite) -> None:
     p = push_state(csite, "f39-updates")
     assert (p["state"], p["stage"]) == ("stopped", "repos")
     assert "no repository artifact for bodhi compose f39-updates" in p["stopped"]
+
+
+def test_repository_compose_as_a_koji_task_finished_by_its_state_message(
+    tmp_path: Path, fake_koji: FakeKojiHub, capsys: Any, monkeypatch: Any
+) -> None:
+    """The repo goes to koji (``newRepo`` over the real ClientSession); koji's
+    ``buildsys.task.state.change`` for that task completes it."""
+    monkeypatch.setenv("LOG", str(tmp_path / "backend.log"))
+    csite = ComposeSite(tmp_path, fake_koji, capsys)
+    csite.config.write_text(csite.config.read_text().replace('repo = "command"', 'repo = "koji"'))
+    csite.promote(["bash-5.3-1.fc44"])
+    csite.act()
+    csite.act()
+    tasks = fake_koji.compose_tasks("newRepo")
+    assert [list(t["args"]) for t in tasks] == [[PROMOTED]]
+    task_id = tasks[0]["id"]
+    repo = csite.artifacts()["rawhide-repo"]["last_compose"]
+    assert (repo["state"], repo["ref"], repo["backend"]) == ("running", f"koji-task:{task_id}",
+                                                             "koji")  # fmt: skip
+    fake_koji.finish_task(task_id, "CLOSED")
+    csite.ingest(
+        [
+            csite.bus.msg(
+                "org.fedoraproject.prod.buildsys.task.state.change",
+                {"id": task_id, "attribute": "state", "old": "OPEN", "new": "CLOSED",
+                 "method": "newRepo", "owner": "kojira", "instance": "primary"},
+            )
+        ]
+    )  # fmt: skip
+    states = csite.artifacts()
+    assert states["rawhide-repo"]["state"] == "composed"
+    assert states["iot-ostree"]["state"] == "requested"  # its parent is done: it goes out
+    csite.act()
+    assert [r["compose"] for r in csite.requested()] == ["iot-ostree#1"]
