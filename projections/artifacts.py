@@ -131,6 +131,7 @@ class ArtifactView:
         self.now: str | None = None
         self._names: dict[UUID, str] = {}  # aggregate id -> natural key
         self.definitions: dict[str, Definition] = {}
+        self.problems: dict[str, str] = {}  # artifact -> why it is not in the graph
         self.manifests: dict[str, dict[str, ManifestRecord]] = {}
         self.graph = ArtifactGraph()
         self.composes: dict[str, ComposeState] = {}
@@ -183,19 +184,16 @@ class ArtifactView:
         parents = tuple((p, "composed_from") for p in data.get("repositories") or ()) + tuple(
             (p, "built_from") for p in data.get("built_from") or ()
         )
-        for parent, _ in parents:  # a parent defined later (or retired) still gets a node
-            if parent not in self.graph.nodes:
-                self.graph.define(ArtifactNode(parent, "unknown"))
-        self.graph.define(
-            ArtifactNode(
-                name,
-                kind,
-                parents,
-                tuple(data.get("tags") or ()),
-                traits.propagates,
-                traits.contains_tags,
-            )
-        )
+        node = ArtifactNode(
+            name, kind, parents, tuple(data.get("tags") or ()), traits.propagates,
+            traits.contains_tags,
+        )  # fmt: skip
+        try:
+            self.graph.define(node)
+        except ValueError as exc:  # a cycle (definitions from elsewhere): not in the graph
+            self.problems[name] = str(exc)
+            return
+        self.problems.pop(name, None)
         own = {p: None for p in data.get("packages") or ()}
         self.manifests.setdefault(name, {})["definition"] = ManifestRecord(
             "definition", dict(own), source, len(own), at
@@ -430,7 +428,7 @@ class ArtifactView:
     def active(self) -> list[str]:
         """Artifacts in definition order that are defined and not retired."""
         rank = self.graph.rank()
-        names = [n for n, d in self.definitions.items() if not d.retired]
+        names = [n for n, d in self.definitions.items() if not d.retired and n in self.graph.nodes]
         return sorted(names, key=lambda n: rank.get(n, len(rank)))
 
     def latest(self, artifact: str, *, push: Any = ...) -> ComposeState | None:

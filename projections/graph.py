@@ -98,8 +98,18 @@ class ArtifactGraph:
     # ---------------------------------------------------------------- changes
 
     def define(self, node: ArtifactNode) -> None:
-        """Add or replace an artifact (its parents' edges follow the new definition)."""
+        """Add or replace an artifact (its parents' edges follow the new definition).
+
+        Raises ValueError when the new parents would make a cycle (nothing changes).
+        """
         key = (ART, node.name)
+        for parent, _ in node.parents:
+            if parent == node.name or (
+                key in self.graph
+                and (ART, parent) in self.graph
+                and nx.has_path(self.graph, key, (ART, parent))
+            ):
+                raise ValueError(f"artifact {node.name} cannot be built from {parent}: a cycle")
         if key in self.graph:
             for parent in [p for p in self.graph.predecessors(key) if p[0] == ART]:
                 self.graph.remove_edge(parent, key)
@@ -107,11 +117,18 @@ class ArtifactGraph:
             self.graph.add_node(key)
         for parent, relation in node.parents:
             self.graph.add_edge((ART, parent), key, relation=relation)
+        # Children defined while it was unknown or removed get their edges back.
+        for child in self.nodes.values():
+            for parent, relation in child.parents:
+                if parent == node.name:
+                    self.graph.add_edge(key, (ART, child.name), relation=relation)
         self.nodes[node.name] = node
         self._rank = None
         self._repos.clear()
 
     def remove(self, name: str) -> None:
+        if name not in self.nodes:
+            return
         self.graph.remove_node((ART, name))
         self.nodes.pop(name, None)
         self.manifests.pop(name, None)
@@ -218,11 +235,13 @@ class ArtifactGraph:
             into = reached.get(change.nvr, set())
             for _, art_key in self.graph.out_edges(key):
                 art = art_key[1]
+                if art not in self.nodes:
+                    continue  # a manifest learned before its artifact was defined
                 was = self.manifests[art].get(change.package)
                 if was == change.nvr:
                     continue
                 sources = self.repositories_of(art)
-                if sources and not sources & into:
+                if sources and sources.isdisjoint(into):
                     continue  # the build does not reach the repositories it is composed from
                 found: dict[str, Any] = {
                     "type": "manifest",
@@ -276,8 +295,10 @@ class ArtifactGraph:
         """An artifact with its ancestors and descendants."""
         key = (ART, name)
         related = {name}
+        if key not in self.graph:
+            return set()
         for n in nx.ancestors(self.graph, key) | nx.descendants(self.graph, key):
-            if n[0] == ART:
+            if n[0] == ART and n[1] in self.nodes:
                 related.add(n[1])
         return related
 
