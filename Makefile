@@ -46,6 +46,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py --n 100000
 	$(BIN)/python bench/decide.py --n 20000
+	$(BIN)/python bench/graph.py
 
 clean:
 	rm -rf $(VENV) .relengotron .pytest_cache .mypy_cache .ruff_cache
