@@ -20,8 +20,4 @@ def message_for(
     kind: str, body: Mapping[str, Any], prefix: str = DEFAULT_PREFIX
 ) -> RelengotronMessage:
     """A validated message of ``kind`` (a key of ``SCHEMAS``) on ``<prefix>.<kind>``."""
-    try:
-        cls = SCHEMAS[kind]
-    except KeyError:
-        raise ValueError(f"unknown message kind {kind!r}; known kinds: {sorted(SCHEMAS)}") from None
-    return cls.create(body, prefix=prefix)
+    return schemas.create_from(SCHEMAS, kind, body, prefix)

@@ -387,8 +387,19 @@ def message_for(
     kind: str, body: Mapping[str, Any], prefix: str = DEFAULT_PREFIX
 ) -> RelengotronMessage:
     """A validated message of ``kind`` (a key of ``SCHEMAS``) on ``<prefix>.<kind>``."""
+    return create_from(SCHEMAS, kind, body, prefix)
+
+
+def create_from(
+    registry: Mapping[str, type[RelengotronMessage]],
+    kind: str,
+    body: Mapping[str, Any],
+    prefix: str = DEFAULT_PREFIX,
+) -> RelengotronMessage:
+    """A validated message of ``kind``, looked up in ``registry``."""
     try:
-        cls = SCHEMAS[kind]
+        cls = registry[kind]
     except KeyError:
-        raise ValueError(f"unknown message kind {kind!r}; known kinds: {sorted(SCHEMAS)}") from None
+        known = sorted(registry)
+        raise ValueError(f"unknown message kind {kind!r}; known kinds: {known}") from None
     return cls.create(body, prefix=prefix)
