@@ -240,15 +240,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 def push_status(view: ArtifactView, p: PushState) -> dict[str, Any]:
     composes = [compose_row(view.composes[k]) for k in p.composes]
-    tests = {}
-    for k in p.composes:
-        c = view.composes[k]
-        required = view.definitions[c.artifact].data.get("tests") or []
-        names = [n for n in (c.key, c.ref, (c.ref or "").split(":", 1)[-1], c.location) if n]
-        tests[k] = {
-            t: next((view.results[n][t][0] for n in names if t in view.results.get(n, {})), None)
-            for t in required
-        }
+    tests = {k: view.test_outcomes(k) for k in p.composes}
     return {
         "push": p.key,
         "stage": p.stage,

@@ -438,6 +438,20 @@ class ArtifactView:
                 return c
         return None
 
+    def test_outcomes(self, key: str) -> dict[str, str | None]:
+        """The outcome of each test its definition requires, on one compose (None: no result).
+
+        Results name a compose by our key, the backend's ref (with or without its
+        ``backend:`` prefix) or its location.
+        """
+        c = self.composes[key]
+        names = [n for n in (c.key, c.ref, (c.ref or "").split(":", 1)[-1], c.location) if n]
+        required = self.definitions[c.artifact].data.get("tests") or []
+        return {
+            t: next((self.results[n][t][0] for n in names if t in self.results.get(n, {})), None)
+            for t in required
+        }
+
     def last_composed(self, artifact: str) -> ComposeState | None:
         for key in reversed(self.by_artifact.get(artifact, [])):
             if self.composes[key].state == "composed":

@@ -33,13 +33,13 @@ from domain.composing import (
     WAITING,
     ArtifactCompose,
 )
-from domain.outbox import Action
 from projections import pushes
 from projections.artifacts import TOPICS, ArtifactView, ComposeState
 from projections.config import ComposerConfig
 from projections.follower import PAGE, Follower, ViewSnapshots
 from projections.gating import package_of
 from projections.graph import BuildChange
+from projections.outbox import request
 
 NAME = "composer"
 COMPOSE_REQUEST = "compose.request"
@@ -60,6 +60,7 @@ class ComposerReport:
     cancelled: list[dict[str, Any]] = field(default_factory=list)
     pushes: list[dict[str, Any]] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)  # statuses of composes we never asked
+    actions: int = 0  # outbox actions requested
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +72,7 @@ class ComposerReport:
             "cancelled": self.cancelled,
             "pushes": self.pushes,
             "unmatched_statuses": self.unmatched,
+            "actions_requested": self.actions,
         }
 
 
@@ -246,7 +248,7 @@ class Composer(Follower[ArtifactView, ComposerReport]):
             "push": c.push,
             "reasons": c.reasons,
         }
-        request(self, key, COMPOSE_REQUEST, order, f"compose {c.key}", trigger, at)
+        request(self, key, COMPOSE_REQUEST, order, None, f"compose {c.key}", trigger, at)
         agg = self._compose(c.key)
         agg.request(action=key, backend=backend, trigger=trigger, at=at)
         self._fold(agg)
@@ -342,21 +344,6 @@ def _matches(data: Mapping[str, Any], target: str | None) -> bool:
         return True
     prefix = match.get("compose_id")
     return isinstance(prefix, str) and bool(prefix) and target.startswith(prefix)
-
-
-def request(
-    self: Composer,
-    key: str,
-    kind: str,
-    params: dict[str, Any],
-    reason: str,
-    trigger: str | None,
-    at: str | None,
-) -> None:
-    """Record an outbox action (once: keys are deterministic)."""
-    if self._get(ids.action_id(key)) is not None:
-        return
-    self._add(Action(key, kind, params, None, reason, trigger, at))
 
 
 def carried(view: ArtifactView, keys: Iterable[str]) -> list[str]:

@@ -18,6 +18,7 @@ from domain.gating import Gate
 from domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action
 
 if TYPE_CHECKING:
+    from projections.composer import Composer
     from projections.decider import Decider
 
 
@@ -119,7 +120,7 @@ def cancel_moves(
 
 
 def request(
-    self: Decider,
+    self: Decider | Composer,
     key: str,
     kind: str,
     params: dict[str, Any],

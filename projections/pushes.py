@@ -28,6 +28,7 @@ from domain.outbox import BUS_PUBLISH
 from projections.artifacts import ComposeState, PushState
 from projections.gating import package_of
 from projections.graph import BuildChange
+from projections.outbox import request
 
 if TYPE_CHECKING:
     from projections.composer import Composer
@@ -133,7 +134,7 @@ def _advance(
 
 def advance(self: Composer, trigger: str | None, at: str | None) -> None:
     """Move every open push as far as its composes, tests and release allow."""
-    from projections.composer import PUSH_RELEASE, carried, request
+    from projections.composer import PUSH_RELEASE, carried
 
     v = self.view
     for p in [p for p in v.pushes.values() if _open(p) and p.composes]:
@@ -163,7 +164,7 @@ def advance(self: Composer, trigger: str | None, at: str | None) -> None:
                       trigger, at)  # fmt: skip
                 continue
             body = {"push": p.key, "composes": p.composes, "builds": carried(v, p.composes)}
-            request(self, f"push:{p.key}:release", PUSH_RELEASE, body, "release", trigger, at)
+            request(self, f"push:{p.key}:release", PUSH_RELEASE, body, None, "release", trigger, at)
         if p.stage == "release":
             a = v.actions.get(f"push:{p.key}:release")
             if a is None or not a.done:
@@ -181,16 +182,9 @@ def advance(self: Composer, trigger: str | None, at: str | None) -> None:
 
 def _tests(self: Composer, composes: list[ComposeState]) -> tuple[str | None, bool]:
     """(the first failure, whether any required result is still missing)."""
-    v = self.view
     missing = False
     for c in composes:
-        required = v.definitions[c.artifact].data.get("tests") or []
-        names = {n for n in (c.key, c.ref, (c.ref or "").split(":", 1)[-1], c.location) if n}
-        for testcase in required:
-            outcome = next(
-                (v.results[n][testcase][0] for n in names if testcase in v.results.get(n, {})),
-                None,
-            )
+        for testcase, outcome in self.view.test_outcomes(c.key).items():
             if outcome in _FAIL:
                 return f"{testcase} {outcome} on {c.artifact} ({c.ref or c.key})", missing
             if outcome not in _PASS:
@@ -213,13 +207,12 @@ def _summary(composes: Mapping[str, ComposeState], keys: list[str]) -> list[dict
 def _announce(
     self: Composer, push: str, kind: str, body: dict[str, Any], trigger: str | None, at: Any
 ) -> None:
-    from projections.composer import request
-
     request(
         self,
         f"push:{push}:{kind}",
         BUS_PUBLISH,
         {"kind": kind, "body": {"push": push, **body, "at": at}},
+        None,
         kind,
         trigger,
         at,
