@@ -9,8 +9,13 @@ from typing import TextIO
 
 class ProgressBar:
     def __init__(
-        self, label: str, stream: TextIO | None = None, enabled: bool | None = None
+        self,
+        label: str,
+        stream: TextIO | None = None,
+        enabled: bool | None = None,
+        unit: str = "msgs",
     ) -> None:
+        self.unit = unit
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.label = label
@@ -28,9 +33,9 @@ class ProgressBar:
         if total:
             frac = min(1.0, (done or 0) / total)
             bar = "#" * int(frac * 30)
-            line = f"\r{self.label} [{bar:<30}] {frac:6.1%} {count:>9,} msgs {rate:8,.0f}/s"
+            line = f"\r{self.label} [{bar:<30}] {frac:6.1%} {count:>9,} {self.unit} {rate:8,.0f}/s"
         else:
-            line = f"\r{self.label} {count:>9,} msgs {rate:8,.0f}/s"
+            line = f"\r{self.label} {count:>9,} {self.unit} {rate:8,.0f}/s"
         self.stream.write(line)
         self.stream.flush()
 

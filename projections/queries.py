@@ -1,0 +1,85 @@
+"""The read side's port: what the decision API, the web page and the audit commands ask.
+
+``ReadModel`` is implemented over SQL tables kept by the projector
+(``adapters.readmodels``) and, in tests, by in-memory fakes. Everything it returns
+is plain data: views the policy engine takes (``ResultView``, ``WaiverView``) and
+JSON-able dicts. Times are ISO 8601 strings of *message* time (when the message
+was sent), the clock decisions use; ``when`` filters on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from policies.snapshot import ResultView, WaiverView
+
+__all__ = ["ReadModel", "SubjectFacts"]
+
+Subject = tuple[str, str]  # (subject_type, subject_identifier)
+
+
+@dataclass(frozen=True)
+class SubjectFacts:
+    """Everything recorded about one subject up to a time (or up to now)."""
+
+    subject_type: str
+    subject_identifier: str
+    known: bool = False  # any event about the subject at all
+    first_seen: str | None = None  # message time of the first event about the subject
+    package: str | None = None  # koji builds: the package name
+    results: tuple[ResultView, ...] = ()
+    waivers: tuple[WaiverView, ...] = ()
+    # Greenwave-shaped records for ``verbose`` answers, in the order of the views above.
+    result_records: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    waiver_records: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+
+
+class ReadModel(Protocol):
+    def position(self) -> int:
+        """The last log position the read models have folded."""
+        ...
+
+    def subject_facts(
+        self, subjects: Sequence[Subject], when: str | None = None
+    ) -> dict[Subject, SubjectFacts]:
+        """Results and waivers of each subject (only those sent at or before ``when``)."""
+        ...
+
+    def build(self, nvr: str) -> dict[str, Any] | None:
+        """A build: ``nvr``, ``package``, ``owner``, ``koji_id``, ``state`` (koji state),
+        ``change``, ``tags`` (list), ``gate`` (candidate|promoted|quarantined|held|waived|
+        obsoleted|untagged|None), ``verdict``, ``decided_at``, ``decision`` (the recorded
+        Greenwave-shaped decision), ``first_seen``, ``updated_at``; None if unknown."""
+        ...
+
+    def build_history(self, nvr: str) -> list[dict[str, Any]]:
+        """What happened to a build, oldest first: ``position``, ``at``, ``kind``
+        (state, tagged, untagged, result, waiver, opened, decided, withdrawn, reopened,
+        action-requested, action-completed, action-cancelled), ``summary`` (for people),
+        ``msg`` (input message key or None), ``event`` (event ref), ``data`` (dict)."""
+        ...
+
+    def decisions(
+        self, nvr: str | None = None, *, limit: int = 50, when: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Recorded gate decisions, newest first: ``nvr``, ``context``, ``verdict``,
+        ``previous``, ``at``, ``position``, ``event``, ``trigger``, ``policy_set_hash``,
+        ``summary``, ``decision`` (full body)."""
+        ...
+
+    def builds_by_gate(self, gate: str, *, limit: int = 200) -> list[dict[str, Any]]:
+        """Builds whose gate state is ``gate`` (e.g. candidate, quarantined), newest first,
+        shaped as :meth:`build`."""
+        ...
+
+    def actions(self, nvr: str) -> list[dict[str, Any]]:
+        """Outbox actions about a build, oldest first: ``key``, ``kind``, ``params``,
+        ``reason``, ``requested_at``, ``outcome``, ``detail``, ``done_at``."""
+        ...
+
+    def messages(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Input messages by key: ``key``, ``topic``, ``family``, ``status``, ``at``,
+        ``position``."""
+        ...

@@ -1,0 +1,313 @@
+"""The SQL read models: what they say agrees with the log, however they were built.
+
+* folding incrementally (any page size, after any batch of messages) writes exactly
+  the rows a rebuild from zero writes (hypothesis);
+* every build's gate state, verdict, tags and decision agree with ``relengotron
+  status`` (the decider's own view of the log);
+* the projector's direct JSON decode of stored states equals eventsourcing's mapper;
+* ``when`` hides facts sent after it; a settings change rebuilds the tables;
+* a projector killed with SIGKILL mid-rebuild resumes and ends where a clean run ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from adapters.cli_gating import build_status
+from adapters.readmodels import Projector, ReadModelTables, SQLReadModel
+from domain.application import RelengApp
+from projections.config import GatingConfig
+from projections.decider import Decider
+from projections.readmodel import TOPICS
+from tests.integration.test_decision_replay import (
+    CONFIG,
+    NVRS,
+    POLICIES,
+    STAGE,
+    messages,
+    operation,
+    run,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def dump(app: RelengApp) -> dict[str, list[tuple[Any, ...]]]:
+    """Every read-model row, sorted, tracking excluded."""
+    tables = ReadModelTables.of(app)
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with tables.engine.connect() as conn:
+        for name, table in tables.t.items():
+            if name == "tracking":
+                continue
+            out[name] = sorted(
+                (tuple(repr(v) for v in row) for row in conn.execute(select(table))),
+            )
+    return out
+
+
+def project(app: RelengApp, page_size: int = 5000) -> Projector:
+    p = Projector(app, CONFIG, page_size=page_size)
+    p.run()
+    return p
+
+
+def agrees_with_status(app: RelengApp, config: GatingConfig = CONFIG) -> int:
+    """Compare every build of the read model with ``status``; return how many."""
+    view = Decider(app, POLICIES, config).read_view()
+    rm = SQLReadModel.of(app, config)
+    checked = 0
+    for nvr in view.builds.keys() | view.gates.keys():
+        status = build_status(view, nvr, config.pending_tag)
+        row = rm.build(nvr)
+        assert status is not None and row is not None, nvr
+        assert row["gate"] == status["state"], (nvr, row["gate"], status["state"])
+        assert row["tags"] == status["tags"], nvr
+        assert row["decision"] == status["decision"], nvr
+        assert row["decided_at"] == status["decided_at"], nvr
+        assert row["owner"] == status["owner"], nvr
+        assert (row["withdrawn"] or None) == (
+            {**status["withdrawn"], "by": row["withdrawn"]["by"]} if status["withdrawn"] else None
+        ), nvr
+        checked += 1
+    return checked
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    ops=st.lists(operation, min_size=1, max_size=14),
+    cuts=st.lists(st.integers(min_value=1, max_value=30), max_size=5),
+    page=st.sampled_from([1, 2, 7, 5000]),
+)
+def test_incremental_projection_equals_a_rebuild(
+    ops: list[tuple[Any, ...]], cuts: list[int], page: int
+) -> None:
+    msgs = messages(ops)
+    with tempfile.TemporaryDirectory() as tmp:
+        app = open_sqlite(Path(tmp) / "a.db")
+        start = 0
+        for end in [*sorted(set(cuts)), len(msgs)]:
+            if end > start:
+                run(app, msgs[start:end], [])
+                project(app, page_size=page)
+                start = end
+        incremental = dump(app)
+        Projector(app, CONFIG).rebuild()
+        assert dump(app) == incremental
+        agrees_with_status(app)
+
+
+def open_sqlite(path: Path) -> RelengApp:
+    from adapters.store import open_app
+
+    return open_app(f"sqlite:///{path}")
+
+
+def scenario() -> list[dict[str, Any]]:
+    return messages(
+        [
+            ("tag", NVRS[0]),
+            ("tag", NVRS[2]),
+            ("tag", NVRS[3]),
+            ("stage", NVRS[0], "SUCCESS"),
+            ("rpmdeplint", NVRS[0], "PASSED"),
+            ("stage", NVRS[2], "FAILURE"),
+            ("rpmdeplint", NVRS[2], "PASSED"),
+            ("stage", NVRS[3], "SUCCESS"),
+            ("rpmdeplint", NVRS[3], "PASSED"),
+            ("group", [NVRS[0], NVRS[2], NVRS[3]], "failed", False),
+            ("waive", NVRS[2], STAGE, True),
+            ("tag", NVRS[1]),
+        ]
+    )
+
+
+def test_read_models_on_sqlite_and_postgresql(store: RelengApp) -> None:
+    run(store, scenario(), [4, 9])
+    projector = project(store, page_size=3)
+    assert projector.tables.t["builds"].schema == store.recorder.events_record_cls.__table__.schema  # type: ignore[attr-defined]
+    assert agrees_with_status(store) == 4
+    rm = SQLReadModel.of(store, CONFIG)
+    assert rm.position() > 0
+    # bash-5.3-2 was tagged after bash-5.3-1: the older one is obsoleted.
+    assert rm.build(NVRS[0])["gate"] == "obsoleted"  # type: ignore[index]
+    assert rm.build(NVRS[0])["withdrawn"]["reason"] == "obsoleted"  # type: ignore[index]
+    vim = rm.build(NVRS[2])
+    assert vim is not None and vim["package"] == "vim"
+    facts = rm.subject_facts([("koji_build", NVRS[2]), ("koji_build", "nope-1-1.fc44")])
+    vim_facts = facts[("koji_build", NVRS[2])]
+    assert vim_facts.known and not facts[("koji_build", "nope-1-1.fc44")].known
+    assert {r.testcase for r in vim_facts.results} == {STAGE, "dist.rpmdeplint"}
+    assert [w.waived for w in vim_facts.waivers] == [True]
+    assert vim_facts.waiver_records[0]["subject"] == {"type": "koji_build", "item": NVRS[2]}
+    history = rm.build_history(NVRS[2])
+    kinds = [h["kind"] for h in history]
+    assert kinds[:2] == ["state", "tagged"] and "decided" in kinds and "waiver" in kinds
+    assert [h["position"] for h in history] == sorted(h["position"] for h in history)
+    decisions = rm.decisions(NVRS[2])
+    assert decisions and decisions[0]["verdict"] == vim["verdict"]
+    assert [d["position"] for d in decisions] == sorted(
+        (d["position"] for d in decisions), reverse=True
+    )
+    assert all(d["policy_set_hash"] == POLICIES.content_hash for d in decisions)
+    # Projecting again changes nothing; a rebuild writes the same rows.
+    before = dump(store)
+    assert project(store).run().events == 0
+    Projector(store, CONFIG).rebuild()
+    assert dump(store) == before
+
+
+def test_the_demo_store_agrees_with_status(tmp_path: Path) -> None:
+    """The demo's two nights, with koji moves done: promoted, quarantined, waived."""
+    db = tmp_path / "demo.db"
+    subprocess.run(
+        [str(BIN / "relengotron"), "demo", "--db", f"sqlite:///{db}"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=300,
+        check=True,
+    )
+    app = open_sqlite(db)
+    config = GatingConfig()
+    Projector(app, config).run()
+    view = Decider(app, POLICIES, config).read_view()
+    rm = SQLReadModel.of(app, config)
+    checked = 0
+    for nvr in view.gates:
+        status = build_status(view, nvr, config.pending_tag)
+        row = rm.build(nvr)
+        assert status is not None and row is not None
+        assert (row["gate"], row["tags"], row["decision"]) == (
+            status["state"],
+            status["tags"],
+            status["decision"],
+        ), nvr
+        checked += 1
+    assert checked >= 10
+    assert {b["nvr"].split("-")[0] for b in rm.builds_by_gate("quarantined")} == {"vim", "rpm"}
+    assert rm.builds_by_gate("promoted")
+
+
+def test_when_hides_later_facts(tmp_path: Path) -> None:
+    app = open_sqlite(tmp_path / "s.db")
+    msgs = scenario()
+    run(app, msgs, [])
+    project(app)
+    rm = SQLReadModel.of(app, CONFIG)
+    subject = ("koji_build", NVRS[2])
+    everything = rm.subject_facts([subject])[subject]
+    waiver_at = everything.waivers[0]
+    cut = min(r.at for r in everything.results if r.at)
+    before = rm.subject_facts([subject], when=cut)[subject]
+    assert len(before.results) == 1 and not before.waivers
+    assert all(r.at is not None and r.at <= cut for r in before.results)
+    assert len(everything.results) > 1 and waiver_at.waived
+    assert rm.decisions(NVRS[2], when="2000-01-01T00:00:00") == []
+
+
+def test_direct_decode_equals_the_mapper(tmp_path: Path) -> None:
+    """The projector reads stored JSON itself: it must see what eventsourcing sees."""
+    app = open_sqlite(tmp_path / "s.db")
+    run(app, scenario(), [])
+    seen = 0
+    for n in app.recorder.select_notifications(start=1, limit=100_000, topics=TOPICS):
+        raw = orjson.loads(n.state)
+        event = app.mapper.to_domain_event(n)
+        mapped = {k: v for k, v in vars(event).items() if k not in ("timestamp",)}
+        mapped.pop("originator_id"), mapped.pop("originator_version")
+        raw.pop("timestamp")
+        assert raw == json.loads(json.dumps(mapped, default=str)), n.topic
+        seen += 1
+    assert seen > 50
+
+
+def test_changed_settings_rebuild_the_read_models(tmp_path: Path) -> None:
+    app = open_sqlite(tmp_path / "s.db")
+    run(app, scenario(), [])
+    project(app)
+    other = GatingConfig(promoted_tag="f45", max_rounds=CONFIG.max_rounds)
+    report = Projector(app, other).run()
+    assert report.rebuilt and report.reason and "settings" in report.reason
+    assert report.start == 0 and report.events > 0
+
+
+def test_project_cli_killed_mid_rebuild_resumes(tmp_path: Path) -> None:
+    """SIGKILL during ``project --rebuild``: the next run resumes from the last page
+    committed and the tables end as a clean rebuild leaves them."""
+    db = tmp_path / "s.db"
+    app = open_sqlite(db)
+    msgs = []
+    for i in range(60):
+        msgs += messages(
+            [("tag", f"pkg{i}-1.0-1.fc44"), ("stage", f"pkg{i}-1.0-1.fc44", "SUCCESS")]
+        )
+    run(app, msgs, [])
+    url = f"sqlite:///{db}"
+    exe = str(BIN / "relengotron")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [exe, "project", "--db", url, "--rebuild", "--page-size", "1", "--no-progress"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    killed_at = 0
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            killed_at = _tracked(db)
+            if killed_at > 20:
+                proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.005)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, "the rebuild ended before it could be killed"
+    after_kill = _tracked(db)
+    assert after_kill >= killed_at > 0
+    resumed = subprocess.run(
+        [exe, "project", "--db", url, "--json", "--no-progress"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    report = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert report["start"] == after_kill and not report["rebuilt"]
+    assert report["position"] > after_kill
+    resumed_rows = dump(app)
+    Projector(app, CONFIG).rebuild()
+    assert dump(app) == resumed_rows
+
+
+def _tracked(db: Path) -> int:
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            row = conn.execute(
+                "SELECT position FROM relengotron_rm_tracking WHERE name = 'readmodels'"
+            ).fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    return int(row[0]) if row else 0
