@@ -47,6 +47,7 @@ def decide(app: RelengApp, cfg: Settings) -> DeciderReport:
 
 
 def decide_all(app: RelengApp, cfg: Settings) -> tuple[DeciderReport, ComposerReport]:
+    sync_policies(app, cfg)  # the policy set in force is part of the log
     report = decider(app, cfg).run()
     return report, composer(app, cfg).run()
 
@@ -170,3 +171,160 @@ def subject_history(app: RelengApp, subject_type: str, identifier: str) -> list[
         row.update({k: v for k, v in vars(e).items() if k not in _INTERNAL})
         listing.append(row)
     return listing
+
+
+def projector(
+    app: RelengApp,
+    cfg: Settings,
+    *,
+    page_size: int = 5000,
+    progress: Any = None,
+) -> Any:
+    """The read models' projector (``relengotron project``)."""
+    from adapters.readmodels import Projector
+
+    return Projector(app, cfg.gating, page_size=page_size, progress=progress)
+
+
+def read_model(app: RelengApp, cfg: Settings) -> Any:
+    """The read side the API, the page and the audit commands ask (SQL tables)."""
+    from adapters.readmodels import SQLReadModel
+
+    return SQLReadModel.of(app, cfg.gating)
+
+
+# ------------------------------------------------------------------ the policy log
+
+POLICY_ACTIVATED = "relengotron.policy.activated"
+
+
+def active_policy_hash(app: RelengApp) -> str | None:
+    """The hash of the policy set last activated in the log, if any."""
+    from eventsourcing.application import AggregateNotFoundError
+
+    from domain.policyset import PolicyLog, policy_log_id
+
+    log: Any
+    try:
+        log = app.repository.get(policy_log_id())
+    except AggregateNotFoundError:
+        return None
+    return log.policy_set_hash if isinstance(log, PolicyLog) else None
+
+
+def sync_policies(
+    app: RelengApp, cfg: Settings, policies: PolicySet | None = None, username: str | None = None
+) -> str | None:
+    """Record a ``relengotron.policy.activated`` input message when the configured
+    policy set differs from the one last activated in the log (by content hash).
+    Returns the new message's key, or None when the log is up to date. Its time is
+    the wall clock now: an activation is an input, like a waiver."""
+    import getpass
+    import uuid
+
+    from adapters.effector import utc_now
+    from adapters.envelope import to_envelope
+    from adapters.ingest import to_incoming
+
+    policies = policies or policy_set(cfg)
+    if active_policy_hash(app) == policies.content_hash:
+        return None
+    key = f"relengotron-policy-{uuid.uuid4()}"
+    try:
+        user = username or getpass.getuser()
+    except (KeyError, OSError):
+        user = None
+    record = {
+        "topic": POLICY_ACTIVATED,
+        "id": key,
+        "headers": {"sent-at": utc_now()},
+        "body": {
+            "policy_set_hash": policies.content_hash,
+            "policies": [p.canonical() for p in policies.policies],
+            "source": str(cfg.policies),
+            "username": user,
+        },
+    }
+    app.record([to_incoming(to_envelope(record), source="relengotron policy sync")])
+    return key
+
+
+# ------------------------------------------------------------------ input messages of our own
+
+WAIVER_NEW = "relengotron.waiver.new"
+GATE_OVERRIDE = "relengotron.gate.override"
+OVERRIDE_ACTIONS = ("promote", "hold", "release")
+
+
+def record_input(app: RelengApp, topic: str, key: str, body: dict[str, Any], source: str) -> str:
+    """Record one message of our own (sent now, by the wall clock: an input, like a
+    message from the bus), the same way ingest records one. Returns its key."""
+    from adapters.effector import utc_now
+    from adapters.envelope import to_envelope
+    from adapters.ingest import to_incoming
+
+    record = {"topic": topic, "id": key, "headers": {"sent-at": utc_now()}, "body": body}
+    app.record([to_incoming(to_envelope(record), source=source)])
+    return key
+
+
+def record_waiver(
+    app: RelengApp,
+    cfg: Settings,
+    *,
+    subject_identifier: str,
+    testcase: str,
+    comment: str,
+    username: str,
+    subject_type: str = "koji_build",
+    scenario: str | None = None,
+    product_version: str | None = None,
+    waived: bool = True,
+    source: str = "relengotron waive",
+) -> str:
+    """Record a waiver (WaiverDB's body shape, topic ``relengotron.waiver.new``) and return
+    its id, which is also the message key. ``product_version`` defaults to the gating one.
+    The caller decides afterwards (:func:`decide`)."""
+    import uuid
+
+    waiver_id = f"relengotron-{uuid.uuid4()}"
+    body = {
+        "id": waiver_id,
+        "subject_type": subject_type,
+        "subject_identifier": subject_identifier,
+        "testcase": testcase,
+        "scenario": scenario,
+        "waived": waived,
+        "product_version": product_version or cfg.gating.product_version,
+        "username": username,
+        "comment": comment,
+    }
+    return record_input(app, WAIVER_NEW, waiver_id, body, source)
+
+
+def record_override(
+    app: RelengApp,
+    cfg: Settings,
+    *,
+    nvr: str,
+    action: str,
+    reason: str,
+    username: str,
+    context: str | None = None,
+    source: str = "relengotron api",
+) -> str:
+    """Record a ``relengotron.gate.override`` message (promote, hold or release a build in
+    a decision context, default the gating one) and return its key."""
+    import uuid
+
+    if action not in OVERRIDE_ACTIONS:
+        raise ValueError(f"unknown override action {action!r}; expected one of {OVERRIDE_ACTIONS}")
+    key = f"relengotron-override-{uuid.uuid4()}"
+    body = {
+        "nvr": nvr,
+        "action": action,
+        "reason": reason,
+        "username": username,
+        "context": context or cfg.gating.decision_context,
+    }
+    return record_input(app, GATE_OVERRIDE, key, body, source)

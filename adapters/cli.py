@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from adapters import bootstrap, cli_artifacts, cli_gating
+from adapters import bootstrap, cli_api, cli_artifacts, cli_audit, cli_gating, cli_project
 from adapters.ingest import IngestSummary
 from adapters.settings import SettingsError
 from adapters.store import StoreURLError
@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", action="store_true", help="do not start from an empty store")
     cli_gating.add_parsers(sub, _db_option)
     cli_artifacts.add_parsers(sub, _db_option)
+    cli_project.add_parsers(sub, _db_option)
+    cli_audit.add_parsers(sub, _db_option)
+    cli_api.add_parsers(sub, _db_option)
     return parser
 
 
@@ -91,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from adapters.demo import run_demo
 
             return run_demo(args.db, fresh=not args.keep)
-        for commands in (cli_gating, cli_artifacts):
+        for commands in (cli_gating, cli_artifacts, cli_project, cli_audit, cli_api):
             result = commands.run(args)
             if result is not None:
                 return result
@@ -117,6 +120,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     cfg = bootstrap.settings(args.config)
     app = bootstrap.application(args.db, cfg)
     policies = None if args.no_decide else bootstrap.policy_set(cfg)  # fail early
+    if policies is not None:  # the set in force is logged before the messages it decides
+        bootstrap.sync_policies(app, cfg, policies)
     progress = None
     if not args.no_progress:
         from adapters.progress import ProgressBar

@@ -244,6 +244,7 @@ def cmd_waive(args: argparse.Namespace) -> int:
             "comment": args.reason,
         },
     }
+    bootstrap.sync_policies(app, cfg)
     app.record([to_incoming(to_envelope(record), source="relengotron waive")])
     decider = bootstrap.decider(app, cfg)
     decider.run()  # leaves its view, folded to the end of the log

@@ -273,6 +273,38 @@ class ComposeStatusChanged:
     detail: str | None = None
 
 
+@dataclass(frozen=True)
+class PolicySetActivated:
+    """The gating policy set in force from this message on (``relengotron.policy.activated``).
+
+    ``policies`` are the canonical policy documents (``Policy.canonical()``), whose
+    hash ``policy_set_hash`` the translator checked; ``source`` is the directory they
+    were read from.
+    """
+
+    policy_set_hash: str
+    policies: tuple[dict[str, Any], ...] = field(default=(), compare=False, hash=False)
+    source: str | None = None
+    username: str | None = None
+
+
+# Manual override actions (``relengotron.gate.override``).
+OVERRIDE_ACTIONS = ("promote", "hold", "release")
+
+
+@dataclass(frozen=True)
+class GateOverridden:
+    """Someone overrode the gate of a build: ``promote`` or ``hold`` it whatever the
+    policies say, or ``release`` an earlier override. ``context`` is the decision
+    context (None: every context)."""
+
+    nvr: str
+    action: str  # one of OVERRIDE_ACTIONS
+    reason: str
+    username: str | None = None
+    context: str | None = None
+
+
 Fact = (
     ChangePushed
     | BuildStateChanged
@@ -291,4 +323,6 @@ Fact = (
     | ArtifactRetired
     | ManifestLearned
     | ComposeStatusChanged
+    | PolicySetActivated
+    | GateOverridden
 )

@@ -9,6 +9,8 @@ from domain import facts as f
 from domain import ids
 from domain.artifacts import Artifact, ComposeRun
 from domain.koji import KojiTag, KojiTask
+from domain.overrides import GateOverride, override_id
+from domain.policyset import LOG_NAME, PolicyLog, policy_log_id
 from domain.push import Push
 from domain.subjects import Build, Change, Subject, Update, subject_class
 from domain.unit_of_work import UnitOfWork
@@ -70,6 +72,10 @@ def targets(fact: f.Fact) -> list[UUID]:
         out.append(ids.artifact_id(fact.artifact))
     elif isinstance(fact, f.ComposeStatusChanged):
         out.append(ids.compose_run_id(fact.ref))
+    elif isinstance(fact, f.PolicySetActivated):
+        out.append(policy_log_id())
+    elif isinstance(fact, f.GateOverridden):
+        out.append(override_id(fact.context, fact.nvr))
     return out
 
 
@@ -193,6 +199,23 @@ def apply_fact(uow: UnitOfWork, fact: f.Fact, msg: str, at: str | None) -> None:
             target=fact.target,
             location=fact.location,
             detail=fact.detail,
+        )
+    elif isinstance(fact, f.PolicySetActivated):
+        log = uow.get_or_create(policy_log_id(), lambda: PolicyLog(LOG_NAME))
+        log.activate(
+            msg=msg,
+            at=at,
+            policy_set_hash=fact.policy_set_hash,
+            policies=[dict(p) for p in fact.policies],
+            source=fact.source,
+            username=fact.username,
+        )
+    elif isinstance(fact, f.GateOverridden):
+        override = uow.get_or_create(
+            override_id(fact.context, fact.nvr), lambda: GateOverride(fact.context, fact.nvr)
+        )
+        override.record(
+            msg=msg, at=at, action=fact.action, reason=fact.reason, username=fact.username
         )
     else:  # pragma: no cover - a new fact type without a handler is a programming error
         raise TypeError(f"no handler for fact {type(fact).__name__}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 __all__ = [
     "OBSOLETE_RULE_TAGS",
@@ -27,6 +27,7 @@ __all__ = [
     "PolicyError",
     "PolicySet",
     "Rule",
+    "policy_set_from_canonical",
 ]
 
 
@@ -187,3 +188,64 @@ class PolicyError(ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.message, self.source, self.line))
+
+
+def policy_set_from_canonical(policies: Any) -> PolicySet:
+    """The inverse of ``[p.canonical() for p in policy_set.policies]``: the same content
+    hash. Raises :class:`PolicyError` naming what is wrong with malformed data."""
+    if not isinstance(policies, list | tuple):
+        raise PolicyError(f"policies must be a list, not {type(policies).__name__}")
+    return PolicySet(tuple(_policy_from_canonical(i, p) for i, p in enumerate(policies)))
+
+
+def _strings(where: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise PolicyError(f"{where} must be a list of strings")
+    return tuple(value)
+
+
+def _policy_from_canonical(index: int, data: Any) -> Policy:
+    where = f"policies[{index}]"
+    if not isinstance(data, dict):
+        raise PolicyError(f"{where} must be an object")
+    required = {"id", "product_versions", "decision_contexts", "subject_type", "rules"}
+    missing = sorted(required - data.keys())
+    if missing:
+        raise PolicyError(f"{where} lacks {', '.join(missing)}")
+    unknown = sorted(data.keys() - required - {"packages", "excluded_packages"})
+    if unknown:
+        raise PolicyError(f"{where} has unknown keys {', '.join(unknown)}")
+    if not isinstance(data["id"], str) or not isinstance(data["subject_type"], str):
+        raise PolicyError(f"{where}: id and subject_type must be strings")
+    if not isinstance(data["rules"], list | tuple):
+        raise PolicyError(f"{where}.rules must be a list")
+    rules = tuple(
+        _rule_from_canonical(f"{where}.rules[{n}]", r) for n, r in enumerate(data["rules"])
+    )
+    return Policy(
+        id=data["id"],
+        product_versions=_strings(f"{where}.product_versions", data["product_versions"]),
+        decision_contexts=_strings(f"{where}.decision_contexts", data["decision_contexts"]),
+        subject_type=data["subject_type"],
+        rules=rules,
+        packages=_strings(f"{where}.packages", data.get("packages", [])),
+        excluded_packages=_strings(f"{where}.excluded_packages", data.get("excluded_packages", [])),
+    )
+
+
+def _rule_from_canonical(where: str, data: Any) -> Rule:
+    if not isinstance(data, dict) or not isinstance(data.get("rule"), str):
+        raise PolicyError(f"{where} must be an object with a 'rule' tag")
+    tag = data["rule"]
+    cls = rule_class(tag)
+    if cls is None:
+        raise PolicyError(f"{where}: unknown rule {tag!r}")
+    required, optional = RULE_FIELDS[tag]
+    fields = {k: v for k, v in data.items() if k != "rule"}
+    if not required <= fields.keys() or not fields.keys() <= required | optional:
+        raise PolicyError(
+            f"{where}: {tag} takes {sorted(required)} and optionally {sorted(optional)}"
+        )
+    if not all(v is None or isinstance(v, str) for v in fields.values()):
+        raise PolicyError(f"{where}: {tag} fields must be strings")
+    return cast(Rule, cls(**fields))

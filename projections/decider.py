@@ -16,22 +16,26 @@ function of the input sequence: batch sizes and run times do not change them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from domain import ids
 from domain.application import RelengApp
 from domain.gating import Bisection, Gate
 from domain.outbox import KOJI_MOVE
+from policies.answers import Decision, Requirement
 from policies.engine import evaluate
-from policies.spec import BatchIntegrityRule, PolicySet
+from policies.spec import BatchIntegrityRule, PolicySet, policy_set_from_canonical
 from projections import bisection, outbox
 from projections.config import GatingConfig
 from projections.follower import PAGE, Follower, ViewSnapshots
-from projections.gating import TOPICS, GatingView, package_of
+from projections.gating import TOPICS, GatingView, OverrideState, package_of
 
 NAME = "decider"
-VIEW_FORMAT = 1  # bump when GatingView's fields change: older snapshots are ignored
+VIEW_FORMAT = 2  # bump when GatingView's fields change: older snapshots are ignored
+# Requirement types of manual overrides (ours, next to Greenwave's).
+MANUAL_OVERRIDE = "manual-override"
+MANUAL_HOLD = "manual-hold"
 
 __all__ = ["NAME", "Decider", "DeciderReport", "ViewSnapshots"]
 
@@ -74,11 +78,27 @@ class Decider(Follower[GatingView, DeciderReport]):
         snapshots: ViewSnapshots | None = None,
     ) -> None:
         super().__init__(app, config, page_size=page_size, progress=progress, snapshots=snapshots)
-        self.policies = policies
+        self.policies = policies  # in force until the log activates a policy set
         self.config = config
-        self.batch_testcases = {
+        self._parsed: dict[str, PolicySet] = {policies.content_hash: policies}
+
+    def policy_set(self) -> PolicySet:
+        """The policy set in force at the current point of the log."""
+        active = self.view.active_policies
+        if active is None:
+            return self.policies
+        parsed = self._parsed.get(active.policy_set_hash)
+        if parsed is None:
+            parsed = self._parsed[active.policy_set_hash] = policy_set_from_canonical(
+                list(active.policies)
+            )
+        return parsed
+
+    @property
+    def batch_testcases(self) -> set[str]:
+        return {
             r.test_case_name
-            for p in policies.policies
+            for p in self.policy_set().policies
             for r in p.rules
             if isinstance(r, BatchIntegrityRule)
         }
@@ -174,13 +194,18 @@ class Decider(Follower[GatingView, DeciderReport]):
 
     def _evaluate(self, nvr: str, trigger: str | None, at: str | None) -> None:
         self.report.evaluated += 1
-        decision = evaluate(self.policies, self.view.snapshot(nvr))
+        decision = evaluate(self.policy_set(), self.view.snapshot(nvr))
+        override = self.view.overrides.get(nvr)
+        if override is not None:
+            decision = overridden(decision, override)
         fingerprint = decision.state_fingerprint()
         gate = self._gate(nvr)
         if gate is None or gate.fingerprint == fingerprint:
             return
         previous = gate.verdict
         body = decision.as_dict()
+        if override is not None:
+            _name_override(body, override)
         gate.decide(
             trigger=trigger,
             at=at,
@@ -195,3 +220,41 @@ class Decider(Follower[GatingView, DeciderReport]):
         )
         outbox.plan_move(self, nvr, gate, decision.verdict, decision.summary, trigger, at)
         outbox.announce(self, nvr, gate, body, previous, trigger, at)
+
+
+def overridden(decision: Decision, o: OverrideState) -> Decision:
+    """The policies' decision under a manual override: ``promote`` adds a satisfied
+    ``manual-override`` requirement and promotes; ``hold`` adds an unsatisfied
+    ``manual-hold`` requirement and holds. The policies' own requirements stay, so
+    the decision shows what was overridden; ``policies_satisfied`` stays theirs."""
+    who = o.username or "someone"
+    req = Requirement(
+        type=MANUAL_OVERRIDE if o.action == "promote" else MANUAL_HOLD,
+        subject_type=decision.subject_type,
+        subject_identifier=decision.subject_identifier,
+        testcase=None,
+        event=o.event,
+        detail=f"{'promoted' if o.action == 'promote' else 'held'} by {who}: {o.reason}",
+    )
+    if o.action == "promote":
+        return replace(
+            decision,
+            verdict="promote",
+            satisfied_requirements=(*decision.satisfied_requirements, req),
+            summary=f"Manually promoted by {who} ({o.reason}); policies: {decision.summary}",
+        )
+    return replace(
+        decision,
+        verdict="hold",
+        policies_satisfied=False,
+        unsatisfied_requirements=(*decision.unsatisfied_requirements, req),
+        summary=f"Manually held by {who} ({o.reason}); policies: {decision.summary}",
+    )
+
+
+def _name_override(body: dict[str, Any], o: OverrideState) -> None:
+    """Name the person, the reason and the message in the override's requirement."""
+    for key in ("satisfied_requirements", "unsatisfied_requirements"):
+        for r in body.get(key, []):
+            if r.get("type") in (MANUAL_OVERRIDE, MANUAL_HOLD):
+                r.update(username=o.username, reason=o.reason, message=o.msg, at=o.at)

@@ -40,7 +40,17 @@ DECIDER_TOPICS = (
     "domain.outbox:Action.Completed",
     "domain.outbox:Action.Cancelled",
 )
-TOPICS = SUBJECT_TOPICS + DECIDER_TOPICS
+# Input that steers the decider itself: the policy set in force, manual overrides.
+CONTROL_TOPICS = (
+    "domain.policyset:PolicyLog.Activated",
+    "domain.overrides:GateOverride.Opened",
+    "domain.overrides:GateOverride.Recorded",
+)
+TOPICS = SUBJECT_TOPICS + DECIDER_TOPICS + CONTROL_TOPICS
+# Input events that move the decider's clock (message time). Policy activations do
+# not: they are recorded at the wall-clock time of a sync, which may be far later
+# than the messages ingested after them (an archive), and must not expire bisections.
+_CLOCK_MODULES = ("domain.subjects", "domain.overrides")
 
 _PASSING = {PASSED, INFO}
 _FAILING = {FAILED, NEEDS_INSPECTION}
@@ -90,6 +100,29 @@ class GroupCheck:
     at: str | None
 
 
+@dataclass(frozen=True)
+class ActivePolicies:
+    """The policy set the log says is in force (``PolicyLog.Activated``)."""
+
+    policy_set_hash: str
+    policies: tuple[dict[str, Any], ...]
+    msg: str
+    event: str
+    at: str | None
+
+
+@dataclass(frozen=True)
+class OverrideState:
+    """A manual override in force on a build (``GateOverride.Recorded``)."""
+
+    action: str  # promote | hold
+    reason: str
+    username: str | None
+    msg: str
+    event: str
+    at: str | None
+
+
 class GatingView(DecisionRecords):
     def __init__(self, config: GatingConfig) -> None:
         super().__init__(config)
@@ -100,6 +133,8 @@ class GatingView(DecisionRecords):
         self.now: str | None = None
         self.dirty_groups: set[str] = set()  # groups with a new result
         self.tag_changes: list[tuple[str, str, bool, str | None]] = []  # nvr, tag, added, user
+        self.active_policies: ActivePolicies | None = None  # None: the decider's own set
+        self.overrides: dict[str, OverrideState] = {}
 
     # ------------------------------------------------------------ folding
 
@@ -107,7 +142,7 @@ class GatingView(DecisionRecords):
         at = getattr(e, "at", None)
         # The clock is the send time of input messages only: outcomes recorded
         # by the effector carry wall-clock times, which must not move it.
-        if at and type(e).__module__ == "domain.subjects" and (self.now is None or at > self.now):
+        if at and type(e).__module__ in _CLOCK_MODULES and (self.now is None or at > self.now):
             self.now = at
         name = type(e).__qualname__
         handler = getattr(self, "_on_" + name.replace(".", "_"), None)
@@ -252,6 +287,29 @@ class GatingView(DecisionRecords):
             c = self._change(ident)
             c.waivers.append(self._waiver(e, position, "dist_git_commit", ident))
             self.dirty.update(c.nvrs)
+
+    def _on_PolicyLog_Activated(self, e: Any, position: int) -> None:
+        previous = self.active_policies
+        self.active_policies = ActivePolicies(
+            e.policy_set_hash, tuple(e.policies), e.msg, ref(e), e.at
+        )
+        if previous is None or previous.policy_set_hash != e.policy_set_hash:
+            # Another policy set: every open candidate is evaluated again.
+            self.dirty.update(n for n, g in self.gates.items() if g.open and not g.promoted)
+
+    def _on_GateOverride_Opened(self, e: Any, position: int) -> None:
+        if e.context is None or e.context == self.config.decision_context:
+            self._names[e.originator_id] = ("override", e.nvr)
+
+    def _on_GateOverride_Recorded(self, e: Any, position: int) -> None:
+        kind, nvr = self._names.get(e.originator_id, (None, None))
+        if kind != "override" or nvr is None:
+            return
+        if e.action == "release":
+            self.overrides.pop(nvr, None)
+        else:
+            self.overrides[nvr] = OverrideState(e.action, e.reason, e.username, e.msg, ref(e), e.at)
+        self.dirty.add(nvr)
 
     def settle(self) -> None:
         """Forget what changed: it has been decided (or was decided by an earlier run)."""

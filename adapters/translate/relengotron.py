@@ -18,6 +18,12 @@ Topics read (the whole topic ends with one of these, after any prefix, e.g.
 A body with a missing or wrong-typed field gives no fact, and one problem per field
 saying what is wrong; the message itself is still recorded. ``relengotron.waiver.new``
 is WaiverDB's shape and belongs to ``waiverdb``.
+
+- ``relengotron.policy.activated`` ``{"policy_set_hash", "policies": [Policy.canonical()
+  ...], "source"?, "username"?}`` -> :class:`PolicySetActivated`; the policies must read
+  back (``policies.spec.policy_set_from_canonical``) to exactly that hash.
+- ``relengotron.gate.override`` ``{"nvr", "action": "promote"|"hold"|"release",
+  "reason", "username"?, "context"?}`` -> :class:`GateOverridden`.
 """
 
 from __future__ import annotations
@@ -32,12 +38,16 @@ from adapters.translate.base import Envelope, Translation
 from domain.facts import (
     COMPOSE_STATUSES,
     MANIFEST_SOURCES,
+    OVERRIDE_ACTIONS,
     ArtifactDefined,
     ArtifactRetired,
     ComposeStatusChanged,
     Fact,
+    GateOverridden,
     ManifestLearned,
+    PolicySetActivated,
 )
+from policies.spec import PolicyError, policy_set_from_canonical
 
 FAMILY = "relengotron"
 
@@ -45,6 +55,8 @@ ARTIFACT_DEFINED = "relengotron.artifact.defined"
 ARTIFACT_RETIRED = "relengotron.artifact.retired"
 MANIFEST_LEARNED = "relengotron.manifest.learned"
 COMPOSE_STATUS = "relengotron.compose.status"
+POLICY_ACTIVATED = "relengotron.policy.activated"
+GATE_OVERRIDE = "relengotron.gate.override"
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -208,11 +220,49 @@ def _compose_status(fields: _Fields) -> Fact:
     )
 
 
+def _policy_activated(fields: _Fields) -> Fact:
+    claimed = fields.text("policy_set_hash")
+    policies = fields.body.get("policies")
+    canonical: tuple[dict[str, Any], ...] = ()
+    if not isinstance(policies, list):
+        fields.problems.append(f"{fields.topic}: 'policies' is {_kind(policies)}, not a list")
+    else:
+        try:
+            policy_set = policy_set_from_canonical(policies)
+        except PolicyError as exc:
+            fields.problems.append(f"{fields.topic}: {exc}")
+        else:
+            canonical = tuple(p.canonical() for p in policy_set.policies)
+            if claimed and claimed != policy_set.content_hash:
+                fields.problems.append(
+                    f"{fields.topic}: 'policy_set_hash' is {claimed!r} but the policies "
+                    f"hash to {policy_set.content_hash!r}"
+                )
+    return PolicySetActivated(
+        policy_set_hash=claimed,
+        policies=canonical,
+        source=fields.optional_text("source"),
+        username=fields.optional_text("username"),
+    )
+
+
+def _gate_override(fields: _Fields) -> Fact:
+    return GateOverridden(
+        nvr=fields.text("nvr"),
+        action=fields.choice("action", OVERRIDE_ACTIONS),
+        reason=fields.text("reason"),
+        username=fields.optional_text("username"),
+        context=fields.optional_text("context"),
+    )
+
+
 _READERS: dict[str, Callable[[_Fields], Fact]] = {
     ARTIFACT_DEFINED: _artifact_defined,
     ARTIFACT_RETIRED: _artifact_retired,
     MANIFEST_LEARNED: _manifest_learned,
     COMPOSE_STATUS: _compose_status,
+    POLICY_ACTIVATED: _policy_activated,
+    GATE_OVERRIDE: _gate_override,
 }
 
 
