@@ -8,8 +8,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Debian packages: koji -> gssapi needs krb5 and a compiler; the artifact tests build
-# real RPMs and repodata (rpm, createrepo-c); `relengotron graph --format svg` uses Graphviz.
-DEB_PACKAGES := libkrb5-dev gcc pkg-config rpm createrepo-c graphviz
+# real RPMs and repodata (rpm, createrepo-c); `relengotron graph --format svg` uses Graphviz;
+# the web page is tested in headless Chromium (playwright drives Debian's browser);
+# bench/api.py loads the API with wrk.
+DEB_PACKAGES := libkrb5-dev gcc pkg-config rpm createrepo-c graphviz chromium wrk
 PYTEST_ARGS ?=
 
 .PHONY: demo test check lint bench sysdeps clean

@@ -21,6 +21,7 @@ from projections.config import FALLBACKS, GatingConfig
 BACKENDS = ("koji", "odcs", "command")
 ENV_DB = "RELENGOTRON_DB"
 ENV_CONFIG = "RELENGOTRON_CONFIG"
+ENV_API_TOKEN = "RELENGOTRON_API_TOKEN"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POLICIES = PROJECT_ROOT / "config" / "policies"
 DEFAULT_ARTIFACTS = PROJECT_ROOT / "config" / "artifacts"
@@ -70,6 +71,31 @@ class ComposeSettings:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    """``relengotron serve``: where it listens and who may write."""
+
+    host: str = "127.0.0.1"
+    port: int = 8090
+    token_file: str | None = None  # bearer token for writes; RELENGOTRON_API_TOKEN wins
+    overdue_hours: float = 24.0  # a missing result older than this is "overdue"
+    workers: int = 1
+    project_interval: float = 1.0  # seconds between read-model catch-ups while serving; 0: off
+
+    def token(self) -> str | None:
+        """The write token: ``RELENGOTRON_API_TOKEN``, else the token file; None = no writes."""
+        env = os.environ.get(ENV_API_TOKEN, "").strip()
+        if env:
+            return env
+        if self.token_file:
+            try:
+                text = Path(self.token_file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise SettingsError(f"[api] token_file {self.token_file}: {exc}") from exc
+            return text or None
+        return None
+
+
+@dataclass(frozen=True)
 class Settings:
     source: str | None = None  # the file they came from, if any
     koji: KojiSettings = field(default_factory=KojiSettings)
@@ -79,6 +105,7 @@ class Settings:
     db: str | None = None  # [store] url; --db and RELENGOTRON_DB win
     artifacts: Path = DEFAULT_ARTIFACTS
     compose: ComposeSettings = field(default_factory=ComposeSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
 
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -102,6 +129,14 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "compose.odcs": {"url": str, "token_file": str, "timeout": (int, float)},
     "compose.command": {"argv": list, "timeout": (int, float)},
     "push": {"release": list, "timeout": (int, float)},
+    "api": {
+        "host": str,
+        "port": int,
+        "token_file": str,
+        "overdue_hours": (int, float),
+        "workers": int,
+        "project_interval": (int, float),
+    },
 }
 
 
@@ -248,6 +283,22 @@ def settings_from(
             raise SettingsError(
                 f"{source}: [compose.kinds] {kind} must be one of {BACKENDS}, not {backend!r}"
             )
+    api = ApiSettings(
+        host=get("api", "host", "127.0.0.1"),
+        port=get("api", "port", 8090),
+        token_file=str(path(tf, Path(tf))) if (tf := get("api", "token_file")) else None,
+        overdue_hours=float(get("api", "overdue_hours", 24.0)),
+        workers=get("api", "workers", 1),
+        project_interval=float(get("api", "project_interval", 1.0)),
+    )
+    if not 0 < api.port < 65536:
+        raise SettingsError(f"{source}: [api] port must be between 1 and 65535, not {api.port}")
+    if api.workers < 1:
+        raise SettingsError(f"{source}: [api] workers must be at least 1, not {api.workers}")
+    if api.project_interval < 0:
+        raise SettingsError(f"{source}: [api] project_interval must not be negative")
+    if api.overdue_hours <= 0:
+        raise SettingsError(f"{source}: [api] overdue_hours must be positive")
     return Settings(
         source=source,
         koji=KojiSettings(
@@ -265,4 +316,5 @@ def settings_from(
         db=get("store", "url"),
         artifacts=path(get("artifacts", "definitions"), DEFAULT_ARTIFACTS),
         compose=compose,
+        api=api,
     )

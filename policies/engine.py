@@ -21,7 +21,7 @@ Results and waivers about another subject than the snapshot's are ignored.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import astuple, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from fnmatch import fnmatchcase
 from typing import Any, TypeVar
 
@@ -67,12 +67,22 @@ OUTCOMES_INCOMPLETE = ("QUEUED", "RUNNING")
 _V = TypeVar("_V", ResultView, WaiverView, BatchView)
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
 def _order(view: ResultView | WaiverView | BatchView) -> tuple[int, tuple[str, ...]]:
     """Newer = larger. Equal positions are broken on every other field, so the choice
-    never depends on the order of the input tuples."""
-    return view.position, tuple(
-        "" if v is None else f"{type(v).__name__}:{v}" for v in astuple(view)
-    )
+    never depends on the order of the input tuples. (The views' fields are all scalars,
+    so a shallow tuple is what ``astuple`` would give, without its deep copies.)"""
+    values = (getattr(view, name) for name in _field_names(type(view)))
+    return view.position, tuple("" if v is None else f"{type(v).__name__}:{v}" for v in values)
 
 
 def _latest(views: Iterable[_V]) -> _V | None:
@@ -199,6 +209,8 @@ _BATCH_TYPES = {
 
 
 def _batch_detail(view: BatchView) -> str:
+    if view.answer_detail is not None:
+        return view.answer_detail
     text = f"batch check {view.subject_identifier}: {view.status}"
     return f"{text} ({view.detail})" if view.detail else text
 

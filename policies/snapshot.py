@@ -70,6 +70,9 @@ class BatchView:
     position: int
     result_id: str | None = None
     detail: str | None = None  # e.g. "bisection round 2 of 3", "named by the failing result"
+    # The requirement's detail exactly as a recorded decision gave it (the decision API
+    # re-answers a batch rule from the decider's record): shown as is, never re-worded.
+    answer_detail: str | None = None
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,17 @@ def error(text: str) -> PolicyError:
 
 def test_the_shipped_policy_loads() -> None:
     ps = load_policy_set(SHIPPED_DIR)
-    (p,) = ps.policies
+    assert {x.id for x in ps.policies} == {
+        "rawhide_pending_gating",
+        "fedora_ci_tier0_for_testing",
+        "fedora_ci_tier0_for_stable",
+        "openqa_release_critical_tasks_for_testing",
+        "openqa_release_critical_tasks_for_stable",
+    }
+    p = ps.by_id("rawhide_pending_gating")
+    assert p is not None
+    # Only the rawhide policy applies to the rawhide_pending gating point.
+    assert [x.id for x in ps.policies if "rawhide_pending" in x.decision_contexts] == [p.id]
     assert p == Policy(
         id="rawhide_pending_gating",
         product_versions=("fedora-rawhide",),
@@ -177,8 +187,11 @@ rules:
 
 
 def test_shipped_hash_matches_a_fresh_parse() -> None:
-    text = (SHIPPED_DIR / "rawhide-pending.yaml").read_text()
-    ps = PolicySet(load_policy_text(text, "rawhide-pending.yaml"))
+    policies: list[Policy] = []
+    for path in sorted(SHIPPED_DIR.glob("*.yaml")):
+        policies += load_policy_text(path.read_text(), path.name)
+    ps = PolicySet(tuple(policies))
+    assert len(ps.policies) == 5
     assert ps.content_hash == load_policy_set(SHIPPED_DIR).content_hash
     assert ps == load_policy_set(SHIPPED_DIR)
 

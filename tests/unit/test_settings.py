@@ -63,6 +63,11 @@ def test_env_var_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         ("[koji.tags]\npromoted = 'rawhide-pending'\n", "tags must differ"),
         ("hub = 'x'\n", "must be inside a [table]"),
         ("[koji\n", "not valid TOML"),
+        ("[api]\nport = '8090'\n", "[api] port must be an integer"),
+        ("[api]\nport = 0\n", "[api] port must be between 1 and 65535"),
+        ("[api]\nworkers = 0\n", "[api] workers must be at least 1"),
+        ("[api]\noverdue_hours = -1\n", "[api] overdue_hours must be positive"),
+        ("[api]\ntoken = 'x'\n", "unknown key 'token' in [api]"),
     ],
 )
 def test_mistakes_are_clear(tmp_path: Path, text: str, message: str) -> None:
@@ -86,3 +91,22 @@ def test_store_url_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     monkeypatch.setenv("RELENGOTRON_DB", "postgresql://env/y")
     assert database_url(None, tmp_path, configured) == "postgresql+psycopg://env/y"
     assert database_url("sqlite:///a.db", tmp_path, configured) == "sqlite:///a.db"
+
+
+def test_api_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RELENGOTRON_API_TOKEN", raising=False)
+    assert Settings().api.token() is None  # no token: writes are refused
+    (tmp_path / "api.token").write_text("s3cret\n")
+    f = tmp_path / "s.toml"
+    f.write_text(
+        '[api]\nhost = "0.0.0.0"\nport = 9000\ntoken_file = "api.token"\n'
+        "overdue_hours = 6\nworkers = 4\n"
+    )
+    api = load_settings(str(f)).api
+    assert (api.host, api.port, api.overdue_hours, api.workers) == ("0.0.0.0", 9000, 6.0, 4)
+    assert api.token_file == str(tmp_path / "api.token")  # relative to the settings file
+    assert api.token() == "s3cret"
+    monkeypatch.setenv("RELENGOTRON_API_TOKEN", "from-env")
+    assert api.token() == "from-env"
+    defaults = load_settings(str(EXAMPLE)).api
+    assert (defaults.host, defaults.port, defaults.overdue_hours) == ("127.0.0.1", 8090, 24.0)

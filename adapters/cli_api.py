@@ -1,0 +1,193 @@
+"""API commands: ``serve`` (the HTTP API) and ``decision`` (one Greenwave decision)."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from adapters import bootstrap
+from adapters.settings import ENV_CONFIG, ENV_DB
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+
+
+def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    p = sub.add_parser("serve", help="serve the Greenwave-compatible decision API and ours")
+    p.add_argument("--host", metavar="HOST", help="listen address (default: [api] host)")
+    p.add_argument("--port", type=int, metavar="PORT", help="port (default: [api] port)")
+    p.add_argument("--workers", type=int, metavar="N", help="processes (default: [api] workers)")
+    p.add_argument(
+        "--access-log", action="store_true", help="log every request (off: it costs throughput)"
+    )
+    common(p)
+
+    p = sub.add_parser("decision", help="a Greenwave decision from the current state")
+    p.add_argument("subjects", nargs="+", metavar="SUBJECT", help="NVRs (or --subject-type)")
+    p.add_argument("--product-version", required=True, metavar="PV")
+    p.add_argument("--context", action="append", required=True, metavar="CONTEXT",
+                   help="decision context (repeat for several)")  # fmt: skip
+    p.add_argument("--subject-type", default="koji_build", metavar="TYPE")
+    p.add_argument("--when", metavar="TIME", help="only what was sent by then (ISO 8601)")
+    p.add_argument("--verbose", action="store_true", help="include results and waivers")
+    common(p)
+    p.add_argument("--json", action="store_true", help="print the response as JSON")
+
+
+def run(args: argparse.Namespace) -> int | None:
+    if args.command == "serve":
+        return cmd_serve(args)
+    if args.command == "decision":
+        return cmd_decision(args)
+    return None
+
+
+# ------------------------------------------------------------------ wiring
+
+
+def make_server(db: str | None = None, config: str | None = None) -> Any:
+    """What ``serve`` runs: the app behind the decision fast path."""
+    from adapters.http.app import DecisionFastPath
+
+    return DecisionFastPath(make_app(db, config))
+
+
+def make_app(db: str | None = None, config: str | None = None) -> FastAPI:
+    """The API on the configured store: the SQL read model, the configured policies
+    (loaded once), writes through the store, the audit trail and the composer's view."""
+    from adapters.http.app import create_app
+    from adapters.http.artifacts import ArtifactQueries
+    from adapters.http.commands import StoreCommands
+    from adapters.readmodels import ProjectorThread
+
+    cfg = bootstrap.settings(config)
+    store = bootstrap.application(db, cfg)
+    policies = bootstrap.policy_set(cfg)
+    queries = ArtifactQueries(store, cfg)
+    follower = ProjectorThread(bootstrap.projector(store, cfg), interval=cfg.api.project_interval)
+    app = create_app(
+        bootstrap.read_model(store, cfg),
+        lambda: policies,
+        settings=cfg.api,
+        commands=StoreCommands(store, cfg),
+        events_for=partial(bootstrap.subject_history, store),
+        artifacts=queries.artifacts,
+        artifact=queries.artifact,
+        push=queries.push,
+    )
+    # The read models follow the log while the server runs (writes, ingest and other
+    # processes append to it); projecting once first makes the first answers current.
+    if cfg.api.project_interval > 0:
+        app.router.on_startup.append(follower.start)
+        app.router.on_shutdown.append(follower.stop)
+    app.state.projector = follower
+    app.router.on_startup.append(_settle_memory)
+    from adapters.http import page
+
+    page.configure(app, page.graph_renderer(store, cfg))
+    app.include_router(page.router)
+    return app
+
+
+def _settle_memory() -> None:
+    """Move what was loaded at start (policies, modules, caches) out of the garbage
+    collector's sight: a full collection otherwise walks it all, a stall of 100 ms and
+    more in the middle of answering (seen as the p99 of bench/api.py)."""
+    gc.collect()
+    gc.freeze()
+
+
+def app_from_env() -> Any:
+    """uvicorn's factory for worker processes: the store and settings from the
+    environment (``RELENGOTRON_DB``, ``RELENGOTRON_CONFIG``), as ``serve`` set them."""
+    return make_server(None, None)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    cfg = bootstrap.settings(args.config)
+    host = args.host or cfg.api.host
+    port = args.port if args.port is not None else cfg.api.port
+    workers = args.workers if args.workers is not None else cfg.api.workers
+    if not 0 < port < 65536 or workers < 1:
+        print("relengotron serve: --port must be 1-65535 and --workers at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    writes = "writes need the bearer token" if cfg.api.token() else "read-only (no API token)"
+    print(f"relengotron serve: http://{host}:{port}/  (OpenAPI: /docs; {writes})", flush=True)
+    if workers == 1:
+        uvicorn.run(
+            make_server(args.db, args.config),
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=args.access_log,
+        )
+        return EXIT_OK
+    if args.db:
+        os.environ[ENV_DB] = args.db
+    if args.config:
+        os.environ[ENV_CONFIG] = os.path.abspath(args.config)
+    uvicorn.run(
+        "adapters.cli_api:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=args.access_log,
+    )
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ decision
+
+
+def cmd_decision(args: argparse.Namespace) -> int:
+    from projections.decision_api import DecisionRequestError, DecisionService
+
+    cfg = bootstrap.settings(args.config)
+    store = bootstrap.application(args.db, cfg)
+    service = DecisionService(bootstrap.read_model(store, cfg), bootstrap.policy_set(cfg))
+    request: dict[str, Any] = {
+        "product_version": args.product_version,
+        "decision_context": args.context[0] if len(args.context) == 1 else args.context,
+        "subject": [{"type": args.subject_type, "item": s} for s in args.subjects],
+        "verbose": args.verbose,
+    }
+    if args.when:
+        request["when"] = args.when
+    try:
+        out = service.decide(request, datetime.now(UTC))
+    except DecisionRequestError as exc:
+        if args.json:
+            print(json.dumps({"status": exc.status, "message": exc.message}))
+        else:
+            print(f"relengotron decision: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE if exc.status == 400 else EXIT_PROBLEM
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(render_decision(out))
+    return EXIT_OK if out["policies_satisfied"] else EXIT_PROBLEM
+
+
+def render_decision(out: dict[str, Any]) -> str:
+    mark = "satisfied" if out["policies_satisfied"] else "NOT satisfied"
+    lines = [f"Policies {mark}: {out['summary']}"]
+    if "applicable_policies" in out:
+        lines.append(f"  policies: {', '.join(out['applicable_policies']) or '(none)'}")
+    for r in out["satisfied_requirements"] + out["unsatisfied_requirements"]:
+        name = r.get("testcase") or r.get("policy") or "-"
+        scenario = f" [{r['scenario']}]" if r.get("scenario") else ""
+        lines.append(f"  {r['state']:<12} {r['subject_identifier']}  {name}{scenario}")
+    return "\n".join(lines)

@@ -1,0 +1,94 @@
+"""What the API's write endpoints do: record an input message, then bring decisions (and
+the read models) up to date. One write at a time per process."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from adapters import bootstrap
+from adapters.settings import Settings
+from domain.application import RelengApp
+
+__all__ = ["Commands", "StoreCommands"]
+
+
+class Commands(Protocol):
+    def waive(
+        self,
+        *,
+        subject_type: str,
+        subject_identifier: str,
+        testcase: str,
+        scenario: str | None,
+        product_version: str | None,
+        waived: bool,
+        comment: str,
+        username: str,
+    ) -> dict[str, Any]: ...
+
+    def override(
+        self, nvr: str, action: str, *, reason: str, username: str, context: str | None
+    ) -> dict[str, Any]: ...
+
+
+class StoreCommands:
+    """Writes to the event store of ``app``; ``refresh`` runs after each write (default:
+    the decider and composer, then the read-model projector)."""
+
+    def __init__(
+        self,
+        app: RelengApp,
+        cfg: Settings,
+        *,
+        refresh: Callable[[], Any] | None = None,
+    ) -> None:
+        self.app = app
+        self.cfg = cfg
+        self.refresh = refresh or self._refresh
+        self._lock = threading.Lock()
+
+    def _refresh(self) -> None:
+        bootstrap.decide(self.app, self.cfg)
+        bootstrap.projector(self.app, self.cfg).run()
+
+    def waive(
+        self,
+        *,
+        subject_type: str,
+        subject_identifier: str,
+        testcase: str,
+        scenario: str | None,
+        product_version: str | None,
+        waived: bool,
+        comment: str,
+        username: str,
+    ) -> dict[str, Any]:
+        with self._lock:
+            key = bootstrap.record_waiver(
+                self.app,
+                self.cfg,
+                subject_type=subject_type,
+                subject_identifier=subject_identifier,
+                testcase=testcase,
+                scenario=scenario,
+                product_version=product_version,
+                waived=waived,
+                comment=comment,
+                username=username,
+                source="relengotron api",
+            )
+            self.refresh()
+        return {"waiver_id": key, "message_key": key, "topic": bootstrap.WAIVER_NEW}
+
+    def override(
+        self, nvr: str, action: str, *, reason: str, username: str, context: str | None
+    ) -> dict[str, Any]:
+        with self._lock:
+            key = bootstrap.record_override(
+                self.app, self.cfg, nvr=nvr, action=action, reason=reason,
+                username=username, context=context,
+            )  # fmt: skip
+            self.refresh()
+        return {"message_key": key, "topic": bootstrap.GATE_OVERRIDE, "nvr": nvr, "action": action}

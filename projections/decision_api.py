@@ -1,0 +1,380 @@
+"""Greenwave's decision API (``POST /api/v1.0/decision``) over the read model.
+
+``DecisionService.decide(request_dict, now) -> response_dict`` follows Greenwave's
+``greenwave/decision.py`` ``make_decision``: the same validation, status codes and
+messages (raised as :class:`DecisionRequestError`), the same subject forms, the same
+merging of answers over subjects (a rule is answered once per subject, however many
+applicable policies ask for it; ``applicable_policies`` lists each subject's policies in
+turn). Answers come from the pure policy engine (``policies.engine.evaluate``); every
+requirement also carries a machine-readable ``state`` (:func:`requirement_state`).
+
+Pure given a :class:`~projections.queries.ReadModel`: no web framework, no clock (the
+caller passes ``now``), no policy loading (the caller passes a policy set provider).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+from policies.answers import (
+    BATCH_INNOCENT,
+    BATCH_PENDING,
+    BATCH_UNRESOLVED,
+    EXCLUDED,
+    TEST_ERRORED,
+    TEST_FAILED,
+    TEST_MISSING,
+    TEST_PASSED,
+    Requirement,
+    summarize,
+)
+from policies.engine import applicable, evaluate
+from policies.snapshot import BatchView, Snapshot
+from policies.spec import BatchIntegrityRule, Policy, PolicySet, rule_as_dict
+from projections.decider import MANUAL_HOLD, MANUAL_OVERRIDE
+from projections.decision_request import (
+    ON_DEMAND_CONTEXT,
+    DecisionRequest,
+    DecisionRequestError,
+    parse_request,
+    parse_when,
+)
+from projections.queries import ReadModel, SubjectFacts
+
+__all__ = [
+    "IGNORE_MISSING_POLICY",
+    "ON_DEMAND_CONTEXT",
+    "STATES",
+    "DecisionRequest",
+    "DecisionRequestError",
+    "DecisionService",
+    "parse_request",
+    "parse_when",
+    "policy_json",
+    "requirement_state",
+]
+
+#: Subject types for which no applicable policy is not an error (Greenwave's
+#: ``conf/subject_types/bodhi_update.yaml``: ``ignore_missing_policy: true``). Bodhi asks
+#: about an update together with its builds; only the builds need a policy.
+IGNORE_MISSING_POLICY = frozenset({"bodhi_update"})
+_MERGED_CONTEXT = "\x00merged"  # the decision context of a multi-context evaluation
+
+STATES = ("passed", "pending", "overdue", "failed", "errored", "waived", "not-required")
+_STATE_OF_TYPE = {
+    TEST_PASSED: "passed",
+    BATCH_INNOCENT: "passed",
+    EXCLUDED: "not-required",
+    TEST_FAILED: "failed",
+    TEST_ERRORED: "errored",
+    BATCH_UNRESOLVED: "errored",
+    BATCH_PENDING: "pending",
+    # The decider's manual overrides: a release engineer accepted the build (as a waiver
+    # does), or holds it until released.
+    MANUAL_OVERRIDE: "waived",
+    MANUAL_HOLD: "pending",
+}
+# A stored batch requirement type -> the batch status that gave it (when its detail does
+# not name the status itself).
+_BATCH_STATUS_OF_TYPE = {
+    TEST_PASSED: "passed",
+    BATCH_INNOCENT: "innocent",
+    TEST_FAILED: "suspect",
+    BATCH_PENDING: "pending",
+    BATCH_UNRESOLVED: "unresolved-hold",
+}
+
+
+def requirement_state(req: Mapping[str, Any], *, overdue: bool = False) -> str:
+    """The machine-readable state of a requirement (one of :data:`STATES`): a missing or
+    incomplete result is ``pending``, or ``overdue`` when the caller says it waited too
+    long; ``*-waived`` is ``waived``; ``excluded`` is ``not-required``."""
+    type_ = str(req.get("type", ""))
+    if type_.endswith("-waived"):
+        return "waived"
+    if type_ == TEST_MISSING:
+        return "overdue" if overdue else "pending"
+    state = _STATE_OF_TYPE.get(type_)
+    if state is None:  # a type we do not know: never call it passed
+        return "errored"
+    return state
+
+
+def with_states(decision: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A recorded decision with the machine-readable ``state`` on every requirement
+    (recorded decisions are kept as the decider wrote them; ``overdue`` needs a clock,
+    so a recorded missing result says ``pending``)."""
+    if decision is None:
+        return None
+    out = dict(decision)
+    for key in ("satisfied_requirements", "unsatisfied_requirements"):
+        out[key] = [{**r, "state": requirement_state(r)} for r in decision.get(key, ())]
+    return out
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+# ------------------------------------------------------------------ policies
+
+
+class _HashedPolicySet(PolicySet):
+    """A policy set that hashes itself once (``evaluate`` asks on every call)."""
+
+    @cached_property
+    def content_hash(self) -> str:
+        return PolicySet.content_hash.fget(self)  # type: ignore[attr-defined]
+
+
+def policy_json(policy: Policy) -> dict[str, Any]:
+    """Greenwave's ``/api/v1.0/policies`` shape of a policy (rules carry both Greenwave's
+    ``rule`` key and its documented ``type``)."""
+    contexts = list(policy.decision_contexts)
+    return {
+        "id": policy.id,
+        "product_versions": list(policy.product_versions),
+        "decision_context": contexts[0] if len(contexts) == 1 else None,
+        "decision_contexts": contexts,
+        "subject_type": policy.subject_type,
+        "rules": [{"type": rule_as_dict(r)["rule"], **rule_as_dict(r)} for r in policy.rules],
+        "packages": list(policy.packages),
+        "excluded_packages": list(policy.excluded_packages),
+        "source": policy.source or None,
+    }
+
+
+def _package(subject_type: str, identifier: str, facts: SubjectFacts) -> str | None:
+    if facts.package:
+        return facts.package
+    if subject_type == "koji_build":
+        parts = identifier.rsplit("-", 2)
+        return parts[0] if len(parts) == 3 else None
+    return None
+
+
+# ------------------------------------------------------------------ the service
+
+
+class DecisionService:
+    """Answers decision requests from a read model and the current policy set."""
+
+    def __init__(
+        self,
+        read_model: ReadModel,
+        policies: Callable[[], PolicySet] | PolicySet,
+        *,
+        overdue_after: timedelta = timedelta(hours=24),
+    ) -> None:
+        self.read_model = read_model
+        self._provider = policies if callable(policies) else (lambda: policies)
+        self.overdue_after = overdue_after
+        self._source: PolicySet | None = None
+        self._hashed: PolicySet | None = None
+        self._merged: dict[tuple[int, ...], PolicySet] = {}
+
+    def policy_set(self) -> PolicySet:
+        """The current policy set (hashed once per set the provider hands out)."""
+        current = self._provider()
+        if current is not self._source:
+            self._source, self._hashed = current, _HashedPolicySet(current.policies)
+            self._merged = {}
+        assert self._hashed is not None
+        return self._hashed
+
+    def decide(self, data: Any, now: datetime | None = None) -> dict[str, Any]:
+        """Greenwave's response for a request dict; raises :class:`DecisionRequestError`."""
+        req = parse_request(data)
+        policy_set = req.on_demand or self.policy_set()
+        subjects = tuple(dict.fromkeys(req.subjects))  # Greenwave asks each subject once
+        when = req.when.isoformat() if req.when else None
+        facts = self.read_model.subject_facts(list(subjects), when)
+        clock = req.when or now
+
+        requirements: list[dict[str, Any]] = []
+        reqs: list[Requirement] = []
+        applicable_ids: list[str] = []
+        results: dict[str, dict[str, Any]] = {}
+        waivers: dict[str, dict[str, Any]] = {}
+        for subject_type, identifier in req.subjects:
+            f = facts.get((subject_type, identifier)) or SubjectFacts(subject_type, identifier)
+            base = Snapshot(
+                subject_type=subject_type,
+                subject_identifier=identifier,
+                package=_package(subject_type, identifier, f),
+                product_version=req.product_version,
+                decision_context=req.contexts[0],
+            )
+            matched = self._matching(policy_set, base, req.contexts)
+            if not matched:
+                if subject_type in IGNORE_MISSING_POLICY:
+                    continue
+                raise DecisionRequestError(
+                    404,
+                    f"Cannot find any applicable policies for {subject_type} subjects "
+                    f"at gating point {req.context_label} in {req.product_version}",
+                )
+            applicable_ids.extend(p.id for p in matched)
+            decided = self._evaluate(policy_set, matched, base, f, req, when)
+            overdue = self._overdue(f, clock)
+            for r in decided:
+                item = r.as_dict()
+                item["state"] = requirement_state(item, overdue=overdue)
+                requirements.append(item)
+            reqs.extend(decided)
+            if req.verbose:
+                self._verbose(f, req, results, waivers)
+
+        satisfied = [d for d, r in zip(requirements, reqs, strict=True) if r.satisfied]
+        unsatisfied = [d for d, r in zip(requirements, reqs, strict=True) if not r.satisfied]
+        response: dict[str, Any] = {
+            "policies_satisfied": not unsatisfied,
+            "summary": summarize(reqs),
+            "satisfied_requirements": satisfied,
+            "unsatisfied_requirements": unsatisfied,
+        }
+        if req.on_demand is None:
+            response["applicable_policies"] = applicable_ids
+        if req.verbose:
+            response["results"] = list(results.values())
+            response["waivers"] = list(waivers.values())
+        return response
+
+    # -------------------------------------------------------------- helpers
+
+    @staticmethod
+    def _matching(
+        policy_set: PolicySet, base: Snapshot, contexts: Sequence[str]
+    ) -> tuple[Policy, ...]:
+        """Greenwave's ``Policy.matches``: subject type, any of the contexts, product
+        version. Not the package: a policy whose allowlist leaves the package out is
+        listed and asks nothing, as in Greenwave."""
+        anonymous = replace(base, package=None)
+        if len(contexts) == 1:
+            return applicable(policy_set, replace(anonymous, decision_context=contexts[0]))
+        found: set[int] = set()
+        for context in contexts:
+            found.update(
+                id(p) for p in applicable(policy_set, replace(anonymous, decision_context=context))
+            )
+        return tuple(p for p in policy_set.policies if id(p) in found)
+
+    def _merged_set(self, policy_set: PolicySet, matched: Sequence[Policy]) -> PolicySet:
+        """The matched policies under one decision context, so that ``evaluate`` answers
+        each rule once for the subject, as Greenwave's ``RuleContext`` does."""
+        key = tuple(id(p) for p in matched)
+        merged = self._merged.get(key) if policy_set is self._hashed else None
+        if merged is None:
+            merged = _HashedPolicySet(
+                tuple(replace(p, decision_contexts=(_MERGED_CONTEXT,)) for p in matched)
+            )
+            if policy_set is self._hashed:
+                self._merged[key] = merged
+        return merged
+
+    def _evaluate(
+        self,
+        policy_set: PolicySet,
+        matched: Sequence[Policy],
+        base: Snapshot,
+        facts: SubjectFacts,
+        req: DecisionRequest,
+        when: str | None,
+    ) -> tuple[Requirement, ...]:
+        results = tuple(
+            r
+            for r in facts.results
+            if r.result_id is None or str(r.result_id) not in req.ignore_results
+        )
+        waivers = tuple(
+            w
+            for w in facts.waivers
+            if w.waiver_id is None or str(w.waiver_id) not in req.ignore_waivers
+        )
+        batch = self._batch(matched, base, when)
+        if len(req.contexts) == 1:
+            used, context = policy_set, req.contexts[0]
+        else:
+            used, context = self._merged_set(policy_set, matched), _MERGED_CONTEXT
+        snapshot = replace(
+            base, decision_context=context, results=results, waivers=waivers, batch=batch
+        )
+        decision = evaluate(used, snapshot)
+        return (*decision.satisfied_requirements, *decision.unsatisfied_requirements)
+
+    def _batch(
+        self, matched: Sequence[Policy], base: Snapshot, when: str | None
+    ) -> tuple[BatchView, ...]:
+        """Batch statuses, from the latest recorded gate decision (koji builds only)."""
+        testcases = {
+            r.test_case_name for p in matched for r in p.rules if isinstance(r, BatchIntegrityRule)
+        }
+        if not testcases or base.subject_type != "koji_build":
+            return ()
+        latest = self.read_model.decisions(base.subject_identifier, limit=1, when=when)
+        if not latest:
+            return ()
+        row = latest[0]
+        body = row.get("decision") or {}
+        views = []
+        for r in [
+            *body.get("satisfied_requirements", ()),
+            *body.get("unsatisfied_requirements", ()),
+        ]:
+            if r.get("testcase") not in testcases:
+                continue
+            view = _batch_view(r, base.subject_identifier, int(row.get("position") or 0))
+            if view is not None:
+                views.append(view)
+        return tuple(views)
+
+    def _overdue(self, facts: SubjectFacts, clock: datetime | None) -> bool:
+        first = _parse_time(facts.first_seen)
+        return bool(clock and first and clock - first > self.overdue_after)
+
+    @staticmethod
+    def _verbose(
+        facts: SubjectFacts,
+        req: DecisionRequest,
+        results: dict[str, dict[str, Any]],
+        waivers: dict[str, dict[str, Any]],
+    ) -> None:
+        for record in facts.result_records:
+            rid = str(record.get("id"))
+            if rid not in req.ignore_results:
+                results.setdefault(rid, record)
+        for record in facts.waiver_records:
+            wid = str(record.get("id"))
+            pv = record.get("product_version")
+            if wid not in req.ignore_waivers and pv in (None, req.product_version):
+                waivers.setdefault(wid, record)
+
+
+def _batch_view(r: Mapping[str, Any], nvr: str, position: int) -> BatchView | None:
+    type_ = str(r.get("type", ""))
+    type_ = type_.removesuffix("-waived")
+    status = _BATCH_STATUS_OF_TYPE.get(type_)
+    if status is None:  # missing: the engine says so itself
+        return None
+    # The status comes from the requirement's type (structured); its detail is passed
+    # through as recorded, never parsed.
+    detail = r.get("detail")
+    return BatchView(
+        testcase=str(r["testcase"]),
+        status=status,
+        subject_identifier=nvr,
+        event=str(r.get("event") or ""),
+        position=position,
+        result_id=r.get("result_id"),
+        answer_detail=detail if isinstance(detail, str) else None,
+    )

@@ -1,0 +1,221 @@
+"""An in-memory ReadModel (``projections.queries.ReadModel``) for API tests.
+
+Results and waivers carry the time their message was sent; ``when`` hides those sent
+after it, as the SQL read model does. Positions grow with every fact added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from policies.snapshot import ResultView, WaiverView
+from projections.queries import SubjectFacts
+
+Subject = tuple[str, str]
+
+
+def _t(text: str) -> datetime:
+    parsed = datetime.fromisoformat(text)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+def _visible(at: str | None, when: str | None) -> bool:
+    return when is None or at is None or _t(at) <= _t(when)
+
+
+@dataclass
+class _Subject:
+    first_seen: str | None = None
+    package: str | None = None
+    results: list[tuple[ResultView, dict[str, Any]]] = field(default_factory=list)
+    waivers: list[tuple[WaiverView, str, dict[str, Any]]] = field(default_factory=list)
+
+
+class FakeReadModel:
+    def __init__(self) -> None:
+        self._position = 0
+        self.subjects: dict[Subject, _Subject] = {}
+        self.builds: dict[str, dict[str, Any]] = {}
+        self.history: dict[str, list[dict[str, Any]]] = {}
+        self.decision_rows: list[dict[str, Any]] = []
+        self.action_rows: dict[str, list[dict[str, Any]]] = {}
+        self.message_rows: dict[str, dict[str, Any]] = {}
+        self.broken = False  # position() raises: the store cannot be read
+        self.calls: list[str] = []
+
+    def _next(self) -> int:
+        self._position += 1
+        return self._position
+
+    def _subject(self, subject_type: str, identifier: str, at: str | None) -> _Subject:
+        s = self.subjects.setdefault((subject_type, identifier), _Subject())
+        if at is not None and (s.first_seen is None or _t(at) < _t(s.first_seen)):
+            s.first_seen = at
+        return s
+
+    # ---------------------------------------------------------------- building
+
+    def seen(self, subject_type: str, identifier: str, at: str, package: str | None = None) -> None:
+        self._subject(subject_type, identifier, at).package = package
+
+    def add_result(
+        self,
+        subject_type: str,
+        identifier: str,
+        testcase: str,
+        outcome: str,
+        *,
+        at: str,
+        scenario: str | None = None,
+        result_id: str | None = None,
+    ) -> ResultView:
+        position = self._next()
+        result_id = result_id or str(1000 + position)
+        view = ResultView(
+            testcase=testcase,
+            outcome=outcome,
+            subject_type=subject_type,
+            subject_identifier=identifier,
+            event=f"result-{position}/1",
+            position=position,
+            scenario=scenario,
+            result_id=result_id,
+            at=at,
+        )
+        data: dict[str, list[str]] = {"type": [subject_type], "item": [identifier]}
+        if scenario is not None:
+            data["scenario"] = [scenario]
+        record = {
+            "id": result_id,
+            "outcome": outcome,
+            "testcase": {"name": testcase},
+            "data": data,
+            "submit_time": at,
+            "ref_url": None,
+        }
+        self._subject(subject_type, identifier, at).results.append((view, record))
+        return view
+
+    def add_waiver(
+        self,
+        subject_type: str,
+        identifier: str,
+        testcase: str,
+        *,
+        at: str,
+        waived: bool = True,
+        scenario: str | None = None,
+        product_version: str | None = None,
+        waiver_id: str | None = None,
+        username: str = "alice",
+        comment: str = "known issue",
+    ) -> WaiverView:
+        position = self._next()
+        waiver_id = waiver_id or str(500 + position)
+        view = WaiverView(
+            testcase=testcase,
+            waived=waived,
+            subject_type=subject_type,
+            subject_identifier=identifier,
+            event=f"waiver-{position}/1",
+            position=position,
+            scenario=scenario,
+            waiver_id=waiver_id,
+            product_version=product_version,
+            username=username,
+            comment=comment,
+        )
+        record = {
+            "id": waiver_id,
+            "subject_type": subject_type,
+            "subject_identifier": identifier,
+            "subject": {"type": subject_type, "item": identifier},
+            "testcase": testcase,
+            "scenario": scenario,
+            "product_version": product_version,
+            "waived": waived,
+            "username": username,
+            "comment": comment,
+            "timestamp": at,
+        }
+        self._subject(subject_type, identifier, at).waivers.append((view, at, record))
+        return view
+
+    def add_decision(self, nvr: str, decision: dict[str, Any], *, at: str) -> dict[str, Any]:
+        position = self._next()
+        row = {
+            "nvr": nvr,
+            "context": decision.get("decision_context"),
+            "verdict": decision.get("verdict"),
+            "previous": None,
+            "at": at,
+            "position": position,
+            "event": f"gate-{position}/1",
+            "trigger": f"msg-{position}",
+            "policy_set_hash": decision.get("policy_set_hash"),
+            "summary": decision.get("summary"),
+            "decision": decision,
+        }
+        self.decision_rows.append(row)
+        return row
+
+    # ---------------------------------------------------------------- the port
+
+    def position(self) -> int:
+        if self.broken:
+            raise RuntimeError("the store cannot be read")
+        return self._position
+
+    def subject_facts(
+        self, subjects: Sequence[Subject], when: str | None = None
+    ) -> dict[Subject, SubjectFacts]:
+        self.calls.append("subject_facts")
+        out: dict[Subject, SubjectFacts] = {}
+        for key in subjects:
+            s = self.subjects.get(key)
+            if s is None:
+                out[key] = SubjectFacts(*key)
+                continue
+            results = [(v, r) for v, r in s.results if _visible(v.at, when)]
+            waivers = [(v, r) for v, at, r in s.waivers if _visible(at, when)]
+            out[key] = SubjectFacts(
+                subject_type=key[0],
+                subject_identifier=key[1],
+                known=True,
+                first_seen=s.first_seen,
+                package=s.package,
+                results=tuple(v for v, _ in results),
+                waivers=tuple(v for v, _ in waivers),
+                result_records=tuple(r for _, r in results),
+                waiver_records=tuple(r for _, r in waivers),
+            )
+        return out
+
+    def build(self, nvr: str) -> dict[str, Any] | None:
+        return self.builds.get(nvr)
+
+    def build_history(self, nvr: str) -> list[dict[str, Any]]:
+        return list(self.history.get(nvr, []))
+
+    def decisions(
+        self, nvr: str | None = None, *, limit: int = 50, when: str | None = None
+    ) -> list[dict[str, Any]]:
+        self.calls.append("decisions")
+        rows = [
+            r
+            for r in self.decision_rows
+            if (nvr is None or r["nvr"] == nvr) and _visible(r["at"], when)
+        ]
+        return sorted(rows, key=lambda r: r["position"], reverse=True)[:limit]
+
+    def builds_by_gate(self, gate: str, *, limit: int = 200) -> list[dict[str, Any]]:
+        return [b for b in self.builds.values() if b.get("gate") == gate][:limit]
+
+    def actions(self, nvr: str) -> list[dict[str, Any]]:
+        return list(self.action_rows.get(nvr, []))
+
+    def messages(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return {k: self.message_rows[k] for k in keys if k in self.message_rows}
