@@ -18,6 +18,7 @@ promoted batch unfolds: affected artifacts, parents first.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,8 @@ def run_demo(db: str | None, *, fresh: bool = True) -> int:
     decider = bootstrap.decider(app, cfg)
     print(f"== Store: {url}")
     print(f"== Policies: {cfg.policies} (hash {decider.policies.content_hash[:19]}...)")
+    if bootstrap.sync_policies(app, cfg, decider.policies, username="demo"):
+        print("   recorded in the log as relengotron.policy.activated (replays use it)")
     from adapters.demo_artifacts import record_definitions, run_artifacts
 
     record_definitions(app, cfg)
@@ -87,13 +90,41 @@ def run_demo(db: str | None, *, fresh: bool = True) -> int:
             print(f"  move {p['nvr']:<30} {p['from_tag']} -> {p['to_tag']}")
     print()
     run_artifacts(app, cfg)
+    _show_api(app, cfg, url)
     print("\nTry:")
     print(f"  relengotron status --db {url} vim-9.1.1800-1.fc44")
     print(f"  relengotron status --db {url} systemd-258-2.fc44 --json")
     print(f"  relengotron artifacts --db {url}")
     print(f"  relengotron affected --db {url} glibc-2.43-1.fc44 kernel")
     print(f"  relengotron graph --db {url} --format svg -o artifacts.svg")
+    print(f"  relengotron explain --db {url} vim-9.1.1800-1.fc44")
+    print(f"  relengotron replay --db {url} --verify")
     return 0
+
+
+def _show_api(app: RelengApp, cfg: Any, url: str) -> None:
+    """Bring the read models up to date and show how to ask the decision API."""
+    report = bootstrap.projector(app, cfg).run()
+    print(
+        f"\n== Read models: {report.events:,} events projected "
+        f"(position {report.position:,}; `relengotron project` keeps them current)"
+    )
+    host, port = cfg.api.host, cfg.api.port
+    base = f"http://{host}:{port}"
+    request = {
+        "product_version": cfg.gating.product_version,
+        "decision_context": cfg.gating.decision_context,
+        "subject_type": "koji_build",
+        "subject_identifier": "vim-9.1.1800-1.fc44",
+    }
+    print("\n== The decision API and the page")
+    print(f"  relengotron serve --db {url}")
+    print(f"  then open {base}/   (pending batch, decisions, quarantine, artifact graph)")
+    print("  and ask for a decision as Bodhi asks Greenwave:")
+    print(
+        f"  curl -s -X POST {base}/api/v1.0/decision -H 'Content-Type: application/json' "
+        f"-d '{json.dumps(request)}'"
+    )
 
 
 def _nvrs(path: Path) -> set[str]:
