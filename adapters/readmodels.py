@@ -54,6 +54,9 @@ from projections.readmodel import (
 
 log = logging.getLogger(__name__)
 
+_RECEIVED = "domain.message:InboundMessage.Received"
+_MESSAGE_FIELDS = ("key", "topic", "family", "status", "sent_at")  # what the fold reads
+
 FORMAT = 1  # bump when a table or the fold changes: stored read models are rebuilt
 NAME = "readmodels"
 PAGE = 5000
@@ -325,14 +328,25 @@ class Projector:
         self.progress = progress
         self.digest = hashlib.sha256(f"{FORMAT}\n{config!r}".encode()).hexdigest()[:32]
         self._read_sql: str | None = None
+        self._inserts: dict[str, _Insert] | None = None
 
     def _sql(self, conn: Connection) -> str:
         if self._read_sql is None:
             name = conn.dialect.identifier_preparer.format_table(self.tables.events)
             mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
             topics = ", ".join("'" + t.replace("'", "''") + "'" for t in TOPICS)
+            state = "state"
+            if conn.dialect.name == "sqlite":
+                # A received message's state holds its whole body; the read models
+                # want five fields of it: SQLite's JSON functions pick them out in C.
+                fields = ", ".join(f"'{f}', json_extract(s, '$.{f}')" for f in _MESSAGE_FIELDS)
+                state = (
+                    f"CASE WHEN topic = '{_RECEIVED}' THEN "
+                    f"(SELECT json_object({fields}) FROM (SELECT CAST(state AS TEXT) AS s)) "
+                    "ELSE state END"
+                )
             self._read_sql = (
-                f"SELECT id, originator_id, originator_version, topic, state FROM {name} "
+                f"SELECT id, originator_id, originator_version, topic, {state} FROM {name} "
                 f"WHERE id > {mark} AND topic IN ({topics}) ORDER BY id LIMIT {mark}"
             )
         return self._read_sql
@@ -407,13 +421,14 @@ class Projector:
 
     def _write(self, conn: Connection, changes: Changes, old: int, new: int) -> None:
         t = self.tables.t
+        if self._inserts is None:
+            self._inserts = {name: _Insert(conn, table) for name, table in t.items()}
         for table, rows in changes.rows.items():
-            conn.execute(t[table].insert(), _encode_rows(rows, t[table]))
+            self._inserts[table].rows(conn, rows)
         if changes.builds:
-            _upsert(conn, t["builds"], "nvr", _encode_rows(changes.builds.values(), t["builds"]))
+            self._inserts["builds"].rows(conn, changes.builds.values(), upsert="nvr")
         if changes.actions:
-            rows = _encode_rows(changes.actions.values(), t["actions"])
-            _upsert(conn, t["actions"], "key", rows)
+            self._inserts["actions"].rows(conn, changes.actions.values(), upsert="key")
         tr = t["tracking"]
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if old == 0 and not conn.execute(select(tr.c.name).where(tr.c.name == NAME)).first():
@@ -434,37 +449,42 @@ class ConcurrentProjection(RuntimeError):
     """Another projector wrote the same page first (this one's page is rolled back)."""
 
 
-def _upsert(conn: Connection, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
+class _Insert:
+    """One table's INSERT (or upsert) as driver SQL, rows as tuples: SQLAlchemy's
+    per-row parameter processing would cost as much as the rest of the fold."""
 
-        stmt = pg_insert(table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[key],
-            set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != key},
+    def __init__(self, conn: Connection, table: Table) -> None:
+        self.columns = [c.name for c in table.columns]
+        self.json = [i for i, c in enumerate(self.columns) if c in _JSON_COLUMNS]
+        self.dialect = conn.dialect.name
+        preparer = conn.dialect.identifier_preparer
+        self.quote = preparer.quote
+        cols = ", ".join(self.quote(c) for c in self.columns)
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        values = ", ".join([mark] * len(self.columns))
+        self.insert = f"INSERT INTO {preparer.format_table(table)} ({cols}) VALUES ({values})"
+
+    def upsert_sql(self, key: str) -> str:
+        if self.dialect == "sqlite":
+            return self.insert.replace("INSERT INTO", "INSERT OR REPLACE INTO", 1)
+        updates = ", ".join(
+            f"{self.quote(c)} = EXCLUDED.{self.quote(c)}" for c in self.columns if c != key
         )
-        conn.execute(stmt, rows)
-    elif conn.dialect.name == "sqlite":
-        conn.execute(table.insert().prefix_with("OR REPLACE"), rows)
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported stores
-        keys = [r[key] for r in rows]
-        conn.execute(table.delete().where(table.c[key].in_(keys)))
-        conn.execute(table.insert(), rows)
+        return f"{self.insert} ON CONFLICT ({self.quote(key)}) DO UPDATE SET {updates}"
 
-
-def _encode_rows(rows: Iterable[dict[str, Any]], table: Table) -> list[dict[str, Any]]:
-    keys = [c.name for c in table.columns if c.name in _JSON_COLUMNS]
-    if not keys:
-        return list(rows)
-    dumps = orjson.dumps
-    out = []
-    for row in rows:
-        row = dict(row)
-        for k in keys:
-            if row[k] is not None:
-                row[k] = dumps(row[k]).decode()
-        out.append(row)
-    return out
+    def rows(
+        self, conn: Connection, rows: Iterable[dict[str, Any]], upsert: str | None = None
+    ) -> None:
+        dumps = orjson.dumps
+        out = []
+        for row in rows:
+            values = [row[c] for c in self.columns]
+            for i in self.json:
+                if values[i] is not None:
+                    values[i] = dumps(values[i]).decode()
+            out.append(tuple(values))
+        if out:
+            conn.exec_driver_sql(self.upsert_sql(upsert) if upsert else self.insert, out)
 
 
 def _decode_row(row: Any) -> dict[str, Any]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from uuid import UUID
 
 from domain import gating, ids
 from projections.config import GatingConfig
@@ -130,7 +129,9 @@ class Changes:
 
 
 def _ref(oid: bytes, version: int) -> str:
-    return f"{UUID(bytes=oid)}/{version}"
+    """``<aggregate uuid>/<version>``, as ``projections.records.ref`` writes it."""
+    h = oid.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}/{version}"
 
 
 class ReadModelFold:
