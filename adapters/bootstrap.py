@@ -222,10 +222,6 @@ def sync_policies(
     import getpass
     import uuid
 
-    from adapters.effector import utc_now
-    from adapters.envelope import to_envelope
-    from adapters.ingest import to_incoming
-
     policies = policies or policy_set(cfg)
     if active_policy_hash(app) == policies.content_hash:
         return None
@@ -234,19 +230,13 @@ def sync_policies(
         user = username or getpass.getuser()
     except (KeyError, OSError):
         user = None
-    record = {
-        "topic": POLICY_ACTIVATED,
-        "id": key,
-        "headers": {"sent-at": utc_now()},
-        "body": {
-            "policy_set_hash": policies.content_hash,
-            "policies": [p.canonical() for p in policies.policies],
-            "source": str(cfg.policies),
-            "username": user,
-        },
+    body = {
+        "policy_set_hash": policies.content_hash,
+        "policies": [p.canonical() for p in policies.policies],
+        "source": str(cfg.policies),
+        "username": user,
     }
-    app.record([to_incoming(to_envelope(record), source="relengotron policy sync")])
-    return key
+    return record_input(app, POLICY_ACTIVATED, key, body, "relengotron policy sync")
 
 
 # ------------------------------------------------------------------ input messages of our own

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from adapters import bootstrap
-from adapters.effector import ActReport, utc_now
-from adapters.envelope import to_envelope
-from adapters.ingest import to_incoming
+from adapters.effector import ActReport
 from adapters.settings import Settings
 from domain import gating
 from domain.outbox import KOJI_MOVE
@@ -227,25 +224,17 @@ def cmd_waive(args: argparse.Namespace) -> int:
     import getpass
 
     cfg, app = _setup(args)
-    waiver_id = f"relengotron-{uuid.uuid4()}"
-    record = {
-        "topic": "relengotron.waiver.new",
-        "id": waiver_id,
-        "headers": {"sent-at": utc_now()},
-        "body": {
-            "id": waiver_id,
-            "subject_type": "koji_build",
-            "subject_identifier": args.nvr,
-            "testcase": args.testcase,
-            "scenario": args.scenario,
-            "waived": not args.revoke,
-            "product_version": cfg.gating.product_version,
-            "username": args.username or getpass.getuser(),
-            "comment": args.reason,
-        },
-    }
     bootstrap.sync_policies(app, cfg)
-    app.record([to_incoming(to_envelope(record), source="relengotron waive")])
+    waiver_id = bootstrap.record_waiver(
+        app,
+        cfg,
+        subject_identifier=args.nvr,
+        testcase=args.testcase,
+        scenario=args.scenario,
+        waived=not args.revoke,
+        username=args.username or getpass.getuser(),
+        comment=args.reason,
+    )
     decider = bootstrap.decider(app, cfg)
     decider.run()  # leaves its view, folded to the end of the log
     status = build_status(decider.view, args.nvr, cfg.gating.pending_tag)

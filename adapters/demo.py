@@ -90,7 +90,6 @@ def run_demo(db: str | None, *, fresh: bool = True) -> int:
             print(f"  move {p['nvr']:<30} {p['from_tag']} -> {p['to_tag']}")
     print()
     run_artifacts(app, cfg)
-    _show_api(app, cfg, url)
     print("\nTry:")
     print(f"  relengotron status --db {url} vim-9.1.1800-1.fc44")
     print(f"  relengotron status --db {url} systemd-258-2.fc44 --json")
@@ -99,6 +98,7 @@ def run_demo(db: str | None, *, fresh: bool = True) -> int:
     print(f"  relengotron graph --db {url} --format svg -o artifacts.svg")
     print(f"  relengotron explain --db {url} vim-9.1.1800-1.fc44")
     print(f"  relengotron replay --db {url} --verify")
+    _show_api(app, cfg, url)
     return 0
 
 

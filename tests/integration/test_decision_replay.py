@@ -46,6 +46,24 @@ operation = st.one_of(
 )
 
 
+# Every kind of decision: promotions, a quarantine, a failing batch bisected, a waiver,
+# an obsoleted build (other tests use it too).
+SCENARIO: list[tuple[Any, ...]] = [
+    ("tag", NVRS[0]),
+    ("tag", NVRS[2]),
+    ("tag", NVRS[3]),
+    ("stage", NVRS[0], "SUCCESS"),
+    ("rpmdeplint", NVRS[0], "PASSED"),
+    ("stage", NVRS[2], "FAILURE"),
+    ("rpmdeplint", NVRS[2], "PASSED"),
+    ("stage", NVRS[3], "SUCCESS"),
+    ("rpmdeplint", NVRS[3], "PASSED"),
+    ("group", [NVRS[0], NVRS[2], NVRS[3]], "failed", False),
+    ("waive", NVRS[2], STAGE, True),
+    ("tag", NVRS[1]),
+]
+
+
 def messages(ops: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     bus = Bus()
     out: list[dict[str, Any]] = []
@@ -135,21 +153,7 @@ def test_replay_of_a_recorded_history_gives_identical_decisions(
 ) -> None:
     """A scenario with every kind of decision, replayed into a fresh store (SQLite and
     PostgreSQL: the replay store is the parametrized ``store`` fixture)."""
-    ops: list[tuple[Any, ...]] = [
-        ("tag", NVRS[0]),
-        ("tag", NVRS[2]),
-        ("tag", NVRS[3]),
-        ("stage", NVRS[0], "SUCCESS"),
-        ("rpmdeplint", NVRS[0], "PASSED"),
-        ("stage", NVRS[2], "FAILURE"),
-        ("rpmdeplint", NVRS[2], "PASSED"),
-        ("stage", NVRS[3], "SUCCESS"),
-        ("rpmdeplint", NVRS[3], "PASSED"),
-        ("group", [NVRS[0], NVRS[2], NVRS[3]], "failed", False),
-        ("waive", NVRS[2], STAGE, True),
-        ("tag", NVRS[1]),
-    ]
-    msgs = messages(ops)
+    msgs = messages(SCENARIO)
     first = derived(run(tmp_path / "a.db", msgs, [3, 9, 10]))
     assert isinstance(store, RelengApp)
     again = derived(run(store, msgs, [2, 5, 11], snapshots=True))

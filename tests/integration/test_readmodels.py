@@ -37,6 +37,7 @@ from tests.integration.test_decision_replay import (
     CONFIG,
     NVRS,
     POLICIES,
+    SCENARIO,
     STAGE,
     messages,
     operation,
@@ -123,22 +124,7 @@ def open_sqlite(path: Path) -> RelengApp:
 
 
 def scenario() -> list[dict[str, Any]]:
-    return messages(
-        [
-            ("tag", NVRS[0]),
-            ("tag", NVRS[2]),
-            ("tag", NVRS[3]),
-            ("stage", NVRS[0], "SUCCESS"),
-            ("rpmdeplint", NVRS[0], "PASSED"),
-            ("stage", NVRS[2], "FAILURE"),
-            ("rpmdeplint", NVRS[2], "PASSED"),
-            ("stage", NVRS[3], "SUCCESS"),
-            ("rpmdeplint", NVRS[3], "PASSED"),
-            ("group", [NVRS[0], NVRS[2], NVRS[3]], "failed", False),
-            ("waive", NVRS[2], STAGE, True),
-            ("tag", NVRS[1]),
-        ]
-    )
+    return messages(SCENARIO)
 
 
 def test_read_models_on_sqlite_and_postgresql(store: RelengApp) -> None:
