@@ -49,6 +49,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py --n 100000
 	$(BIN)/python bench/decide.py --n 20000
 	$(BIN)/python bench/graph.py
+	$(BIN)/python bench/replay.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) .relengotron .pytest_cache .mypy_cache .ruff_cache
