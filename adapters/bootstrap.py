@@ -188,7 +188,7 @@ def projector(
 
 def read_model(app: RelengApp, cfg: Settings) -> Any:
     """The read side the API, the page and the audit commands ask (SQL tables)."""
-    from adapters.readmodels import SQLReadModel
+    from adapters.readmodel_queries import SQLReadModel
 
     return SQLReadModel.of(app, cfg.gating)
 

@@ -28,7 +28,9 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from adapters.cli_gating import build_status
-from adapters.readmodels import Projector, ReadModelTables, SQLReadModel
+from adapters.readmodel_queries import SQLReadModel
+from adapters.readmodel_tables import ReadModelTables
+from adapters.readmodels import Projector
 from domain.application import RelengApp
 from projections.config import GatingConfig
 from projections.decider import Decider

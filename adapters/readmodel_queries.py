@@ -1,0 +1,282 @@
+"""The read models' queries: ``projections.queries.ReadModel`` over the SQL tables.
+
+The decision API's hot path (``subject_facts``) is prepared driver SQL; the rest uses
+SQLAlchemy Core. Tables and the projector that fills them: ``adapters.readmodels``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.engine import Connection
+
+from adapters.readmodel_tables import ReadModelTables, chunks, decode_row
+from domain.application import RelengApp
+from policies.snapshot import ResultView, WaiverView
+from projections.config import GatingConfig
+from projections.gating import package_of
+from projections.queries import Subject, SubjectFacts
+
+
+class SQLReadModel:
+    """``projections.queries.ReadModel`` over the read-model tables."""
+
+    def __init__(self, tables: ReadModelTables, config: GatingConfig) -> None:
+        self.tables = tables
+        self.t = tables.t
+        self.engine = tables.engine
+        self.config = config
+        self._fact_sql: _FactSQL | None = None
+        tables.create()
+
+    @classmethod
+    def of(cls, app: RelengApp, config: GatingConfig) -> SQLReadModel:
+        return cls(ReadModelTables.of(app), config)
+
+    def position(self) -> int:
+        with self.engine.connect() as conn:
+            return self.tables.tracked(conn)[0]
+
+    def subject_facts(
+        self, subjects: Sequence[Subject], when: str | None = None
+    ) -> dict[Subject, SubjectFacts]:
+        # The decision API's hot path: prepared driver-level SQL (statement building
+        # costs more than SQLite's own work here), one query per table and chunk.
+        wanted = set(subjects)
+        idents = sorted({ident for _, ident in wanted})
+        results: dict[Subject, list[Any]] = {s: [] for s in wanted}
+        waivers: dict[Subject, list[Any]] = {s: [] for s in wanted}
+        builds: dict[str, Any] = {}
+        nvrs = sorted({i for t, i in wanted if t == "koji_build"})
+        with self.engine.connect() as conn:
+            sql = self._sql(conn)
+            for chunk in chunks(idents):
+                params = (*chunk, when) if when is not None else tuple(chunk)
+                for row in conn.exec_driver_sql(sql.results(len(chunk), when), params):
+                    key = (row[1], row[2])
+                    if key in results:
+                        results[key].append(row)
+                for row in conn.exec_driver_sql(sql.waivers(len(chunk), when), params):
+                    key = (row[1], row[2])
+                    if key in waivers:
+                        waivers[key].append(row)
+            for chunk in chunks(nvrs):
+                rows = conn.exec_driver_sql(sql.first_seen(len(chunk)), tuple(chunk))
+                builds.update((nvr, first) for nvr, first in rows)
+            conn.rollback()
+        out: dict[Subject, SubjectFacts] = {}
+        for key in wanted:
+            typ, ident = key
+            rs, ws = results[key], waivers[key]
+            first = builds.get(ident) if typ == "koji_build" else None
+            times = [x[_RESULT_AT] for x in rs if x[_RESULT_AT]]
+            times += [x[_WAIVER_AT] for x in ws if x[_WAIVER_AT]]
+            if first is None and times:
+                first = min(times)
+            if when is not None and first is not None and first > when:
+                first = None
+            out[key] = SubjectFacts(
+                subject_type=typ,
+                subject_identifier=ident,
+                known=bool(rs or ws or (typ == "koji_build" and ident in builds)),
+                first_seen=first,
+                package=package_of(ident) if typ == "koji_build" else None,
+                results=tuple(_result_view(x) for x in rs),
+                waivers=tuple(_waiver_view(x) for x in ws),
+                result_records=tuple(_result_record(x) for x in rs),
+                waiver_records=tuple(_waiver_record(x) for x in ws),
+            )
+        return out
+
+    def _sql(self, conn: Connection) -> _FactSQL:
+        if self._fact_sql is None:
+            self._fact_sql = _FactSQL(conn, self.t)
+        return self._fact_sql
+
+    def _build_dict(self, row: Any) -> dict[str, Any]:
+        d = decode_row(row._mapping)
+        tags = set(d.pop("tags") or [])
+        if d.get("location"):
+            tags -= {self.config.pending_tag, self.config.quarantine_tag}
+            tags.add(d["location"])
+        d["tags"] = sorted(tags)
+        d["promoted"] = bool(d["promoted"])
+        return d
+
+    def build(self, nvr: str) -> dict[str, Any] | None:
+        b = self.t["builds"]
+        with self.engine.connect() as conn:
+            row = conn.execute(select(b).where(b.c.nvr == nvr)).first()
+        return self._build_dict(row) if row is not None else None
+
+    def build_history(self, nvr: str) -> list[dict[str, Any]]:
+        h = self.t["history"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(h).where(h.c.nvr == nvr).order_by(h.c.position)).all()
+        return [decode_row(r._mapping) for r in rows]
+
+    def decisions(
+        self, nvr: str | None = None, *, limit: int = 50, when: str | None = None
+    ) -> list[dict[str, Any]]:
+        d = self.t["decisions"]
+        q = select(d)
+        if nvr is not None:
+            q = q.where(d.c.nvr == nvr)
+        if when is not None:
+            q = q.where(d.c.at <= when)
+        q = q.order_by(d.c.position.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [decode_row(r._mapping) for r in conn.execute(q)]
+
+    def builds_by_gate(self, gate: str, *, limit: int = 200) -> list[dict[str, Any]]:
+        b = self.t["builds"]
+        q = select(b).where(b.c.gate == gate).order_by(b.c.position.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [self._build_dict(r) for r in conn.execute(q)]
+
+    def actions(self, nvr: str) -> list[dict[str, Any]]:
+        a = self.t["actions"]
+        q = select(a).where(a.c.nvr == nvr).order_by(a.c.requested_at, a.c.key)
+        with self.engine.connect() as conn:
+            rows = [decode_row(r._mapping) for r in conn.execute(q)]
+        for row in rows:
+            row.pop("aggregate", None)
+        return rows
+
+    def messages(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        m = self.t["messages"]
+        out: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for chunk in chunks(list(keys)):
+                for row in conn.execute(select(m).where(m.c.key.in_(chunk))):
+                    out[row.key] = dict(row._mapping)
+        return out
+
+
+# Column order of the prepared fact queries (``_FactSQL``).
+RESULT_COLUMNS = (
+    "position", "subject_type", "subject_identifier", "testcase", "scenario", "outcome",
+    "result_id", "stage", "pipeline", "ref_url", "note", "origin", "at", "msg", "event",
+)  # fmt: skip
+WAIVER_COLUMNS = (
+    "position", "subject_type", "subject_identifier", "testcase", "scenario", "waived",
+    "waiver_id", "product_version", "username", "comment", "at", "msg", "event",
+)  # fmt: skip
+_RESULT_AT = RESULT_COLUMNS.index("at")
+_WAIVER_AT = WAIVER_COLUMNS.index("at")
+
+
+class _FactSQL:
+    """The fact queries as driver SQL, per dialect, for n identifiers."""
+
+    def __init__(self, conn: Connection, t: dict[str, Table]) -> None:
+        fmt = conn.dialect.identifier_preparer.format_table
+        self.mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        self.names = {k: fmt(t[k]) for k in ("results", "waivers", "builds")}
+        self._cache: dict[tuple[str, int, bool], str] = {}
+
+    def _marks(self, n: int) -> str:
+        return ", ".join([self.mark] * n)
+
+    def _facts(self, table: str, columns: tuple[str, ...], n: int, when: str | None) -> str:
+        key = (table, n, when is not None)
+        sql = self._cache.get(key)
+        if sql is None:
+            sql = (
+                f"SELECT {', '.join(columns)} FROM {self.names[table]} "
+                f"WHERE subject_identifier IN ({self._marks(n)})"
+                + (f" AND at <= {self.mark}" if when is not None else "")
+                + " ORDER BY position"
+            )
+            self._cache[key] = sql
+        return sql
+
+    def results(self, n: int, when: str | None) -> str:
+        return self._facts("results", RESULT_COLUMNS, n, when)
+
+    def waivers(self, n: int, when: str | None) -> str:
+        return self._facts("waivers", WAIVER_COLUMNS, n, when)
+
+    def first_seen(self, n: int) -> str:
+        key = ("builds", n, False)
+        sql = self._cache.get(key)
+        if sql is None:
+            sql = (
+                f"SELECT nvr, first_seen FROM {self.names['builds']} "
+                f"WHERE nvr IN ({self._marks(n)})"
+            )
+            self._cache[key] = sql
+        return sql
+
+
+def _result_view(x: Any) -> ResultView:
+    return ResultView(
+        testcase=x[3],
+        outcome=x[5],
+        subject_type=x[1],
+        subject_identifier=x[2],
+        event=x[14],
+        position=x[0],
+        scenario=x[4],
+        result_id=x[6],
+        stage=x[7],
+        pipeline=x[8],
+        ref_url=x[9],
+        at=x[12],
+    )
+
+
+def _waiver_view(x: Any) -> WaiverView:
+    return WaiverView(
+        testcase=x[3],
+        waived=bool(x[5]),
+        subject_type=x[1],
+        subject_identifier=x[2],
+        event=x[12],
+        position=x[0],
+        scenario=x[4],
+        waiver_id=x[6],
+        product_version=x[7],
+        username=x[8],
+        comment=x[9],
+    )
+
+
+def _result_record(x: Any) -> dict[str, Any]:
+    """A result as ResultsDB shows it (Greenwave's verbose ``results``)."""
+    data: dict[str, list[str]] = {"type": [x[1]], "item": [x[2]]}
+    if x[4] is not None:
+        data["scenario"] = [x[4]]
+    return {
+        "id": x[6] if x[6] is not None else x[14],
+        "outcome": x[5],
+        "testcase": {"name": x[3]},
+        "data": data,
+        "submit_time": x[12],
+        "ref_url": x[9],
+        "note": x[10],
+        "origin": x[11],
+        "event": x[14],
+        "msg": x[13],
+    }
+
+
+def _waiver_record(x: Any) -> dict[str, Any]:
+    """A waiver as WaiverDB shows it (Greenwave's verbose ``waivers``)."""
+    return {
+        "id": x[6] if x[6] is not None else x[12],
+        "subject_type": x[1],
+        "subject_identifier": x[2],
+        "subject": {"type": x[1], "item": x[2]},
+        "testcase": x[3],
+        "scenario": x[4],
+        "waived": bool(x[5]),
+        "product_version": x[7],
+        "username": x[8],
+        "comment": x[9],
+        "timestamp": x[10],
+        "event": x[12],
+        "msg": x[11],
+    }
