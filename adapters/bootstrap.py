@@ -123,7 +123,9 @@ def compose_effects(cfg: Settings, koji: KojiGateway | None) -> Any:
     return ComposeEffects(kinds(), backends, release=c.release, release_timeout=c.release_timeout)
 
 
-def effector(app: RelengApp, cfg: Settings) -> Effector:
+def effector(app: RelengApp, cfg: Settings, *, scan: Any = None) -> Effector:
+    """The effector; ``scan`` (``adapters.effector.PendingScan``) keeps its place in the
+    log between runs, for a process that acts again and again."""
     koji = koji_gateway(cfg)
     publisher = factory = None
     if cfg.bus.enabled:
@@ -139,6 +141,7 @@ def effector(app: RelengApp, cfg: Settings) -> Effector:
         publisher=publisher,
         message_factory=factory,
         composes=compose_effects(cfg, koji),
+        scan=scan,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,14 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
     common(p)
     p.add_argument("--dry-run", action="store_true", help="show what would be done; change nothing")
     p.add_argument("--json", action="store_true", help="print what was done as JSON")
+    p.add_argument(
+        "--follow",
+        action="store_true",
+        help="keep deciding and acting as the log grows (one process per store leads)",
+    )
+    p.add_argument(
+        "--interval", type=float, default=1.0, metavar="S", help="--follow: seconds between rounds"
+    )
 
     p = sub.add_parser("status", help="a build's gating state, tags and latest decision")
     p.add_argument("nvr", metavar="NVR")
@@ -92,11 +101,44 @@ def render_decisions(report: DeciderReport) -> str:
 
 def cmd_act(args: argparse.Namespace) -> int:
     cfg, app = _setup(args)
+    if args.follow:
+        return _act_follow(app, cfg, args)
     bootstrap.decide(app, cfg)  # never act on a stale outbox
     report = bootstrap.effector(app, cfg).run(dry_run=args.dry_run)
     print(json.dumps(report.as_json()) if args.json else render_act(report))
     failed = any(r["outcome"] == "failed" for r in report.done) or report.errors
     return EXIT_PROBLEM if failed else EXIT_OK
+
+
+def _act_follow(app: Any, cfg: Settings, args: argparse.Namespace) -> int:
+    """Decide, plan composes and act on every round, while this process leads."""
+    import signal
+    import time
+
+    from adapters.live.followers import Followers
+
+    if args.dry_run or args.interval <= 0:
+        print("relengotron act: --follow takes no --dry-run and a positive --interval")
+        return 2
+    followers = Followers(app, cfg, interval=args.interval, project=False)
+    stop = {"now": False}
+
+    def _stop(signum: int, frame: Any) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    print(f"relengotron act: following the log (pid {os.getpid()})", flush=True)
+    try:
+        while not stop["now"]:
+            followers.round()
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        followers.lock.release()
+    stats = followers.stats.as_json()
+    print(json.dumps(stats) if args.json else f"relengotron act: stopped ({stats})")
+    return EXIT_OK
 
 
 def render_act(report: ActReport) -> str:

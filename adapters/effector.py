@@ -83,25 +83,39 @@ class ActReport:
         }
 
 
-def pending_actions(app: RelengApp) -> list[Action]:
-    """Requested actions that are neither completed nor cancelled, in request order."""
-    order: dict[str, None] = {}
-    for n in _notifications(app, ACTION_TOPICS):
-        key = str(n.originator_id)
-        if n.topic.endswith(".Requested"):
-            order[key] = None
-        else:
-            order.pop(key, None)
-    out: list[Action] = []
-    for key in order:
-        action = cast(Action, app.repository.get(_uuid(key)))
-        if not action.done:
-            out.append(action)
-    return out
+def pending_actions(app: RelengApp, scan: PendingScan | None = None) -> list[Action]:
+    """Requested actions that are neither completed nor cancelled, in request order
+    (``scan`` keeps its place between calls, for a process that acts again and again)."""
+    return (scan or PendingScan())(app)
 
 
-def _notifications(app: RelengApp, topics: tuple[str, ...]) -> Any:
-    after = 0
+class PendingScan:
+    """Which actions are pending, kept up to date from the log incrementally: each call
+    reads only the action events recorded since the previous one."""
+
+    def __init__(self) -> None:
+        self.after = 0
+        self.order: dict[str, None] = {}
+
+    def __call__(self, app: RelengApp) -> list[Action]:
+        for n in _notifications(app, ACTION_TOPICS, self.after):
+            key = str(n.originator_id)
+            if n.topic.endswith(".Requested"):
+                self.order[key] = None
+            else:
+                self.order.pop(key, None)
+            self.after = n.id
+        out: list[Action] = []
+        for key in list(self.order):
+            action = cast(Action, app.repository.get(_uuid(key)))
+            if action.done:
+                self.order.pop(key, None)  # completed by a write this scan has not read yet
+            else:
+                out.append(action)
+        return out
+
+
+def _notifications(app: RelengApp, topics: tuple[str, ...], after: int = 0) -> Any:
     while True:
         page = app.recorder.select_notifications(start=after + 1, limit=1000, topics=topics)
         if not page:
@@ -125,8 +139,10 @@ class Effector:
         message_factory: Callable[[str, dict[str, Any], str], Any] | None = None,
         clock: Callable[[], str] = utc_now,
         composes: ComposePort | None = None,
+        scan: PendingScan | None = None,
     ) -> None:
         self.app = app
+        self.scan = scan  # None: read the whole log each run (one-shot commands)
         self.composes = composes
         self.config = config
         self.koji = koji
@@ -136,7 +152,7 @@ class Effector:
 
     def run(self, *, dry_run: bool = False) -> ActReport:
         report = ActReport(dry_run=dry_run)
-        actions = pending_actions(self.app)
+        actions = pending_actions(self.app, self.scan)
         moves = [a for a in actions if a.kind == KOJI_MOVE]
         for i in range(0, len(moves), BATCH):
             self._moves(moves[i : i + BATCH], dry_run, report)
@@ -150,7 +166,7 @@ class Effector:
         elif others:
             report.pending += [_row(a, "not-configured", "no compose effector") for a in others]
         # Publish last: the moves above may have asked for notices.
-        for action in pending_actions(self.app) if not dry_run else actions:
+        for action in pending_actions(self.app, self.scan) if not dry_run else actions:
             if action.kind == BUS_PUBLISH:
                 self._publish(action, dry_run, report)
         return report

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import time
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -85,6 +86,13 @@ class Follower(Generic[V, R]):
         self.page_size = page_size
         self.progress = progress
         self.snapshots = snapshots
+        # A long-running process keeps its folded view between runs instead of loading
+        # the saved one each time (``keep_view``), and saves it at most every
+        # ``save_every`` seconds (it is only a cache for the next process).
+        self.keep_view = False
+        self.save_every = 0.0
+        self._kept: tuple[V, int] | None = None
+        self._saved_at = float("-inf")
         # The key names the view's format, the settings and the code that folds it:
         # a saved view of other settings or an older projection is never reused.
         digest = hashlib.sha256(f"{config!r}\n{_code_digest()}".encode()).hexdigest()[:16]
@@ -127,7 +135,11 @@ class Follower(Generic[V, R]):
         return view
 
     def _start_view(self) -> tuple[V, int]:
-        """The last saved view and its position, or an empty view at 0."""
+        """The view kept from this process's last successful run, else the last saved
+        view and its position, else an empty view at 0."""
+        kept, self._kept = self._kept, None  # a run that fails must not leave it half-folded
+        if kept is not None:
+            return kept
         if self.snapshots is not None:
             saved = self.snapshots.load(self.snapshot_key)
             if saved is not None:
@@ -193,10 +205,15 @@ class Follower(Generic[V, R]):
         if boundary > tracked:
             self._flush(boundary)
         self.report.position = max(boundary, tracked)
-        if self.snapshots is not None and prev > start:
+        if self.keep_view:
+            view.settle()
+            self._kept = (view, max(prev, start))
+        due = time.monotonic() - self._saved_at >= self.save_every
+        if self.snapshots is not None and prev > start and due:
             # Everything up to ``prev`` is folded and decided: the next run starts here.
             view.settle()
             self.snapshots.save(self.snapshot_key, prev, pickle.dumps(view))
+            self._saved_at = time.monotonic()
         return self.report
 
     def _flush(self, position: int) -> None:

@@ -1,0 +1,1 @@
+"""Live operation: consuming from the bus, and the followers of a live store."""

@@ -1,0 +1,277 @@
+"""The followers of a live store: decider, composer, effector and read models, once per store.
+
+Any number of processes may record messages into one store (``relengotron consume``
+workers). What follows the log — deciding, planning composes, carrying out koji
+moves and compose requests, publishing, keeping the read models — runs in one of
+them at a time: the holder of the store's *leader lock*.
+
+* PostgreSQL: a session advisory lock (``pg_try_advisory_lock``) on a connection kept
+  for it. If that connection dies (the server restarted), the lock is gone with it:
+  the holder notices before its next round and competes again; another worker may
+  take over meanwhile.
+* SQLite: an exclusive ``flock`` on ``<store file>.leader``, released when the
+  process ends, however it ends.
+
+Even without the lock, deciding twice could not record a decision twice (the store's
+optimistic concurrency rejects the second writer and the decider retries from the
+log); the lock is what keeps two effectors from calling koji for the same move.
+
+Each round (woken by a recorded message, or every ``interval`` seconds) runs the
+decider and the composer (keeping their folded views in memory between rounds), the
+effector (its pending actions scanned incrementally), and the read-model projector.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy.engine import Connection, Engine
+
+from adapters import bootstrap
+from adapters.effector import PendingScan
+from adapters.settings import Settings
+from domain.application import RelengApp
+
+log = logging.getLogger(__name__)
+
+SAVE_VIEWS_EVERY = 60.0  # seconds between saved views (a cache for the next process)
+
+
+class LeaderLock(Protocol):
+    def acquire(self) -> bool:
+        """True when this process holds the lock now (taking it if free)."""
+        ...
+
+    def release(self) -> None: ...
+
+
+class PostgresLeaderLock:
+    """A session advisory lock, on a connection of its own."""
+
+    def __init__(self, engine: Engine, name: str) -> None:
+        self.engine = engine
+        self.key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        self._conn: Connection | None = None
+        self._held = False
+
+    def acquire(self) -> bool:
+        try:
+            if self._conn is None:
+                self._conn = self.engine.connect()
+                self._conn.exec_driver_sql("SET application_name = 'relengotron-leader'")
+                self._conn.commit()
+                self._held = False
+            if self._held:
+                self._conn.exec_driver_sql("SELECT 1").scalar()  # still connected = still held
+            else:
+                got = self._conn.exec_driver_sql(
+                    "SELECT pg_try_advisory_lock(%s)", (self.key,)
+                ).scalar()
+                self._held = bool(got)
+            self._conn.commit()
+            return self._held
+        except Exception as exc:  # the server went away: so did the lock
+            log.warning("leader lock lost or not available: %s", exc)
+            self._drop()
+            return False
+
+    def _drop(self) -> None:
+        conn, self._conn, self._held = self._conn, None, False
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:  # already broken
+                pass
+
+    def release(self) -> None:
+        if self._conn is not None and self._held:
+            try:
+                self._conn.exec_driver_sql("SELECT pg_advisory_unlock(%s)", (self.key,))
+                self._conn.commit()
+            except Exception:  # the lock ends with the session anyway
+                pass
+        self._drop()
+
+
+class FileLeaderLock:
+    """``flock`` on a file beside a SQLite store."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        if self._fd is not None:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def leader_lock(app: RelengApp, name: str = "followers") -> LeaderLock:
+    """The lock of this store (its database and schema)."""
+    recorder: Any = app.recorder
+    engine: Engine = recorder.datastore.engine
+    schema = recorder.events_record_cls.__table__.schema or ""
+    if engine.dialect.name == "postgresql":
+        return PostgresLeaderLock(engine, f"relengotron:{name}:{engine.url.database}:{schema}")
+    database = engine.url.database
+    if not database or database == ":memory:":
+        raise ValueError("a live store needs a database file or server, not :memory:")
+    return FileLeaderLock(Path(f"{database}.{name}.leader"))
+
+
+@dataclass
+class RoundStats:
+    rounds: int = 0
+    led: int = 0
+    decisions: int = 0
+    actions_done: int = 0
+    errors: int = 0
+    last_error: str | None = None
+    leader: bool = False
+    seconds: list[float] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "rounds": self.rounds,
+            "rounds_as_leader": self.led,
+            "decisions": self.decisions,
+            "actions_done": self.actions_done,
+            "errors": self.errors,
+            "last_error": self.last_error,
+            "leader": self.leader,
+        }
+
+
+class Followers(threading.Thread):
+    """Runs the followers of ``app`` while this process holds the store's leader lock.
+
+    ``wake()`` asks for a round now (after a message was recorded); otherwise a round
+    runs every ``interval`` seconds, so outcomes and timers are never left waiting.
+    ``act=False`` leaves the effector to another process (``relengotron act --follow``).
+    """
+
+    def __init__(
+        self,
+        app: RelengApp,
+        cfg: Settings,
+        *,
+        lock: LeaderLock | None = None,
+        interval: float = 1.0,
+        act: bool = True,
+        project: bool = True,
+        compose: bool = True,
+    ) -> None:
+        super().__init__(name="relengotron-followers", daemon=True)
+        self.app = app
+        self.cfg = cfg
+        self.lock = lock or leader_lock(app)
+        self.interval = interval
+        self.do_act, self.do_project, self.do_compose = act, project, compose
+        self.stats = RoundStats()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._parts: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ control
+
+    def wake(self, _key: str | None = None) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self.is_alive():
+            self.join(timeout)
+        self.lock.release()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            self.round()
+
+    # ------------------------------------------------------------------ a round
+
+    def _build(self) -> dict[str, Any]:
+        """The followers, built once and kept: their folded views live between rounds."""
+        decider = bootstrap.decider(self.app, self.cfg)
+        composer = bootstrap.composer(self.app, self.cfg)
+        for f in (decider, composer):
+            f.keep_view, f.save_every = True, SAVE_VIEWS_EVERY
+        return {
+            "decider": decider,
+            "composer": composer,
+            "effector": bootstrap.effector(self.app, self.cfg, scan=PendingScan())
+            if self.do_act
+            else None,
+            "projector": bootstrap.projector(self.app, self.cfg) if self.do_project else None,
+        }
+
+    def round(self) -> bool:
+        """One round, if this process leads; True when it did."""
+        self.stats.rounds += 1
+        self.stats.leader = self.lock.acquire()
+        if not self.stats.leader:
+            self._parts = None  # someone else leads: our views would go stale
+            return False
+        started = time.perf_counter()
+        try:
+            if self._parts is None:
+                bootstrap.sync_policies(self.app, self.cfg)
+                self._parts = self._build()
+            parts = self._parts
+            report = parts["decider"].run()
+            self.stats.decisions += len(report.decisions)
+            if self.do_compose:
+                parts["composer"].run()
+            if parts["effector"] is not None:
+                acted = parts["effector"].run()
+                self.stats.actions_done += len(acted.done)
+                if acted.done:
+                    self._wake.set()  # outcomes change gates: decide on them right away
+            if parts["projector"] is not None:
+                parts["projector"].run()
+            self.stats.last_error = None
+        except Exception as exc:  # a store or koji outage: the next round tries again
+            self.stats.errors += 1
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            log.warning("followers: round failed: %s", self.stats.last_error)
+            self._parts = None  # rebuild from the log: a failed run may have folded half
+            time.sleep(min(self.interval, 1.0))
+            return True
+        self.stats.led += 1
+        self.stats.seconds.append(time.perf_counter() - started)
+        del self.stats.seconds[:-1000]
+        return True
+
+
+def start_followers(app: RelengApp, cfg: Settings, **kwargs: Any) -> Followers:
+    followers = Followers(app, cfg, **kwargs)
+    followers.start()
+    return followers
