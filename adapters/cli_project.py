@@ -32,8 +32,26 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
     common(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON (one per run)")
 
+    p = sub.add_parser(
+        "health", help="how far behind the log the followers are; exit 1 past the limits"
+    )
+    p.add_argument(
+        "--max-lag", type=int, default=10_000, metavar="N", help="log events a follower may lag"
+    )
+    p.add_argument(
+        "--max-pending-age",
+        type=float,
+        default=3600.0,
+        metavar="S",
+        help="seconds the oldest pending outbox action may wait",
+    )
+    common(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
 
 def run(args: argparse.Namespace) -> int | None:
+    if args.command == "health":
+        return cmd_health(args)
     if args.command != "project":
         return None
     if args.page_size < 1 or args.interval <= 0:
@@ -82,3 +100,39 @@ def _print(report: ProjectReport, as_json: bool) -> None:
         f"({report.events_per_s:,.0f} events/s, {report.rows:,} rows written).",
         flush=True,
     )
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """For monitoring (cron, Nagios-style checks): exit 1 when a follower lags more than
+    ``--max-lag`` events or an outbox action waits longer than ``--max-pending-age``."""
+    from datetime import UTC, datetime
+
+    cfg = bootstrap.settings(args.config)
+    app = bootstrap.application(args.db, cfg)
+    health = bootstrap.read_model(app, cfg).health()
+    problems = [
+        f"{name} lags {f['lag']:,} events (limit {args.max_lag:,})"
+        for name, f in health["followers"].items()
+        if f["lag"] > args.max_lag
+    ]
+    oldest = health["outbox"]["oldest_requested_at"]
+    if oldest:
+        when = datetime.fromisoformat(oldest)
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+        age = (datetime.now(UTC) - when).total_seconds()
+        if age > args.max_pending_age:
+            problems.append(
+                f"the oldest pending outbox action waits {age:,.0f} s "
+                f"(limit {args.max_pending_age:,.0f} s)"
+            )
+    health["problems"] = problems
+    if args.json:
+        print(json.dumps(health))
+    else:
+        print(f"log: {health['head']:,} events, {health['messages']:,} messages (read models)")
+        for name, f in health["followers"].items():
+            print(f"  {name:<11} at {f['position']:,} (lag {f['lag']:,})")
+        out = health["outbox"]
+        print(f"  outbox: {out['pending']:,} pending (oldest requested {oldest or '-'})")
+        print("\n".join(f"PROBLEM: {p}" for p in problems) if problems else "OK")
+    return 1 if problems else EXIT_OK

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Connection
 
 from adapters.readmodel_tables import ReadModelTables, chunks, decode_row
@@ -18,6 +18,8 @@ from policies.snapshot import ResultView, WaiverView
 from projections.config import GatingConfig
 from projections.gating import package_of
 from projections.queries import Subject, SubjectFacts
+
+_RECEIVED = "domain.message:InboundMessage.Received"
 
 
 class SQLReadModel:
@@ -144,6 +146,50 @@ class SQLReadModel:
         for row in rows:
             row.pop("aggregate", None)
         return rows
+
+    def health(self) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            fmt = conn.dialect.identifier_preparer.format_table
+            events = fmt(self.tables.events)
+            head = int(conn.exec_driver_sql(f"SELECT MAX(id) FROM {events}").scalar() or 0)
+            positions: dict[str, int] = {}
+            followers = self.tables.followers
+            if followers is not None and self.engine.dialect.has_table(
+                conn, followers.name, schema=followers.schema
+            ):
+                rows = conn.execute(
+                    select(followers.c.application_name, followers.c.notification_id)
+                )
+                positions.update({str(a): int(p or 0) for a, p in rows})
+            positions["readmodels"] = self.tables.tracked(conn)[0]
+            a = self.t["actions"]
+            pending, oldest = conn.execute(
+                select(func.count(), func.min(a.c.requested_at)).where(a.c.outcome.is_(None))
+            ).one()
+            m = self.t["messages"]
+            messages = conn.execute(select(func.count()).select_from(m)).scalar()
+            # The decider and the composer stay behind their own writes until the next
+            # input arrives: what they lag is input messages not yet decided on.
+            waiting = {
+                name: int(
+                    conn.exec_driver_sql(
+                        f"SELECT COUNT(*) FROM {events} WHERE id > {pos} AND topic = '{_RECEIVED}'"
+                    ).scalar()
+                    or 0
+                )
+                for name, pos in positions.items()
+                if name != "readmodels"
+            }
+        followers = {
+            name: {"position": pos, "lag": waiting.get(name, max(0, head - pos))}
+            for name, pos in sorted(positions.items())
+        }
+        return {
+            "head": head,
+            "followers": followers,
+            "outbox": {"pending": int(pending or 0), "oldest_requested_at": oldest},
+            "messages": int(messages or 0),
+        }
 
     def messages(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         m = self.t["messages"]

@@ -177,9 +177,10 @@ def _tables(schema: str | None) -> dict[str, Table]:
 class ReadModelTables:
     """The read-model tables of one store."""
 
-    def __init__(self, engine: Engine, events: Table) -> None:
+    def __init__(self, engine: Engine, events: Table, followers: Table | None = None) -> None:
         self.engine = engine
         self.events = events
+        self.followers = followers  # the event store's tracking table (decider, composer)
         self.schema = events.schema
         self.t = _tables(self.schema)
         self._created = False
@@ -187,7 +188,12 @@ class ReadModelTables:
     @classmethod
     def of(cls, app: RelengApp) -> ReadModelTables:
         recorder: Any = app.recorder
-        return cls(recorder.datastore.engine, recorder.events_record_cls.__table__)
+        tracking = getattr(recorder, "tracking_record_cls", None)
+        return cls(
+            recorder.datastore.engine,
+            recorder.events_record_cls.__table__,
+            tracking.__table__ if tracking is not None else None,
+        )
 
     def create(self) -> None:
         if not self._created:

@@ -79,6 +79,13 @@ class ReadModel(Protocol):
         ``reason``, ``requested_at``, ``outcome``, ``detail``, ``done_at``."""
         ...
 
+    def health(self) -> dict[str, Any]:
+        """How far behind the log each follower is: ``head`` (the log's last position),
+        ``followers`` (name -> {position, lag}; the decider's and the composer's lag is
+        input messages recorded after their position, the read models' lag is events),
+        ``outbox`` ({pending, oldest_requested_at}), ``messages`` (recorded)."""
+        ...
+
     def messages(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Input messages by key: ``key``, ``topic``, ``family``, ``status``, ``at``,
         ``position``."""

@@ -58,6 +58,14 @@ class FakeReadModel:
 
     # ---------------------------------------------------------------- building
 
+    def health(self) -> dict[str, Any]:
+        return {
+            "head": self._position,
+            "followers": {"readmodels": {"position": self._position, "lag": 0}},
+            "outbox": {"pending": 1, "oldest_requested_at": "2024-03-01T12:00:00+00:00"},
+            "messages": len(self.message_rows),
+        }
+
     def seen(self, subject_type: str, identifier: str, at: str, package: str | None = None) -> None:
         self._subject(subject_type, identifier, at).package = package
 

@@ -145,6 +145,41 @@ class OverrideIn(BaseModel):
     context: str | None = Field(None, description="default: [gating] decision_context")
 
 
+def prometheus_text(health: dict[str, Any], now: datetime) -> str:
+    """The store's health as Prometheus metrics (text exposition format)."""
+    lines = [
+        "# HELP relengotron_log_position Position of the last event in the log.",
+        "# TYPE relengotron_log_position gauge",
+        f"relengotron_log_position {health['head']}",
+        "# HELP relengotron_follower_lag_events Log events after a follower's position.",
+        "# TYPE relengotron_follower_lag_events gauge",
+    ]
+    for name, f in health["followers"].items():
+        lines.append(f'relengotron_follower_lag_events{{follower="{name}"}} {f["lag"]}')
+    outbox = health["outbox"]
+    age = 0.0
+    if outbox["oldest_requested_at"]:
+        try:
+            oldest = datetime.fromisoformat(outbox["oldest_requested_at"])
+            if oldest.tzinfo is None:
+                oldest = oldest.replace(tzinfo=UTC)
+            age = max(0.0, (now - oldest).total_seconds())
+        except ValueError:
+            age = 0.0
+    lines += [
+        "# HELP relengotron_outbox_pending Outbox actions (koji moves, messages) not done yet.",
+        "# TYPE relengotron_outbox_pending gauge",
+        f"relengotron_outbox_pending {outbox['pending']}",
+        "# HELP relengotron_outbox_oldest_pending_seconds Age of the oldest pending action.",
+        "# TYPE relengotron_outbox_oldest_pending_seconds gauge",
+        f"relengotron_outbox_oldest_pending_seconds {age:.1f}",
+        "# HELP relengotron_messages_total Input messages recorded.",
+        "# TYPE relengotron_messages_total counter",
+        f"relengotron_messages_total {health['messages']}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def _stated(row: dict[str, Any]) -> dict[str, Any]:
     """A build or decision row whose recorded decision carries requirement states."""
     return {**row, "decision": with_states(row.get("decision"))}
@@ -292,6 +327,28 @@ def create_app(
         return PlainTextResponse("Health check OK")
 
     # ---------------------------------------------------------------- ours: reads
+
+    @app.get(
+        "/api/v1/status",
+        tags=["monitoring"],
+        responses={200: {"description": "How far behind the log each follower is",
+                         **schemas.json_content({"type": "object"})}},
+    )  # fmt: skip
+    def status() -> Response:
+        return json_response(
+            {**read_model.health(), "policy_set_hash": service.policy_set().content_hash}
+        )
+
+    @app.get(
+        "/metrics",
+        tags=["monitoring"],
+        response_class=PlainTextResponse,
+        responses={200: {"description": "Prometheus text format"}},
+    )
+    def metrics() -> PlainTextResponse:
+        return PlainTextResponse(
+            prometheus_text(read_model.health(), now()), media_type="text/plain; version=0.0.4"
+        )
 
     @app.get(
         "/api/v1/builds/{nvr}",

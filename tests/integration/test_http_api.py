@@ -309,3 +309,19 @@ def test_the_fast_path_answers_as_the_documented_route(
     assert fast.status_code in (200, 400, 404, 415)
     # Everything else still goes to the app.
     assert TestClient(DecisionFastPath(app)).get("/api/v1.0/about").status_code == 200
+
+
+def test_status_and_prometheus_metrics(client: TestClient) -> None:
+    status = client.get("/api/v1/status").json()
+    assert status["followers"]["readmodels"]["lag"] == 0
+    assert status["outbox"]["pending"] == 1
+    assert status["policy_set_hash"].startswith("sha256:")
+    r = client.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    metrics = dict(
+        line.rsplit(" ", 1) for line in r.text.splitlines() if line and not line.startswith("#")
+    )
+    assert metrics['relengotron_follower_lag_events{follower="readmodels"}'] == "0"
+    assert metrics["relengotron_outbox_pending"] == "1"
+    # The oldest pending action was requested at 12:00; the clock says 13:00.
+    assert metrics["relengotron_outbox_oldest_pending_seconds"] == "3600.0"

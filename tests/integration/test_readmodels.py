@@ -28,6 +28,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from adapters.cli_gating import build_status
+from adapters.envelope import to_envelope
+from adapters.ingest import to_incoming
 from adapters.readmodel_queries import SQLReadModel
 from adapters.readmodel_tables import ReadModelTables
 from adapters.readmodels import Projector
@@ -299,3 +301,39 @@ def _tracked(db: Path) -> int:
     except sqlite3.OperationalError:
         return 0
     return int(row[0]) if row else 0
+
+
+def test_health_shows_followers_falling_behind(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    app = open_sqlite(db)
+    msgs = scenario()
+    run(app, msgs[:6], [])
+    project(app)
+    rm = SQLReadModel.of(app, CONFIG)
+    caught_up = rm.health()
+    assert caught_up["followers"]["readmodels"]["lag"] == 0
+    assert caught_up["messages"] == 6
+    # More input, nobody decides or projects: both fall behind by what was recorded.
+    app.record([to_incoming(to_envelope(m)) for m in msgs[6:]])
+    behind = rm.health()
+    recorded = behind["head"] - caught_up["head"]
+    assert recorded > 0
+    assert behind["followers"]["readmodels"]["lag"] == recorded
+    assert behind["followers"]["decider"]["lag"] == len(msgs) - 6  # messages not decided on
+    exe, url = str(BIN / "relengotron"), f"sqlite:///{db}"
+    limit = str(min(recorded, len(msgs) - 6) - 1)
+    late = subprocess.run(
+        [exe, "health", "--db", url, "--max-lag", limit, "--json"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert late.returncode == 1
+    assert "readmodels lags" in " ".join(json.loads(late.stdout)["problems"])
+    Decider(app, POLICIES, CONFIG).run()  # the decider catches up ...
+    project(app)  # ... and the read models after it
+    fine = subprocess.run(
+        # The scenario's messages were sent long ago: so were its pending moves.
+        [exe, "health", "--db", url, "--max-lag", limit, "--max-pending-age", "1e10"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert fine.returncode == 0, fine.stdout
+    assert fine.stdout.strip().endswith("OK")
