@@ -180,13 +180,13 @@ class SQLReadModel:
                 for name, pos in positions.items()
                 if name != "readmodels"
             }
-        followers = {
+        lags = {
             name: {"position": pos, "lag": waiting.get(name, max(0, head - pos))}
             for name, pos in sorted(positions.items())
         }
         return {
             "head": head,
-            "followers": followers,
+            "followers": lags,
             "outbox": {"pending": int(pending or 0), "oldest_requested_at": oldest},
             "messages": int(messages or 0),
         }
