@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from adapters import bootstrap, cli_api, cli_artifacts, cli_audit, cli_gating, cli_project
+from adapters import bootstrap, cli_api, cli_artifacts, cli_audit, cli_gating, cli_live, cli_project
 from adapters.ingest import IngestSummary
 from adapters.settings import SettingsError
 from adapters.store import StoreURLError
@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_project.add_parsers(sub, _db_option)
     cli_audit.add_parsers(sub, _db_option)
     cli_api.add_parsers(sub, _db_option)
+    cli_live.add_parsers(sub, _db_option)
     return parser
 
 
@@ -94,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from adapters.demo import run_demo
 
             return run_demo(args.db, fresh=not args.keep)
-        for commands in (cli_gating, cli_artifacts, cli_project, cli_audit, cli_api):
+        for commands in (cli_gating, cli_artifacts, cli_project, cli_audit, cli_api, cli_live):
             result = commands.run(args)
             if result is not None:
                 return result

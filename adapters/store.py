@@ -52,6 +52,21 @@ def _prepare(url: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
 
 
+def _pre_ping(app: RelengApp) -> None:
+    """Test each pooled connection before use (SQLAlchemy's ``pool_pre_ping``).
+
+    Without it the first transaction after a PostgreSQL restart (or a connection the
+    server or a proxy closed while idle) fails on the stale connection; SQLAlchemy then
+    empties the pool, so only the next one recovers. eventsourcing-sqlalchemy builds the
+    engine without a way to pass ``pool_pre_ping``; the pool keeps the flag when it is
+    recreated (``engine.dispose()``).
+    """
+    engine = cast(SQLAlchemyApplicationRecorder, app.recorder).datastore.engine
+    pool = getattr(engine, "pool", None)
+    if pool is not None:
+        pool._pre_ping = True
+
+
 def open_app(url: str, *, schema: str | None = None, cache_size: int = 20_000) -> RelengApp:
     """The application on the store at ``url`` (tables created when missing)."""
     url = normalize_url(url)
@@ -64,5 +79,7 @@ def open_app(url: str, *, schema: str | None = None, cache_size: int = 20_000) -
         env["SQLALCHEMY_SCHEMA"] = schema
     app = RelengApp(env=env)
     app.cache_size = cache_size
+    if not url.startswith("sqlite"):
+        _pre_ping(app)
     app.stream_reader = SQLStreamReader(cast(SQLAlchemyApplicationRecorder, app.recorder))
     return app

@@ -149,6 +149,11 @@ class RelengApp(Application[UUID]):
                     # concurrent writers): one message at a time.
                     return self._record_one_by_one(todo, duplicate)
                 continue
+            except BaseException:
+                # Nothing was saved (the store is down, the process is stopping), but
+                # the loaded aggregates were changed: the cache must not keep them.
+                self._evict(uow.aggregates)
+                raise
             self._cache_put(uow.aggregates.values())
             return RecordOutcome(recorded=tuple(todo), duplicate=tuple(duplicate), events=events)
         raise IntegrityError(f"could not record a batch of {len(todo)} after {MAX_ATTEMPTS} tries")

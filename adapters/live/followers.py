@@ -193,7 +193,7 @@ class Followers(threading.Thread):
         self.do_act, self.do_project, self.do_compose = act, project, compose
         self.stats = RoundStats()
         self._wake = threading.Event()
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self._parts: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ control
@@ -202,17 +202,17 @@ class Followers(threading.Thread):
         self._wake.set()
 
     def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
+        self._halt.set()
         self._wake.set()
         if self.is_alive():
             self.join(timeout)
         self.lock.release()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self._wake.wait(self.interval)
             self._wake.clear()
-            if self._stop.is_set():
+            if self._halt.is_set():
                 break
             self.round()
 

@@ -1,0 +1,385 @@
+"""The live consumer: each fedora-messaging message recorded before it is acknowledged.
+
+fedora-messaging calls :class:`RelengConsumer` with one message at a time, in a
+thread, and acknowledges the message when the call returns. The call records the
+message (raw and normalized, ``RelengApp.record``) in one transaction, so the
+acknowledgement always follows the commit: a crash before it leaves the message on
+the broker, and the redelivery is recognised as a duplicate.
+
+Nothing is dropped:
+
+* a topic nobody translates, or a body a translator cannot read, is recorded all the
+  same (status ``unrecognized``, or problems on the message) and acknowledged;
+* the store unavailable (PostgreSQL restarting, SQLite ``database is locked``, a
+  conflict that keeps coming back): the call does not return; it retries with an
+  exponential back-off (0.5 s doubling to 30 s, for ever, one WARNING line per try)
+  on a freshly opened application, while the message and the rest of the prefetch
+  window wait on the broker. A stop request (SIGTERM) ends the wait: the message is
+  returned to the queue (``Nack``);
+* an error that is not the store's (a bug) never halts the consumer: the message is
+  kept as rejected input (the whole envelope as JSON, the error as the reason);
+* bodies fedora-messaging itself refuses never reach this class: see
+  :mod:`adapters.live.deadletter`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import psycopg
+from eventsourcing.persistence import PersistenceError
+from fedora_messaging.exceptions import Nack
+from fedora_messaging.message import Message
+from sqlalchemy.exc import SQLAlchemyError
+
+from adapters.envelope import NotAMessage, to_envelope
+from adapters.ingest import to_incoming
+from domain.application import RelengApp
+from domain.message import UNRECOGNIZED
+from domain.values import IncomingMessage, RecordOutcome, RejectedLine
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: What "the store is unavailable" looks like: eventsourcing's wrappers of the driver
+#: errors (OperationalError for a lost connection or ``database is locked``,
+#: IntegrityError for a conflict that persisted through ``record``'s own retries), and
+#: the raw SQLAlchemy / driver errors raised while an application is being opened.
+STORAGE_ERRORS: tuple[type[BaseException], ...] = (
+    PersistenceError,
+    SQLAlchemyError,
+    psycopg.Error,
+    sqlite3.Error,
+)
+
+FIRST_DELAY = 0.5
+MAX_DELAY = 30.0
+
+AppFactory = Callable[[], RelengApp]
+OnRecorded = Callable[[str], None]
+
+
+# ------------------------------------------------------------------ counters
+
+
+@dataclass
+class LiveStats:
+    """Counters of one ``consume`` process (the consumer and the dead-letter drainer)."""
+
+    received: int = 0  # messages handed to us by fedora-messaging
+    new: int = 0  # recorded for the first time
+    duplicate: int = 0  # redeliveries: recorded already
+    unrecognized: int = 0  # of the new: no translator for the topic
+    rejected: int = 0  # kept as rejected input (not a message)
+    dead_letters: int = 0  # taken from the dead-letter queue (refused by fedora-messaging)
+    storage_retries: int = 0  # transactions retried because the store was unavailable
+    started: float = field(default_factory=time.monotonic)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for name, n in counts.items():
+                setattr(self, name, getattr(self, name) + n)
+
+    def count_outcome(self, outcome: RecordOutcome) -> None:
+        new_keys = set(outcome.new)
+        unrecognized = sum(
+            1 for m in outcome.recorded if m.key in new_keys and m.status == UNRECOGNIZED
+        )
+        self.add(new=len(new_keys), duplicate=len(outcome.duplicate), unrecognized=unrecognized)
+
+    def as_json(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "received": self.received,
+                "new": self.new,
+                "duplicate": self.duplicate,
+                "unrecognized": self.unrecognized,
+                "rejected": self.rejected,
+                "dead_letters": self.dead_letters,
+                "storage_retries": self.storage_retries,
+                "seconds": round(time.monotonic() - self.started, 3),
+            }
+
+    def status_line(self) -> str:
+        s = self.as_json()
+        return (
+            f"{s['received']:,} received: {s['new']:,} new, {s['duplicate']:,} duplicate, "
+            f"{s['unrecognized']:,} unrecognized; {s['dead_letters']:,} dead letters, "
+            f"{s['rejected']:,} rejected; {s['storage_retries']:,} storage retries "
+            f"in {s['seconds']:.0f} s"
+        )
+
+
+# ------------------------------------------------------------------ the store, retried
+
+
+def storage_reason(exc: BaseException) -> str:
+    """One line saying why the store failed (the driver's message, without the SQL)."""
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first}"[:300]
+
+
+class AppHolder:
+    """The application one thread records with, reopened after a storage failure.
+
+    Reopening gives a fresh engine (no connection to a server that went away) and an
+    empty aggregate cache: a save that failed half-way may have left cached aggregates
+    ahead of the store.
+    """
+
+    def __init__(self, factory: AppFactory) -> None:
+        self.factory = factory
+        self._app: RelengApp | None = None
+
+    def get(self) -> RelengApp:
+        if self._app is None:
+            self._app = self.factory()
+        return self._app
+
+    def reset(self) -> None:
+        app, self._app = self._app, None
+        if app is not None:
+            try:
+                app.close()
+            except Exception:  # closing a broken engine may fail too; it is dropped anyway
+                log.debug("closing the application failed", exc_info=True)
+
+    close = reset
+
+
+Sleep = Callable[[float], bool]  # waits; True when a stop was requested meanwhile
+
+
+class StorageRetry:
+    """Runs a storage operation until it succeeds or a stop is requested.
+
+    Back-off: ``first`` seconds, doubling, capped at ``cap``; for ever. Each failure is
+    logged at WARNING with the reason and counted in ``stats.storage_retries``; the
+    application is reopened before the next try. ``run`` returns None when stopped.
+    """
+
+    def __init__(
+        self,
+        holder: AppHolder,
+        stop: threading.Event,
+        stats: LiveStats,
+        *,
+        first: float = FIRST_DELAY,
+        cap: float = MAX_DELAY,
+    ) -> None:
+        self.holder = holder
+        self.stop = stop
+        self.stats = stats
+        self.first = first
+        self.cap = cap
+
+    def run(self, op: Callable[[RelengApp], T], what: str, sleep: Sleep | None = None) -> T | None:
+        wait = sleep or self.stop.wait
+        delay = self.first
+        while True:
+            if self.stop.is_set():
+                return None
+            try:
+                return op(self.holder.get())
+            except STORAGE_ERRORS as exc:
+                self.holder.reset()
+                if self.stop.is_set():
+                    return None
+                self.stats.add(storage_retries=1)
+                log.warning(
+                    "store unavailable recording %s (%s); retrying in %.1f s",
+                    what,
+                    storage_reason(exc),
+                    delay,
+                )
+            if wait(delay):
+                return None
+            delay = min(delay * 2, self.cap)
+
+
+# ------------------------------------------------------------------ messages
+
+
+def jsonable(value: Any) -> Any:
+    """AMQP header values as JSON: datetimes as ISO 8601, Decimals as numbers, bytes as
+    UTF-8 text (else ``{"base64": ...}``), anything else unknown as its ``str``."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, bytes | bytearray):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return {"base64": base64.b64encode(bytes(value)).decode("ascii")}
+    return str(value)
+
+
+def message_record(message: Message) -> dict[str, Any]:
+    """A fedora-messaging message as the record ``adapters.envelope`` reads (the
+    fedora-messaging ``dumps`` format: topic, id, headers, body)."""
+    return {
+        "topic": message.topic,
+        "id": message.id,
+        "headers": jsonable(message._headers),
+        "body": message.body,
+    }
+
+
+def incoming_from(
+    record: dict[str, Any], source: str, problems: tuple[str, ...] = ()
+) -> IncomingMessage | RejectedLine:
+    """Translate a message record; a record that is not a message is rejected input."""
+    try:
+        envelope = to_envelope(record)
+    except NotAMessage as exc:
+        return RejectedLine(raw=canonical(record), reason=str(exc), source=source)
+    incoming = to_incoming(envelope, source=source)
+    if problems:
+        incoming = replace(incoming, problems=(*incoming.problems, *problems))
+    return incoming
+
+
+def canonical(record: Any) -> str:
+    return json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
+
+
+class Recorder:
+    """Records messages and rejected input with :class:`StorageRetry`, counting them and
+    calling ``on_recorded(key)`` for each new message. Shared by the consumer and the
+    dead-letter drainer (each with its own application)."""
+
+    def __init__(
+        self,
+        app_factory: AppFactory,
+        *,
+        stats: LiveStats,
+        stop: threading.Event,
+        on_recorded: OnRecorded | None = None,
+        first_delay: float = FIRST_DELAY,
+        max_delay: float = MAX_DELAY,
+    ) -> None:
+        self.holder = AppHolder(app_factory)
+        self.stats = stats
+        self.stop = stop
+        self.on_recorded = on_recorded
+        self.retry = StorageRetry(self.holder, stop, stats, first=first_delay, cap=max_delay)
+
+    def record(
+        self, item: IncomingMessage | RejectedLine, raw: str, sleep: Sleep | None = None
+    ) -> bool:
+        """Record ``item``; False when a stop was requested before it was recorded.
+
+        ``raw`` is what is kept as rejected input if recording fails for a reason that is
+        not the store's (a bug must neither halt the consumer nor lose the message).
+        """
+        if isinstance(item, RejectedLine):
+            return self._reject(item, sleep)
+        what = f"message {item.key} ({item.topic})"
+        try:
+            outcome = self.retry.run(lambda app: app.record([item]), what, sleep)
+        except Exception as exc:
+            log.exception("recording %s failed; keeping it as rejected input", what)
+            reason = f"could not be recorded as a message: {exc!r}"
+            return self._reject(RejectedLine(raw=raw, reason=reason, source=item.source), sleep)
+        if outcome is None:
+            return False
+        self.stats.count_outcome(outcome)
+        if self.on_recorded is not None:
+            for key in outcome.new:
+                try:
+                    self.on_recorded(key)
+                except Exception:  # the hook must not make us re-record or halt
+                    log.exception("on_recorded(%s) failed", key)
+        return True
+
+    def _reject(self, line: RejectedLine, sleep: Sleep | None) -> bool:
+        what = f"rejected input from {line.source}"
+        delay = FIRST_DELAY
+        while True:
+            try:
+                done = self.retry.run(lambda app: app.record_rejected([line]), what, sleep)
+            except Exception:  # not the store's fault, and nowhere else to keep it: wait
+                log.exception("keeping %s failed; retrying in %.1f s", what, delay)
+                if (sleep or self.stop.wait)(delay):
+                    return False
+                delay = min(delay * 2, MAX_DELAY)
+                continue
+            if done is None:
+                return False
+            self.stats.add(rejected=1)
+            return True
+
+    def close(self) -> None:
+        self.holder.close()
+
+
+class RelengConsumer:
+    """The fedora-messaging callback (see the module docstring).
+
+    Args:
+        app_factory: opens the application this consumer records with (called again
+            after a storage failure). The consumer's application is its own: followers
+            and the dead-letter drainer open theirs.
+        stats: counters, shared with the drainer for one status line.
+        stop: set it (``stop()``) to stop waiting for the store; messages arriving
+            afterwards are returned to the queue.
+        on_recorded: called with the key of each newly recorded message, after the
+            commit (e.g. to wake the decider). Its exceptions are logged, never raised.
+    """
+
+    def __init__(
+        self,
+        app_factory: AppFactory,
+        *,
+        stats: LiveStats | None = None,
+        stop: threading.Event | None = None,
+        on_recorded: OnRecorded | None = None,
+        first_delay: float = FIRST_DELAY,
+        max_delay: float = MAX_DELAY,
+    ) -> None:
+        self.stats = stats or LiveStats()
+        self.stop_event = stop or threading.Event()
+        self.recorder = Recorder(
+            app_factory,
+            stats=self.stats,
+            stop=self.stop_event,
+            on_recorded=on_recorded,
+            first_delay=first_delay,
+            max_delay=max_delay,
+        )
+
+    def __call__(self, message: Message) -> None:
+        if self.stop_event.is_set():
+            raise Nack()  # stopping: leave it to the next consumer
+        self.stats.add(received=1)
+        record = message_record(message)
+        source = f"amqp:{message.queue}" if message.queue else "amqp"
+        item = incoming_from(record, source)
+        if not self.recorder.record(item, canonical(record)):
+            raise Nack()  # stopped while the store was unavailable: back to the queue
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def close(self) -> None:
+        self.recorder.close()
