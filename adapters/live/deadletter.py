@@ -127,6 +127,25 @@ def _death(headers: Mapping[str, Any]) -> dict[str, Any]:
     return {}
 
 
+# What the broker stamps on each dead-lettering: left out of the raw text kept for a
+# rejected body, whose identity it is (a redelivery of the same bad message is then
+# the same rejected input, kept once); when we received it is the event's own time.
+_DELIVERY_STAMPS = ("time", "count")
+
+
+def _without_delivery_stamps(headers: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(headers)
+    deaths = out.get("x-death")
+    if isinstance(deaths, list):
+        out["x-death"] = [
+            {k: v for k, v in d.items() if k not in _DELIVERY_STAMPS}
+            if isinstance(d, Mapping)
+            else d
+            for d in deaths
+        ]
+    return out
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bytes | bytearray):
         return bytes(value).decode("utf-8", "replace")
@@ -200,7 +219,7 @@ def dead_letter_item(
             "content_type": properties.content_type,
             "content_encoding": properties.content_encoding,
             "timestamp": properties.timestamp,
-            "headers": jsonable(headers),
+            "headers": jsonable(_without_delivery_stamps(headers)),
         },
     }
     try:  # the bytes as they came: UTF-8 text, else base64
