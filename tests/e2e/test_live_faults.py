@@ -13,7 +13,9 @@ SQLite against a fresh hub), each move made once (``tests.live.LiveRun.verify``)
 Faults: a consumer killed with SIGKILL and restarted; two and four consumers competing
 on one queue; RabbitMQ stopped and started (``rabbitmqctl stop_app`` / ``start_app``);
 PostgreSQL stopped for five seconds; a body that is not JSON, a topic nobody
-translates and a 5 MB body in the stream. Services are always restored in ``finally``.
+translates and a 5 MB body in the stream; and an outage window refilled from a
+datagrepper dump (``relengotron ingest``) while the workers consume. Services are
+always restored in ``finally``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,10 +33,12 @@ import pytest
 
 from tests.conftest import _service_missing
 from tests.live import (
+    CONSUME,
     RECEIVED,
     REJECTED,
     LiveRun,
     Outcome,
+    Publisher,
     ServiceUnavailable,
     Stream,
     gating_stream,
@@ -264,3 +269,56 @@ def test_poison_unknown_and_huge_messages_are_kept(
     assert len(rejected) == 1, (
         f"the garbage (published twice) rejected {len(rejected)} times:\n{raws}"
     )
+
+
+def test_backfill_from_the_archive_interleaves_with_live_consumption(
+    live: Callable[[Stream], LiveRun], tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """An outage window refilled from the archive while the workers consume: the middle
+    third of the stream never reaches our queue; a datagrepper dump of the window and
+    some messages on either side (which the workers also receive) is ingested while
+    publishing goes on. Each message is recorded once, from whichever got it first."""
+    stream = gating_stream(BUILDS)
+    outcome = expected("plain", stream, tmp_path_factory)
+    run = live(stream)
+    order = stream.order
+    third = len(order) // 3
+    missed = {w.key for w in order[third : 2 * third]}
+    on_the_bus = [w for w in order if w.key not in missed]
+    archived: dict[str, Any] = {}
+    for w in order[third - 40 : 2 * third + 40]:  # the window and around it
+        assert w.record is not None
+        archived.setdefault(w.key, w)
+    dump = tmp_path / "datagrepper-raw.json"
+    dump.write_text(
+        json.dumps(
+            {
+                "raw_messages": [
+                    {"msg_id": w.key, "topic": w.topic, "msg": w.record["body"],
+                     "headers": w.headers, "timestamp": time.time()}
+                    for w in archived.values()
+                ],
+                "pages": 1, "total": len(archived),
+            }
+        )
+    )  # fmt: skip
+    assert missed <= set(archived) and set(archived) - missed, "the dump must overlap the bus"
+    consumers = [run.consumer(), run.consumer()]
+    for c in consumers:
+        c.wait_ready()
+    run.publisher = Publisher(run.broker, on_the_bus, rate=PACE)
+    run.publisher.start()
+    run.wait_recorded(len(on_the_bus) // 6)  # the workers are busy with the live stream
+    ingest = subprocess.run(
+        [*CONSUME[:-1], "ingest", str(dump), "--db", run.db, "--config", str(run.config),
+         "--json", "--no-progress"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert ingest.returncode == 0, ingest.stderr
+    summary = json.loads(ingest.stdout)
+    assert summary["read"] == len(archived) and summary["rejected"] == 0
+    # What the workers had recorded already was a duplicate; the window was new.
+    assert summary["new"] >= len(missed)
+    assert summary["new"] + summary["duplicate"] == len(archived)
+    assert run.publisher.confirmed < len(on_the_bus), "publishing was over before the backfill"
+    _finish(run, outcome)
