@@ -39,9 +39,15 @@ from tests.live import (
     LiveRun,
     Outcome,
     Publisher,
-    ServiceUnavailable,
     Stream,
     gating_stream,
+    with_poison,
+)
+from tests.live import (
+    oracle as run_oracle,
+)
+from tests.services import (
+    ServiceUnavailable,
     pg_answers,
     pg_database,
     postgres_down,
@@ -49,10 +55,6 @@ from tests.live import (
     rabbitmq_answers,
     rabbitmq_down,
     rabbitmqctl,
-    with_poison,
-)
-from tests.live import (
-    oracle as run_oracle,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.rabbitmq, pytest.mark.postgres]
