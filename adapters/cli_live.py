@@ -49,7 +49,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 ENV_FM_CONF = "FEDORA_MESSAGING_CONF"
 DEFAULT_FM_CONF = "/etc/fedora-messaging/config.toml"
 DLX_ARGUMENT = "x-dead-letter-exchange"
-CONSUMER_KEYS = ("db_url", "dead_letter_exchange", "dead_letter_queue")
+CONSUMER_KEYS = ("db_url", "dead_letter_exchange", "dead_letter_queue", "parallel")
+DEFAULT_PARALLEL = 8  # consumers of the queue per process (their messages commit together)
 STATUS_EVERY = 60.0  # seconds between status lines in the log (when something changed)
 CANCEL_TIMEOUT = 60.0
 
@@ -111,6 +112,7 @@ class ConsumeConfig:
     dead_letter_exchange: str
     dead_letter_queue: str
     passive: bool
+    parallel: int = DEFAULT_PARALLEL
 
 
 def fm_config_path(option: str | None, cfg: Settings) -> tuple[str, str]:
@@ -149,7 +151,13 @@ def load_consume_config(option: str | None, cfg: Settings) -> ConsumeConfig:
             f"(known: {', '.join(CONSUMER_KEYS)})"
         )
     for key in CONSUMER_KEYS:
-        if key in consumer and (not isinstance(consumer[key], str) or not consumer[key]):
+        if key == "parallel":
+            value = consumer.get(key, DEFAULT_PARALLEL)
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 64:
+                raise ConsumeUsageError(
+                    f"{path}: [consumer_config] parallel must be a whole number from 1 to 64"
+                )
+        elif key in consumer and (not isinstance(consumer[key], str) or not consumer[key]):
             raise ConsumeUsageError(f"{path}: [consumer_config] {key} must be a non-empty string")
     exchange = consumer.get("dead_letter_exchange", DEFAULT_EXCHANGE)
     dl_queue = consumer.get("dead_letter_queue", DEFAULT_QUEUE)
@@ -178,6 +186,7 @@ def load_consume_config(option: str | None, cfg: Settings) -> ConsumeConfig:
         dead_letter_exchange=exchange,
         dead_letter_queue=dl_queue,
         passive=bool(conf.get("passive_declares")),
+        parallel=int(consumer.get("parallel", DEFAULT_PARALLEL)),
     )
 
 
@@ -326,11 +335,30 @@ class Consume:
         from fedora_messaging import api
         from twisted.internet import defer
 
+        from adapters.live.schemas import install
+
+        install()  # each schema checked once, not once per message
+
         crochet.setup()
-        started = crochet.run_in_reactor(api.twisted_consume)(consumer)
+
+        @crochet.run_in_reactor
+        def consume_in_parallel() -> defer.Deferred[Any]:
+            # ``parallel`` consumers of the queue(s): fedora-messaging runs one callback
+            # at a time per consumer, in the reactor's thread pool; their messages are
+            # committed together (``GroupCommit``), each acknowledged after its commit.
+            from twisted.internet import reactor
+
+            reactor.suggestThreadPoolSize(self.cc.parallel + 4)
+            return defer.gatherResults(
+                [api.twisted_consume(consumer) for _ in range(self.cc.parallel)],
+                consumeErrors=True,
+            )
+
+        started = consume_in_parallel()
         while True:
             try:
-                self.consumers = cast(list[Any], started.wait(0.5))
+                groups = cast(list[list[Any]], started.wait(0.5))
+                self.consumers = [c for group in groups for c in group]
                 break
             except crochet.TimeoutError:
                 if self.stop.is_set():

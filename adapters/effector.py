@@ -91,11 +91,14 @@ def pending_actions(app: RelengApp, scan: PendingScan | None = None) -> list[Act
 
 class PendingScan:
     """Which actions are pending, kept up to date from the log incrementally: each call
-    reads only the action events recorded since the previous one."""
+    reads only the action events recorded since the previous one, and reloads only the
+    actions they are about (the others are kept as loaded, or as this process changed
+    them and saved)."""
 
     def __init__(self) -> None:
         self.after = 0
         self.order: dict[str, None] = {}
+        self.loaded: dict[str, Action] = {}
 
     def __call__(self, app: RelengApp) -> list[Action]:
         for n in _notifications(app, ACTION_TOPICS, self.after):
@@ -104,12 +107,17 @@ class PendingScan:
                 self.order[key] = None
             else:
                 self.order.pop(key, None)
+                self.loaded.pop(key, None)
             self.after = n.id
         out: list[Action] = []
         for key in list(self.order):
-            action = cast(Action, app.repository.get(_uuid(key)))
+            action = self.loaded.get(key)
+            if action is None or action._pending_events:  # new, or a save that failed
+                action = cast(Action, app.repository.get(_uuid(key)))
+                self.loaded[key] = action
             if action.done:
                 self.order.pop(key, None)  # completed by a write this scan has not read yet
+                self.loaded.pop(key, None)
             else:
                 out.append(action)
         return out

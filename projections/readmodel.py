@@ -145,6 +145,7 @@ class ReadModelFold:
         self._names: dict[bytes, Name] = {}
         self._builds: dict[str, dict[str, Any]] = {}
         self._actions: dict[bytes, dict[str, Any]] = {}
+        self._absent: set[str] = set()  # NVRs the tables were asked about and do not have
         # True while the caches hold everything the tables hold (a rebuild from an
         # empty store): a miss then means "new", without asking the tables.
         self.complete = from_empty
@@ -159,6 +160,7 @@ class ReadModelFold:
             self._builds.clear()
             self._actions.clear()
             self.complete = False
+        self._absent.clear()  # only within a page: another writer may add them later
         if self.complete:
             return
         born = {oid for _, oid, version, _, _ in page if version == 1}
@@ -190,7 +192,9 @@ class ReadModelFold:
         nvrs.update(a["nvr"] for a in map(self._actions.get, action_ids) if a and a["nvr"])
         missing = nvrs - self._builds.keys()
         if missing:
-            self._builds.update(self.lookup.builds(missing))
+            rows = self.lookup.builds(missing)
+            self._builds.update(rows)
+            self._absent.update(missing - rows.keys())
 
     def take(self) -> Changes:
         changes, self.changes = self.changes, Changes()
@@ -213,7 +217,7 @@ class ReadModelFold:
 
     def _build(self, nvr: str) -> dict[str, Any]:
         b = self._builds.get(nvr)
-        if b is None and not self.complete:
+        if b is None and not self.complete and nvr not in self._absent:
             b = self.lookup.builds([nvr]).get(nvr)
             if b is not None:
                 self._builds[nvr] = b

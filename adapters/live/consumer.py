@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import queue
 import sqlite3
 import threading
 import time
@@ -303,6 +304,11 @@ class Recorder:
             return self._reject(RejectedLine(raw=raw, reason=reason, source=item.source), sleep)
         if outcome is None:
             return False
+        self.counted(outcome)
+        return True
+
+    def counted(self, outcome: RecordOutcome) -> None:
+        """Count what a commit recorded and tell ``on_recorded`` of each new message."""
         self.stats.count_outcome(outcome)
         if self.on_recorded is not None:
             for key in outcome.new:
@@ -310,7 +316,6 @@ class Recorder:
                     self.on_recorded(key)
                 except Exception:  # the hook must not make us re-record or halt
                     log.exception("on_recorded(%s) failed", key)
-        return True
 
     def _reject(self, line: RejectedLine, sleep: Sleep | None) -> bool:
         what = f"rejected input from {line.source}"
@@ -331,6 +336,85 @@ class Recorder:
 
     def close(self) -> None:
         self.holder.close()
+
+
+@dataclass
+class _Job:
+    item: IncomingMessage | RejectedLine
+    raw: str
+    done: threading.Event = field(default_factory=threading.Event)
+    ok: bool = False
+
+
+class GroupCommit(threading.Thread):
+    """Records the messages of concurrent callbacks together: one transaction for all
+    the messages waiting when the previous transaction ended (at most ``max_batch``).
+
+    fedora-messaging hands each consumer one message at a time and acknowledges it when
+    the callback returns; a process runs several consumers of the queue, and each
+    callback waits here until its message is committed, so nothing is acknowledged
+    before its commit. Under load the batches grow by themselves (what arrives during a
+    commit waits for the next); a message alone is committed at once. A batch that fails
+    for another reason than the store is recorded again one message at a time, so one
+    bad message is kept as rejected input and the others recorded.
+    """
+
+    def __init__(self, recorder: Recorder, *, max_batch: int = 100) -> None:
+        super().__init__(name="relengotron-group-commit", daemon=True)
+        self.recorder = recorder
+        self.max_batch = max_batch
+        self._jobs: queue.Queue[_Job] = queue.Queue()
+        self.batches = 0
+
+    def submit(self, item: IncomingMessage | RejectedLine, raw: str) -> bool:
+        """Record ``item``; True once committed, False when stopped before that."""
+        job = _Job(item, raw)
+        self._jobs.put(job)
+        while not job.done.wait(0.5):
+            if not self.is_alive():  # never started, or ended: record it here
+                return self.recorder.record(item, raw)
+        return job.ok
+
+    def run(self) -> None:
+        while not self.recorder.stop.is_set() or not self._jobs.empty():
+            try:
+                batch = [self._jobs.get(timeout=0.2)]
+            except queue.Empty:
+                continue
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._jobs.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(batch)
+
+    def _commit(self, jobs: list[_Job]) -> None:
+        self.batches += 1
+        batch: list[_Job] = []
+        for job in jobs:  # the application is this thread's alone: everything goes here
+            if isinstance(job.item, RejectedLine) or len(jobs) == 1:
+                job.ok = self.recorder.record(job.item, job.raw)
+                job.done.set()
+            else:
+                batch.append(job)
+        if not batch:
+            return
+        items = [j.item for j in batch if isinstance(j.item, IncomingMessage)]
+        try:
+            outcome = self.recorder.retry.run(
+                lambda app: app.record(items), f"{len(items)} messages"
+            )
+        except Exception:  # not the store's fault: find the culprit one at a time
+            log.exception("recording %d messages together failed; one at a time", len(items))
+            for j in batch:
+                j.ok = self.recorder.record(j.item, j.raw)
+                j.done.set()
+            return
+        if outcome is not None:
+            self.recorder.counted(outcome)
+        for j in batch:
+            j.ok = outcome is not None
+            j.done.set()
 
 
 class RelengConsumer:
@@ -367,6 +451,8 @@ class RelengConsumer:
             first_delay=first_delay,
             max_delay=max_delay,
         )
+        self.committer = GroupCommit(self.recorder)
+        self.committer.start()
 
     def __call__(self, message: Message) -> None:
         if self.stop_event.is_set():
@@ -375,11 +461,13 @@ class RelengConsumer:
         record = message_record(message)
         source = f"amqp:{message.queue}" if message.queue else "amqp"
         item = incoming_from(record, source)
-        if not self.recorder.record(item, canonical(record)):
+        if not self.committer.submit(item, canonical(record)):
             raise Nack()  # stopped while the store was unavailable: back to the queue
 
     def stop(self) -> None:
         self.stop_event.set()
 
     def close(self) -> None:
+        self.stop_event.set()
+        self.committer.join(10)
         self.recorder.close()

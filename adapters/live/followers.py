@@ -184,6 +184,8 @@ class Followers(threading.Thread):
         act: bool = True,
         project: bool = True,
         compose: bool = True,
+        coalesce: float = 0.05,
+        project_every: float = 1.0,
     ) -> None:
         super().__init__(name="relengotron-followers", daemon=True)
         self.app = app
@@ -191,6 +193,12 @@ class Followers(threading.Thread):
         self.lock = lock or leader_lock(app)
         self.interval = interval
         self.do_act, self.do_project, self.do_compose = act, project, compose
+        # Under load every recorded message wakes us: a round waits ``coalesce`` seconds
+        # so the messages of a burst are decided in one round, and the read models are
+        # brought up to date at most every ``project_every`` seconds.
+        self.coalesce = coalesce
+        self.project_every = project_every
+        self._projected_at = float("-inf")
         self.stats = RoundStats()
         self._wake = threading.Event()
         self._halt = threading.Event()
@@ -210,7 +218,8 @@ class Followers(threading.Thread):
 
     def run(self) -> None:
         while not self._halt.is_set():
-            self._wake.wait(self.interval)
+            if self._wake.wait(self.interval) and self.coalesce > 0:
+                self._halt.wait(self.coalesce)  # let the rest of a burst arrive
             self._wake.clear()
             if self._halt.is_set():
                 break
@@ -255,8 +264,10 @@ class Followers(threading.Thread):
                 self.stats.actions_done += len(acted.done)
                 if acted.done:
                     self._wake.set()  # outcomes change gates: decide on them right away
-            if parts["projector"] is not None:
+            due = time.monotonic() - self._projected_at >= self.project_every
+            if parts["projector"] is not None and due:
                 parts["projector"].run()
+                self._projected_at = time.monotonic()
             self.stats.last_error = None
         except Exception as exc:  # a store or koji outage: the next round tries again
             self.stats.errors += 1
