@@ -23,10 +23,11 @@ from adapters.cli_gating import build_status
 from adapters.settings import Settings
 from domain import ids
 from domain.application import RelengApp
+from domain.message import RECEIVED_TOPIC
 from domain.overrides import override_id
 from domain.policyset import policy_log_id
 
-MESSAGE_TOPIC = "domain.message:InboundMessage.Received"
+MESSAGE_TOPIC = RECEIVED_TOPIC
 _SKIP = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
 

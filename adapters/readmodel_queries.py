@@ -14,12 +14,11 @@ from sqlalchemy.engine import Connection
 
 from adapters.readmodel_tables import ReadModelTables, chunks, decode_row
 from domain.application import RelengApp
+from domain.message import RECEIVED_TOPIC as _RECEIVED
 from policies.snapshot import ResultView, WaiverView
 from projections.config import GatingConfig
 from projections.gating import package_of
 from projections.queries import Subject, SubjectFacts
-
-_RECEIVED = "domain.message:InboundMessage.Received"
 
 
 class SQLReadModel:

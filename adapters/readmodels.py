@@ -41,6 +41,7 @@ from adapters.readmodel_tables import (
     decode_row,
 )
 from domain.application import RelengApp
+from domain.message import RECEIVED_TOPIC as _RECEIVED
 from projections.config import GatingConfig
 from projections.readmodel import (
     TOPICS,
@@ -51,7 +52,6 @@ from projections.readmodel import (
 
 log = logging.getLogger(__name__)
 
-_RECEIVED = "domain.message:InboundMessage.Received"
 _MESSAGE_FIELDS = ("key", "topic", "family", "status", "sent_at")  # what the fold reads
 
 FORMAT = 1  # bump when a table or the fold changes: stored read models are rebuilt

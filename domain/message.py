@@ -9,6 +9,9 @@ from eventsourcing.domain import Aggregate, event
 
 from domain import ids
 
+# The stored topic of a received message (a class path: a schema, see the README).
+RECEIVED_TOPIC = "domain.message:InboundMessage.Received"
+
 RECOGNIZED = "recognized"
 UNRECOGNIZED = "unrecognized"
 IGNORED = "ignored"

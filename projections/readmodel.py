@@ -28,12 +28,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from domain import gating, ids
+from domain.message import RECEIVED_TOPIC
 from projections.config import GatingConfig
 from projections.gating import package_of
 
 # Topic prefixes of the stored events the read models use.
 TOPICS = (
-    "domain.message:InboundMessage.Received",
+    RECEIVED_TOPIC,
     "domain.subjects:Subject.Seen",
     "domain.subjects:Build.Seen",
     "domain.subjects:Change.Seen",
@@ -605,7 +606,7 @@ def _describe_action(row: dict[str, Any], what: str) -> str:
 
 
 _HANDLERS = {
-    "domain.message:InboundMessage.Received": ReadModelFold._on_received,
+    RECEIVED_TOPIC: ReadModelFold._on_received,
     "domain.subjects:Subject.Seen": ReadModelFold._on_subject_seen,
     "domain.subjects:Change.Seen": ReadModelFold._on_subject_seen,
     "domain.subjects:Update.Seen": ReadModelFold._on_subject_seen,

@@ -169,10 +169,8 @@ def test_each_store_has_its_own_lock(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ two followers, one hub
 
 
-def test_two_followers_one_store_each_build_moved_once(
-    tmp_path: Path, fake_koji: FakeKojiHub
-) -> None:
-    hub = fake_koji
+def _site(tmp_path: Path, hub: FakeKojiHub) -> Path:
+    """The three gating tags on the hub, and a settings file that acts on it."""
     for tag in (PENDING, PROMOTED, QUARANTINE):
         hub.add_tag(tag)
     settings_file = tmp_path / "relengotron.toml"
@@ -180,6 +178,14 @@ def test_two_followers_one_store_each_build_moved_once(
         f'[koji]\nhub = "{hub.url}"\nauth = "none"\ntimeout = 5\nretries = 1\nbackoff = 0.01\n'
         "[koji.tasks]\npoll_interval = 0.01\ntimeout = 5\n"
     )
+    return settings_file
+
+
+def test_two_followers_one_store_each_build_moved_once(
+    tmp_path: Path, fake_koji: FakeKojiHub
+) -> None:
+    hub = fake_koji
+    settings_file = _site(tmp_path, hub)
     cfg = bootstrap.settings(str(settings_file))
     db = f"sqlite:///{tmp_path / 'store.db'}"
     bus = Bus()
@@ -223,13 +229,7 @@ def test_act_follow_command_runs_and_stops_on_sigterm(
     tmp_path: Path, fake_koji: FakeKojiHub
 ) -> None:
     hub = fake_koji
-    for tag in (PENDING, PROMOTED, QUARANTINE):
-        hub.add_tag(tag)
-    settings_file = tmp_path / "relengotron.toml"
-    settings_file.write_text(
-        f'[koji]\nhub = "{hub.url}"\nauth = "none"\ntimeout = 5\nretries = 1\nbackoff = 0.01\n'
-        "[koji.tasks]\npoll_interval = 0.01\ntimeout = 5\n"
-    )
+    settings_file = _site(tmp_path, hub)
     db = f"sqlite:///{tmp_path / 'store.db'}"
     bus = Bus()
     nvr = "bash-5.3-1.fc44"
