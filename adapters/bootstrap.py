@@ -47,8 +47,9 @@ def decide(app: RelengApp, cfg: Settings) -> DeciderReport:
 
 
 def decide_all(app: RelengApp, cfg: Settings) -> tuple[DeciderReport, ComposerReport]:
-    sync_policies(app, cfg)  # the policy set in force is part of the log
-    report = decider(app, cfg).run()
+    policies = policy_set(cfg)  # read once: synced to the log, then decided with
+    sync_policies(app, cfg, policies)  # the policy set in force is part of the log
+    report = decider(app, cfg, policies).run()
     return report, composer(app, cfg).run()
 
 
