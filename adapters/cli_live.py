@@ -50,7 +50,7 @@ ENV_FM_CONF = "FEDORA_MESSAGING_CONF"
 DEFAULT_FM_CONF = "/etc/fedora-messaging/config.toml"
 DLX_ARGUMENT = "x-dead-letter-exchange"
 CONSUMER_KEYS = ("db_url", "dead_letter_exchange", "dead_letter_queue", "parallel")
-DEFAULT_PARALLEL = 8  # consumers of the queue per process (their messages commit together)
+DEFAULT_PARALLEL = 32  # consumers of the queue per process (their messages commit together)
 STATUS_EVERY = 60.0  # seconds between status lines in the log (when something changed)
 CANCEL_TIMEOUT = 60.0
 

@@ -5,6 +5,8 @@ Same tables, same stored format as ``eventsourcing_sqlalchemy``; two changes:
 * events are inserted with one SQLAlchemy Core ``executemany`` per transaction
   instead of one ORM object per event (same table lock on PostgreSQL, so
   notification ids still commit in order);
+* tables are created one creator at a time (:func:`create_tables`), so workers
+  started together on an empty database all start;
 * :class:`SQLStreamReader` answers "which of these aggregates exist" and
   "load these aggregates" with one ``IN`` query per chunk (the
   ``domain.ports.StreamReader`` port).
@@ -12,7 +14,8 @@ Same tables, same stored format as ``eventsourcing_sqlalchemy``; two changes:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import hashlib
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -22,10 +25,49 @@ from eventsourcing_sqlalchemy.recorders import (
     SQLAlchemyApplicationRecorder,
     SQLAlchemyProcessRecorder,
 )
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 CHUNK = 500
+
+#: The PostgreSQL advisory lock that table creators take (a transaction-scoped one).
+SCHEMA_LOCK = int.from_bytes(hashlib.sha256(b"relengotron schema").digest()[:8], "big", signed=True)
+
+
+def create_tables(engine: Engine, tables: Iterable[Table]) -> None:
+    """Create the ``tables`` that do not exist yet, one creator at a time.
+
+    On PostgreSQL, two sessions creating the same table at once (several workers
+    started together on a fresh database) make one of them fail on the catalog's
+    unique index (``pg_type_typname_nsp_index``), ``IF NOT EXISTS`` or not; on SQLite
+    the loser of the race between looking and creating sees "already exists". So a
+    creator first takes a lock (PostgreSQL: a transaction-scoped advisory lock;
+    SQLite: the database's write lock, ``BEGIN IMMEDIATE``), then looks for the tables
+    and creates the missing ones; the DDL commits as the lock is released.
+    """
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        elif conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        for table in tables:
+            table.create(conn, checkfirst=True)
+
+
+class _SerializedCreate:
+    """``create_table`` through :func:`create_tables` (see there why)."""
+
+    datastore: Any
+    tables: list[Table]
+
+    def create_table(self) -> None:
+        tables = list(self.tables)
+        tracking = getattr(self, "tracking_table", None)
+        if tracking is not None:
+            tables.append(tracking)
+        create_tables(self.datastore.engine, tables)
+
 
 # How each dialect stores an originator id (sqlalchemy_utils.UUIDType):
 # 16 raw bytes on SQLite, the native uuid type on PostgreSQL.
@@ -82,11 +124,11 @@ class _BulkInsert:
         return []  # notification ids are not needed by our callers
 
 
-class BulkApplicationRecorder(_BulkInsert, SQLAlchemyApplicationRecorder):
+class BulkApplicationRecorder(_SerializedCreate, _BulkInsert, SQLAlchemyApplicationRecorder):
     pass
 
 
-class BulkProcessRecorder(_BulkInsert, SQLAlchemyProcessRecorder):
+class BulkProcessRecorder(_SerializedCreate, _BulkInsert, SQLAlchemyProcessRecorder):
     """Events plus tracking positions (followers such as the decider record both at once).
 
     eventsourcing-sqlalchemy 1.0.1's tracking recorder keeps ``schema_name`` to

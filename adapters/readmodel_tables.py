@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
+from adapters.persistence import create_tables
 from domain.application import RelengApp
 
 NAME = "readmodels"  # the tracking row
@@ -198,7 +199,7 @@ class ReadModelTables:
     def create(self) -> None:
         if not self._created:
             md = next(iter(self.t.values())).metadata
-            md.create_all(self.engine, checkfirst=True)
+            create_tables(self.engine, md.sorted_tables)
             self._created = True
 
     def drop(self) -> None:

@@ -462,6 +462,7 @@ class Setup:
     tmp: Path
     exe: str
     consumers: list[Consumer] = field(default_factory=list)
+    parallel: int | None = None  # [consumer_config] parallel (None: the default)
 
     def write_configs(self) -> tuple[Path, Path]:
         settings = self.tmp / "relengotron.toml"
@@ -495,6 +496,7 @@ prefetch_count = {PREFETCH}
 dead_letter_exchange = "{DEAD}"
 dead_letter_queue = "{DEAD}"
 """
+            + (f"parallel = {self.parallel}\n" if self.parallel else "")
         )
         return settings, fm
 
@@ -771,6 +773,11 @@ def main() -> None:
                     help="also measure throughput with the followers in processes of their own "
                          "(workers --no-followers, act --follow, project --follow)")  # fmt: skip
     ap.add_argument("--timeout", type=float, default=900, help="seconds allowed per run")
+    ap.add_argument(
+        "--parallel",
+        type=int,
+        help="[consumer_config] parallel of each worker (default: consume's own)",
+    )
     ap.add_argument("--py-spy", help="py-spy executable: profile the 1-worker run's consumer")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks
@@ -785,7 +792,7 @@ def main() -> None:
     lat: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="relengotron-live-") as tmpdir, \
             private_vhost() as broker:  # fmt: skip
-        setup = Setup(broker, Path(tmpdir), exe)
+        setup = Setup(broker, Path(tmpdir), exe, parallel=args.parallel)
         try:
             broker.reset()
             pub_s = broker.publish_backlog(backlog)

@@ -69,6 +69,9 @@ MAX_DELAY = 30.0
 
 AppFactory = Callable[[], RelengApp]
 OnRecorded = Callable[[str], None]
+#: What is kept as rejected input if a message cannot be recorded: the text, or a
+#: function giving it (a message's canonical JSON is only written out when needed).
+Raw = str | Callable[[], str]
 
 
 # ------------------------------------------------------------------ counters
@@ -264,6 +267,10 @@ def canonical(record: Any) -> str:
     return json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
 
 
+def raw_text(raw: Raw) -> str:
+    return raw if isinstance(raw, str) else raw()
+
+
 class Recorder:
     """Records messages and rejected input with :class:`StorageRetry`, counting them and
     calling ``on_recorded(key)`` for each new message. Shared by the consumer and the
@@ -286,7 +293,7 @@ class Recorder:
         self.retry = StorageRetry(self.holder, stop, stats, first=first_delay, cap=max_delay)
 
     def record(
-        self, item: IncomingMessage | RejectedLine, raw: str, sleep: Sleep | None = None
+        self, item: IncomingMessage | RejectedLine, raw: Raw, sleep: Sleep | None = None
     ) -> bool:
         """Record ``item``; False when a stop was requested before it was recorded.
 
@@ -301,7 +308,8 @@ class Recorder:
         except Exception as exc:
             log.exception("recording %s failed; keeping it as rejected input", what)
             reason = f"could not be recorded as a message: {exc!r}"
-            return self._reject(RejectedLine(raw=raw, reason=reason, source=item.source), sleep)
+            line = RejectedLine(raw=raw_text(raw), reason=reason, source=item.source)
+            return self._reject(line, sleep)
         if outcome is None:
             return False
         self.counted(outcome)
@@ -341,7 +349,7 @@ class Recorder:
 @dataclass
 class _Job:
     item: IncomingMessage | RejectedLine
-    raw: str
+    raw: Raw
     done: threading.Event = field(default_factory=threading.Event)
     ok: bool = False
 
@@ -366,7 +374,7 @@ class GroupCommit(threading.Thread):
         self._jobs: queue.Queue[_Job] = queue.Queue()
         self.batches = 0
 
-    def submit(self, item: IncomingMessage | RejectedLine, raw: str) -> bool:
+    def submit(self, item: IncomingMessage | RejectedLine, raw: Raw) -> bool:
         """Record ``item``; True once committed, False when stopped before that."""
         job = _Job(item, raw)
         self._jobs.put(job)
@@ -461,7 +469,7 @@ class RelengConsumer:
         record = message_record(message)
         source = f"amqp:{message.queue}" if message.queue else "amqp"
         item = incoming_from(record, source)
-        if not self.committer.submit(item, canonical(record)):
+        if not self.committer.submit(item, lambda: canonical(record)):
             raise Nack()  # stopped while the store was unavailable: back to the queue
 
     def stop(self) -> None:

@@ -481,6 +481,14 @@ def _load(path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
         ('dead_letter_queue = "q.dlq"', 'dead_letter_queue = "q"', "must not be in [queues]"),
         ('dead_letter_queue = "q.dlq"', 'status = "x"', "unknown key(s) status"),
         ('amqp_url = "amqp://', 'amqp_url = "http://', "amqp_url must start with amqp://"),
+        (
+            'dead_letter_queue = "q.dlq"',
+            'dead_letter_queue = "q.dlq"\nparallel = 0',
+            "from 1 to 64",
+        ),
+        ('dead_letter_queue = "q.dlq"', 'dead_letter_queue = "q.dlq"\nparallel = 65', "1 to 64"),
+        ('dead_letter_queue = "q.dlq"', 'dead_letter_queue = "q.dlq"\nparallel = "8"', "1 to 64"),
+        ('dead_letter_queue = "q.dlq"', 'dead_letter_queue = "q.dlq"\nparallel = true', "1 to 64"),
     ],
 )
 def test_configurations_that_would_lose_messages_are_refused(
@@ -490,7 +498,8 @@ def test_configurations_that_would_lose_messages_are_refused(
 
     good = tmp_path / "good.toml"
     write_fm_config(good, "amqp://guest:guest@127.0.0.1/%2F", "q", "q.dlx", "q.dlq")
-    assert _load(good, monkeypatch).queues == ("q",)
+    loaded = _load(good, monkeypatch)
+    assert (loaded.queues, loaded.parallel) == (("q",), 32)  # parallel: the default
     bad = tmp_path / "bad.toml"
     bad.write_text(good.read_text().replace(old, new))
     with pytest.raises(ConsumeUsageError, match=re.escape(message)):
@@ -524,6 +533,7 @@ def test_example_config_binds_every_translated_family(monkeypatch: pytest.Monkey
     )
     conf = tomllib.loads(EXAMPLE.read_text())
     assert conf["qos"]["prefetch_count"] == 25
+    assert cc.parallel == conf["consumer_config"]["parallel"] == 32
     keys = [k for b in conf["bindings"] for k in b["routing_keys"]]
     patterns = [_amqp_topic_pattern(k) for k in keys]
     files = sorted((ROOT / "config" / "examples").glob("*.jsonl"))
