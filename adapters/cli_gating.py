@@ -111,9 +111,10 @@ def cmd_act(args: argparse.Namespace) -> int:
 
 
 def _act_follow(app: Any, cfg: Settings, args: argparse.Namespace) -> int:
-    """Decide, plan composes and act on every round, while this process leads."""
+    """Decide, plan composes and act, while this process leads: a round every
+    ``--interval`` seconds, and (PostgreSQL) as soon as a worker commits."""
     import signal
-    import time
+    import threading
 
     from adapters.live.followers import Followers
 
@@ -121,21 +122,17 @@ def _act_follow(app: Any, cfg: Settings, args: argparse.Namespace) -> int:
         print("relengotron act: --follow takes no --dry-run and a positive --interval")
         return 2
     followers = Followers(app, cfg, interval=args.interval, project=False)
-    stop = {"now": False}
-
-    def _stop(signum: int, frame: Any) -> None:
-        stop["now"] = True
-
-    signal.signal(signal.SIGTERM, _stop)
+    halt = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: halt.set())
     print(f"relengotron act: following the log (pid {os.getpid()})", flush=True)
+    followers.start()
     try:
-        while not stop["now"]:
-            followers.round()
-            time.sleep(args.interval)
+        while followers.is_alive() and not halt.wait(0.5):
+            pass
     except KeyboardInterrupt:
         pass
     finally:
-        followers.lock.release()
+        followers.stop()
     stats = followers.stats.as_json()
     print(json.dumps(stats) if args.json else f"relengotron act: stopped ({stats})")
     return EXIT_OK

@@ -16,9 +16,12 @@ Even without the lock, deciding twice could not record a decision twice (the sto
 optimistic concurrency rejects the second writer and the decider retries from the
 log); the lock is what keeps two effectors from calling koji for the same move.
 
-Each round (woken by a recorded message, or every ``interval`` seconds) runs the
+Each round (woken by a commit, or every ``interval`` seconds) runs the
 decider and the composer (keeping their folded views in memory between rounds), the
 effector (its pending actions scanned incrementally), and the read-model projector.
+A worker wakes its followers after its own commits; on PostgreSQL the leader is also
+woken by everybody else's (:class:`CommitWakeups`, ``LISTEN`` on the channel every
+event insert notifies), so what the other workers record is decided as soon.
 """
 
 from __future__ import annotations
@@ -29,10 +32,13 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import psycopg
+from psycopg import sql
 from sqlalchemy.engine import Connection, Engine
 
 from adapters import bootstrap
@@ -143,6 +149,87 @@ def leader_lock(app: RelengApp, name: str = "followers") -> LeaderLock:
     return FileLeaderLock(Path(f"{database}.{name}.leader"))
 
 
+class CommitWakeups(threading.Thread):
+    """Calls ``on_commit`` whenever any process commits events to a PostgreSQL store.
+
+    Every transaction that inserts events sends ``NOTIFY <channel>``
+    (eventsourcing-sqlalchemy's recorder does, and ours keeps it); this thread
+    ``LISTEN``s on a connection of its own. Without it, what the other workers record
+    would wait for the leader's next periodic round: with N workers, (N - 1)/N of the
+    traffic. A wakeup is only ever early work: if the connection is lost it is
+    opened again every ``retry`` seconds, and meanwhile the periodic rounds go on.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        channel: str,
+        on_commit: Callable[[], None],
+        *,
+        retry: float = 5.0,
+        poll: float = 0.5,
+    ) -> None:
+        super().__init__(name="relengotron-commit-wakeups", daemon=True)
+        self.url = url
+        self.channel = channel.lower()  # NOTIFY names it unquoted: folded to lower case
+        self.on_commit = on_commit
+        self.retry = retry
+        self.poll = poll
+        self.listening = threading.Event()
+        self.notified = 0
+        self._halt = threading.Event()
+
+    @classmethod
+    def of(cls, app: RelengApp, on_commit: Callable[[], None]) -> CommitWakeups | None:
+        """The wakeups of ``app``'s store; None where there are none (SQLite)."""
+        recorder: Any = app.recorder
+        engine: Engine = recorder.datastore.engine
+        channel = getattr(recorder, "channel_name", None)
+        if engine.dialect.name != "postgresql" or not channel:
+            return None
+        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return cls(url, channel, on_commit)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._halt.set()
+        if self.is_alive():
+            self.join(timeout)
+
+    def run(self) -> None:
+        warned = False
+        while not self._halt.is_set():
+            try:
+                with psycopg.connect(
+                    self.url,
+                    autocommit=True,
+                    connect_timeout=5,
+                    application_name="relengotron-wakeups",
+                ) as conn:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+                    self.listening.set()
+                    if warned:
+                        log.info("commit wakeups: listening again")
+                        warned = False
+                    while not self._halt.is_set():
+                        for _ in conn.notifies(timeout=self.poll):
+                            self.notified += 1
+                            self.on_commit()
+                            if self._halt.is_set():
+                                break
+            except psycopg.Error as exc:
+                self.listening.clear()
+                if not warned:  # once per outage: the periodic rounds go on meanwhile
+                    log.warning(
+                        "commit wakeups: not listening (%s); rounds every interval only, "
+                        "retrying every %.0f s",
+                        str(exc).strip().splitlines()[0] if str(exc).strip() else exc,
+                        self.retry,
+                    )
+                    warned = True
+                self._halt.wait(self.retry)
+        self.listening.clear()
+
+
 @dataclass
 class RoundStats:
     rounds: int = 0
@@ -203,6 +290,12 @@ class Followers(threading.Thread):
         self._wake = threading.Event()
         self._halt = threading.Event()
         self._parts: dict[str, Any] | None = None
+        self.wakeups = CommitWakeups.of(app, self._on_commit)
+
+    def _on_commit(self) -> None:
+        """Any process committed events: the leader has work (the others wait)."""
+        if self.stats.leader:
+            self._wake.set()
 
     # ------------------------------------------------------------------ control
 
@@ -214,9 +307,14 @@ class Followers(threading.Thread):
         self._wake.set()
         if self.is_alive():
             self.join(timeout)
+        if self.wakeups is not None:
+            self.wakeups.stop()
         self.lock.release()
 
     def run(self) -> None:
+        if self.wakeups is not None:
+            self.wakeups.start()
+        self._wake.set()  # the first round at once: take the lead if it is free
         while not self._halt.is_set():
             if self._wake.wait(self.interval) and self.coalesce > 0:
                 self._halt.wait(self.coalesce)  # let the rest of a burst arrive

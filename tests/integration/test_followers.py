@@ -28,7 +28,13 @@ from sqlalchemy import create_engine
 from adapters import bootstrap
 from adapters.envelope import to_envelope
 from adapters.ingest import to_incoming
-from adapters.live.followers import FileLeaderLock, Followers, PostgresLeaderLock, leader_lock
+from adapters.live.followers import (
+    CommitWakeups,
+    FileLeaderLock,
+    Followers,
+    PostgresLeaderLock,
+    leader_lock,
+)
 from adapters.store import normalize_url, open_app
 from projections.decider import Decider
 from tests.e2e.test_gating import PENDING, PROMOTED, QUARANTINE
@@ -164,6 +170,81 @@ def test_each_store_has_its_own_lock(tmp_path: Path) -> None:
     finally:
         a.release()
         b.release()
+
+
+# ------------------------------------------------------------------ commit wakeups
+
+
+def _wait(check: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return bool(check())
+
+
+@pytest.mark.postgres
+def test_the_leader_decides_at_once_on_what_another_worker_records(pg_store: Any) -> None:
+    """With several workers, most messages are committed by a worker that does not lead.
+    The leader hears of each commit (LISTEN/NOTIFY), not only at its periodic round:
+    here the period is a minute, and the decision must come within seconds."""
+    url, schema = pg_store
+    cfg = bootstrap.settings(None)
+    leader_app, worker = open_app(url, schema=schema), open_app(url, schema=schema)
+    followers = Followers(leader_app, cfg, interval=60, act=False, project=False)
+    assert followers.wakeups is not None
+    followers.start()
+    try:
+        assert _wait(lambda: followers.stats.leader and followers.wakeups.listening.is_set(), 30)
+        rounds = followers.stats.led
+        bus, nvr = Bus(), "bash-5.3-1.fc44"
+        worker.record([to_incoming(to_envelope(bus.built(nvr, "p")))])
+        worker.record([to_incoming(to_envelope(bus.tagged(nvr, owner="p")))])
+        view = lambda: bootstrap.decider(worker, cfg).read_view().gates  # noqa: E731
+        assert _wait(lambda: nvr in view(), 15), "not decided: the leader was not woken"
+        assert followers.stats.led > rounds and followers.wakeups.notified >= 2
+        assert followers.stats.errors == 0, followers.stats.last_error
+    finally:
+        followers.stop()
+    assert not followers.wakeups.is_alive()
+
+
+@pytest.mark.postgres
+def test_commit_wakeups_listen_again_after_losing_their_session(pg_store: Any) -> None:
+    url, schema = pg_store
+    app = open_app(url, schema=schema)
+    woken: list[float] = []
+    wakeups = CommitWakeups.of(app, lambda: woken.append(time.monotonic()))
+    assert wakeups is not None
+    wakeups.retry = 0.2
+    wakeups.start()
+    engine = create_engine(normalize_url(url))
+    bus = Bus()
+    try:
+        assert wakeups.listening.wait(10)
+        app.record([to_incoming(to_envelope(bus.built("a-1-1.fc44", "p")))])
+        assert _wait(lambda: len(woken) == 1, 10)
+        with engine.connect() as admin:  # the server ends the session (a restart would)
+            admin.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'relengotron-wakeups' AND pid <> pg_backend_pid()"
+            )
+            admin.commit()
+        assert _wait(lambda: not wakeups.listening.is_set(), 10)
+        assert wakeups.listening.wait(10)  # listening again, on a new session
+        app.record([to_incoming(to_envelope(bus.built("b-1-1.fc44", "p")))])
+        assert _wait(lambda: len(woken) >= 2, 10)
+    finally:
+        wakeups.stop()
+        engine.dispose()
+    assert not wakeups.is_alive()
+
+
+def test_no_commit_wakeups_on_sqlite(tmp_path: Path) -> None:
+    """One SQLite file, one writer at a time: its workers wake their own followers, and
+    the leader's periodic round picks up the rest."""
+    assert CommitWakeups.of(open_app(f"sqlite:///{tmp_path / 's.db'}"), lambda: None) is None
 
 
 # ------------------------------------------------------------------ two followers, one hub
