@@ -532,7 +532,7 @@ def test_example_config_binds_every_translated_family(monkeypatch: pytest.Monkey
         "relengotron.dead-letter",
     )
     conf = tomllib.loads(EXAMPLE.read_text())
-    assert conf["qos"]["prefetch_count"] == 25
+    assert conf["qos"]["prefetch_count"] == 10
     assert cc.parallel == conf["consumer_config"]["parallel"] == 32
     keys = [k for b in conf["bindings"] for k in b["routing_keys"]]
     patterns = [_amqp_topic_pattern(k) for k in keys]
