@@ -25,7 +25,7 @@ from eventsourcing_sqlalchemy.recorders import (
     SQLAlchemyApplicationRecorder,
     SQLAlchemyProcessRecorder,
 )
-from sqlalchemy import Table, select
+from sqlalchemy import Table, inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -41,11 +41,18 @@ def create_tables(engine: Engine, tables: Iterable[Table]) -> None:
     On PostgreSQL, two sessions creating the same table at once (several workers
     started together on a fresh database) make one of them fail on the catalog's
     unique index (``pg_type_typname_nsp_index``), ``IF NOT EXISTS`` or not; on SQLite
-    the loser of the race between looking and creating sees "already exists". So a
-    creator first takes a lock (PostgreSQL: a transaction-scoped advisory lock;
-    SQLite: the database's write lock, ``BEGIN IMMEDIATE``), then looks for the tables
-    and creates the missing ones; the DDL commits as the lock is released.
+    the loser of the race between looking and creating sees "already exists". So when
+    a table is missing, the creator takes a lock (PostgreSQL: a transaction-scoped
+    advisory lock; SQLite: the database's write lock, ``BEGIN IMMEDIATE``), looks again
+    and creates what is still missing; the DDL commits as the lock is released. When
+    nothing is missing (every start but the first) no lock is taken: opening a store
+    never waits for another process's write transaction.
     """
+    tables = list(tables)
+    with engine.connect() as conn:
+        seen = inspect(conn)
+        if all(seen.has_table(t.name, schema=t.schema) for t in tables):
+            return
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))

@@ -5,6 +5,7 @@ SQLite (one file, the embedded default) and PostgreSQL run the same code.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import cast
 
@@ -15,6 +16,12 @@ from domain.application import RelengApp
 
 DEFAULT_DIR = ".relengotron"
 DEFAULT_FILE = "relengotron.db"
+
+# eventsourcing-sqlalchemy defines each application's record classes on one shared
+# declarative base: two threads opening applications at once (a worker's committer
+# and its dead-letter drainer) can collide there ("Table ... is already defined for
+# this MetaData instance"). Applications are opened one at a time.
+_OPENING = threading.Lock()
 
 
 class StoreURLError(ValueError):
@@ -77,7 +84,8 @@ def open_app(url: str, *, schema: str | None = None, cache_size: int = 20_000) -
     }
     if schema:
         env["SQLALCHEMY_SCHEMA"] = schema
-    app = RelengApp(env=env)
+    with _OPENING:
+        app = RelengApp(env=env)
     app.cache_size = cache_size
     if not url.startswith("sqlite"):
         _pre_ping(app)
