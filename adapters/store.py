@@ -6,10 +6,12 @@ SQLite (one file, the embedded default) and PostgreSQL run the same code.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import cast
 
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
+from sqlalchemy.exc import OperationalError
 
 from adapters.persistence import SQLStreamReader
 from domain.application import RelengApp
@@ -74,6 +76,28 @@ def _pre_ping(app: RelengApp) -> None:
         pool._pre_ping = True
 
 
+def _wal(app: RelengApp, patience: float = 30.0) -> None:
+    """Put a SQLite file in WAL mode now, while opening it.
+
+    eventsourcing-sqlalchemy switches on the first transaction of each application,
+    and switching needs the database to itself: on a fresh file, a writer that got
+    there first made another application's first read fail with "database is
+    locked". Here the switch is retried (0.05 s, doubling to 1 s) for ``patience``
+    seconds; once the file is in WAL mode (it stays so) it is a no-op.
+    """
+    datastore = cast(SQLAlchemyApplicationRecorder, app.recorder).datastore
+    deadline, delay = time.monotonic() + patience, 0.05
+    while True:
+        try:
+            datastore.init_sqlite_wal_mode()
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
 def open_app(url: str, *, schema: str | None = None, cache_size: int = 20_000) -> RelengApp:
     """The application on the store at ``url`` (tables created when missing)."""
     url = normalize_url(url)
@@ -89,5 +113,7 @@ def open_app(url: str, *, schema: str | None = None, cache_size: int = 20_000) -
     app.cache_size = cache_size
     if not url.startswith("sqlite"):
         _pre_ping(app)
+    elif ":memory:" not in url and "mode=memory" not in url:
+        _wal(app)
     app.stream_reader = SQLStreamReader(cast(SQLAlchemyApplicationRecorder, app.recorder))
     return app

@@ -147,3 +147,14 @@ def test_threads_opening_one_store_at_once_all_open() -> None:
     for _ in range(3):
         with pg_database() as url:
             assert _threads_open_at_once(url) == []
+
+
+def test_a_sqlite_store_is_in_wal_mode_once_opened(tmp_path: Path) -> None:
+    """Not at its first transaction: switching needs the file to itself, and a second
+    writer already at work made that switch fail ("database is locked")."""
+    import sqlite3
+
+    db = tmp_path / "s.db"
+    open_app(f"sqlite:///{db}").close()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
