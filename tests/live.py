@@ -51,6 +51,7 @@ CONSUME = [sys.executable, "-m", "adapters.cli", "consume"]  # the command under
 RECEIVED = "domain.message:InboundMessage.Received"
 REJECTED = "domain.message:RejectedInput.Rejected"
 DECIDED = "domain.gating:Gate.Decided"
+OPENED = "domain.gating:Gate.Opened"
 REQUESTED = "domain.outbox:Action.Requested"
 COMPLETED = "domain.outbox:Action.Completed"
 CANCELLED = "domain.outbox:Action.Cancelled"
@@ -707,14 +708,32 @@ class LiveRun:
             ) from None
 
     def _progress(self) -> str:
+        """Where a run that did not complete stands; for builds the hub has not moved,
+        what the store holds of them (decisions, move actions, the read model's gate)."""
         try:
             got = set(self.store.received_keys())
             missing = sorted(self.stream.keys - got)
-            moves = sum(hub_moves(self.hub).values())
+            executed = hub_moves(self.hub)
             done = len(got & self.stream.keys)
-            return (
-                f"{done}/{len(self.stream.keys)} recorded (missing {missing[:10]}), {moves} moves"
+            text = (
+                f"{done}/{len(self.stream.keys)} recorded (missing {missing[:10]}), "
+                f"{sum(executed.values())} moves"
             )
+            unmoved = sorted(set(self.stream.verdicts) - {nvr for _, _, nvr in executed})
+            if unmoved:
+                by_nvr, completed, _ = move_actions(self.store)
+                gates = self.store.read_model_gates()
+                nvr_of = {r.aggregate: r.state["nvr"] for r in self.store.rows(OPENED)}
+                decided = Counter(nvr_of.get(r.aggregate) for r in self.store.rows(DECIDED))
+                for nvr in unmoved[:6]:
+                    asked = by_nvr.get(nvr, [])
+                    text += (
+                        f"\n  not moved: {nvr} (should {self.stream.verdicts[nvr]}): "
+                        f"{decided.get(nvr, 0)} Gate.Decided, {len(asked)} move(s) "
+                        f"requested, {sum(1 for r in asked if r.aggregate in completed)} "
+                        f"completed, read model gate {gates.get(nvr)!r}"
+                    )
+            return text
         except Exception as exc:
             return f"(store unreadable: {exc})"
 
