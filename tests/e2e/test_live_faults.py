@@ -10,7 +10,8 @@ exactly once, and the final gate states and koji moves must equal those of the s
 distinct messages ingested and acted on offline (``relengotron ingest`` + ``act`` on
 SQLite against a fresh hub), each move made once (``tests.live.LiveRun.verify``).
 
-Faults: a consumer killed with SIGKILL and restarted; two and four consumers competing
+Faults: a consumer killed with SIGKILL and restarted; either of two workers killed
+and restarted three times at random moments; two and four consumers competing
 on one queue; RabbitMQ stopped and started (``rabbitmqctl stop_app`` / ``start_app``);
 PostgreSQL stopped for five seconds; a body that is not JSON, a topic nobody
 translates and a 5 MB body in the stream; and an outage window refilled from a
@@ -23,6 +24,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import random
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -167,6 +169,33 @@ def test_consumer_killed_mid_stream_then_restarted(
 
     consumer.start()
     consumer.wait_ready()
+    figures = _finish(run, outcome)
+    assert figures["recorded"] == len(stream.keys)
+
+
+def test_either_of_two_workers_killed_again_and_again(
+    live: Callable[[Stream], LiveRun], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Two workers; three times, one of them (the leader or not, at random) is killed
+    with SIGKILL at a random moment while messages arrive, and restarted: the leader
+    lock passes between them, and the outcome is the oracle's, no move made twice."""
+    rng = random.Random(11)
+    stream = gating_stream(BUILDS)
+    outcome = expected("plain", stream, tmp_path_factory)
+    run = live(stream)
+    workers = [run.consumer(), run.consumer()]
+    for w in workers:
+        w.wait_ready()
+    run.publish(rate=PACE * 2)
+    for i in range(3):
+        time.sleep(rng.uniform(0.5, 2.5))
+        if i == 0:
+            _assert_mid_stream(run)
+        victim = rng.choice(workers)
+        victim.kill9()
+        time.sleep(rng.uniform(0.0, 1.0))
+        victim.start()
+        victim.wait_ready()
     figures = _finish(run, outcome)
     assert figures["recorded"] == len(stream.keys)
 
