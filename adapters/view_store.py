@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, DateTime, LargeBinary, MetaData, String, Table
 
+from adapters.persistence import create_tables
+
 
 class SQLViewStore:
     def __init__(self, recorder: Any) -> None:
@@ -25,7 +27,7 @@ class SQLViewStore:
             Column("saved_at", DateTime(timezone=True), nullable=False),
             Column("data", LargeBinary, nullable=False),
         )
-        self.table.create(self.datastore.engine, checkfirst=True)
+        create_tables(self.datastore.engine, [self.table])
 
     def load(self, key: str) -> tuple[int, bytes] | None:
         with self.datastore.engine.connect() as conn:

@@ -514,10 +514,12 @@ enabled = false
     return path
 
 
-def write_fm_config(path: Path, broker: Broker) -> Path:
+def write_fm_config(path: Path, url: str, queue: str, dlx: str, dlq: str) -> Path:
+    """A fedora-messaging configuration: ``queue`` bound to everything on ``amq.topic``,
+    dead-lettering to ``dlx`` (drained from ``dlq``)."""
     path.write_text(
         f"""\
-amqp_url = "{broker.url}"
+amqp_url = "{url}"
 passive_declares = false
 publish_exchange = "amq.topic"
 
@@ -528,20 +530,20 @@ app = "relengotron-test"
 prefetch_size = 0
 prefetch_count = 25
 
-[queues."{broker.queue}"]
+[queues."{queue}"]
 durable = true
 auto_delete = false
 exclusive = false
-arguments = {{"x-dead-letter-exchange" = "{broker.dlx}"}}
+arguments = {{"x-dead-letter-exchange" = "{dlx}"}}
 
 [[bindings]]
-queue = "{broker.queue}"
+queue = "{queue}"
 exchange = "amq.topic"
 routing_keys = ["#"]
 
 [consumer_config]
-dead_letter_exchange = "{broker.dlx}"
-dead_letter_queue = "{broker.dlq}"
+dead_letter_exchange = "{dlx}"
+dead_letter_queue = "{dlq}"
 """
     )
     return path
@@ -634,7 +636,9 @@ class LiveRun:
         self.config = write_settings(
             workdir / "relengotron.toml", self.hub.url, write_policies(workdir / "policies")
         )
-        self.fm_config = write_fm_config(workdir / "fedora-messaging.toml", broker)
+        self.fm_config = write_fm_config(
+            workdir / "fedora-messaging.toml", broker.url, broker.queue, broker.dlx, broker.dlq
+        )
         self.store = Store(db)
         self.consumers: list[Consumer] = []
         self.publisher: Publisher | None = None

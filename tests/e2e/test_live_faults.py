@@ -38,6 +38,7 @@ from tests.live import (
     CONSUME,
     RECEIVED,
     REJECTED,
+    Consumer,
     LiveRun,
     Outcome,
     Publisher,
@@ -137,14 +138,29 @@ def _assert_mid_stream(run: LiveRun) -> None:
     assert left > len(run.stream.order) // 3, f"only {left} messages left to publish"
 
 
+def _workers(run: LiveRun, n: int) -> list[Consumer]:
+    """``n`` consumer processes of the run, each consuming (ready) when this returns."""
+    started = [run.consumer() for _ in range(n)]
+    for c in started:
+        c.wait_ready()
+    return started
+
+
+def _a_third_in(run: LiveRun, rate: float) -> Publisher:
+    """Publishing at ``rate``: returns once a third is recorded, the rest still to come."""
+    publisher = run.publish(rate=rate)
+    run.wait_recorded(_third(run))
+    _assert_mid_stream(run)
+    return publisher
+
+
 def test_consumer_killed_mid_stream_then_restarted(
     live: Callable[[Stream], LiveRun], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     stream = gating_stream(BUILDS)
     outcome = expected("plain", stream, tmp_path_factory)
     run = live(stream)
-    consumer = run.consumer()
-    consumer.wait_ready()
+    [consumer] = _workers(run, 1)
     # A burst: when a third is recorded, the rest waits on the queue, 25 of it delivered
     # to the consumer (prefetch) and not acknowledged.
     publisher = run.publish(rate=BURST)
@@ -183,9 +199,7 @@ def test_either_of_two_workers_killed_again_and_again(
     stream = gating_stream(BUILDS)
     outcome = expected("plain", stream, tmp_path_factory)
     run = live(stream)
-    workers = [run.consumer(), run.consumer()]
-    for w in workers:
-        w.wait_ready()
+    workers = _workers(run, 2)
     run.publish(rate=PACE * 2)
     for i in range(3):
         time.sleep(rng.uniform(0.5, 2.5))
@@ -207,9 +221,7 @@ def test_competing_consumers_on_one_queue(
     stream = gating_stream(BUILDS)
     outcome = expected("plain", stream, tmp_path_factory)
     run = live(stream)
-    consumers = [run.consumer() for _ in range(workers)]
-    for c in consumers:
-        c.wait_ready()
+    _workers(run, workers)
     run.publish(rate=BURST)  # the workers get messages of the same builds at once
     leaders = _sample_leaders(run, samples=5)
     assert max(leaders) <= 1, f"advisory locks held at once: {leaders}"
@@ -246,12 +258,8 @@ def test_rabbitmq_restarted_mid_stream(
     stream = gating_stream(BUILDS)
     outcome = expected("plain", stream, tmp_path_factory)
     run = live(stream)
-    consumers = [run.consumer(), run.consumer()]
-    for c in consumers:
-        c.wait_ready()
-    publisher = run.publish(rate=PACE)
-    run.wait_recorded(_third(run))
-    _assert_mid_stream(run)
+    _workers(run, 2)
+    publisher = _a_third_in(run, PACE)
     with rabbitmq_down():
         time.sleep(3)  # the publisher keeps trying; the consumers must reconnect alone
     assert publisher.reconnects >= 1, "the publisher never noticed the broker going away"
@@ -264,12 +272,8 @@ def test_postgresql_unavailable_mid_stream(
     stream = gating_stream(BUILDS)
     outcome = expected("plain", stream, tmp_path_factory)
     run = live(stream)
-    consumers = [run.consumer(), run.consumer()]
-    for c in consumers:
-        c.wait_ready()
-    publisher = run.publish(rate=PACE)
-    run.wait_recorded(_third(run))
-    _assert_mid_stream(run)
+    consumers = _workers(run, 2)
+    publisher = _a_third_in(run, PACE)
     before = publisher.confirmed
     with postgres_down():
         time.sleep(5)  # publishing goes on: the messages wait on the broker
@@ -284,8 +288,7 @@ def test_poison_unknown_and_huge_messages_are_kept(
     stream, garbage, unknown, big = with_poison(gating_stream(BUILDS))
     outcome = expected("poison", stream, tmp_path_factory)
     run = live(stream)
-    consumer = run.consumer()
-    consumer.wait_ready()
+    _workers(run, 1)
     run.publish(rate=PACE)
     _finish(run, outcome)
 
@@ -342,9 +345,7 @@ def test_backfill_from_the_archive_interleaves_with_live_consumption(
         )
     )  # fmt: skip
     assert missed <= set(archived) and set(archived) - missed, "the dump must overlap the bus"
-    consumers = [run.consumer(), run.consumer()]
-    for c in consumers:
-        c.wait_ready()
+    _workers(run, 2)
     run.publisher = Publisher(run.broker, on_the_bus, rate=PACE)
     run.publisher.start()
     run.wait_recorded(len(on_the_bus) // 6)  # the workers are busy with the live stream

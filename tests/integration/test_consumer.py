@@ -37,6 +37,7 @@ from fedora_messaging.message import Message, load_message
 from adapters.store import open_app
 from domain.application import RelengApp
 from tests.conftest import _service_missing
+from tests.live import write_fm_config
 from tests.rabbit import HOST, PORT, require_rabbitmq
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,37 +126,6 @@ class Bus:
         for pid in pids:
             rabbitmqctl("close_connection", pid, "test: the broker goes away")
         return len(pids)
-
-
-def write_fm_config(path: Path, bus_url: str, name: str, dlx: str, dlq: str) -> None:
-    path.write_text(
-        f"""\
-amqp_url = "{bus_url}"
-passive_declares = false
-
-[client_properties]
-app = "relengotron-test"
-
-[qos]
-prefetch_size = 0
-prefetch_count = 25
-
-[queues."{name}"]
-durable = true
-auto_delete = false
-exclusive = false
-arguments = {{"x-dead-letter-exchange" = "{dlx}"}}
-
-[[bindings]]
-queue = "{name}"
-exchange = "amq.topic"
-routing_keys = ["#"]
-
-[consumer_config]
-dead_letter_exchange = "{dlx}"
-dead_letter_queue = "{dlq}"
-"""
-    )
 
 
 @pytest.fixture
