@@ -64,7 +64,9 @@ __all__ = [
 IGNORE_MISSING_POLICY = frozenset({"bodhi_update"})
 _MERGED_CONTEXT = "\x00merged"  # the decision context of a multi-context evaluation
 
-STATES = ("passed", "pending", "overdue", "failed", "errored", "waived", "not-required")
+STATES = (
+    "passed", "pending", "overdue", "failed", "errored", "waived", "not-required", "invalid",
+)  # fmt: skip
 _STATE_OF_TYPE = {
     TEST_PASSED: "passed",
     BATCH_INNOCENT: "passed",
@@ -92,10 +94,13 @@ _BATCH_STATUS_OF_TYPE = {
 def requirement_state(req: Mapping[str, Any], *, overdue: bool = False) -> str:
     """The machine-readable state of a requirement (one of :data:`STATES`): a missing or
     incomplete result is ``pending``, or ``overdue`` when the caller says it waited too
-    long; ``*-waived`` is ``waived``; ``excluded`` is ``not-required``."""
+    long; ``*-waived`` is ``waived``; ``excluded`` is ``not-required``; a requirement
+    with only invalid messages (``invalid: true``) is ``invalid``."""
     type_ = str(req.get("type", ""))
     if type_.endswith("-waived"):
         return "waived"
+    if req.get("invalid"):  # no valid result, only messages that failed their schema
+        return "invalid"
     if type_ == TEST_MISSING:
         return "overdue" if overdue else "pending"
     state = _STATE_OF_TYPE.get(type_)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from domain.facts import FAILED, INFO, KOJI_BUILD_GROUP, NEEDS_INSPECTION, PASSED
+from domain.facts import FAILED, INFO, INVALID, KOJI_BUILD_GROUP, NEEDS_INSPECTION, PASSED
 from policies.snapshot import BatchView, ResultView, Snapshot, WaiverView
 from projections.config import GatingConfig
 from projections.records import DecisionRecords, ref
@@ -228,6 +228,7 @@ class GatingView(DecisionRecords):
             pipeline=data.get("pipeline"),
             ref_url=e.ref_url,
             at=e.at,
+            note=e.note,  # an INVALID result's schema errors (the engine's detail)
         )
 
     def _on_Subject_ResultRecorded(self, e: Any, position: int) -> None:
@@ -241,8 +242,8 @@ class GatingView(DecisionRecords):
             c = self._change(ident)
             c.results.append(self._result(e, position))
             self.dirty.update(c.nvrs)
-        elif e.subject_type == KOJI_BUILD_GROUP:
-            self._group_check(e, position)
+        elif e.subject_type == KOJI_BUILD_GROUP and e.outcome != INVALID:
+            self._group_check(e, position)  # an invalid message is no batch check result
 
     def _group_check(self, e: Any, position: int) -> None:
         check = GroupCheck(
