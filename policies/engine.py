@@ -44,7 +44,7 @@ from policies.answers import (
     no_applicable_policies_summary,
     summarize,
 )
-from policies.snapshot import BatchView, ResultView, Snapshot, WaiverView
+from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot, WaiverView
 from policies.spec import (
     BatchIntegrityRule,
     PassingPipelineStageRule,
@@ -246,6 +246,18 @@ def _check_batch(rule: BatchIntegrityRule, snapshot: Snapshot, policy: Policy) -
     view = _latest(b for b in snapshot.batch if b.testcase == rule.test_case_name)
     if view is None:
         return _missing(snapshot, policy, rule.test_case_name, None)
+    if view.status == BATCH_INVALID:  # only invalid messages: missing, saying why
+        req = Requirement(
+            type=TEST_MISSING,
+            subject_type=snapshot.subject_type,
+            subject_identifier=snapshot.subject_identifier,
+            testcase=rule.test_case_name,
+            policy_id=policy.id,
+            event=view.event,
+            detail=view.answer_detail or view.detail or "invalid CI message",
+            invalid=True,
+        )
+        return _Answer(req, (view.event,))
     type_ = _BATCH_TYPES.get(view.status)
     detail = _batch_detail(view)
     if type_ is None:  # not one of BATCH_STATUSES: never promote on what we cannot read

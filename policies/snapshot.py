@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BATCH_STATUSES", "BatchView", "ResultView", "Snapshot", "WaiverView"]
+__all__ = ["BATCH_INVALID", "BATCH_STATUSES", "BatchView", "ResultView", "Snapshot", "WaiverView"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,9 @@ BATCH_STATUSES = (
     "unresolved-hold",
     "unresolved-quarantine",
 )
+# Not a status of the check: no valid check covers the build, only invalid CI messages
+# (``detail``: their schema errors). The engine answers "missing", marked ``invalid``.
+BATCH_INVALID = "invalid"
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from policies.answers import (
     summarize,
 )
 from policies.engine import applicable, evaluate
-from policies.snapshot import BatchView, Snapshot
+from policies.snapshot import BATCH_INVALID, BatchView, Snapshot
 from policies.spec import BatchIntegrityRule, Policy, PolicySet, rule_as_dict
 from projections.decider import MANUAL_HOLD, MANUAL_OVERRIDE
 from projections.decision_request import (
@@ -368,7 +368,7 @@ class DecisionService:
 def _batch_view(r: Mapping[str, Any], nvr: str, position: int) -> BatchView | None:
     type_ = str(r.get("type", ""))
     type_ = type_.removesuffix("-waived")
-    status = _BATCH_STATUS_OF_TYPE.get(type_)
+    status = BATCH_INVALID if r.get("invalid") else _BATCH_STATUS_OF_TYPE.get(type_)
     if status is None:  # missing: the engine says so itself
         return None
     # The status comes from the requirement's type (structured); its detail is passed
