@@ -122,7 +122,8 @@ def translate(envelope: Envelope, suffix: str) -> Translation | None:
     if "artifact" not in body and isinstance(body.get("msg"), Mapping):
         body = load_body(body["msg"]) or body
     body_topic = body_topic_of(outer, envelope.topic)
-    schema_errors = validate(body, topic_artifact, event, state).errors
+    validation = validate(body, topic_artifact, event, state)
+    schema_errors = validation.errors
     if event != "test":
         return Translation(
             family="ci",
@@ -179,7 +180,7 @@ def translate(envelope: Envelope, suffix: str) -> Translation | None:
         data["claimed_outcome"] = claimed
         if note:
             data["claimed_note"] = note
-        note = "invalid CI message: " + "; ".join(schema_errors)
+        note = validation.summary()
     for key, value in (
         ("version", body.get("version")),
         ("pipeline_name", pipeline.get("name")),

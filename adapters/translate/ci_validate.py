@@ -57,14 +57,23 @@ _ARTIFACTS = {
 
 @dataclass(frozen=True)
 class Validation:
-    """``errors`` is empty when the body is valid; ``schema`` names what was applied."""
+    """``messages`` is empty when the body is valid; ``schema`` names what was applied."""
 
     schema: str
-    errors: tuple[str, ...] = ()
+    messages: tuple[str, ...] = ()
 
     @property
     def valid(self) -> bool:
-        return not self.errors
+        return not self.messages
+
+    @property
+    def errors(self) -> tuple[str, ...]:
+        """Each message with the schema it broke (a recorded message's problems)."""
+        return tuple(f"schema {self.schema}: {m}" for m in self.messages)
+
+    def summary(self) -> str:
+        """One line for a person (a requirement's detail)."""
+        return f"invalid CI message ({self.schema}): " + "; ".join(self.messages)
 
 
 def line_of(version: Any) -> str | None:
@@ -97,7 +106,7 @@ def validate(body: Any, artifact: str, event: str, state: str) -> Validation:
     texts = [_text(e) for e in errors[:MAX_ERRORS]]
     if len(errors) > MAX_ERRORS:
         texts.append(f"and {len(errors) - MAX_ERRORS} more schema errors")
-    return Validation(name, tuple(f"schema {name}: {t}" for t in texts))
+    return Validation(name, tuple(texts))
 
 
 def _shape(line: str, event: str, state: str) -> str:
@@ -117,6 +126,8 @@ def _where(error: ValidationError) -> tuple[str, str]:
 def _text(error: ValidationError) -> str:
     where = ".".join(str(p) for p in error.absolute_path)
     message = error.message
+    if error.validator == "pattern" and where == "version":  # not the regex, the meaning
+        message = f"{error.instance!r} is not a semantic version (MAJOR.MINOR.PATCH)"
     if len(message) > 200:
         message = message[:197] + "..."
     return f"{where}: {message}" if where else message

@@ -21,8 +21,7 @@ from policies.spec import PassingTestCaseRule
 from tests.unit.test_policy_engine import NVR, TC, policy, pset, result, snap, waiver
 
 ERRORS = (
-    "invalid CI message: schema koji-build.test.complete (0.2.x/1.x): "
-    "'contact' is a required property"
+    "invalid CI message (koji-build.test.complete (0.2.x/1.x)): 'contact' is a required property"
 )
 
 
