@@ -102,7 +102,7 @@ def validate(body: Any, artifact: str, event: str, state: str) -> Validation:
         fast(body)
         return Validation(name)  # the common case: valid, decided by the generated code
     except fastjsonschema.JsonSchemaException as exc:
-        first = exc.message
+        first = str(exc)
     errors = sorted(validator.iter_errors(body), key=_where)
     if not errors:  # the two disagree: never call valid what one of them rejects
         return Validation(name, (f"{first} (fastjsonschema)",))
