@@ -11,6 +11,7 @@ build was promoted.
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +156,58 @@ def test_a_koji_build_rule_with_only_an_invalid_message(site: Site, tmp_path: Pa
     )
     req = _requirement(site.status(other)["decision"], KOJI_TC)
     assert (req["type"], req.get("invalid")) == ("test-result-failed", None)
+
+
+# ------------------------------------------------------------------ an old store
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "store-3ae379e.jsonl"
+
+
+def _old_store(db_path: Path) -> None:
+    """The event log of a store written by commit 3ae379e, before invalid CI messages
+    were told apart (tests/fixtures/store-3ae379e.jsonl: its ``relengotron_events``
+    rows, made by ingesting, with that commit's tests/messages.py, two builds that pass
+    their own tests, a passing group check for bash and a failing one naming vim; its
+    group checks lack ``contact.team``/``docs`` and ``system``, so they would be
+    invalid today)."""
+    import sqlite3
+
+    from adapters.store import open_app
+
+    open_app(f"sqlite:///{db_path}")  # today's tables
+    rows = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
+    con = sqlite3.connect(db_path)
+    with con:
+        con.executemany(
+            "INSERT INTO relengotron_events (id, originator_id, originator_version, topic, state)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [
+                (r["id"], bytes.fromhex(r["originator_id"]), r["originator_version"], r["topic"],
+                 r["state"].encode())
+                for r in rows
+            ],
+        )  # fmt: skip
+    con.close()
+
+
+def test_a_store_written_before_keeps_working(site: Site) -> None:
+    _old_store(Path(site.db.removeprefix("sqlite:///")))
+    # What was decided stays decided: no re-decision after the upgrade (requirements
+    # recorded without ``invalid`` keep their fingerprints).
+    code, out = site.cli("decide")
+    assert code == 0 and out["changes"] == []
+    assert site.status(NVR)["decision"]["verdict"] == "promote"
+    assert site.status("vim-9.1-1.fc44")["decision"]["verdict"] == "quarantine"
+    # Messages recorded before are not judged again: nothing is listed as invalid.
+    assert site.cli("events", "--invalid") == (0, [])
+    # New invalid messages count for nothing against the recorded valid results.
+    site.ingest(
+        [
+            _invalid(site.bus.group_check("snapshot-2", [NVR], "failed", suspects=[NVR])),
+            _invalid(site.bus.group_check("snapshot-2b", ["vim-9.1-1.fc44"], "passed")),
+        ]
+    )
+    assert site.status(NVR)["decision"]["verdict"] == "promote"
+    assert site.status("vim-9.1-1.fc44")["decision"]["verdict"] == "quarantine"
+    assert len(site.cli("events", "--invalid")[1]) == 2
+    assert site.cli("project")[0] == 0
