@@ -145,6 +145,14 @@ def test_a_koji_build_rule_with_only_an_invalid_message(site: Site, tmp_path: Pa
     assert "test-result-missing" in text and "invalid CI message" in text
     code, text = _human(site, "status", NVR)
     assert "'run' is a required property" in text
+    # The decision API reads the results table (read model): the same answer.
+    assert site.cli("project")[0] == 0
+    code, d = site.cli(
+        "decision", NVR, "--product-version", "fedora-rawhide", "--context", "rawhide_pending"
+    )
+    req = _requirement(d, KOJI_TC)
+    assert (code, req["type"], req["state"]) == (1, "test-result-missing", "invalid")
+    assert "'run' is a required property" in req["detail"]
 
     other = "vim-9.1-1.fc44"
     site.ingest(
