@@ -18,7 +18,12 @@ from domain.message import INVALID, RECEIVED_TOPIC
 def invalid_messages(app: RelengApp) -> list[dict[str, Any]]:
     """Every recorded invalid message: position, key, topic, times, problems, source."""
     out: list[dict[str, Any]] = []
+    marker = f'"{INVALID}"'.encode()
     for n in notifications(app, [RECEIVED_TOPIC]):
+        # Plain JSON states without the word cannot be invalid: skip decoding them (a
+        # compressed or encrypted state does not start with "{" and is always decoded).
+        if n.state[:1] == b"{" and marker not in n.state:
+            continue
         e: Any = app.mapper.to_domain_event(n)
         if getattr(e, "status", None) != INVALID:
             continue

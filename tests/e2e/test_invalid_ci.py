@@ -75,6 +75,9 @@ def test_an_invalid_passing_batch_check_does_not_promote(site: Site) -> None:
     assert [r["key"] for r in rows] == [check["id"] + "-invalid"]
     assert rows[0]["topic"].endswith("ci.koji-build-group.test.complete")
     assert any("'pipeline' is a required property" in p for p in rows[0]["problems"])
+    code, text = _human(site, "events", "--invalid")
+    assert code == 0 and text.startswith("1 invalid message(s)")
+    assert "'pipeline' is a required property" in text
 
     # A valid check afterwards decides as usual.
     site.ingest([site.bus.group_check("snapshot-2", [NVR], "passed")])
