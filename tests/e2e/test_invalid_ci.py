@@ -222,3 +222,23 @@ def test_a_store_written_before_keeps_working(site: Site) -> None:
     assert site.status("vim-9.1-1.fc44")["decision"]["verdict"] == "quarantine"
     assert len(site.cli("events", "--invalid")[1]) == 2
     assert site.cli("project")[0] == 0
+
+
+def test_replay_verify_of_an_old_store_names_what_today_would_decide(site: Site) -> None:
+    """``replay --verify`` re-translates every recorded message with today's code: the
+    old store's group checks are invalid today, so it reports (exit 1) the two gates
+    whose decisions would differ (both held: no valid batch check) and the moves that
+    would not be requested, and nothing else."""
+    _old_store(Path(site.db.removeprefix("sqlite:///")))
+    code, out = site.cli("replay", "--verify")
+    assert code == 1 and out["identical"] is False
+    gates = {
+        d["aggregate"]: (d["original"]["verdict"], d["replay"]["verdict"])
+        for d in out["differences"]
+        if d["aggregate"].startswith("gate:")
+    }
+    assert gates == {
+        "gate:bash-5.3-1.fc44": ("promote", "hold"),
+        "gate:vim-9.1-1.fc44": ("quarantine", "hold"),
+    }
+    assert all(d["aggregate"].startswith(("gate:", "action:")) for d in out["differences"])
