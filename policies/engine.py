@@ -189,20 +189,22 @@ def _missing(
     return _Answer(req, ())
 
 
-def _invalid(result: ResultView, snapshot: Snapshot, policy: Policy) -> _Answer:
+def _invalid(
+    snapshot: Snapshot, policy: Policy, testcase: str, scenario: str | None, event: str, why: str
+) -> _Answer:
     """No valid result, an invalid message: "missing" (Greenwave's answer), saying why."""
     req = Requirement(
         type=TEST_MISSING,
         subject_type=snapshot.subject_type,
         subject_identifier=snapshot.subject_identifier,
-        testcase=result.testcase,
-        scenario=result.scenario,
+        testcase=testcase,
+        scenario=scenario,
         policy_id=policy.id,
-        event=result.event,
-        detail=result.note or "invalid CI message",
+        event=event,
+        detail=why or "invalid CI message",
         invalid=True,
     )
-    return _Answer(req, (result.event,))
+    return _Answer(req, (event,))
 
 
 def _check_results(
@@ -219,7 +221,10 @@ def _check_results(
     # the missing answer (the latest invalid message per scenario).
     valid = [r for r in candidates if r.outcome != OUTCOME_INVALID]
     if not valid and candidates:
-        return [_invalid(r, snapshot, policy) for r in _latest_per_scenario(candidates)]
+        return [
+            _invalid(snapshot, policy, r.testcase, r.scenario, r.event, r.note or "")
+            for r in _latest_per_scenario(candidates)
+        ]
     if not valid:
         return [_missing(snapshot, policy, missing_testcase, scenario, missing_detail)]
     return [_result_answer(r, snapshot, policy) for r in _latest_per_scenario(valid)]
@@ -247,17 +252,8 @@ def _check_batch(rule: BatchIntegrityRule, snapshot: Snapshot, policy: Policy) -
     if view is None:
         return _missing(snapshot, policy, rule.test_case_name, None)
     if view.status == BATCH_INVALID:  # only invalid messages: missing, saying why
-        req = Requirement(
-            type=TEST_MISSING,
-            subject_type=snapshot.subject_type,
-            subject_identifier=snapshot.subject_identifier,
-            testcase=rule.test_case_name,
-            policy_id=policy.id,
-            event=view.event,
-            detail=view.answer_detail or view.detail or "invalid CI message",
-            invalid=True,
-        )
-        return _Answer(req, (view.event,))
+        why = view.answer_detail or view.detail or ""
+        return _invalid(snapshot, policy, rule.test_case_name, None, view.event, why)
     type_ = _BATCH_TYPES.get(view.status)
     detail = _batch_detail(view)
     if type_ is None:  # not one of BATCH_STATUSES: never promote on what we cannot read
