@@ -346,4 +346,6 @@ def render_explain(x: dict[str, Any]) -> str:
             src = f" <- {msg.get('topic')} [{msg.get('position')}]" if msg else ""
             name = r.get("testcase") or r.get("detail") or ""
             lines.append(f"         {mark} {r['type']:<28} {name}{src}")
+            if r.get("invalid"):  # no valid result: the message failed its spec's schema
+                lines.append(f"             {r.get('detail')}")
     return "\n".join(lines)

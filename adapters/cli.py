@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--subject", metavar="ID", help="a subject identifier: an NVR by default")
     g.add_argument("--change", metavar="NAMESPACE/REPO/REV", help="a dist-git change")
+    g.add_argument(
+        "--invalid",
+        action="store_true",
+        help="every recorded message that failed its spec's JSON Schema, with the errors",
+    )
     p.add_argument(
         "--subject-type",
         default="koji_build",
@@ -151,7 +156,8 @@ def render_summary(s: IngestSummary) -> str:
     out = [
         f"Read {s.read:,} from {len(s.files)} file(s) in {s.seconds:.2f} s: "
         f"{s.new:,} new, {s.duplicate:,} duplicate, {s.unrecognized:,} unrecognized, "
-        f"{s.ignored:,} ignored, {s.rejected:,} rejected; {s.events:,} events written.",
+        f"{s.ignored:,} ignored, {s.invalid:,} invalid, {s.rejected:,} rejected; "
+        f"{s.events:,} events written.",
         "",
         "New messages per family:",
     ]
@@ -161,6 +167,8 @@ def render_summary(s: IngestSummary) -> str:
     if s.unrecognized_topics:
         out += ["", "Unrecognized topics (recorded, not translated):"]
         out += [f"  {n:>5} x {t}" for t, n in sorted(s.unrecognized_topics.items())]
+    if s.invalid:
+        out += ["", f"{s.invalid:,} invalid message(s) recorded: relengotron events --invalid"]
     if s.rejections:
         out += ["", "Rejected input (kept verbatim in the store):"]
         out += [f"  {r.source}:{r.line}: {r.reason}" for r in s.rejections]
@@ -172,6 +180,12 @@ def render_summary(s: IngestSummary) -> str:
 
 def cmd_events(args: argparse.Namespace) -> int:
     app = bootstrap.application(args.db)
+    if args.invalid:
+        from adapters.invalid_inputs import invalid_messages, render_invalid
+
+        rows = invalid_messages(app)
+        print(json.dumps(rows, indent=2, default=str) if args.json else render_invalid(rows))
+        return EXIT_OK
     if args.change:
         parts = args.change.split("/")
         if len(parts) != 3 or not all(parts):

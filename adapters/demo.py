@@ -195,9 +195,18 @@ def _answer(request: dict[str, Any], result: str) -> dict[str, Any]:
         "id": f"demo-ci-{group}",
         "headers": {"sent-at": sent.isoformat()},
         "body": {
-            "contact": {"name": "demo CI", "email": "ci@example.org"},
-            "run": {"url": f"https://ci.example.org/{group}", "log": ""},
-            "artifact": request["artifact"],
+            # A valid Fedora CI message (the spec's schema): an invalid one counts for nothing.
+            "contact": {
+                "name": "demo CI",
+                "team": "demo",
+                "docs": "https://ci.example.org/docs",
+                "email": "ci@example.org",
+            },
+            "run": {
+                "url": f"https://ci.example.org/{group}",
+                "log": f"https://ci.example.org/{group}/log",
+            },
+            "artifact": _spec_artifact(request["artifact"]),
             "pipeline": {"id": f"demo-{group}", "name": "integrity (simulated)"},
             "test": {
                 "namespace": namespace,
@@ -205,7 +214,18 @@ def _answer(request: dict[str, Any], result: str) -> dict[str, Any]:
                 "category": category,
                 "result": result,
             },
+            "system": [{"os": "fedora-44", "provider": "demo", "architecture": "x86_64"}],
             "generated_at": sent.isoformat(),
             "version": "1.1.14",
         },
     }
+
+
+def _spec_artifact(artifact: dict[str, Any]) -> dict[str, Any]:
+    """Our request's group, as the spec's rpm-build-group: every build a full rpm-build
+    (our request may leave the koji task id and the issuer unknown)."""
+    builds = [
+        {**b, "id": b.get("id") or 1, "issuer": b.get("issuer") or "unknown"}
+        for b in artifact.get("builds", [])
+    ]
+    return {k: v for k, v in {**artifact, "builds": builds}.items() if v is not None}

@@ -17,7 +17,7 @@ from adapters.reader import InputFile, Item
 from adapters.translate import FAMILIES, Envelope, translate
 from domain import ids
 from domain.application import RelengApp
-from domain.message import IGNORED, RECOGNIZED, UNRECOGNIZED
+from domain.message import IGNORED, INVALID, RECOGNIZED, UNRECOGNIZED
 from domain.values import IncomingMessage, RecordOutcome, RejectedLine
 
 DEFAULT_BATCH = 500
@@ -37,6 +37,7 @@ class IngestSummary:
     duplicate: int = 0
     unrecognized: int = 0
     ignored: int = 0
+    invalid: int = 0
     rejected: int = 0
     events: int = 0
     families: Counter[str] = field(default_factory=Counter)
@@ -53,6 +54,7 @@ class IngestSummary:
             "duplicate": self.duplicate,
             "unrecognized": self.unrecognized,
             "ignored": self.ignored,
+            "invalid": self.invalid,
             "rejected": self.rejected,
             "events": self.events,
             "families": families,
@@ -68,6 +70,8 @@ def to_incoming(envelope: Envelope, source: str | None = None) -> IncomingMessag
     t = translate(envelope)
     if not t.recognized:
         status, reason = UNRECOGNIZED, "no translator for this topic"
+    elif t.invalid:  # kept, with its schema errors as problems; counts as no result
+        status, reason = INVALID, "not valid under its spec's JSON Schema"
     elif t.ignored:
         status, reason = IGNORED, t.ignored
     else:
@@ -149,6 +153,8 @@ class Ingestor:
                 s.unrecognized_topics[m.topic] += 1
             elif m.status == IGNORED:
                 s.ignored += 1
+            elif m.status == INVALID:
+                s.invalid += 1
             if m.family:
                 s.families[m.family] += 1
 

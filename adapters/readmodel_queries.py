@@ -270,6 +270,7 @@ def _result_view(x: Any) -> ResultView:
         pipeline=x[8],
         ref_url=x[9],
         at=x[12],
+        note=x[10],  # an INVALID result's schema errors (the engine's detail)
     )
 
 

@@ -19,17 +19,39 @@ from generate import CI_PREFIX, PREFIX, _msg
 EXAMPLES = Path(__file__).resolve().parents[1] / "config" / "examples"
 
 
-def _integrity_check(group: str, run: int, nvrs: list[str], result: str, when: datetime) -> Any:
+def _integrity_check(
+    group: str, run: int, builds: list[tuple[str, int, str]], result: str, when: datetime
+) -> Any:
     """The nightly integrity check of the pending tag as a whole (Fedora CI messages
-    spec, a koji-build-group result)."""
+    spec, a koji-build-group result, valid under the spec's JSON Schema). ``builds``:
+    (NVR, koji task id, owner)."""
     return {
-        "contact": {"name": "Fedora CI", "email": "ci@lists.fedoraproject.org"},
-        "run": {"url": f"https://osci.example.org/integrity/{run}", "log": ""},
+        "contact": {
+            "name": "Fedora CI",
+            "team": "Fedora CI",
+            "docs": "https://docs.fedoraproject.org/en-US/ci/",
+            "email": "ci@lists.fedoraproject.org",
+        },
+        "run": {
+            "url": f"https://osci.example.org/integrity/{run}",
+            "log": f"https://osci.example.org/integrity/{run}/console",
+        },
         "artifact": {
             "type": "koji-build-group",
             "id": group,
-            "builds": [{"type": "koji-build", "nvr": n} for n in nvrs],
+            "builds": [
+                {
+                    "type": "koji-build",
+                    "id": task,
+                    "component": nvr.rsplit("-", 2)[0],
+                    "issuer": owner,
+                    "nvr": nvr,
+                    "scratch": False,
+                }
+                for nvr, task, owner in builds
+            ],
         },
+        "system": [{"os": "fedora-44", "provider": "testing-farm", "architecture": "x86_64"}],
         "pipeline": {"id": f"integrity-{run}", "name": "rawhide-pending integrity"},
         "test": {
             "namespace": "fedora-ci.koji-build-group",
@@ -180,10 +202,13 @@ def demo_stream() -> list[dict[str, Any]]:
         )
     # The nightly integrity check of the pending tag as a whole (Fedora CI
     # messages spec, koji-build-group): it passes for the six builds.
-    nvrs = [f"{name}-{ver}-{rel}" for name, ver, rel in pkgs]
+    owners = ["kdudka", "fweimer", "churchyard", "zbyszek", "sahana", "zdohnal"]
+    builds = [
+        (f"{name}-{ver}-{rel}", 139000000 + i, owners[i]) for i, (name, ver, rel) in enumerate(pkgs)
+    ]
     add(
         f"{PREFIX}.ci.koji-build-group.test.complete",
-        _integrity_check("rawhide-pending-20261120.0", 812, nvrs, "passed", t),
+        _integrity_check("rawhide-pending-20261120.0", 812, builds, "passed", t),
     )
     add(
         f"{PREFIX}.waiverdb.waiver.new",
@@ -306,7 +331,13 @@ def demo_bisection_stream() -> list[dict[str, Any]]:
         )
     add(
         f"{PREFIX}.ci.koji-build-group.test.complete",
-        _integrity_check("rawhide-pending-20261121.0", 813, nvrs, "failed", t),
+        _integrity_check(
+            "rawhide-pending-20261121.0",
+            813,
+            [(n, 139100000 + i, pkgs[i][3]) for i, n in enumerate(nvrs)],
+            "failed",
+            t,
+        ),
     )
     return out
 

@@ -22,6 +22,10 @@ NOT_APPLICABLE = "NOT_APPLICABLE"
 OUTCOMES = frozenset(
     {PASSED, FAILED, INFO, NEEDS_INSPECTION, ERROR, QUEUED, RUNNING, NOT_APPLICABLE}
 )
+# Ours, never read from input (not in OUTCOMES): the result of a message that failed its
+# spec's JSON Schema (a Fedora CI message). It satisfies nothing and never outweighs a
+# valid result; it only explains why a requirement has none.
+INVALID = "INVALID"
 
 # Subject types (Greenwave's names where Greenwave has one).
 KOJI_BUILD = "koji_build"

@@ -15,6 +15,7 @@ RECEIVED_TOPIC = "domain.message:InboundMessage.Received"
 RECOGNIZED = "recognized"
 UNRECOGNIZED = "unrecognized"
 IGNORED = "ignored"
+INVALID = "invalid"  # recognized, and failed its spec's JSON Schema: not processed
 
 
 class InboundMessage(Aggregate):

@@ -91,6 +91,11 @@ class Requirement:
     policy_id: str | None = None  # the policy that asked for it
     event: str | None = None  # event of the result/waiver/batch view that answered
     detail: str | None = None
+    # Ours: no valid result, only invalid messages (a CI message that failed its spec's
+    # JSON Schema; ``event`` is the latest of them, ``detail`` its errors). The type stays
+    # Greenwave's ``test-result-missing``: Greenwave never sees such a message (ResultsDB
+    # does not store it), so it answers "missing", and Bodhi reads the type.
+    invalid: bool = False
 
     @property
     def satisfied(self) -> bool:
@@ -99,7 +104,7 @@ class Requirement:
     @property
     def incomplete(self) -> bool:
         """A QUEUED/RUNNING result: Greenwave's type is still ``test-result-missing``."""
-        return self.type == TEST_MISSING and self.event is not None
+        return self.type == TEST_MISSING and self.event is not None and not self.invalid
 
     def as_dict(self) -> dict[str, Any]:
         """Greenwave-shaped JSON, plus ``policy_id``, ``event``, ``detail`` when set."""
@@ -127,6 +132,8 @@ class Requirement:
             data["event"] = self.event
         if self.detail is not None:
             data["detail"] = self.detail
+        if self.invalid:
+            data["invalid"] = True
         return data
 
     @classmethod
@@ -145,7 +152,17 @@ class Requirement:
             policy_id=policy_id,
             event=data.get("event"),
             detail=data.get("detail"),
+            invalid=bool(data.get("invalid", False)),
         )
+
+
+def _fields(r: Requirement) -> dict[str, Any]:
+    """The fields a fingerprint hashes. ``invalid`` only when set: decisions recorded
+    before it existed keep their fingerprints (no re-decision after an upgrade)."""
+    out = asdict(r)
+    if not out["invalid"]:
+        del out["invalid"]
+    return out
 
 
 # ------------------------------------------------------------------ summary
@@ -285,8 +302,8 @@ class Decision:
             "verdict": self.verdict,
             "policies_satisfied": self.policies_satisfied,
             "summary": self.summary,
-            "satisfied_requirements": [asdict(r) for r in self.satisfied_requirements],
-            "unsatisfied_requirements": [asdict(r) for r in self.unsatisfied_requirements],
+            "satisfied_requirements": [_fields(r) for r in self.satisfied_requirements],
+            "unsatisfied_requirements": [_fields(r) for r in self.unsatisfied_requirements],
             "applicable_policies": list(self.applicable_policies),
             "policy_set_hash": self.policy_set_hash,
         }
@@ -301,7 +318,7 @@ class Decision:
         evidence = {"result_id", "waiver_id", "event", "detail"}
 
         def state(r: Requirement) -> dict[str, Any]:
-            return {k: v for k, v in asdict(r).items() if k not in evidence}
+            return {k: v for k, v in _fields(r).items() if k not in evidence}
 
         doc = {
             "verdict": self.verdict,

@@ -11,6 +11,10 @@ Mirrors ``greenwave/policies.py``, ``greenwave/decision.py`` and ``greenwave/wai
   counts, and a rule without a scenario answers once per scenario seen, newest first;
 * outcome classes are Greenwave's defaults (``OUTCOMES_*`` below); every other outcome,
   NEEDS_INSPECTION and NOT_APPLICABLE included, is a failure, as in Greenwave;
+* an ``INVALID`` result (a CI message that failed its spec's JSON Schema) is no result, as
+  for Greenwave (ResultsDB never stores it): it never outweighs a valid one, and where a
+  rule has no valid result it answers ``test-result-missing`` marked ``invalid``, with the
+  errors as detail, instead of a bare "missing";
 * an unsatisfied test answer is waived by the latest waiver (per testcase and scenario)
   for the same subject, testcase, scenario (a waiver without one waives any) and product
   version (a waiver without one waives any); ``waived: false`` revokes.
@@ -40,7 +44,7 @@ from policies.answers import (
     no_applicable_policies_summary,
     summarize,
 )
-from policies.snapshot import BatchView, ResultView, Snapshot, WaiverView
+from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot, WaiverView
 from policies.spec import (
     BatchIntegrityRule,
     PassingPipelineStageRule,
@@ -63,6 +67,8 @@ __all__ = [
 OUTCOMES_PASSED = ("PASSED", "INFO")
 OUTCOMES_ERROR = ("ERROR",)
 OUTCOMES_INCOMPLETE = ("QUEUED", "RUNNING")
+# Ours (``domain.facts.INVALID``): the result of an invalid message.
+OUTCOME_INVALID = "INVALID"
 
 _V = TypeVar("_V", ResultView, WaiverView, BatchView)
 
@@ -183,6 +189,24 @@ def _missing(
     return _Answer(req, ())
 
 
+def _invalid(
+    snapshot: Snapshot, policy: Policy, testcase: str, scenario: str | None, event: str, why: str
+) -> _Answer:
+    """No valid result, an invalid message: "missing" (Greenwave's answer), saying why."""
+    req = Requirement(
+        type=TEST_MISSING,
+        subject_type=snapshot.subject_type,
+        subject_identifier=snapshot.subject_identifier,
+        testcase=testcase,
+        scenario=scenario,
+        policy_id=policy.id,
+        event=event,
+        detail=why or "invalid CI message",
+        invalid=True,
+    )
+    return _Answer(req, (event,))
+
+
 def _check_results(
     candidates: Sequence[ResultView],
     snapshot: Snapshot,
@@ -193,9 +217,17 @@ def _check_results(
 ) -> list[_Answer]:
     if scenario is not None:
         candidates = [r for r in candidates if r.scenario == scenario]
-    if not candidates:
+    # Invalid messages are no results: only when there is no valid one do they explain
+    # the missing answer (the latest invalid message per scenario).
+    valid = [r for r in candidates if r.outcome != OUTCOME_INVALID]
+    if not valid and candidates:
+        return [
+            _invalid(snapshot, policy, r.testcase, r.scenario, r.event, r.note or "")
+            for r in _latest_per_scenario(candidates)
+        ]
+    if not valid:
         return [_missing(snapshot, policy, missing_testcase, scenario, missing_detail)]
-    return [_result_answer(r, snapshot, policy) for r in _latest_per_scenario(candidates)]
+    return [_result_answer(r, snapshot, policy) for r in _latest_per_scenario(valid)]
 
 
 _BATCH_TYPES = {
@@ -219,6 +251,9 @@ def _check_batch(rule: BatchIntegrityRule, snapshot: Snapshot, policy: Policy) -
     view = _latest(b for b in snapshot.batch if b.testcase == rule.test_case_name)
     if view is None:
         return _missing(snapshot, policy, rule.test_case_name, None)
+    if view.status == BATCH_INVALID:  # only invalid messages: missing, saying why
+        why = view.answer_detail or view.detail or ""
+        return _invalid(snapshot, policy, rule.test_case_name, None, view.event, why)
     type_ = _BATCH_TYPES.get(view.status)
     detail = _batch_detail(view)
     if type_ is None:  # not one of BATCH_STATUSES: never promote on what we cannot read

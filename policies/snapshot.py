@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BATCH_STATUSES", "BatchView", "ResultView", "Snapshot", "WaiverView"]
+__all__ = ["BATCH_INVALID", "BATCH_STATUSES", "BatchView", "ResultView", "Snapshot", "WaiverView"]
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,9 @@ class ResultView:
     """One test result (ResultsDB, CI messages, legacy CI pipeline stages)."""
 
     testcase: str
-    outcome: str  # PASSED FAILED INFO NEEDS_INSPECTION ERROR QUEUED RUNNING NOT_APPLICABLE
+    # PASSED FAILED INFO NEEDS_INSPECTION ERROR QUEUED RUNNING NOT_APPLICABLE, or INVALID
+    # (ours: a message that failed its spec's schema; ``note`` then has the errors)
+    outcome: str
     subject_type: str
     subject_identifier: str
     event: str  # opaque reference of the event that recorded it, e.g. "<uuid>/<version>"
@@ -29,6 +31,7 @@ class ResultView:
     pipeline: str | None = None  # legacy CI pipeline name, e.g. "allpackages-build"
     ref_url: str | None = None
     at: str | None = None  # ISO time the message was sent
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ BATCH_STATUSES = (
     "unresolved-hold",
     "unresolved-quarantine",
 )
+# Not a status of the check: no valid check covers the build, only invalid CI messages
+# (``detail``: their schema errors). The engine answers "missing", marked ``invalid``.
+BATCH_INVALID = "invalid"
 
 
 @dataclass(frozen=True)

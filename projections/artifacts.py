@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.composing import WAITING
-from domain.facts import MANIFEST_SOURCES
+from domain.facts import INVALID, MANIFEST_SOURCES
 from projections.config import ComposerConfig
 from projections.graph import ArtifactGraph, ArtifactNode
 
@@ -289,8 +289,8 @@ class ArtifactView:
             self.updates[alias] = list(e.builds)
 
     def _on_Subject_ResultRecorded(self, e: Any, position: int) -> None:
-        if e.subject_type in _BUILD_SUBJECTS:
-            return
+        if e.subject_type in _BUILD_SUBJECTS or e.outcome == INVALID:
+            return  # an invalid message (failed its spec's schema) is no result
         self.results.setdefault(e.subject_identifier, {})[e.testcase] = (e.outcome, e.msg)
         self.touched = True
 

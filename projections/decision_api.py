@@ -33,7 +33,7 @@ from policies.answers import (
     summarize,
 )
 from policies.engine import applicable, evaluate
-from policies.snapshot import BatchView, Snapshot
+from policies.snapshot import BATCH_INVALID, BatchView, Snapshot
 from policies.spec import BatchIntegrityRule, Policy, PolicySet, rule_as_dict
 from projections.decider import MANUAL_HOLD, MANUAL_OVERRIDE
 from projections.decision_request import (
@@ -64,7 +64,9 @@ __all__ = [
 IGNORE_MISSING_POLICY = frozenset({"bodhi_update"})
 _MERGED_CONTEXT = "\x00merged"  # the decision context of a multi-context evaluation
 
-STATES = ("passed", "pending", "overdue", "failed", "errored", "waived", "not-required")
+STATES = (
+    "passed", "pending", "overdue", "failed", "errored", "waived", "not-required", "invalid",
+)  # fmt: skip
 _STATE_OF_TYPE = {
     TEST_PASSED: "passed",
     BATCH_INNOCENT: "passed",
@@ -92,10 +94,13 @@ _BATCH_STATUS_OF_TYPE = {
 def requirement_state(req: Mapping[str, Any], *, overdue: bool = False) -> str:
     """The machine-readable state of a requirement (one of :data:`STATES`): a missing or
     incomplete result is ``pending``, or ``overdue`` when the caller says it waited too
-    long; ``*-waived`` is ``waived``; ``excluded`` is ``not-required``."""
+    long; ``*-waived`` is ``waived``; ``excluded`` is ``not-required``; a requirement
+    with only invalid messages (``invalid: true``) is ``invalid``."""
     type_ = str(req.get("type", ""))
     if type_.endswith("-waived"):
         return "waived"
+    if req.get("invalid"):  # no valid result, only messages that failed their schema
+        return "invalid"
     if type_ == TEST_MISSING:
         return "overdue" if overdue else "pending"
     state = _STATE_OF_TYPE.get(type_)
@@ -363,7 +368,7 @@ class DecisionService:
 def _batch_view(r: Mapping[str, Any], nvr: str, position: int) -> BatchView | None:
     type_ = str(r.get("type", ""))
     type_ = type_.removesuffix("-waived")
-    status = _BATCH_STATUS_OF_TYPE.get(type_)
+    status = BATCH_INVALID if r.get("invalid") else _BATCH_STATUS_OF_TYPE.get(type_)
     if status is None:  # missing: the engine says so itself
         return None
     # The status comes from the requirement's type (structured); its detail is passed

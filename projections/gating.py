@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from domain.facts import FAILED, INFO, KOJI_BUILD_GROUP, NEEDS_INSPECTION, PASSED
-from policies.snapshot import BatchView, ResultView, Snapshot, WaiverView
+from domain.facts import FAILED, INFO, INVALID, KOJI_BUILD_GROUP, NEEDS_INSPECTION, PASSED
+from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot, WaiverView
 from projections.config import GatingConfig
 from projections.records import DecisionRecords, ref
 
@@ -98,6 +98,7 @@ class GroupCheck:
     event: str
     result_id: str | None
     at: str | None
+    note: str | None = None  # an INVALID check's schema errors
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,8 @@ class GatingView(DecisionRecords):
         self.changes: dict[str, ChangeState] = {}
         self.checks: dict[str, list[GroupCheck]] = {}  # group -> its results, in order
         self.checks_by_nvr: dict[str, list[GroupCheck]] = {}
+        # Checks from invalid CI messages: never a status, only why one is missing.
+        self.invalid_checks_by_nvr: dict[str, list[GroupCheck]] = {}
         self.now: str | None = None
         self.dirty_groups: set[str] = set()  # groups with a new result
         self.tag_changes: list[tuple[str, str, bool, str | None]] = []  # nvr, tag, added, user
@@ -228,6 +231,7 @@ class GatingView(DecisionRecords):
             pipeline=data.get("pipeline"),
             ref_url=e.ref_url,
             at=e.at,
+            note=e.note,  # an INVALID result's schema errors (the engine's detail)
         )
 
     def _on_Subject_ResultRecorded(self, e: Any, position: int) -> None:
@@ -245,6 +249,7 @@ class GatingView(DecisionRecords):
             self._group_check(e, position)
 
     def _group_check(self, e: Any, position: int) -> None:
+        invalid = e.outcome == INVALID  # an invalid message is no batch check result
         check = GroupCheck(
             group=e.subject_identifier,
             testcase=e.testcase,
@@ -255,12 +260,16 @@ class GatingView(DecisionRecords):
             event=ref(e),
             result_id=e.result_id,
             at=e.at,
+            note=e.note if invalid else None,
         )
-        self.checks.setdefault(check.group, []).append(check)
         covered = check.covered or self._members(check.group)
+        by_nvr = self.invalid_checks_by_nvr if invalid else self.checks_by_nvr
         for nvr in covered:
-            self.checks_by_nvr.setdefault(nvr, []).append(check)
+            by_nvr.setdefault(nvr, []).append(check)
         self.dirty.update(covered)
+        if invalid:
+            return
+        self.checks.setdefault(check.group, []).append(check)
         self.dirty_groups.add(check.group)
 
     def _waiver(self, e: Any, position: int, subject_type: str, ident: str) -> WaiverView:
@@ -331,7 +340,14 @@ class GatingView(DecisionRecords):
         latest: dict[str, GroupCheck] = {}
         for check in self.checks_by_nvr.get(nvr, ()):
             latest[check.testcase] = check
-        return tuple(self._status(nvr, c) for c in latest.values())
+        views = [self._status(nvr, c) for c in latest.values()]
+        invalid = {c.testcase: c for c in self.invalid_checks_by_nvr.get(nvr, ())}
+        views += [  # no valid check for the testcase: say why (policies.engine)
+            BatchView(c.testcase, BATCH_INVALID, c.group, c.event, c.position, None, c.note)
+            for c in invalid.values()
+            if c.testcase not in latest
+        ]
+        return tuple(views)
 
     def _status(self, nvr: str, c: GroupCheck) -> BatchView:
         def view(status: str, detail: str) -> BatchView:

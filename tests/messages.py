@@ -13,6 +13,13 @@ from pathlib import Path
 from typing import Any
 
 PREFIX = "org.fedoraproject.prod"
+# What a valid Fedora CI message (the spec's JSON Schema) needs about its sender.
+CI_CONTACT = {
+    "name": "Fedora CI",
+    "team": "Fedora CI",
+    "docs": "https://docs.fedoraproject.org/en-US/ci/",
+    "email": "ci@lists.fedoraproject.org",
+}
 CI_PREFIX = "org.centos.prod.ci.pipeline.allpackages-build"
 BATCH_TESTCASE = "fedora-ci.koji-build-group.integrity.functional"
 
@@ -20,6 +27,18 @@ BATCH_TESTCASE = "fedora-ci.koji-build-group.integrity.functional"
 def split_nvr(nvr: str) -> tuple[str, str, str]:
     name, version, release = nvr.rsplit("-", 2)
     return name, version, release
+
+
+def rpm_build(nvr: str, task_id: int = 1) -> dict[str, Any]:
+    """The spec's rpm-build artifact (``koji-build``) for an NVR."""
+    return {
+        "type": "koji-build",
+        "id": task_id,
+        "component": split_nvr(nvr)[0],
+        "issuer": "packager",
+        "nvr": nvr,
+        "scratch": False,
+    }
 
 
 class Bus:
@@ -151,15 +170,18 @@ class Bus:
         return self.msg(
             f"{PREFIX}.ci.koji-build-group.test.{state}",
             {
-                "contact": {"name": "Fedora CI", "email": "ci@lists.fedoraproject.org"},
+                "contact": CI_CONTACT,
                 "run": {"url": "https://ci.example.org/run/1", "log": "https://ci.example.org/l"},
                 "artifact": {
                     "type": "koji-build-group",
                     "id": group,
-                    "builds": [{"type": "koji-build", "nvr": n} for n in nvrs],
+                    "builds": [rpm_build(n) for n in nvrs],
                 },
                 "pipeline": {"id": f"pipeline-{group}", "name": "integrity"},
                 "test": test,
+                "system": [
+                    {"os": "fedora-44", "provider": "testing-farm", "architecture": "x86_64"}
+                ],
                 "generated_at": self.t.isoformat(),
                 "version": "1.1.14",
             },
@@ -198,8 +220,10 @@ class Bus:
         return self.msg(
             f"{PREFIX}.ci.productmd-compose.test.complete",
             {
-                "contact": {"name": "Fedora CI", "email": "ci@lists.fedoraproject.org"},
-                "run": {"url": f"https://ci.example.org/{compose_id}/{testcase}"},
+                "contact": CI_CONTACT,
+                "run": {"url": f"https://ci.example.org/{compose_id}/{testcase}",
+                        "log": f"https://ci.example.org/{compose_id}/{testcase}/log"},
+                "system": [{"provider": "openqa", "architecture": "x86_64"}],
                 "artifact": {"type": "productmd-compose", "id": compose_id,
                              "compose_type": "nightly"},
                 "pipeline": {"id": f"p-{compose_id}-{testcase}", "name": testcase},

@@ -72,6 +72,8 @@ REQUIREMENT: dict[str, Any] = {
         "policy_id": {"type": "string"},
         "event": {"type": "string"},
         "detail": {"type": "string"},
+        # Ours: only invalid CI messages, no valid result (state "invalid")
+        "invalid": {"type": "boolean"},
     },
 }
 

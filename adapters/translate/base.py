@@ -44,7 +44,9 @@ class Translation:
     ``family`` is None for a topic no translator knows (unrecognized).
     ``ignored`` gives the reason when a recognized message deliberately yields no
     facts (e.g. a koji instance other than ``primary``). ``problems`` lists what
-    could not be read from a recognized body.
+    could not be read from a recognized body. ``invalid`` says the body failed the
+    JSON Schema of its spec (CI messages): ``problems`` lists the schema errors, and no
+    fact may count as a result (``domain.facts.INVALID``).
     """
 
     family: str | None
@@ -52,6 +54,7 @@ class Translation:
     ignored: str | None = None
     problems: tuple[str, ...] = ()
     body_topic: str | None = None  # the topic the body itself claims, when it differs
+    invalid: bool = False
 
     @property
     def recognized(self) -> bool:

@@ -10,6 +10,13 @@ recognized as CI and ignored. Two body generations are read:
 
 The testcase is Greenwave's ``<namespace>.<type>.<category>``. Red Hat UMB topics
 (``VirtualTopic.eng.ci.brew-build...``) use the same spec; ``brew-*`` are Koji aliases.
+
+Every message is validated against the spec's JSON Schema for its topic and claimed
+version (``ci_validate``). The spec says an invalid message is not processed: it gives
+no result. Its schema errors are the message's problems (status ``invalid``), and a test
+message that still names a subject and a test case is recorded as an ``INVALID`` result
+(the claimed outcome kept in ``data``), which satisfies nothing and outweighs no valid
+result: the policy engine only uses it to say why a requirement has no result.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from adapters.translate.ci_legacy import (
     is_legacy_suffix,
     load_body,
 )
+from adapters.translate.ci_validate import validate
 from domain.facts import (
     BODHI_UPDATE,
     COMPOSE,
@@ -39,6 +47,7 @@ from domain.facts import (
     ERROR,
     FAILED,
     INFO,
+    INVALID,
     KOJI_BUILD,
     KOJI_BUILD_GROUP,
     KOJI_BUILD_SCRATCH,
@@ -100,22 +109,32 @@ def translate(envelope: Envelope, suffix: str) -> Translation | None:
     if split is None:
         return None
     topic_namespace, topic_artifact, event, state = split
-    if event != "test":
-        return Translation(family="ci", ignored=f"{event} events are not test results")
 
     outer = load_body(envelope.body)
     if outer is None:
         return Translation(
             family="ci",
             problems=(f"body is not a JSON object ({type(envelope.body).__name__})",),
+            invalid=True,
         )
     body = outer
     # A datagrepper/STOMP record stored whole: the real body is under ``msg``.
     if "artifact" not in body and isinstance(body.get("msg"), Mapping):
         body = load_body(body["msg"]) or body
     body_topic = body_topic_of(outer, envelope.topic)
+    validation = validate(body, topic_artifact, event, state)
+    schema_errors = validation.errors
+    if event != "test":
+        return Translation(
+            family="ci",
+            ignored=f"{event} events are not test results",
+            problems=schema_errors,
+            body_topic=body_topic,
+            invalid=bool(schema_errors),
+        )
 
-    problems: list[str] = []
+    problems: list[str] = list(schema_errors)
+    invalid = bool(schema_errors)
     test = body.get("test")
     # 0.2+/1.x keep the test description under ``test``; 0.1 at the top level.
     source: Mapping[str, Any] = test if isinstance(test, Mapping) else body
@@ -123,20 +142,28 @@ def translate(envelope: Envelope, suffix: str) -> Translation | None:
     if not all(names.values()):
         missing = "/".join(k for k, v in names.items() if not v)
         problems.append(f"no testcase: test {missing} missing")
-        return Translation(family="ci", problems=tuple(problems), body_topic=body_topic)
+        return Translation(
+            family="ci", problems=tuple(problems), body_topic=body_topic, invalid=invalid
+        )
     testcase = ".".join(n for n in names.values() if n)
 
-    outcome = _STATES[state] or _result(source, body, problems)
+    claimed = _STATES[state] or _result(source, body, problems)
+    # Not processed (the spec): no result, but kept and said why (see the docstring).
+    outcome = INVALID if invalid else claimed
 
     artifact = body.get("artifact")
     if not isinstance(artifact, Mapping):
         problems.append("no artifact: cannot tell the subject")
-        return Translation(family="ci", problems=tuple(problems), body_topic=body_topic)
+        return Translation(
+            family="ci", problems=tuple(problems), body_topic=body_topic, invalid=invalid
+        )
     artifact_type = as_str(artifact.get("type")) or topic_artifact
     kind = _ALIASES.get(artifact_type, artifact_type)
     subject = _subject(kind, artifact, problems)
     if subject is None:
-        return Translation(family="ci", problems=tuple(problems), body_topic=body_topic)
+        return Translation(
+            family="ci", problems=tuple(problems), body_topic=body_topic, invalid=invalid
+        )
     subject_type, identifier, nvr, covered, change = subject
 
     error = _section(body, "error")
@@ -149,6 +176,11 @@ def translate(envelope: Envelope, suffix: str) -> Translation | None:
     thread_id = as_str(body.get("thread_id"))
 
     data: dict[str, str] = {}
+    if invalid:
+        data["claimed_outcome"] = claimed
+        if note:
+            data["claimed_note"] = note
+        note = validation.summary()
     for key, value in (
         ("version", body.get("version")),
         ("pipeline_name", pipeline.get("name")),
@@ -179,7 +211,13 @@ def translate(envelope: Envelope, suffix: str) -> Translation | None:
         suspect_nvrs=_suspects(source, artifact) if outcome in _NOT_PASSING else (),
         data=data,
     )
-    return Translation(family="ci", facts=(fact,), problems=tuple(problems), body_topic=body_topic)
+    return Translation(
+        family="ci",
+        facts=(fact,),
+        problems=tuple(problems),
+        body_topic=body_topic,
+        invalid=invalid,
+    )
 
 
 def _result(source: Mapping[str, Any], body: Mapping[str, Any], problems: list[str]) -> str:

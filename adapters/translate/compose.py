@@ -30,9 +30,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from adapters.translate.base import Envelope, Translation, as_int, as_str, get_path
+from adapters.translate.ci_validate import validate
 from domain.facts import (
     COMPOSE_FAILED,
     COMPOSE_FINISHED,
@@ -107,7 +109,7 @@ def translate(envelope: Envelope, suffix: str) -> Translation | None:
         and parts[-2] == "build"
         and parts[-1] in _CI_BUILD
     ):
-        return _ci_build(envelope, parts[-1])
+        return _ci_build(envelope, parts[-3], parts[-1])
     return None
 
 
@@ -219,13 +221,19 @@ def _odcs(envelope: Envelope, suffix: str) -> Translation:
 # ----------------------------------------------------------------- CI messages spec
 
 
-def _ci_build(envelope: Envelope, state: str) -> Translation:
+def _ci_build(envelope: Envelope, artifact: str, state: str) -> Translation:
+    body = _body(envelope.body)
+    if body is None:
+        return replace(_not_an_object("ci", envelope.body), invalid=True)
+    # As every CI spec message: one that fails its JSON Schema is not processed.
+    schema_errors = validate(body, artifact, "build", state).errors
+    if schema_errors:
+        return Translation(
+            family="ci", ignored="invalid CI message", problems=schema_errors, invalid=True
+        )
     status = _CI_BUILD[state]
     if status is None:
         return Translation(family="ci", ignored=f"compose build {state}: not started yet")
-    body = _body(envelope.body)
-    if body is None:
-        return _not_an_object("ci", envelope.body)
     compose_id = as_str(get_path(body, "artifact", "id"))
     if compose_id is None:
         return Translation(family="ci", problems=("productmd-compose artifact has no id",))

@@ -19,6 +19,7 @@ from domain.facts import (
     ERROR,
     FAILED,
     INFO,
+    INVALID,
     KOJI_BUILD,
     KOJI_BUILD_GROUP,
     KOJI_BUILD_SCRATCH,
@@ -352,14 +353,14 @@ def test_fedora_koji_build_states_share_a_testcase(corpus_dir: Path, state: str)
 @pytest.mark.parametrize(
     ("result", "outcome"),
     [
-        ("PASSED", PASSED),
+        ("passed", PASSED),
         ("failed", FAILED),
         ("info", INFO),
         ("needs_inspection", NEEDS_INSPECTION),
-        ("Not_Applicable", NOT_APPLICABLE),
+        ("not_applicable", NOT_APPLICABLE),
     ],
 )
-def test_results_are_case_insensitive(corpus_dir: Path, result: str, outcome: str) -> None:
+def test_spec_results(corpus_dir: Path, result: str, outcome: str) -> None:
     envelope = Envelope(
         topic="org.fedoraproject.prod.ci.koji-build.test.complete",
         body=_koji_build_body(corpus_dir, result=result),
@@ -367,16 +368,24 @@ def test_results_are_case_insensitive(corpus_dir: Path, result: str, outcome: st
     assert _fact(envelope).outcome == outcome
 
 
-def test_unknown_result_needs_inspection(corpus_dir: Path) -> None:
+@pytest.mark.parametrize(
+    ("result", "claimed"),
+    [("PASSED", PASSED), ("Not_Applicable", NOT_APPLICABLE), ("bogus", NEEDS_INSPECTION)],
+)
+def test_results_outside_the_spec_are_invalid(corpus_dir: Path, result: str, claimed: str) -> None:
+    """0.2.x/1.x ``test.result`` is one of five lower-case values (the spec's schema): any
+    other spelling makes the message invalid, and an invalid message gives no result (it
+    used to be read case-insensitively, and "bogus" as NEEDS_INSPECTION)."""
     envelope = Envelope(
         topic="org.fedoraproject.prod.ci.koji-build.test.complete",
-        body=_koji_build_body(corpus_dir, result="bogus"),
+        body=_koji_build_body(corpus_dir, result=result),
     )
-    result = _translate(envelope)
-    fact = result.facts[0]
-    assert isinstance(fact, ResultFact)
-    assert fact.outcome == NEEDS_INSPECTION
-    assert any("bogus" in p for p in result.problems)
+    translation = _translate(envelope)
+    assert translation.invalid
+    fact = corpus.single_fact(translation, ResultFact)
+    assert fact.outcome == INVALID
+    assert fact.data["claimed_outcome"] == claimed
+    assert any("test.result" in p and result in p for p in translation.problems)
 
 
 def test_suspects_of_a_failing_result(corpus_dir: Path) -> None:

@@ -508,8 +508,16 @@ def _spec(state: str, **extra: Any) -> Translation:
             "compose_type": "nightly",
             "release_type": "ga",
         },
-        "contact": {"name": "Compose CI", "team": "releng", "email": "releng@example.org"},
-        "run": {"url": "https://jenkins.example.org/job/compose/7/"},
+        "contact": {
+            "name": "Compose CI",
+            "team": "releng",
+            "docs": "https://docs.example.org/compose-ci",
+            "email": "releng@example.org",
+        },
+        "run": {
+            "url": "https://jenkins.example.org/job/compose/7/",
+            "log": "https://jenkins.example.org/job/compose/7/console",
+        },
         "pipeline": {"id": "compose-7", "name": "compose"},
         "generated_at": "2024-01-01T10:00:00Z",
         "version": "1.1.14",
@@ -532,8 +540,15 @@ def test_spec_compose_builds() -> None:
     queued = _spec("queued")
     assert (queued.family, queued.facts) == ("ci", ())
     assert queued.ignored == "compose build queued: not started yet"
-    assert _spec("complete", artifact={"type": "productmd-compose"}).problems == (
-        "productmd-compose artifact has no id",
+    # A compose build message that fails the spec's JSON Schema is not processed: an
+    # artifact without id (and compose_type) gives no status, only the schema errors.
+    invalid = _spec("complete", artifact={"type": "productmd-compose"})
+    assert (invalid.family, invalid.facts, invalid.invalid) == ("ci", (), True)
+    assert invalid.problems == (
+        "schema productmd-compose.build.complete (0.2.x/1.x): artifact: "
+        "'compose_type' is a required property",
+        "schema productmd-compose.build.complete (0.2.x/1.x): artifact: "
+        "'id' is a required property",
     )
 
 
