@@ -50,9 +50,14 @@ def _stamp_text() -> str:
 
 
 def _ready(venv: Path) -> bool:
+    """Made for this spec, by the Debian interpreter there now (a Debian upgrade to
+    another python3.X leaves a venv whose site-packages that interpreter does not read)."""
     stamp = venv / STAMP
     python = venv / "bin" / "python"
-    return python.exists() and stamp.exists() and stamp.read_text() == _stamp_text()
+    site = venv / "lib" / DEBIAN_PYTHON.resolve().name / "site-packages" / "bodhi"
+    return (
+        python.exists() and site.is_dir() and stamp.exists() and stamp.read_text() == _stamp_text()
+    )
 
 
 def _check_debian() -> None:
@@ -93,10 +98,10 @@ def _create(venv: Path, log: Path) -> None:
                 shutil.rmtree(venv, ignore_errors=True)
                 lines = [x for x in log.read_text(errors="replace").splitlines()
                          if x.strip() and not x.startswith("WARNING: Location")]  # fmt: skip
-                tail = " | ".join(lines[-3:])
+                errors = [x for x in lines if x.startswith("ERROR:")] or lines or ["?"]
                 raise BodhiUnavailable(
-                    f"cannot install {' '.join(REQUIREMENTS)} (no network to PyPI?): {tail} "
-                    f"(log: {log})"
+                    f"cannot install {' '.join(REQUIREMENTS)} (no network to PyPI?): "
+                    f"{errors[-1]} (log: {log})"
                 )
     (venv / STAMP).write_text(_stamp_text())
 
