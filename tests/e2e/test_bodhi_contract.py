@@ -175,10 +175,12 @@ class Update:
     name: str
     builds: list[str]
     critpath: bool = False
+    critpath_groups: str | None = None
     request: str | None = "testing"
     status: str = "pending"
     modified_hours_ago: float = 0.0
     messages: list[dict[str, Any]] = field(default_factory=list)
+    invalid: bool = False  # its messages break their schema on purpose
 
     @property
     def alias(self) -> str:
@@ -189,6 +191,7 @@ class Update:
             "alias": self.alias,
             "builds": self.builds,
             "critpath": self.critpath,
+            "critpath_groups": self.critpath_groups,
             "request": self.request,
             "status": self.status,
             "modified_hours_ago": self.modified_hours_ago,
@@ -245,6 +248,13 @@ def scenarios(s: Stream) -> list[Update]:
                 scenario="fedora.updates-server.x86_64.64bit")
     )  # fmt: skip
 
+    # Fedora's critpath.type json gives groups: one context per group, none of which has a
+    # policy here; the plain context's policies still apply (Greenwave's decision.py: 404
+    # only for a subject no policy of any of the contexts applies to).
+    u = update("critpath-groups", ["gnome-shell-46.0-1.fc40"], critpath=True,
+               critpath_groups="critical-path-gnome")  # fmt: skip
+    u.messages.append(s.result(u.builds[0], TIER0, "PASSED"))
+
     # In testing, requested stable: the stable contexts, the desktop test still missing.
     u = update("critpath-stable", ["rpm-4.19.1.1-1.fc40"], critpath=True,
                request="stable", status="testing")  # fmt: skip
@@ -276,7 +286,7 @@ def scenarios(s: Stream) -> list[Update]:
 
     # Issue 15 deviation 9: a Fedora CI spec message without contact/run/pipeline and
     # with a version that is not semver must not satisfy anything.
-    u = update("invalid-ci", ["python-jinja2-3.1.3-1.fc40"])
+    u = update("invalid-ci", ["python-jinja2-3.1.3-1.fc40"], invalid=True)
     nvr = u.builds[0]
     u.messages.append(
         s.msg(f"{PREFIX}.ci.koji-build.test.complete", {
@@ -295,7 +305,7 @@ def scenarios(s: Stream) -> list[Update]:
 # ------------------------------------------------------------------ processes
 
 
-def _cli(*args: str, timeout: float = 240) -> str:
+def _cli(*args: str, timeout: float = 240, ok: tuple[int, ...] = (0,)) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "adapters.cli", *args],
         cwd=REPO,
@@ -303,14 +313,20 @@ def _cli(*args: str, timeout: float = 240) -> str:
         text=True,
         timeout=timeout,
     )
-    assert done.returncode == 0, f"relengotron {args[0]}: {done.stdout}\n{done.stderr}"
+    assert done.returncode in ok, f"relengotron {args[0]}: {done.stdout}\n{done.stderr}"
     return done.stdout
 
 
-def _ingest(db: str, path: Path, messages: list[dict[str, Any]]) -> dict[str, Any]:
+def _ingest(
+    db: str, path: Path, messages: list[dict[str, Any]], *, invalid: bool = False
+) -> dict[str, Any]:
+    """Ingested, every message recorded; ``invalid``: messages that ingest may reject
+    (exit 1) once it validates Fedora CI messages against their schemas."""
     path.write_text("".join(json.dumps(m) + "\n" for m in messages))
-    summary = json.loads(_cli("ingest", "--db", db, "--no-progress", "--json", str(path)))
-    assert summary["rejected"] == 0 and summary["unrecognized"] == 0, summary
+    args = ("ingest", "--db", db, "--no-progress", "--json", str(path))
+    summary = json.loads(_cli(*args, ok=(0, 1) if invalid else (0,)))
+    assert summary["unrecognized"] == 0, summary
+    assert invalid or summary["rejected"] == 0, summary
     return summary
 
 
@@ -412,7 +428,8 @@ def world(bodhi_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     db = f"sqlite:///{tmp / 'store.db'}"
     stream = Stream(start=datetime(2026, 11, 20, 9, 0, 0, 250_000, tzinfo=UTC))
     ups = scenarios(stream)
-    _ingest(db, tmp / "bus.jsonl", [m for u in ups for m in u.messages])
+    _ingest(db, tmp / "bus.jsonl", [m for u in ups if not u.invalid for m in u.messages])
+    _ingest(db, tmp / "bad.jsonl", [m for u in ups if u.invalid for m in u.messages], invalid=True)
     _cli("project", "--db", db, "--no-progress")
     with serve(db, tmp) as base:
         yield World(tmp, db, base, stream, {u.name: u for u in ups})
@@ -617,6 +634,18 @@ def test_critpath_update_waived_in_waiverdb(bodhi: dict[str, Any]) -> None:
         "update.base_update_cli": "Waived by @adamwill: 'known flake, see rhbz#2250000'"
     }
     assert page_summary(out["decisions"]) == "All required tests passed"
+
+
+def test_critpath_groups_ask_one_context_per_group(bodhi: dict[str, Any]) -> None:
+    out = got(bodhi, "critpath-groups")
+    assert out["contexts"] == [
+        "bodhi_update_push_testing_critical-path-gnome_critpath",
+        "bodhi_update_push_testing",
+    ]
+    assert (out["status"], out["passed"]) == ("passed", True)
+    (decision,) = out["decisions"]
+    assert decision["applicable_policies"] == ["fedora_ci_tier0_for_testing"]
+    assert [r["testcase"] for r in decision["satisfied_requirements"]] == [TIER0]
 
 
 def test_critpath_update_to_stable_waits_for_the_desktop_test(bodhi: dict[str, Any]) -> None:
