@@ -3,7 +3,7 @@
 Run by the Bodhi venv's python (tests/bodhi_env.py), never imported by the project's
 tests: ``<bodhi python> tests/bodhi_helper.py < request.json > answer.json``.
 
-The request is JSON: ``greenwave_api_url``, ``batch_size`` (Bodhi's
+The request is one line of JSON: ``greenwave_api_url``, ``batch_size`` (Bodhi's
 ``greenwave_batch_size``), ``updates`` (``alias``, ``builds``, ``request``, ``status``,
 ``critpath``, ``critpath_groups``, ``modified_hours_ago``) and ``probes`` (raw decision
 requests sent with ``util.greenwave_api_post``). The answer, one JSON object on stdout:
@@ -18,10 +18,17 @@ requests sent with ``util.greenwave_api_post``). The answer, one JSON object on 
 * ``status``, ``passed``, ``comments``: ``Update.update_test_gating_status()``, then
   ``test_gating_status``, ``test_gating_passed`` and the comments Bodhi posted.
 
+With ``page_port``, the answer is one line, and then Bodhi's web application itself
+(``bodhi.server.main``, as bodhi-server/tests/base.py builds it for its functional
+tests) serves the updates' pages on that port of 127.0.0.1 through waitress until
+standard input is closed: ``/updates/<alias>`` is Bodhi's real update page, whose script
+asks ``greenwave_api_url`` from the browser.
+
 Set up as Bodhi's own test base does (bodhi-server/tests/base.py ``_setup_method``,
-``populate``, ``create_update``; bodhi-server/tests/testing.ini), with an in-memory
-SQLite database and nothing mocked: messages Bodhi queues go out only on commit, which
-never happens here, and ``bodhi_email`` is empty, so no mail is sent.
+``populate``, ``create_update``; bodhi-server/tests/testing.ini), with an SQLite file
+database and nothing mocked: the messages Bodhi queues (notifications.publish) would go
+out on commit, so the queue is dropped before the one commit (page mode only), and
+``bodhi_email`` is empty, so no mail is sent.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import os
 import sys
 import tempfile
 import traceback
+import urllib.parse
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,7 +53,7 @@ def configure(request: dict[str, Any], tmp: Path) -> None:
     celery.write_text('broker_url = "memory://"\nimports = "bodhi.server.tasks"\n')
     settings = {
         "use": "egg:bodhi-server",
-        "sqlalchemy.url": "sqlite://",
+        "sqlalchemy.url": f"sqlite:///{tmp / 'bodhi.db'}",
         "celery_config": str(celery),
         "greenwave_api_url": request["greenwave_api_url"],
         "greenwave_batch_size": str(request.get("batch_size", 8)),
@@ -56,6 +64,10 @@ def configure(request: dict[str, Any], tmp: Path) -> None:
         "bodhi_email": "",
         "warm_cache_on_start": "false",
         "base_address": "https://bodhi.example.org/",
+        "libravatar_enabled": "false",
+        # The page's Content-Security-Policy connect-src: production.ini allows
+        # https://*.fedoraproject.org/, where Greenwave is; here, the decision API.
+        "cors_connect_src": urllib.parse.urljoin(request["greenwave_api_url"], "/"),
         "authtkt.secret": "contract-test",
         "session.secret": "contract-test",
         "dogpile.cache.backend": "dogpile.cache.memory",
@@ -157,9 +169,24 @@ def probe(data: dict[str, Any]) -> dict[str, Any]:
         return {"error": f"{type(exc).__name__}: {exc}"}
 
 
+def serve_pages(db: Any, port: int) -> None:
+    """Bodhi's web application on 127.0.0.1:``port`` until standard input closes."""
+    import threading
+
+    from bodhi.server import main as wsgi_app
+    from waitress.server import create_server
+
+    db.info.pop("messages", None)  # queued bus messages: never sent
+    db.commit()
+    server = create_server(wsgi_app({}, session=db), host="127.0.0.1", port=port, threads=1)
+    threading.Thread(target=server.run, daemon=True).start()
+    sys.stdin.read()
+    server.close()
+
+
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    request = json.load(sys.stdin)
+    request = json.loads(sys.stdin.readline())
     with tempfile.TemporaryDirectory(prefix="bodhi-helper-") as tmp:
         configure(request, Path(tmp))
         from importlib.metadata import version
@@ -172,8 +199,13 @@ def main() -> int:
             except Exception:
                 answer["updates"][spec["alias"]] = {"crash": traceback.format_exc()}
         answer["probes"] = {name: probe(data) for name, data in request.get("probes", {}).items()}
-        db.rollback()
-    json.dump(answer, sys.stdout)
+        json.dump(answer, sys.stdout)
+        if request.get("page_port"):
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            serve_pages(db, int(request["page_port"]))
+        else:
+            db.rollback()
     return 0
 
 

@@ -9,7 +9,9 @@ ResultsDB, WaiverDB, Fedora CI) ingested and projected beforehand. What is asser
 what Bodhi derives: ``Update.test_gating_status`` after
 ``Update.update_test_gating_status()``, ``Update.get_test_gating_info()`` (the
 get-test-results view), and what the update page's "Automated Tests" tab computes from
-those answers.
+those answers: ported to Python (``page_summary``, ``page_waivers``), and for real, with
+Bodhi's own web application serving its update page to headless Chromium, whose script
+asks ``serve`` (``bodhi_pages``).
 
 Bodhi's code this relies on (read in /work/.mirror/fedora-infra+bodhi/repo, Bodhi 8.1.1,
 and checked against the 26.4.0 wheel, which has the same gating code):
@@ -519,9 +521,9 @@ def page_waivers(decisions: list[dict[str, Any]]) -> dict[str, str]:
     return shown
 
 
-def moment_utc(times: list[str]) -> list[str | None]:
+def moment_js(times: list[str]) -> list[tuple[str | None, str]]:
     """``moment(time + ' Z')`` with the page's own moment.js, in Node.js: the ISO time it
-    shows the age of, or None for moment's "Invalid date"."""
+    shows the age of (None: moment finds no valid date), and the age, ``fromNow()``."""
     node = shutil.which("node") or shutil.which("nodejs")
     if node is None:
         _service_missing("Node.js", "node not found (apt install nodejs)")
@@ -530,12 +532,13 @@ def moment_utc(times: list[str]) -> list[str | None]:
         "const moment = require(process.argv[1]);"
         "const times = JSON.parse(process.argv[2]);"
         "console.log(JSON.stringify(times.map(t => {"
-        "  const m = moment(t + ' Z'); return m.isValid() ? m.toISOString() : null; })));"
+        "  const m = moment(t + ' Z');"
+        "  return [m.isValid() ? m.toISOString() : null, m.fromNow()]; })));"
     )
     done = subprocess.run([node, "-e", script, str(moment), json.dumps(times)],
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    return list(json.loads(done.stdout))
+    return [(iso, age) for iso, age in json.loads(done.stdout)]
 
 
 # ------------------------------------------------------------------ verdicts
@@ -723,8 +726,8 @@ def test_page_result_age_parses_with_moment(bodhi: dict[str, Any], world: World)
     sent = sent_results(world, "passing")
     results = [r for d in out["decisions"] for r in d["results"]]
     assert len(results) == len(sent)
-    shown = moment_utc([r["submit_time"] for r in results])
-    for r, iso in zip(results, shown, strict=True):
+    shown = moment_js([r["submit_time"] for r in results])
+    for r, (iso, _) in zip(results, shown, strict=True):
         expected = sent[int(r["id"])]["submit_time"][:23] + "Z"  # moment keeps milliseconds
         assert iso == expected, f"{r['submit_time']!r} + ' Z' shows as {iso}"
 
@@ -845,3 +848,158 @@ def test_result_recorded_before_the_request_is_seen(bodhi_python: Path, world: W
     _ingest(world.db, tmp_path / "late.jsonl", u.messages)
     out = run_bodhi(bodhi_python, world.base, [u])["updates"][u.alias]
     assert (out["status"], out["passed"]) == ("passed", True)
+
+
+# ------------------------------------------------------------------ Bodhi's page in a browser
+
+PAGES = ("passing", "failing", "missing-recent", "critpath-waived")
+PAGE_TIMEOUT_MS = 30_000
+COLLECT = """() => ({
+  badge: (document.querySelector('#test_status_badge') || {innerText: ''}).innerText.trim(),
+  builds: [...document.querySelectorAll('#resultsdb h4')].map(h => h.innerText.trim()),
+  rows: [...document.querySelectorAll('#resultsdb tr')].map(tr => ({
+    cls: tr.className,
+    cells: [...tr.querySelectorAll('td')].map(td => td.innerText.trim()),
+    titles: [...tr.querySelectorAll('span')].map(
+      s => s.getAttribute('data-bs-original-title') || s.getAttribute('title')).filter(t => t),
+  })),
+})"""
+
+
+@pytest.fixture(scope="module")
+def bodhi_pages(bodhi_python: Path, world: World) -> dict[str, Any]:
+    """Bodhi's own update pages (bodhi.server.main through waitress) in headless Chromium,
+    their script asking ``relengotron serve`` from the browser. Web security is off in
+    this browser: the page's POST is cross-origin and serve has no CORS yet (issue 15
+    deviation 6, tested over HTTP in test_cors_for_the_update_page); everything else the
+    page does is tested here."""
+    import select
+
+    from tests.e2e.test_web_page import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        _service_missing("Chromium", f"{CHROMIUM} not found (apt install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        _service_missing("playwright", f"cannot import it ({exc})")
+    updates = [world.updates[n] for n in PAGES]
+    port = _free_port()
+    request = {"greenwave_api_url": world.base + "/api/v1.0", "batch_size": 8,
+               "updates": [u.spec() for u in updates], "page_port": port}  # fmt: skip
+    env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PYTHONWARNINGS": "ignore"}
+    env.pop("BODHI_CONFIG", None)
+    log_path = world.tmp / "bodhi-pages.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([str(bodhi_python), str(HELPER)], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=log, text=True, env=env,
+                                cwd=REPO)  # fmt: skip
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(json.dumps(request) + "\n")
+            proc.stdin.flush()
+            ready, _, _ = select.select([proc.stdout], [], [], BODHI_TIMEOUT_S)
+            line = proc.stdout.readline() if ready else ""
+            assert line, f"Bodhi's web app did not start:\n{log_path.read_text()[-4000:]}"
+            answer = json.loads(line)
+            shown: dict[str, Any] = {}
+            with sync_playwright() as p:
+                args = [*CHROMIUM_ARGS, "--disable-web-security"]
+                browser = p.chromium.launch(executable_path=CHROMIUM, timeout=60_000, args=args)
+                try:
+                    for u in updates:
+                        shown[u.name] = _show(browser, f"http://127.0.0.1:{port}/updates/{u.alias}")
+                finally:
+                    browser.close()
+        finally:
+            proc.stdin.close()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+    return {"shown": shown, "answer": answer, "world": world}
+
+
+def _show(browser: Any, url: str) -> dict[str, Any]:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    console: list[str] = []
+    page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
+    page.on("requestfailed", lambda r: console.append(f"failed: {r.method} {r.url} {r.failure}"))
+    try:
+        response = page.goto(url, timeout=PAGE_TIMEOUT_MS)
+        assert response is not None and response.status == 200, url
+        # finish() removes the badge's spinner once every batch is answered (or failed)
+        page.wait_for_function(
+            "() => !document.querySelector('#test_status_badge .spinner')",
+            timeout=PAGE_TIMEOUT_MS,
+        )
+        seen = dict(page.evaluate(COLLECT))
+        seen["errors"] = errors
+        seen["console"] = console
+        return seen
+    finally:
+        page.close()
+
+
+def _decisions(bodhi_pages: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    u = bodhi_pages["world"].updates[name]
+    out = bodhi_pages["answer"]["updates"][u.alias]
+    assert "decisions" in out, out
+    return list(out["decisions"])
+
+
+@pytest.mark.parametrize(
+    ("name", "summary"),
+    [
+        ("passing", "All required tests passed"),
+        ("failing", "1 of 1 required tests failed"),
+        ("missing-recent", "1 of 1 required test results missing"),
+        ("critpath-waived", "All required tests passed"),
+    ],
+)
+def test_bodhi_page_summary(bodhi_pages: dict[str, Any], name: str, summary: str) -> None:
+    seen = bodhi_pages["shown"][name]
+    assert seen["errors"] == [], seen["console"]
+    assert seen["badge"] == summary, seen["console"]
+    assert seen["badge"] == summary
+    assert page_summary(_decisions(bodhi_pages, name)) == summary  # the port agrees
+
+
+def test_bodhi_page_rows(bodhi_pages: dict[str, Any]) -> None:
+    u = bodhi_pages["world"].updates["critpath-waived"]
+    seen = bodhi_pages["shown"]["critpath-waived"]
+    assert seen["builds"] == [*u.builds, u.alias]
+    rows = {r["cells"][2].split("\xa0")[0].split()[0]: r for r in seen["rows"]}
+    assert sorted(rows) == sorted([TIER0, *(t for t, _ in OPENQA)])
+    cli = rows["update.base_update_cli"]
+    assert "table-danger" in cli["cls"]  # FAILED, shown as failed ...
+    assert "Waived by @adamwill: 'known flake, see rhbz#2250000'" in cli["titles"]  # ... waived
+    assert "64bit" in cli["cells"][2] and "server" in cli["cells"][2]  # machine, flavor
+    assert f"{TIER0} is a required test" in rows[TIER0]["titles"]
+    assert [r["cells"][3] for r in bodhi_pages["shown"]["failing"]["rows"]] == [
+        "2 of 31 tests failed"  # the note
+    ]
+    (missing,) = bodhi_pages["shown"]["missing-recent"]["rows"]
+    assert "absent-automatedtest" in missing["cls"] and missing["cells"][2] == TIER0
+
+
+@DEVIATION_3
+def test_bodhi_page_shows_the_arch(bodhi_pages: dict[str, Any]) -> None:
+    seen = bodhi_pages["shown"]["passing"]
+    assert [r["cells"][2] for r in seen["rows"]] == [f"{TIER0}\xa0x86_64"] * 2
+
+
+@DEVIATION_3
+def test_bodhi_page_result_ages(bodhi_pages: dict[str, Any]) -> None:
+    """Each row's age is the one moment.js gives ResultsDB's time (the page showed "a
+    few seconds ago" for results 16 days old: moment fell back to ``Date``)."""
+    for name, seen in bodhi_pages["shown"].items():
+        sent = [m["body"]["submit_time"] for m in bodhi_pages["world"].updates[name].messages
+                if m["topic"].endswith("resultsdb.result.new")]  # fmt: skip
+        expected = {age for _, age in moment_js(sent)}
+        ages = [r["cells"][4] for r in seen["rows"] if "absent-automatedtest" not in r["cls"]]
+        assert len(ages) == len(sent) and set(ages) <= expected, (name, ages, expected)
+        assert not [c for c in seen["console"] if "falls back to js Date" in c], name
