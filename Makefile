@@ -10,11 +10,14 @@ STAMP  := $(VENV)/.installed
 # Debian packages: koji -> gssapi needs krb5 and a compiler; the artifact tests build
 # real RPMs and repodata (rpm, createrepo-c); `relengotron graph --format svg` uses Graphviz;
 # the web page is tested in headless Chromium (playwright drives Debian's browser);
-# bench/api.py loads the API with wrk.
-DEB_PACKAGES := libkrb5-dev gcc pkg-config rpm createrepo-c graphviz chromium wrk
+# bench/api.py loads the API with wrk; the Bodhi contract test runs bodhi-server from PyPI
+# in its own venv on Debian's python3 with python3-rpm/python3-librepo (tests/bodhi_env.py)
+# and the update page's moment.js in Node.js.
+DEB_PACKAGES := libkrb5-dev gcc pkg-config rpm createrepo-c graphviz chromium wrk \
+                python3-venv python3-rpm python3-librepo nodejs
 PYTEST_ARGS ?=
 
-.PHONY: demo test check lint bench sysdeps clean
+.PHONY: demo test check lint bench sysdeps clean bodhi-venv
 
 sysdeps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -40,10 +43,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: sysdeps lint
 	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating that as a failure"; fi; \
 	exit $$rc
+
+# bodhi-server 26.4.0 for tests/e2e/test_bodhi_contract.py, made once in
+# $RELENGOTRON_BODHI_VENV or ~/.cache/relengotron/bodhi-server-26.4.0 (the test makes it too).
+bodhi-venv: $(STAMP)
+	$(BIN)/python -m tests.bodhi_env
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py --n 100000
