@@ -12,9 +12,10 @@ from adapters import bootstrap
 from adapters.effector import ActReport
 from adapters.settings import Settings
 from domain import gating
-from domain.outbox import KOJI_MOVE
+from domain.outbox import BUS_PUBLISH, KOJI_MOVE
 from policies.answers import Decision
 from policies.engine import evaluate
+from projections.composer import COMPOSE_REQUEST, PUSH_RELEASE
 from projections.decider import DeciderReport
 from projections.gating import GatingView
 
@@ -153,11 +154,20 @@ def render_act(report: ActReport) -> str:
 
 
 def _render_row(r: dict[str, Any]) -> str:
-    if r["kind"] == KOJI_MOVE:
-        what = f"move {r['nvr']} {r['from_tag']} -> {r['to_tag']}"
+    """One line per action, whichever kind the outbox holds (``domain.outbox``,
+    ``projections.composer``); a kind this code does not know is named as it is."""
+    kind = r.get("kind")
+    if kind == KOJI_MOVE:
+        what = f"move {r.get('nvr')} {r.get('from_tag')} -> {r.get('to_tag')}"
+    elif kind == BUS_PUBLISH:
+        what = f"publish {r.get('message') or '(no message kind)'}"
+    elif kind == COMPOSE_REQUEST and r.get("target"):
+        what = f"compose {r['target']} via {r.get('backend') or '?'}"
+    elif kind == PUSH_RELEASE and r.get("target"):
+        what = f"release push {r['target']}"
     else:
-        what = f"publish {r['message']}"
-    return f"{r['outcome']:<13} {what}: {r['detail']}"
+        what = f"{kind} {r.get('action')}"
+    return f"{r.get('outcome', '?'):<13} {what}: {r.get('detail') or ''}".rstrip()
 
 
 # ------------------------------------------------------------------ status
