@@ -13,7 +13,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from adapters import bootstrap
-from adapters.settings import ENV_CONFIG, ENV_DB
+from adapters.settings import ENV_CONFIG, ENV_DB, database_url
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -70,7 +70,7 @@ def make_app(db: str | None = None, config: str | None = None) -> FastAPI:
     from adapters.readmodels import ProjectorThread
 
     cfg = bootstrap.settings(config)
-    store = bootstrap.application(db, cfg)
+    store = bootstrap.application(db, cfg, create=False)
     policies = bootstrap.policy_set(cfg)
     queries = ArtifactQueries(store, cfg)
     follower = ProjectorThread(bootstrap.projector(store, cfg), interval=cfg.api.project_interval)
@@ -122,6 +122,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not 0 < port < 65536 or workers < 1:
         print("relengotron serve: --port must be 1-65535 and --workers at least 1", file=sys.stderr)
         return EXIT_USAGE
+    from adapters.store import require_store
+
+    require_store(database_url(args.db, configured=cfg.db))  # serve creates no store
     writes = "writes need the bearer token" if cfg.api.token() else "read-only (no API token)"
     print(f"relengotron serve: http://{host}:{port}/  (OpenAPI: /docs; {writes})", flush=True)
     if workers == 1:
@@ -156,7 +159,7 @@ def cmd_decision(args: argparse.Namespace) -> int:
     from projections.decision_api import DecisionRequestError, DecisionService
 
     cfg = bootstrap.settings(args.config)
-    store = bootstrap.application(args.db, cfg)
+    store = bootstrap.application(args.db, cfg, create=False)
     service = DecisionService(bootstrap.read_model(store, cfg), bootstrap.policy_set(cfg))
     request: dict[str, Any] = {
         "product_version": args.product_version,

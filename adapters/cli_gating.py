@@ -9,8 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 from adapters import bootstrap
+from adapters.cli_errors import UsageError
 from adapters.effector import ActReport
 from adapters.settings import Settings
+from adapters.store import shown_url
 from domain import gating
 from domain.outbox import BUS_PUBLISH, KOJI_MOVE
 from policies.answers import Decision
@@ -73,9 +75,9 @@ def run(args: argparse.Namespace) -> int | None:
     return handler(args) if handler else None
 
 
-def _setup(args: argparse.Namespace) -> tuple[Settings, Any]:
+def _setup(args: argparse.Namespace, *, create: bool = True) -> tuple[Settings, Any]:
     cfg = bootstrap.settings(args.config)
-    return cfg, bootstrap.application(args.db, cfg)
+    return cfg, bootstrap.application(args.db, cfg, create=create)
 
 
 # ------------------------------------------------------------------ decide / act
@@ -120,8 +122,7 @@ def _act_follow(app: Any, cfg: Settings, args: argparse.Namespace) -> int:
     from adapters.live.followers import Followers
 
     if args.dry_run or args.interval <= 0:
-        print("relengotron act: --follow takes no --dry-run and a positive --interval")
-        return 2
+        raise UsageError("--follow takes no --dry-run and a positive --interval")
     followers = Followers(app, cfg, interval=args.interval, project=False)
     halt = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: halt.set())
@@ -226,14 +227,16 @@ def build_status(view: GatingView, nvr: str, pending_tag: str) -> dict[str, Any]
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    cfg, app = _setup(args)
+    cfg, app = _setup(args, create=False)
     view = bootstrap.decider(app, cfg).read_view()
     status = build_status(view, args.nvr, cfg.gating.pending_tag)
     if status is None:
         if args.json:
             print(json.dumps({"nvr": args.nvr, "state": None, "known": False}))
         else:
-            print(f"{args.nvr}: unknown here (no message about it has been recorded).")
+            print(
+                f"{args.nvr}: unknown in {shown_url(app)} (no message about it has been recorded)."
+            )
         return EXIT_PROBLEM
     print(json.dumps(status, default=str) if args.json else render_status(status))
     return EXIT_OK
@@ -298,8 +301,9 @@ def cmd_waive(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    cfg, app = _setup(args)
-    policies = bootstrap.policy_set(cfg, args.policies)
+    cfg = bootstrap.settings(args.config)
+    policies = bootstrap.policy_set(cfg, args.policies)  # the directory tried first
+    app = bootstrap.application(args.db, cfg, create=False)
     view = bootstrap.decider(app, cfg, policies).read_view()
     decision: Decision = evaluate(policies, view.snapshot(args.nvr))
     out = decision.as_dict()
