@@ -125,10 +125,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from adapters.store import require_store
 
     require_store(database_url(args.db, configured=cfg.db))  # serve creates no store
+    _can_listen(host, port)
     writes = "writes need the bearer token" if cfg.api.token() else "read-only (no API token)"
     print(f"relengotron serve: http://{host}:{port}/  (OpenAPI: /docs; {writes})", flush=True)
     if workers == 1:
-        uvicorn.run(
+        _uvicorn(
+            uvicorn.run,
             make_server(args.db, args.config),
             host=host,
             port=port,
@@ -140,7 +142,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ[ENV_DB] = args.db
     if args.config:
         os.environ[ENV_CONFIG] = os.path.abspath(args.config)
-    uvicorn.run(
+    _uvicorn(
+        uvicorn.run,
         "adapters.cli_api:app_from_env",
         factory=True,
         host=host,
@@ -150,6 +153,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=args.access_log,
     )
     return EXIT_OK
+
+
+def _can_listen(host: str, port: int) -> None:
+    """Fail before starting (exit 2, one line) when the address cannot be bound."""
+    import socket
+
+    from adapters.cli_errors import UsageError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(address)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+def _uvicorn(run: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """uvicorn ends a failed start with ``sys.exit(3)``: that is exit 2 here."""
+    from adapters.cli_errors import UsageError
+
+    try:
+        run(*args, **kwargs)
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            raise UsageError(f"the server did not start (uvicorn exit {exc.code})") from exc
 
 
 # ------------------------------------------------------------------ decision

@@ -386,3 +386,15 @@ def test_an_unexpected_failure_is_an_internal_error_exit_70(cli, tmp_path):
     done = relengotron("--debug", "events", "--subject", NVR, "--db", str(store), cwd=tmp_path)
     assert done.returncode == 70
     assert "Traceback (most recent call last)" in done.stderr
+
+
+def test_serve_on_an_address_in_use_is_one_line_exit_2(cli, tmp_path):
+    store = tmp_path / "x.db"
+    assert cli(*with_db(commands(tmp_path)["ingest"], f"sqlite:///{store}")).returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = cli("serve", "--port", str(port), "--db", str(store))
+    assert done.returncode == 2, done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in one_line(done)
