@@ -3,9 +3,10 @@
 A failure of the store (it is missing, the server refuses or cannot be reached, the
 file is not a database) is told apart from a bug by the exception's chain: the
 DB-API driver's (``sqlite3``, ``psycopg``), SQLAlchemy's or eventsourcing's
-*operational* and *interface* errors, and SQLite's "not a database" kind of
-``DatabaseError``. Integrity, programming and data errors are not among them:
-those are ours. URLs are shown with the password masked.
+*operational* and *interface* errors, SQLite's "not a database" kind of
+``DatabaseError`` and PostgreSQL's "permission denied". Integrity, other
+programming and data errors are not among them: those are ours. URLs are shown
+with the password masked.
 """
 
 from __future__ import annotations
@@ -73,7 +74,10 @@ def _failure_types() -> tuple[type[BaseException], ...]:
     except ImportError:  # pragma: no cover (a dependency)
         pass
     else:
+        # A role without the rights it needs (e.g. a read-only role where tables are
+        # missing): the store cannot be used as it is, as much as a refused login.
         types += [psycopg.OperationalError, psycopg.InterfaceError]
+        types.append(psycopg.errors.InsufficientPrivilege)
     return tuple(types)
 
 

@@ -398,3 +398,13 @@ def test_serve_on_an_address_in_use_is_one_line_exit_2(cli, tmp_path):
         done = cli("serve", "--port", str(port), "--db", str(store))
     assert done.returncode == 2, done.stderr
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in one_line(done)
+
+
+def test_a_store_opened_read_only_refuses_writes_in_one_line(cli, tmp_path):
+    store = tmp_path / "x.db"
+    assert cli(*with_db(commands(tmp_path)["ingest"], f"sqlite:///{store}")).returncode == 0
+    read_only = f"sqlite:///file:{store}?mode=ro&uri=true"
+    done = cli("waive", NVR, "dist.rpmdeplint", "--reason", "test", "--db", read_only)
+    assert done.returncode == 2, done.stderr
+    assert "attempt to write a readonly database" in one_line(done)
+    assert read_only in one_line(done)
