@@ -13,6 +13,7 @@ from typing import Any
 from adapters import bootstrap, cli_api, cli_artifacts, cli_audit, cli_gating, cli_live, cli_project
 from adapters.cli_errors import EXIT_OK, EXIT_USAGE, UsageError, run_command
 from adapters.ingest import IngestSummary
+from adapters.store import shown_url
 
 EXIT_REJECTED = 1
 DEBUG_HELP = "on an error, print the traceback too"
@@ -186,7 +187,7 @@ def cmd_events(args: argparse.Namespace) -> int:
         print(json.dumps(listing, indent=2, default=str))
         return EXIT_OK
     if not listing:
-        print(f"No events for {subject_type} {identifier}.")
+        print(f"No events for {subject_type} {identifier} in {shown_url(app)}.")
         return EXIT_OK
     print(f"{subject_type} {identifier}: {len(listing)} event(s)")
     for e in listing:

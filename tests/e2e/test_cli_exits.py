@@ -291,9 +291,14 @@ def test_writing_commands_create_the_store(cli, tmp_path):
 def test_unknown_build_names_the_store_it_looked_in(cli, tmp_path):
     where = tmp_path / "x.db"
     cli(*with_db(commands(tmp_path)["ingest"], f"sqlite:///{where}"))
-    done = cli("status", "zsh-1-1.fc44", "--db", f"sqlite:///{where}")
-    assert done.returncode == 1
-    assert f"sqlite:///{where}" in done.stdout
+    for argv, code in (
+        (["status", "zsh-1-1.fc44"], 1),
+        (["explain", "zsh-1-1.fc44"], 1),
+        (["events", "--subject", "zsh-1-1.fc44"], 0),
+    ):
+        done = cli(*argv, "--db", f"sqlite:///{where}")
+        assert done.returncode == code, argv
+        assert f"sqlite:///{where}" in done.stdout, argv
 
 
 # ------------------------------------------------------------------ usage and configuration
@@ -408,3 +413,14 @@ def test_a_store_opened_read_only_refuses_writes_in_one_line(cli, tmp_path):
     assert done.returncode == 2, done.stderr
     assert "attempt to write a readonly database" in one_line(done)
     assert read_only in one_line(done)
+
+
+def test_postgresql_store_once_written_is_found_by_read_only_commands(
+    cli, tmp_path, empty_schema_url
+):
+    url, _ = empty_schema_url
+    assert cli("health", "--db", url).returncode == 2
+    assert cli(*with_db(commands(tmp_path)["ingest"], url)).returncode == 0
+    done = cli("health", "--db", url, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["head"] > 0
