@@ -7,6 +7,7 @@ A store that cannot be used (missing, unreachable, not a database) raises
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
@@ -83,6 +84,7 @@ def _prepare(url: str) -> None:
 
 
 EVENTS_TABLE = f"{RelengApp.name.lower()}_events"
+_NO_DATABASE = re.compile(r'database "[^"]*" does not exist')
 
 
 def require_store(url: str, schema: str | None = None) -> None:
@@ -116,6 +118,9 @@ def require_store(url: str, schema: str | None = None) -> None:
         cause = store_failure(exc)
         if cause is None:
             raise
+        missing = _NO_DATABASE.search(cause)  # PostgreSQL gives no SQLSTATE on connecting
+        if missing:
+            raise StoreMissing(url, missing.group(0)) from exc
         raise StoreError(url, cause) from exc
     if not found:
         where = f"schema {schema}" if schema else "this database"

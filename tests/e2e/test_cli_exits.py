@@ -424,3 +424,13 @@ def test_postgresql_store_once_written_is_found_by_read_only_commands(
     done = cli("health", "--db", url, "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["head"] > 0
+
+
+def test_a_postgresql_database_that_does_not_exist_is_no_store(cli, pg_store):
+    url, _ = pg_store  # the server is up; this database is not on it
+    missing = url.rsplit("/", 1)[0] + "/relengotron_no_such_database"
+    done = cli("status", NVR, "--db", missing)
+    assert done.returncode == 2
+    line = one_line(done)
+    assert "no store at postgresql" in line
+    assert 'database "relengotron_no_such_database" does not exist' in line
