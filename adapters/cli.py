@@ -16,6 +16,7 @@ from adapters.ingest import IngestSummary
 from adapters.store import shown_url
 
 EXIT_REJECTED = 1
+CONNECT_TIMEOUT = "10"  # seconds
 DEBUG_HELP = "on an error, print the traceback too"
 
 
@@ -88,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse, run the command, and end by the exit-code table (``adapters.cli_errors``)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # A PostgreSQL server that does not answer (a dropped route, a firewall) is given
+    # CONNECT_TIMEOUT seconds per attempt, not the system's TCP timeout of minutes;
+    # PGCONNECT_TIMEOUT or connect_timeout in the URL choose otherwise.
+    os.environ.setdefault("PGCONNECT_TIMEOUT", CONNECT_TIMEOUT)
     return run_command(args.command, lambda: _dispatch(parser, args), debug=args.debug)
 
 

@@ -434,3 +434,26 @@ def test_a_postgresql_database_that_does_not_exist_is_no_store(cli, pg_store):
     line = one_line(done)
     assert "no store at postgresql" in line
     assert 'database "relengotron_no_such_database" does not exist' in line
+
+
+def test_a_postgresql_server_that_never_answers_is_given_up_on(tmp_path):
+    """A listener on this machine that accepts and stays silent: what a firewall that
+    drops packets looks like from the client. The default timeout ends the wait."""
+    import time
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        environ = {k: v for k, v in os.environ.items() if k != "PGCONNECT_TIMEOUT"}
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "adapters.cli", "status", NVR, "--db",
+             f"postgresql://u:{SECRET}@127.0.0.1:{port}/x"],
+            cwd=tmp_path, env={**environ, "PYTHONPATH": str(REPO)},
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        took = time.monotonic() - started
+    assert done.returncode == 2, done.stderr
+    assert "timeout expired" in one_line(done)
+    assert took < 60  # libpq tries twice (SSL, then not), 10 s each
