@@ -73,6 +73,7 @@ def commands(where: Path) -> dict[str, list[str]]:
         "decide": ["decide"],
         "act": ["act"],
         "act --dry-run": ["act", "--dry-run"],
+        "act --follow": ["act", "--follow", "--interval", "0.5"],
         "status": ["status", NVR],
         "waive": ["waive", NVR, "dist.rpmdeplint", "--reason", "test"],
         "evaluate": ["evaluate", NVR, "--policies", str(REPO / "config" / "policies")],
@@ -82,7 +83,9 @@ def commands(where: Path) -> dict[str, list[str]]:
         "graph": ["graph"],
         "push": ["push", "f44-updates#1"],
         "manifest": ["manifest", "load", "--artifact", "a", "--rpms-json", "rpms.json"],
+        "manifest solve": ["manifest", "solve", "--repo", "repo"],
         "project": ["project", "--no-progress"],
+        "project --follow": ["project", "--no-progress", "--follow"],
         "health": ["health"],
         "serve": ["serve", "--port", str(free_port())],
         "decision": [
@@ -104,11 +107,13 @@ READ_ONLY = [
     "events", "status", "evaluate", "artifacts", "affected", "graph", "push", "health",
     "serve", "decision", "explain", "replay --until", "replay --verify",
 ]  # fmt: skip
+# Every command of the README's list but consume, which waits for a store that is down
+# (it may be starting too; README, "Consuming from the bus").
 ALL = [
-    "ingest", "events", "demo", "decide", "act", "act --dry-run", "status", "waive",
-    "evaluate", "artifacts", "artifacts sync", "affected", "graph", "push", "manifest",
-    "project", "health", "serve", "decision", "explain", "replay --until", "replay --verify",
-    "override",
+    "ingest", "events", "demo", "decide", "act", "act --dry-run", "act --follow", "status",
+    "waive", "evaluate", "artifacts", "artifacts sync", "affected", "graph", "push",
+    "manifest", "manifest solve", "project", "project --follow", "health", "serve",
+    "decision", "explain", "replay --until", "replay --verify", "override",
 ]  # fmt: skip
 
 
