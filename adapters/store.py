@@ -171,7 +171,8 @@ def open_app(
 
     ``create``: make what is missing (the SQLite file's directory, the tables); else
     (read-only commands) a missing store is :class:`StoreMissing` and nothing is made.
-    A store that cannot be reached or read is :class:`StoreError`.
+    A store that cannot be reached or read raises the driver's error (see
+    :func:`store_failure`).
     """
     url = normalize_url(url)
     remember(url)
@@ -183,11 +184,9 @@ def open_app(
         return _open(url, schema, cache_size)
     except ArgumentError as exc:
         raise StoreURLError(f"{mask_url(url)}: {exc}") from exc
-    except Exception as exc:
-        cause = store_failure(exc)
-        if cause is None:
-            raise
-        raise StoreError(url, cause) from exc
+    # The driver's own errors go on as they are: long-running processes (consume, the
+    # followers) retry on them; the command line names the store (``remember``ed above)
+    # when one ends a command (``adapters.cli_errors``).
 
 
 def shown_url(app: RelengApp) -> str:

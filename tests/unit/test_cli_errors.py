@@ -87,3 +87,17 @@ def test_integrity_errors_are_not_store_failures(tmp_path):
 def test_interrupted_is_130():
     code, err = ended(raising(KeyboardInterrupt()))
     assert (code, err) == (130, "relengotron demo: interrupted\n")
+
+
+def test_opening_an_unreachable_store_raises_what_the_consumer_retries_on():
+    """``consume`` and the followers wait for a store that is down at start
+    (``adapters.live.consumer.STORAGE_ERRORS``): open_app must not turn the driver's
+    error into one of ours; the command line names the store instead."""
+    from adapters.live.consumer import STORAGE_ERRORS
+    from adapters.store import open_app
+    from adapters.store_errors import last_url
+
+    with pytest.raises(STORAGE_ERRORS) as caught:
+        open_app("postgresql://u:pw@127.0.0.1:1/x")
+    assert "refused" in (store_failure(caught.value) or "").lower()
+    assert last_url() == "postgresql+psycopg://u:pw@127.0.0.1:1/x"
