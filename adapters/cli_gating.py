@@ -11,6 +11,7 @@ from typing import Any
 from adapters import bootstrap
 from adapters.cli_errors import UsageError
 from adapters.effector import ActReport
+from adapters.koji_gateway import FAILED, TRANSIENT
 from adapters.settings import Settings
 from adapters.store import shown_url
 from domain import gating
@@ -109,8 +110,18 @@ def cmd_act(args: argparse.Namespace) -> int:
     bootstrap.decide(app, cfg)  # never act on a stale outbox
     report = bootstrap.effector(app, cfg).run(dry_run=args.dry_run)
     print(json.dumps(report.as_json()) if args.json else render_act(report))
-    failed = any(r["outcome"] == "failed" for r in report.done) or report.errors
-    return EXIT_PROBLEM if failed else EXIT_OK
+    return EXIT_PROBLEM if act_failed(report) else EXIT_OK
+
+
+def act_failed(report: ActReport) -> bool:
+    """Exit 1: an action failed for good, koji's login failed, or an action could not
+    be carried out this time (koji or a backend unreachable: it stays pending, the next
+    ``act`` tries again). Pending for want of configuration is not a failure."""
+    return bool(
+        report.errors
+        or any(r["outcome"] == FAILED for r in report.done)
+        or any(r["outcome"] == TRANSIENT for r in report.pending)
+    )
 
 
 def _act_follow(app: Any, cfg: Settings, args: argparse.Namespace) -> int:

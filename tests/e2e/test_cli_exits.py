@@ -462,3 +462,18 @@ def test_a_postgresql_server_that_never_answers_is_given_up_on(tmp_path):
     assert done.returncode == 2, done.stderr
     assert "timeout expired" in one_line(done)
     assert took < 60  # libpq tries twice (SSL, then not), 10 s each
+
+
+def test_act_with_koji_unreachable_is_exit_1_and_the_moves_stay_pending(cli, tmp_path):
+    """Exit 0 says all done: a move koji could not be reached for is not."""
+    store = tmp_path / "k.db"
+    sample = REPO / "config" / "examples" / "sample-stream.jsonl"
+    assert cli("ingest", "--no-progress", str(sample), "--db", str(store)).returncode == 0
+    settings = tmp_path / "koji.toml"
+    settings.write_text('[koji]\nhub = "http://127.0.0.1:1/kojihub"\nretries = 0\ntimeout = 2\n')
+    for dry_run in (["--dry-run"], []):
+        done = cli("act", *dry_run, "--json", "--db", str(store), "--config", str(settings))
+        assert done.returncode == 1, (dry_run, done.stderr)
+        report = json.loads(done.stdout)
+        moves = [r for r in report["still_pending"] if r["kind"] == "koji.move"]
+        assert moves and all(r["outcome"] == "transient" for r in moves), report
