@@ -326,6 +326,6 @@ def cmd_manifest(args: argparse.Namespace) -> int:
                            f"({len(manifest.rpms)} rpms) from {args.rpms_json}; "
                            f"{'recorded' if recorded else 'unchanged'}")  # fmt: skip
         return EXIT_OK
-    except ManifestError as exc:
+    except ManifestError as exc:  # the repository or rpms.json named cannot be used
         print(f"relengotron manifest: {exc}", file=sys.stderr)
-        return EXIT_PROBLEM
+        return EXIT_USAGE

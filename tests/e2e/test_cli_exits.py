@@ -477,3 +477,11 @@ def test_act_with_koji_unreachable_is_exit_1_and_the_moves_stay_pending(cli, tmp
         report = json.loads(done.stdout)
         moves = [r for r in report["still_pending"] if r["kind"] == "koji.move"]
         assert moves and all(r["outcome"] == "transient" for r in moves), report
+
+
+def test_manifest_from_a_repository_that_is_not_there_is_exit_2(cli, tmp_path):
+    """Like ingest of a missing file: the input named cannot be used, nothing recorded."""
+    missing = tmp_path / "no-repo"
+    done = cli("manifest", "solve", "--repo", str(missing), "--db", str(tmp_path / "x.db"))
+    assert done.returncode == 2, done.stderr
+    assert f"{missing}: no such file or directory" in one_line(done)
