@@ -206,7 +206,7 @@ def cmd_decision(args: argparse.Namespace) -> int:
             print(json.dumps({"status": exc.status, "message": exc.message}))
         else:
             print(f"relengotron decision: {exc.message}", file=sys.stderr)
-        return EXIT_USAGE if exc.status == 400 else EXIT_PROBLEM
+        return EXIT_USAGE  # 400, 404 (no policies for that gating point), 415: not a "no"
     if args.json:
         print(json.dumps(out))
     else:
