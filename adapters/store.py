@@ -54,12 +54,28 @@ def normalize_url(url: str) -> str:
         return f"sqlite:///{Path(url).resolve()}"
     scheme, rest = url.split("://", 1)
     if scheme in ("postgres", "postgresql"):
-        return f"postgresql+psycopg://{rest}"
+        return _parsed(f"postgresql+psycopg://{rest}")
     if scheme.startswith("postgresql+") or scheme.startswith("sqlite"):
-        return url
+        return _parsed(url)
     raise StoreURLError(
         f"unsupported database URL scheme {scheme!r} (use sqlite:/// or postgresql://)"
     )
+
+
+def _parsed(url: str) -> str:
+    """``url`` if SQLAlchemy can read it (host, port, database); else StoreURLError,
+    naming it with the password masked (SQLAlchemy's own message repeats it whole)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+        if parsed.port is not None and not 0 < parsed.port < 65536:
+            raise ValueError(f"port {parsed.port} out of range")
+    except ArgumentError:
+        raise StoreURLError(f"not a database URL: {mask_url(url)}") from None
+    except ValueError as exc:
+        raise StoreURLError(f"not a database URL: {mask_url(url)} ({exc})") from None
+    return url
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -112,8 +128,8 @@ def require_store(url: str, schema: str | None = None) -> None:
                 found = inspect(conn).has_table(EVENTS_TABLE, schema=schema)
         finally:
             engine.dispose()
-    except ArgumentError as exc:
-        raise StoreURLError(f"{mask_url(url)}: {exc}") from exc
+    except ArgumentError:
+        raise StoreURLError(f"not a database URL: {mask_url(url)}") from None
     except Exception as exc:
         cause = store_failure(exc)
         if cause is None:
@@ -182,8 +198,8 @@ def open_app(
         require_store(url, schema)
     try:
         return _open(url, schema, cache_size)
-    except ArgumentError as exc:
-        raise StoreURLError(f"{mask_url(url)}: {exc}") from exc
+    except ArgumentError:
+        raise StoreURLError(f"not a database URL: {mask_url(url)}") from None
     # The driver's own errors go on as they are: long-running processes (consume, the
     # followers) retry on them; the command line names the store (``remember``ed above)
     # when one ends a command (``adapters.cli_errors``).

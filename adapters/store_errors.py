@@ -43,7 +43,7 @@ def mask_url(url: str) -> str:
 
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # not a URL SQLAlchemy reads: mask what looks like user:password@
-        return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+        return re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", url)  # up to the last @
 
 
 def remember(url: str) -> None:

@@ -498,3 +498,19 @@ def test_decision_for_a_gating_point_without_policies_is_exit_2(cli, tmp_path):
     assert "Cannot find any applicable policies" in one_line(done)
     answered = cli(*commands(tmp_path)["decision"], "--db", str(store))
     assert answered.returncode == 1  # the policies are not satisfied: the answer is no
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://u:{SECRET}@localhost:abc/x",
+        f"postgresql://u:{SECRET}@localhost:99999/x",
+        f"postgresql://u:{SECRET}@oops@[::1/x",
+    ],
+    ids=["port", "port-range", "garbled"],
+)
+def test_a_url_that_does_not_parse_is_exit_2_password_masked(cli, url):
+    done = cli("status", NVR, "--db", url)
+    assert done.returncode == 2, done.stderr
+    assert "not a database URL: postgresql+psycopg://u:***@" in one_line(done)
+    assert SECRET not in done.stderr + done.stdout
