@@ -6,8 +6,9 @@ code   meaning
 0      all done: everything recorded, every action done, the answer is yes
 1      some input rejected or some action failed, the rest done; for a question,
        the answer is no (unknown build, policies not satisfied, push stopped, ...)
-2      usage, configuration, or the store missing or unreachable: one line on
-       stderr naming what (the store's URL with its password masked) and the cause
+2      usage, configuration, a file that cannot be read or written, or the store
+       missing or unreachable: one line on stderr naming what (the store's URL with
+       its password masked) and the cause
 70     internal error (``EX_SOFTWARE``): an exception nobody expected; one line,
        the traceback only with ``--debug``
 130    interrupted (Ctrl-C) before the command finished
@@ -76,6 +77,9 @@ def run_command(
     except Exception as exc:
         if isinstance(exc, _usage_errors()):
             say(str(exc))
+            return EXIT_USAGE
+        if isinstance(exc, OSError) and exc.filename is not None:  # a file named to us
+            say(f"{exc.filename}: {exc.strerror or exc}")
             return EXIT_USAGE
         cause = store_failure(exc)
         if cause is not None:  # the store failed mid-command

@@ -514,3 +514,12 @@ def test_a_url_that_does_not_parse_is_exit_2_password_masked(cli, url):
     assert done.returncode == 2, done.stderr
     assert "not a database URL: postgresql+psycopg://u:***@" in one_line(done)
     assert SECRET not in done.stderr + done.stdout
+
+
+def test_an_output_file_that_cannot_be_written_is_exit_2(cli, tmp_path):
+    store = tmp_path / "x.db"
+    assert cli(*with_db(commands(tmp_path)["ingest"], f"sqlite:///{store}")).returncode == 0
+    where = tmp_path / "no-dir" / "graph.dot"
+    done = cli("graph", "-o", str(where), "--db", str(store))
+    assert done.returncode == 2, done.stderr
+    assert f"{where}: No such file or directory" in one_line(done)
