@@ -61,7 +61,7 @@ def run_command(
     def say(text: str) -> None:
         if debug:
             traceback.print_exc(file=err)
-        print(f"relengotron {command}: {text}", file=err, flush=True)
+        print(f"relengotron {command}: {_scrubbed(text)}", file=err, flush=True)
 
     try:
         return body()
@@ -91,6 +91,20 @@ def run_command(
             "traceback and report it"
         )
         return EXIT_INTERNAL
+
+
+def _scrubbed(text: str) -> str:
+    """``text`` without the store's password, should a message repeat the URL."""
+    url = last_url()
+    if not url:
+        return text
+    try:
+        from sqlalchemy.engine import make_url
+
+        password = make_url(url).password
+    except Exception:  # an unparsable URL was refused before it was used
+        return text
+    return text.replace(str(password), "***") if password else text
 
 
 def _quiet_stdout() -> None:

@@ -101,3 +101,10 @@ def test_opening_an_unreachable_store_raises_what_the_consumer_retries_on():
         open_app("postgresql://u:pw@127.0.0.1:1/x")
     assert "refused" in (store_failure(caught.value) or "").lower()
     assert last_url() == "postgresql+psycopg://u:pw@127.0.0.1:1/x"
+
+
+def test_no_message_repeats_the_store_password():
+    remember("postgresql+psycopg://releng:hunter2-x@db1/relengotron")
+    code, err = ended(raising(RuntimeError("connect postgresql://releng:hunter2-x@db1 failed")))
+    assert code == 70
+    assert "hunter2-x" not in err and "releng:***@db1" in err
