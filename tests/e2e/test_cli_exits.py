@@ -144,6 +144,7 @@ def in_process(
     monkeypatch.chdir(cwd)
     monkeypatch.delenv("RELENGOTRON_DB", raising=False)
     monkeypatch.delenv("RELENGOTRON_CONFIG", raising=False)
+    monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)  # main sets it; undone after
     capsys.readouterr()
     try:
         code = main(argv)
