@@ -27,8 +27,12 @@ def settings(config: str | None = None) -> Settings:
     return load_settings(config)
 
 
-def application(db: str | None = None, cfg: Settings | None = None) -> RelengApp:
-    return open_app(database_url(db, configured=cfg.db if cfg else None))
+def application(
+    db: str | None = None, cfg: Settings | None = None, *, create: bool = True
+) -> RelengApp:
+    """The store ``--db``/``RELENGOTRON_DB``/``[store] url`` names; ``create=False``
+    (read-only commands): a missing store is an error and nothing is created."""
+    return open_app(database_url(db, configured=cfg.db if cfg else None), create=create)
 
 
 def policy_set(cfg: Settings, directory: str | None = None) -> PolicySet:

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from adapters import bootstrap, cli_api, cli_artifacts, cli_audit, cli_gating, cli_live, cli_project
+from adapters.cli_errors import EXIT_OK, EXIT_USAGE, UsageError, run_command
 from adapters.ingest import IngestSummary
-from adapters.settings import SettingsError
-from adapters.store import StoreURLError
-from policies.spec import PolicyError
+from adapters.store import shown_url
 
-EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad arguments discovered after parsing: printed, exit 2."""
+EXIT_REJECTED = 1
+CONNECT_TIMEOUT = "10"  # seconds
+DEBUG_HELP = "on an error, print the traceback too"
 
 
 def _db_option(p: argparse.ArgumentParser) -> None:
@@ -40,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="relengotron", description="Event-sourced release gating for Fedora-style releng."
     )
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ingest", help="record messages from files (JSON Lines, JSON, datagrepper)")
@@ -85,31 +84,36 @@ def build_parser() -> argparse.ArgumentParser:
     cli_audit.add_parsers(sub, _db_option)
     cli_api.add_parsers(sub, _db_option)
     cli_live.add_parsers(sub, _db_option)
+    for command in sub.choices.values():  # --debug before or after the command
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help=DEBUG_HELP)  # fmt: skip
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Parse, run the command, and end by the exit-code table (``adapters.cli_errors``)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        if args.command == "ingest":
-            return cmd_ingest(args)
-        if args.command == "events":
-            return cmd_events(args)
-        if args.command == "demo":
-            from adapters.demo import run_demo
+    # A PostgreSQL server that does not answer (a dropped route, a firewall) is given
+    # CONNECT_TIMEOUT seconds per attempt, not the system's TCP timeout of minutes;
+    # PGCONNECT_TIMEOUT or connect_timeout in the URL choose otherwise.
+    os.environ.setdefault("PGCONNECT_TIMEOUT", CONNECT_TIMEOUT)
+    return run_command(args.command, lambda: _dispatch(parser, args), debug=args.debug)
 
-            return run_demo(args.db, fresh=not args.keep)
-        for commands in (cli_gating, cli_artifacts, cli_project, cli_audit, cli_api, cli_live):
-            result = commands.run(args)
-            if result is not None:
-                return result
-    except (UsageError, StoreURLError, SettingsError, PolicyError) as exc:
-        print(f"relengotron {args.command}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except BrokenPipeError:  # e.g. piped into head
-        sys.stderr.close()
-        return EXIT_OK
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.command == "ingest":
+        return cmd_ingest(args)
+    if args.command == "events":
+        return cmd_events(args)
+    if args.command == "demo":
+        from adapters.demo import run_demo
+
+        return run_demo(args.db, fresh=not args.keep)
+    for commands in (cli_gating, cli_artifacts, cli_project, cli_audit, cli_api, cli_live):
+        result = commands.run(args)
+        if result is not None:
+            return result
     parser.error(f"unknown command {args.command}")
     return EXIT_USAGE  # pragma: no cover
 
@@ -119,8 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     for f in args.files:
-        if f != "-" and not Path(f).is_file():
+        if f == "-":
+            continue
+        if not Path(f).exists():
             raise UsageError(f"no such file: {f}")
+        if not Path(f).is_file() or not os.access(f, os.R_OK):
+            raise UsageError(f"cannot read {f}: not a readable file")
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     cfg = bootstrap.settings(args.config)
@@ -179,10 +187,10 @@ def render_summary(s: IngestSummary) -> str:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    app = bootstrap.application(args.db)
     if args.invalid:
         from adapters.invalid_inputs import invalid_messages, render_invalid
 
+        app = bootstrap.application(args.db, bootstrap.settings(args.config), create=False)
         rows = invalid_messages(app)
         print(json.dumps(rows, indent=2, default=str) if args.json else render_invalid(rows))
         return EXIT_OK
@@ -193,12 +201,13 @@ def cmd_events(args: argparse.Namespace) -> int:
         subject_type, identifier = "dist_git_commit", f"{parts[0]}/{parts[1]}#{parts[2]}"
     else:
         subject_type, identifier = args.subject_type, args.subject
+    app = bootstrap.application(args.db, bootstrap.settings(args.config), create=False)
     listing = bootstrap.subject_history(app, subject_type, identifier)
     if args.json:
         print(json.dumps(listing, indent=2, default=str))
         return EXIT_OK
     if not listing:
-        print(f"No events for {subject_type} {identifier}.")
+        print(f"No events for {subject_type} {identifier} in {shown_url(app)}.")
         return EXIT_OK
     print(f"{subject_type} {identifier}: {len(listing)} event(s)")
     for e in listing:

@@ -13,7 +13,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from adapters import bootstrap
-from adapters.settings import ENV_CONFIG, ENV_DB
+from adapters.settings import ENV_CONFIG, ENV_DB, database_url
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -70,7 +70,7 @@ def make_app(db: str | None = None, config: str | None = None) -> FastAPI:
     from adapters.readmodels import ProjectorThread
 
     cfg = bootstrap.settings(config)
-    store = bootstrap.application(db, cfg)
+    store = bootstrap.application(db, cfg, create=False)
     policies = bootstrap.policy_set(cfg)
     queries = ArtifactQueries(store, cfg)
     follower = ProjectorThread(bootstrap.projector(store, cfg), interval=cfg.api.project_interval)
@@ -122,10 +122,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not 0 < port < 65536 or workers < 1:
         print("relengotron serve: --port must be 1-65535 and --workers at least 1", file=sys.stderr)
         return EXIT_USAGE
+    from adapters.store import require_store
+
+    require_store(database_url(args.db, configured=cfg.db))  # serve creates no store
+    _can_listen(host, port)
     writes = "writes need the bearer token" if cfg.api.token() else "read-only (no API token)"
     print(f"relengotron serve: http://{host}:{port}/  (OpenAPI: /docs; {writes})", flush=True)
     if workers == 1:
-        uvicorn.run(
+        _uvicorn(
+            uvicorn.run,
             make_server(args.db, args.config),
             host=host,
             port=port,
@@ -137,7 +142,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ[ENV_DB] = args.db
     if args.config:
         os.environ[ENV_CONFIG] = os.path.abspath(args.config)
-    uvicorn.run(
+    _uvicorn(
+        uvicorn.run,
         "adapters.cli_api:app_from_env",
         factory=True,
         host=host,
@@ -149,6 +155,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _can_listen(host: str, port: int) -> None:
+    """Fail before starting (exit 2, one line) when the address cannot be bound."""
+    import socket
+
+    from adapters.cli_errors import UsageError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(address)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+def _uvicorn(run: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """uvicorn ends a failed start with ``sys.exit(3)``: that is exit 2 here."""
+    from adapters.cli_errors import UsageError
+
+    try:
+        run(*args, **kwargs)
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            raise UsageError(f"the server did not start (uvicorn exit {exc.code})") from exc
+
+
 # ------------------------------------------------------------------ decision
 
 
@@ -156,7 +189,7 @@ def cmd_decision(args: argparse.Namespace) -> int:
     from projections.decision_api import DecisionRequestError, DecisionService
 
     cfg = bootstrap.settings(args.config)
-    store = bootstrap.application(args.db, cfg)
+    store = bootstrap.application(args.db, cfg, create=False)
     service = DecisionService(bootstrap.read_model(store, cfg), bootstrap.policy_set(cfg))
     request: dict[str, Any] = {
         "product_version": args.product_version,
@@ -173,7 +206,7 @@ def cmd_decision(args: argparse.Namespace) -> int:
             print(json.dumps({"status": exc.status, "message": exc.message}))
         else:
             print(f"relengotron decision: {exc.message}", file=sys.stderr)
-        return EXIT_USAGE if exc.status == 400 else EXIT_PROBLEM
+        return EXIT_USAGE  # 400, 404 (no policies for that gating point), 415: not a "no"
     if args.json:
         print(json.dumps(out))
     else:

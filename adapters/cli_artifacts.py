@@ -78,9 +78,10 @@ def run(args: argparse.Namespace) -> int | None:
         return EXIT_USAGE
 
 
-def _view(args: argparse.Namespace) -> tuple[Settings, Any, ArtifactView]:
+def _view(args: argparse.Namespace, *, create: bool = False) -> tuple[Settings, Any, ArtifactView]:
+    """Settings, store and the composer's view; read-only commands create no store."""
     cfg = bootstrap.settings(args.config)
-    app = bootstrap.application(args.db, cfg)
+    app = bootstrap.application(args.db, cfg, create=create)
     bootstrap.decide_all(app, cfg)  # never answer from a stale view
     return cfg, app, bootstrap.composer(app, cfg).read_view()
 
@@ -289,7 +290,7 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     from adapters import artifact_sync
     from adapters.manifests import ManifestError
 
-    cfg, app, view = _view(args)
+    cfg, app, view = _view(args, create=True)
     try:
         if args.how == "solve":
             if not args.repo:
@@ -325,6 +326,6 @@ def cmd_manifest(args: argparse.Namespace) -> int:
                            f"({len(manifest.rpms)} rpms) from {args.rpms_json}; "
                            f"{'recorded' if recorded else 'unchanged'}")  # fmt: skip
         return EXIT_OK
-    except ManifestError as exc:
+    except ManifestError as exc:  # the repository or rpms.json named cannot be used
         print(f"relengotron manifest: {exc}", file=sys.stderr)
-        return EXIT_PROBLEM
+        return EXIT_USAGE

@@ -15,6 +15,7 @@ from adapters.cli_gating import build_status, render_status
 from adapters.effector import utc_now
 from adapters.envelope import to_envelope
 from adapters.ingest import to_incoming
+from adapters.store import shown_url
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 OVERRIDE_TOPIC = "relengotron.gate.override"
@@ -53,26 +54,28 @@ def run(args: argparse.Namespace) -> int | None:
     return handler(args) if handler else None
 
 
-def _setup(args: argparse.Namespace) -> tuple[Any, Any]:
+def _setup(args: argparse.Namespace, *, create: bool = True) -> tuple[Any, Any]:
     cfg = bootstrap.settings(args.config)
-    return cfg, bootstrap.application(args.db, cfg)
+    return cfg, bootstrap.application(args.db, cfg, create=create)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    cfg, app = _setup(args)
+    cfg, app = _setup(args, create=False)
     result = audit.explain(app, cfg, args.nvr)
     if result is None:
         if args.json:
             print(json.dumps({"nvr": args.nvr, "known": False}))
         else:
-            print(f"{args.nvr}: unknown here (no message about it has been recorded).")
+            print(
+                f"{args.nvr}: unknown in {shown_url(app)} (no message about it has been recorded)."
+            )
         return EXIT_PROBLEM
     print(json.dumps(result, default=str) if args.json else audit.render_explain(result))
     return EXIT_OK
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    cfg, app = _setup(args)
+    cfg, app = _setup(args, create=False)
     if args.verify:
         if args.nvrs:
             print("relengotron replay: --verify replays the whole log; no NVRs", file=sys.stderr)

@@ -9,12 +9,16 @@ from collections.abc import Callable
 from typing import Any
 
 from adapters import bootstrap
+from adapters.cli_errors import UsageError
 from adapters.effector import ActReport
+from adapters.koji_gateway import FAILED, TRANSIENT
 from adapters.settings import Settings
+from adapters.store import shown_url
 from domain import gating
-from domain.outbox import KOJI_MOVE
+from domain.outbox import BUS_PUBLISH, KOJI_MOVE
 from policies.answers import Decision
 from policies.engine import evaluate
+from projections.composer import COMPOSE_REQUEST, PUSH_RELEASE
 from projections.decider import DeciderReport
 from projections.gating import GatingView
 
@@ -72,9 +76,9 @@ def run(args: argparse.Namespace) -> int | None:
     return handler(args) if handler else None
 
 
-def _setup(args: argparse.Namespace) -> tuple[Settings, Any]:
+def _setup(args: argparse.Namespace, *, create: bool = True) -> tuple[Settings, Any]:
     cfg = bootstrap.settings(args.config)
-    return cfg, bootstrap.application(args.db, cfg)
+    return cfg, bootstrap.application(args.db, cfg, create=create)
 
 
 # ------------------------------------------------------------------ decide / act
@@ -106,8 +110,18 @@ def cmd_act(args: argparse.Namespace) -> int:
     bootstrap.decide(app, cfg)  # never act on a stale outbox
     report = bootstrap.effector(app, cfg).run(dry_run=args.dry_run)
     print(json.dumps(report.as_json()) if args.json else render_act(report))
-    failed = any(r["outcome"] == "failed" for r in report.done) or report.errors
-    return EXIT_PROBLEM if failed else EXIT_OK
+    return EXIT_PROBLEM if act_failed(report) else EXIT_OK
+
+
+def act_failed(report: ActReport) -> bool:
+    """Exit 1: an action failed for good, koji's login failed, or an action could not
+    be carried out this time (koji or a backend unreachable: it stays pending, the next
+    ``act`` tries again). Pending for want of configuration is not a failure."""
+    return bool(
+        report.errors
+        or any(r["outcome"] == FAILED for r in report.done)
+        or any(r["outcome"] == TRANSIENT for r in report.pending)
+    )
 
 
 def _act_follow(app: Any, cfg: Settings, args: argparse.Namespace) -> int:
@@ -119,8 +133,7 @@ def _act_follow(app: Any, cfg: Settings, args: argparse.Namespace) -> int:
     from adapters.live.followers import Followers
 
     if args.dry_run or args.interval <= 0:
-        print("relengotron act: --follow takes no --dry-run and a positive --interval")
-        return 2
+        raise UsageError("--follow takes no --dry-run and a positive --interval")
     followers = Followers(app, cfg, interval=args.interval, project=False)
     halt = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: halt.set())
@@ -153,11 +166,20 @@ def render_act(report: ActReport) -> str:
 
 
 def _render_row(r: dict[str, Any]) -> str:
-    if r["kind"] == KOJI_MOVE:
-        what = f"move {r['nvr']} {r['from_tag']} -> {r['to_tag']}"
+    """One line per action, whichever kind the outbox holds (``domain.outbox``,
+    ``projections.composer``); a kind this code does not know is named as it is."""
+    kind = r.get("kind")
+    if kind == KOJI_MOVE:
+        what = f"move {r.get('nvr')} {r.get('from_tag')} -> {r.get('to_tag')}"
+    elif kind == BUS_PUBLISH:
+        what = f"publish {r.get('message') or '(no message kind)'}"
+    elif kind == COMPOSE_REQUEST and r.get("target"):
+        what = f"compose {r['target']} via {r.get('backend') or '?'}"
+    elif kind == PUSH_RELEASE and r.get("target"):
+        what = f"release push {r['target']}"
     else:
-        what = f"publish {r['message']}"
-    return f"{r['outcome']:<13} {what}: {r['detail']}"
+        what = f"{kind} {r.get('action')}"
+    return f"{r.get('outcome', '?'):<13} {what}: {r.get('detail') or ''}".rstrip()
 
 
 # ------------------------------------------------------------------ status
@@ -216,14 +238,16 @@ def build_status(view: GatingView, nvr: str, pending_tag: str) -> dict[str, Any]
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    cfg, app = _setup(args)
+    cfg, app = _setup(args, create=False)
     view = bootstrap.decider(app, cfg).read_view()
     status = build_status(view, args.nvr, cfg.gating.pending_tag)
     if status is None:
         if args.json:
             print(json.dumps({"nvr": args.nvr, "state": None, "known": False}))
         else:
-            print(f"{args.nvr}: unknown here (no message about it has been recorded).")
+            print(
+                f"{args.nvr}: unknown in {shown_url(app)} (no message about it has been recorded)."
+            )
         return EXIT_PROBLEM
     print(json.dumps(status, default=str) if args.json else render_status(status))
     return EXIT_OK
@@ -288,8 +312,9 @@ def cmd_waive(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    cfg, app = _setup(args)
-    policies = bootstrap.policy_set(cfg, args.policies)
+    cfg = bootstrap.settings(args.config)
+    policies = bootstrap.policy_set(cfg, args.policies)  # the directory tried first
+    app = bootstrap.application(args.db, cfg, create=False)
     view = bootstrap.decider(app, cfg, policies).read_view()
     decision: Decision = evaluate(policies, view.snapshot(args.nvr))
     out = decision.as_dict()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from adapters import bootstrap
+from adapters.cli_errors import UsageError
 from adapters.readmodels import ProjectReport
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -55,8 +56,7 @@ def run(args: argparse.Namespace) -> int | None:
     if args.command != "project":
         return None
     if args.page_size < 1 or args.interval <= 0:
-        print("relengotron project: --page-size and --interval must be positive")
-        return EXIT_USAGE
+        raise UsageError("--page-size and --interval must be positive")
     cfg = bootstrap.settings(args.config)
     app = bootstrap.application(args.db, cfg)
     bar = None
@@ -108,7 +108,7 @@ def cmd_health(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     cfg = bootstrap.settings(args.config)
-    app = bootstrap.application(args.db, cfg)
+    app = bootstrap.application(args.db, cfg, create=False)
     health = bootstrap.read_model(app, cfg).health()
     problems = [
         f"{name} lags {f['lag']:,} events (limit {args.max_lag:,})"
