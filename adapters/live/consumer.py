@@ -381,7 +381,9 @@ class Recorder:
                 continue
             if done is None:
                 return False
-            self.stats.add(rejected=1)
+            # A redelivery of a delivery kept already (same content, same message id)
+            # is a duplicate: ``rejected`` counts the records written.
+            self.stats.add(rejected=done, duplicate=1 - done)
             return True
 
     def close(self) -> None:

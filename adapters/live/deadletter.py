@@ -237,7 +237,12 @@ def dead_letter_item(
             "content_type": properties.content_type,
             "content_encoding": properties.content_encoding,
             "timestamp": properties.timestamp,
-            "headers": jsonable(_without_delivery_stamps(headers)),
+            # With a message id, the delivery stamps are left out: a redelivery of the
+            # same message is the same record. Without one, they tell two deliveries
+            # of the same bytes apart (each its own record, issue 14).
+            "headers": jsonable(
+                _without_delivery_stamps(headers) if properties.message_id else headers
+            ),
         },
     }
     try:  # the bytes as they came: UTF-8 text, else base64

@@ -131,3 +131,28 @@ def test_poison_deliveries_are_kept_counted_and_never_cost_a_neighbour(
     assert summary["received"] + summary["dead_letters"] == len(good) + len(bodies), summary
     assert summary["storage_retries"] == 0
     assert bus.ready(bus.queue) == bus.ready(bus.dlq) == 0
+
+
+def test_repeated_dead_letters_without_an_id_are_records_of_their_own(store) -> None:
+    """The same garbage dead-lettered twice without a message id: two records (their
+    x-death stamps differ); the same letter delivered again (stamps equal): one."""
+    import datetime
+
+    import pika
+
+    from adapters.live.deadletter import dead_letter_item
+
+    def letter(second: int) -> Any:
+        death = {
+            "reason": "rejected",
+            "queue": "q",
+            "count": 1,
+            "time": datetime.datetime(2026, 12, 6, 5, 0, second),
+        }
+        props = pika.BasicProperties(headers={"x-death": [death]})
+        item, _ = dead_letter_item("t.a", "dlx", props, b"\xffgarbage", "amqp-dead-letter:q")
+        return item
+
+    assert store.record_rejected([letter(1)]) == 1
+    assert store.record_rejected([letter(1)]) == 0  # redelivered from the queue
+    assert store.record_rejected([letter(2)]) == 1  # another delivery of the same bytes
