@@ -222,7 +222,19 @@ def test_a_20_mb_line_and_20_mb_of_garbage(store, tmp_path):
     assert r.raw == garbage
 
 
-def test_the_same_odd_input_is_stored_the_same_on_sqlite_and_postgresql(tmp_path, pg_store):
+TAG = (
+    '{"topic": "org.fedoraproject.prod.buildsys.tag", "id": "%s", "body": {"build_id": %s,'
+    ' "name": "bash", "version": "5.2", "release": "%s", "tag": "f44-updates-candidate",'
+    ' "owner": "x", "user": "x", "instance": "primary", "x": %s}}'
+)
+
+
+def test_the_same_odd_input_is_stored_and_decided_the_same_on_sqlite_and_postgresql(
+    tmp_path, pg_store
+):
+    from projections.decider import Decider
+    from tests.integration.test_decision_replay import CONFIG, POLICIES
+
     lines: list[str | bytes] = [
         good(1),
         odd("s", r'{"a": "\udc00\u0000", "n": NaN, "i": %s}' % ("1" * 40)),
@@ -231,21 +243,26 @@ def test_the_same_odd_input_is_stored_the_same_on_sqlite_and_postgresql(tmp_path
         b"\xff\xfe not text",
         odd("nested", "[" * 2000 + "]" * 2000),
         odd("nokey", '"just a string"'),
+        TAG % ("t1", "1", r"1.fc44\u0000", "NaN"),
+        TAG % ("t2", "2", r"2.fc44\udc00", "1"),
+        TAG % ("t3", "3" * 30, "3.fc44", "1"),
     ]
     f = write(tmp_path, "same.jsonl", lines)
     url, schema = pg_store
     states = []
     for app in (open_app(f"sqlite:///{tmp_path / 'a.db'}"), open_app(url, schema=schema)):
         s = ingest_files(app, [f])
+        Decider(app, POLICIES, CONFIG).run()
         rows = []
-        for n in app.recorder.select_notifications(start=1, limit=1000):
+        for n in app.recorder.select_notifications(start=1, limit=10_000):
             state = json.loads(n.state)
             state.pop("timestamp", None)
             rows.append((n.originator_id, n.originator_version, n.topic, state))
         states.append((s.read, s.new, s.rejected, rows))
         app.close()
     assert states[0] == states[1]
-    assert states[0][:3] == (7, 4, 3)
+    assert states[0][:3] == (10, 7, 3)
+    assert len(states[0][3]) > 10  # the builds, their tags, the decider's events
 
 
 # ------------------------------------------------------------------ old stores
