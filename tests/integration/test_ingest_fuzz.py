@@ -113,7 +113,7 @@ def mutate(kind: str, seed: int, records: list[dict[str, Any]], done: list[bytes
             with contextlib.suppress(KeyError, IndexError, TypeError):
                 _set(record, path, _any_value(rng))
     elif kind == "huge":
-        size = rng.choice([10_000, 100_000, 1_000_000])
+        size = 1_000_000 if rng.random() < 0.05 else rng.choice([1_000, 10_000, 100_000])
         _set(record, rng.choice(paths) if paths else ("body",), "h" * size)
     elif kind == "deep":
         depth = rng.choice([50, 99, 100, 101, 150, 990, 1000, 1001, 5000, 100_000])
