@@ -357,3 +357,76 @@ def test_the_read_models_project_every_odd_message(store, tmp_path):
     assert ingest_files(store, [f]).new == 4
     report = Projector(store, CONFIG).run()
     assert report.events > 4
+
+
+def test_compressed_standard_input_is_known_by_its_first_bytes(tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    text = "".join(good(i) + "\n" for i in range(5)).encode()
+    for packed in (gzip.compress(text), lzma.compress(text), _zstd_frames(text)):
+        db = f"sqlite:///{tmp_path / 'stdin.db'}"
+        done = subprocess.run(
+            [sys.executable, "-m", "adapters.cli", "ingest", "-", "--db", db, "--json"],
+            input=packed,
+            capture_output=True,
+            cwd=root,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+        summary = json.loads(done.stdout)
+        assert summary["read"] == 5 and summary["rejected"] == 0, summary
+
+
+def test_odd_elements_of_a_json_array(store, tmp_path):
+    elements = [
+        json.loads(good(1)),
+        json.loads(odd("arr-s", r'{"t": "\udc00", "n": NaN, "k": 1, "k": 2}')),
+        json.loads(odd("arr-deep", "[" * 150 + "]" * 150)),
+        json.loads(good(2)),
+    ]
+    f = tmp_path / "array.json"
+    f.write_text(
+        "[\n"
+        + ",\n".join(
+            [
+                good(1),
+                odd("arr-s", r'{"t": "\udc00", "n": NaN, "k": 1, "k": 2}'),
+                odd("arr-deep", "[" * 150 + "]" * 150),
+                good(2),
+            ]
+        )
+        + "\n]\n"
+    )
+    s = ingest_files(store, [str(f)])
+    assert (s.read, s.new, s.rejected) == (4, 3, 1)
+    m = store.stored_message("arr-s")
+    assert m.body == {"t": "\ufffd", "n": "NaN", "k": 2}
+    assert any("duplicate keys" in p for p in m.problems), m.problems
+    assert any("surrogates" in p for p in m.problems), m.problems
+    exact_value = json.loads(base64.b64decode(m.original))  # the element, escapes kept
+    assert exact_value["body"]["t"] == "\udc00" and elements[1]["id"] == "arr-s"
+    (r,) = rejected_records(store)
+    assert "nested deeper than 100 levels" in r.reason and r.line == 3
+
+
+def test_a_message_no_store_can_hold_costs_no_neighbour_even_past_the_reader(store):
+    """The safety net: a message built without the reader (surrogates in its body)
+    fails its batch; the rest is recorded one at a time and it is kept as rejected."""
+    from adapters.ingest import Ingestor
+    from domain.values import IncomingMessage
+
+    ing = Ingestor(store, batch_size=10)
+    for key, body in (("n1", {"a": 1}), ("bad", {"a": "\udc00"}), ("n2", {"a": 2})):
+        ing.add(IncomingMessage(key=key, topic=TOPIC_UNKNOWN, body=body, source=f"x:{key}"))
+    ing.flush()
+    assert (ing.summary.new, ing.summary.rejected) == (2, 1)
+    assert store.has_message("n1") and store.has_message("n2")
+    (r,) = rejected_records(store)
+    assert "could not be recorded as a message" in r.reason
+    assert "\udc00" not in r.raw and "\\udc00" in r.raw
+
+
+TOPIC_UNKNOWN = "org.fedoraproject.prod.fedocal.meeting.new"
