@@ -57,7 +57,8 @@ class InputFile:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.name = "<stdin>" if path == "-" else path
+        # A file name that is not UTF-8 (surrogate escapes) is named with U+FFFD.
+        self.name = "<stdin>" if path == "-" else safe_str(path)
         self.size: int | None = None
         self.consumed = 0
         self._parser = parser()

@@ -430,3 +430,15 @@ def test_a_message_no_store_can_hold_costs_no_neighbour_even_past_the_reader(sto
 
 
 TOPIC_UNKNOWN = "org.fedoraproject.prod.fedocal.meeting.new"
+
+
+def test_a_file_name_that_is_not_utf8(store, tmp_path):
+    import os
+
+    name = os.fsdecode(b"\xff-bad.jsonl")  # '\udcff-bad.jsonl'
+    path = tmp_path / name
+    path.write_bytes((good(1) + "\n{garbage\n").encode())
+    s = ingest_files(store, [str(path)])
+    assert (s.read, s.new, s.rejected) == (2, 1, 1)
+    assert store.stored_message("good-1").source.endswith("\ufffd-bad.jsonl:1")
+    assert ingest_files(store, [str(path)]).duplicate == 2
