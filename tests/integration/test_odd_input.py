@@ -442,3 +442,17 @@ def test_a_file_name_that_is_not_utf8(store, tmp_path):
     assert (s.read, s.new, s.rejected) == (2, 1, 1)
     assert store.stored_message("good-1").source.endswith("\ufffd-bad.jsonl:1")
     assert ingest_files(store, [str(path)]).duplicate == 2
+
+
+def test_the_same_odd_message_from_a_file_and_from_the_bus_is_one_message(store, tmp_path):
+    """A backfill overlapping the live stream: the exact forms differ (the line's bytes,
+    the received record), the stored message is the same, so the second is a duplicate."""
+    from adapters.live.consumer import incoming_from
+
+    line = odd("both-1", r'{"t": "a\udc00", "n": NaN}')
+    f = write(tmp_path, "backfill.jsonl", [line])
+    assert ingest_files(store, [f]).new == 1
+    live = incoming_from(json.loads(line), "amqp:q")
+    assert live.original is not None and live.original != store.stored_message("both-1").original
+    outcome = store.record([live])
+    assert (outcome.new, outcome.duplicate) == ((), ("both-1",))
