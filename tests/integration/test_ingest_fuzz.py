@@ -8,7 +8,7 @@ Hypothesis draws each input's kind and a seed; the mutation itself is a seeded
 ``random.Random``, so generation stays cheap and every run is the same
 (``derandomize``). For every batch: no exception, ``read == new + duplicate +
 rejected``, one stored record per rejection, and a second pass all duplicates. The
-read models then project the whole fuzzed log.
+read models then project the whole fuzzed log, and the decider decides it.
 """
 
 from __future__ import annotations
@@ -197,6 +197,11 @@ def test_ingest_fuzz(corpus_dir, tmp_path):
     # Everything the fuzz recorded reads back through the read models (orjson, text).
     report = Projector(app, _config()).run()
     assert report.events > 0
+    # ... and through the decider (gates of every fuzzed build that reached a gating tag).
+    from projections.decider import Decider
+    from tests.integration.test_decision_replay import CONFIG, POLICIES
+
+    Decider(app, POLICIES, CONFIG).run()
     print(
         f"\nfuzz: {seen['inputs']:,} inputs ({seen['read']:,} lines read, "
         f"{seen['rejected']:,} rejected), each ingested twice, in {seconds:.1f} s: "
