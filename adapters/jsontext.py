@@ -26,7 +26,7 @@ from domain.safe_text import (
 )
 
 #: An escape that can decode to a lone surrogate or NUL (a false alarm only costs a walk).
-_SUSPECT = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+SUSPECT = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 _INT_DIGITS = 18  # shorter integers fit 64 bits: no range check
 
 
@@ -91,7 +91,7 @@ class _Parser:
         except ValueError as exc:
             raise NotJSON(f"not JSON: {exc}") from None
         notes = self.notes
-        if _SUSPECT.search(text) or text.count("[") + text.count("{") > MAX_DEPTH:
+        if SUSPECT.search(text) or text.count("[") + text.count("{") > MAX_DEPTH:
             try:
                 value = store_safe(value, notes)
             except TooDeep as exc:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.compressed import decompress, kind_of
-from adapters.jsontext import DUPLICATES, NotJSON, parser
+from adapters.jsontext import DUPLICATES, SUSPECT, NotJSON, parser
 from domain.safe_text import BAD_UTF8, I64_MIN, MAX_DEPTH, U64_MAX, TooDeep, safe_str, store_safe
 
 _BOM = b"\xef\xbb\xbf"
@@ -237,21 +238,42 @@ def _whole_document(text: str) -> list[tuple[Any, tuple[str, ...], bytes | None]
         elements = list(raw) if isinstance(raw, list) else [doc]
     else:
         return None
-    if not odd and "\\u" not in text and text.count("[") + text.count("{") <= MAX_DEPTH:
-        return [(e, (), None) for e in elements]
+    if not odd and not SUSPECT.search(text) and _max_depth(text) <= MAX_DEPTH:
+        return [(e, (), None) for e in elements]  # nothing to walk: the common case
     if elements and elements[0] is doc:  # one message: its exact text is the file's
         return [_safe_element(doc, text.strip().encode())]
     return [_safe_element(e) for e in elements]
 
 
+def _max_depth(text: str) -> int:
+    """How deep the JSON ``text`` nests (its strings left out), at C speed but for one
+    step per bracket."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return 0  # cannot be deeper
+    depth = top = 0
+    for c in _BRACKET.findall(_STRING.sub('""', text)):
+        if c in "[{":
+            depth += 1
+            top = max(top, depth)
+        else:
+            depth -= 1
+    return top
+
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _exact_json(element: Any) -> bytes:
+    try:
+        return json.dumps(element, ensure_ascii=True).encode()
+    except (ValueError, RecursionError):
+        return b""
+
+
 def _safe_element(
     element: Any, exact: bytes | None = None
 ) -> tuple[Any, tuple[str, ...], bytes | None]:
-    if exact is None:
-        try:
-            exact = json.dumps(element, ensure_ascii=True).encode()
-        except (ValueError, RecursionError):
-            exact = b""
     notes: set[str] = set()
     names: list[str] = []
     _duplicates(element, names)
@@ -260,12 +282,10 @@ def _safe_element(
     try:
         safe = store_safe(element, notes)
     except (TooDeep, RecursionError):
-        return (
-            _Rejected(exact.decode(), f"not a message: nested deeper than {MAX_DEPTH} levels"),
-            (),
-            exact,
-        )
+        exact = exact if exact is not None else _exact_json(element)
+        reason = f"not a message: nested deeper than {MAX_DEPTH} levels"
+        return _Rejected(exact.decode(), reason), (), exact
     if not notes:
         return element, (), None
     problems = (*sorted(notes), "the exact input is kept as base64 in 'original'")
-    return safe, problems, exact
+    return safe, problems, exact if exact is not None else _exact_json(element)
