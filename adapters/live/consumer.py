@@ -10,6 +10,11 @@ Nothing is dropped:
 
 * a topic nobody translates, or a body a translator cannot read, is recorded all the
   same (status ``unrecognized``, or problems on the message) and acknowledged;
+* a body holding what no store can keep as it is (lone surrogates, NUL, NaN, integers
+  beyond 64 bits: ``domain.safe_text``) is recorded store-safe, with its problems and
+  its exact value in ``original``; one nested deeper than 100 levels is rejected input.
+  So no message can fail its group commit (a lone surrogate used to fail it, and then
+  its own rejection, for ever);
 * the store unavailable (PostgreSQL restarting, SQLite ``database is locked``, a
   conflict that keeps coming back): the call does not return; it retries with an
   exponential back-off (0.5 s doubling to 30 s, for ever, one WARNING line per try)

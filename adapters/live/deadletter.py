@@ -14,7 +14,9 @@ them, and drains the queue with pika in a thread of its own. Each dead letter be
 * a **message** when its body is a JSON object (e.g. a body its schema class refuses,
   or a message the queue dead-lettered for another reason: ``expired``, ``maxlen``):
   recorded like any other (translated, deduplicated by message id), with a problem
-  saying it was refused by fedora-messaging and why;
+  saying it was refused by fedora-messaging and why. The body is read as ``ingest``
+  reads a line (``adapters.jsontext``; bytes that are not UTF-8 as U+FFFD), and when
+  something had to be changed to store it the exact bytes are kept in ``original``;
 * otherwise **rejected input** (``RejectedInput.Rejected``): ``raw`` is a JSON object
   with ``routing_key``, ``exchange`` (the dead-letter exchange), ``properties``
   (``message_id``, ``content_type``, ``content_encoding``, ``timestamp``, ``headers``
