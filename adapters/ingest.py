@@ -1,7 +1,9 @@
 """Bulk ingest: read, translate, record in batches, count.
 
 One transaction per batch of messages. Lines that are not messages are kept
-as rejected input and named; the rest of the file is still ingested.
+as rejected input and named, one record per line (a rerun writes none again and
+counts them as duplicates); the rest of the file is still ingested. Whatever the
+input, no exception: see ``adapters.reader`` and ``domain.safe_text``.
 """
 
 from __future__ import annotations
