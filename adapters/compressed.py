@@ -1,7 +1,7 @@
 """Compressed input (gzip, xz, zstd) read as far as it goes, never a traceback.
 
-The kind is known from the file name (``.gz``, ``.xz``, ``.zst``) or, for any other
-name and for standard input, from the first bytes. The data is decompressed a chunk at
+The kind is known from the first bytes (whatever the name: standard input too; a
+misnamed plain file is read as plain). The data is decompressed a chunk at
 a time, every member/stream/frame in turn, so a truncated or corrupt file gives
 everything before the damage plus the reason (``truncated gzip stream ...``), which the
 reader turns into a rejected input; the complete lines before it are read as usual.
@@ -27,13 +27,16 @@ _SUFFIX = {".gz": "gzip", ".gzip": "gzip", ".xz": "xz", ".zst": "zstd", ".zstd":
 
 
 def kind_of(name: str, head: bytes) -> str | None:
-    """``gzip``, ``xz``, ``zstd`` or None (not compressed)."""
-    for suffix, kind in _SUFFIX.items():
-        if name.lower().endswith(suffix):
-            return kind
+    """``gzip``, ``xz``, ``zstd`` or None (not compressed), from the first bytes; the
+    name (``.gz``, ``.xz``, ``.zst``) only decides when the data is too short to say (a
+    file cut inside its header). A misnamed plain file is read as what it is."""
     for magic, kind in _MAGIC.items():
         if head.startswith(magic):
             return kind
+    for suffix, kind in _SUFFIX.items():
+        if name.lower().endswith(suffix):
+            magic = next(m for m, k in _MAGIC.items() if k == kind)
+            return kind if magic.startswith(head) else None
     return None
 
 

@@ -456,3 +456,17 @@ def test_the_same_odd_message_from_a_file_and_from_the_bus_is_one_message(store,
     assert live.original is not None and live.original != store.stored_message("both-1").original
     outcome = store.record([live])
     assert (outcome.new, outcome.duplicate) == ((), ("both-1",))
+
+
+def test_a_misnamed_or_cut_compressed_file(tmp_path):
+    app = open_app(f"sqlite:///{tmp_path / 's.db'}")
+    plain = tmp_path / "plain-after-all.jsonl.gz"
+    plain.write_text(good(1) + "\n")
+    assert ingest_files(app, [str(plain)]).new == 1
+    cut = tmp_path / "cut-in-header.jsonl.xz"
+    cut.write_bytes(lzma.compress(b"x")[:3])
+    s = ingest_files(app, [str(cut)])
+    assert s.rejected == 1 and "truncated xz" in s.rejections[0].reason
+    empty = tmp_path / "empty.jsonl.zst"
+    empty.write_bytes(b"")
+    assert ingest_files(app, [str(empty)]).read == 0
