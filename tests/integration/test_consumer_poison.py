@@ -53,6 +53,7 @@ def poison() -> dict[str, bytes]:
         "p-deep-5000": b'{"d": ' + b"[" * 5000 + b"]" * 5000 + b"}",
         "p-not-utf8": b'{"who": "Jos\xe9"}',
         "p-int-digits": b'{"id": ' + b"7" * 5000 + b"}",
+        "p-20mb": b'{"log": "' + b"z" * 20_000_000 + rb'\u0000"}',
     }
 
 
@@ -116,6 +117,7 @@ def test_poison_deliveries_are_kept_counted_and_never_cost_a_neighbour(
     assert app.stored_message("p-bigint").body == {"id": "9" * 40}
     # fedora-messaging's json.loads keeps the last of duplicate keys before we see them
     assert app.stored_message("p-duplicate").body == {"k": 2}
+    assert app.stored_message("p-20mb").body == {"log": "z" * 20_000_000 + "\ufffd"}
     # What fedora-messaging refuses (not UTF-8; more digits than int() takes) is
     # dead-lettered, and read from there as ingest reads a line: a message, exact bytes.
     for key, body in (("p-not-utf8", {"who": "Jos\ufffd"}), ("p-int-digits", {"id": "7" * 5000})):
@@ -126,7 +128,7 @@ def test_poison_deliveries_are_kept_counted_and_never_cost_a_neighbour(
     for key in ("p-deep-150", "p-deep-5000"):
         assert "nested deeper than 100 levels" in kept(key).reason, kept(key).reason
     # Counted once each; nothing requeued; nothing left.
-    assert summary["new"] == len(good) + 7, summary
+    assert summary["new"] == len(good) + 8, summary
     assert summary["rejected"] == len(rejected(app)) == 2, summary
     assert summary["received"] + summary["dead_letters"] == len(good) + len(bodies), summary
     assert summary["storage_retries"] == 0
