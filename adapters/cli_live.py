@@ -335,9 +335,11 @@ class Consume:
         from fedora_messaging import api
         from twisted.internet import defer
 
+        from adapters.live import decoding
         from adapters.live.schemas import install
 
         install()  # each schema checked once, not once per message
+        decoding.install()  # a body fedora-messaging cannot read is refused, never a halt
 
         crochet.setup()
 

@@ -1,11 +1,17 @@
 """Bulk ingest: read, translate, record in batches, count.
 
 One transaction per batch of messages. Lines that are not messages are kept
-as rejected input and named; the rest of the file is still ingested.
+as rejected input and named, one record per line (a rerun writes none again and
+counts them as duplicates); the rest of the file is still ingested. Whatever the
+input, no exception: see ``adapters.reader`` and ``domain.safe_text``.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -21,6 +27,12 @@ from domain.message import IGNORED, INVALID, RECOGNIZED, UNRECOGNIZED
 from domain.values import IncomingMessage, RecordOutcome, RejectedLine
 
 DEFAULT_BATCH = 500
+
+log = logging.getLogger(__name__)
+
+#: What a message (not the store) can make recording fail with: the safety net only;
+#: ``domain.safe_text`` makes every value storable before it gets there.
+DATA_ERRORS = (UnicodeError, ValueError, TypeError, RecursionError, OverflowError)
 
 
 @dataclass
@@ -65,8 +77,19 @@ class IngestSummary:
         }
 
 
-def to_incoming(envelope: Envelope, source: str | None = None) -> IncomingMessage:
-    """Translate an envelope and wrap it for the application."""
+def to_incoming(
+    envelope: Envelope,
+    source: str | None = None,
+    problems: tuple[str, ...] = (),
+    original: bytes | None = None,
+) -> IncomingMessage:
+    """Translate an envelope and wrap it for the application.
+
+    ``problems`` and ``original`` (the exact input) come with an envelope whose values
+    were made store-safe (``domain.safe_text``); a message without an id is then keyed
+    by its stored content and its exact input, so two inputs that differ only in what
+    was replaced stay two messages.
+    """
     t = translate(envelope)
     if not t.recognized:
         status, reason = UNRECOGNIZED, "no translator for this topic"
@@ -77,6 +100,11 @@ def to_incoming(envelope: Envelope, source: str | None = None) -> IncomingMessag
     else:
         status, reason = RECOGNIZED, None
     key = envelope.msg_id or ids.content_key(envelope.topic, envelope.body)
+    kept = None
+    if original is not None:
+        kept = base64.b64encode(original).decode("ascii")
+        if not envelope.msg_id:
+            key = f"{key}~{hashlib.sha256(original).hexdigest()[:16]}"
     return IncomingMessage(
         key=key,
         topic=envelope.topic,
@@ -88,9 +116,10 @@ def to_incoming(envelope: Envelope, source: str | None = None) -> IncomingMessag
         family=t.family,
         status=status,
         reason=reason,
-        problems=t.problems,
+        problems=(*problems, *t.problems),
         facts=t.facts,
         source=source,
+        original=kept,
     )
 
 
@@ -106,6 +135,7 @@ class Ingestor:
         self.summary = IngestSummary()
         self._batch: list[IncomingMessage] = []
         self._rejected: list[RejectedLine] = []
+        self._items: dict[str, Item] = {}  # source -> item, of the batch (for the net)
 
     def add_item(self, item: Item) -> None:
         self.summary.read += 1
@@ -117,7 +147,9 @@ class Ingestor:
         except NotAMessage as exc:
             self._reject(item, str(exc))
             return
-        self.add(to_incoming(envelope, source=f"{item.source}:{item.line}"))
+        source = f"{item.source}:{item.line}"
+        self.add(to_incoming(envelope, source, item.problems, item.original))
+        self._items[source] = item
 
     def add(self, message: IncomingMessage) -> None:
         self._batch.append(message)
@@ -125,19 +157,50 @@ class Ingestor:
             self.flush()
 
     def _reject(self, item: Item, reason: str) -> None:
-        self.summary.rejected += 1
-        self.summary.rejections.append(Rejection(item.source, item.line, reason))
+        original = item.original
         self._rejected.append(
-            RejectedLine(raw=item.raw, reason=reason, source=item.source, line=item.line)
+            RejectedLine(
+                raw=item.raw,
+                reason=reason,
+                source=item.source,
+                line=item.line,
+                original=base64.b64encode(original).decode("ascii") if original else None,
+            )
         )
+
+    def _reject_message(self, m: IncomingMessage, item: Item | None, exc: Exception) -> None:
+        reason = f"could not be recorded as a message: {exc!r}"
+        if item is None:
+            raw = json.dumps({"topic": m.topic, "body": m.body}, ensure_ascii=True, default=str)
+            item = Item(m.source or "", 0, raw)
+        self._reject(item, reason)
 
     def flush(self) -> None:
         if self._batch:
             batch, self._batch = self._batch, []
-            self._count(self.app.record(batch))
+            items, self._items = self._items, {}
+            try:
+                outcome = self.app.record(batch)
+            except DATA_ERRORS:
+                # Not the store's fault (a message no store should have been handed):
+                # record the rest, one at a time, and keep the culprit as rejected input.
+                log.exception("recording a batch of %d failed; one at a time", len(batch))
+                for m in batch:
+                    try:
+                        self._count(self.app.record([m]))
+                    except DATA_ERRORS as exc:
+                        self._reject_message(m, items.get(m.source or ""), exc)
+            else:
+                self._count(outcome)
         if self._rejected:
             rejected, self._rejected = self._rejected, []
-            self.app.record_rejected(rejected)
+            written = self.app.keep_rejected(rejected)
+            # One record per line; a line recorded by an earlier run is a duplicate.
+            self.summary.rejected += len(written)
+            self.summary.duplicate += len(rejected) - len(written)
+            self.summary.rejections.extend(
+                Rejection(r.source or "", r.line or 0, r.reason) for r in written
+            )
 
     def _count(self, outcome: RecordOutcome) -> None:
         s = self.summary

@@ -10,6 +10,7 @@ aggregates, so one bad apple never loses the rest of the batch.
 
 from __future__ import annotations
 
+import base64
 import random
 import time
 from collections import OrderedDict
@@ -26,6 +27,7 @@ from domain import ids
 from domain.handlers import apply_fact, targets
 from domain.message import InboundMessage, RejectedInput
 from domain.ports import StreamReader
+from domain.safe_text import TooDeep, safe_str, store_safe
 from domain.unit_of_work import UnitOfWork
 from domain.values import IncomingMessage, RecordOutcome, RejectedLine
 
@@ -123,7 +125,7 @@ class RelengApp(Application[UUID]):
         in_batch: dict[str, IncomingMessage] = {}
         for m in messages:
             while m.key in in_batch:
-                if _same(in_batch[m.key].topic, in_batch[m.key].body, m):
+                if _same(in_batch[m.key], m):
                     duplicate.append(m.key)
                     break
                 m = _rekeyed(m)
@@ -169,7 +171,7 @@ class RelengApp(Application[UUID]):
         for m in todo:
             while ids.message_id(m.key) in taken:
                 stored = self.stored_message(m.key)
-                if stored is not None and _same(stored.topic, stored.body, m):
+                if stored is not None and _same(stored, m):
                     duplicate.append(m.key)
                     break
                 m = _rekeyed(m)
@@ -197,24 +199,47 @@ class RelengApp(Application[UUID]):
         return None
 
     def record_rejected(self, lines: Iterable[RejectedLine]) -> int:
-        """Keep input that was not a message. The same raw text is kept once."""
+        """Keep input that was not a message; how many records were written."""
+        return len(self.keep_rejected(lines))
+
+    def keep_rejected(self, lines: Iterable[RejectedLine]) -> list[RejectedLine]:
+        """Keep input that was not a message, one record per line (or delivery); returns
+        the lines written (store-safe). A line recorded already (same place, same
+        content: a rerun) is not written again, also when a store from before issue 14
+        holds it under its content alone."""
         aggs: dict[UUID, RejectedInput] = {}
+        written: dict[UUID, RejectedLine] = {}
         for line in lines:
-            rid = ids.rejected_id(line.raw)
-            if rid in aggs or self._exists(rid):
+            line = _store_safe_line(line)
+            rid = ids.rejected_line_id(line.source, line.line, line.raw, line.original)
+            if rid in aggs or self._exists(rid) or self._kept_before(line):
                 continue
             agg = RejectedInput(
-                raw=line.raw, reason=line.reason, source=line.source, line=line.line
+                raw=line.raw,
+                reason=line.reason,
+                source=line.source,
+                line=line.line,
+                original=line.original,
             )
             aggs[rid] = agg
+            written[rid] = line
         if aggs:
             try:
                 self.save(*aggs.values())
             except IntegrityError:  # recorded concurrently: keep each that is not
                 for rid, agg in aggs.items():
-                    if not self._exists(rid):
+                    if self._exists(rid):
+                        del written[rid]
+                    else:
                         self.save(agg)
-        return len(aggs)
+        return list(written.values())
+
+    def _kept_before(self, line: RejectedLine) -> bool:
+        """A record by content alone (stores before issue 14) for this very line."""
+        for e in self.events.get(ids.rejected_id(line.raw), lte=1):
+            old = cast(Any, e)
+            return bool(old.source == line.source and old.line == line.line)
+        return False
 
     def has_message(self, key: str) -> bool:
         return self._exists(ids.message_id(key))
@@ -270,18 +295,46 @@ class RelengApp(Application[UUID]):
             problems=list(m.problems),
             facts=len(m.facts),
             source=m.source,
+            original=m.original,
         )
         uow.add(msg)
         for fact in m.facts:
             apply_fact(uow, fact, m.key, m.sent_at)
 
 
-def _same(topic: str, body: Any, m: IncomingMessage) -> bool:
-    return topic == m.topic and body == m.body
+def _same(stored: Any, m: IncomingMessage) -> bool:
+    """``stored`` (a recorded message, or one earlier in the batch) is ``m`` again: the
+    same topic and stored body. The exact input (``original``) is not compared: the
+    same message read from a file and from the bus keeps different exact forms."""
+    if stored.topic != m.topic:
+        return False
+    if stored.body == m.body:
+        return True
+    if m.original is None or getattr(stored, "original", None) is not None:
+        return False
+    # Recorded before issue 14, as it came: compare it as it would be stored now.
+    try:
+        return bool(store_safe(stored.body, set()) == m.body)
+    except TooDeep:
+        return False
+
+
+def _store_safe_line(line: RejectedLine) -> RejectedLine:
+    """The line with text every store can hold (domain.safe_text), its exact bytes kept."""
+    raw = safe_str(line.raw)
+    reason = safe_str(line.reason)
+    source = safe_str(line.source) if line.source is not None else None
+    if raw is line.raw and reason is line.reason and source is line.source:
+        return line
+    original = line.original
+    if original is None and raw is not line.raw:
+        original = base64.b64encode(line.raw.encode("utf-8", "surrogatepass")).decode()
+    return replace(line, raw=raw, reason=reason, source=source, original=original)
 
 
 def _rekeyed(m: IncomingMessage) -> IncomingMessage:
-    digest = ids.content_key(m.topic, m.body).split(":", 1)[1][:16]
+    content = m.body if m.original is None else [m.body, m.original]
+    digest = ids.content_key(m.topic, content).split(":", 1)[1][:16]
     key = f"{m.key}~{digest}"
     problem = f"message id {m.key!r} is also used by a different message; recorded as {key!r}"
     return replace(m, key=key, problems=(*m.problems, problem))

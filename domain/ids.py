@@ -7,6 +7,7 @@ These functions and the namespace are a stored schema: never change them.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from functools import lru_cache
@@ -44,9 +45,20 @@ def message_id(key: str) -> UUID:
 
 
 def rejected_id(raw: str) -> UUID:
+    """Rejected input by content alone: how stores before issue 14 named it (read only)."""
     return uuid5(
         NAMESPACE, "rejected:" + hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()
     )
+
+
+def rejected_line_id(source: str | None, line: int | None, raw: str, original: str | None) -> UUID:
+    """One rejected line (or delivery): its place and its exact content. The same line
+    read again from the same file is the same record; the same text at another line
+    (or in another file) is a record of its own. ``original`` (base64) is the content
+    when given, else ``raw``."""
+    content = base64.b64decode(original) if original else raw.encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(content).hexdigest()
+    return uuid5(NAMESPACE, f"rejected-line:{source}:{line}:{digest}")
 
 
 def tag_id(tag: str) -> UUID:

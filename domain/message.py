@@ -29,7 +29,26 @@ class InboundMessage(Aggregate):
     def create_id(key: str) -> UUID:
         return ids.message_id(key)
 
-    @event("Received")
+    class Received(Aggregate.Created):
+        """Declared (not only named) so that ``original``, added by issue 14, reads as
+        None on events written before it."""
+
+        key: str
+        msg_id: str | None
+        topic: str
+        body_topic: str | None
+        headers: dict[str, Any]
+        body: Any
+        sent_at: str | None
+        family: str | None
+        status: str
+        reason: str | None
+        problems: list[str]
+        facts: int
+        source: str | None
+        original: str | None = None
+
+    @event(Received)
     def __init__(
         self,
         key: str,
@@ -45,6 +64,7 @@ class InboundMessage(Aggregate):
         problems: list[str],
         facts: int,
         source: str | None,
+        original: str | None = None,
     ) -> None:
         self.key = key
         self.topic = topic
@@ -53,13 +73,34 @@ class InboundMessage(Aggregate):
 
 
 class RejectedInput(Aggregate):
-    """Input that was not a message (bad JSON, no topic, not an object), kept verbatim."""
+    """Input that was not a message (bad JSON, no topic, not an object), kept verbatim:
+    one per line or delivery (``ids.rejected_line_id``), the exact bytes as base64 in
+    ``original`` when ``raw`` cannot be them. Stores written before issue 14 hold records
+    named by content alone (``ids.rejected_id``), without ``original``: read the same."""
 
     @staticmethod
-    def create_id(raw: str) -> UUID:
-        return ids.rejected_id(raw)
+    def create_id(
+        raw: str, source: str | None, line: int | None, original: str | None = None
+    ) -> UUID:
+        return ids.rejected_line_id(source, line, raw, original)
 
-    @event("Rejected")
-    def __init__(self, raw: str, reason: str, source: str | None, line: int | None) -> None:
+    class Rejected(Aggregate.Created):
+        """Declared so that ``original`` reads as None on events written before it."""
+
+        raw: str
+        reason: str
+        source: str | None
+        line: int | None
+        original: str | None = None
+
+    @event(Rejected)
+    def __init__(
+        self,
+        raw: str,
+        reason: str,
+        source: str | None,
+        line: int | None,
+        original: str | None = None,
+    ) -> None:
         self.raw = raw
         self.reason = reason

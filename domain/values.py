@@ -29,16 +29,23 @@ class IncomingMessage:
     problems: tuple[str, ...] = ()
     facts: tuple[Fact, ...] = ()
     source: str | None = None  # where it came from: a file and line, or a queue
+    #: base64 of the exact input when the stored body differs from it (domain.safe_text)
+    original: str | None = None
 
 
 @dataclass(frozen=True)
 class RejectedLine:
-    """Input that was not a message."""
+    """Input that was not a message: one per line (or delivery), also when it repeats.
+
+    ``raw`` is the text (store-safe); ``original`` the exact bytes as base64 when they
+    differ from ``raw`` (not UTF-8, NUL characters, lone surrogates).
+    """
 
     raw: str
     reason: str
     source: str | None = None
     line: int | None = None
+    original: str | None = None
 
 
 @dataclass(frozen=True)

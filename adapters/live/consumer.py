@@ -10,6 +10,11 @@ Nothing is dropped:
 
 * a topic nobody translates, or a body a translator cannot read, is recorded all the
   same (status ``unrecognized``, or problems on the message) and acknowledged;
+* a body holding what no store can keep as it is (lone surrogates, NUL, NaN, integers
+  beyond 64 bits: ``domain.safe_text``) is recorded store-safe, with its problems and
+  its exact value in ``original``; one nested deeper than 100 levels is rejected input.
+  So no message can fail its group commit (a lone surrogate used to fail it, and then
+  its own rejection, for ever);
 * the store unavailable (PostgreSQL restarting, SQLite ``database is locked``, a
   conflict that keeps coming back): the call does not return; it retries with an
   exponential back-off (0.5 s doubling to 30 s, for ever, one WARNING line per try)
@@ -28,11 +33,12 @@ import base64
 import json
 import logging
 import queue
+import re
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -47,6 +53,7 @@ from adapters.envelope import NotAMessage, to_envelope
 from adapters.ingest import to_incoming
 from domain.application import RelengApp
 from domain.message import UNRECOGNIZED
+from domain.safe_text import MAX_DEPTH, ORIGINAL, TooDeep, store_safe
 from domain.values import IncomingMessage, RecordOutcome, RejectedLine
 
 log = logging.getLogger(__name__)
@@ -249,22 +256,62 @@ def message_record(message: Message) -> dict[str, Any]:
     }
 
 
+def _needs_walk(record: dict[str, Any]) -> bool:
+    """Whether ``record`` may hold what no store can (``domain.safe_text``): one C-speed
+    ``json.dumps`` instead of a Python walk of every message."""
+    try:
+        text = json.dumps(record, ensure_ascii=False, allow_nan=False, default=str)
+        text.encode("utf-8")  # lone surrogates
+    except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError; NaN too
+        return True
+    return (
+        "\\u0000" in text
+        or _LONG_NUMBER.search(text) is not None
+        or text.count("[") + text.count("{") > MAX_DEPTH
+    )
+
+
+_LONG_NUMBER = re.compile(r"\d{19}")
+
+
 def incoming_from(
-    record: dict[str, Any], source: str, problems: tuple[str, ...] = ()
+    record: dict[str, Any],
+    source: str,
+    problems: tuple[str, ...] = (),
+    original: bytes | None = None,
 ) -> IncomingMessage | RejectedLine:
-    """Translate a message record; a record that is not a message is rejected input."""
+    """Translate a message record; a record that is not a message is rejected input.
+
+    A record holding what no store can keep as it is (``domain.safe_text``) is made
+    store-safe first, its problems listed and its exact value kept (``original``: the
+    delivery's bytes when known, else the record as ASCII JSON, escapes as received).
+    """
+    if _needs_walk(record):
+        notes: set[str] = set()
+        try:
+            safe = store_safe(record, notes)
+        except TooDeep as exc:
+            raw = canonical(record, ascii=True)
+            return RejectedLine(raw=raw, reason=f"not a message: {exc}", source=source)
+        if notes:
+            if original is None:
+                original = canonical(record, ascii=True).encode("ascii")
+            problems = (*sorted(notes), ORIGINAL, *problems)
+            record = safe
     try:
         envelope = to_envelope(record)
     except NotAMessage as exc:
         return RejectedLine(raw=canonical(record), reason=str(exc), source=source)
-    incoming = to_incoming(envelope, source=source)
-    if problems:
-        incoming = replace(incoming, problems=(*incoming.problems, *problems))
-    return incoming
+    return to_incoming(envelope, source, problems, original)
 
 
-def canonical(record: Any) -> str:
-    return json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
+def canonical(record: Any, ascii: bool = False) -> str:
+    """Sorted-key JSON of ``record``; ``ascii``: escapes for everything not ASCII (lone
+    surrogates and NUL included, NaN as written), so the text is exactly the value."""
+    try:
+        return json.dumps(record, sort_keys=True, ensure_ascii=ascii, default=str)
+    except (ValueError, RecursionError, TypeError) as exc:
+        return json.dumps({"unserializable": repr(exc)[:300]})
 
 
 def raw_text(raw: Raw) -> str:
@@ -339,7 +386,9 @@ class Recorder:
                 continue
             if done is None:
                 return False
-            self.stats.add(rejected=1)
+            # A redelivery of a delivery kept already (same content, same message id)
+            # is a duplicate: ``rejected`` counts the records written.
+            self.stats.add(rejected=done, duplicate=1 - done)
             return True
 
     def close(self) -> None:

@@ -14,7 +14,9 @@ them, and drains the queue with pika in a thread of its own. Each dead letter be
 * a **message** when its body is a JSON object (e.g. a body its schema class refuses,
   or a message the queue dead-lettered for another reason: ``expired``, ``maxlen``):
   recorded like any other (translated, deduplicated by message id), with a problem
-  saying it was refused by fedora-messaging and why;
+  saying it was refused by fedora-messaging and why. The body is read as ``ingest``
+  reads a line (``adapters.jsontext``; bytes that are not UTF-8 as U+FFFD), and when
+  something had to be changed to store it the exact bytes are kept in ``original``;
 * otherwise **rejected input** (``RejectedInput.Rejected``): ``raw`` is a JSON object
   with ``routing_key``, ``exchange`` (the dead-letter exchange), ``properties``
   (``message_id``, ``content_type``, ``content_encoding``, ``timestamp``, ``headers``
@@ -30,7 +32,6 @@ back-off as the consumer (the letter stays unacknowledged meanwhile).
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import threading
 import time
@@ -45,6 +46,7 @@ from fedora_messaging.message import Message, get_class
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
+from adapters.jsontext import NotJSON, parser
 from adapters.live.consumer import (
     FIRST_DELAY,
     MAX_DELAY,
@@ -55,6 +57,7 @@ from adapters.live.consumer import (
     jsonable,
 )
 from adapters.messaging.publisher import FedoraMessagingPublisher
+from domain.safe_text import BAD_UTF8, ORIGINAL
 from domain.values import IncomingMessage, RejectedLine
 
 log = logging.getLogger(__name__)
@@ -158,26 +161,28 @@ def _validated(
     headers: dict[str, Any],
     text: str | None,
     encoding: str,
-) -> tuple[Any, str | None]:
-    """The body, and why fedora-messaging refuses it (None: it does not). The same checks
-    as ``fedora_messaging.message.get_message`` (decoding, JSON, the schema class named by
-    the headers), without its error lines in the log for every letter."""
+) -> tuple[Any, str | None, set[str]]:
+    """The body (store-safe), why fedora-messaging refuses it (None: it does not), and
+    what was changed to store it. The same checks as ``fedora_messaging.message.
+    get_message`` (decoding, JSON, the schema class named by the headers), without its
+    error lines in the log for every letter; JSON is read by ``adapters.jsontext`` (no
+    traceback for any text: deep nesting, NaN, integers beyond ``int()``'s limit)."""
     if text is None:
-        return None, f"the body is not {encoding} text"
+        return None, f"the body is not {encoding} text", set()
     try:
-        parsed = json.loads(text)
-    except ValueError as exc:
-        return None, f"the body is not JSON: {exc}"
+        parsed, notes = parser().parse(text)
+    except NotJSON as exc:
+        return None, f"the body is {exc}", set()
     schema = headers.get("fedora_messaging_schema")
     cls = get_class(schema) if isinstance(schema, str) else Message
     try:
         message = cls(body=parsed, topic=routing_key, properties=properties)
         message.validate()
     except jsonschema.exceptions.ValidationError as exc:
-        return parsed, exc.message
-    except (jsonschema.exceptions.SchemaError, TypeError, ValueError) as exc:
-        return parsed, f"{type(exc).__name__}: {exc}"
-    return parsed, None
+        return parsed, exc.message, notes
+    except (jsonschema.exceptions.SchemaError, TypeError, ValueError, RecursionError) as exc:
+        return parsed, f"{type(exc).__name__}: {exc}", notes
+    return parsed, None, notes
 
 
 def dead_letter_item(
@@ -193,11 +198,21 @@ def dead_letter_item(
     death = _death(headers)
     how = f"x-death reason {_text(death.get('reason'))}, queue {_text(death.get('queue'))}"
     encoding = properties.content_encoding or "utf-8"
+    bad_utf8 = False
     try:
         text: str | None = body.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
+    except UnicodeDecodeError:
+        # Read as ingest reads a line that is not UTF-8: invalid bytes as U+FFFD, the
+        # exact bytes kept (a message then lists the problem; else rejected as before).
+        text = body.decode("utf-8", "replace") if _is_utf8(encoding) else None
+        bad_utf8 = text is not None
+    except LookupError:
         text = None
-    parsed, refusal = _validated(routing_key, properties, headers, text, encoding)
+    parsed, refusal, notes = _validated(routing_key, properties, headers, text, encoding)
+    if bad_utf8:
+        notes.add(BAD_UTF8)
+        why = f"the body is not {encoding} text"
+        refusal = why if refusal is None else f"{why}; {refusal}"
     if refusal is not None:
         refusal = f"refused by fedora-messaging: not a valid message ({refusal}) ({how})"
     if refusal is None or (isinstance(parsed, dict) and routing_key):
@@ -210,7 +225,12 @@ def dead_letter_item(
             "body": parsed,
         }
         note = refusal or f"received from the dead-letter queue ({how})"
-        return incoming_from(record, source, (note,)), canonical(record)
+        problems: tuple[str, ...] = (note,)
+        original = None
+        if notes:  # the body as stored differs from the bytes: they are kept
+            problems = (*sorted(notes), ORIGINAL, note)
+            original = body
+        return incoming_from(record, source, problems, original), canonical(record)
     raw: dict[str, Any] = {
         "routing_key": routing_key,
         "exchange": exchange,
@@ -219,7 +239,12 @@ def dead_letter_item(
             "content_type": properties.content_type,
             "content_encoding": properties.content_encoding,
             "timestamp": properties.timestamp,
-            "headers": jsonable(_without_delivery_stamps(headers)),
+            # With a message id, the delivery stamps are left out: a redelivery of the
+            # same message is the same record. Without one, they tell two deliveries
+            # of the same bytes apart (each its own record, issue 14).
+            "headers": jsonable(
+                _without_delivery_stamps(headers) if properties.message_id else headers
+            ),
         },
     }
     try:  # the bytes as they came: UTF-8 text, else base64
@@ -228,6 +253,10 @@ def dead_letter_item(
         raw["body_base64"] = base64.b64encode(body).decode("ascii")
     raw_text = canonical(raw)
     return RejectedLine(raw=raw_text, reason=refusal, source=source), raw_text
+
+
+def _is_utf8(encoding: str) -> bool:
+    return encoding.lower().replace("_", "-") in ("utf-8", "utf8")
 
 
 # ------------------------------------------------------------------ the drainer

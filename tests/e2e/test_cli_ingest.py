@@ -103,16 +103,26 @@ def test_broken_lines_are_named_kept_and_the_rest_ingested(capsys, tmp_path, sto
     assert f"{f}:4: not a JSON object (got list)" in out
     assert f"{f}:5: no topic" in out
     assert f"{f}:8: not a JSON object (got str)" in out
+    # Read again: each line, good or bad, is recorded already (issue 14: a rerun is all
+    # duplicates, no second record of a rejected line; `rejected` counts records written).
     code, s = ingest_json(capsys, "--db", store_url, str(f))
+    assert code == 0
+    assert s["rejected"] == 0 and s["duplicate"] == 7 and s["new"] == 0
+    assert s["rejections"] == []
+    # the same lines under another name: rejected again, each its own record
+    g = tmp_path / "mixed-again.jsonl"
+    g.write_text("\n".join(lines) + "\n")
+    code, s = ingest_json(capsys, "--db", store_url, str(g))
     assert code == 1
     assert s["rejected"] == 4 and s["duplicate"] == 3 and s["new"] == 0
     assert [r["line"] for r in s["rejections"]] == [2, 4, 5, 8]
-    # the broken text itself is kept
+    # the broken text itself is kept, named with its file and line
     from adapters.store import open_app
     from domain import ids
 
     app = open_app(store_url)
-    assert app.repository.get(ids.rejected_id("{this is not json")).raw == "{this is not json"
+    kept = app.repository.get(ids.rejected_line_id(str(f), 2, "{this is not json", None))
+    assert (kept.raw, kept.reason.startswith("not JSON")) == ("{this is not json", True)
 
 
 def test_formats_array_datagrepper_gzip_and_stdin(capsys, tmp_path, store_url, corpus_dir):

@@ -97,12 +97,14 @@ def test_results_land_on_subject_build_and_change(store):
     assert build_events == ["Seen", "ResultRecorded"]
 
 
-def test_rejected_input_is_kept_once(store):
+def test_rejected_input_is_kept_once_per_line(store):
     lines = [RejectedLine(raw="{not json", reason="not JSON", source="f", line=3)]
     assert store.record_rejected(lines) == 1
     assert store.record_rejected(lines) == 0
-    rejected = store.repository.get(ids.rejected_id("{not json"))
+    rejected = store.repository.get(ids.rejected_line_id("f", 3, "{not json", None))
     assert rejected.reason == "not JSON"
+    # the same text at another line is a record of its own (issue 14)
+    assert store.record_rejected([RejectedLine("{not json", "not JSON", "f", 4)]) == 1
 
 
 def test_stream_reader_finds_many_at_once(store):
