@@ -7,8 +7,10 @@ Mirrors ``greenwave/policies.py``, ``greenwave/decision.py`` and ``greenwave/wai
   not name the package does not apply (Greenwave would list it and ask nothing);
   ``excluded_packages`` wins over ``packages`` and answers one satisfied ``excluded``;
 * a rule asked by several applicable policies is answered once, for the first of them;
-* results are compared by log position, never by clock: the latest result per scenario
-  counts, and a rule without a scenario answers once per scenario seen, newest first;
+* results are compared by log position, never by clock: the latest result per testcase,
+  scenario, system architecture and system variant counts (Greenwave asks ResultsDB for
+  ``/results/latest?_distinct_on=scenario,system_architecture,system_variant``), and a
+  rule without a scenario answers once for each of them, newest first;
 * outcome classes are Greenwave's defaults (``OUTCOMES_*`` below); every other outcome,
   NEEDS_INSPECTION and NOT_APPLICABLE included, is a failure, as in Greenwave;
 * an unsatisfied test answer is waived by the latest waiver (per testcase and scenario)
@@ -54,8 +56,10 @@ __all__ = [
     "OUTCOMES_ERROR",
     "OUTCOMES_INCOMPLETE",
     "OUTCOMES_PASSED",
+    "active_waivers",
     "applicable",
     "evaluate",
+    "latest_results",
     "pipeline_stage_testcase",
 ]
 
@@ -134,12 +138,30 @@ def pipeline_stage_testcase(rule: PassingPipelineStageRule) -> str:
     return f"pipeline-stage:{rule.pipeline or '*'}:{rule.stage}"
 
 
+def _distinct(result: ResultView) -> tuple[str | None, str | None, str | None]:
+    return result.scenario, result.system_architecture, result.system_variant
+
+
 def _latest_per_scenario(results: Iterable[ResultView]) -> list[ResultView]:
-    groups: dict[str | None, list[ResultView]] = {}
+    """The latest result per scenario, architecture and variant, newest first."""
+    latest: dict[tuple[str | None, str | None, str | None], ResultView] = {}
     for result in results:
-        groups.setdefault(result.scenario, []).append(result)
-    latest = [max(group, key=_order) for group in groups.values()]
-    return sorted(latest, key=_order, reverse=True)  # newest first, like ResultsDB
+        key = _distinct(result)
+        if key not in latest or _order(result) > _order(latest[key]):
+            latest[key] = result
+    return sorted(latest.values(), key=_order, reverse=True)  # newest first, like ResultsDB
+
+
+def latest_results(results: Iterable[ResultView]) -> list[ResultView]:
+    """What ResultsDB's ``/results/latest`` with Greenwave's ``_distinct_on`` gives: the
+    latest result per subject, testcase, scenario, architecture and variant, newest
+    first."""
+    latest: dict[tuple[Any, ...], ResultView] = {}
+    for result in results:
+        key = (result.subject_type, result.subject_identifier, result.testcase, *_distinct(result))
+        if key not in latest or _order(result) > _order(latest[key]):
+            latest[key] = result
+    return sorted(latest.values(), key=_order, reverse=True)
 
 
 def _result_answer(result: ResultView, snapshot: Snapshot, policy: Policy) -> _Answer:
@@ -160,6 +182,8 @@ def _result_answer(result: ResultView, snapshot: Snapshot, policy: Policy) -> _A
         result_id=result.result_id,
         policy_id=policy.id,
         event=result.event,
+        system_architecture=result.system_architecture,
+        system_variant=result.system_variant,
     )
     return _Answer(req, (result.event,))
 
@@ -268,6 +292,15 @@ def _check(
 
 
 # ------------------------------------------------------------------ waivers
+
+
+def active_waivers(snapshot: Snapshot) -> list[WaiverView]:
+    """The waivers in force for the snapshot's subject and product version: the latest
+    per (testcase, scenario), if it waives (WaiverDB's non-obsolete waivers, of which
+    Greenwave keeps those that waive), newest first (WaiverDB's order)."""
+    return sorted(
+        (w for ws in _active_waivers(snapshot).values() for w in ws), key=_order, reverse=True
+    )
 
 
 def _active_waivers(snapshot: Snapshot) -> dict[str, list[WaiverView]]:

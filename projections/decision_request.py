@@ -209,7 +209,7 @@ def parse_request(data: Any) -> DecisionRequest:
         contexts, label = (context,), context
     elif isinstance(context, list) and all(isinstance(c, str) and c for c in context):
         contexts = tuple(dict.fromkeys(context))
-        label = ", ".join(context)
+        label = " ".join(context)  # as Greenwave names them in its 404
     else:
         raise _bad("Invalid decision_context, must be a string or a list of strings")
 
