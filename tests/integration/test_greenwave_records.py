@@ -35,6 +35,7 @@ from tests.messages import PREFIX, Bus
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "store_before_gw_verdict.db"
 OLD_NVR = "gating-1.0-1.fc44"
+STEADY = "steady-2.0-1.fc44"
 NVR = "vim-9.1-1.fc44"
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 RESULTSDB_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$")
@@ -183,11 +184,26 @@ def test_a_store_written_before_keeps_working(tmp_path: Path) -> None:
     assert [w["id"] for w in out["waivers"]] == [7001]
     assert out["waivers"][0]["subject_type"] == "koji_build"
     # The decider, resumed on the old store, decides the next message the same way.
+    steady = Decider(app, POLICIES, CONFIG).read_view().gates[STEADY]
     bus = Bus(start=datetime(2026, 11, 20, 10, 0, tzinfo=UTC))
-    run(app, [bus.stage(OLD_NVR, "SUCCESS")], [])
+    run(app, [bus.stage(OLD_NVR, "SUCCESS"), bus.rpmdeplint(STEADY)], [])
     api = api_of(app)
     out = assert_decider_agrees(app, api, OLD_NVR)
-    assert Decider(app, POLICIES, CONFIG).read_view().gates[OLD_NVR].verdict == "waived"
+    view = Decider(app, POLICIES, CONFIG).read_view()
+    assert view.gates[OLD_NVR].verdict == "waived"
+    # A build whose answer did not change gets no new decision (and so no new message)
+    # although its requirements now have more keys: the new keys count only when set.
+    assert view.gates[STEADY].decision["summary"] == steady.decision["summary"]
+    assert (view.gates[STEADY].version, view.gates[STEADY].decided_by) == (
+        steady.version,
+        steady.decided_by,
+    )
+    # Its recorded decision keeps the old shape; its substance is the API's answer.
+    answer = ask(api, STEADY)
+    assert answer["summary"] == steady.decision["summary"]
+    assert [(r["type"], r["testcase"]) for r in answer["satisfied_requirements"]] == [
+        (r["type"], r["testcase"]) for r in steady.decision["satisfied_requirements"]
+    ]
 
 
 @pytest.mark.parametrize("arch_first", ["x86_64", "ppc64le"])
