@@ -89,8 +89,27 @@ def _order(view: ResultView | WaiverView | BatchView) -> tuple[int, tuple[str, .
     return view.position, tuple("" if v is None else f"{type(v).__name__}:{v}" for v in values)
 
 
+def _newer(a: ResultView | WaiverView | BatchView, b: ResultView | WaiverView | BatchView) -> bool:
+    """``_order(a) > _order(b)``, computing the full order only when positions tie."""
+    if a.position != b.position:
+        return a.position > b.position
+    return _order(a) > _order(b)
+
+
+def _newest_first(views: Iterable[_V]) -> list[_V]:
+    """Views sorted newest first by ``_order`` (by position alone when none tie)."""
+    found = list(views)
+    if len({v.position for v in found}) == len(found):
+        return sorted(found, key=lambda v: v.position, reverse=True)
+    return sorted(found, key=_order, reverse=True)
+
+
 def _latest(views: Iterable[_V]) -> _V | None:
-    return max(views, key=_order, default=None)
+    best: _V | None = None
+    for view in views:
+        if best is None or _newer(view, best):
+            best = view
+    return best
 
 
 # ------------------------------------------------------------------ applicability
@@ -147,9 +166,9 @@ def _latest_per_scenario(results: Iterable[ResultView]) -> list[ResultView]:
     latest: dict[tuple[str | None, str | None, str | None], ResultView] = {}
     for result in results:
         key = _distinct(result)
-        if key not in latest or _order(result) > _order(latest[key]):
+        if key not in latest or _newer(result, latest[key]):
             latest[key] = result
-    return sorted(latest.values(), key=_order, reverse=True)  # newest first, like ResultsDB
+    return _newest_first(latest.values())  # newest first, like ResultsDB
 
 
 def latest_results(results: Iterable[ResultView]) -> list[ResultView]:
@@ -159,9 +178,9 @@ def latest_results(results: Iterable[ResultView]) -> list[ResultView]:
     latest: dict[tuple[Any, ...], ResultView] = {}
     for result in results:
         key = (result.subject_type, result.subject_identifier, result.testcase, *_distinct(result))
-        if key not in latest or _order(result) > _order(latest[key]):
+        if key not in latest or _newer(result, latest[key]):
             latest[key] = result
-    return sorted(latest.values(), key=_order, reverse=True)
+    return _newest_first(latest.values())
 
 
 def _result_answer(result: ResultView, snapshot: Snapshot, policy: Policy) -> _Answer:
@@ -298,9 +317,7 @@ def active_waivers(snapshot: Snapshot) -> list[WaiverView]:
     """The waivers in force for the snapshot's subject and product version: the latest
     per (testcase, scenario), if it waives (WaiverDB's non-obsolete waivers, of which
     Greenwave keeps those that waive), newest first (WaiverDB's order)."""
-    return sorted(
-        (w for ws in _active_waivers(snapshot).values() for w in ws), key=_order, reverse=True
-    )
+    return _newest_first(w for ws in _active_waivers(snapshot).values() for w in ws)
 
 
 def _active_waivers(snapshot: Snapshot) -> dict[str, list[WaiverView]]:
@@ -317,7 +334,7 @@ def _active_waivers(snapshot: Snapshot) -> dict[str, list[WaiverView]]:
         ):
             continue
         key = (waiver.testcase, waiver.scenario)
-        if key not in latest or _order(waiver) > _order(latest[key]):
+        if key not in latest or _newer(waiver, latest[key]):
             latest[key] = waiver
     active: dict[str, list[WaiverView]] = {}
     for waiver in latest.values():
