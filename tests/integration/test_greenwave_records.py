@@ -16,6 +16,7 @@ References (the mirrored sources):
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from adapters.cli import main
 from adapters.readmodel_queries import SQLReadModel
 from adapters.readmodels import Projector
 from adapters.store import open_app
@@ -217,3 +219,17 @@ def test_the_latest_per_architecture_whatever_the_order(tmp_path: Path, arch_fir
     app = run(tmp_path / "s.db", msgs, [])
     out = assert_decider_agrees(app, api_of(app), NVR)
     assert out["summary"] == "Of 4 required tests, 1 test failed"
+
+
+def test_decision_command_on_a_store_written_before(tmp_path: Path, capsys: Any) -> None:
+    """``relengotron decision`` on an upgraded store answers (its read models are
+    rebuilt first), with integer ids, and shows the architecture to people."""
+    path = tmp_path / "old.db"
+    shutil.copy(FIXTURE, path)
+    argv = ["decision", OLD_NVR, "--product-version", "fedora-rawhide",
+            "--context", "rawhide_pending", "--db", f"sqlite:///{path}"]  # fmt: skip
+    assert main([*argv, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {r["result_id"] for r in out["satisfied_requirements"]} >= {81_000_001, 81_000_002}
+    assert main(argv) == 0
+    assert "dist.rpmdeplint [ppc64le]" in capsys.readouterr().out
