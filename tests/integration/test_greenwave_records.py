@@ -11,7 +11,9 @@ References (the mirrored sources):
 * Greenwave ``conf/subject_types/koji_build.yaml`` (``aliases: [brew-build]``),
   ``greenwave/waivers.py`` (``subject_type.matches``), ``greenwave/policies.py``
   (requirement keys) and ``greenwave/decision.py`` (verbose answers);
-* Bodhi ``bodhi/server/static/js/update.js`` reads ``submit_time + ' Z'``.
+* Bodhi ``bodhi-server/bodhi/server/templates/update.html`` shows each verbose result
+  with ``moment(result.submit_time + ' Z')``, ``result.data.item[0]``,
+  ``result.data.arch`` and ``result.note``.
 """
 
 from __future__ import annotations
