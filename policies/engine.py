@@ -22,10 +22,10 @@ Results and waivers about another subject than the snapshot's are ignored.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
-from typing import Any, TypeVar
+from typing import Any
 
 from policies.answers import (
     BATCH_INNOCENT,
@@ -42,6 +42,11 @@ from policies.answers import (
     no_applicable_policies_summary,
     summarize,
 )
+from policies.latest import latest as _latest
+from policies.latest import latest_per_scenario as _latest_per_scenario
+from policies.latest import latest_results
+from policies.latest import newer as _newer
+from policies.latest import newest_first as _newest_first
 from policies.snapshot import BatchView, ResultView, Snapshot, WaiverView
 from policies.spec import (
     BatchIntegrityRule,
@@ -67,50 +72,6 @@ __all__ = [
 OUTCOMES_PASSED = ("PASSED", "INFO")
 OUTCOMES_ERROR = ("ERROR",)
 OUTCOMES_INCOMPLETE = ("QUEUED", "RUNNING")
-
-_V = TypeVar("_V", ResultView, WaiverView, BatchView)
-
-
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def _field_names(cls: type) -> tuple[str, ...]:
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
-    return names
-
-
-def _order(view: ResultView | WaiverView | BatchView) -> tuple[int, tuple[str, ...]]:
-    """Newer = larger. Equal positions are broken on every other field, so the choice
-    never depends on the order of the input tuples. (The views' fields are all scalars,
-    so a shallow tuple is what ``astuple`` would give, without its deep copies.)"""
-    values = (getattr(view, name) for name in _field_names(type(view)))
-    return view.position, tuple("" if v is None else f"{type(v).__name__}:{v}" for v in values)
-
-
-def _newer(a: ResultView | WaiverView | BatchView, b: ResultView | WaiverView | BatchView) -> bool:
-    """``_order(a) > _order(b)``, computing the full order only when positions tie."""
-    if a.position != b.position:
-        return a.position > b.position
-    return _order(a) > _order(b)
-
-
-def _newest_first(views: Iterable[_V]) -> list[_V]:
-    """Views sorted newest first by ``_order`` (by position alone when none tie)."""
-    found = list(views)
-    if len({v.position for v in found}) == len(found):
-        return sorted(found, key=lambda v: v.position, reverse=True)
-    return sorted(found, key=_order, reverse=True)
-
-
-def _latest(views: Iterable[_V]) -> _V | None:
-    best: _V | None = None
-    for view in views:
-        if best is None or _newer(view, best):
-            best = view
-    return best
-
 
 # ------------------------------------------------------------------ applicability
 
@@ -155,32 +116,6 @@ class _Answer:
 def pipeline_stage_testcase(rule: PassingPipelineStageRule) -> str:
     """The test case name of a pipeline stage requirement that has no result."""
     return f"pipeline-stage:{rule.pipeline or '*'}:{rule.stage}"
-
-
-def _distinct(result: ResultView) -> tuple[str | None, str | None, str | None]:
-    return result.scenario, result.system_architecture, result.system_variant
-
-
-def _latest_per_scenario(results: Iterable[ResultView]) -> list[ResultView]:
-    """The latest result per scenario, architecture and variant, newest first."""
-    latest: dict[tuple[str | None, str | None, str | None], ResultView] = {}
-    for result in results:
-        key = _distinct(result)
-        if key not in latest or _newer(result, latest[key]):
-            latest[key] = result
-    return _newest_first(latest.values())  # newest first, like ResultsDB
-
-
-def latest_results(results: Iterable[ResultView]) -> list[ResultView]:
-    """What ResultsDB's ``/results/latest`` with Greenwave's ``_distinct_on`` gives: the
-    latest result per subject, testcase, scenario, architecture and variant, newest
-    first."""
-    latest: dict[tuple[Any, ...], ResultView] = {}
-    for result in results:
-        key = (result.subject_type, result.subject_identifier, result.testcase, *_distinct(result))
-        if key not in latest or _newer(result, latest[key]):
-            latest[key] = result
-    return _newest_first(latest.values())
 
 
 def _result_answer(result: ResultView, snapshot: Snapshot, policy: Policy) -> _Answer:

@@ -14,7 +14,6 @@ caller passes ``now``), no policy loading (the caller passes a policy set provid
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -45,6 +44,7 @@ from projections.decision_request import (
     parse_request,
     parse_when,
 )
+from projections.greenwave_records import pick_records
 from projections.queries import ReadModel, SubjectFacts
 
 __all__ = [
@@ -368,23 +368,8 @@ class DecisionService:
         testcase) and ``waivers`` (those in force for the request's product version),
         each record once, as ResultsDB and WaiverDB give them."""
         used_results, used_waivers = DecisionService._used(base, facts, req)
-        by_event = dict(zip((r.event for r in facts.results), facts.result_records, strict=True))
-        for r in used_results:
-            record = _decoded(by_event.get(r.event))
-            if record is not None:
-                results.setdefault(record["id"], record)
-        by_event = dict(zip((w.event for w in facts.waivers), facts.waiver_records, strict=True))
-        for w in used_waivers:
-            record = _decoded(by_event.get(w.event))
-            if record is not None:
-                waivers.setdefault(record["id"], record)
-
-
-def _decoded(record: Any) -> dict[str, Any] | None:
-    """A verbose record as the read model keeps it (a dict, or its JSON text)."""
-    if isinstance(record, str | bytes):
-        record = json.loads(record)
-    return record if isinstance(record, dict) else None
+        pick_records(used_results, facts.results, facts.result_records, results)
+        pick_records(used_waivers, facts.waivers, facts.waiver_records, waivers)
 
 
 def _batch_view(r: Mapping[str, Any], nvr: str, position: int) -> BatchView | None:

@@ -18,14 +18,22 @@ Pure: the read models call it when they fold an event; tests' fakes call it too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from domain.facts import COMPOSE
-from policies.snapshot import first_value, public_id
+from policies.snapshot import ResultView, WaiverView, first_value, public_id
 
-__all__ = ["arch_and_variant", "result_record", "resultsdb_time", "waiver_record"]
+__all__ = [
+    "DISTINCT_KEYS",
+    "arch_and_variant",
+    "pick_records",
+    "result_record",
+    "resultsdb_time",
+    "waiver_record",
+]
 
 # The result data keys Greenwave keeps latest results apart by (besides the testcase),
 # and copies into a requirement (``DISTINCT_LATEST_RESULTS_ON``).
@@ -123,3 +131,21 @@ def waiver_record(
         "timestamp": resultsdb_time(s.get("at")),
         **ours,
     }
+
+
+def pick_records(
+    used: Iterable[ResultView | WaiverView],
+    views: Sequence[ResultView | WaiverView],
+    records: Sequence[dict[str, Any] | str],
+    into: dict[int | str, dict[str, Any]],
+) -> None:
+    """Add the records of the ``used`` views to ``into``, each id once (Greenwave's
+    ``{record["id"]: record}``). ``records`` are in the order of ``views``, as dicts or
+    the read model's JSON text."""
+    by_event = dict(zip((v.event for v in views), records, strict=True))
+    for view in used:
+        record = by_event.get(view.event)
+        if isinstance(record, str | bytes):
+            record = json.loads(record)
+        if isinstance(record, dict):
+            into.setdefault(record["id"], record)
