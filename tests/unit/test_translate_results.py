@@ -254,6 +254,8 @@ def test_waiver_under_a_subject_type_alias_is_the_types() -> None:
     fact = _fact(_translate(_env("waiverdb.waiver.new", body)))
     assert (fact.subject_type, fact.subject_identifier) == ("koji_build", "bash-5.2.26-3.fc40")
     assert fact.record == body  # WaiverDB's waiver, proxied_by included
+    ours = _fact(_translate(_env("relengotron.waiver.new", body)))
+    assert ours.subject_type == "koji_build" and ours.record is None  # rebuilt when shown
     legacy = _translate(
         _env(
             "waiverdb.waiver.new",
