@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from adapters.readmodels import Projector
 from domain.application import RelengApp
 from projections.config import GatingConfig
 from projections.decider import Decider
+from projections.decision_api import DecisionService
 from projections.readmodel import TOPICS
 from tests.integration.test_decision_replay import (
     CONFIG,
@@ -90,7 +92,36 @@ def agrees_with_status(app: RelengApp, config: GatingConfig = CONFIG) -> int:
             {**status["withdrawn"], "by": row["withdrawn"]["by"]} if status["withdrawn"] else None
         ), nvr
         checked += 1
+    agrees_with_the_decision_api(app, view, rm, config)
     return checked
+
+
+def agrees_with_the_decision_api(
+    app: RelengApp, view: Any, rm: SQLReadModel, config: GatingConfig
+) -> None:
+    """Every open candidate's recorded decision is what the decision API answers now,
+    requirement for requirement (the evidence ids aside: a re-run that passes again
+    records no new decision)."""
+    api = DecisionService(rm, POLICIES)
+    for nvr, gate in view.gates.items():
+        if not gate.open or gate.promoted or not gate.decision:
+            continue
+        answer = api.decide(
+            {"product_version": config.product_version,
+             "decision_context": config.decision_context,
+             "subject_type": "koji_build", "subject_identifier": nvr},
+            datetime.now(UTC),
+        )  # fmt: skip
+
+        def shape(reqs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+            keys = ("type", "testcase", "scenario", "system_architecture", "system_variant")
+            return [tuple(r.get(k) for k in keys) for r in reqs]
+
+        recorded = gate.decision
+        assert answer["summary"] == recorded["summary"], nvr
+        assert answer["policies_satisfied"] == recorded["policies_satisfied"], nvr
+        for key in ("satisfied_requirements", "unsatisfied_requirements"):
+            assert shape(answer[key]) == shape(recorded[key]), (nvr, key)
 
 
 @settings(
