@@ -190,6 +190,9 @@ def cmd_decision(args: argparse.Namespace) -> int:
 
     cfg = bootstrap.settings(args.config)
     store = bootstrap.application(args.db, cfg, create=False)
+    # The read models first brought up to date (rebuilt when their format changed, as
+    # after an upgrade): the answer reflects everything recorded.
+    bootstrap.projector(store, cfg).run()
     service = DecisionService(bootstrap.read_model(store, cfg), bootstrap.policy_set(cfg))
     request: dict[str, Any] = {
         "product_version": args.product_version,
@@ -221,6 +224,7 @@ def render_decision(out: dict[str, Any]) -> str:
         lines.append(f"  policies: {', '.join(out['applicable_policies']) or '(none)'}")
     for r in out["satisfied_requirements"] + out["unsatisfied_requirements"]:
         name = r.get("testcase") or r.get("policy") or "-"
-        scenario = f" [{r['scenario']}]" if r.get("scenario") else ""
+        where = [r.get(k) for k in ("scenario", "system_architecture", "system_variant")]
+        scenario = f" [{' '.join(w for w in where if w)}]" if any(where) else ""
         lines.append(f"  {r['state']:<12} {r['subject_identifier']}  {name}{scenario}")
     return "\n".join(lines)

@@ -238,7 +238,10 @@ class Effector:
             "to_tag": p["to_tag"],
             "task_id": r.task_id,
             "decision_id": p.get("decision_id") or "",
-            "summary": p.get("summary") or decision.get("summary") or "",
+            # The decision in force when the move was done (the one whose requirements
+            # the notice lists), not the one that asked for the move: a later decision
+            # with the same verdict keeps the move but may say something else.
+            "summary": decision.get("summary") or p.get("summary") or "",
         }
         if p["to_tag"] == self.config.quarantine_tag:
             unsatisfied = list(decision.get("unsatisfied_requirements", []))

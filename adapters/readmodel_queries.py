@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from adapters.readmodel_tables import ReadModelTables, chunks, decode_row
 from domain.application import RelengApp
 from domain.message import RECEIVED_TOPIC as _RECEIVED
-from policies.snapshot import ResultView, WaiverView
+from policies.snapshot import ResultView, WaiverView, public_id
 from projections.config import GatingConfig
 from projections.gating import package_of
 from projections.queries import Subject, SubjectFacts
@@ -41,7 +41,7 @@ class SQLReadModel:
             return self.tables.tracked(conn)[0]
 
     def subject_facts(
-        self, subjects: Sequence[Subject], when: str | None = None
+        self, subjects: Sequence[Subject], when: str | None = None, *, records: bool = False
     ) -> dict[Subject, SubjectFacts]:
         # The decision API's hot path: prepared driver-level SQL (statement building
         # costs more than SQLite's own work here), one query per table and chunk.
@@ -55,11 +55,11 @@ class SQLReadModel:
             sql = self._sql(conn)
             for chunk in chunks(idents):
                 params = (*chunk, when) if when is not None else tuple(chunk)
-                for row in conn.exec_driver_sql(sql.results(len(chunk), when), params):
+                for row in conn.exec_driver_sql(sql.results(len(chunk), when, records), params):
                     key = (row[1], row[2])
                     if key in results:
                         results[key].append(row)
-                for row in conn.exec_driver_sql(sql.waivers(len(chunk), when), params):
+                for row in conn.exec_driver_sql(sql.waivers(len(chunk), when, records), params):
                     key = (row[1], row[2])
                     if key in waivers:
                         waivers[key].append(row)
@@ -86,8 +86,9 @@ class SQLReadModel:
                 package=package_of(ident) if typ == "koji_build" else None,
                 results=tuple(_result_view(x) for x in rs),
                 waivers=tuple(_waiver_view(x) for x in ws),
-                result_records=tuple(_result_record(x) for x in rs),
-                waiver_records=tuple(_waiver_record(x) for x in ws),
+                # The records' JSON text, decoded only for what an answer shows.
+                result_records=tuple(x[_RESULT_RECORD] for x in rs) if records else (),
+                waiver_records=tuple(x[_WAIVER_RECORD] for x in ws) if records else (),
             )
         return out
 
@@ -201,16 +202,20 @@ class SQLReadModel:
 
 
 # Column order of the prepared fact queries (``_FactSQL``).
+# (``record``, last, is selected only when the records are asked for.)
 RESULT_COLUMNS = (
     "position", "subject_type", "subject_identifier", "testcase", "scenario", "outcome",
     "result_id", "stage", "pipeline", "ref_url", "note", "origin", "at", "msg", "event",
+    "system_architecture", "system_variant", "record",
 )  # fmt: skip
 WAIVER_COLUMNS = (
     "position", "subject_type", "subject_identifier", "testcase", "scenario", "waived",
-    "waiver_id", "product_version", "username", "comment", "at", "msg", "event",
+    "waiver_id", "product_version", "username", "comment", "at", "msg", "event", "record",
 )  # fmt: skip
 _RESULT_AT = RESULT_COLUMNS.index("at")
 _WAIVER_AT = WAIVER_COLUMNS.index("at")
+_RESULT_RECORD = RESULT_COLUMNS.index("record")
+_WAIVER_RECORD = WAIVER_COLUMNS.index("record")
 
 
 class _FactSQL:
@@ -220,15 +225,19 @@ class _FactSQL:
         fmt = conn.dialect.identifier_preparer.format_table
         self.mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         self.names = {k: fmt(t[k]) for k in ("results", "waivers", "builds")}
-        self._cache: dict[tuple[str, int, bool], str] = {}
+        self._cache: dict[tuple[str, int, bool, bool], str] = {}
 
     def _marks(self, n: int) -> str:
         return ", ".join([self.mark] * n)
 
-    def _facts(self, table: str, columns: tuple[str, ...], n: int, when: str | None) -> str:
-        key = (table, n, when is not None)
+    def _facts(
+        self, table: str, columns: tuple[str, ...], n: int, when: str | None, records: bool
+    ) -> str:
+        key = (table, n, when is not None, records)
         sql = self._cache.get(key)
         if sql is None:
+            if not records:
+                columns = columns[:-1]
             sql = (
                 f"SELECT {', '.join(columns)} FROM {self.names[table]} "
                 f"WHERE subject_identifier IN ({self._marks(n)})"
@@ -238,14 +247,14 @@ class _FactSQL:
             self._cache[key] = sql
         return sql
 
-    def results(self, n: int, when: str | None) -> str:
-        return self._facts("results", RESULT_COLUMNS, n, when)
+    def results(self, n: int, when: str | None, records: bool) -> str:
+        return self._facts("results", RESULT_COLUMNS, n, when, records)
 
-    def waivers(self, n: int, when: str | None) -> str:
-        return self._facts("waivers", WAIVER_COLUMNS, n, when)
+    def waivers(self, n: int, when: str | None, records: bool) -> str:
+        return self._facts("waivers", WAIVER_COLUMNS, n, when, records)
 
     def first_seen(self, n: int) -> str:
-        key = ("builds", n, False)
+        key = ("builds", n, False, False)
         sql = self._cache.get(key)
         if sql is None:
             sql = (
@@ -265,12 +274,14 @@ def _result_view(x: Any) -> ResultView:
         event=x[14],
         position=x[0],
         scenario=x[4],
-        result_id=x[6],
+        result_id=public_id(x[6], x[14]),
         stage=x[7],
         pipeline=x[8],
         ref_url=x[9],
         at=x[12],
         note=x[10],  # an INVALID result's schema errors (the engine's detail)
+        system_architecture=x[15],
+        system_variant=x[16],
     )
 
 
@@ -283,46 +294,8 @@ def _waiver_view(x: Any) -> WaiverView:
         event=x[12],
         position=x[0],
         scenario=x[4],
-        waiver_id=x[6],
+        waiver_id=public_id(x[6], x[12]),
         product_version=x[7],
         username=x[8],
         comment=x[9],
     )
-
-
-def _result_record(x: Any) -> dict[str, Any]:
-    """A result as ResultsDB shows it (Greenwave's verbose ``results``)."""
-    data: dict[str, list[str]] = {"type": [x[1]], "item": [x[2]]}
-    if x[4] is not None:
-        data["scenario"] = [x[4]]
-    return {
-        "id": x[6] if x[6] is not None else x[14],
-        "outcome": x[5],
-        "testcase": {"name": x[3]},
-        "data": data,
-        "submit_time": x[12],
-        "ref_url": x[9],
-        "note": x[10],
-        "origin": x[11],
-        "event": x[14],
-        "msg": x[13],
-    }
-
-
-def _waiver_record(x: Any) -> dict[str, Any]:
-    """A waiver as WaiverDB shows it (Greenwave's verbose ``waivers``)."""
-    return {
-        "id": x[6] if x[6] is not None else x[12],
-        "subject_type": x[1],
-        "subject_identifier": x[2],
-        "subject": {"type": x[1], "item": x[2]},
-        "testcase": x[3],
-        "scenario": x[4],
-        "waived": bool(x[5]),
-        "product_version": x[7],
-        "username": x[8],
-        "comment": x[9],
-        "timestamp": x[10],
-        "event": x[12],
-        "msg": x[11],
-    }

@@ -29,7 +29,7 @@ from domain.application import RelengApp
 
 NAME = "readmodels"  # the tracking row
 CHUNK = 500
-JSON_COLUMNS = {"tags", "decision", "withdrawn", "params", "data"}
+JSON_COLUMNS = {"tags", "decision", "withdrawn", "params", "data", "record"}
 
 
 def _tables(schema: str | None) -> dict[str, Table]:
@@ -80,6 +80,9 @@ def _tables(schema: str | None) -> dict[str, Table]:
             Column("at", Text),
             Column("msg", Text),
             Column("event", Text, nullable=False),
+            Column("system_architecture", Text),
+            Column("system_variant", Text),
+            Column("record", Text),  # ResultsDB's record (projections.greenwave_records)
         ),
         "waivers": Table(
             p + "waivers",
@@ -97,6 +100,7 @@ def _tables(schema: str | None) -> dict[str, Table]:
             Column("at", Text),
             Column("msg", Text),
             Column("event", Text, nullable=False),
+            Column("record", Text),  # WaiverDB's record (projections.greenwave_records)
         ),
         "builds": Table(
             p + "builds",

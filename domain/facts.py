@@ -36,6 +36,16 @@ COMPOSE = "compose"
 DIST_GIT_COMMIT = "dist_git_commit"
 DIST_GIT_PR = "dist_git_pr"
 
+#: Other names of a subject type, as Greenwave's ``conf/subject_types`` declare them
+#: (``koji_build``: ``aliases: [brew-build]``); WaiverDB stores them under the type.
+SUBJECT_TYPE_ALIASES = {"brew-build": KOJI_BUILD}
+
+
+def canonical_subject_type(subject_type: str) -> str:
+    """The subject type an alias stands for (Greenwave treats them as one)."""
+    return SUBJECT_TYPE_ALIASES.get(subject_type, subject_type)
+
+
 # Koji build states (koji.BUILD_STATES).
 BUILD_STATES = {0: "BUILDING", 1: "COMPLETE", 2: "DELETED", 3: "FAILED", 4: "CANCELED"}
 
@@ -157,6 +167,9 @@ class TestResultReported:
     covered_nvrs: tuple[str, ...] = ()
     suspect_nvrs: tuple[str, ...] = ()
     data: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # The ResultsDB result exactly as reported (API v2 shape), for Greenwave's verbose
+    # answers; None when the result did not come from ResultsDB.
+    record: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -170,6 +183,8 @@ class WaiverRecorded:
     product_version: str | None = None
     username: str | None = None
     comment: str | None = None
+    # The WaiverDB waiver exactly as reported, for Greenwave's verbose answers.
+    record: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,7 @@ def apply_fact(uow: UnitOfWork, fact: f.Fact, msg: str, at: str | None) -> None:
     elif isinstance(fact, f.TestResultReported):
         _apply_result(uow, fact, msg, at)
     elif isinstance(fact, f.WaiverRecorded):
+        extra = {"record": dict(fact.record)} if fact.record is not None else {}
         _subject(uow, fact.subject_type, fact.subject_identifier).record_waiver(
             msg=msg,
             at=at,
@@ -128,6 +129,7 @@ def apply_fact(uow: UnitOfWork, fact: f.Fact, msg: str, at: str | None) -> None:
             product_version=fact.product_version,
             username=fact.username,
             comment=fact.comment,
+            **extra,
         )
     elif isinstance(fact, f.BodhiUpdateChanged):
         cast(Update, _subject(uow, f.BODHI_UPDATE, fact.alias)).change(
@@ -242,6 +244,8 @@ def _apply_result(uow: UnitOfWork, fact: f.TestResultReported, msg: str, at: str
         suspect_nvrs=list(fact.suspect_nvrs),
         data=dict(fact.data),
     )
+    if fact.record is not None:
+        kwargs["record"] = dict(fact.record)
     subject = _subject(uow, fact.subject_type, fact.subject_identifier)
     subject.record_result(**kwargs)
     # The same result in the stream of the build and of the change it names,

@@ -54,6 +54,7 @@ class Subject(Aggregate):
         covered_nvrs: list[str],
         suspect_nvrs: list[str],
         data: dict[str, Any],
+        record: dict[str, Any] | None = None,  # added later: absent from older events
     ) -> None:
         self.results += 1
 
@@ -69,6 +70,7 @@ class Subject(Aggregate):
         product_version: str | None,
         username: str | None,
         comment: str | None,
+        record: dict[str, Any] | None = None,  # added later: absent from older events
     ) -> None:
         self.waivers += 1
 

@@ -73,6 +73,19 @@ WAIVABLE_TYPES: dict[str, str] = {
 }
 _ITEM_TYPES = frozenset({TEST_FAILED, TEST_ERRORED, TEST_MISSING})  # Greenwave's legacy "item"
 _ERROR_REASON_TYPES = frozenset({TEST_ERRORED, TEST_ERRORED_WAIVED})
+_LATER_KEYS = frozenset({"system_architecture", "system_variant"})
+# Subject types whose Greenwave ``item_dict`` names the subject by one key
+# (conf/subject_types/compose.yaml); the others are ``{"type", "item"}``.
+_ITEM_KEY = {"compose": "productmd.compose.id"}
+
+
+def subject_dict(subject_type: str, identifier: str) -> dict[str, str]:
+    """Greenwave's ``Subject.to_dict()``: the legacy ``item`` of a requirement."""
+    key = _ITEM_KEY.get(subject_type)
+    if key is not None:
+        return {key: identifier}
+    return {"type": subject_type, "item": identifier}
+
 
 VERDICTS = ("promote", "waived", "hold", "quarantine")
 
@@ -86,8 +99,8 @@ class Requirement:
     subject_identifier: str
     testcase: str | None
     scenario: str | None = None
-    result_id: str | None = None
-    waiver_id: str | None = None
+    result_id: int | str | None = None
+    waiver_id: int | str | None = None
     policy_id: str | None = None  # the policy that asked for it
     event: str | None = None  # event of the result/waiver/batch view that answered
     detail: str | None = None
@@ -96,6 +109,9 @@ class Requirement:
     # Greenwave's ``test-result-missing``: Greenwave never sees such a message (ResultsDB
     # does not store it), so it answers "missing", and Bodhi reads the type.
     invalid: bool = False
+    # Greenwave's other keys of a result (``DISTINCT_LATEST_RESULTS_ON``).
+    system_architecture: str | None = None
+    system_variant: str | None = None
 
     @property
     def satisfied(self) -> bool:
@@ -107,23 +123,30 @@ class Requirement:
         return self.type == TEST_MISSING and self.event is not None and not self.invalid
 
     def as_dict(self) -> dict[str, Any]:
-        """Greenwave-shaped JSON, plus ``policy_id``, ``event``, ``detail`` when set."""
+        """Greenwave-shaped JSON (``greenwave/policies.py`` ``to_json`` of its answers),
+        plus ``policy_id``, ``event``, ``detail`` when set. ``source`` is the remote rule
+        file a requirement came from in Greenwave: always null here (no RemoteRule)."""
         data: dict[str, Any] = {"type": self.type}
         if self.type == EXCLUDED:
             data["subject_identifier"] = self.subject_identifier
             data["policy"] = self.policy_id
+            data["source"] = None
             data["subject_type"] = self.subject_type  # not in Greenwave's: needed to re-read
         else:
             data["testcase"] = self.testcase
             data["subject_type"] = self.subject_type
             data["subject_identifier"] = self.subject_identifier
+            data["source"] = None
             data["scenario"] = self.scenario
             if self.result_id is not None or not self.type.startswith(TEST_MISSING):
                 data["result_id"] = self.result_id
+            if self.result_id is not None:  # about a result: its data keys, as Greenwave
+                data["system_architecture"] = self.system_architecture
+                data["system_variant"] = self.system_variant
             if self.type in _ERROR_REASON_TYPES:
                 data["error_reason"] = None
             if self.type in _ITEM_TYPES:
-                data["item"] = {"type": self.subject_type, "item": self.subject_identifier}
+                data["item"] = subject_dict(self.subject_type, self.subject_identifier)
             if self.waiver_id is not None:
                 data["waiver_id"] = self.waiver_id
             if self.policy_id is not None:
@@ -153,15 +176,21 @@ class Requirement:
             event=data.get("event"),
             detail=data.get("detail"),
             invalid=bool(data.get("invalid", False)),
+            system_architecture=data.get("system_architecture"),
+            system_variant=data.get("system_variant"),
         )
 
 
 def _fields(r: Requirement) -> dict[str, Any]:
-    """The fields a fingerprint hashes. ``invalid`` only when set: decisions recorded
-    before it existed keep their fingerprints (no re-decision after an upgrade)."""
+    """The fields a fingerprint hashes. The keys added later (``invalid``, the system
+    architecture and variant) only when set: decisions recorded before they existed keep
+    their fingerprints (no new decision just because the code learned them)."""
     out = asdict(r)
     if not out["invalid"]:
         del out["invalid"]
+    for key in _LATER_KEYS:
+        if out[key] is None:
+            del out[key]
     return out
 
 

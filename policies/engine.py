@@ -7,8 +7,10 @@ Mirrors ``greenwave/policies.py``, ``greenwave/decision.py`` and ``greenwave/wai
   not name the package does not apply (Greenwave would list it and ask nothing);
   ``excluded_packages`` wins over ``packages`` and answers one satisfied ``excluded``;
 * a rule asked by several applicable policies is answered once, for the first of them;
-* results are compared by log position, never by clock: the latest result per scenario
-  counts, and a rule without a scenario answers once per scenario seen, newest first;
+* results are compared by log position, never by clock: the latest result per testcase,
+  scenario, system architecture and system variant counts (Greenwave asks ResultsDB for
+  ``/results/latest?_distinct_on=scenario,system_architecture,system_variant``), and a
+  rule without a scenario answers once for each of them, newest first;
 * outcome classes are Greenwave's defaults (``OUTCOMES_*`` below); every other outcome,
   NEEDS_INSPECTION and NOT_APPLICABLE included, is a failure, as in Greenwave;
 * an ``INVALID`` result (a CI message that failed its spec's JSON Schema) is no result, as
@@ -24,10 +26,10 @@ Results and waivers about another subject than the snapshot's are ignored.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
-from typing import Any, TypeVar
+from typing import Any
 
 from policies.answers import (
     BATCH_INNOCENT,
@@ -44,6 +46,11 @@ from policies.answers import (
     no_applicable_policies_summary,
     summarize,
 )
+from policies.latest import latest as _latest
+from policies.latest import latest_per_scenario as _latest_per_scenario
+from policies.latest import latest_results
+from policies.latest import newer as _newer
+from policies.latest import newest_first as _newest_first
 from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot, WaiverView
 from policies.spec import (
     BatchIntegrityRule,
@@ -58,8 +65,11 @@ __all__ = [
     "OUTCOMES_ERROR",
     "OUTCOMES_INCOMPLETE",
     "OUTCOMES_PASSED",
+    "OUTCOME_INVALID",
+    "active_waivers",
     "applicable",
     "evaluate",
+    "latest_results",
     "pipeline_stage_testcase",
 ]
 
@@ -69,31 +79,6 @@ OUTCOMES_ERROR = ("ERROR",)
 OUTCOMES_INCOMPLETE = ("QUEUED", "RUNNING")
 # Ours (``domain.facts.INVALID``): the result of an invalid message.
 OUTCOME_INVALID = "INVALID"
-
-_V = TypeVar("_V", ResultView, WaiverView, BatchView)
-
-
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def _field_names(cls: type) -> tuple[str, ...]:
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
-    return names
-
-
-def _order(view: ResultView | WaiverView | BatchView) -> tuple[int, tuple[str, ...]]:
-    """Newer = larger. Equal positions are broken on every other field, so the choice
-    never depends on the order of the input tuples. (The views' fields are all scalars,
-    so a shallow tuple is what ``astuple`` would give, without its deep copies.)"""
-    values = (getattr(view, name) for name in _field_names(type(view)))
-    return view.position, tuple("" if v is None else f"{type(v).__name__}:{v}" for v in values)
-
-
-def _latest(views: Iterable[_V]) -> _V | None:
-    return max(views, key=_order, default=None)
-
 
 # ------------------------------------------------------------------ applicability
 
@@ -140,14 +125,6 @@ def pipeline_stage_testcase(rule: PassingPipelineStageRule) -> str:
     return f"pipeline-stage:{rule.pipeline or '*'}:{rule.stage}"
 
 
-def _latest_per_scenario(results: Iterable[ResultView]) -> list[ResultView]:
-    groups: dict[str | None, list[ResultView]] = {}
-    for result in results:
-        groups.setdefault(result.scenario, []).append(result)
-    latest = [max(group, key=_order) for group in groups.values()]
-    return sorted(latest, key=_order, reverse=True)  # newest first, like ResultsDB
-
-
 def _result_answer(result: ResultView, snapshot: Snapshot, policy: Policy) -> _Answer:
     if result.outcome in OUTCOMES_PASSED:
         type_ = TEST_PASSED
@@ -166,6 +143,8 @@ def _result_answer(result: ResultView, snapshot: Snapshot, policy: Policy) -> _A
         result_id=result.result_id,
         policy_id=policy.id,
         event=result.event,
+        system_architecture=result.system_architecture,
+        system_variant=result.system_variant,
     )
     return _Answer(req, (result.event,))
 
@@ -305,6 +284,13 @@ def _check(
 # ------------------------------------------------------------------ waivers
 
 
+def active_waivers(snapshot: Snapshot) -> list[WaiverView]:
+    """The waivers in force for the snapshot's subject and product version: the latest
+    per (testcase, scenario), if it waives (WaiverDB's non-obsolete waivers, of which
+    Greenwave keeps those that waive), newest first (WaiverDB's order)."""
+    return _newest_first(w for ws in _active_waivers(snapshot).values() for w in ws)
+
+
 def _active_waivers(snapshot: Snapshot) -> dict[str, list[WaiverView]]:
     """testcase -> the waivers in force: the latest per (testcase, scenario), if waived."""
     latest: dict[tuple[str, str | None], WaiverView] = {}
@@ -319,7 +305,7 @@ def _active_waivers(snapshot: Snapshot) -> dict[str, list[WaiverView]]:
         ):
             continue
         key = (waiver.testcase, waiver.scenario)
-        if key not in latest or _order(waiver) > _order(latest[key]):
+        if key not in latest or _newer(waiver, latest[key]):
             latest[key] = waiver
     active: dict[str, list[WaiverView]] = {}
     for waiver in latest.values():

@@ -8,9 +8,45 @@ always gives the same decision, in whatever order the tuples are given.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
-__all__ = ["BATCH_INVALID", "BATCH_STATUSES", "BatchView", "ResultView", "Snapshot", "WaiverView"]
+__all__ = [
+    "BATCH_INVALID",
+    "BATCH_STATUSES",
+    "BatchView",
+    "ResultView",
+    "Snapshot",
+    "WaiverView",
+    "first_value",
+    "public_id",
+]
+
+
+def public_id(raw: object, event: str) -> int:
+    """The id a result or waiver is known by in answers: ResultsDB's or WaiverDB's integer
+    id when the source gave one. Otherwise (a result from a CI message, a waiver given
+    here) a negative integer derived from the event that recorded it (its aggregate and
+    version, which the input messages alone determine): the same in every store that
+    recorded the same messages, so decisions stay a pure function of the input; never
+    one of ResultsDB's or WaiverDB's ids (those are positive); within 2**48, so
+    JavaScript reads it exactly."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit():
+        return int(raw)
+    digest = hashlib.sha256(event.encode("utf-8")).digest()
+    return -(int.from_bytes(digest[:6], "big") or 1)
+
+
+def first_value(value: object) -> str | None:
+    """A ResultsDB data value (a list of strings; the first counts, as in Greenwave's
+    ``_answer_for_result``), or a plain value, as a string or None."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if value is None or isinstance(value, dict | list):
+        return None
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -24,14 +60,18 @@ class ResultView:
     subject_type: str
     subject_identifier: str
     event: str  # opaque reference of the event that recorded it, e.g. "<uuid>/<version>"
-    position: int  # log position; larger = newer. The latest per (testcase, scenario) counts.
+    # Log position; larger = newer. The latest per (testcase, scenario, system_architecture,
+    # system_variant) counts, as Greenwave asks ResultsDB (``DISTINCT_LATEST_RESULTS_ON``).
+    position: int
     scenario: str | None = None
-    result_id: str | None = None
+    result_id: int | str | None = None  # answers give it as ``public_id``
     stage: str | None = None  # legacy CI pipeline stage, e.g. "package.test.functional"
     pipeline: str | None = None  # legacy CI pipeline name, e.g. "allpackages-build"
     ref_url: str | None = None
     at: str | None = None  # ISO time the message was sent
-    note: str | None = None
+    note: str | None = None  # an INVALID result's schema errors (the engine's detail)
+    system_architecture: str | None = None  # from the result's data, as Greenwave reads it
+    system_variant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +85,7 @@ class WaiverView:
     event: str
     position: int
     scenario: str | None = None
-    waiver_id: str | None = None
+    waiver_id: int | str | None = None
     product_version: str | None = None
     username: str | None = None
     comment: str | None = None

@@ -32,7 +32,9 @@ from projections.follower import PAGE, Follower, ViewSnapshots
 from projections.gating import TOPICS, GatingView, OverrideState, package_of
 
 NAME = "decider"
-VIEW_FORMAT = 2  # bump when GatingView's fields change: older snapshots are ignored
+# Bump when GatingView's fields change: older snapshots are ignored.
+# 3: results with architecture/variant and integer ids; builds named under an alias.
+VIEW_FORMAT = 3
 # Requirement types of manual overrides (ours, next to Greenwave's).
 MANUAL_OVERRIDE = "manual-override"
 MANUAL_HOLD = "manual-hold"

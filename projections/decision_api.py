@@ -30,10 +30,17 @@ from policies.answers import (
     TEST_MISSING,
     TEST_PASSED,
     Requirement,
+    no_applicable_policies_summary,
     summarize,
 )
-from policies.engine import applicable, evaluate
-from policies.snapshot import BATCH_INVALID, BatchView, Snapshot
+from policies.engine import (
+    OUTCOME_INVALID,
+    active_waivers,
+    applicable,
+    evaluate,
+    latest_results,
+)
+from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot, WaiverView
 from policies.spec import BatchIntegrityRule, Policy, PolicySet, rule_as_dict
 from projections.decider import MANUAL_HOLD, MANUAL_OVERRIDE
 from projections.decision_request import (
@@ -43,6 +50,7 @@ from projections.decision_request import (
     parse_request,
     parse_when,
 )
+from projections.greenwave_records import pick_records
 from projections.queries import ReadModel, SubjectFacts
 
 __all__ = [
@@ -203,14 +211,14 @@ class DecisionService:
         policy_set = req.on_demand or self.policy_set()
         subjects = tuple(dict.fromkeys(req.subjects))  # Greenwave asks each subject once
         when = req.when.isoformat() if req.when else None
-        facts = self.read_model.subject_facts(list(subjects), when)
+        facts = self.read_model.subject_facts(list(subjects), when, records=req.verbose)
         clock = req.when or now
 
         requirements: list[dict[str, Any]] = []
         reqs: list[Requirement] = []
         applicable_ids: list[str] = []
-        results: dict[str, dict[str, Any]] = {}
-        waivers: dict[str, dict[str, Any]] = {}
+        results: dict[int | str, dict[str, Any]] = {}
+        waivers: dict[int | str, dict[str, Any]] = {}
         for subject_type, identifier in req.subjects:
             f = facts.get((subject_type, identifier)) or SubjectFacts(subject_type, identifier)
             base = Snapshot(
@@ -226,8 +234,9 @@ class DecisionService:
                     continue
                 raise DecisionRequestError(
                     404,
-                    f"Cannot find any applicable policies for {subject_type} subjects "
-                    f"at gating point {req.context_label} in {req.product_version}",
+                    no_applicable_policies_summary(
+                        subject_type, req.context_label, req.product_version
+                    ),
                 )
             applicable_ids.extend(p.id for p in matched)
             decided = self._evaluate(policy_set, matched, base, f, req, when)
@@ -238,7 +247,7 @@ class DecisionService:
                 requirements.append(item)
             reqs.extend(decided)
             if req.verbose:
-                self._verbose(f, req, results, waivers)
+                self._verbose(base, f, req, results, waivers)
 
         satisfied = [d for d, r in zip(requirements, reqs, strict=True) if r.satisfied]
         unsatisfied = [d for d, r in zip(requirements, reqs, strict=True) if not r.satisfied]
@@ -296,16 +305,7 @@ class DecisionService:
         req: DecisionRequest,
         when: str | None,
     ) -> tuple[Requirement, ...]:
-        results = tuple(
-            r
-            for r in facts.results
-            if r.result_id is None or str(r.result_id) not in req.ignore_results
-        )
-        waivers = tuple(
-            w
-            for w in facts.waivers
-            if w.waiver_id is None or str(w.waiver_id) not in req.ignore_waivers
-        )
+        results, waivers = self._used(base, facts, req)
         batch = self._batch(matched, base, when)
         if len(req.contexts) == 1:
             used, context = policy_set, req.contexts[0]
@@ -316,6 +316,31 @@ class DecisionService:
         )
         decision = evaluate(used, snapshot)
         return (*decision.satisfied_requirements, *decision.unsatisfied_requirements)
+
+    @staticmethod
+    def _used(
+        base: Snapshot, facts: SubjectFacts, req: DecisionRequest
+    ) -> tuple[tuple[ResultView, ...], tuple[WaiverView, ...]]:
+        """The subject's latest results and the waivers in force, without the ones the
+        request ignores. As in Greenwave, ids are ignored in what ResultsDB and WaiverDB
+        answered as latest: ignoring the latest result does not bring back an older
+        one (``greenwave/resources.py`` ``BaseRetriever.retrieve``)."""
+        ignored_r, ignored_w = req.ignore_results, req.ignore_waivers
+        # An invalid message is no result (ResultsDB never stores it): the latest is
+        # chosen among the valid ones, and the invalid ones are passed on beside them
+        # only to explain a requirement that has no valid result (the engine decides).
+        valid = [r for r in facts.results if r.outcome != OUTCOME_INVALID]
+        invalid = [r for r in facts.results if r.outcome == OUTCOME_INVALID]
+        results = tuple(
+            r
+            for r in (*latest_results(valid), *latest_results(invalid))
+            if r.result_id is None or str(r.result_id) not in ignored_r
+        )
+        in_force = active_waivers(replace(base, waivers=facts.waivers))
+        waivers = tuple(
+            w for w in in_force if w.waiver_id is None or str(w.waiver_id) not in ignored_w
+        )
+        return results, waivers
 
     def _batch(
         self, matched: Sequence[Policy], base: Snapshot, when: str | None
@@ -349,20 +374,19 @@ class DecisionService:
 
     @staticmethod
     def _verbose(
+        base: Snapshot,
         facts: SubjectFacts,
         req: DecisionRequest,
-        results: dict[str, dict[str, Any]],
-        waivers: dict[str, dict[str, Any]],
+        results: dict[int | str, dict[str, Any]],
+        waivers: dict[int | str, dict[str, Any]],
     ) -> None:
-        for record in facts.result_records:
-            rid = str(record.get("id"))
-            if rid not in req.ignore_results:
-                results.setdefault(rid, record)
-        for record in facts.waiver_records:
-            wid = str(record.get("id"))
-            pv = record.get("product_version")
-            if wid not in req.ignore_waivers and pv in (None, req.product_version):
-                waivers.setdefault(wid, record)
+        """Greenwave's verbose ``results`` (the subject's latest results, of every
+        testcase) and ``waivers`` (those in force for the request's product version),
+        each record once, as ResultsDB and WaiverDB give them."""
+        used_results, used_waivers = DecisionService._used(base, facts, req)
+        used_results = tuple(r for r in used_results if r.outcome != OUTCOME_INVALID)
+        pick_records(used_results, facts.results, facts.result_records, results)
+        pick_records(used_waivers, facts.waivers, facts.waiver_records, waivers)
 
 
 def _batch_view(r: Mapping[str, Any], nvr: str, position: int) -> BatchView | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from domain.facts import SUBJECT_TYPE_ALIASES
 from policies.spec import PassingTestCaseRule, Policy, PolicySet
 
 __all__ = [
@@ -25,8 +26,8 @@ __all__ = [
     "parse_when",
 ]
 
-#: Greenwave's subject type aliases.
-SUBJECT_ALIASES = {"brew-build": "koji_build"}
+#: Greenwave's subject type aliases (one table: ``domain.facts``).
+SUBJECT_ALIASES = SUBJECT_TYPE_ALIASES
 #: Greenwave's ``item_key`` of subject types: the key that names the subject on its own.
 ITEM_KEYS = (("koji_build", "original_spec_nvr"), ("compose", "productmd.compose.id"))
 ON_DEMAND_ID = ON_DEMAND_CONTEXT = "on-demand-policy"
@@ -209,7 +210,7 @@ def parse_request(data: Any) -> DecisionRequest:
         contexts, label = (context,), context
     elif isinstance(context, list) and all(isinstance(c, str) and c for c in context):
         contexts = tuple(dict.fromkeys(context))
-        label = ", ".join(context)
+        label = " ".join(context)  # as Greenwave names them in its 404
     else:
         raise _bad("Invalid decision_context, must be a string or a list of strings")
 

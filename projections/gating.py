@@ -10,9 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from domain.facts import FAILED, INFO, INVALID, KOJI_BUILD_GROUP, NEEDS_INSPECTION, PASSED
-from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot, WaiverView
+from domain.facts import (
+    FAILED,
+    INFO,
+    INVALID,
+    KOJI_BUILD,
+    KOJI_BUILD_GROUP,
+    NEEDS_INSPECTION,
+    PASSED,
+    canonical_subject_type,
+)
+from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot, WaiverView, public_id
 from projections.config import GatingConfig
+from projections.greenwave_records import arch_and_variant
 from projections.records import DecisionRecords, ref
 
 # The stored event topics the model reads (the store filters on them).
@@ -171,6 +181,10 @@ class GatingView(DecisionRecords):
     def _on_Subject_Seen(self, e: Any, position: int) -> None:
         if e.subject_type == "dist_git_commit":
             self._names[e.originator_id] = ("change", e.identifier)
+        elif canonical_subject_type(e.subject_type) == KOJI_BUILD:
+            # A build under an alias (brew-build; recorded so before waivers were
+            # translated to the type it stands for): its waivers are the build's.
+            self._names[e.originator_id] = ("build", e.identifier)
 
     def _nvr(self, e: Any) -> str | None:
         kind, ident = self._names.get(e.originator_id, (None, None))
@@ -218,6 +232,7 @@ class GatingView(DecisionRecords):
 
     def _result(self, e: Any, position: int) -> ResultView:
         data = e.data if isinstance(e.data, dict) else {}
+        arch, variant = arch_and_variant(data)
         return ResultView(
             testcase=e.testcase,
             outcome=e.outcome,
@@ -226,12 +241,14 @@ class GatingView(DecisionRecords):
             event=ref(e),
             position=position,
             scenario=e.scenario,
-            result_id=e.result_id,
+            result_id=public_id(e.result_id, ref(e)),
             stage=e.stage,
             pipeline=data.get("pipeline"),
             ref_url=e.ref_url,
             at=e.at,
             note=e.note,  # an INVALID result's schema errors (the engine's detail)
+            system_architecture=arch,
+            system_variant=variant,
         )
 
     def _on_Subject_ResultRecorded(self, e: Any, position: int) -> None:
@@ -281,7 +298,7 @@ class GatingView(DecisionRecords):
             event=ref(e),
             position=position,
             scenario=e.scenario,
-            waiver_id=e.waiver_id,
+            waiver_id=public_id(e.waiver_id, ref(e)),
             product_version=e.product_version,
             username=e.username,
             comment=e.comment,

@@ -31,9 +31,11 @@ class SubjectFacts:
     package: str | None = None  # koji builds: the package name
     results: tuple[ResultView, ...] = ()
     waivers: tuple[WaiverView, ...] = ()
-    # Greenwave-shaped records for ``verbose`` answers, in the order of the views above.
-    result_records: tuple[dict[str, Any], ...] = field(default=(), compare=False)
-    waiver_records: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    # ResultsDB's and WaiverDB's records for ``verbose`` answers (a dict or its JSON
+    # text; ``projections.greenwave_records``), in the order of the views above; empty
+    # unless asked for.
+    result_records: tuple[dict[str, Any] | str, ...] = field(default=(), compare=False)
+    waiver_records: tuple[dict[str, Any] | str, ...] = field(default=(), compare=False)
 
 
 class ReadModel(Protocol):
@@ -42,9 +44,10 @@ class ReadModel(Protocol):
         ...
 
     def subject_facts(
-        self, subjects: Sequence[Subject], when: str | None = None
+        self, subjects: Sequence[Subject], when: str | None = None, *, records: bool = False
     ) -> dict[Subject, SubjectFacts]:
-        """Results and waivers of each subject (only those sent at or before ``when``)."""
+        """Results and waivers of each subject (only those sent at or before ``when``);
+        with ``records``, their ResultsDB/WaiverDB records too."""
         ...
 
     def build(self, nvr: str) -> dict[str, Any] | None:

@@ -28,9 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from domain import gating, ids
+from domain.facts import canonical_subject_type
 from domain.message import RECEIVED_TOPIC
 from projections.config import GatingConfig
 from projections.gating import package_of
+from projections.greenwave_records import arch_and_variant, result_record, waiver_record
 
 # Topic prefixes of the stored events the read models use.
 TOPICS = (
@@ -373,6 +375,7 @@ class ReadModelFold:
         if ids.subject_id(typ, ident).bytes == oid:  # once: from the subject's own stream
             raw = s.get("data")
             data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+            arch, variant = arch_and_variant(data)
             self.changes.add(
                 "results",
                 {
@@ -391,6 +394,9 @@ class ReadModelFold:
                     "at": s.get("at"),
                     "msg": s.get("msg"),
                     "event": ref,
+                    "system_architecture": arch,
+                    "system_variant": variant,
+                    "record": result_record(s, ref),
                 },
             )
         nvr = self._nvr_of(oid)
@@ -409,7 +415,10 @@ class ReadModelFold:
         name = self._known(oid)
         if name is None or name[0] not in ("build", "subject"):
             return
-        typ, ident = name[1], name[2]
+        # An alias (a brew-build waiver stored before translation named the type it
+        # stands for) is the subject type it stands for, as in Greenwave.
+        typ, ident = canonical_subject_type(name[1]), name[2]
+        ref = _ref(oid, version)
         self.changes.add(
             "waivers",
             {
@@ -425,7 +434,8 @@ class ReadModelFold:
                 "comment": s.get("comment"),
                 "at": s.get("at"),
                 "msg": s.get("msg"),
-                "event": _ref(oid, version),
+                "event": ref,
+                "record": waiver_record(s, typ, ident, ref),
             },
         )
         if name[0] == "build":

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from policies.snapshot import ResultView, WaiverView
+from policies.snapshot import ResultView, WaiverView, public_id
+from projections.greenwave_records import result_record, waiver_record
 from projections.queries import SubjectFacts
 
 Subject = tuple[str, str]
@@ -78,33 +79,54 @@ class FakeReadModel:
         *,
         at: str,
         scenario: str | None = None,
-        result_id: str | None = None,
+        result_id: str | int | None = None,
+        system_architecture: str | None = None,
+        system_variant: str | None = None,
+        origin: str = "resultsdb",
+        record: dict[str, Any] | None = None,
     ) -> ResultView:
+        """A result as the read model gives it (its verbose record built by the same
+        code as the SQL read model's, from an event-shaped state)."""
         position = self._next()
-        result_id = result_id or str(1000 + position)
+        if result_id is None and origin == "resultsdb":
+            result_id = str(1000 + position)
+        event = f"result-{position}/1"
+        data = {
+            k: v
+            for k, v in (
+                ("system_architecture", system_architecture),
+                ("system_variant", system_variant),
+            )
+            if v is not None
+        }
+        state = {
+            "subject_type": subject_type,
+            "subject_identifier": identifier,
+            "testcase": testcase,
+            "outcome": outcome,
+            "origin": origin,
+            "scenario": scenario,
+            "result_id": result_id,
+            "data": data,
+            "at": at,
+            "msg": f"msg-{position}",
+            "record": record,
+        }
         view = ResultView(
             testcase=testcase,
             outcome=outcome,
             subject_type=subject_type,
             subject_identifier=identifier,
-            event=f"result-{position}/1",
+            event=event,
             position=position,
             scenario=scenario,
-            result_id=result_id,
+            result_id=public_id(result_id, event),
             at=at,
+            system_architecture=system_architecture,
+            system_variant=system_variant,
         )
-        data: dict[str, list[str]] = {"type": [subject_type], "item": [identifier]}
-        if scenario is not None:
-            data["scenario"] = [scenario]
-        record = {
-            "id": result_id,
-            "outcome": outcome,
-            "testcase": {"name": testcase},
-            "data": data,
-            "submit_time": at,
-            "ref_url": None,
-        }
-        self._subject(subject_type, identifier, at).results.append((view, record))
+        rec = result_record(state, event)
+        self._subject(subject_type, identifier, at).results.append((view, rec))
         return view
 
     def add_waiver(
@@ -117,38 +139,38 @@ class FakeReadModel:
         waived: bool = True,
         scenario: str | None = None,
         product_version: str | None = None,
-        waiver_id: str | None = None,
+        waiver_id: str | int | None = None,
         username: str = "alice",
         comment: str = "known issue",
     ) -> WaiverView:
         position = self._next()
         waiver_id = waiver_id or str(500 + position)
+        event = f"waiver-{position}/1"
         view = WaiverView(
             testcase=testcase,
             waived=waived,
             subject_type=subject_type,
             subject_identifier=identifier,
-            event=f"waiver-{position}/1",
+            event=event,
             position=position,
             scenario=scenario,
-            waiver_id=waiver_id,
+            waiver_id=public_id(waiver_id, event),
             product_version=product_version,
             username=username,
             comment=comment,
         )
-        record = {
-            "id": waiver_id,
-            "subject_type": subject_type,
-            "subject_identifier": identifier,
-            "subject": {"type": subject_type, "item": identifier},
+        state = {
             "testcase": testcase,
+            "waived": waived,
+            "waiver_id": waiver_id,
             "scenario": scenario,
             "product_version": product_version,
-            "waived": waived,
             "username": username,
             "comment": comment,
-            "timestamp": at,
+            "at": at,
+            "msg": f"msg-{position}",
         }
+        record = waiver_record(state, subject_type, identifier, event)
         self._subject(subject_type, identifier, at).waivers.append((view, at, record))
         return view
 
@@ -178,7 +200,7 @@ class FakeReadModel:
         return self._position
 
     def subject_facts(
-        self, subjects: Sequence[Subject], when: str | None = None
+        self, subjects: Sequence[Subject], when: str | None = None, *, records: bool = False
     ) -> dict[Subject, SubjectFacts]:
         self.calls.append("subject_facts")
         out: dict[Subject, SubjectFacts] = {}

@@ -131,14 +131,19 @@ class Bus:
             },
         )
 
-    def rpmdeplint(self, nvr: str, outcome: str = "PASSED") -> dict[str, Any]:
+    def rpmdeplint(
+        self, nvr: str, outcome: str = "PASSED", arch: str | None = None
+    ) -> dict[str, Any]:
+        data = {"item": [nvr], "type": ["koji_build"]}
+        if arch is not None:
+            data["system_architecture"] = [arch]
         return self.msg(
             f"{PREFIX}.resultsdb.result.new",
             {
                 "id": 50_000_000 + next(self.ids),
                 "outcome": outcome,
                 "testcase": {"name": "dist.rpmdeplint"},
-                "data": {"item": [nvr], "type": ["koji_build"]},
+                "data": data,
                 "ref_url": "https://example.org/rpmdeplint",
             },
         )

@@ -175,6 +175,9 @@ def translate(envelope: Envelope, suffix: str) -> Translation | None:
     run = _section(body, "run")
     thread_id = as_str(body.get("thread_id"))
 
+    system = body.get("system")
+    first_system = system[0] if isinstance(system, list) and system else system
+    first_system = first_system if isinstance(first_system, Mapping) else {}
     data: dict[str, str] = {}
     if invalid:
         data["claimed_outcome"] = claimed
@@ -182,6 +185,10 @@ def translate(envelope: Envelope, suffix: str) -> Translation | None:
             data["claimed_note"] = note
         note = validation.summary()
     for key, value in (
+        # The tested system, as ResultsDB keeps it for CI messages: Greenwave answers
+        # each architecture and variant apart (``DISTINCT_LATEST_RESULTS_ON``).
+        ("system_architecture", first_system.get("architecture")),
+        ("system_variant", first_system.get("variant")),
         ("version", body.get("version")),
         ("pipeline_name", pipeline.get("name")),
         ("thread_id", thread_id),

@@ -4,7 +4,8 @@ Topics read (bus prefix stripped):
 
 - ``resultsdb.result.new``: the ResultsDB API v2 result object ``{id,
   testcase{name}, outcome, note, ref_url, groups, submit_time, data{key:
-  [values]}}`` (data values are lists; the first value is used).
+  [values]}}`` (data values are lists; the first value is used). The object is kept
+  whole as the fact's ``record``: Greenwave's verbose answers give it as ResultsDB does.
 - ``taskotron.result.new``: the Taskotron-compatible body ``{"task": {item,
   type, name}, "result": {id, outcome, submit_time, log_url, ...}}``, still
   published by ResultsDB.
@@ -100,6 +101,7 @@ def _v2(body: Mapping[str, Any]) -> Translation:
         note=as_str(body.get("note")),
         nvr=nvr,
         data={k: first(v) for k, v in data.items()},
+        record=dict(body),
     )
     return Translation(family=FAMILY, facts=(fact,), problems=tuple(problems))
 

@@ -9,7 +9,11 @@ from the legacy ``subject`` dict (``{"type", "item"}``,
 ``{"original_spec_nvr"}`` or ``{"productmd.compose.id"}``). The 2017 waivers
 that only name a ResultsDB ``result_id`` are recorded with subject type
 ``resultsdb_result`` and the result id as identifier (with a problem noted:
-their testcase is unknown).
+their testcase is unknown). A subject type alias (``brew-build``) is recorded as
+the type it stands for (``koji_build``), as WaiverDB stores it and Greenwave
+matches it (``conf/subject_types/koji_build.yaml``). The body is kept whole as the
+fact's ``record`` (Greenwave's verbose answers give WaiverDB's waiver as is; not for
+our own ``relengotron.waiver.new``, which lacks some of WaiverDB's fields).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 from adapters.translate.base import Envelope, Translation, as_str
 from adapters.translate.resultsdb import subject_from_item
-from domain.facts import WaiverRecorded
+from domain.facts import WaiverRecorded, canonical_subject_type
 
 FAMILY = "waiverdb"
 TOPIC = "waiverdb.waiver.new"
@@ -28,7 +32,7 @@ LOCAL_TOPIC = "relengotron.waiver.new"
 RESULT_SUBJECT = "resultsdb_result"
 
 
-def _waiver(body: Mapping[str, Any]) -> Translation:
+def _waiver(body: Mapping[str, Any], *, from_waiverdb: bool) -> Translation:
     problems: list[str] = []
     subject_type = as_str(body.get("subject_type"))
     identifier = as_str(body.get("subject_identifier"))
@@ -41,6 +45,7 @@ def _waiver(body: Mapping[str, Any]) -> Translation:
             problems.append("waiver names only a result_id; subject and testcase unknown")
         else:
             return Translation(family=FAMILY, problems=("waiver names no subject",))
+    subject_type = canonical_subject_type(subject_type)
     testcase = as_str(body.get("testcase"))
     if testcase is None:
         if subject_type != RESULT_SUBJECT:
@@ -61,6 +66,9 @@ def _waiver(body: Mapping[str, Any]) -> Translation:
         product_version=as_str(body.get("product_version")),
         username=as_str(body.get("username")),
         comment=as_str(body.get("comment")),
+        # WaiverDB's waiver as published; ours (relengotron.waiver.new) has not all of
+        # WaiverDB's fields: its record is rebuilt in their shape when it is shown.
+        record=dict(body) if from_waiverdb else None,
     )
     return Translation(family=FAMILY, facts=(fact,), problems=tuple(problems))
 
@@ -74,4 +82,4 @@ def translate(envelope: Envelope, suffix: str) -> Translation | None:
         return Translation(
             family=FAMILY, problems=(f"body is {type(body).__name__}, not an object",)
         )
-    return _waiver(body)
+    return _waiver(body, from_waiverdb=suffix == TOPIC)

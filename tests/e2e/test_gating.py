@@ -331,3 +331,28 @@ def test_dry_run_changes_nothing(site: Site) -> None:
     assert site.hub.tags_of(nvr) == [PENDING]
     assert site.hub.count("moveBuild") == 0
     assert site.status(nvr)["actions"][0]["status"] == "pending"
+
+
+def test_quarantine_notice_carries_the_final_decisions_summary(site: Site) -> None:
+    """The move was asked for by one decision; a later decision (still quarantine, so
+    the move stays) changed the summary before the move was done. The notice must say
+    what the build's decision is when it is moved, summary and requirements alike
+    (issue 15, item 11)."""
+    bad = "vim-9.1-1.fc44"
+    msgs = site.new_build(bad, owner="zdohnal")
+    msgs += [site.bus.stage(bad, "FAILURE"), site.bus.rpmdeplint(bad)]
+    msgs.append(site.bus.group_check("snapshot-1", [bad], "passed"))
+    site.ingest(msgs)
+    assert site.status(bad)["decision"]["summary"] == "Of 3 required tests, 1 test failed"
+    site.ingest([site.bus.rpmdeplint(bad, "FAILED")])
+    final = site.status(bad)["decision"]
+    assert final["summary"] == "Of 3 required tests, 2 tests failed"
+    site.act()
+    assert site.hub.tags_of(bad) == [QUARANTINE]
+    (body,) = [
+        e.params["body"]
+        for e in _requested(open_app(site.db))
+        if e.kind == "bus.publish" and e.params["kind"] == "build.quarantined"
+    ]
+    assert body["summary"] == final["summary"]
+    assert body["unsatisfied_requirements"] == final["unsatisfied_requirements"]

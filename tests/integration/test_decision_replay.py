@@ -36,6 +36,13 @@ operation = st.one_of(
     st.tuples(st.just("untag"), nvr),
     st.tuples(st.just("stage"), nvr, st.sampled_from(["SUCCESS", "FAILURE", "UNSTABLE"])),
     st.tuples(st.just("rpmdeplint"), nvr, st.sampled_from(["PASSED", "FAILED", "ERROR"])),
+    # Results apart by architecture (Greenwave's latest per system_architecture).
+    st.tuples(
+        st.just("rpmdeplint-arch"),
+        nvr,
+        st.sampled_from(["PASSED", "FAILED"]),
+        st.sampled_from(["x86_64", "ppc64le"]),
+    ),
     st.tuples(
         st.just("group"),
         st.lists(nvr, min_size=1, max_size=4, unique=True),
@@ -78,6 +85,8 @@ def messages(ops: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
             out.append(bus.stage(op[1], op[2]))
         elif kind == "rpmdeplint":
             out.append(bus.rpmdeplint(op[1], op[2]))
+        elif kind == "rpmdeplint-arch":
+            out.append(bus.rpmdeplint(op[1], op[2], arch=op[3]))
         elif kind == "group":
             groups += 1
             suspects = op[1][:1] if op[3] and op[2] == "failed" else None

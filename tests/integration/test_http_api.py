@@ -116,7 +116,7 @@ def test_bodhi_request_and_overdue_by_the_wall_clock(client: TestClient) -> None
          400, "Missing required product version"),
         (b'{"product_version": "fedora-40", "decision_context": "nope", "subject_type": '
          b'"koji_build", "subject_identifier": "a-1-1"}', {"content-type": "application/json"},
-         404, "Cannot find any applicable policies for koji_build subjects at gating point "
+         404, "Found no applicable policies for koji_build subjects at gating point(s) "
          "nope in fedora-40"),
     ],
 )  # fmt: skip

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from adapters.readmodels import Projector
 from domain.application import RelengApp
 from projections.config import GatingConfig
 from projections.decider import Decider
+from projections.decision_api import DecisionService
 from projections.readmodel import TOPICS
 from tests.integration.test_decision_replay import (
     CONFIG,
@@ -90,7 +92,36 @@ def agrees_with_status(app: RelengApp, config: GatingConfig = CONFIG) -> int:
             {**status["withdrawn"], "by": row["withdrawn"]["by"]} if status["withdrawn"] else None
         ), nvr
         checked += 1
+    agrees_with_the_decision_api(app, view, rm, config)
     return checked
+
+
+def agrees_with_the_decision_api(
+    app: RelengApp, view: Any, rm: SQLReadModel, config: GatingConfig
+) -> None:
+    """Every open candidate's recorded decision is what the decision API answers now,
+    requirement for requirement (the evidence ids aside: a re-run that passes again
+    records no new decision)."""
+    api = DecisionService(rm, POLICIES)
+    for nvr, gate in view.gates.items():
+        if not gate.open or gate.promoted or not gate.decision:
+            continue
+        answer = api.decide(
+            {"product_version": config.product_version,
+             "decision_context": config.decision_context,
+             "subject_type": "koji_build", "subject_identifier": nvr},
+            datetime.now(UTC),
+        )  # fmt: skip
+
+        def shape(reqs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+            keys = ("type", "testcase", "scenario", "system_architecture", "system_variant")
+            return [tuple(r.get(k) for k in keys) for r in reqs]
+
+        recorded = gate.decision
+        assert answer["summary"] == recorded["summary"], nvr
+        assert answer["policies_satisfied"] == recorded["policies_satisfied"], nvr
+        for key in ("satisfied_requirements", "unsatisfied_requirements"):
+            assert shape(answer[key]) == shape(recorded[key]), (nvr, key)
 
 
 @settings(
@@ -143,12 +174,15 @@ def test_read_models_on_sqlite_and_postgresql(store: RelengApp) -> None:
     assert rm.build(NVRS[0])["withdrawn"]["reason"] == "obsoleted"  # type: ignore[index]
     vim = rm.build(NVRS[2])
     assert vim is not None and vim["package"] == "vim"
-    facts = rm.subject_facts([("koji_build", NVRS[2]), ("koji_build", "nope-1-1.fc44")])
+    facts = rm.subject_facts(
+        [("koji_build", NVRS[2]), ("koji_build", "nope-1-1.fc44")], records=True
+    )
     vim_facts = facts[("koji_build", NVRS[2])]
     assert vim_facts.known and not facts[("koji_build", "nope-1-1.fc44")].known
     assert {r.testcase for r in vim_facts.results} == {STAGE, "dist.rpmdeplint"}
     assert [w.waived for w in vim_facts.waivers] == [True]
-    assert vim_facts.waiver_records[0]["subject"] == {"type": "koji_build", "item": NVRS[2]}
+    record = json.loads(vim_facts.waiver_records[0])  # WaiverDB's, as the message gave it
+    assert (record["subject_identifier"], record["id"]) == (NVRS[2], vim_facts.waivers[0].waiver_id)
     history = rm.build_history(NVRS[2])
     kinds = [h["kind"] for h in history]
     assert kinds[:2] == ["state", "tagged"] and "decided" in kinds and "waiver" in kinds

@@ -479,3 +479,24 @@ def test_missing_artifact_gives_a_problem() -> None:
 def test_other_topics_are_not_ours(topic: str) -> None:
     envelope = Envelope(topic=topic, body={})
     assert ci_spec.translate(envelope, envelope.suffix) is None
+
+
+def test_tested_system_is_kept_as_resultsdb_updater_keeps_it(corpus_dir: Path) -> None:
+    """``system`` (a list of one dict, or a dict) gives ``system_architecture`` and
+    ``system_variant``, as release-engineering/resultsdb-updater ``handle_ci_umb`` stores
+    them in ResultsDB: Greenwave answers each architecture and variant apart."""
+    record = _record(
+        corpus_dir,
+        UMB,
+        "VirtualTopic.eng.ci.productmd-compose.test.complete",
+        lambda body: '"variant"' in json.dumps(body.get("system")),
+    )
+    fact = _fact(corpus.envelope(record))
+    system = record["body"]["system"]
+    system = system[0] if isinstance(system, list) else system
+    assert fact.data["system_architecture"] == system["architecture"]
+    assert fact.data["system_variant"] == system["variant"]
+    as_dict = copy.deepcopy(record)
+    as_dict["body"]["system"] = {"architecture": "s390x"}
+    fact = _fact(corpus.envelope(as_dict))
+    assert fact.data["system_architecture"] == "s390x" and "system_variant" not in fact.data

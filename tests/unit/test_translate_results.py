@@ -139,6 +139,8 @@ def test_resultsdb_v2_result() -> None:
         nvr="bash-5.2.26-3.fc40",
     )
     assert fact.data["arch"] == "x86_64"
+    # The whole ResultsDB record, for Greenwave's verbose answers (issue 15).
+    assert fact.record == _v2_result()
 
 
 def test_resultsdb_v2_compose_and_original_spec_nvr() -> None:
@@ -232,6 +234,39 @@ def test_waiver_compose_subject_dict() -> None:
         "Fedora-Rawhide-20180726.n.2",
         False,
     )
+
+
+def test_waiver_under_a_subject_type_alias_is_the_types() -> None:
+    """WaiverDB stores ``brew-build`` as ``koji_build`` (waiverdb/api_v1.py) and
+    Greenwave matches the aliases of a subject type (conf/subject_types/koji_build.yaml):
+    a waiver message under the alias is recorded for the koji build (issue 15, item 5)."""
+    body = {
+        "id": 12,
+        "subject_type": "brew-build",
+        "subject_identifier": "bash-5.2.26-3.fc40",
+        "testcase": "dist.rpmdeplint",
+        "waived": True,
+        "product_version": "fedora-40",
+        "username": "alice",
+        "proxied_by": "bodhi",
+        "comment": "flaky",
+    }
+    fact = _fact(_translate(_env("waiverdb.waiver.new", body)))
+    assert (fact.subject_type, fact.subject_identifier) == ("koji_build", "bash-5.2.26-3.fc40")
+    assert fact.record == body  # WaiverDB's waiver, proxied_by included
+    ours = _fact(_translate(_env("relengotron.waiver.new", body)))
+    assert ours.subject_type == "koji_build" and ours.record is None  # rebuilt when shown
+    legacy = _translate(
+        _env(
+            "waiverdb.waiver.new",
+            {
+                **body,
+                "subject_type": None,
+                "subject": {"type": "brew-build", "item": "bash-1-1.fc40"},
+            },
+        )
+    )
+    assert _fact(legacy).subject_type == "koji_build"
 
 
 # ----------------------------------------------------------------- greenwave
