@@ -235,3 +235,32 @@ def test_decision_command_on_a_store_written_before(tmp_path: Path, capsys: Any)
     assert {r["result_id"] for r in out["satisfied_requirements"]} >= {81_000_001, 81_000_002}
     assert main(argv) == 0
     assert "dist.rpmdeplint [ppc64le]" in capsys.readouterr().out
+
+
+def test_an_invalid_message_never_hides_a_valid_result_from_the_api(tmp_path: Path) -> None:
+    """A valid FAILED then an invalid PASSED (no ``contact``: it fails the spec's schema)
+    for the same test on the same system: ResultsDB would never have stored the second
+    (resultsdb-updater drops what fails the schema), so Greenwave still sees the failure.
+    The decision API keeps the failure in force, as the engine does for the decider."""
+    bus = Bus()
+    msgs = [bus.built(NVR), bus.tagged(NVR), bus.stage(NVR, "SUCCESS")]
+    msgs.append(bus.group_check("check-1", [NVR], "passed"))
+    msgs.append(ci_spec(bus, NVR, "failed", "x86_64"))
+    invalid = ci_spec(bus, NVR, "passed", "x86_64")
+    del invalid["body"]["contact"]
+    msgs.append(invalid)
+    app = run(tmp_path / "s.db", msgs, [])
+    api = api_of(app)
+    # An on-demand rule (Greenwave's ``rules`` in the request) asks for the CI test.
+    rules = [{"type": "PassingTestCaseRule", "test_case_name": "fedora-ci.tier0.functional"}]
+    request = {"product_version": "fedora-rawhide", "subject_type": "koji_build",
+               "subject_identifier": NVR, "rules": rules}  # fmt: skip
+    out = api.decide(request, NOW)
+    assert out["policies_satisfied"] is False
+    (bad,) = out["unsatisfied_requirements"]
+    assert bad["testcase"] == "fedora-ci.tier0.functional"
+    assert bad["type"] == "test-result-failed" and not bad.get("invalid")
+    # Verbose lists what Greenwave would have read: the failure, not the invalid pass.
+    verbose = ask(api, NVR, verbose=True)
+    ci = [r for r in verbose["results"] if r["testcase"]["name"] == "fedora-ci.tier0.functional"]
+    assert [r["outcome"] for r in ci] == ["FAILED"]
