@@ -270,6 +270,13 @@ def test_ingest_brings_the_read_models_up_to_date(site: Site, capsys: Any) -> No
     assert orjson.loads(capsys.readouterr().out)["policies_satisfied"] is False
 
 
+def test_decide_brings_the_read_models_up_to_date(site: Site, capsys: Any) -> None:
+    site.record(site.bus.rpmdeplint(NVR, "FAILED"))
+    assert main(["decide", "--db", site.db, "--config", str(site.config), "--json"]) == 0
+    capsys.readouterr()
+    assert Projector(site.app, load_settings(str(site.config)).gating).run().events == 0
+
+
 def test_the_decision_command_catches_up_first(site: Site, capsys: Any) -> None:
     site.record(site.bus.rpmdeplint(NVR, "FAILED"))  # recorded, not projected
     code = main(["decision", NVR, "--product-version", "fedora-40", "--context",
