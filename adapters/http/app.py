@@ -299,7 +299,7 @@ def create_app(
         responses={503: {"description": "The store cannot be read"}},
     )
     async def healthcheck() -> PlainTextResponse:
-        why = readiness.healthy() if readiness is not None else None
+        why = await readiness.health() if readiness is not None else None
         if readiness is None:
             try:
                 read_model.position()

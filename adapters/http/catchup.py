@@ -156,6 +156,7 @@ class Readiness:
         self.tables = tables
         self.catch_up = catch_up
         self.timeout = timeout
+        self.folded = 0  # the read models' position, as last read
         self._sql: str | None = None
         # On SQLite the check is one statement on a connection of its own (5 us, where
         # a pooled SQLAlchemy connection costs 100 us: the check runs on every request).
@@ -186,7 +187,8 @@ class Readiness:
                     conn.rollback()
         except Exception as exc:
             raise StoreUnavailable(f"the store cannot be read: {describe(exc)}") from None
-        return int(head or 0), int(position or 0)
+        self.folded = int(position or 0)
+        return int(head or 0), self.folded
 
     def _raw_positions(self, path: str) -> tuple[Any, Any]:
         with self._raw_lock:
@@ -207,6 +209,20 @@ class Readiness:
             return False
         return await self.catch_up.wait(head, self.timeout)
 
+    @property
+    def remote(self) -> bool:
+        """A store over the network (PostgreSQL): its reads are kept off the event loop,
+        where a server that stopped answering would stall every request."""
+        return self.guard.path is None
+
+    async def behind_off_loop(self, executor: Any) -> int | None:
+        """:meth:`behind` in ``executor``, bounded by the catch-up timeout."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await asyncio.wait_for(loop.run_in_executor(executor, self.behind), self.timeout)
+        except TimeoutError:
+            raise StoreUnavailable(f"the store did not answer within {self.timeout:g} s") from None
+
     def healthy(self) -> str | None:
         """None when healthy, else why not (for ``/healthcheck``)."""
         try:
@@ -214,3 +230,12 @@ class Readiness:
         except StoreUnavailable as exc:
             return str(exc)
         return None
+
+    async def health(self) -> str | None:
+        """:meth:`healthy`, off the event loop and bounded for a remote store."""
+        if not self.remote:
+            return self.healthy()
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(self.healthy), self.timeout)
+        except TimeoutError:
+            return f"the store did not answer within {self.timeout:g} s"

@@ -42,6 +42,7 @@ CORS_PATHS = frozenset({DECISION_PATH, "/api/v1.0/about", "/api/v1.0/policies"})
 INLINE_BYTES = 2048
 RETRY_BEHIND, RETRY_LOST, RETRY_BUSY = "1", "10", "1"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_STORE_PATHS = ("/api/", "/metrics")  # routes that read the store (not /healthcheck: its own)
 _JSON = b"application/json"
 
 Headers = list[tuple[bytes, bytes]]
@@ -90,13 +91,17 @@ class Decisions:
         if len(raw) > self.settings.max_body_bytes:
             return self.too_large()
         readiness = self.readiness
+        remote = readiness is not None and readiness.remote
         try:
             if readiness is not None:
-                head = readiness.behind()
+                if remote:
+                    head = await readiness.behind_off_loop(self.pool)
+                else:
+                    head = readiness.behind()
                 if head is not None and not await readiness.wait(head):
                     readiness.guard.verify()  # lost while waiting: say that instead
                     return self._behind(head)
-            if len(raw) <= INLINE_BYTES:
+            if len(raw) <= INLINE_BYTES and not remote:
                 answer = self.answer(content_type, raw)
             else:
                 if self.queued >= self.queue_limit:
@@ -116,21 +121,18 @@ class Decisions:
 
     def _behind(self, head: int) -> Answer:
         assert self.readiness is not None
-        try:
-            _, position = self.readiness.positions()
-        except StoreUnavailable as exc:
-            return unavailable(str(exc))
         timeout = self.readiness.timeout
         text = (
-            f"The read models are behind the log (at position {position} of {head}) and "
+            f"The read models are behind the log (folded up to {self.readiness.folded}, "
+            f"the log's head {head}) and "
             f"did not catch up within {timeout:g} s; no decision is made from stale data. "
             "Retry later."
         )
         return 503, message(text), [(b"retry-after", RETRY_BEHIND.encode())]
 
 
-def unavailable(why: str) -> Answer:
-    text = f"The store cannot be read, no decision is made: {why}"
+def unavailable(why: str, what: str = ", no decision is made") -> Answer:
+    text = f"The store cannot be read{what}: {why}"
     return 503, message(text), [(b"retry-after", RETRY_LOST.encode())]
 
 
@@ -182,6 +184,13 @@ class Front:
                 await self._reply(send, answer, json_cors=True)
                 return
             receive = _replay(body, receive)
+        readiness = self.decisions.readiness
+        if readiness is not None and path.startswith(_STORE_PATHS):
+            try:
+                readiness.guard.verify()
+            except StoreUnavailable as exc:
+                await self._reply(send, unavailable(str(exc), ""), json_cors=True)
+                return
         if self.cors:
             send = self._with_cors(send, path in CORS_PATHS)
         await self.app(scope, receive, send)

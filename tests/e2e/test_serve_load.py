@@ -31,8 +31,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _call(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, float]:
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+def _call(
+    port: int, method: str, path: str, body: bytes | None = None, timeout: float = 120
+) -> tuple[int, float]:
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     t0 = time.perf_counter()
     c.request(method, path, body, {"Content-Type": "application/json"} if body else {})
     r = c.getresponse()

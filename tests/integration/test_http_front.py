@@ -331,6 +331,10 @@ def test_a_lost_sqlite_store_is_503_and_unhealthy(site: Site, how: str) -> None:
             health = c.get("/healthcheck")
             assert health.status_code == 503
             assert health.text.startswith("Health check failed")
+            # The other routes reading the store do not answer from the lost one either.
+            build = c.get(f"/api/v1/builds/{NVR}")
+            assert build.status_code == 503
+            assert build.json()["message"].startswith("The store cannot be read: ")
 
 
 def test_a_dropped_postgresql_database_is_503_and_unhealthy(tmp_path: Path) -> None:
