@@ -96,6 +96,36 @@ def site(tmp_path: Path) -> Site:
     return Site(tmp_path)
 
 
+@pytest.fixture
+def pg_database() -> Iterator[tuple[str, Any]]:
+    """(URL, admin connection) of a fresh PostgreSQL database, dropped afterwards."""
+    try:
+        import psycopg
+
+        admin = psycopg.connect(
+            PG_URL.replace("postgresql+psycopg://", "postgresql://"),
+            autocommit=True,
+            connect_timeout=3,
+        )
+    except Exception as exc:
+        _service_missing("PostgreSQL at 127.0.0.1:5432", str(exc).strip().splitlines()[0])
+    name = "gw_http_" + uuid.uuid4().hex[:10]
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_URL.rsplit('/', 1)[0]}/{name}", admin
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_site(request: pytest.FixtureRequest, tmp_path: Path) -> Site:
+    if request.param == "sqlite":
+        return Site(tmp_path)
+    url, _ = request.getfixturevalue("pg_database")
+    return Site(tmp_path, db=url)
+
+
 def _satisfied(client: TestClient, *nvrs: str) -> bool:
     r = client.post(DECISION, json=request(*nvrs))
     assert r.status_code == 200, r.text
@@ -219,7 +249,8 @@ def test_limit_settings_have_sane_defaults_and_are_checked(site: Site) -> None:
 # ------------------------------------------------------------------ 7. stale reads
 
 
-def test_a_decision_reflects_every_message_recorded_before_it(site: Site) -> None:
+def test_a_decision_reflects_every_message_recorded_before_it(any_site: Site) -> None:
+    site = any_site
     with site.client() as c:
         assert _satisfied(c) is True
         # ResultsDB says FAILED; Bodhi asks as soon as it sees the message.
@@ -337,30 +368,16 @@ def test_a_lost_sqlite_store_is_503_and_unhealthy(site: Site, how: str) -> None:
             assert build.json()["message"].startswith("The store cannot be read: ")
 
 
-def test_a_dropped_postgresql_database_is_503_and_unhealthy(tmp_path: Path) -> None:
-    try:
-        import psycopg
-
-        admin = psycopg.connect(
-            PG_URL.replace("postgresql+psycopg://", "postgresql://"),
-            autocommit=True,
-            connect_timeout=3,
-        )
-    except Exception as exc:
-        _service_missing("PostgreSQL at 127.0.0.1:5432", str(exc).strip().splitlines()[0])
-    name = "gw_http_" + uuid.uuid4().hex[:10]
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        base = PG_URL.rsplit("/", 1)[0]
-        site = Site(tmp_path, db=f"{base}/{name}")
-        with site.client() as c:
-            assert _satisfied(c) is True
-            site.app.close()
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            r = c.post(DECISION, json=request())
-            assert r.status_code == 503, r.text
-            assert "store" in r.json()["message"]
-            assert c.get("/healthcheck").status_code == 503
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+def test_a_dropped_postgresql_database_is_503_and_unhealthy(
+    tmp_path: Path, pg_database: tuple[str, Any]
+) -> None:
+    url, admin = pg_database
+    site = Site(tmp_path, db=url)
+    with site.client() as c:
+        assert _satisfied(c) is True
+        site.app.close()
+        admin.execute(f'DROP DATABASE "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+        r = c.post(DECISION, json=request())
+        assert r.status_code == 503, r.text
+        assert "store" in r.json()["message"]
+        assert c.get("/healthcheck").status_code == 503
