@@ -299,7 +299,8 @@ def create_app(
         responses={503: {"description": "The store cannot be read"}},
     )
     async def healthcheck() -> PlainTextResponse:
-        why = await readiness.health() if readiness is not None else None
+        # The store check, then a read through the pool the answers use.
+        why = await readiness.health(read_model.position) if readiness is not None else None
         if readiness is None:
             try:
                 read_model.position()

@@ -19,6 +19,7 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from adapters.http.guard import StoreGuard, StoreUnavailable, describe
@@ -231,11 +232,22 @@ class Readiness:
             return str(exc)
         return None
 
-    async def health(self) -> str | None:
-        """:meth:`healthy`, off the event loop and bounded for a remote store."""
+    async def health(self, also: Callable[[], object] | None = None) -> str | None:
+        """:meth:`healthy`, then ``also`` (a read through the pool the answers use),
+        off the event loop and bounded for a remote store."""
+
+        def check() -> str | None:
+            why = self.healthy()
+            if why is None and also is not None:
+                try:
+                    also()
+                except Exception as exc:
+                    why = f"the store cannot be read: {describe(exc)}"
+            return why
+
         if not self.remote:
-            return self.healthy()
+            return check()
         try:
-            return await asyncio.wait_for(asyncio.to_thread(self.healthy), self.timeout)
+            return await asyncio.wait_for(asyncio.to_thread(check), self.timeout)
         except TimeoutError:
             return f"the store did not answer within {self.timeout:g} s"

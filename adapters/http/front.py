@@ -41,6 +41,7 @@ CORS_PATHS = frozenset({DECISION_PATH, "/api/v1.0/about", "/api/v1.0/policies"})
 #: time, about 700 bytes); larger ones in the decision threads.
 INLINE_BYTES = 2048
 RETRY_BEHIND, RETRY_LOST, RETRY_BUSY = "1", "10", "1"
+IO_THREADS = 8
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _STORE_PATHS = ("/api/", "/metrics")  # routes that read the store (not /healthcheck: its own)
 _JSON = b"application/json"
@@ -79,6 +80,13 @@ class Decisions:
         self.pool = ThreadPoolExecutor(
             max_workers=settings.decision_threads, thread_name_prefix="relengotron-decision"
         )
+        # A store over the network: its checks and small answers wait on the network in
+        # threads of their own (never on the event loop, never behind large requests).
+        self.io_pool = (
+            ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="relengotron-io")
+            if readiness is not None and readiness.remote
+            else None
+        )
         self.queue_limit = settings.decision_threads * 16
         self.queued = 0
 
@@ -91,18 +99,20 @@ class Decisions:
         if len(raw) > self.settings.max_body_bytes:
             return self.too_large()
         readiness = self.readiness
-        remote = readiness is not None and readiness.remote
         try:
             if readiness is not None:
-                if remote:
-                    head = await readiness.behind_off_loop(self.pool)
+                if self.io_pool is not None:
+                    head = await readiness.behind_off_loop(self.io_pool)
                 else:
                     head = readiness.behind()
                 if head is not None and not await readiness.wait(head):
                     readiness.guard.verify()  # lost while waiting: say that instead
                     return self._behind(head)
-            if len(raw) <= INLINE_BYTES and not remote:
-                answer = self.answer(content_type, raw)
+            if len(raw) <= INLINE_BYTES and self.io_pool is None:
+                return self.answer(content_type, raw)  # under a millisecond, from now
+            if len(raw) <= INLINE_BYTES and self.io_pool is not None:
+                loop = asyncio.get_running_loop()
+                answer = await loop.run_in_executor(self.io_pool, self.answer, content_type, raw)
             else:
                 if self.queued >= self.queue_limit:
                     text = "Too many large decision requests at once; retry later"

@@ -148,9 +148,18 @@ class StoreGuard:
         if self._pinned is None:  # an empty log when we opened it: pin its first event now
             self._pinned = self._read_identity()
             return
-        found = self._main_file_identity()
-        if (found is None and self._main_seen) or (found is not None and found != self._pinned):
-            self._lose(f"the store file {self.path} was replaced by another store")
+        # Confirmed three times, a little apart: a read racing a checkpoint must not
+        # take a healthy store for another one.
+        for attempt in range(3):
+            found = self._main_file_identity()
+            if not self._foreign(found):
+                return
+            if attempt < 2:
+                time.sleep(0.02)
+        self._lose(f"the store file {self.path} was replaced by another store")
+
+    def _foreign(self, found: str | None) -> bool:
+        return (found is None and self._main_seen) or (found is not None and found != self._pinned)
 
     def _settle(self) -> None:
         """Have the main file hold the first event (a passive checkpoint, as SQLite runs
