@@ -250,7 +250,7 @@ def create_app(
         },
         responses={
             200: {"description": "The decision", **schemas.json_content(schemas.DECISION_RESPONSE)},
-            **schemas.errors(400, 404, 415),
+            **schemas.errors(400, 404, 413, 415, 503),
         },
     )
     async def decision(request: Request) -> Response:
