@@ -163,6 +163,12 @@ class Readiness:
         # a pooled SQLAlchemy connection costs 100 us: the check runs on every request).
         self._raw: sqlite3.Connection | None = None
         self._raw_lock = threading.Lock()
+        self._identity: str | None = None  # PostgreSQL: pinned by the first check
+        if self.remote:
+            try:
+                self.positions()
+            except StoreUnavailable as exc:  # the requests will say so
+                log.warning("store check at start: %s", exc)
 
     def _query(self, conn: Any) -> str:
         if self._sql is None:
@@ -170,9 +176,17 @@ class Readiness:
             events = preparer.format_table(self.tables.events)
             tracking = preparer.format_table(self.tables.t["tracking"])
             mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            # On PostgreSQL the store's identity (its first event) comes with them: no
+            # file to watch there, and a database dropped and made again, or restored
+            # from another store, must not be answered from.
+            identity = (
+                f", (SELECT md5(state) || originator_id::text FROM {events} ORDER BY id LIMIT 1)"
+                if conn.dialect.name == "postgresql"
+                else ", NULL"
+            )
             self._sql = (
                 f"SELECT (SELECT MAX(id) FROM {events}), "
-                f"(SELECT position FROM {tracking} WHERE name = {mark})"
+                f"(SELECT position FROM {tracking} WHERE name = {mark}){identity}"
             )
         return self._sql
 
@@ -181,24 +195,30 @@ class Readiness:
         self.guard.verify()
         try:
             if self.guard.path is not None:
-                head, position = self._raw_positions(self.guard.path)
+                head, position, identity = self._raw_positions(self.guard.path)
             else:
                 with self.tables.engine.connect() as conn:
-                    head, position = conn.exec_driver_sql(self._query(conn), (NAME,)).one()
+                    row = conn.exec_driver_sql(self._query(conn), (NAME,)).one()
                     conn.rollback()
+                head, position, identity = row
         except Exception as exc:
             raise StoreUnavailable(f"the store cannot be read: {describe(exc)}") from None
+        if identity is not None:
+            if self._identity is None:
+                self._identity = identity
+            elif identity != self._identity:
+                self.guard.lose("the store was replaced by another store (its first event changed)")
         self.folded = int(position or 0)
         return int(head or 0), self.folded
 
-    def _raw_positions(self, path: str) -> tuple[Any, Any]:
+    def _raw_positions(self, path: str) -> tuple[Any, Any, Any]:
         with self._raw_lock:
             if self._raw is None:
                 with self.tables.engine.connect() as conn:
                     self._query(conn)
                 self._raw = sqlite3.connect(path, timeout=5, check_same_thread=False)
             row = self._raw.execute(self._sql or "", (NAME,)).fetchone()
-        return row[0], row[1]
+        return row[0], row[1], row[2]
 
     def behind(self) -> int | None:
         """None when the read models reflect the whole log; else the head to wait for."""

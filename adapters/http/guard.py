@@ -109,7 +109,8 @@ class StoreGuard:
             self._looked = (st.st_size, st.st_mtime_ns)
         self._pinned = self._read_identity()
 
-    def _lose(self, why: str) -> None:
+    def lose(self, why: str) -> None:
+        """Mark the store lost for this process (and raise :class:`StoreUnavailable`)."""
         self.lost = why
         raise StoreUnavailable(why)
 
@@ -125,11 +126,11 @@ class StoreGuard:
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
-            self._lose(f"the store file {self.path} was deleted")
+            self.lose(f"the store file {self.path} was deleted")
         except OSError as exc:
             raise StoreUnavailable(f"the store file {self.path}: {exc}") from None
         if (st.st_dev, st.st_ino) != self._file:
-            self._lose(f"the store file {self.path} was replaced by another file")
+            self.lose(f"the store file {self.path} was replaced by another file")
         if (st.st_size, st.st_mtime_ns) != self._looked:
             with self._lock:
                 if (st.st_size, st.st_mtime_ns) != self._looked:
@@ -144,7 +145,7 @@ class StoreGuard:
         except OSError as exc:
             raise StoreUnavailable(f"the store file {self.path}: {exc}") from None
         if head != SQLITE_MAGIC:
-            self._lose(f"the store file {self.path} is no longer a SQLite database")
+            self.lose(f"the store file {self.path} is no longer a SQLite database")
         if self._pinned is None:  # an empty log when we opened it: pin its first event now
             self._pinned = self._read_identity()
             return
@@ -156,7 +157,7 @@ class StoreGuard:
                 return
             if attempt < 2:
                 time.sleep(0.02)
-        self._lose(f"the store file {self.path} was replaced by another store")
+        self.lose(f"the store file {self.path} was replaced by another store")
 
     def _foreign(self, found: str | None) -> bool:
         return (found is None and self._main_seen) or (found is not None and found != self._pinned)
@@ -196,7 +197,7 @@ class StoreGuard:
                 if "no such table" in str(exc):
                     return None
                 if "not a database" in str(exc) or "encrypted" in str(exc):
-                    self._lose(f"the store file {self.path} is no longer a SQLite database")
+                    self.lose(f"the store file {self.path} is no longer a SQLite database")
                 last = exc
                 time.sleep(0.01 * (attempt + 1))
         why = describe(last) if last is not None else "unknown"
@@ -221,4 +222,4 @@ class StoreGuard:
         if self._pinned is None:
             self._pinned = found
         elif found != self._pinned:
-            self._lose("the store was replaced by another store (its first event changed)")
+            self.lose("the store was replaced by another store (its first event changed)")

@@ -381,3 +381,24 @@ def test_a_dropped_postgresql_database_is_503_and_unhealthy(
         assert r.status_code == 503, r.text
         assert "store" in r.json()["message"]
         assert c.get("/healthcheck").status_code == 503
+
+
+def test_a_postgresql_database_replaced_by_another_store_is_503(
+    tmp_path: Path, pg_database: tuple[str, Any]
+) -> None:
+    url, admin = pg_database
+    name = url.rsplit("/", 1)[1]
+    site = Site(tmp_path / "first", db=url)
+    with site.client() as c:
+        assert _satisfied(c) is True
+        site.app.close()
+        # Dropped and made again with the same name, then filled with another store
+        # (the same messages, recorded again: only the store's identity differs).
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+        other = Site(tmp_path / "second", db=url)
+        other.app.close()
+        r = c.post(DECISION, json=request())
+        assert r.status_code == 503, r.text
+        assert "replaced by another store" in r.json()["message"]
+        assert c.get("/healthcheck").status_code == 503
