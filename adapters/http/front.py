@@ -8,7 +8,8 @@ request limits, and the decision route's fast path.
   standard ``Access-Control-Allow-Methods`` is sent beside it) on ``/api/v1.0/about``,
   ``/api/v1.0/policies``, ``OPTIONS`` and ``POST /api/v1.0/decision``, and on every JSON
   error (Greenwave's ``json_error``). ``OPTIONS /api/v1.0/decision`` is answered as
-  Flask's default options response: 200, ``Allow: OPTIONS, POST``, empty.
+  Flask's default options response: 200, ``Allow: OPTIONS, POST``, empty (and
+  ``OPTIONS`` of ``/about`` and ``/policies`` as Flask's automatic one, without CORS).
 * **Limits**: a request body over ``[api] max_body_bytes`` is 413, refused from its
   ``Content-Length`` or as soon as the bytes read pass the limit (never buffered whole);
   more than ``[api] max_subjects`` subjects is 400 (``adapters.http.app``).
@@ -170,9 +171,14 @@ class Front:
         method = scope["method"]
         path = scope["path"].rstrip("/") or "/"
         decision = path == DECISION_PATH
-        if decision and method == "OPTIONS":
-            headers = [(b"allow", b"OPTIONS, POST"), (b"content-length", b"0"),
-                       (b"content-type", b"text/html; charset=utf-8"), *self.cors]  # fmt: skip
+        if method == "OPTIONS" and path in CORS_PATHS:
+            # Flask's default options response; Greenwave adds the CORS headers to the
+            # decision's only (the others are Flask's automatic OPTIONS).
+            allow = b"OPTIONS, POST" if decision else b"GET, HEAD, OPTIONS"
+            headers = [(b"allow", allow), (b"content-length", b"0"),
+                       (b"content-type", b"text/html; charset=utf-8")]  # fmt: skip
+            if decision:
+                headers += self.cors
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return

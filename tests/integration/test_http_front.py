@@ -171,6 +171,10 @@ def test_cors_as_greenwave_with_cors_url(site: Site) -> None:
             assert got.headers["access-control-allow-origin"] == BODHI
         # Greenwave's healthcheck has no CORS headers.
         assert "access-control-allow-origin" not in c.get("/healthcheck").headers
+        # Flask's automatic OPTIONS on Greenwave's GET routes: no view, so no CORS headers.
+        auto = c.options("/api/v1.0/about", headers={"Origin": BODHI})
+        assert auto.status_code == 200 and auto.headers["allow"] == "GET, HEAD, OPTIONS"
+        assert "access-control-allow-origin" not in auto.headers
 
 
 def test_no_cors_url_no_cors_headers_but_options_is_answered(site: Site) -> None:
