@@ -18,7 +18,6 @@ import asyncio
 import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -124,17 +123,6 @@ class CatchUp(threading.Thread):
                 return self.covered >= head
             if self.guard is not None and self.guard.lost is not None:
                 return False
-        return True
-
-    def wait_sync(self, head: int, timeout: float) -> bool:
-        """The same for a caller off the event loop (polls; used by tests and tools)."""
-        self.ensure_started()
-        deadline = time.monotonic() + timeout
-        while self.covered < head:
-            if time.monotonic() > deadline:
-                return False
-            self._wake.set()
-            time.sleep(0.005)
         return True
 
 
