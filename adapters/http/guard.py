@@ -6,11 +6,13 @@ copied over it with their own write-ahead log, so reads alone would go on answer
 "satisfied" from a store that is gone. :class:`StoreGuard` notices:
 
 * **SQLite**: on every call, one ``stat`` of the file: gone, or another file (another
-  inode) at its path, is a lost store. When the file's size or modification time
-  changed since the last look (a checkpoint, or someone writing over it), a deeper
-  look: the first bytes must be SQLite's header, and the log's first event, read from
-  the main file alone (``immutable=1``: not through the write-ahead log, which belongs
-  to the store we opened), must be the one we pinned when we opened it.
+  inode) at its path, is a lost store; and its first 16 bytes must still be SQLite's
+  header. When the file's size or modification time changed since the last look (a
+  checkpoint, or someone writing over it), and anyway on every round of the catch-up
+  thread (a copy of the same size within the same clock tick), a deeper look: the log's
+  first event, read from the main file alone (``immutable=1``: not through the
+  write-ahead log, which belongs to the store we opened), must be the one we pinned
+  when we opened it.
   At start (and once the log has a first event) a passive checkpoint makes the main
   file hold it, so a file copied over ours is noticed even when its own tables are
   still in a write-ahead log that was not copied.
@@ -69,6 +71,7 @@ class StoreGuard:
         self._file: tuple[int, int] | None = None
         self._looked: tuple[int, int] | None = None
         self._main_seen = False  # the main file (not only the WAL) holds the first event
+        self._fd: int | None = None
         self._pin()
         if self.path is not None:
             self._settle()
@@ -104,7 +107,10 @@ class StoreGuard:
 
     def _pin(self) -> None:
         if self.path is not None:
-            st = os.stat(self.path)
+            # Kept open to read the file's first bytes on every check (an overwrite in
+            # place shows there at once, whatever the file's times say).
+            self._fd = os.open(self.path, os.O_RDONLY)
+            st = os.fstat(self._fd)
             self._file = (st.st_dev, st.st_ino)
             self._looked = (st.st_size, st.st_mtime_ns)
         self._pinned = self._read_identity()
@@ -118,7 +124,7 @@ class StoreGuard:
 
     def verify(self) -> None:
         """Raise :class:`StoreUnavailable` when the store is lost (cheap: one ``stat``
-        on SQLite, nothing on PostgreSQL)."""
+        and a 16-byte read on SQLite, nothing on PostgreSQL)."""
         if self.lost is not None:
             raise StoreUnavailable(self.lost)
         if self.path is None:
@@ -131,13 +137,15 @@ class StoreGuard:
             raise StoreUnavailable(f"the store file {self.path}: {exc}") from None
         if (st.st_dev, st.st_ino) != self._file:
             self.lose(f"the store file {self.path} was replaced by another file")
+        if self._fd is not None and os.pread(self._fd, len(SQLITE_MAGIC), 0) != SQLITE_MAGIC:
+            self.lose(f"the store file {self.path} is no longer a SQLite database")
         if (st.st_size, st.st_mtime_ns) != self._looked:
             with self._lock:
                 if (st.st_size, st.st_mtime_ns) != self._looked:
-                    self._look_inside(st.st_size)
+                    self._look_inside()
                     self._looked = (st.st_size, st.st_mtime_ns)
 
-    def _look_inside(self, size: int) -> None:
+    def _look_inside(self) -> None:
         assert self.path is not None
         try:
             with open(self.path, "rb") as f:
@@ -211,9 +219,11 @@ class StoreGuard:
             raise StoreUnavailable(self.lost)
         if self.path is not None:
             self.verify()
-            if not self._main_seen:
-                with self._lock:
+            with self._lock:
+                if not self._main_seen:
                     self._settle()
+                else:  # also when size and times did not change (same size, same tick)
+                    self._look_inside()
             return
         try:
             found = self._read_identity()
