@@ -3,7 +3,9 @@ authenticated writes. ``create_app`` builds it from ports; ``adapters.cli_api`` 
 
 * ``POST /api/v1.0/decision`` is Greenwave's, answered by
   :class:`projections.decision_api.DecisionService` from the raw body (no FastAPI body
-  validation: errors are Greenwave's ``{"message": ...}`` with 400, 404 or 415);
+  validation: errors are Greenwave's ``{"message": ...}`` with 400, 404 or 415; ours:
+  413, and 503 when the store is lost or the read models cannot catch up, from
+  :class:`adapters.http.front.Decisions`);
 * ``GET /api/v1.0/policies``, ``/api/v1.0/about`` and ``/healthcheck`` are Greenwave's;
 * ``/api/v1/...`` are ours: builds, decisions, the audit trail, artifacts and pushes, and
   the writes (waivers, promote/hold/release), which need ``Authorization: Bearer <token>``.
