@@ -44,6 +44,7 @@ INLINE_BYTES = 2048
 RETRY_BEHIND, RETRY_LOST, RETRY_BUSY = "1", "10", "1"
 IO_THREADS = 8
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_FRESH_PATHS = ("/api/v1/builds", "/api/v1/decisions")
 _STORE_PATHS = ("/api/", "/metrics")  # routes that read the store (not /healthcheck: its own)
 _JSON = b"application/json"
 
@@ -101,14 +102,9 @@ class Decisions:
             return self.too_large()
         readiness = self.readiness
         try:
-            if readiness is not None:
-                if self.io_pool is not None:
-                    head = await readiness.behind_off_loop(self.io_pool)
-                else:
-                    head = readiness.behind()
-                if head is not None and not await readiness.wait(head):
-                    readiness.guard.verify()  # lost while waiting: say that instead
-                    return self._behind(head)
+            stale = await self.catch_up()
+            if stale is not None:
+                return stale
             if len(raw) <= INLINE_BYTES and self.io_pool is None:
                 return self.answer(content_type, raw)  # under a millisecond, from now
             if len(raw) <= INLINE_BYTES and self.io_pool is not None:
@@ -130,13 +126,28 @@ class Decisions:
             return unavailable(str(exc))
         return answer
 
-    def _behind(self, head: int) -> Answer:
+    async def catch_up(self, what: str = "no decision is made") -> Answer | None:
+        """Wait until the read models reflect the whole log: None, or the 503 to answer
+        (StoreUnavailable when the store is lost)."""
+        readiness = self.readiness
+        if readiness is None:
+            return None
+        if self.io_pool is not None:
+            head = await readiness.behind_off_loop(self.io_pool)
+        else:
+            head = readiness.behind()
+        if head is not None and not await readiness.wait(head):
+            readiness.guard.verify()  # lost while waiting: say that instead
+            return self._behind(head, what)
+        return None
+
+    def _behind(self, head: int, what: str = "no decision is made") -> Answer:
         assert self.readiness is not None
         timeout = self.readiness.timeout
         text = (
             f"The read models are behind the log (folded up to {self.readiness.folded}, "
             f"the log's head {head}) and "
-            f"did not catch up within {timeout:g} s; no decision is made from stale data. "
+            f"did not catch up within {timeout:g} s; {what} from stale data. "
             "Retry later."
         )
         return 503, message(text), [(b"retry-after", RETRY_BEHIND.encode())]
@@ -204,8 +215,15 @@ class Front:
         if readiness is not None and path.startswith(_STORE_PATHS):
             try:
                 readiness.guard.verify()
+                # The read API (builds, recorded decisions) answers from the read
+                # models as they stand after every message recorded before it too.
+                stale = None
+                if method == "GET" and path.startswith(_FRESH_PATHS):
+                    stale = await self.decisions.catch_up("nothing is answered")
             except StoreUnavailable as exc:
-                await self._reply(send, unavailable(str(exc), ""), json_cors=True)
+                stale = unavailable(str(exc), "")
+            if stale is not None:
+                await self._reply(send, stale, json_cors=True)
                 return
         if self.cors:
             send = self._with_cors(send, path in CORS_PATHS)

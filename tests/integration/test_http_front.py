@@ -268,6 +268,13 @@ def test_a_decision_reflects_every_message_recorded_before_it(any_site: Site) ->
         assert _satisfied(c) is True
 
 
+def test_the_read_api_reflects_what_was_just_recorded(site: Site) -> None:
+    with site.client() as c:
+        assert "f40-updates-testing" not in c.get(f"/api/v1/builds/{NVR}").json()["tags"]
+        site.record(site.bus.tagged(NVR, "f40-updates-testing"))
+        assert "f40-updates-testing" in c.get(f"/api/v1/builds/{NVR}").json()["tags"]
+
+
 def test_a_catch_up_past_its_bound_is_503_not_a_stale_verdict(site: Site) -> None:
     with site.client(catch_up_timeout=0.3, cors_url=BODHI) as c:
         assert _satisfied(c) is True
