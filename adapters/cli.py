@@ -147,6 +147,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     decided = None
     if policies is not None:
         decided = bootstrap.decider(app, cfg, policies).run()
+    # The read models (the API, `decision`, the page) reflect what was just recorded.
+    bootstrap.projector(app, cfg).run()
     if args.json:
         out = summary.as_json()
         if decided is not None:

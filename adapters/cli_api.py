@@ -66,14 +66,21 @@ def make_app(db: str | None = None, config: str | None = None) -> FastAPI:
     (loaded once), writes through the store, the audit trail and the composer's view."""
     from adapters.http.app import create_app
     from adapters.http.artifacts import ArtifactQueries
+    from adapters.http.catchup import CatchUp, Readiness
     from adapters.http.commands import StoreCommands
-    from adapters.readmodels import ProjectorThread
+    from adapters.http.guard import StoreGuard
+    from adapters.readmodel_tables import ReadModelTables
 
     cfg = bootstrap.settings(config)
     store = bootstrap.application(db, cfg, create=False)
     policies = bootstrap.policy_set(cfg)
     queries = ArtifactQueries(store, cfg)
-    follower = ProjectorThread(bootstrap.projector(store, cfg), interval=cfg.api.project_interval)
+    tables = ReadModelTables.of(store)
+    guard = StoreGuard(tables.engine, tables.events)
+    projector = bootstrap.projector(store, cfg)
+    tables.create()
+    follower = CatchUp(projector, guard, interval=cfg.api.project_interval)
+    readiness = Readiness(guard, tables, follower, timeout=cfg.api.catch_up_timeout)
     app = create_app(
         bootstrap.read_model(store, cfg),
         lambda: policies,
@@ -83,12 +90,13 @@ def make_app(db: str | None = None, config: str | None = None) -> FastAPI:
         artifacts=queries.artifacts,
         artifact=queries.artifact,
         push=queries.push,
+        readiness=readiness,
     )
     # The read models follow the log while the server runs (writes, ingest and other
-    # processes append to it); projecting once first makes the first answers current.
-    if cfg.api.project_interval > 0:
-        app.router.on_startup.append(follower.start)
-        app.router.on_shutdown.append(follower.stop)
+    # processes append to it): every ``project_interval`` seconds, and at once when a
+    # decision finds them behind (``adapters.http.catchup``).
+    app.router.on_startup.append(follower.ensure_started)
+    app.router.on_shutdown.append(follower.stop)
     app.state.projector = follower
     app.router.on_startup.append(_settle_memory)
     from adapters.http import page
@@ -190,10 +198,11 @@ def cmd_decision(args: argparse.Namespace) -> int:
 
     cfg = bootstrap.settings(args.config)
     store = bootstrap.application(args.db, cfg, create=False)
-    # The read models first brought up to date (rebuilt when their format changed, as
-    # after an upgrade): the answer reflects everything recorded.
+    policies = bootstrap.policy_set(cfg)
+    # Answer from read models that reflect everything recorded before this command
+    # (rebuilt first when their format changed, as after an upgrade).
     bootstrap.projector(store, cfg).run()
-    service = DecisionService(bootstrap.read_model(store, cfg), bootstrap.policy_set(cfg))
+    service = DecisionService(bootstrap.read_model(store, cfg), policies)
     request: dict[str, Any] = {
         "product_version": args.product_version,
         "decision_context": args.context[0] if len(args.context) == 1 else args.context,

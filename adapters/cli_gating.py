@@ -87,6 +87,7 @@ def _setup(args: argparse.Namespace, *, create: bool = True) -> tuple[Settings, 
 def cmd_decide(args: argparse.Namespace) -> int:
     cfg, app = _setup(args)
     report = bootstrap.decide(app, cfg)
+    bootstrap.projector(app, cfg).run()  # the read models reflect the new decisions
     print(json.dumps(report.as_json()) if args.json else render_decisions(report))
     return EXIT_OK
 

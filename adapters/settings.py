@@ -79,7 +79,12 @@ class ApiSettings:
     token_file: str | None = None  # bearer token for writes; RELENGOTRON_API_TOKEN wins
     overdue_hours: float = 24.0  # a missing result older than this is "overdue"
     workers: int = 1
-    project_interval: float = 1.0  # seconds between read-model catch-ups while serving; 0: off
+    project_interval: float = 1.0  # seconds between read-model rounds while serving; 0: on demand
+    cors_url: str | None = None  # Greenwave's CORS_URL: Access-Control-Allow-Origin (Bodhi)
+    max_body_bytes: int = 1024 * 1024  # larger request bodies: 413
+    max_subjects: int = 1000  # more subjects in one decision request: 400
+    catch_up_timeout: float = 5.0  # longest wait for the read models before a 503
+    decision_threads: int = 2  # threads answering large decision requests
 
     def token(self) -> str | None:
         """The write token: ``RELENGOTRON_API_TOKEN``, else the token file; None = no writes."""
@@ -136,6 +141,11 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "overdue_hours": (int, float),
         "workers": int,
         "project_interval": (int, float),
+        "cors_url": str,
+        "max_body_bytes": int,
+        "max_subjects": int,
+        "catch_up_timeout": (int, float),
+        "decision_threads": int,
     },
 }
 
@@ -290,6 +300,11 @@ def settings_from(
         overdue_hours=float(get("api", "overdue_hours", 24.0)),
         workers=get("api", "workers", 1),
         project_interval=float(get("api", "project_interval", 1.0)),
+        cors_url=get("api", "cors_url") or None,
+        max_body_bytes=get("api", "max_body_bytes", ApiSettings.max_body_bytes),
+        max_subjects=get("api", "max_subjects", ApiSettings.max_subjects),
+        catch_up_timeout=float(get("api", "catch_up_timeout", ApiSettings.catch_up_timeout)),
+        decision_threads=get("api", "decision_threads", ApiSettings.decision_threads),
     )
     if not 0 < api.port < 65536:
         raise SettingsError(f"{source}: [api] port must be between 1 and 65535, not {api.port}")
@@ -299,6 +314,9 @@ def settings_from(
         raise SettingsError(f"{source}: [api] project_interval must not be negative")
     if api.overdue_hours <= 0:
         raise SettingsError(f"{source}: [api] overdue_hours must be positive")
+    for key in ("max_body_bytes", "max_subjects", "catch_up_timeout", "decision_threads"):
+        if getattr(api, key) <= 0:
+            raise SettingsError(f"{source}: [api] {key} must be positive")
     return Settings(
         source=source,
         koji=KojiSettings(

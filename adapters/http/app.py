@@ -3,7 +3,9 @@ authenticated writes. ``create_app`` builds it from ports; ``adapters.cli_api`` 
 
 * ``POST /api/v1.0/decision`` is Greenwave's, answered by
   :class:`projections.decision_api.DecisionService` from the raw body (no FastAPI body
-  validation: errors are Greenwave's ``{"message": ...}`` with 400, 404 or 415);
+  validation: errors are Greenwave's ``{"message": ...}`` with 400, 404 or 415; ours:
+  413, and 503 when the store is lost or the read models cannot catch up, from
+  :class:`adapters.http.front.Decisions`);
 * ``GET /api/v1.0/policies``, ``/api/v1.0/about`` and ``/healthcheck`` are Greenwave's;
 * ``/api/v1/...`` are ours: builds, decisions, the audit trail, artifacts and pushes, and
   the writes (waivers, promote/hold/release), which need ``Authorization: Bearer <token>``.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
@@ -27,10 +30,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
 from adapters.http import schemas
+from adapters.http.catchup import Readiness
 from adapters.http.commands import Commands
+from adapters.http.front import Decisions, Front, unavailable
+from adapters.http.guard import describe
 from adapters.settings import ApiSettings
 from policies.spec import PolicySet
 from projections.decision_api import (
@@ -42,7 +49,10 @@ from projections.decision_api import (
 )
 from projections.queries import ReadModel
 
-__all__ = ["GATES", "create_app"]
+__all__ = ["GATES", "DecisionFastPath", "create_app"]
+
+#: What ``serve`` runs in front of the app (``adapters.http.front``).
+DecisionFastPath = Front
 
 GATES = ("candidate", "promoted", "quarantined", "held", "waived", "obsoleted", "untagged")
 Gate = Literal["candidate", "promoted", "quarantined", "held", "waived", "obsoleted", "untagged"]
@@ -70,53 +80,6 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 def _message(text: str) -> bytes:
     return orjson.dumps({"message": text})
-
-
-class DecisionFastPath:
-    """ASGI wrapper answering ``POST /api/v1.0/decision`` without the framework's
-    routing, validation and response machinery (a quarter of a millisecond per request,
-    as much as the decision itself); every other request goes to the app. The answer
-    comes from the same function as the documented route."""
-
-    PATH = "/api/v1.0/decision"
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        self.answer: Callable[[str | None, bytes], tuple[int, bytes]] = app.state.answer_decision
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or scope["path"].rstrip("/") != self.PATH
-        ):
-            await self.app(scope, receive, send)
-            return
-        content_type = None
-        for name, value in scope["headers"]:
-            if name == b"content-type":
-                content_type = value.decode("latin-1")
-                break
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        status, body = self.answer(content_type, b"".join(chunks))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
 
 
 def _version() -> str:
@@ -197,11 +160,14 @@ def create_app(
     artifacts: Callable[[], list[dict[str, Any]]] | None = None,
     artifact: Callable[[str], dict[str, Any] | None] | None = None,
     push: Callable[[str], dict[str, Any] | None] | None = None,
+    readiness: Readiness | None = None,
 ) -> FastAPI:
     """The API over a read model and a policy set provider (called per request; it should
     hand out the same loaded set until the policies change). ``token`` defaults to
     ``settings.token()``; None refuses every write. ``clock`` (default: the wall clock,
-    UTC) only says when a missing result is overdue; decisions never read it."""
+    UTC) only says when a missing result is overdue; decisions never read it.
+    ``readiness`` (``serve`` gives one): decisions wait for the read models to reflect
+    the whole log, and are 503 when the store is lost or they cannot."""
     settings = settings or ApiSettings()
     write_token = settings.token() if token is _UNSET else token
     now = clock or (lambda: datetime.now(UTC))
@@ -210,22 +176,34 @@ def create_app(
     )
     version = _version()
 
-    def answer_decision(content_type: str | None, raw: bytes) -> tuple[int, bytes]:
-        """``POST /api/v1.0/decision``: (status, JSON body), Greenwave's contract."""
+    max_subjects = settings.max_subjects
+
+    def answer_decision(content_type: str | None, raw: bytes) -> tuple[int, bytes, Any]:
+        """``POST /api/v1.0/decision``: (status, JSON body, extra headers), Greenwave's
+        contract."""
         media = (content_type or "").split(";", 1)[0].strip().lower()
         if media != "application/json" and not media.endswith("+json"):
-            return 415, _message("No JSON payload in request")
+            return 415, _message("No JSON payload in request"), []
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            return 415, _message("No JSON payload in request")
+            return 415, _message("No JSON payload in request"), []
+        subjects = data.get("subject") if isinstance(data, dict) else None
+        if isinstance(subjects, list) and len(subjects) > max_subjects:
+            text = (
+                f"Too many subjects: {len(subjects)}, at most {max_subjects} per request "
+                "([api] max_subjects)"
+            )
+            return 400, _message(text), []
         try:
-            # On the event loop, not in a thread: an answer costs a few hundred
-            # microseconds of Python and indexed reads, less than a thread hop.
             answer = service.decide(data, now())
         except DecisionRequestError as exc:
-            return exc.status, _message(exc.message)
-        return 200, orjson.dumps(answer, default=_default, option=orjson.OPT_NON_STR_KEYS)
+            return exc.status, _message(exc.message), []
+        except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+            return unavailable(describe(exc))
+        return 200, orjson.dumps(answer, default=_default, option=orjson.OPT_NON_STR_KEYS), []
+
+    deciding = Decisions(answer_decision, settings, readiness)
 
     app = FastAPI(
         title="releng-o-tron",
@@ -274,14 +252,17 @@ def create_app(
         },
         responses={
             200: {"description": "The decision", **schemas.json_content(schemas.DECISION_RESPONSE)},
-            **schemas.errors(400, 404, 415),
+            **schemas.errors(400, 404, 413, 415, 503),
         },
     )
     async def decision(request: Request) -> Response:
         # Served by the fast path (``DecisionFastPath``) when the app is run by
         # ``serve``; this route documents it and answers the same for other callers.
-        status, body = answer_decision(request.headers.get("content-type"), await request.body())
-        return Response(body, status_code=status, media_type="application/json")
+        status, body, extra = await deciding.respond(
+            request.headers.get("content-type"), await request.body()
+        )
+        headers = {k.decode(): v.decode() for k, v in extra}
+        return Response(body, status_code=status, media_type="application/json", headers=headers)
 
     @app.get(
         "/api/v1.0/policies",
@@ -320,10 +301,15 @@ def create_app(
         responses={503: {"description": "The store cannot be read"}},
     )
     async def healthcheck() -> PlainTextResponse:
-        try:
-            read_model.position()
-        except Exception:
-            return PlainTextResponse("Health check failed: the store cannot be read", 503)
+        # The store check, then a read through the pool the answers use.
+        why = await readiness.health(read_model.position) if readiness is not None else None
+        if readiness is None:
+            try:
+                read_model.position()
+            except Exception as exc:
+                why = f"the store cannot be read: {describe(exc)}"
+        if why is not None:
+            return PlainTextResponse(f"Health check failed: {why}", 503)
         return PlainTextResponse("Health check OK")
 
     # ---------------------------------------------------------------- ours: reads
@@ -522,4 +508,5 @@ def create_app(
         )(_override(action))
 
     app.state.answer_decision = answer_decision
+    app.state.decisions = deciding
     return app

@@ -150,5 +150,8 @@ def json_content(schema: dict[str, Any]) -> dict[str, Any]:
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {400: "Invalid request", 401: "Missing or wrong bearer token",
-            403: "Writes are disabled", 404: "Not found", 415: "Not JSON"}  # fmt: skip
+            403: "Writes are disabled", 404: "Not found", 413: "Request body too large",
+            415: "Not JSON",
+            503: "The store cannot be read, or the read models did not catch up in time "
+                 "(Retry-After says when to ask again)"}  # fmt: skip
     return {c: {"description": text[c], **json_content(ERROR)} for c in codes}
