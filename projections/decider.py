@@ -29,8 +29,8 @@ from policies.spec import BatchIntegrityRule, PolicySet, policy_set_from_canonic
 from projections import bisection, outbox
 from projections.config import GatingConfig
 from projections.follower import PAGE, Follower, ViewSnapshots
-from projections.outbox import COMPOSER_ACTION_PREFIXES
 from projections.gating import OWN_TOPICS, TOPICS, GatingView, OverrideState, package_of
+from projections.outbox import COMPOSER_ACTION_PREFIXES
 
 NAME = "decider"
 VIEW_FORMAT = 2  # bump when GatingView's fields change: older snapshots are ignored

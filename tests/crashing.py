@@ -8,7 +8,7 @@
   every aggregate, every event, state decoded; :func:`normalized` drops what a crash
   legitimately changes (each field is named and justified there).
 * :class:`Killer` — runs a real ``relengotron`` process and kills it with SIGKILL at
-  seeded random moments, aimed by polling the store's last event position so the kills
+  seeded random points, aimed by polling the store's last event position so the kills
   fall across batches and commits, then lets a last run finish.
 """
 
@@ -160,7 +160,10 @@ def normalized(streams: dict[str, Stream]) -> dict[str, Stream]:
     * a koji move's outcome ``moved``/``already`` with its ``detail`` and ``result``: a
       kill after koji moved the build and before the outcome was recorded makes the
       restarted effector find it moved (``already``, the truth of that run); what must
-      hold, one ``moveBuild`` per build and the same tags, is checked on the hub.
+      hold, one ``moveBuild`` per build and the same tags, is checked on the hub;
+    * the koji ``task_id`` in the body of the ``build.promoted``/``build.quarantined``
+      notices the effector requests: the number koji gave the move's task, which
+      depends on how the killed runs' multicalls were cut, not on anything we decide.
     Everything else — every aggregate, every version, every topic, every other field,
     decisions, triggers and message times — must be equal."""
     out: dict[str, Stream] = {}
@@ -173,6 +176,9 @@ def normalized(streams: dict[str, Stream]) -> dict[str, Stream]:
             )
             if effector:
                 s.pop("at", None)
+                body = (s.get("params") or {}).get("body")
+                if isinstance(body, dict) and "task_id" in body:
+                    s["params"] = {**s["params"], "body": {**body, "task_id": "<koji's>"}}
             if topic == "domain.outbox:Action.Completed" and s.get("outcome") in (
                 "moved",
                 "already",
@@ -198,7 +204,7 @@ def differences(clean: dict[str, Stream], crashed: dict[str, Stream], limit: int
         lines.append(f"aggregate {aggregate}:")
         lines.append(f"  clean:   {[(v, t) for v, t, _ in a or []]}")
         lines.append(f"  crashed: {[(v, t) for v, t, _ in b or []]}")
-        for (va, ta, sa), (vb, tb, sb) in zip(a or [], b or [], strict=False):
+        for (va, ta, sa), (_, _, sb) in zip(a or [], b or [], strict=False):
             if sa != sb:
                 keys = sorted(k for k in set(sa) | set(sb) if sa.get(k) != sb.get(k))
                 lines.append(f"  v{va} {ta} differs in {keys}: {sa} != {sb}"[:600])
@@ -206,8 +212,34 @@ def differences(clean: dict[str, Stream], crashed: dict[str, Stream], limit: int
     return "\n".join(lines)
 
 
-def last_position(url: str) -> int:
-    """The store's last event position (0 when empty or not yet created)."""
+class Counter:
+    """How many events a store holds, asked over one kept connection pool (cheap enough
+    to ask every few milliseconds). A count, not the last id: PostgreSQL's sequence
+    skips the ids of a killed transaction. -1 while the store cannot be read."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy import create_engine
+
+        from adapters.store import normalize_url
+
+        self.engine = create_engine(normalize_url(url), pool_size=1)
+
+    def __call__(self) -> int:
+        from sqlalchemy import text
+
+        try:
+            with self.engine.connect() as conn:
+                q = text("SELECT COUNT(*) FROM relengotron_events")
+                return int(conn.execute(q).scalar() or 0)
+        except Exception:  # no table yet, or locked for a moment
+            return -1
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def followers_events(url: str) -> int:
+    """How many events the followers (decider, composer, effector) wrote."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.pool import NullPool
 
@@ -216,11 +248,22 @@ def last_position(url: str) -> int:
     engine = create_engine(normalize_url(url), poolclass=NullPool)
     try:
         with engine.connect() as conn:
-            return int(conn.execute(text("SELECT MAX(id) FROM relengotron_events")).scalar() or 0)
-    except Exception:  # no table yet, or locked for a moment
-        return -1
+            q = text(
+                "SELECT COUNT(*) FROM relengotron_events WHERE topic LIKE 'domain.gating:%'"
+                " OR topic LIKE 'domain.outbox:%' OR topic LIKE 'domain.composing:%'"
+            )
+            return int(conn.execute(q).scalar() or 0)
     finally:
         engine.dispose()
+
+
+def last_position(url: str) -> int:
+    """How many events the store holds (see :class:`Counter`)."""
+    counter = Counter(url)
+    try:
+        return counter()
+    finally:
+        counter.close()
 
 
 # --------------------------------------------------------------------------- killing
@@ -234,11 +277,12 @@ def command(*argv: str) -> list[str]:
 class Killer:
     """Runs commands to completion, killing each with SIGKILL a few times first.
 
-    A kill is aimed at a random point of the work still to do: a target position
-    between the store's position now and where the clean run ended (``goal``); the
-    store is polled and the process killed as soon as it passes the target (so kills
-    land between and inside commits), or, for half of the kills, at a random moment in
-    time. ``points`` counts the kills that hit a running process."""
+    Each kill is aimed at a random point of the work still to do: a number of events
+    between what the store holds now and what it holds when the command is done (known
+    from a clean run); the store is polled every few ms and the process killed a random
+    0-50 ms after it passed the target, so kills land between commits and inside them,
+    in recording and in deciding. ``points`` counts the kills that hit a running
+    process (a process that finished first ends the kills of that command)."""
 
     rng: random.Random
     workdir: Path
@@ -252,13 +296,23 @@ class Killer:
         url: str,
         goal: int,
         kills: int,
-        seconds: float,
+        deciding: int | None = None,
         done: Callable[[subprocess.CompletedProcess[str]], bool] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        for _ in range(kills):
-            killed = self._attempt(argv, url=url, goal=goal, seconds=seconds)
-            if not killed:
-                break  # it finished before the kill: nothing more to kill
+        """Kill ``argv`` up to ``kills`` times, then run it to its end. ``goal``: how
+        many events the store holds when the command is done (from a clean run);
+        ``deciding``: how many it holds when the command starts deciding (every other
+        kill is aimed between the two: the decider's commits)."""
+        counter = Counter(url) if kills else None
+        try:
+            for i in range(kills):
+                assert counter is not None
+                low = deciding if deciding is not None and i % 2 else None
+                if not self._attempt(argv, counter=counter, goal=goal, low=low):
+                    break  # it finished before the kill: nothing more to kill
+        finally:
+            if counter is not None:
+                counter.close()
         result = subprocess.run(
             argv, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300
         )
@@ -266,7 +320,13 @@ class Killer:
             assert done(result), f"{argv[3:5]}: {result.returncode}\n{result.stderr[-3000:]}"
         return result
 
-    def _attempt(self, argv: list[str], *, url: str, goal: int, seconds: float) -> bool:
+    def _attempt(self, argv: list[str], *, counter: Counter, goal: int, low: int | None) -> bool:
+        start = max(counter(), 0, low or 0)
+        target = self.rng.randint(start + 1, max(goal, start + 1))
+        jitter = self.rng.uniform(0, 0.05)
+        # A kill that the store does not reach in time (the decider reads long before it
+        # commits; the view is saved last) falls at that random moment instead.
+        patience = self.rng.uniform(2.0, 8.0)
         err = self.workdir / f"killed-{self.points}.err"
         with err.open("w") as stderr:
             proc = subprocess.Popen(
@@ -278,25 +338,23 @@ class Killer:
                 start_new_session=True,
             )
         try:
-            at_position = self.rng.random() < 0.5
-            start = max(last_position(url), 0)
-            target = self.rng.randint(start + 1, max(goal, start + 1))
-            deadline = time.monotonic() + self.rng.uniform(0.3, seconds)
-            while proc.poll() is None:
-                if at_position and last_position(url) >= target:
+            began = time.monotonic()
+            aimed = True
+            while proc.poll() is None and counter() < target:
+                if time.monotonic() - began > patience:
+                    aimed = False
                     break
-                if not at_position and time.monotonic() >= deadline:
-                    break
-                if time.monotonic() > deadline + 120:
-                    break
-                time.sleep(0.01)
+                time.sleep(0.003)
+            time.sleep(jitter)
             if proc.poll() is not None:
                 return False
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
             self.points += 1
-            how = f"position {target}" if at_position else "time"
-            self.log.append(f"{argv[3]} killed at {last_position(url)} (aimed: {how})")
+            how = f"aimed at {target}" if aimed else f"at {patience:.1f} s"
+            self.log.append(
+                f"{argv[3]} killed at {counter()} events ({how}, +{jitter * 1000:.0f} ms)"
+            )
             return True
         finally:
             if proc.poll() is None:
