@@ -325,8 +325,9 @@ class Killer:
         target = self.rng.randint(start + 1, max(goal, start + 1))
         jitter = self.rng.uniform(0, 0.05)
         # A kill that the store does not reach in time (the decider reads long before it
-        # commits; the view is saved last) falls at that random moment instead.
-        patience = self.rng.uniform(2.0, 8.0)
+        # commits; the view is saved last) falls at that random moment instead; not one
+        # aimed at the decider's commits, which waits for them (or for the end).
+        patience = self.rng.uniform(2.0, 8.0) if low is None else float("inf")
         err = self.workdir / f"killed-{self.points}.err"
         with err.open("w") as stderr:
             proc = subprocess.Popen(

@@ -55,12 +55,12 @@ class Phase:
 
 
 PHASES = [
-    Phase("ingest", ["ingest", "{first}", "--batch-size", BATCH, "--no-progress"], 8),
+    Phase("ingest", ["ingest", "{first}", "--batch-size", BATCH, "--no-progress"], 10),
     Phase(
         "ingest", ["ingest", "{second}", "--batch-size", BATCH, "--no-progress", "--no-decide"], 3
     ),
-    Phase("decide", ["decide"], 5),
-    Phase("act", ["act"], 4),
+    Phase("decide", ["decide"], 6),
+    Phase("act", ["act"], 5),
 ]
 
 
