@@ -220,7 +220,6 @@ class Follower(Generic[V, R]):
         for n in self._notifications(start):
             if n.id in placed:
                 continue
-            pending.discard(n.id)  # met where the log holds it: folded here
             e = mapper.to_domain_event(n)
             key = self.group_key(e, n.id)
             if not crossed and n.id > cursor:
@@ -231,6 +230,9 @@ class Follower(Generic[V, R]):
                 if last <= cursor:
                     yield from place()
                 group = key
+            if n.id in placed:
+                continue  # this very event, just placed with its group
+            pending.discard(n.id)  # met where the log holds it: folded here
             yield n.id, n.id, e
             last = n.id
         if last <= cursor:
