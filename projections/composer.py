@@ -39,13 +39,13 @@ from projections.config import ComposerConfig
 from projections.follower import PAGE, Follower, ViewSnapshots
 from projections.gating import package_of
 from projections.graph import BuildChange
-from projections.outbox import request
+from projections.outbox import COMPOSER_ACTION_PREFIXES, request
 
 NAME = "composer"
 COMPOSE_REQUEST = "compose.request"
 PUSH_RELEASE = "push.release"
 # Keys of the actions the composer requests (its own events never start a group).
-OWN_ACTION_PREFIXES = ("compose:", "push:")
+OWN_ACTION_PREFIXES = COMPOSER_ACTION_PREFIXES
 _MOVED = {"moved", "already"}
 _ACTIVE = {WAITING, REQUESTED, RUNNING}
 

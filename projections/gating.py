@@ -50,6 +50,8 @@ DECIDER_TOPICS = (
     "domain.outbox:Action.Completed",
     "domain.outbox:Action.Cancelled",
 )
+# What the decider records itself (Action.Completed is the effector's).
+OWN_TOPICS = tuple(t for t in DECIDER_TOPICS if t != "domain.outbox:Action.Completed")
 # Input that steers the decider itself: the policy set in force, manual overrides.
 CONTROL_TOPICS = (
     "domain.policyset:PolicyLog.Activated",
