@@ -19,7 +19,7 @@ from adapters.subject_types import SUBJECT_TYPES_DIR, alias_table, load_subject_
 from domain.facts import SUBJECT_TYPE_ALIASES
 from policies.engine import evaluate
 from policies.spec import PassingTestCaseRule, PolicyError, PolicySet, policy_set_from_canonical
-from projections.decision_api import IGNORE_MISSING_POLICY
+from projections.decision_api import IGNORE_MISSING_POLICY, policy_json
 from tests.unit.test_policy_engine import result, snap
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,6 +104,12 @@ def test_subject_types_list() -> None:
         assert d.applicable_policies == ("a",)
         assert d.summary == "Of 1 required test, 1 result missing"
     assert decide(text, subject_type="compose").applicable_policies == ()
+    # /api/v1.0/policies: Greenwave's to_json has subject_types (test_policies_to_json).
+    assert (policy_json(p)["subject_type"], policy_json(p)["subject_types"]) == (
+        "koji_build",
+        ["koji_build", "bodhi_update"],
+    )
+    assert policy_json(one(BASE))["subject_types"] == []
     # The list is part of what the policy means: in the hash, and read back from it.
     ps = PolicySet((p,))
     assert ps.content_hash != PolicySet((one(BASE),)).content_hash
@@ -323,3 +329,27 @@ def test_the_shipped_policy_keeps_its_hash() -> None:
     assert ps.content_hash == (
         "sha256:28d39974d349e82d37781f98d3f56ea0239ed0cea1ab421f433a37708ea2ddb6"
     )
+
+
+def test_the_gating_view_dates_a_build_by_its_building_message() -> None:
+    # Greenwave compares dated rules with koji's creation_time (resources.py
+    # retrieve_koji_build_creation_time); koji announces a new build in state BUILDING.
+    from domain.subjects import Build
+    from projections.config import GatingConfig
+    from projections.gating import GatingView
+
+    def view_of(*states: tuple[str, str]) -> GatingView:
+        build = Build("koji_build", "x-1-1.fc44")
+        for state, at in states:
+            build.change_state("m", at, state, None, 7, None, None, None, None, None)
+        view = GatingView(GatingConfig())
+        for n, e in enumerate(build.collect_events(), 1):
+            view.apply(e, n)
+        return view
+
+    both = view_of(
+        ("BUILDING", "2021-10-06T06:00:00+00:00"), ("COMPLETE", "2021-10-08T00:00:00+00:00")
+    )
+    assert both.snapshot("x-1-1.fc44").subject_time == "2021-10-06T06:00:00+00:00"
+    only_complete = view_of(("COMPLETE", "2021-10-08T00:00:00+00:00"))
+    assert only_complete.snapshot("x-1-1.fc44").subject_time is None  # unknown: rules count
