@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapters.branches import DEFAULT_MONITORED_BRANCHES, BranchFilter
 from adapters.koji_gateway import KojiAuth
 from adapters.store import default_url, normalize_url
 from projections.config import FALLBACKS, GatingConfig
@@ -111,6 +112,9 @@ class Settings:
     artifacts: Path = DEFAULT_ARTIFACTS
     compose: ComposeSettings = field(default_factory=ComposeSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    # [gating] monitored_branches: dist-git branches whose pushes count (regular
+    # expressions, whole name); pushes to others are recorded as ignored.
+    monitored_branches: tuple[str, ...] = DEFAULT_MONITORED_BRANCHES
 
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -126,7 +130,12 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "koji.ssl": {"cert": str, "serverca": str},
     "koji.keytab": {"principal": str, "keytab": str},
     "koji.tasks": {"timeout": (int, float), "poll_interval": (int, float)},
-    "gating": {"policies": str, "product_version": str, "decision_context": str},
+    "gating": {
+        "policies": str,
+        "product_version": str,
+        "decision_context": str,
+        "monitored_branches": list,
+    },
     "gating.bisection": {"max_rounds": int, "timeout_hours": (int, float), "fallback": str},
     "bus": {"enabled": bool, "amqp_url": str, "config_file": str, "topic_prefix": str},
     "artifacts": {"definitions": str},
@@ -272,6 +281,16 @@ def settings_from(
     except ValueError as exc:
         raise SettingsError(f"{source}: {exc}") from exc
 
+    branches = BranchFilter(tuple(get("gating", "monitored_branches", DEFAULT_MONITORED_BRANCHES)))
+    try:
+        branches.check()
+    except ValueError as exc:
+        raise SettingsError(f"{source}: [gating] monitored_branches: {exc}") from exc
+    if not branches.patterns:
+        raise SettingsError(
+            f"{source}: [gating] monitored_branches must name at least one branch pattern"
+        )
+
     def path(value: str | None, default: Path) -> Path:
         if not value:
             return default
@@ -335,4 +354,5 @@ def settings_from(
         artifacts=path(get("artifacts", "definitions"), DEFAULT_ARTIFACTS),
         compose=compose,
         api=api,
+        monitored_branches=branches.patterns,
     )

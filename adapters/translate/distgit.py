@@ -12,6 +12,8 @@ Topics read (bus prefix stripped):
 
 Recognized but ignored: pushes to forks (``forks/<user>/<ns>/<repo>``: not a
 dist-git branch) and ``io.pagure.*`` pushes (pagure.io projects, not dist-git).
+Pushes to branches that are not monitored (``[gating] monitored_branches``) are
+ignored after translation, by ``adapters.branches`` (the set is a setting).
 """
 
 from __future__ import annotations
