@@ -198,6 +198,10 @@ def test_dates_are_read_as_greenwave_reads_them() -> None:
         "2021-10-03T08:00:00+00:00",
     )
     assert one(text).canonical()["rules"][0]["valid_until"] == "2021-10-03T08:00:00+00:00"
+    # The policy log stores the canonical form: a dated rule reads back the same.
+    ps = PolicySet((one(text),))
+    again = policy_set_from_canonical([p.canonical() for p in ps.policies])
+    assert (again.policies[0].rules, again.content_hash) == (ps.policies[0].rules, ps.content_hash)
 
 
 @pytest.mark.parametrize("value", ["False", '""', "x"])
