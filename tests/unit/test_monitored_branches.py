@@ -142,3 +142,14 @@ def test_ingest_records_the_ignored_push_and_replay_repeats_it(
         )
     }
     assert replayed == {"push-0": RECOGNIZED, "push-1": RECOGNIZED}
+
+
+def test_a_push_to_a_fork_is_ignored(corpus_dir: Path) -> None:
+    # pagure (dist-git) keeps forks under /srv/git/repositories/forks/<user>/<ns>/<repo>.git
+    record = push(corpus_dir, "rawhide")
+    record["body"]["commit"]["path"] = "/srv/git/repositories/forks/jdoe/rpms/php-simplepie.git"
+    m = to_incoming(corpus.envelope(record))
+    assert (m.status, m.facts) == (IGNORED, ())
+    assert m.reason == (
+        "push to a fork (/srv/git/repositories/forks/jdoe/rpms/php-simplepie.git), not dist-git"
+    )
