@@ -28,9 +28,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
+from domain.facts import canonical_subject_type
 from policies.answers import (
     BATCH_INNOCENT,
     BATCH_PENDING,
@@ -84,8 +86,11 @@ OUTCOME_INVALID = "INVALID"
 
 
 def _matches(policy: Policy, snapshot: Snapshot) -> bool:
+    # Greenwave's SubjectType.matches: a type matches its id and its aliases (the subject
+    # type definitions, config/subject_types; brew-build is koji_build).
+    subject_type = canonical_subject_type(snapshot.subject_type)
     return (
-        policy.subject_type == snapshot.subject_type
+        any(canonical_subject_type(t) == subject_type for t in policy.all_subject_types)
         and snapshot.decision_context in policy.decision_contexts
         and any(fnmatchcase(snapshot.product_version, p) for p in policy.product_versions)
     )
@@ -255,6 +260,8 @@ def _check(
     rule: Rule, policy: Policy, snapshot: Snapshot, results: Sequence[ResultView]
 ) -> list[_Answer]:
     if isinstance(rule, PassingTestCaseRule):
+        if not _in_force(rule, snapshot.subject_time):
+            return []  # Greenwave: a dated rule outside its range answers nothing
         return _check_results(
             [r for r in results if r.testcase == rule.test_case_name],
             snapshot,
@@ -279,6 +286,25 @@ def _check(
     if isinstance(rule, BatchIntegrityRule):
         return [_check_batch(rule, snapshot, policy)]
     raise TypeError(f"not a rule: {rule!r}")  # pragma: no cover - the type says it cannot be
+
+
+def _in_force(rule: PassingTestCaseRule, subject_time: str | None) -> bool:
+    """Greenwave's ``valid_since <= subject time < valid_until``; an unknown time (or one
+    that is not ISO 8601) keeps the rule (fail closed)."""
+    if (rule.valid_since is None and rule.valid_until is None) or subject_time is None:
+        return True
+    try:
+        when = _utc(subject_time)
+        since = None if rule.valid_since is None else _utc(rule.valid_since)
+        until = None if rule.valid_until is None else _utc(rule.valid_until)
+    except ValueError:
+        return True
+    return (since is None or since <= when) and (until is None or when < until)
+
+
+def _utc(text: str) -> datetime:
+    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 # ------------------------------------------------------------------ waivers

@@ -133,3 +133,7 @@ class Snapshot:
     results: tuple[ResultView, ...] = ()
     waivers: tuple[WaiverView, ...] = ()
     batch: tuple[BatchView, ...] = ()
+    # ISO 8601 time the subject was created (koji's build ``creation_time``; Greenwave
+    # falls back to the time of the decision), for rules with ``valid_since``/
+    # ``valid_until``. None: unknown, and dated rules count (fail closed).
+    subject_time: str | None = None

@@ -160,6 +160,9 @@ def policy_json(policy: Policy) -> dict[str, Any]:
         "decision_context": contexts[0] if len(contexts) == 1 else None,
         "decision_contexts": contexts,
         "subject_type": policy.subject_type,
+        # Greenwave's policy JSON has both; ours keeps subject_type (the first) for clients
+        # that read only it.
+        "subject_types": list(policy.subject_types),
         "rules": [{"type": rule_as_dict(r)["rule"], **rule_as_dict(r)} for r in policy.rules],
         "packages": list(policy.packages),
         "excluded_packages": list(policy.excluded_packages),

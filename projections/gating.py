@@ -83,6 +83,9 @@ class BuildState:
     tags: set[str] = field(default_factory=set)
     results: list[ResultView] = field(default_factory=list)
     waivers: list[WaiverView] = field(default_factory=list)
+    # When koji created the build: the send time of its BUILDING message (koji sends it
+    # on creation; Greenwave reads getBuild's creation_time) for dated rules.
+    created: str | None = None
 
     @property
     def package(self) -> str | None:
@@ -199,6 +202,8 @@ class GatingView(DecisionRecords):
         b = self.build(nvr)
         b.owner = e.owner or b.owner
         b.koji_id = e.build_id if e.build_id is not None else b.koji_id
+        if e.state == "BUILDING" and e.at and b.created is None:
+            b.created = e.at
         if e.change:
             b.change = e.change
             self._change(e.change).nvrs.add(nvr)
@@ -425,4 +430,5 @@ class GatingView(DecisionRecords):
             results=tuple(results),
             waivers=tuple(waivers),
             batch=self.batch_views(nvr),
+            subject_time=b.created,  # unknown (no BUILDING message): dated rules count
         )

@@ -116,6 +116,7 @@ POLICIES: dict[str, Any] = {
                     "decision_context": {"type": ["string", "null"]},
                     "decision_contexts": _STRINGS,
                     "subject_type": {"type": "string"},
+                    "subject_types": _STRINGS,
                     "rules": {"type": "array", "items": {"type": "object"}},
                     "packages": _STRINGS,
                     "excluded_packages": _STRINGS,
