@@ -20,6 +20,7 @@ and a new composer resumes. Every aggregate's event stream must equal a clean ru
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +34,7 @@ from adapters.store import open_app
 from adapters.view_store import SQLViewStore
 from projections.composer import Composer
 from projections.decider import Decider
+from projections.rounds import DECIDER_ROUND, is_legacy_trigger
 from tests.crashing import (
     activate_policies,
     differences,
@@ -78,12 +80,12 @@ class Stop(Exception):
     """The process is gone (what was committed stays)."""
 
 
-def write_artifact_settings(tmp_path: Path) -> Path:
+def write_artifact_settings(tmp_path: Path, definitions: str = DEFINITIONS) -> Path:
     config = write_settings(
         tmp_path / "relengotron.toml", "http://127.0.0.1:9/kojihub", write_policies(tmp_path)
     )
     (tmp_path / "artifacts").mkdir(exist_ok=True)
-    (tmp_path / "artifacts" / "crash.yaml").write_text(DEFINITIONS)
+    (tmp_path / "artifacts" / "crash.yaml").write_text(definitions)
     config.write_text(config.read_text() + f'\n[artifacts]\ndefinitions = "{tmp_path}/artifacts"\n')
     return config
 
@@ -155,3 +157,55 @@ def test_a_composer_resumed_after_an_intermediate_commit_records_the_clean_log(
     assert topics.count("domain.composing:ArtifactCompose.Planned") >= 3, topics
     assert topics.count("domain.composing:ArtifactCompose.ChangesAdded") >= 3, topics
     assert clean == crashed, differences(clean, crashed)
+
+
+def test_a_store_written_before_rounds_were_named_keeps_working(tmp_path: Path) -> None:
+    """The committed store was written by the code before rounds were named (its
+    composer's triggers are bare message keys; ``tests/fixtures/make_store_before_
+    composer_rounds.py``). Its read view is the one that code had, and the story goes
+    on in it: a composer stopped after an intermediate commit resumes to the log of
+    one that was not."""
+    from tests.fixtures import make_store_before_composer_rounds as old
+
+    fixture = json.loads(old.JSON.read_text())
+    config = write_artifact_settings(tmp_path, fixture["definitions"])
+    composer_config = bootstrap.composer_config(bootstrap.settings(str(config)))
+    second = write_jsonl(tmp_path / "second.jsonl", fixture["second_half"])
+    dbs = [f"sqlite:///{tmp_path / name}" for name in ("clean.db", "c.db")]
+    for name in ("clean.db", "c.db"):
+        shutil.copy(old.DB, tmp_path / name)
+    app = open_app(dbs[0])
+    try:
+        legacy = [
+            state["trigger"]
+            for stream in event_streams(dbs[0]).values()
+            for _, topic, state in stream
+            if topic.startswith("domain.composing:")
+        ]
+        assert legacy and all(is_legacy_trigger(t) for t in legacy), legacy
+        assert old.composes(Composer(app, composer_config).read_view()) == fixture["composes"]
+    finally:
+        app.close()
+
+    for db in dbs:
+        app = open_app(db)
+        try:
+            ingest_files(app, [str(second)], batch_size=40)
+            cfg = bootstrap.settings(str(config))
+            Decider(app, bootstrap.policy_set(cfg), cfg.gating).run()
+        finally:
+            app.close()
+    pages = _compose(dbs[0], config, None)
+    assert pages >= 4, pages
+    _compose(dbs[1], config, pages // 2)
+    clean, crashed = normalized(event_streams(dbs[0])), normalized(event_streams(dbs[1]))
+    assert clean == crashed, differences(clean, crashed)
+    new = [
+        (topic, state)
+        for stream in clean.values()
+        for _, topic, state in stream
+        if topic.startswith("domain.composing:") and not is_legacy_trigger(state["trigger"])
+    ]
+    # The story went on: later promotions joined the waiting composes, named by round.
+    assert any(t.endswith("ChangesAdded") for t, _ in new), new
+    assert all(s["trigger"].startswith(DECIDER_ROUND) for t, s in new if "Changes" in t), new
