@@ -107,7 +107,7 @@ class Composer(Follower[ArtifactView, ComposerReport]):
 
     def group_key(self, e: Any, position: int) -> str | None:
         """Input messages, the decider's rounds and each outcome are groups, each named
-        uniquely (``round_trigger``): the name is the trigger of what it decides after."""
+        uniquely (``projections.rounds``): the name is the trigger of what it decides after."""
         if type(e).__module__ == "domain.composing":
             return None
         key = getattr(e, "key", None)
