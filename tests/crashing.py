@@ -116,6 +116,22 @@ def activate_policies(app: Any, config: Path) -> None:
     assert bootstrap.active_policy_hash(app) == policies.content_hash
 
 
+def artifact_messages(directory: Path) -> list[dict[str, Any]]:
+    """The ``relengotron.artifact.defined`` messages ``relengotron artifacts sync``
+    records for ``directory`` (``adapters.artifact_sync``), sent at a fixed time
+    instead of the wall clock's, so a clean store and a crashed one hold the same
+    input (the composer's clock is message time)."""
+    from adapters import bootstrap
+    from adapters.artifact_sync import _defined
+    from adapters.artifacts.definitions import load_definitions
+
+    out = []
+    for d in load_definitions(directory, bootstrap.kinds()):
+        m = _defined(d)
+        out.append({**m, "headers": {"sent-at": "2026-11-20T08:00:01+00:00"}})
+    return out
+
+
 # --------------------------------------------------------------------------- stores
 
 Stream = list[tuple[int, str, dict[str, Any]]]
@@ -257,6 +273,24 @@ def followers_events(url: str) -> int:
         engine.dispose()
 
 
+def composer_events(url: str) -> int:
+    """How many events the composer's aggregates hold (composes and pushes)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from adapters.store import normalize_url
+
+    engine = create_engine(normalize_url(url), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            q = text(
+                "SELECT COUNT(*) FROM relengotron_events WHERE topic LIKE 'domain.composing:%'"
+            )
+            return int(conn.execute(q).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
 def last_position(url: str) -> int:
     """How many events the store holds (see :class:`Counter`)."""
     counter = Counter(url)
@@ -297,17 +331,20 @@ class Killer:
         goal: int,
         kills: int,
         deciding: int | None = None,
+        composing: int | None = None,
         done: Callable[[subprocess.CompletedProcess[str]], bool] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Kill ``argv`` up to ``kills`` times, then run it to its end. ``goal``: how
         many events the store holds when the command is done (from a clean run);
         ``deciding``: how many it holds when the command starts deciding (every other
-        kill is aimed between the two: the decider's commits)."""
+        kill is aimed between the two: the decider's commits); ``composing``: ... when
+        the composer starts recording (then every third kill is aimed at its commits)."""
         counter = Counter(url) if kills else None
+        aims = [None, deciding, composing] if composing is not None else [None, deciding]
         try:
             for i in range(kills):
                 assert counter is not None
-                low = deciding if deciding is not None and i % 2 else None
+                low = aims[i % len(aims)]
                 if not self._attempt(argv, counter=counter, goal=goal, low=low):
                     break  # it finished before the kill: nothing more to kill
         finally:
@@ -353,6 +390,8 @@ class Killer:
             proc.wait(timeout=30)
             self.points += 1
             how = f"aimed at {target}" if aimed else f"at {patience:.1f} s"
+            if low is not None:
+                how += f" of [{low}, {goal}]"
             self.log.append(
                 f"{argv[3]} killed at {counter()} events ({how}, +{jitter * 1000:.0f} ms)"
             )

@@ -13,12 +13,20 @@ Phases, each on what the earlier ones left: ``ingest`` of the first half of the 
 story is large enough for several such commits, where finding 5 of issue 14 lived);
 ``ingest --no-decide`` of the second half; ``decide``; ``act``. The clean run is on
 SQLite; the crashed runs on SQLite and on PostgreSQL (a fresh schema).
+
+Artifacts are defined (messages at the head of the story): a repository of the
+promoted tag, images of the story's packages composed from it and an image built from
+one of them, so every command that decides also composes (composes planned, changes
+absorbed, then, once ``act`` has moved the builds, requested from a command backend and
+started), and every third kill of a deciding command is aimed at the composer's
+commits (``Killer``'s ``composing``).
 """
 
 from __future__ import annotations
 
 import json
 import random
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,7 +39,9 @@ from adapters.store import open_app
 from tests.crashing import (
     Killer,
     activate_policies,
+    artifact_messages,
     command,
+    composer_events,
     differences,
     event_streams,
     followers_events,
@@ -45,6 +55,40 @@ from tests.live import hub_moves, new_hub, write_policies, write_settings
 
 SEED = 1414
 BATCH = "25"
+# The story's packages (crashNN, 60 of them) in the promoted tag's repository and images.
+DEFINITIONS = """
+- name: rawhide-repo
+  kind: repo
+  release: rawhide
+  arches: [x86_64]
+  tags: [rawhide]
+- name: crash-low
+  kind: qcow2
+  release: rawhide
+  arches: [x86_64]
+  repositories: [rawhide-repo]
+  packages: [LOW]
+- name: crash-high
+  kind: ostree
+  release: rawhide
+  arches: [x86_64]
+  repositories: [rawhide-repo]
+  packages: [HIGH]
+  match: {ostree_ref: fedora/rawhide/x86_64/crash}
+- name: crash-high-image
+  kind: qcow2
+  release: rawhide
+  arches: [x86_64]
+  built_from: [crash-high]
+""".replace("LOW", ", ".join(f"crash{p:02d}" for p in range(30))).replace(
+    "HIGH", ", ".join(f"crash{p:02d}" for p in range(30, 60))
+)
+# A compose backend that answers as one does (``adapters.compose_backends``).
+BACKEND = """
+import json, sys
+order = json.load(sys.stdin)
+print(json.dumps({"ref": "cmd:" + order["compose"], "status": "STARTED"}))
+"""
 
 
 @dataclass
@@ -59,8 +103,10 @@ PHASES = [
     Phase(
         "ingest", ["ingest", "{second}", "--batch-size", BATCH, "--no-progress", "--no-decide"], 3
     ),
-    Phase("decide", ["decide"], 6),
+    Phase("decide", ["decide"], 7),
     Phase("act", ["act"], 5),
+    # The composer reads the outcomes of the last compose requests (composes started).
+    Phase("decide", ["decide"], 2),
 ]
 
 
@@ -73,15 +119,24 @@ class Run:
     nvrs: list[str]
     files: dict[str, str]
     policies: Path
+    artifacts: Path
     hub: Any = None
     config: Path | None = None
     goals: list[int] = field(default_factory=list)  # events stored after each phase
     deciding: list[int] = field(default_factory=list)  # ... when its deciding began
+    composing: list[int] = field(default_factory=list)  # ... when its composing began
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.hub = new_hub(self.nvrs)
         self.config = write_settings(self.workdir / "relengotron.toml", self.hub.url, self.policies)
+        argv = json.dumps([sys.executable, str(self.artifacts / "backend.py")])
+        kinds = "\n".join(f'{k} = "command"' for k in ("repo", "ostree", "qcow2"))
+        self.config.write_text(
+            self.config.read_text()
+            + f'\n[artifacts]\ndefinitions = "{self.artifacts}"\n'
+            + f"\n[compose.kinds]\n{kinds}\n\n[compose.command]\nargv = {argv}\ntimeout = 30\n"
+        )
         app = open_app(self.db)
         try:
             activate_policies(app, self.config)
@@ -118,7 +173,11 @@ def _json(result: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def story(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     work = tmp_path_factory.mktemp("story")
-    messages = gating_story(seed=SEED, packages=60, versions=8)
+    artifacts = work / "artifacts"
+    artifacts.mkdir()
+    (artifacts / "crash.yaml").write_text(DEFINITIONS)
+    (artifacts / "backend.py").write_text(BACKEND)
+    messages = artifact_messages(artifacts) + gating_story(seed=SEED, packages=60, versions=8)
     half = len(messages) // 2
     files = {
         "first": str(write_jsonl(work / "first.jsonl", messages[:half])),
@@ -126,7 +185,13 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     }
     # One policy directory for every run: its path is recorded with the activation.
     policies = write_policies(work / "policies")
-    return {"files": files, "nvrs": story_nvrs(messages), "work": work, "policies": policies}
+    return {
+        "files": files,
+        "nvrs": story_nvrs(messages),
+        "work": work,
+        "policies": policies,
+        "artifacts": artifacts,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -134,17 +199,26 @@ def clean(story: dict[str, Any]) -> dict[str, Any]:
     """The story through every phase without a kill, on SQLite: the reference."""
     work = story["work"] / "clean"
     run = Run(
-        work, f"sqlite:///{work / 'clean.db'}", story["nvrs"], story["files"], story["policies"]
+        work,
+        f"sqlite:///{work / 'clean.db'}",
+        story["nvrs"],
+        story["files"],
+        story["policies"],
+        story["artifacts"],
     )
     try:
         for phase in PHASES:
             before, own = last_position(run.db), followers_events(run.db)
+            composer_own = composer_events(run.db)
             Killer(random.Random(0), run.workdir).run(run.argv(phase), **_plain())
             run.finish(phase)
             run.goals.append(last_position(run.db))
             # Input first, then what the followers derive from it (``act`` decides first).
             recorded = run.goals[-1] - (followers_events(run.db) - own)
             run.deciding.append(recorded if recorded > before else before)
+            # The composer records after the decider (``act``: also before it acts).
+            composed = composer_events(run.db) - composer_own
+            run.composing.append(max(run.deciding[-1], run.goals[-1] - 2 * composed))
         streams = normalized(event_streams(run.db))
         return {
             "streams": streams,
@@ -152,6 +226,7 @@ def clean(story: dict[str, Any]) -> dict[str, Any]:
             "tags": {n: run.hub.tags_of(n) for n in run.nvrs},
             "goals": run.goals,
             "deciding": run.deciding,
+            "composing": run.composing,
         }
     finally:
         run.hub.stop()
@@ -175,16 +250,27 @@ def test_killed_anywhere_the_store_recovers_to_the_clean_log(
         db = f"sqlite:///{tmp_path / 'crashed.db'}"
     else:
         db = _pg_url(request.getfixturevalue("pg_store"))
-    run = Run(tmp_path / "crashed", db, story["nvrs"], story["files"], story["policies"])
+    run = Run(
+        tmp_path / "crashed",
+        db,
+        story["nvrs"],
+        story["files"],
+        story["policies"],
+        story["artifacts"],
+    )
     killer = Killer(random.Random(f"{SEED}-{backend}"), run.workdir)
     started = time.monotonic()
     try:
-        for phase, goal, deciding in zip(PHASES, clean["goals"], clean["deciding"], strict=True):
+        for phase, goal, deciding, composing in zip(
+            PHASES, clean["goals"], clean["deciding"], clean["composing"], strict=True
+        ):
+            deciding_too = "--no-decide" not in phase.argv
             killer.run(
                 run.argv(phase),
                 url=db,
                 goal=goal,
-                deciding=None if "--no-decide" in phase.argv else deciding,
+                deciding=deciding if deciding_too else None,
+                composing=composing if deciding_too else None,
                 kills=phase.kills,
                 done=_ok,
             )
@@ -209,3 +295,8 @@ def test_killed_anywhere_the_store_recovers_to_the_clean_log(
     )
     assert withdrawn["obsoleted"] >= 5, withdrawn
     assert killer.points >= 10, killer.log  # most kills hit a running process
+    composing = Counter(t for stream in crashed.values() for _, t, _ in stream)
+    for what in ("Planned", "ChangesAdded", "Requested", "Started"):
+        assert composing[f"domain.composing:ArtifactCompose.{what}"] >= 1, composing
+    aimed = [line for line in killer.log if any(f"of [{c}," in line for c in clean["composing"])]
+    assert len(aimed) >= 2, killer.log  # kills aimed at the composer's commits hit
