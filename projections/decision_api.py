@@ -51,6 +51,7 @@ from projections.decision_request import (
     parse_when,
 )
 from projections.greenwave_records import pick_records
+from projections.policy_input import policy_input
 from projections.queries import ReadModel, SubjectFacts
 
 __all__ = [
@@ -170,15 +171,6 @@ def policy_json(policy: Policy) -> dict[str, Any]:
     }
 
 
-def _package(subject_type: str, identifier: str, facts: SubjectFacts) -> str | None:
-    if facts.package:
-        return facts.package
-    if subject_type == "koji_build":
-        parts = identifier.rsplit("-", 2)
-        return parts[0] if len(parts) == 3 else None
-    return None
-
-
 # ------------------------------------------------------------------ the service
 
 
@@ -224,12 +216,8 @@ class DecisionService:
         waivers: dict[int | str, dict[str, Any]] = {}
         for subject_type, identifier in req.subjects:
             f = facts.get((subject_type, identifier)) or SubjectFacts(subject_type, identifier)
-            base = Snapshot(
-                subject_type=subject_type,
-                subject_identifier=identifier,
-                package=_package(subject_type, identifier, f),
-                product_version=req.product_version,
-                decision_context=req.contexts[0],
+            base = policy_input(
+                f, product_version=req.product_version, decision_context=req.contexts[0]
             )
             matched = self._matching(policy_set, base, req.contexts)
             if not matched:
@@ -314,8 +302,11 @@ class DecisionService:
             used, context = policy_set, req.contexts[0]
         else:
             used, context = self._merged_set(policy_set, matched), _MERGED_CONTEXT
-        snapshot = replace(
-            base, decision_context=context, results=results, waivers=waivers, batch=batch
+        snapshot = policy_input(
+            replace(facts, results=results, waivers=waivers),
+            product_version=req.product_version,
+            decision_context=context,
+            batch=batch,
         )
         decision = evaluate(used, snapshot)
         return (*decision.satisfied_requirements, *decision.unsatisfied_requirements)
@@ -339,7 +330,7 @@ class DecisionService:
             for r in (*latest_results(valid), *latest_results(invalid))
             if r.result_id is None or str(r.result_id) not in ignored_r
         )
-        in_force = active_waivers(replace(base, waivers=facts.waivers))
+        in_force = active_waivers(base)  # the subject's waivers (all of ``facts``)
         waivers = tuple(
             w for w in in_force if w.waiver_id is None or str(w.waiver_id) not in ignored_w
         )
