@@ -21,7 +21,9 @@ Mirrors ``greenwave/policies.py``, ``greenwave/decision.py`` and ``greenwave/wai
   for the same subject, testcase, scenario (a waiver without one waives any) and product
   version (a waiver without one waives any); ``waived: false`` revokes.
 
-Results and waivers about another subject than the snapshot's are ignored.
+Results and waivers about another subject than the snapshot's are ignored. Which
+policies apply is :mod:`policies.applicability`; which waivers are in force,
+:mod:`policies.waivers`; this module answers the rules.
 """
 
 from __future__ import annotations
@@ -29,10 +31,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from fnmatch import fnmatchcase
 from typing import Any
 
-from domain.facts import canonical_subject_type
 from policies.answers import (
     BATCH_INNOCENT,
     BATCH_PENDING,
@@ -48,11 +48,11 @@ from policies.answers import (
     no_applicable_policies_summary,
     summarize,
 )
+from policies.applicability import applicable
+from policies.applicability import excluded as _excluded
 from policies.latest import latest as _latest
 from policies.latest import latest_per_scenario as _latest_per_scenario
 from policies.latest import latest_results
-from policies.latest import newer as _newer
-from policies.latest import newest_first as _newest_first
 from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot, WaiverView
 from policies.spec import (
     BatchIntegrityRule,
@@ -62,6 +62,7 @@ from policies.spec import (
     PolicySet,
     Rule,
 )
+from policies.waivers import active_waivers, waivers_in_force
 
 __all__ = [
     "OUTCOMES_ERROR",
@@ -81,40 +82,6 @@ OUTCOMES_ERROR = ("ERROR",)
 OUTCOMES_INCOMPLETE = ("QUEUED", "RUNNING")
 # Ours (``domain.facts.INVALID``): the result of an invalid message.
 OUTCOME_INVALID = "INVALID"
-
-# ------------------------------------------------------------------ applicability
-
-
-def _matches(policy: Policy, snapshot: Snapshot) -> bool:
-    # Greenwave's SubjectType.matches: a type matches its id and its aliases (the subject
-    # type definitions, config/subject_types; brew-build is koji_build).
-    subject_type = canonical_subject_type(snapshot.subject_type)
-    return (
-        any(canonical_subject_type(t) == subject_type for t in policy.all_subject_types)
-        and snapshot.decision_context in policy.decision_contexts
-        and any(fnmatchcase(snapshot.product_version, p) for p in policy.product_versions)
-    )
-
-
-def _excluded(policy: Policy, package: str | None) -> bool:
-    return bool(package) and any(fnmatchcase(package or "", p) for p in policy.excluded_packages)
-
-
-def _allowed(policy: Policy, package: str | None) -> bool:
-    # As in Greenwave, a subject without a package name is not filtered by package.
-    if not package or not policy.packages or _excluded(policy, package):
-        return True
-    return any(fnmatchcase(package, p) for p in policy.packages)
-
-
-def applicable(policy_set: PolicySet, snapshot: Snapshot) -> tuple[Policy, ...]:
-    """The policies that apply to the snapshot, in policy set order."""
-    return tuple(
-        policy
-        for policy in policy_set.policies
-        if _matches(policy, snapshot) and _allowed(policy, snapshot.package)
-    )
-
 
 # ------------------------------------------------------------------ rules
 
@@ -310,36 +277,6 @@ def _utc(text: str) -> datetime:
 # ------------------------------------------------------------------ waivers
 
 
-def active_waivers(snapshot: Snapshot) -> list[WaiverView]:
-    """The waivers in force for the snapshot's subject and product version: the latest
-    per (testcase, scenario), if it waives (WaiverDB's non-obsolete waivers, of which
-    Greenwave keeps those that waive), newest first (WaiverDB's order)."""
-    return _newest_first(w for ws in _active_waivers(snapshot).values() for w in ws)
-
-
-def _active_waivers(snapshot: Snapshot) -> dict[str, list[WaiverView]]:
-    """testcase -> the waivers in force: the latest per (testcase, scenario), if waived."""
-    latest: dict[tuple[str, str | None], WaiverView] = {}
-    for waiver in snapshot.waivers:
-        if (
-            waiver.subject_type != snapshot.subject_type
-            or waiver.subject_identifier != snapshot.subject_identifier
-            or (
-                waiver.product_version is not None
-                and waiver.product_version != snapshot.product_version
-            )
-        ):
-            continue
-        key = (waiver.testcase, waiver.scenario)
-        if key not in latest or _newer(waiver, latest[key]):
-            latest[key] = waiver
-    active: dict[str, list[WaiverView]] = {}
-    for waiver in latest.values():
-        if waiver.waived:
-            active.setdefault(waiver.testcase, []).append(waiver)
-    return active
-
-
 def _waive(answer: _Answer, active: dict[str, list[WaiverView]]) -> _Answer:
     req = answer.requirement
     waived_type = WAIVABLE_TYPES.get(req.type)
@@ -420,7 +357,7 @@ def evaluate(policy_set: PolicySet, snapshot: Snapshot) -> Decision:
             verified.add(rule)
             answers.extend(_check(rule, policy, snapshot, results))
 
-    active = _active_waivers(snapshot)
+    active = waivers_in_force(snapshot)
     answers = [_waive(a, active) for a in answers]
     reqs = [a.requirement for a in answers]
     satisfied = tuple(r for r in reqs if r.satisfied)

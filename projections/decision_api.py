@@ -1,12 +1,14 @@
 """Greenwave's decision API (``POST /api/v1.0/decision``) over the read model.
 
-``DecisionService.decide(request_dict, now) -> response_dict`` follows Greenwave's
-``greenwave/decision.py`` ``make_decision``: the same validation, status codes and
-messages (raised as :class:`DecisionRequestError`), the same subject forms, the same
+``DecisionService.decide(request, now) -> response_dict`` follows Greenwave's
+``greenwave/decision.py`` ``make_decision`` for a request the HTTP adapter parsed
+(``adapters.http.decision_request``, with Greenwave's validation and messages): the
+same status codes and messages (raised as :class:`DecisionRequestError`), the same
 merging of answers over subjects (a rule is answered once per subject, however many
 applicable policies ask for it; ``applicable_policies`` lists each subject's policies in
 turn). Answers come from the pure policy engine (``policies.engine.evaluate``); every
-requirement also carries a machine-readable ``state`` (:func:`requirement_state`).
+requirement also carries a machine-readable ``state``
+(:mod:`projections.requirement_states`).
 
 Pure given a :class:`~projections.queries.ReadModel`: no web framework, no clock (the
 caller passes ``now``), no policy loading (the caller passes a policy set provider).
@@ -24,10 +26,7 @@ from policies.answers import (
     BATCH_INNOCENT,
     BATCH_PENDING,
     BATCH_UNRESOLVED,
-    EXCLUDED,
-    TEST_ERRORED,
     TEST_FAILED,
-    TEST_MISSING,
     TEST_PASSED,
     Requirement,
     no_applicable_policies_summary,
@@ -42,16 +41,11 @@ from policies.engine import (
 )
 from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot, WaiverView
 from policies.spec import BatchIntegrityRule, Policy, PolicySet, rule_as_dict
-from projections.decider import MANUAL_HOLD, MANUAL_OVERRIDE
-from projections.decision_request import (
-    ON_DEMAND_CONTEXT,
-    DecisionRequest,
-    DecisionRequestError,
-    parse_request,
-    parse_when,
-)
+from projections.decision_request import ON_DEMAND_CONTEXT, DecisionRequest, DecisionRequestError
 from projections.greenwave_records import pick_records
+from projections.policy_input import policy_input
 from projections.queries import ReadModel, SubjectFacts
+from projections.requirement_states import STATES, requirement_state, with_states
 
 __all__ = [
     "IGNORE_MISSING_POLICY",
@@ -60,10 +54,9 @@ __all__ = [
     "DecisionRequest",
     "DecisionRequestError",
     "DecisionService",
-    "parse_request",
-    "parse_when",
     "policy_json",
     "requirement_state",
+    "with_states",
 ]
 
 #: Subject types for which no applicable policy is not an error (Greenwave's
@@ -72,22 +65,6 @@ __all__ = [
 IGNORE_MISSING_POLICY = frozenset({"bodhi_update"})
 _MERGED_CONTEXT = "\x00merged"  # the decision context of a multi-context evaluation
 
-STATES = (
-    "passed", "pending", "overdue", "failed", "errored", "waived", "not-required", "invalid",
-)  # fmt: skip
-_STATE_OF_TYPE = {
-    TEST_PASSED: "passed",
-    BATCH_INNOCENT: "passed",
-    EXCLUDED: "not-required",
-    TEST_FAILED: "failed",
-    TEST_ERRORED: "errored",
-    BATCH_UNRESOLVED: "errored",
-    BATCH_PENDING: "pending",
-    # The decider's manual overrides: a release engineer accepted the build (as a waiver
-    # does), or holds it until released.
-    MANUAL_OVERRIDE: "waived",
-    MANUAL_HOLD: "pending",
-}
 # A stored batch requirement type -> the batch status that gave it (when its detail does
 # not name the status itself).
 _BATCH_STATUS_OF_TYPE = {
@@ -97,36 +74,6 @@ _BATCH_STATUS_OF_TYPE = {
     BATCH_PENDING: "pending",
     BATCH_UNRESOLVED: "unresolved-hold",
 }
-
-
-def requirement_state(req: Mapping[str, Any], *, overdue: bool = False) -> str:
-    """The machine-readable state of a requirement (one of :data:`STATES`): a missing or
-    incomplete result is ``pending``, or ``overdue`` when the caller says it waited too
-    long; ``*-waived`` is ``waived``; ``excluded`` is ``not-required``; a requirement
-    with only invalid messages (``invalid: true``) is ``invalid``."""
-    type_ = str(req.get("type", ""))
-    if type_.endswith("-waived"):
-        return "waived"
-    if req.get("invalid"):  # no valid result, only messages that failed their schema
-        return "invalid"
-    if type_ == TEST_MISSING:
-        return "overdue" if overdue else "pending"
-    state = _STATE_OF_TYPE.get(type_)
-    if state is None:  # a type we do not know: never call it passed
-        return "errored"
-    return state
-
-
-def with_states(decision: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """A recorded decision with the machine-readable ``state`` on every requirement
-    (recorded decisions are kept as the decider wrote them; ``overdue`` needs a clock,
-    so a recorded missing result says ``pending``)."""
-    if decision is None:
-        return None
-    out = dict(decision)
-    for key in ("satisfied_requirements", "unsatisfied_requirements"):
-        out[key] = [{**r, "state": requirement_state(r)} for r in decision.get(key, ())]
-    return out
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -170,15 +117,6 @@ def policy_json(policy: Policy) -> dict[str, Any]:
     }
 
 
-def _package(subject_type: str, identifier: str, facts: SubjectFacts) -> str | None:
-    if facts.package:
-        return facts.package
-    if subject_type == "koji_build":
-        parts = identifier.rsplit("-", 2)
-        return parts[0] if len(parts) == 3 else None
-    return None
-
-
 # ------------------------------------------------------------------ the service
 
 
@@ -208,9 +146,9 @@ class DecisionService:
         assert self._hashed is not None
         return self._hashed
 
-    def decide(self, data: Any, now: datetime | None = None) -> dict[str, Any]:
-        """Greenwave's response for a request dict; raises :class:`DecisionRequestError`."""
-        req = parse_request(data)
+    def decide(self, req: DecisionRequest, now: datetime | None = None) -> dict[str, Any]:
+        """Greenwave's response to a request (parsed by ``adapters.http.decision_request``);
+        raises :class:`DecisionRequestError` (404: no applicable policy)."""
         policy_set = req.on_demand or self.policy_set()
         subjects = tuple(dict.fromkeys(req.subjects))  # Greenwave asks each subject once
         when = req.when.isoformat() if req.when else None
@@ -224,12 +162,8 @@ class DecisionService:
         waivers: dict[int | str, dict[str, Any]] = {}
         for subject_type, identifier in req.subjects:
             f = facts.get((subject_type, identifier)) or SubjectFacts(subject_type, identifier)
-            base = Snapshot(
-                subject_type=subject_type,
-                subject_identifier=identifier,
-                package=_package(subject_type, identifier, f),
-                product_version=req.product_version,
-                decision_context=req.contexts[0],
+            base = policy_input(
+                f, product_version=req.product_version, decision_context=req.contexts[0]
             )
             matched = self._matching(policy_set, base, req.contexts)
             if not matched:
@@ -314,8 +248,11 @@ class DecisionService:
             used, context = policy_set, req.contexts[0]
         else:
             used, context = self._merged_set(policy_set, matched), _MERGED_CONTEXT
-        snapshot = replace(
-            base, decision_context=context, results=results, waivers=waivers, batch=batch
+        snapshot = policy_input(
+            replace(facts, results=results, waivers=waivers),
+            product_version=req.product_version,
+            decision_context=context,
+            batch=batch,
         )
         decision = evaluate(used, snapshot)
         return (*decision.satisfied_requirements, *decision.unsatisfied_requirements)
@@ -339,7 +276,7 @@ class DecisionService:
             for r in (*latest_results(valid), *latest_results(invalid))
             if r.result_id is None or str(r.result_id) not in ignored_r
         )
-        in_force = active_waivers(replace(base, waivers=facts.waivers))
+        in_force = active_waivers(base)  # the subject's waivers (all of ``facts``)
         waivers = tuple(
             w for w in in_force if w.waiver_id is None or str(w.waiver_id) not in ignored_w
         )

@@ -23,6 +23,8 @@ from domain.facts import (
 from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot, WaiverView, public_id
 from projections.config import GatingConfig
 from projections.greenwave_records import arch_and_variant
+from projections.policy_input import policy_input
+from projections.queries import SubjectFacts
 from projections.records import DecisionRecords, ref
 
 # The stored event topics the model reads (the store filters on them).
@@ -413,7 +415,9 @@ class GatingView(DecisionRecords):
             return view("unresolved-hold", f"batch check {c.group} errored; it must be re-run")
         return view("pending", f"batch check {c.group} is {c.outcome.lower()}")
 
-    def snapshot(self, nvr: str) -> Snapshot:
+    def subject_facts(self, nvr: str) -> SubjectFacts:
+        """What this view knows about a build, in the read side's shape: its results
+        and waivers, and those of the change it belongs to."""
         b = self.build(nvr)
         results = list(b.results)
         waivers = list(b.waivers)
@@ -421,14 +425,20 @@ class GatingView(DecisionRecords):
             c = self.changes[b.change]
             results.extend(c.results)
             waivers.extend(c.waivers)
-        return Snapshot(
-            subject_type="koji_build",
-            subject_identifier=nvr,
+        return SubjectFacts(
+            "koji_build",
+            nvr,
             package=b.package,
-            product_version=self.config.product_version,
-            decision_context=self.config.decision_context,
+            created=b.created,
             results=tuple(results),
             waivers=tuple(waivers),
+        )
+
+    def snapshot(self, nvr: str) -> Snapshot:
+        """The policy input for a build (:func:`projections.policy_input.policy_input`)."""
+        return policy_input(
+            self.subject_facts(nvr),
+            product_version=self.config.product_version,
+            decision_context=self.config.decision_context,
             batch=self.batch_views(nvr),
-            subject_time=b.created,  # unknown (no BUILDING message): dated rules count
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.decision_api import STATES
+from projections.requirement_states import STATES
 
 ERROR: dict[str, Any] = {
     "type": "object",
