@@ -9,6 +9,8 @@ about, and lists the binary NEVRAs (epoch always written).
 
 libsolv facts this relies on (python bindings ``solv`` 0.7):
 
+* ``XSolvable.evrcmp`` is rpm's EVR order (``rpmvercmp`` with ``~`` and ``^``; checked equal to
+  rpm's own and to our former comparison on the corpus, ``tests/unit/test_rpm_versions.py``).
 * ``solv.xfopen``/``xfopen_fd`` pick a decompressor by the name's suffix and return None
   for one libsolv was built without (the PyPI wheel has ``.gz`` but no ``.zst``/``.xz``);
   those are decompressed here into a temporary file. ``xfopen_fd`` dups the descriptor.
@@ -34,7 +36,6 @@ import hashlib
 import json
 import lzma
 import os
-import re
 import tempfile
 import urllib.error
 import urllib.parse
@@ -54,7 +55,6 @@ _MAGIC = ((b"\x1f\x8b", ".gz"), (b"\xfd7zXZ\x00", ".xz"), (b"\x28\xb5\x2f\xfd", 
 _S = solv.Selection  # a name, else a provide; also "/usr/bin/x", "foo.i686", "foo >= 1"
 _SELECT = (_S.SELECTION_NAME | _S.SELECTION_PROVIDES | _S.SELECTION_FILELIST
            | _S.SELECTION_DOTARCH | _S.SELECTION_REL)  # fmt: skip
-_SEGMENT = re.compile(r"[~^]|[0-9]+|[a-zA-Z]+")  # how rpmvercmp splits versions
 _NON_BINARY = ("source", "debug")
 _CHUNK = 1 << 20
 
@@ -78,29 +78,27 @@ class ManifestError(Exception):
 # ------------------------------------------------------------------ versions
 
 
+class Versions:
+    """rpm's order of versions, releases and ``[epoch:]version-release`` strings, from
+    libsolv (``XSolvable.evrcmp``: rpm's ``rpmvercmp`` with ``~`` and ``^``), in a pool
+    of its own or one given. Not thread-safe: one per thread or per call."""
+
+    def __init__(self, pool: solv.Pool | None = None) -> None:
+        self._pool = pool or solv.Pool()  # the solvables die with it: keep it
+        self._repo = self._pool.add_repo("evrcmp")
+        self._a, self._b = self._repo.add_solvable(), self._repo.add_solvable()
+
+    def compare(self, a: str, b: str) -> int:
+        """-1, 0 or 1 as ``a`` sorts before, with or after ``b``."""
+        if a == b:
+            return 0
+        self._a.evr, self._b.evr = a, b
+        return max(-1, min(1, int(self._a.evrcmp(self._b))))
+
+
 def vercmp(a: str, b: str) -> int:
-    """rpm's version (or release) comparison: -1, 0 or 1."""
-    if a == b:
-        return 0
-    one, two = _SEGMENT.findall(a), _SEGMENT.findall(b)
-    for x, y in zip(one, two, strict=False):
-        if x == y:
-            continue
-        for mark in "~^":  # '~' sorts before anything; '^' before anything but the end
-            if x == mark or y == mark:
-                return -1 if x == mark else 1
-        if x.isdigit() != y.isdigit():
-            return 1 if x.isdigit() else -1
-        if x.isdigit():
-            xi, yi = int(x), int(y)
-            return (xi > yi) - (xi < yi)
-        return (x > y) - (x < y)
-    rest_a, rest_b = one[len(two) :], two[len(one) :]
-    if not rest_a and not rest_b:
-        return 0
-    if rest_a:  # a is longer: newer, unless what follows is a '~'
-        return -1 if rest_a[0] == "~" else 1
-    return 1 if rest_b[0] == "~" else -1
+    """rpm's version (or release, or EVR) comparison: -1, 0 or 1 (libsolv's)."""
+    return Versions().compare(a, b)
 
 
 def _split_nevr(nevr: str) -> tuple[str, str, str, str]:
@@ -113,12 +111,12 @@ def _split_nevr(nevr: str) -> tuple[str, str, str, str]:
     return name, epoch or "0", version, rest
 
 
-def _keep_newest(packages: dict[str, str], name: str, nvr: str) -> None:
+def _keep_newest(packages: dict[str, str], name: str, nvr: str, versions: Versions) -> None:
     old = packages.get(name)
     if old is not None and old != nvr:
         _, _, v_old, r_old = _split_nevr(old)
         _, _, v_new, r_new = _split_nevr(nvr)
-        if (vercmp(v_new, v_old) or vercmp(r_new, r_old)) <= 0:
+        if versions.compare(f"{v_new}-{r_new}", f"{v_old}-{r_old}") <= 0:
             return
     packages[name] = nvr
 
@@ -324,9 +322,10 @@ class RepoMetadata:
                 return Manifest({}, (), tuple(missing), texts + tuple(map(_problem_text, left)))
         packages: dict[str, str] = {}
         rpms = []
+        versions = Versions()  # a pool of its own: this one holds only the repository
         for sid in self._installed(solver):
             src, nvr, nevra = self._describe(sid)
-            _keep_newest(packages, src, nvr)
+            _keep_newest(packages, src, nvr, versions)
             rpms.append(nevra)
         return Manifest(dict(sorted(packages.items())), tuple(sorted(rpms)), tuple(missing), texts)
 
@@ -407,6 +406,7 @@ def parse_rpms_json(
         raise ManifestError(f"{label}: no variant {variant!r} (has {sorted(rpms_map)})")
     packages: dict[str, str] = {}
     rpms: set[str] = set()
+    versions = Versions()
     arch_seen = False
     try:
         for var, arches in rpms_map.items():
@@ -417,7 +417,7 @@ def parse_rpms_json(
                     continue
                 arch_seen = True
                 for srpm, binaries in srpms.items():
-                    _add_source(packages, rpms, srpm, binaries)
+                    _add_source(packages, rpms, srpm, binaries, versions)
     except (AttributeError, TypeError, ValueError) as exc:
         raise ManifestError(f"{label}: unexpected payload.rpms layout: {exc}") from exc
     if arch is not None and not arch_seen:
@@ -426,7 +426,11 @@ def parse_rpms_json(
 
 
 def _add_source(
-    packages: dict[str, str], rpms: set[str], srpm: str, binaries: Mapping[str, Any]
+    packages: dict[str, str],
+    rpms: set[str],
+    srpm: str,
+    binaries: Mapping[str, Any],
+    versions: Versions,
 ) -> None:
     counted = False
     for nevra, info in binaries.items():
@@ -438,7 +442,7 @@ def _add_source(
         counted = True
     if counted:
         src, _, version, release = _split_nevr(srpm.rpartition(".")[0])
-        _keep_newest(packages, src, f"{src}-{version}-{release}")
+        _keep_newest(packages, src, f"{src}-{version}-{release}", versions)
 
 
-__all__ = ["Manifest", "ManifestError", "RepoMetadata", "parse_rpms_json", "vercmp"]
+__all__ = ["Manifest", "ManifestError", "RepoMetadata", "Versions", "parse_rpms_json", "vercmp"]
