@@ -2,7 +2,8 @@
 
 * ``RepoMetadata``: a repository's ``primary.xml`` in a libsolv pool; an artifact defined
   by top-level package names gets its depsolved closure (``dnf install`` on an empty root).
-* ``parse_rpms_json``: the rpms a productmd compose shipped (``metadata/rpms.json``).
+* ``parse_rpms_json``: the rpms a productmd compose shipped (``metadata/rpms.json``), read
+  and validated by ``productmd`` (release-engineering's own library for pungi's metadata).
 
 A ``Manifest`` maps *source* package names to their NVR (no epoch), what gating decides
 about, and lists the binary NEVRAs (epoch always written).
@@ -46,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+import productmd.rpms
 import solv
 import zstandard
 
@@ -391,23 +393,35 @@ def parse_rpms_json(
     arch: str | None = None,
     timeout: float = 60.0,
 ) -> Manifest:
-    """The binary rpms (not debug, not source) of a productmd ``rpms.json``."""
+    """The binary rpms (not debug, not source) of a productmd ``rpms.json``, read and
+    validated by productmd (``productmd.rpms.Rpms``: the header, the compose, the older
+    0.3 layout converted; every rpm read is checked as ``Rpms.add`` checks what pungi
+    writes: arch, category, relative path, ``N-E:V-R.A`` with its source rpm)."""
     label = "rpms.json" if isinstance(source, Mapping) else str(source)
     data = source if isinstance(source, Mapping) else _read_json(source, timeout)
     header = data.get("header") if isinstance(data, Mapping) else None
-    kind = header.get("type") if isinstance(header, Mapping) else None
+    kind = header.get("type", "productmd.rpms") if isinstance(header, Mapping) else None
     if kind != "productmd.rpms":
         raise ManifestError(f"{label}: header type is {kind!r}, not 'productmd.rpms'")
     payload = data.get("payload")
-    rpms_map = payload.get("rpms") if isinstance(payload, Mapping) else None
-    if not isinstance(rpms_map, Mapping):
+    if not isinstance(payload, Mapping) or not isinstance(
+        payload.get("rpms", payload.get("manifest")), Mapping
+    ):
         raise ManifestError(f"{label}: no payload.rpms mapping")
+    loaded = productmd.rpms.Rpms()
+    try:
+        loaded.deserialize(dict(data))  # reads it, changes nothing
+    except (KeyError, AttributeError, TypeError, ValueError) as exc:
+        raise ManifestError(f"{label}: not a valid productmd rpms.json: {_why(exc)}") from exc
+    rpms_map = loaded.rpms
     if variant is not None and variant not in rpms_map:
         raise ManifestError(f"{label}: no variant {variant!r} (has {sorted(rpms_map)})")
+    checked = productmd.rpms.Rpms()
     packages: dict[str, str] = {}
     rpms: set[str] = set()
     versions = Versions()
     arch_seen = False
+    where = ""
     try:
         for var, arches in rpms_map.items():
             if variant is not None and var != variant:
@@ -417,12 +431,24 @@ def parse_rpms_json(
                     continue
                 arch_seen = True
                 for srpm, binaries in srpms.items():
+                    for nevra, info in binaries.items():
+                        where = f"{var}/{arch_name}/{nevra}: "
+                        category = info["category"]
+                        checked.add(var, arch_name, nevra, info["path"], info["sigkey"],
+                                    category, None if category == "source" else srpm)  # fmt: skip
+                    where = f"{var}/{arch_name}/{srpm}: "
                     _add_source(packages, rpms, srpm, binaries, versions)
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise ManifestError(f"{label}: unexpected payload.rpms layout: {exc}") from exc
+    except (KeyError, AttributeError, TypeError, ValueError) as exc:
+        raise ManifestError(
+            f"{label}: not a valid productmd rpms.json: {where}{_why(exc)}"
+        ) from exc
     if arch is not None and not arch_seen:
         raise ManifestError(f"{label}: no arch {arch!r} in the selected variants")
     return Manifest(dict(sorted(packages.items())), tuple(sorted(rpms)))
+
+
+def _why(exc: Exception) -> str:
+    return f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
 
 
 def _add_source(
