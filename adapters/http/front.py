@@ -18,6 +18,8 @@ request limits, and the decision route's fast path.
   with ``Retry-After``. Small requests are answered on the event loop (a thread hop
   costs as much as the answer); large ones in a bounded thread pool, so that a request
   with hundreds of subjects does not hold up ``/healthcheck`` or one-subject decisions.
+* **Request metrics**: every answer, the fast path's included, is counted with its
+  method, route template and status, and timed (``adapters.http.metrics``).
 """
 
 from __future__ import annotations

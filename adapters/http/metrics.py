@@ -177,7 +177,10 @@ class Metrics:
 
     def scrape(self, accept: str | None) -> tuple[bytes, str]:
         """The exposition (text 0.0.4, or what ``Accept`` asks for) and its media type."""
-        encode, media_type = choose_encoder(accept or "")
+        try:
+            encode, media_type = choose_encoder(accept or "")
+        except (TypeError, ValueError):  # a version it cannot read ("version=x.y")
+            encode, media_type = choose_encoder("")
         if self.directory is None:
             return encode(self.registry), media_type
         # Multiprocess mode: every worker's counts, from their files.

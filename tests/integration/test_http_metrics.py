@@ -68,6 +68,11 @@ def test_request_process_and_health_metrics(tmp_path: Path) -> None:
     om = client.get("/metrics", headers={"accept": "application/openmetrics-text"})
     assert om.headers["content-type"].startswith("application/openmetrics-text")
     assert om.text.endswith("# EOF\n")
+    # An Accept header prometheus_client cannot read: the text format, not an error.
+    for accept in ("text/plain; version=x.y", "application/openmetrics-text; version=abc"):
+        odd = client.get("/metrics", headers={"accept": accept})
+        assert odd.status_code == 200, accept
+        assert odd.headers["content-type"].startswith("text/plain; version=0.0.4")
 
 
 def test_each_app_counts_its_own(tmp_path: Path) -> None:
