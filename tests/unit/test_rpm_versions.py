@@ -27,7 +27,6 @@ from adapters.manifests import Versions, vercmp
 _SEGMENT = re.compile(r"[~^]|[0-9]+|[a-zA-Z]+")
 _NVR = re.compile(r"^([A-Za-z][A-Za-z0-9._+-]*)-(?:(\d+):)?([^-:/\s]+)-([^-:/\s]+)$")
 _SUFFIX = re.compile(r"\.(src\.rpm|rpm|src|noarch|x86_64|i686|aarch64|ppc64le|s390x)$")
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "real"
 
 
 def reference_vercmp(a: str, b: str) -> int:
@@ -74,10 +73,10 @@ def _strings(value: Any) -> Iterator[str]:
         yield from re.split(r"[\s,;\"'()\[\]<>]+", value)
 
 
-def corpus_evrs() -> list[tuple[str, str, str]]:
+def corpus_evrs(corpus_dir: Path) -> list[tuple[str, str, str]]:
     """(epoch, version, release) of every NVR-looking word in the real corpus."""
     found: set[tuple[str, str, str]] = set()
-    for path in sorted(REAL.glob("*.jsonl")):
+    for path in sorted((corpus_dir / "real").glob("*.jsonl")):
         for line in path.read_text().splitlines():
             if not line.strip():
                 continue
@@ -100,14 +99,14 @@ def tricky() -> list[str]:
     return hand + sorted(made - set(hand))
 
 
-def test_the_corpus_has_nvrs() -> None:
-    evrs = corpus_evrs()
+def test_the_corpus_has_nvrs(corpus_dir: Path) -> None:
+    evrs = corpus_evrs(corpus_dir)
     assert len(evrs) >= 100, len(evrs)  # the comparisons below are over real data
 
 
 @pytest.fixture(scope="module")
-def pairs() -> dict[str, list[tuple[str, str]]]:
-    evrs = corpus_evrs()
+def pairs(corpus_dir: Path) -> dict[str, list[tuple[str, str]]]:
+    evrs = corpus_evrs(corpus_dir)
     versions = sorted({v for _, v, _ in evrs} | set(tricky()))
     releases = sorted({r for _, _, r in evrs})
     by_evr = sorted({f"{e + ':' if e else ''}{v}-{r}" for e, v, r in evrs})
