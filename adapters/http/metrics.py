@@ -14,7 +14,7 @@ one process do not mix their numbers).
   stay few whatever is asked.
 * **The process**: ``process_*`` (CPU seconds, resident and virtual memory, open and
   maximum file descriptors, start time: ``ProcessCollector``, read from ``/proc``),
-  ``python_info`` and ``python_gc_*``.
+  ``python_info`` and ``python_gc_*`` (the latter with one worker only).
 
 **Several workers** (``serve --workers N``): a scrape reaches one worker, chosen by the
 kernel. So that its answer is the server's and not one worker's, ``serve`` runs the
@@ -23,8 +23,8 @@ directory of ``serve``'s, removed when it stops; an operator's own is used as gi
 must be emptied before each start): each worker writes its request counts to its own
 memory-mapped file and any worker sums them all when scraped; a worker that stops leaves
 its counts in (they are counts of requests answered). The process metrics are then those
-of every worker that has answered a request, each labelled ``pid``; the health metrics are
-the store's, the same whichever worker answers.
+of every running worker (a child of the same supervisor) that has answered a request, each
+labelled ``pid``; the health metrics are the store's, the same whichever worker answers.
 """
 
 from __future__ import annotations
@@ -113,8 +113,18 @@ class _Health:
         return list(health_metrics(self.health(), self.now()))
 
 
+def _parent(pid: int) -> int | None:
+    """The parent of a running process (``/proc/PID/stat``), None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rpartition(")")[2].split()[1])  # after "(comm)": state, ppid
+
+
 class _Workers:
-    """``process_*`` of every worker that wrote to the multiprocess directory, by pid."""
+    """``process_*`` of every worker that wrote to the multiprocess directory, by pid:
+    the running processes with this worker's parent (the server's supervisor)."""
 
     def __init__(self, directory: str) -> None:
         self.directory = Path(directory)
@@ -124,8 +134,8 @@ class _Workers:
                        if (m := _PID_FILE.search(p.name))})  # fmt: skip
         merged: dict[str, Metric] = {}
         for pid in pids:
-            if not Path(f"/proc/{pid}").exists():
-                continue  # a worker that stopped
+            if _parent(pid) != os.getppid():
+                continue  # a worker that stopped (its pid maybe another's since)
             collector = ProcessCollector(pid=partial(int, pid), registry=None)
             for family in collector.collect():
                 into = merged.setdefault(

@@ -13,6 +13,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
@@ -146,3 +147,20 @@ def test_several_workers_answer_every_scrape_with_all_their_counts(tmp_path: Pat
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_process_metrics_of_running_workers_only(tmp_path: Path) -> None:
+    """A file left by a worker whose pid now names another process (here pid 1, not a
+    child of this process's parent) brings no process metrics; this worker's does."""
+    from adapters.http.metrics import _Workers
+
+    for pid in (os.getpid(), 1, 4_000_000):  # this worker, someone else's, no process
+        (tmp_path / f"counter_{pid}.db").write_bytes(b"")
+    got = samples_of(_Workers(str(tmp_path)).collect())
+    pids = {dict(labels).get("pid") for name, labels in got if name.startswith("process_")}
+    assert pids == {str(os.getpid())}
+    assert value(got, "process_resident_memory_bytes", pid=str(os.getpid())) > 1_000_000
+
+
+def samples_of(families: Any) -> Samples:
+    return {(s.name, frozenset(s.labels.items())): s.value for f in families for s in f.samples}
