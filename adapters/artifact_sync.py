@@ -23,7 +23,8 @@ from adapters.artifacts.kinds import ArtifactKind
 from adapters.effector import utc_now
 from adapters.envelope import to_envelope
 from adapters.ingest import to_incoming
-from adapters.manifests import Manifest, RepoMetadata, parse_rpms_json
+from adapters.manifests import Manifest, RepoMetadata
+from adapters.rpms_json import parse_rpms_json
 from domain.application import RelengApp
 from projections.artifacts import ArtifactView
 

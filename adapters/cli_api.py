@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -150,17 +152,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ[ENV_DB] = args.db
     if args.config:
         os.environ[ENV_CONFIG] = os.path.abspath(args.config)
-    _uvicorn(
-        uvicorn.run,
-        "adapters.cli_api:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=args.access_log,
-    )
+    with _multiprocess_metrics():
+        _uvicorn(
+            uvicorn.run,
+            "adapters.cli_api:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            access_log=args.access_log,
+        )
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _multiprocess_metrics() -> Iterator[None]:
+    """The workers' request metrics summed at every scrape (``adapters.http.metrics``):
+    prometheus_client's multiprocess mode in a fresh directory, removed at the end (an
+    operator's own ``PROMETHEUS_MULTIPROC_DIR`` is used as it is)."""
+    from adapters.http.metrics import MULTIPROC_ENV
+
+    if os.environ.get(MULTIPROC_ENV):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="relengotron-metrics-") as directory:
+        os.environ[MULTIPROC_ENV] = directory
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROC_ENV]
 
 
 def _can_listen(host: str, port: int) -> None:

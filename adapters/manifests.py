@@ -2,13 +2,16 @@
 
 * ``RepoMetadata``: a repository's ``primary.xml`` in a libsolv pool; an artifact defined
   by top-level package names gets its depsolved closure (``dnf install`` on an empty root).
-* ``parse_rpms_json``: the rpms a productmd compose shipped (``metadata/rpms.json``).
+* ``adapters.rpms_json.parse_rpms_json``: the rpms a productmd compose shipped
+  (``metadata/rpms.json``), read and validated by ``productmd``.
 
 A ``Manifest`` maps *source* package names to their NVR (no epoch), what gating decides
 about, and lists the binary NEVRAs (epoch always written).
 
 libsolv facts this relies on (python bindings ``solv`` 0.7):
 
+* ``XSolvable.evrcmp`` is rpm's EVR order (``rpmvercmp`` with ``~`` and ``^``; checked equal to
+  rpm's own and to our former comparison on the corpus, ``tests/unit/test_rpm_versions.py``).
 * ``solv.xfopen``/``xfopen_fd`` pick a decompressor by the name's suffix and return None
   for one libsolv was built without (the PyPI wheel has ``.gz`` but no ``.zst``/``.xz``);
   those are decompressed here into a temporary file. ``xfopen_fd`` dups the descriptor.
@@ -31,10 +34,8 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
-import json
 import lzma
 import os
-import re
 import tempfile
 import urllib.error
 import urllib.parse
@@ -43,7 +44,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Protocol
 
 import solv
 import zstandard
@@ -54,8 +55,6 @@ _MAGIC = ((b"\x1f\x8b", ".gz"), (b"\xfd7zXZ\x00", ".xz"), (b"\x28\xb5\x2f\xfd", 
 _S = solv.Selection  # a name, else a provide; also "/usr/bin/x", "foo.i686", "foo >= 1"
 _SELECT = (_S.SELECTION_NAME | _S.SELECTION_PROVIDES | _S.SELECTION_FILELIST
            | _S.SELECTION_DOTARCH | _S.SELECTION_REL)  # fmt: skip
-_SEGMENT = re.compile(r"[~^]|[0-9]+|[a-zA-Z]+")  # how rpmvercmp splits versions
-_NON_BINARY = ("source", "debug")
 _CHUNK = 1 << 20
 
 
@@ -78,29 +77,27 @@ class ManifestError(Exception):
 # ------------------------------------------------------------------ versions
 
 
+class Versions:
+    """rpm's order of versions, releases and ``[epoch:]version-release`` strings, from
+    libsolv (``XSolvable.evrcmp``: rpm's ``rpmvercmp`` with ``~`` and ``^``), in a pool
+    of its own or one given. Not thread-safe: one per thread or per call."""
+
+    def __init__(self, pool: solv.Pool | None = None) -> None:
+        self._pool = pool or solv.Pool()  # the solvables die with it: keep it
+        self._repo = self._pool.add_repo("evrcmp")
+        self._a, self._b = self._repo.add_solvable(), self._repo.add_solvable()
+
+    def compare(self, a: str, b: str) -> int:
+        """-1, 0 or 1 as ``a`` sorts before, with or after ``b``."""
+        if a == b:
+            return 0
+        self._a.evr, self._b.evr = a, b
+        return max(-1, min(1, int(self._a.evrcmp(self._b))))
+
+
 def vercmp(a: str, b: str) -> int:
-    """rpm's version (or release) comparison: -1, 0 or 1."""
-    if a == b:
-        return 0
-    one, two = _SEGMENT.findall(a), _SEGMENT.findall(b)
-    for x, y in zip(one, two, strict=False):
-        if x == y:
-            continue
-        for mark in "~^":  # '~' sorts before anything; '^' before anything but the end
-            if x == mark or y == mark:
-                return -1 if x == mark else 1
-        if x.isdigit() != y.isdigit():
-            return 1 if x.isdigit() else -1
-        if x.isdigit():
-            xi, yi = int(x), int(y)
-            return (xi > yi) - (xi < yi)
-        return (x > y) - (x < y)
-    rest_a, rest_b = one[len(two) :], two[len(one) :]
-    if not rest_a and not rest_b:
-        return 0
-    if rest_a:  # a is longer: newer, unless what follows is a '~'
-        return -1 if rest_a[0] == "~" else 1
-    return 1 if rest_b[0] == "~" else -1
+    """rpm's version (or release, or EVR) comparison: -1, 0 or 1 (libsolv's)."""
+    return Versions().compare(a, b)
 
 
 def _split_nevr(nevr: str) -> tuple[str, str, str, str]:
@@ -113,12 +110,12 @@ def _split_nevr(nevr: str) -> tuple[str, str, str, str]:
     return name, epoch or "0", version, rest
 
 
-def _keep_newest(packages: dict[str, str], name: str, nvr: str) -> None:
+def _keep_newest(packages: dict[str, str], name: str, nvr: str, versions: Versions) -> None:
     old = packages.get(name)
     if old is not None and old != nvr:
         _, _, v_old, r_old = _split_nevr(old)
         _, _, v_new, r_new = _split_nevr(nvr)
-        if (vercmp(v_new, v_old) or vercmp(r_new, r_old)) <= 0:
+        if versions.compare(f"{v_new}-{r_new}", f"{v_old}-{r_old}") <= 0:
             return
     packages[name] = nvr
 
@@ -324,9 +321,10 @@ class RepoMetadata:
                 return Manifest({}, (), tuple(missing), texts + tuple(map(_problem_text, left)))
         packages: dict[str, str] = {}
         rpms = []
+        versions = Versions()  # a pool of its own: this one holds only the repository
         for sid in self._installed(solver):
             src, nvr, nevra = self._describe(sid)
-            _keep_newest(packages, src, nvr)
+            _keep_newest(packages, src, nvr, versions)
             rpms.append(nevra)
         return Manifest(dict(sorted(packages.items())), tuple(sorted(rpms)), tuple(missing), texts)
 
@@ -373,72 +371,4 @@ def _problem_text(problem: solv.Problem) -> str:
     return "; ".join(dict.fromkeys(lines)) or str(problem)
 
 
-# ------------------------------------------------------------------ productmd
-
-
-def _read_json(source: str | Path, timeout: float) -> Any:
-    try:
-        return json.loads(
-            _fetch(str(source), timeout) if _is_url(source) else Path(source).read_bytes()
-        )
-    except (OSError, ValueError) as exc:
-        raise ManifestError(f"{source}: cannot read rpms.json: {exc}") from exc
-
-
-def parse_rpms_json(
-    source: str | Path | Mapping[str, Any],
-    *,
-    variant: str | None = None,
-    arch: str | None = None,
-    timeout: float = 60.0,
-) -> Manifest:
-    """The binary rpms (not debug, not source) of a productmd ``rpms.json``."""
-    label = "rpms.json" if isinstance(source, Mapping) else str(source)
-    data = source if isinstance(source, Mapping) else _read_json(source, timeout)
-    header = data.get("header") if isinstance(data, Mapping) else None
-    kind = header.get("type") if isinstance(header, Mapping) else None
-    if kind != "productmd.rpms":
-        raise ManifestError(f"{label}: header type is {kind!r}, not 'productmd.rpms'")
-    payload = data.get("payload")
-    rpms_map = payload.get("rpms") if isinstance(payload, Mapping) else None
-    if not isinstance(rpms_map, Mapping):
-        raise ManifestError(f"{label}: no payload.rpms mapping")
-    if variant is not None and variant not in rpms_map:
-        raise ManifestError(f"{label}: no variant {variant!r} (has {sorted(rpms_map)})")
-    packages: dict[str, str] = {}
-    rpms: set[str] = set()
-    arch_seen = False
-    try:
-        for var, arches in rpms_map.items():
-            if variant is not None and var != variant:
-                continue
-            for arch_name, srpms in arches.items():
-                if arch is not None and arch_name != arch:
-                    continue
-                arch_seen = True
-                for srpm, binaries in srpms.items():
-                    _add_source(packages, rpms, srpm, binaries)
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise ManifestError(f"{label}: unexpected payload.rpms layout: {exc}") from exc
-    if arch is not None and not arch_seen:
-        raise ManifestError(f"{label}: no arch {arch!r} in the selected variants")
-    return Manifest(dict(sorted(packages.items())), tuple(sorted(rpms)))
-
-
-def _add_source(
-    packages: dict[str, str], rpms: set[str], srpm: str, binaries: Mapping[str, Any]
-) -> None:
-    counted = False
-    for nevra, info in binaries.items():
-        stem, _, rpm_arch = nevra.rpartition(".")
-        if info.get("category") in _NON_BINARY or rpm_arch in ("src", "nosrc"):
-            continue
-        name, epoch, version, release = _split_nevr(stem)
-        rpms.add(f"{name}-{epoch}:{version}-{release}.{rpm_arch}")
-        counted = True
-    if counted:
-        src, _, version, release = _split_nevr(srpm.rpartition(".")[0])
-        _keep_newest(packages, src, f"{src}-{version}-{release}")
-
-
-__all__ = ["Manifest", "ManifestError", "RepoMetadata", "parse_rpms_json", "vercmp"]
+__all__ = ["Manifest", "ManifestError", "RepoMetadata", "Versions", "vercmp"]

@@ -39,6 +39,7 @@ from adapters.http.commands import Commands
 from adapters.http.decision_request import decide, parse_when
 from adapters.http.front import Decisions, Front, unavailable
 from adapters.http.guard import describe
+from adapters.http.metrics import Metrics
 from adapters.settings import ApiSettings
 from policies.spec import PolicySet
 from projections.decision_api import DecisionService, policy_json
@@ -103,41 +104,6 @@ class OverrideIn(BaseModel):
     reason: str = Field(min_length=1)
     username: str = Field(min_length=1)
     context: str | None = Field(None, description="default: [gating] decision_context")
-
-
-def prometheus_text(health: dict[str, Any], now: datetime) -> str:
-    """The store's health as Prometheus metrics (text exposition format)."""
-    lines = [
-        "# HELP relengotron_log_position Position of the last event in the log.",
-        "# TYPE relengotron_log_position gauge",
-        f"relengotron_log_position {health['head']}",
-        "# HELP relengotron_follower_lag_events Log events after a follower's position.",
-        "# TYPE relengotron_follower_lag_events gauge",
-    ]
-    for name, f in health["followers"].items():
-        lines.append(f'relengotron_follower_lag_events{{follower="{name}"}} {f["lag"]}')
-    outbox = health["outbox"]
-    age = 0.0
-    if outbox["oldest_requested_at"]:
-        try:
-            oldest = datetime.fromisoformat(outbox["oldest_requested_at"])
-            if oldest.tzinfo is None:
-                oldest = oldest.replace(tzinfo=UTC)
-            age = max(0.0, (now - oldest).total_seconds())
-        except ValueError:
-            age = 0.0
-    lines += [
-        "# HELP relengotron_outbox_pending Outbox actions (koji moves, messages) not done yet.",
-        "# TYPE relengotron_outbox_pending gauge",
-        f"relengotron_outbox_pending {outbox['pending']}",
-        "# HELP relengotron_outbox_oldest_pending_seconds Age of the oldest pending action.",
-        "# TYPE relengotron_outbox_oldest_pending_seconds gauge",
-        f"relengotron_outbox_oldest_pending_seconds {age:.1f}",
-        "# HELP relengotron_messages_total Input messages recorded.",
-        "# TYPE relengotron_messages_total counter",
-        f"relengotron_messages_total {health['messages']}",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def _stated(row: dict[str, Any]) -> dict[str, Any]:
@@ -328,10 +294,9 @@ def create_app(
         response_class=PlainTextResponse,
         responses={200: {"description": "Prometheus text format"}},
     )
-    def metrics() -> PlainTextResponse:
-        return PlainTextResponse(
-            prometheus_text(read_model.health(), now()), media_type="text/plain; version=0.0.4"
-        )
+    def metrics(request: Request) -> Response:
+        body, media_type = app.state.metrics.scrape(request.headers.get("accept"))
+        return Response(body, media_type=media_type)
 
     @app.get(
         "/api/v1/builds/{nvr}",
@@ -504,6 +469,7 @@ def create_app(
             name=f"{action}_build",
         )(_override(action))
 
+    app.state.metrics = Metrics(read_model.health, now)
     app.state.answer_decision = answer_decision
     app.state.decisions = deciding
     return app

@@ -18,11 +18,14 @@ request limits, and the decision route's fast path.
   with ``Retry-After``. Small requests are answered on the event loop (a thread hop
   costs as much as the answer); large ones in a bounded thread pool, so that a request
   with hundreds of subjects does not hold up ``/healthcheck`` or one-subject decisions.
+* **Request metrics**: every answer, the fast path's included, is counted with its
+  method, route template and status, and timed (``adapters.http.metrics``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -31,6 +34,7 @@ import orjson
 
 from adapters.http.catchup import Readiness
 from adapters.http.guard import StoreUnavailable
+from adapters.http.metrics import UNMATCHED, Metrics
 from adapters.settings import ApiSettings
 
 __all__ = ["DECISION_PATH", "Decisions", "Front", "message"]
@@ -174,11 +178,36 @@ class Front:
         self.decisions: Decisions = app.state.decisions
         self.settings: ApiSettings = self.decisions.settings
         self.cors = cors_headers(self.settings)
+        self.metrics: Metrics = app.state.metrics
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Request metrics (``adapters.http.metrics``): the status as sent, the time to
+        # the last byte, the route's template (set in the scope by the router).
+        started = time.perf_counter()
+        status = 0
+
+        async def sending(msg: Any) -> None:
+            nonlocal status
+            if msg["type"] == "http.response.start":
+                status = msg["status"]
+            await send(msg)
+
+        try:
+            await self._serve(scope, receive, sending)
+        finally:
+            if status:  # else the client left before any answer
+                route = scope.get("route")
+                path = getattr(route, "path", None)
+                if path is None:
+                    path = scope["path"].rstrip("/") or "/"
+                    path = path if path in CORS_PATHS else UNMATCHED
+                elapsed = time.perf_counter() - started
+                self.metrics.observe(scope["method"], path, status, elapsed)
+
+    async def _serve(self, scope: Any, receive: Any, send: Any) -> None:
         method = scope["method"]
         path = scope["path"].rstrip("/") or "/"
         decision = path == DECISION_PATH

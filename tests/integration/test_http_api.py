@@ -319,10 +319,13 @@ def test_status_and_prometheus_metrics(client: TestClient) -> None:
     assert status["policy_set_hash"].startswith("sha256:")
     r = client.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
-    metrics = dict(
-        line.rsplit(" ", 1) for line in r.text.splitlines() if line and not line.startswith("#")
-    )
-    assert metrics['relengotron_follower_lag_events{follower="readmodels"}'] == "0"
-    assert metrics["relengotron_outbox_pending"] == "1"
+    metrics = {
+        key: float(value)
+        for key, value in (
+            line.rsplit(" ", 1) for line in r.text.splitlines() if line and line[0] != "#"
+        )
+    }
+    assert metrics['relengotron_follower_lag_events{follower="readmodels"}'] == 0
+    assert metrics["relengotron_outbox_pending"] == 1
     # The oldest pending action was requested at 12:00; the clock says 13:00.
-    assert metrics["relengotron_outbox_oldest_pending_seconds"] == "3600.0"
+    assert metrics["relengotron_outbox_oldest_pending_seconds"] == 3600.0

@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 import zstandard
 
-from adapters.manifests import Manifest, ManifestError, RepoMetadata, parse_rpms_json, vercmp
+from adapters.manifests import Manifest, ManifestError, RepoMetadata, vercmp
+from adapters.rpms_json import parse_rpms_json
 from tests.rpmrepo import Binary, Source, build_repo
 
 # ------------------------------------------------------------------ the universe
@@ -453,3 +454,85 @@ def test_rpms_json_errors(tmp_path: Path) -> None:
 def test_vercmp(a: str, b: str, want: int) -> None:
     assert vercmp(a, b) == want
     assert vercmp(b, a) == -want
+
+
+def productmd_rpms(rows: list[tuple[str, str, str, str, str]]) -> Any:
+    """The same rows written by productmd itself (``productmd.rpms.Rpms``, what pungi uses)."""
+    from productmd.rpms import Rpms
+
+    made = Rpms()
+    made.compose.id, made.compose.type = "Fedora-40-20240410.0", "production"
+    made.compose.date, made.compose.respin = "20240410", 0
+    for variant, arch, srpm, rpm, category in rows:
+        name = rpm.split(":")[0].rsplit("-", 1)[0]
+        path = f"{variant}/{arch}/os/Packages/{name[0]}/{rpm}.rpm"
+        made.add(variant, arch, rpm, path, "A15B79CC", category,
+                 None if category == "source" else srpm)  # fmt: skip
+    return made
+
+
+def test_rpms_json_written_by_productmd(tmp_path: Path) -> None:
+    path = tmp_path / "rpms.json"
+    productmd_rpms(ROWS).dump(str(path))
+    assert json.loads(path.read_text())["header"]["type"] == "productmd.rpms"
+    assert parse_rpms_json(path) == parse_rpms_json(RPMS_JSON)
+    assert parse_rpms_json(path, variant="Server", arch="aarch64") == parse_rpms_json(
+        RPMS_JSON, variant="Server", arch="aarch64"
+    )
+    assert parse_rpms_json(path).packages["bash"] == "bash-5.2.26-3.fc40"  # the newer one
+
+
+def test_rpms_json_validated_as_productmd_does() -> None:
+    def broken(change: dict[str, Any]) -> dict[str, Any]:
+        data = rpms_json(ROWS)
+        entry = data["payload"]["rpms"][EV]["x86_64"][f"{BASH}.src"][f"{BASH}.x86_64"]
+        entry.update(change)
+        return data
+
+    with pytest.raises(ManifestError, match=r"Everything/x86_64/bash-0:.*category.*weird"):
+        parse_rpms_json(broken({"category": "weird"}))
+    with pytest.raises(ManifestError, match=r"Relative path expected"):
+        parse_rpms_json(broken({"path": "/abs/bash.rpm"}))
+    with pytest.raises(ManifestError, match=r"missing 'sigkey'"):
+        parse_rpms_json(_without(ROWS, "sigkey"))
+    # An rpm outside the variant asked for is not read, so not judged.
+    assert parse_rpms_json(broken({"category": "weird"}), variant="Server").packages
+    no_compose = rpms_json(ROWS)
+    del no_compose["payload"]["compose"]
+    with pytest.raises(ManifestError, match=r"not a valid productmd rpms\.json: missing 'compose'"):
+        parse_rpms_json(no_compose)
+    no_epoch = rpms_json([(EV, "x86_64", f"{BASH}.src", "bash-5.2.26-3.fc40.x86_64", "binary")])
+    with pytest.raises(ManifestError, match=r"Missing epoch"):
+        parse_rpms_json(no_epoch)
+
+
+def _without(rows: list[tuple[str, str, str, str, str]], key: str) -> dict[str, Any]:
+    data = rpms_json(rows)
+    for arches in data["payload"]["rpms"].values():
+        for srpms in arches.values():
+            for binaries in srpms.values():
+                for info in binaries.values():
+                    info.pop(key)
+    return data
+
+
+def test_rpms_json_of_the_older_layout() -> None:
+    """productmd 0.3 (``payload.manifest``, sources under arch ``src``), as productmd
+    converts it (``productmd/rpms.py`` ``deserialize_0_3``)."""
+    bash_path = {"path": "Everything/source/SRPMS/b/bash.src.rpm", "sigkey": None}
+    old = {
+        "header": {"version": "0.3"},
+        "payload": {
+            "compose": {"id": "Fedora-40-20240410.0", "date": "20240410", "respin": 0,
+                        "type": "production"},
+            "manifest": {EV: {
+                "x86_64": {f"{BASH}.src": {f"{BASH}.x86_64": {
+                    "type": "package", "path": "Everything/x86_64/os/b/bash.rpm",
+                    "sigkey": None}}},
+                "src": {f"{BASH}.src": bash_path},
+            }},
+        },
+    }  # fmt: skip
+    got = parse_rpms_json(old)
+    assert got.packages == {"bash": "bash-5.2.26-3.fc40"}
+    assert got.rpms == (f"{BASH}.x86_64",)
