@@ -13,37 +13,38 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from domain import topics
 from domain.composing import WAITING
 from domain.facts import INVALID, MANIFEST_SOURCES
 from projections.config import ComposerConfig
 from projections.graph import ArtifactGraph, ArtifactNode
 
 TOPICS = (
-    "domain.artifacts:Artifact.Defined",
-    "domain.artifacts:Artifact.Redefined",
-    "domain.artifacts:Artifact.Retired",
-    "domain.artifacts:Artifact.ManifestLearned",
-    "domain.artifacts:ComposeRun.Seen",
-    "domain.artifacts:ComposeRun.StatusChanged",
-    "domain.koji:KojiTask.Seen",
-    "domain.koji:KojiTask.StateChanged",
-    "domain.push:Push.Seen",
-    "domain.push:Push.Progressed",
-    "domain.subjects:Update.Seen",
-    "domain.subjects:Update.Changed",
-    "domain.subjects:Subject.ResultRecorded",
-    "domain.outbox:Action.Requested",
-    "domain.outbox:Action.Completed",
-    "domain.outbox:Action.Cancelled",
-    "domain.composing:ArtifactCompose.Planned",
-    "domain.composing:ArtifactCompose.ChangesAdded",
-    "domain.composing:ArtifactCompose.Requested",
-    "domain.composing:ArtifactCompose.Started",
-    "domain.composing:ArtifactCompose.Finished",
-    "domain.composing:ArtifactCompose.Cancelled",
-    "domain.composing:PushRun.Opened",
-    "domain.composing:PushRun.Advanced",
-    "domain.composing:PushRun.Stopped",
+    topics.ARTIFACT_DEFINED,
+    topics.ARTIFACT_REDEFINED,
+    topics.ARTIFACT_RETIRED,
+    topics.ARTIFACT_MANIFEST_LEARNED,
+    topics.COMPOSE_RUN_SEEN,
+    topics.COMPOSE_RUN_STATUS_CHANGED,
+    topics.KOJI_TASK_SEEN,
+    topics.KOJI_TASK_STATE_CHANGED,
+    topics.PUSH_SEEN,
+    topics.PUSH_PROGRESSED,
+    topics.UPDATE_SEEN,
+    topics.UPDATE_CHANGED,
+    topics.SUBJECT_RESULT_RECORDED,
+    topics.ACTION_REQUESTED,
+    topics.ACTION_COMPLETED,
+    topics.ACTION_CANCELLED,
+    topics.ARTIFACT_COMPOSE_PLANNED,
+    topics.ARTIFACT_COMPOSE_CHANGES_ADDED,
+    topics.ARTIFACT_COMPOSE_REQUESTED,
+    topics.ARTIFACT_COMPOSE_STARTED,
+    topics.ARTIFACT_COMPOSE_FINISHED,
+    topics.ARTIFACT_COMPOSE_CANCELLED,
+    topics.PUSH_RUN_OPENED,
+    topics.PUSH_RUN_ADVANCED,
+    topics.PUSH_RUN_STOPPED,
 )
 # Subjects whose results are about builds, not artifacts.
 _BUILD_SUBJECTS = frozenset(

@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from domain import ids
+from domain import ids, topics
 from domain.application import RelengApp
 from domain.composing import (
     CANCELLED,
@@ -49,7 +49,7 @@ PUSH_RELEASE = "push.release"
 OWN_ACTION_PREFIXES = COMPOSER_ACTION_PREFIXES
 OWN_TOPICS = (
     *(t for t in TOPICS if t.startswith("domain.composing:")),
-    "domain.outbox:Action.Requested",
+    topics.ACTION_REQUESTED,
 )
 _MOVED = {"moved", "already"}
 _ACTIVE = {WAITING, REQUESTED, RUNNING}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain import topics
 from domain.facts import (
     FAILED,
     INFO,
@@ -29,34 +30,34 @@ from projections.records import DecisionRecords, ref
 SUBJECT_TOPICS = (
     # Results and waivers are Subject events whatever the subject's class; the
     # aggregate they belong to (a build, a change, a group) tells them apart.
-    "domain.subjects:Subject.Seen",
-    "domain.subjects:Build.Seen",
-    "domain.subjects:Build.StateChanged",
-    "domain.subjects:Build.Tagged",
-    "domain.subjects:Build.Untagged",
-    "domain.subjects:Change.BuildLinked",
-    "domain.subjects:Subject.ResultRecorded",
-    "domain.subjects:Subject.WaiverRecorded",
+    topics.SUBJECT_SEEN,
+    topics.BUILD_SEEN,
+    topics.BUILD_STATE_CHANGED,
+    topics.BUILD_TAGGED,
+    topics.BUILD_UNTAGGED,
+    topics.CHANGE_BUILD_LINKED,
+    topics.SUBJECT_RESULT_RECORDED,
+    topics.SUBJECT_WAIVER_RECORDED,
 )
 DECIDER_TOPICS = (
-    "domain.gating:Gate.Opened",
-    "domain.gating:Gate.Decided",
-    "domain.gating:Gate.Withdrawn",
-    "domain.gating:Gate.Reopened",
-    "domain.gating:Bisection.Started",
-    "domain.gating:Bisection.HalvesRequested",
-    "domain.gating:Bisection.FellBack",
-    "domain.outbox:Action.Requested",
-    "domain.outbox:Action.Completed",
-    "domain.outbox:Action.Cancelled",
+    topics.GATE_OPENED,
+    topics.GATE_DECIDED,
+    topics.GATE_WITHDRAWN,
+    topics.GATE_REOPENED,
+    topics.BISECTION_STARTED,
+    topics.BISECTION_HALVES_REQUESTED,
+    topics.BISECTION_FELL_BACK,
+    topics.ACTION_REQUESTED,
+    topics.ACTION_COMPLETED,
+    topics.ACTION_CANCELLED,
 )
 # What the decider records itself (Action.Completed is the effector's).
-OWN_TOPICS = tuple(t for t in DECIDER_TOPICS if t != "domain.outbox:Action.Completed")
+OWN_TOPICS = tuple(t for t in DECIDER_TOPICS if t != topics.ACTION_COMPLETED)
 # Input that steers the decider itself: the policy set in force, manual overrides.
 CONTROL_TOPICS = (
-    "domain.policyset:PolicyLog.Activated",
-    "domain.overrides:GateOverride.Opened",
-    "domain.overrides:GateOverride.Recorded",
+    topics.POLICY_LOG_ACTIVATED,
+    topics.GATE_OVERRIDE_OPENED,
+    topics.GATE_OVERRIDE_RECORDED,
 )
 TOPICS = SUBJECT_TOPICS + DECIDER_TOPICS + CONTROL_TOPICS
 # Input events that move the decider's clock (message time). Policy activations do

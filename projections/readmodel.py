@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from domain import gating, ids
+from domain import gating, ids, topics
 from domain.facts import canonical_subject_type
 from domain.message import RECEIVED_TOPIC
 from projections.config import GatingConfig
@@ -37,24 +37,24 @@ from projections.greenwave_records import arch_and_variant, result_record, waive
 # Topic prefixes of the stored events the read models use.
 TOPICS = (
     RECEIVED_TOPIC,
-    "domain.subjects:Subject.Seen",
-    "domain.subjects:Build.Seen",
-    "domain.subjects:Change.Seen",
-    "domain.subjects:Update.Seen",
-    "domain.subjects:Build.StateChanged",
-    "domain.subjects:Build.Tagged",
-    "domain.subjects:Build.Untagged",
-    "domain.subjects:Build.Signed",
-    "domain.subjects:Change.BuildLinked",
-    "domain.subjects:Subject.ResultRecorded",
-    "domain.subjects:Subject.WaiverRecorded",
-    "domain.gating:Gate.Opened",
-    "domain.gating:Gate.Decided",
-    "domain.gating:Gate.Withdrawn",
-    "domain.gating:Gate.Reopened",
-    "domain.outbox:Action.Requested",
-    "domain.outbox:Action.Completed",
-    "domain.outbox:Action.Cancelled",
+    topics.SUBJECT_SEEN,
+    topics.BUILD_SEEN,
+    topics.CHANGE_SEEN,
+    topics.UPDATE_SEEN,
+    topics.BUILD_STATE_CHANGED,
+    topics.BUILD_TAGGED,
+    topics.BUILD_UNTAGGED,
+    topics.BUILD_SIGNED,
+    topics.CHANGE_BUILD_LINKED,
+    topics.SUBJECT_RESULT_RECORDED,
+    topics.SUBJECT_WAIVER_RECORDED,
+    topics.GATE_OPENED,
+    topics.GATE_DECIDED,
+    topics.GATE_WITHDRAWN,
+    topics.GATE_REOPENED,
+    topics.ACTION_REQUESTED,
+    topics.ACTION_COMPLETED,
+    topics.ACTION_CANCELLED,
 )
 
 _MOVED = {"moved", "already"}
@@ -185,9 +185,9 @@ class ReadModelFold:
             name = self._names.get(oid)
             if name is not None and name[0] in ("build", "gate"):
                 nvrs.add(name[2])
-            elif topic.endswith("Build.Seen"):
+            elif topic == topics.BUILD_SEEN:
                 nvrs.add(state["identifier"])
-            elif topic.endswith("Gate.Opened") or topic.endswith("BuildLinked"):
+            elif topic in (topics.GATE_OPENED, topics.CHANGE_BUILD_LINKED):
                 nvrs.add(state["nvr"])
         missing_actions = action_ids - self._actions.keys()
         if missing_actions:
@@ -617,22 +617,22 @@ def _describe_action(row: dict[str, Any], what: str) -> str:
 
 _HANDLERS = {
     RECEIVED_TOPIC: ReadModelFold._on_received,
-    "domain.subjects:Subject.Seen": ReadModelFold._on_subject_seen,
-    "domain.subjects:Change.Seen": ReadModelFold._on_subject_seen,
-    "domain.subjects:Update.Seen": ReadModelFold._on_subject_seen,
-    "domain.subjects:Build.Seen": ReadModelFold._on_build_seen,
-    "domain.subjects:Build.StateChanged": ReadModelFold._on_state,
-    "domain.subjects:Build.Tagged": ReadModelFold._on_tagged,
-    "domain.subjects:Build.Untagged": ReadModelFold._on_untagged,
-    "domain.subjects:Build.Signed": ReadModelFold._on_signed,
-    "domain.subjects:Change.BuildLinked": ReadModelFold._on_linked,
-    "domain.subjects:Subject.ResultRecorded": ReadModelFold._on_result,
-    "domain.subjects:Subject.WaiverRecorded": ReadModelFold._on_waiver,
-    "domain.gating:Gate.Opened": ReadModelFold._on_opened,
-    "domain.gating:Gate.Decided": ReadModelFold._on_decided,
-    "domain.gating:Gate.Withdrawn": ReadModelFold._on_withdrawn,
-    "domain.gating:Gate.Reopened": ReadModelFold._on_reopened,
-    "domain.outbox:Action.Requested": ReadModelFold._on_requested,
-    "domain.outbox:Action.Completed": ReadModelFold._on_completed,
-    "domain.outbox:Action.Cancelled": ReadModelFold._on_cancelled,
+    topics.SUBJECT_SEEN: ReadModelFold._on_subject_seen,
+    topics.CHANGE_SEEN: ReadModelFold._on_subject_seen,
+    topics.UPDATE_SEEN: ReadModelFold._on_subject_seen,
+    topics.BUILD_SEEN: ReadModelFold._on_build_seen,
+    topics.BUILD_STATE_CHANGED: ReadModelFold._on_state,
+    topics.BUILD_TAGGED: ReadModelFold._on_tagged,
+    topics.BUILD_UNTAGGED: ReadModelFold._on_untagged,
+    topics.BUILD_SIGNED: ReadModelFold._on_signed,
+    topics.CHANGE_BUILD_LINKED: ReadModelFold._on_linked,
+    topics.SUBJECT_RESULT_RECORDED: ReadModelFold._on_result,
+    topics.SUBJECT_WAIVER_RECORDED: ReadModelFold._on_waiver,
+    topics.GATE_OPENED: ReadModelFold._on_opened,
+    topics.GATE_DECIDED: ReadModelFold._on_decided,
+    topics.GATE_WITHDRAWN: ReadModelFold._on_withdrawn,
+    topics.GATE_REOPENED: ReadModelFold._on_reopened,
+    topics.ACTION_REQUESTED: ReadModelFold._on_requested,
+    topics.ACTION_COMPLETED: ReadModelFold._on_completed,
+    topics.ACTION_CANCELLED: ReadModelFold._on_cancelled,
 }
