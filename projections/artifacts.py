@@ -9,6 +9,7 @@ on composes. The model is pure: it never reads the store or the clock.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -16,36 +17,10 @@ from uuid import UUID
 from domain import topics
 from domain.composing import WAITING
 from domain.facts import INVALID, MANIFEST_SOURCES
+from domain.topics import EventHandlers
 from projections.config import ComposerConfig
 from projections.graph import ArtifactGraph, ArtifactNode
 
-TOPICS = (
-    topics.ARTIFACT_DEFINED,
-    topics.ARTIFACT_REDEFINED,
-    topics.ARTIFACT_RETIRED,
-    topics.ARTIFACT_MANIFEST_LEARNED,
-    topics.COMPOSE_RUN_SEEN,
-    topics.COMPOSE_RUN_STATUS_CHANGED,
-    topics.KOJI_TASK_SEEN,
-    topics.KOJI_TASK_STATE_CHANGED,
-    topics.PUSH_SEEN,
-    topics.PUSH_PROGRESSED,
-    topics.UPDATE_SEEN,
-    topics.UPDATE_CHANGED,
-    topics.SUBJECT_RESULT_RECORDED,
-    topics.ACTION_REQUESTED,
-    topics.ACTION_COMPLETED,
-    topics.ACTION_CANCELLED,
-    topics.ARTIFACT_COMPOSE_PLANNED,
-    topics.ARTIFACT_COMPOSE_CHANGES_ADDED,
-    topics.ARTIFACT_COMPOSE_REQUESTED,
-    topics.ARTIFACT_COMPOSE_STARTED,
-    topics.ARTIFACT_COMPOSE_FINISHED,
-    topics.ARTIFACT_COMPOSE_CANCELLED,
-    topics.PUSH_RUN_OPENED,
-    topics.PUSH_RUN_ADVANCED,
-    topics.PUSH_RUN_STOPPED,
-)
 # Subjects whose results are about builds, not artifacts.
 _BUILD_SUBJECTS = frozenset(
     {"koji_build", "koji_build_scratch", "koji_build_group", "bodhi_update"}
@@ -158,9 +133,9 @@ class ArtifactView:
         at = getattr(e, "at", None)
         if at and getattr(e, "msg", None) and (self.now is None or at > self.now):
             self.now = at  # input-message time only, as for the decider
-        handler = getattr(self, "_on_" + type(e).__qualname__.replace(".", "_"), None)
+        handler = HANDLERS.for_event(e)
         if handler is not None:
-            handler(e, position)
+            handler(self, e, position)
 
     def settle(self) -> None:
         self.promotions.clear()
@@ -169,11 +144,11 @@ class ArtifactView:
         self.completed.clear()
         self.touched = False
 
-    def _on_Artifact_Defined(self, e: Any, position: int) -> None:
+    def _on_artifact_defined(self, e: Any, position: int) -> None:
         self._names[e.originator_id] = e.name
         self._define(e.name, e.kind, e.definition, e.digest, e.source, e.at)
 
-    def _on_Artifact_Redefined(self, e: Any, position: int) -> None:
+    def _on_artifact_redefined(self, e: Any, position: int) -> None:
         name = self._names[e.originator_id]
         self._define(name, e.kind, e.definition, e.digest, e.source, e.at)
 
@@ -202,7 +177,7 @@ class ArtifactView:
         self._best_manifest(name)
         self.touched = True
 
-    def _on_Artifact_Retired(self, e: Any, position: int) -> None:
+    def _on_artifact_retired(self, e: Any, position: int) -> None:
         name = self._names[e.originator_id]
         d = self.definitions.get(name)
         if d is not None:
@@ -211,7 +186,7 @@ class ArtifactView:
             self.graph.remove(name)
         self.touched = True
 
-    def _on_Artifact_ManifestLearned(self, e: Any, position: int) -> None:
+    def _on_artifact_manifest_learned(self, e: Any, position: int) -> None:
         name = self._names[e.originator_id]
         self.manifests.setdefault(name, {})[e.source] = ManifestRecord(
             e.source, dict(e.packages), e.ref, e.rpms, e.at
@@ -226,7 +201,7 @@ class ArtifactView:
         best = min(records.values(), key=lambda r: _TRUST.get(r.source, 99))
         self.graph.set_manifest(name, best.packages, best.source)
 
-    def _on_ComposeRun_StatusChanged(self, e: Any, position: int) -> None:
+    def _on_compose_run_status_changed(self, e: Any, position: int) -> None:
         ref = self._names.get(e.originator_id) or ""
         status = {
             "ref": ref,
@@ -243,13 +218,13 @@ class ArtifactView:
         self.runs[ref] = status
         self.statuses.append(status)
 
-    def _on_ComposeRun_Seen(self, e: Any, position: int) -> None:
+    def _on_compose_run_seen(self, e: Any, position: int) -> None:
         self._names[e.originator_id] = e.ref
 
-    def _on_KojiTask_Seen(self, e: Any, position: int) -> None:
+    def _on_koji_task_seen(self, e: Any, position: int) -> None:
         self._names[e.originator_id] = f"koji-task:{e.task_id}"
 
-    def _on_KojiTask_StateChanged(self, e: Any, position: int) -> None:
+    def _on_koji_task_state_changed(self, e: Any, position: int) -> None:
         ref = self._names.get(e.originator_id)
         status = {"CLOSED": "FINISHED", "FAILED": "FAILED", "CANCELED": "FAILED"}.get(e.state)
         if ref is None or status is None or ref not in self.by_ref:
@@ -265,10 +240,10 @@ class ArtifactView:
             }
         )
 
-    def _on_Push_Seen(self, e: Any, position: int) -> None:
+    def _on_push_seen(self, e: Any, position: int) -> None:
         self._names[e.originator_id] = e.key
 
-    def _on_Push_Progressed(self, e: Any, position: int) -> None:
+    def _on_push_progressed(self, e: Any, position: int) -> None:
         self.push_messages.append(
             {
                 "compose": self._names.get(e.originator_id, ""),
@@ -281,15 +256,15 @@ class ArtifactView:
             }
         )
 
-    def _on_Update_Seen(self, e: Any, position: int) -> None:
+    def _on_update_seen(self, e: Any, position: int) -> None:
         self._names[e.originator_id] = e.identifier
 
-    def _on_Update_Changed(self, e: Any, position: int) -> None:
+    def _on_update_changed(self, e: Any, position: int) -> None:
         alias = self._names.get(e.originator_id)
         if alias and e.builds:
             self.updates[alias] = list(e.builds)
 
-    def _on_Subject_ResultRecorded(self, e: Any, position: int) -> None:
+    def _on_subject_result_recorded(self, e: Any, position: int) -> None:
         if e.subject_type in _BUILD_SUBJECTS or e.outcome == INVALID:
             return  # an invalid message (failed its spec's schema) is no result
         self.results.setdefault(e.subject_identifier, {})[e.testcase] = (e.outcome, e.msg)
@@ -297,7 +272,7 @@ class ArtifactView:
 
     # ----------------------------------------------------------- our records
 
-    def _on_Action_Requested(self, e: Any, position: int) -> None:
+    def _on_action_requested(self, e: Any, position: int) -> None:
         if e.key in self.actions:
             return
         self._action_key[e.originator_id] = e.key
@@ -306,7 +281,7 @@ class ArtifactView:
         if e.kind == "koji.move" and p.get("to_tag") == self.config.promoted_tag:
             self.promotions.append((e.key, p["nvr"], p.get("package")))
 
-    def _on_Action_Completed(self, e: Any, position: int) -> None:
+    def _on_action_completed(self, e: Any, position: int) -> None:
         a = self.actions.get(self._action_key.get(e.originator_id, ""))
         if a is None or e.originator_version <= a.version:
             return
@@ -315,7 +290,7 @@ class ArtifactView:
         self.completed.append(a.key)
         self.touched = True
 
-    def _on_Action_Cancelled(self, e: Any, position: int) -> None:
+    def _on_action_cancelled(self, e: Any, position: int) -> None:
         a = self.actions.get(self._action_key.get(e.originator_id, ""))
         if a is None or e.originator_version <= a.version:
             return
@@ -331,7 +306,7 @@ class ArtifactView:
         c.updated_at = e.at
         return c
 
-    def _on_ArtifactCompose_Planned(self, e: Any, position: int) -> None:
+    def _on_artifact_compose_planned(self, e: Any, position: int) -> None:
         if e.key in self.composes:
             return
         self._names[e.originator_id] = e.key
@@ -341,7 +316,7 @@ class ArtifactView:
         self.composes[e.key] = c
         self.by_artifact.setdefault(e.artifact, []).append(e.key)
 
-    def _on_ArtifactCompose_ChangesAdded(self, e: Any, position: int) -> None:
+    def _on_artifact_compose_changes_added(self, e: Any, position: int) -> None:
         c = self._compose(e)
         if c is not None:
             self._absorb(c, e)
@@ -354,18 +329,18 @@ class ArtifactView:
         c.waits_for.extend(k for k in e.waits_for if k not in c.waits_for)
         c.moves.extend(k for k in e.moves if k not in c.moves)
 
-    def _on_ArtifactCompose_Requested(self, e: Any, position: int) -> None:
+    def _on_artifact_compose_requested(self, e: Any, position: int) -> None:
         c = self._compose(e)
         if c is not None:
             c.state, c.action, c.backend = "requested", e.action, e.backend
 
-    def _on_ArtifactCompose_Started(self, e: Any, position: int) -> None:
+    def _on_artifact_compose_started(self, e: Any, position: int) -> None:
         c = self._compose(e)
         if c is not None:
             c.state, c.ref, c.detail = "running", e.ref, e.detail
             self.by_ref[e.ref] = c.key
 
-    def _on_ArtifactCompose_Finished(self, e: Any, position: int) -> None:
+    def _on_artifact_compose_finished(self, e: Any, position: int) -> None:
         c = self._compose(e)
         if c is None:
             return
@@ -378,13 +353,13 @@ class ArtifactView:
             self.graph.update_manifest(c.artifact, new)
         self.touched = True
 
-    def _on_ArtifactCompose_Cancelled(self, e: Any, position: int) -> None:
+    def _on_artifact_compose_cancelled(self, e: Any, position: int) -> None:
         c = self._compose(e)
         if c is not None:
             c.state, c.detail = "cancelled", e.reason
             self.touched = True
 
-    def _on_PushRun_Opened(self, e: Any, position: int) -> None:
+    def _on_push_run_opened(self, e: Any, position: int) -> None:
         if e.key in self.pushes:
             return
         self._names[e.originator_id] = e.key
@@ -411,14 +386,14 @@ class ArtifactView:
         p.version = e.originator_version
         return p
 
-    def _on_PushRun_Advanced(self, e: Any, position: int) -> None:
+    def _on_push_run_advanced(self, e: Any, position: int) -> None:
         p = self._push(e)
         if p is not None:
             p.stage = e.stage
             p.composes.extend(k for k in e.composes if k not in p.composes)
             p.history.append({"stage": e.stage, "at": e.at, "detail": e.detail})
 
-    def _on_PushRun_Stopped(self, e: Any, position: int) -> None:
+    def _on_push_run_stopped(self, e: Any, position: int) -> None:
         p = self._push(e)
         if p is not None:
             p.stopped = e.reason
@@ -458,3 +433,36 @@ class ArtifactView:
             if self.composes[key].state == "composed":
                 return self.composes[key]
         return None
+
+
+# The fold's one handler table; its topics are what the composer reads.
+HANDLERS: EventHandlers[Callable[[ArtifactView, Any, int], None]] = EventHandlers(
+    {
+        topics.ARTIFACT_DEFINED: ArtifactView._on_artifact_defined,
+        topics.ARTIFACT_REDEFINED: ArtifactView._on_artifact_redefined,
+        topics.ARTIFACT_RETIRED: ArtifactView._on_artifact_retired,
+        topics.ARTIFACT_MANIFEST_LEARNED: ArtifactView._on_artifact_manifest_learned,
+        topics.COMPOSE_RUN_SEEN: ArtifactView._on_compose_run_seen,
+        topics.COMPOSE_RUN_STATUS_CHANGED: ArtifactView._on_compose_run_status_changed,
+        topics.KOJI_TASK_SEEN: ArtifactView._on_koji_task_seen,
+        topics.KOJI_TASK_STATE_CHANGED: ArtifactView._on_koji_task_state_changed,
+        topics.PUSH_SEEN: ArtifactView._on_push_seen,
+        topics.PUSH_PROGRESSED: ArtifactView._on_push_progressed,
+        topics.UPDATE_SEEN: ArtifactView._on_update_seen,
+        topics.UPDATE_CHANGED: ArtifactView._on_update_changed,
+        topics.SUBJECT_RESULT_RECORDED: ArtifactView._on_subject_result_recorded,
+        topics.ACTION_REQUESTED: ArtifactView._on_action_requested,
+        topics.ACTION_COMPLETED: ArtifactView._on_action_completed,
+        topics.ACTION_CANCELLED: ArtifactView._on_action_cancelled,
+        topics.ARTIFACT_COMPOSE_PLANNED: ArtifactView._on_artifact_compose_planned,
+        topics.ARTIFACT_COMPOSE_CHANGES_ADDED: ArtifactView._on_artifact_compose_changes_added,
+        topics.ARTIFACT_COMPOSE_REQUESTED: ArtifactView._on_artifact_compose_requested,
+        topics.ARTIFACT_COMPOSE_STARTED: ArtifactView._on_artifact_compose_started,
+        topics.ARTIFACT_COMPOSE_FINISHED: ArtifactView._on_artifact_compose_finished,
+        topics.ARTIFACT_COMPOSE_CANCELLED: ArtifactView._on_artifact_compose_cancelled,
+        topics.PUSH_RUN_OPENED: ArtifactView._on_push_run_opened,
+        topics.PUSH_RUN_ADVANCED: ArtifactView._on_push_run_advanced,
+        topics.PUSH_RUN_STOPPED: ArtifactView._on_push_run_stopped,
+    }
+)
+TOPICS = HANDLERS.topics

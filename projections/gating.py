@@ -21,10 +21,11 @@ from domain.facts import (
     PASSED,
     canonical_subject_type,
 )
+from domain.topics import EventHandlers
 from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot, WaiverView, public_id
 from projections.config import GatingConfig
 from projections.greenwave_records import arch_and_variant
-from projections.records import DecisionRecords, ref
+from projections.records import RECORD_HANDLERS, DecisionRecords, Handler, ref
 
 # The stored event topics the model reads (the store filters on them).
 SUBJECT_TOPICS = (
@@ -163,10 +164,9 @@ class GatingView(DecisionRecords):
         # by the effector carry wall-clock times, which must not move it.
         if at and type(e).__module__ in _CLOCK_MODULES and (self.now is None or at > self.now):
             self.now = at
-        name = type(e).__qualname__
-        handler = getattr(self, "_on_" + name.replace(".", "_"), None)
+        handler = HANDLERS.for_event(e)
         if handler is not None:
-            handler(e, position)
+            handler(self, e, position)
 
     def build(self, nvr: str) -> BuildState:
         b = self.builds.get(nvr)
@@ -180,11 +180,11 @@ class GatingView(DecisionRecords):
             c = self.changes[identifier] = ChangeState(identifier)
         return c
 
-    def _on_Build_Seen(self, e: Any, position: int) -> None:
+    def _on_build_seen(self, e: Any, position: int) -> None:
         self._names[e.originator_id] = ("build", e.identifier)
         self.build(e.identifier)
 
-    def _on_Subject_Seen(self, e: Any, position: int) -> None:
+    def _on_subject_seen(self, e: Any, position: int) -> None:
         if e.subject_type == "dist_git_commit":
             self._names[e.originator_id] = ("change", e.identifier)
         elif canonical_subject_type(e.subject_type) == KOJI_BUILD:
@@ -196,7 +196,7 @@ class GatingView(DecisionRecords):
         kind, ident = self._names.get(e.originator_id, (None, None))
         return ident if kind == "build" else None
 
-    def _on_Build_StateChanged(self, e: Any, position: int) -> None:
+    def _on_build_state_changed(self, e: Any, position: int) -> None:
         nvr = self._nvr(e)
         if nvr is None:
             return
@@ -210,14 +210,14 @@ class GatingView(DecisionRecords):
             self._change(e.change).nvrs.add(nvr)
         self.dirty.add(nvr)
 
-    def _on_Change_BuildLinked(self, e: Any, position: int) -> None:
+    def _on_change_build_linked(self, e: Any, position: int) -> None:
         kind, ident = self._names.get(e.originator_id, (None, None))
         if kind == "change" and ident:
             self._change(ident).nvrs.add(e.nvr)
             self.build(e.nvr).change = self.build(e.nvr).change or ident
             self.dirty.add(e.nvr)
 
-    def _on_Build_Tagged(self, e: Any, position: int) -> None:
+    def _on_build_tagged(self, e: Any, position: int) -> None:
         nvr = self._nvr(e)
         if nvr is None:
             return
@@ -230,7 +230,7 @@ class GatingView(DecisionRecords):
             self.gates[nvr].promoted = True
         self.dirty.add(nvr)
 
-    def _on_Build_Untagged(self, e: Any, position: int) -> None:
+    def _on_build_untagged(self, e: Any, position: int) -> None:
         nvr = self._nvr(e)
         if nvr is None:
             return
@@ -259,7 +259,7 @@ class GatingView(DecisionRecords):
             system_variant=variant,
         )
 
-    def _on_Subject_ResultRecorded(self, e: Any, position: int) -> None:
+    def _on_subject_result_recorded(self, e: Any, position: int) -> None:
         kind, ident = self._names.get(e.originator_id, (None, None))
         if kind == "build" and ident:
             self.build(ident).results.append(self._result(e, position))
@@ -312,7 +312,7 @@ class GatingView(DecisionRecords):
             comment=e.comment,
         )
 
-    def _on_Subject_WaiverRecorded(self, e: Any, position: int) -> None:
+    def _on_subject_waiver_recorded(self, e: Any, position: int) -> None:
         kind, ident = self._names.get(e.originator_id, (None, None))
         if kind == "build" and ident:
             self.build(ident).waivers.append(self._waiver(e, position, "koji_build", ident))
@@ -322,7 +322,7 @@ class GatingView(DecisionRecords):
             c.waivers.append(self._waiver(e, position, "dist_git_commit", ident))
             self.dirty.update(c.nvrs)
 
-    def _on_PolicyLog_Activated(self, e: Any, position: int) -> None:
+    def _on_policy_log_activated(self, e: Any, position: int) -> None:
         previous = self.active_policies
         self.active_policies = ActivePolicies(
             e.policy_set_hash, tuple(e.policies), e.msg, ref(e), e.at
@@ -331,11 +331,11 @@ class GatingView(DecisionRecords):
             # Another policy set: every open candidate is evaluated again.
             self.dirty.update(n for n, g in self.gates.items() if g.open and not g.promoted)
 
-    def _on_GateOverride_Opened(self, e: Any, position: int) -> None:
+    def _on_gate_override_opened(self, e: Any, position: int) -> None:
         if e.context is None or e.context == self.config.decision_context:
             self._names[e.originator_id] = ("override", e.nvr)
 
-    def _on_GateOverride_Recorded(self, e: Any, position: int) -> None:
+    def _on_gate_override_recorded(self, e: Any, position: int) -> None:
         kind, nvr = self._names.get(e.originator_id, (None, None))
         if kind != "override" or nvr is None:
             return
@@ -433,3 +433,21 @@ class GatingView(DecisionRecords):
             batch=self.batch_views(nvr),
             subject_time=b.created,  # unknown (no BUILDING message): dated rules count
         )
+
+
+# The fold's one handler table: what the decider recorded, and its input.
+HANDLERS: EventHandlers[Handler] = RECORD_HANDLERS | EventHandlers(
+    {
+        topics.SUBJECT_SEEN: GatingView._on_subject_seen,
+        topics.BUILD_SEEN: GatingView._on_build_seen,
+        topics.BUILD_STATE_CHANGED: GatingView._on_build_state_changed,
+        topics.BUILD_TAGGED: GatingView._on_build_tagged,
+        topics.BUILD_UNTAGGED: GatingView._on_build_untagged,
+        topics.CHANGE_BUILD_LINKED: GatingView._on_change_build_linked,
+        topics.SUBJECT_RESULT_RECORDED: GatingView._on_subject_result_recorded,
+        topics.SUBJECT_WAIVER_RECORDED: GatingView._on_subject_waiver_recorded,
+        topics.POLICY_LOG_ACTIVATED: GatingView._on_policy_log_activated,
+        topics.GATE_OVERRIDE_OPENED: GatingView._on_gate_override_opened,
+        topics.GATE_OVERRIDE_RECORDED: GatingView._on_gate_override_recorded,
+    }
+)

@@ -23,43 +23,21 @@ tracked position in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from domain import gating, ids, topics
 from domain.facts import canonical_subject_type
-from domain.message import RECEIVED_TOPIC
+from domain.topics import EventHandlers
 from projections.config import GatingConfig
 from projections.gating import package_of
 from projections.greenwave_records import arch_and_variant, result_record, waiver_record
 
-# Topic prefixes of the stored events the read models use.
-TOPICS = (
-    RECEIVED_TOPIC,
-    topics.SUBJECT_SEEN,
-    topics.BUILD_SEEN,
-    topics.CHANGE_SEEN,
-    topics.UPDATE_SEEN,
-    topics.BUILD_STATE_CHANGED,
-    topics.BUILD_TAGGED,
-    topics.BUILD_UNTAGGED,
-    topics.BUILD_SIGNED,
-    topics.CHANGE_BUILD_LINKED,
-    topics.SUBJECT_RESULT_RECORDED,
-    topics.SUBJECT_WAIVER_RECORDED,
-    topics.GATE_OPENED,
-    topics.GATE_DECIDED,
-    topics.GATE_WITHDRAWN,
-    topics.GATE_REOPENED,
-    topics.ACTION_REQUESTED,
-    topics.ACTION_COMPLETED,
-    topics.ACTION_CANCELLED,
-)
-
 _MOVED = {"moved", "already"}
+_ACTIONS = frozenset({topics.ACTION_REQUESTED, topics.ACTION_COMPLETED, topics.ACTION_CANCELLED})
 # Events whose aggregate needs no name: messages and outbox actions.
-_NO_NAME = ("domain.message:", "domain.outbox:")
+_NO_NAME = _ACTIONS | {topics.INBOUND_MESSAGE_RECEIVED}
 _GATE_OF_VERDICT = {
     "quarantine": gating.QUARANTINED,
     "waived": gating.WAIVED,
@@ -170,7 +148,7 @@ class ReadModelFold:
         unknown = {
             oid
             for _, oid, _, topic, _ in page
-            if oid not in born and oid not in self._names and not topic.startswith(_NO_NAME)
+            if oid not in born and oid not in self._names and topic not in _NO_NAME
         }
         if unknown:
             found = self.lookup.names(unknown)
@@ -178,8 +156,8 @@ class ReadModelFold:
         nvrs: set[str] = set()
         action_ids: set[bytes] = set()
         for _, oid, _, topic, state in page:
-            if topic.startswith("domain.outbox:"):
-                if not topic.endswith(".Requested"):
+            if topic in _ACTIONS:
+                if topic != topics.ACTION_REQUESTED:
                     action_ids.add(oid)
                 continue
             name = self._names.get(oid)
@@ -206,7 +184,7 @@ class ReadModelFold:
     # ---------------------------------------------------------------- folding
 
     def apply(self, position: int, oid: bytes, version: int, topic: str, s: dict[str, Any]) -> None:
-        handler = _HANDLERS.get(topic)
+        handler = HANDLERS.for_topic(topic)
         if handler is not None:
             handler(self, position, oid, version, s)
 
@@ -279,7 +257,9 @@ class ReadModelFold:
 
     # -- messages
 
-    def _on_received(self, position: int, oid: bytes, version: int, s: dict[str, Any]) -> None:
+    def _on_inbound_message_received(
+        self, position: int, oid: bytes, version: int, s: dict[str, Any]
+    ) -> None:
         self.changes.add(
             "messages",
             {
@@ -301,7 +281,9 @@ class ReadModelFold:
         self._name(oid, "build", s["subject_type"], s["identifier"])
         self._touch(self._build(s["identifier"]), position, None)
 
-    def _on_state(self, position: int, oid: bytes, version: int, s: dict[str, Any]) -> None:
+    def _on_build_state_changed(
+        self, position: int, oid: bytes, version: int, s: dict[str, Any]
+    ) -> None:
         nvr = self._nvr_of(oid)
         if nvr is None:
             return
@@ -319,7 +301,7 @@ class ReadModelFold:
             {"state": s["state"], "build_id": s.get("build_id"), "task_id": s.get("task_id")},
         )  # fmt: skip
 
-    def _on_tagged(self, position: int, oid: bytes, version: int, s: dict[str, Any]) -> None:
+    def _on_build_tagged(self, position: int, oid: bytes, version: int, s: dict[str, Any]) -> None:
         nvr = self._nvr_of(oid)
         if nvr is None:
             return
@@ -337,7 +319,9 @@ class ReadModelFold:
             f"tagged into {s['tag']}{by}", s.get("msg"), {"tag": s["tag"], "user": s.get("user")},
         )  # fmt: skip
 
-    def _on_untagged(self, position: int, oid: bytes, version: int, s: dict[str, Any]) -> None:
+    def _on_build_untagged(
+        self, position: int, oid: bytes, version: int, s: dict[str, Any]
+    ) -> None:
         nvr = self._nvr_of(oid)
         if nvr is None:
             return
@@ -350,7 +334,7 @@ class ReadModelFold:
             f"untagged from {s['tag']}{by}", s.get("msg"), {"tag": s["tag"], "user": s.get("user")},
         )  # fmt: skip
 
-    def _on_signed(self, position: int, oid: bytes, version: int, s: dict[str, Any]) -> None:
+    def _on_build_signed(self, position: int, oid: bytes, version: int, s: dict[str, Any]) -> None:
         nvr = self._nvr_of(oid)
         if nvr is not None:
             self._history(
@@ -358,7 +342,9 @@ class ReadModelFold:
                 f"signed with key {s.get('sigkey') or '?'}", s.get("msg"), {"rpm": s.get("rpm")},
             )  # fmt: skip
 
-    def _on_linked(self, position: int, oid: bytes, version: int, s: dict[str, Any]) -> None:
+    def _on_change_build_linked(
+        self, position: int, oid: bytes, version: int, s: dict[str, Any]
+    ) -> None:
         name = self._known(oid)
         change = name[2] if name is not None else None
         b = self._build(s["nvr"])
@@ -369,7 +355,9 @@ class ReadModelFold:
             f"built from dist-git change {change}", s.get("msg"), {"change": change},
         )  # fmt: skip
 
-    def _on_result(self, position: int, oid: bytes, version: int, s: dict[str, Any]) -> None:
+    def _on_subject_result_recorded(
+        self, position: int, oid: bytes, version: int, s: dict[str, Any]
+    ) -> None:
         typ, ident = s["subject_type"], s["subject_identifier"]
         ref = _ref(oid, version)
         if ids.subject_id(typ, ident).bytes == oid:  # once: from the subject's own stream
@@ -411,7 +399,9 @@ class ReadModelFold:
                  "result_id": s.get("result_id"), "ref_url": s.get("ref_url")},
             )  # fmt: skip
 
-    def _on_waiver(self, position: int, oid: bytes, version: int, s: dict[str, Any]) -> None:
+    def _on_subject_waiver_recorded(
+        self, position: int, oid: bytes, version: int, s: dict[str, Any]
+    ) -> None:
         name = self._known(oid)
         if name is None or name[0] not in ("build", "subject"):
             return
@@ -458,7 +448,7 @@ class ReadModelFold:
         else:
             b["gate"] = _GATE_OF_VERDICT.get(b["verdict"] or "", gating.CANDIDATE)
 
-    def _on_opened(self, position: int, oid: bytes, version: int, s: dict[str, Any]) -> None:
+    def _on_gate_opened(self, position: int, oid: bytes, version: int, s: dict[str, Any]) -> None:
         self._name(oid, "gate", s["context"], s["nvr"])
         b = self._build(s["nvr"])
         b["context"], b["withdrawn"] = s["context"], None
@@ -470,7 +460,7 @@ class ReadModelFold:
             {"context": s["context"], "tag": s["tag"]},
         )  # fmt: skip
 
-    def _on_decided(self, position: int, oid: bytes, version: int, s: dict[str, Any]) -> None:
+    def _on_gate_decided(self, position: int, oid: bytes, version: int, s: dict[str, Any]) -> None:
         nvr = self._nvr_of(oid, "gate")
         if nvr is None:
             return
@@ -507,7 +497,9 @@ class ReadModelFold:
              "policy_set_hash": decision.get("policy_set_hash")},
         )  # fmt: skip
 
-    def _on_withdrawn(self, position: int, oid: bytes, version: int, s: dict[str, Any]) -> None:
+    def _on_gate_withdrawn(
+        self, position: int, oid: bytes, version: int, s: dict[str, Any]
+    ) -> None:
         nvr = self._nvr_of(oid, "gate")
         if nvr is None:
             return
@@ -521,7 +513,7 @@ class ReadModelFold:
             {"reason": s["reason"], "by": s.get("by")},
         )  # fmt: skip
 
-    def _on_reopened(self, position: int, oid: bytes, version: int, s: dict[str, Any]) -> None:
+    def _on_gate_reopened(self, position: int, oid: bytes, version: int, s: dict[str, Any]) -> None:
         nvr = self._nvr_of(oid, "gate")
         if nvr is None:
             return
@@ -536,7 +528,9 @@ class ReadModelFold:
 
     # -- outbox
 
-    def _on_requested(self, position: int, oid: bytes, version: int, s: dict[str, Any]) -> None:
+    def _on_action_requested(
+        self, position: int, oid: bytes, version: int, s: dict[str, Any]
+    ) -> None:
         params = s["params"] if isinstance(s["params"], dict) else {}
         raw = params.get("body")
         body: dict[str, Any] = raw if isinstance(raw, dict) else {}
@@ -593,10 +587,14 @@ class ReadModelFold:
             self._settle_gate(b)
             b["position"] = position
 
-    def _on_completed(self, position: int, oid: bytes, version: int, s: dict[str, Any]) -> None:
+    def _on_action_completed(
+        self, position: int, oid: bytes, version: int, s: dict[str, Any]
+    ) -> None:
         self._finish_action(position, oid, version, s, s["outcome"], s.get("detail") or "")
 
-    def _on_cancelled(self, position: int, oid: bytes, version: int, s: dict[str, Any]) -> None:
+    def _on_action_cancelled(
+        self, position: int, oid: bytes, version: int, s: dict[str, Any]
+    ) -> None:
         self._finish_action(position, oid, version, s, "cancelled", s.get("reason") or "")
 
 
@@ -615,24 +613,31 @@ def _describe_action(row: dict[str, Any], what: str) -> str:
     return text
 
 
-_HANDLERS = {
-    RECEIVED_TOPIC: ReadModelFold._on_received,
-    topics.SUBJECT_SEEN: ReadModelFold._on_subject_seen,
-    topics.CHANGE_SEEN: ReadModelFold._on_subject_seen,
-    topics.UPDATE_SEEN: ReadModelFold._on_subject_seen,
-    topics.BUILD_SEEN: ReadModelFold._on_build_seen,
-    topics.BUILD_STATE_CHANGED: ReadModelFold._on_state,
-    topics.BUILD_TAGGED: ReadModelFold._on_tagged,
-    topics.BUILD_UNTAGGED: ReadModelFold._on_untagged,
-    topics.BUILD_SIGNED: ReadModelFold._on_signed,
-    topics.CHANGE_BUILD_LINKED: ReadModelFold._on_linked,
-    topics.SUBJECT_RESULT_RECORDED: ReadModelFold._on_result,
-    topics.SUBJECT_WAIVER_RECORDED: ReadModelFold._on_waiver,
-    topics.GATE_OPENED: ReadModelFold._on_opened,
-    topics.GATE_DECIDED: ReadModelFold._on_decided,
-    topics.GATE_WITHDRAWN: ReadModelFold._on_withdrawn,
-    topics.GATE_REOPENED: ReadModelFold._on_reopened,
-    topics.ACTION_REQUESTED: ReadModelFold._on_requested,
-    topics.ACTION_COMPLETED: ReadModelFold._on_completed,
-    topics.ACTION_CANCELLED: ReadModelFold._on_cancelled,
-}
+# The fold's one handler table (keyed by the topic of the raw rows it reads); its
+# topics are what the projector selects.
+HANDLERS: EventHandlers[Callable[[ReadModelFold, int, bytes, int, dict[str, Any]], None]] = (
+    EventHandlers(
+        {
+            topics.INBOUND_MESSAGE_RECEIVED: ReadModelFold._on_inbound_message_received,
+            topics.SUBJECT_SEEN: ReadModelFold._on_subject_seen,
+            topics.CHANGE_SEEN: ReadModelFold._on_subject_seen,
+            topics.UPDATE_SEEN: ReadModelFold._on_subject_seen,
+            topics.BUILD_SEEN: ReadModelFold._on_build_seen,
+            topics.BUILD_STATE_CHANGED: ReadModelFold._on_build_state_changed,
+            topics.BUILD_TAGGED: ReadModelFold._on_build_tagged,
+            topics.BUILD_UNTAGGED: ReadModelFold._on_build_untagged,
+            topics.BUILD_SIGNED: ReadModelFold._on_build_signed,
+            topics.CHANGE_BUILD_LINKED: ReadModelFold._on_change_build_linked,
+            topics.SUBJECT_RESULT_RECORDED: ReadModelFold._on_subject_result_recorded,
+            topics.SUBJECT_WAIVER_RECORDED: ReadModelFold._on_subject_waiver_recorded,
+            topics.GATE_OPENED: ReadModelFold._on_gate_opened,
+            topics.GATE_DECIDED: ReadModelFold._on_gate_decided,
+            topics.GATE_WITHDRAWN: ReadModelFold._on_gate_withdrawn,
+            topics.GATE_REOPENED: ReadModelFold._on_gate_reopened,
+            topics.ACTION_REQUESTED: ReadModelFold._on_action_requested,
+            topics.ACTION_COMPLETED: ReadModelFold._on_action_completed,
+            topics.ACTION_CANCELLED: ReadModelFold._on_action_cancelled,
+        }
+    )
+)
+TOPICS = HANDLERS.topics

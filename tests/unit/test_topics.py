@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from pathlib import Path
+from typing import get_args
 
 from eventsourcing.domain import DomainEvent
 from eventsourcing.utils import get_topic, resolve_topic
@@ -40,3 +41,23 @@ def test_every_topic_of_an_old_store_has_its_constant() -> None:
         con.close()
     assert len(stored) == 30
     assert stored <= set(constants().values())
+
+
+def test_each_fold_has_one_table_naming_every_topic_it_reads() -> None:
+    from domain.facts import Fact
+    from domain.handlers import FACT_HANDLERS
+    from projections import artifacts, gating, readmodel
+
+    named = set(constants().values())
+    assert set(gating.HANDLERS.topics) == set(gating.TOPICS)
+    assert len(gating.TOPICS) == len(set(gating.TOPICS)) == 21
+    for table in (gating.HANDLERS, artifacts.HANDLERS, readmodel.HANDLERS):
+        assert set(table.topics) <= named
+        for topic in table.topics:
+            event_class = resolve_topic(topic)
+            # An event is found by its class (folds of events), a row by its topic.
+            event = object.__new__(event_class)
+            assert table.for_event(event) is table.for_topic(topic) is not None, topic
+    assert table.for_event(object()) is None and table.for_topic("domain.x:Y.Z") is None
+    # Facts: one entry per fact class, naming what it touches and what it records.
+    assert set(FACT_HANDLERS) == set(get_args(Fact))
