@@ -38,12 +38,6 @@ _MOVED = {"moved", "already"}
 _ACTIONS = frozenset({topics.ACTION_REQUESTED, topics.ACTION_COMPLETED, topics.ACTION_CANCELLED})
 # Events whose aggregate needs no name: messages and outbox actions.
 _NO_NAME = _ACTIONS | {topics.INBOUND_MESSAGE_RECEIVED}
-_GATE_OF_VERDICT = {
-    "quarantine": gating.QUARANTINED,
-    "waived": gating.WAIVED,
-    "hold": gating.HELD,
-    "promote": gating.CANDIDATE,  # promoted once the move is done
-}
 
 Name = tuple[str, str, str]  # (kind, subject_type or context, identifier)
 
@@ -441,12 +435,9 @@ class ReadModelFold:
     # -- gates
 
     def _settle_gate(self, b: dict[str, Any]) -> None:
-        if b["withdrawn"]:
-            b["gate"] = gating.OBSOLETED
-        elif b["promoted"]:
-            b["gate"] = gating.PROMOTED
-        else:
-            b["gate"] = _GATE_OF_VERDICT.get(b["verdict"] or "", gating.CANDIDATE)
+        b["gate"] = gating.gate_state(
+            b["verdict"], withdrawn=bool(b["withdrawn"]), promoted=bool(b["promoted"])
+        )
 
     def _on_gate_opened(self, position: int, oid: bytes, version: int, s: dict[str, Any]) -> None:
         self._name(oid, "gate", s["context"], s["nvr"])
