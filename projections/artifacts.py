@@ -4,22 +4,26 @@
 state, it queues what the composer (``projections.composer``) must react to:
 builds on their way to the promoted tag, Bodhi pushes listing their updates,
 compose statuses, koji task ends, outcomes of our own actions and test results
-on composes. The model is pure: it never reads the store or the clock.
+on composes. The model is pure: it never reads the store or the clock. What it
+keeps per definition, manifest, compose, push and action is in
+``projections.artifact_state``; what the composer recorded (its composes, push runs
+and actions) is folded by ``projections.compose_records``, which this view extends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
 
 from domain import topics
-from domain.composing import WAITING
 from domain.facts import INVALID, MANIFEST_SOURCES
 from domain.topics import EventHandlers
+from projections.artifact_state import ComposeState as ComposeState  # importers' path
+from projections.artifact_state import Definition, ManifestRecord
+from projections.artifact_state import PushState as PushState  # importers' path
+from projections.compose_records import RECORD_HANDLERS, ComposeRecords
 from projections.config import ComposerConfig
-from projections.graph import ArtifactGraph, ArtifactNode
+from projections.graph import ArtifactNode
 
 # Subjects whose results are about builds, not artifacts.
 _BUILD_SUBJECTS = frozenset(
@@ -29,103 +33,19 @@ _BUILD_SUBJECTS = frozenset(
 _TRUST = {source: i for i, source in enumerate(MANIFEST_SOURCES)}
 
 
-@dataclass
-class Definition:
-    name: str
-    kind: str
-    data: dict[str, Any]
-    digest: str
-    source: str | None
-    defined_at: str | None
-    retired: bool = False
-
-
-@dataclass
-class ManifestRecord:
-    source: str
-    packages: dict[str, str | None]
-    ref: str | None
-    rpms: int
-    at: str | None
-
-
-@dataclass
-class ComposeState:
-    key: str
-    artifact: str
-    kind: str
-    generation: int
-    push: str | None
-    planned_at: str | None
-    state: str = WAITING
-    changes: dict[str, dict[str, Any]] = field(default_factory=dict)  # nvr -> change
-    reasons: list[dict[str, Any]] = field(default_factory=list)
-    waits_for: list[str] = field(default_factory=list)
-    moves: list[str] = field(default_factory=list)  # koji.move action keys
-    action: str | None = None
-    backend: str | None = None
-    ref: str | None = None
-    location: str | None = None
-    detail: str | None = None
-    updated_at: str | None = None
-    version: int = 0
-
-
-@dataclass
-class PushState:
-    key: str  # <bodhi compose>#<n>
-    compose: str
-    release: str | None
-    request: str | None
-    updates: list[str]
-    builds: list[str]
-    problems: list[str]
-    opened_at: str | None
-    stage: str = "repos"
-    stopped: str | None = None
-    composes: list[str] = field(default_factory=list)
-    history: list[dict[str, Any]] = field(default_factory=list)
-    version: int = 0
-
-
-@dataclass
-class ActionView:
-    key: str
-    kind: str
-    params: dict[str, Any]
-    at: str | None
-    version: int = 1
-    done: bool = False
-    outcome: str | None = None
-    detail: str | None = None
-    result: dict[str, Any] = field(default_factory=dict)
-
-
-class ArtifactView:
+class ArtifactView(ComposeRecords):
     def __init__(self, config: ComposerConfig) -> None:
-        self.config = config
+        super().__init__(config)
         self.now: str | None = None
-        self._names: dict[UUID, str] = {}  # aggregate id -> natural key
         self.definitions: dict[str, Definition] = {}
         self.problems: dict[str, str] = {}  # artifact -> why it is not in the graph
         self.manifests: dict[str, dict[str, ManifestRecord]] = {}
-        self.graph = ArtifactGraph()
-        self.composes: dict[str, ComposeState] = {}
-        self.by_artifact: dict[str, list[str]] = {}  # artifact -> compose keys, oldest first
-        self.by_ref: dict[str, str] = {}  # backend ref -> compose key
         self.runs: dict[str, dict[str, Any]] = {}  # backend ref -> last status
-        self.pushes: dict[str, PushState] = {}
-        self.push_runs: dict[str, list[str]] = {}  # bodhi compose -> push keys
         self.updates: dict[str, list[str]] = {}  # bodhi alias -> builds
-        self.actions: dict[str, ActionView] = {}
-        self._action_key: dict[UUID, str] = {}
         self.results: dict[str, dict[str, tuple[str, str | None]]] = {}  # subject -> tc -> out
         # What the composer must react to (cleared by settle()).
-        self.promotions: list[tuple[str, str, str | None]] = []  # (move key, nvr, package)
         self.push_messages: list[dict[str, Any]] = []
         self.statuses: list[dict[str, Any]] = []
-        self.completed: list[str] = []  # keys of our own actions that completed
-        self.touched = False  # anything a compose or push may be waiting for changed
 
     # ----------------------------------------------------------------- folding
 
@@ -270,135 +190,6 @@ class ArtifactView:
         self.results.setdefault(e.subject_identifier, {})[e.testcase] = (e.outcome, e.msg)
         self.touched = True
 
-    # ----------------------------------------------------------- our records
-
-    def _on_action_requested(self, e: Any, position: int) -> None:
-        if e.key in self.actions:
-            return
-        self._action_key[e.originator_id] = e.key
-        self.actions[e.key] = ActionView(e.key, e.kind, dict(e.params), e.at)
-        p = e.params
-        if e.kind == "koji.move" and p.get("to_tag") == self.config.promoted_tag:
-            self.promotions.append((e.key, p["nvr"], p.get("package")))
-
-    def _on_action_completed(self, e: Any, position: int) -> None:
-        a = self.actions.get(self._action_key.get(e.originator_id, ""))
-        if a is None or e.originator_version <= a.version:
-            return
-        a.version = e.originator_version
-        a.done, a.outcome, a.detail, a.result = True, e.outcome, e.detail, dict(e.result)
-        self.completed.append(a.key)
-        self.touched = True
-
-    def _on_action_cancelled(self, e: Any, position: int) -> None:
-        a = self.actions.get(self._action_key.get(e.originator_id, ""))
-        if a is None or e.originator_version <= a.version:
-            return
-        a.version = e.originator_version
-        a.done, a.outcome, a.detail = True, "cancelled", e.reason
-        self.touched = True
-
-    def _compose(self, e: Any) -> ComposeState | None:
-        c = self.composes.get(self._names.get(e.originator_id, ""))
-        if c is None or e.originator_version <= c.version:
-            return None
-        c.version = e.originator_version
-        c.updated_at = e.at
-        return c
-
-    def _on_artifact_compose_planned(self, e: Any, position: int) -> None:
-        if e.key in self.composes:
-            return
-        self._names[e.originator_id] = e.key
-        c = ComposeState(e.key, e.artifact, e.kind, e.generation, e.push, e.at, version=1)
-        c.updated_at = e.at
-        self._absorb(c, e)
-        self.composes[e.key] = c
-        self.by_artifact.setdefault(e.artifact, []).append(e.key)
-
-    def _on_artifact_compose_changes_added(self, e: Any, position: int) -> None:
-        c = self._compose(e)
-        if c is not None:
-            self._absorb(c, e)
-
-    @staticmethod
-    def _absorb(c: ComposeState, e: Any) -> None:
-        for change in e.changes:
-            c.changes[change["nvr"]] = dict(change)
-        c.reasons.extend(e.reasons)
-        c.waits_for.extend(k for k in e.waits_for if k not in c.waits_for)
-        c.moves.extend(k for k in e.moves if k not in c.moves)
-
-    def _on_artifact_compose_requested(self, e: Any, position: int) -> None:
-        c = self._compose(e)
-        if c is not None:
-            c.state, c.action, c.backend = "requested", e.action, e.backend
-
-    def _on_artifact_compose_started(self, e: Any, position: int) -> None:
-        c = self._compose(e)
-        if c is not None:
-            c.state, c.ref, c.detail = "running", e.ref, e.detail
-            self.by_ref[e.ref] = c.key
-
-    def _on_artifact_compose_finished(self, e: Any, position: int) -> None:
-        c = self._compose(e)
-        if c is None:
-            return
-        c.state, c.detail, c.location = e.outcome, e.detail, e.location
-        if e.ref:
-            c.ref = e.ref
-            self.by_ref[e.ref] = c.key
-        if e.outcome == "composed":
-            new = {ch["package"]: ch["nvr"] for ch in c.changes.values() if ch.get("package")}
-            self.graph.update_manifest(c.artifact, new)
-        self.touched = True
-
-    def _on_artifact_compose_cancelled(self, e: Any, position: int) -> None:
-        c = self._compose(e)
-        if c is not None:
-            c.state, c.detail = "cancelled", e.reason
-            self.touched = True
-
-    def _on_push_run_opened(self, e: Any, position: int) -> None:
-        if e.key in self.pushes:
-            return
-        self._names[e.originator_id] = e.key
-        compose = e.key.rsplit("#", 1)[0]
-        p = PushState(
-            e.key,
-            compose,
-            e.release,
-            e.request,
-            list(e.updates),
-            list(e.builds),
-            list(e.problems),
-            e.at,
-            version=1,
-        )
-        p.history.append({"stage": "repos", "at": e.at, "detail": "push opened"})
-        self.pushes[e.key] = p
-        self.push_runs.setdefault(compose, []).append(e.key)
-
-    def _push(self, e: Any) -> PushState | None:
-        p = self.pushes.get(self._names.get(e.originator_id, ""))
-        if p is None or e.originator_version <= p.version:
-            return None
-        p.version = e.originator_version
-        return p
-
-    def _on_push_run_advanced(self, e: Any, position: int) -> None:
-        p = self._push(e)
-        if p is not None:
-            p.stage = e.stage
-            p.composes.extend(k for k in e.composes if k not in p.composes)
-            p.history.append({"stage": e.stage, "at": e.at, "detail": e.detail})
-
-    def _on_push_run_stopped(self, e: Any, position: int) -> None:
-        p = self._push(e)
-        if p is not None:
-            p.stopped = e.reason
-            p.history.append({"stage": e.stage, "at": e.at, "detail": f"stopped: {e.reason}"})
-
     # ----------------------------------------------------------------- reading
 
     def active(self) -> list[str]:
@@ -406,13 +197,6 @@ class ArtifactView:
         rank = self.graph.rank()
         names = [n for n, d in self.definitions.items() if not d.retired and n in self.graph.nodes]
         return sorted(names, key=lambda n: rank.get(n, len(rank)))
-
-    def latest(self, artifact: str, *, push: Any = ...) -> ComposeState | None:
-        for key in reversed(self.by_artifact.get(artifact, [])):
-            c = self.composes[key]
-            if push is ... or c.push == push:
-                return c
-        return None
 
     def test_outcomes(self, key: str) -> dict[str, str | None]:
         """The outcome of each test its definition requires, on one compose (None: no result).
@@ -428,15 +212,9 @@ class ArtifactView:
             for t in required
         }
 
-    def last_composed(self, artifact: str) -> ComposeState | None:
-        for key in reversed(self.by_artifact.get(artifact, [])):
-            if self.composes[key].state == "composed":
-                return self.composes[key]
-        return None
-
 
 # The fold's one handler table; its topics are what the composer reads.
-HANDLERS: EventHandlers[Callable[[ArtifactView, Any, int], None]] = EventHandlers(
+HANDLERS: EventHandlers[Callable[[Any, Any, int], None]] = RECORD_HANDLERS | EventHandlers(
     {
         topics.ARTIFACT_DEFINED: ArtifactView._on_artifact_defined,
         topics.ARTIFACT_REDEFINED: ArtifactView._on_artifact_redefined,
@@ -451,18 +229,6 @@ HANDLERS: EventHandlers[Callable[[ArtifactView, Any, int], None]] = EventHandler
         topics.UPDATE_SEEN: ArtifactView._on_update_seen,
         topics.UPDATE_CHANGED: ArtifactView._on_update_changed,
         topics.SUBJECT_RESULT_RECORDED: ArtifactView._on_subject_result_recorded,
-        topics.ACTION_REQUESTED: ArtifactView._on_action_requested,
-        topics.ACTION_COMPLETED: ArtifactView._on_action_completed,
-        topics.ACTION_CANCELLED: ArtifactView._on_action_cancelled,
-        topics.ARTIFACT_COMPOSE_PLANNED: ArtifactView._on_artifact_compose_planned,
-        topics.ARTIFACT_COMPOSE_CHANGES_ADDED: ArtifactView._on_artifact_compose_changes_added,
-        topics.ARTIFACT_COMPOSE_REQUESTED: ArtifactView._on_artifact_compose_requested,
-        topics.ARTIFACT_COMPOSE_STARTED: ArtifactView._on_artifact_compose_started,
-        topics.ARTIFACT_COMPOSE_FINISHED: ArtifactView._on_artifact_compose_finished,
-        topics.ARTIFACT_COMPOSE_CANCELLED: ArtifactView._on_artifact_compose_cancelled,
-        topics.PUSH_RUN_OPENED: ArtifactView._on_push_run_opened,
-        topics.PUSH_RUN_ADVANCED: ArtifactView._on_push_run_advanced,
-        topics.PUSH_RUN_STOPPED: ArtifactView._on_push_run_stopped,
     }
 )
 TOPICS = HANDLERS.topics
