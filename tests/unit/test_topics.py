@@ -61,3 +61,12 @@ def test_each_fold_has_one_table_naming_every_topic_it_reads() -> None:
     assert table.for_event(object()) is None and table.for_topic("domain.x:Y.Z") is None
     # Facts: one entry per fact class, naming what it touches and what it records.
     assert set(FACT_HANDLERS) == set(get_args(Fact))
+
+
+def test_the_composer_reads_back_what_it_records() -> None:
+    from projections import artifacts, composer
+
+    # Its own events are all it records (domain.composing) and the actions it requests.
+    composing = {t for t in constants().values() if t.startswith("domain.composing:")}
+    assert set(composer.OWN_TOPICS) == composing | {topics.ACTION_REQUESTED}
+    assert set(composer.OWN_TOPICS) <= set(artifacts.TOPICS)
