@@ -21,11 +21,12 @@ from sqlalchemy import select
 from adapters import bootstrap
 from adapters.cli_gating import build_status
 from adapters.settings import Settings
-from domain import ids
+from domain import ids, topics
 from domain.application import RelengApp
 from domain.message import RECEIVED_TOPIC
 from domain.overrides import override_id
 from domain.policyset import policy_log_id
+from domain.topics import topic_of
 
 MESSAGE_TOPIC = RECEIVED_TOPIC
 _SKIP = {"originator_id", "originator_version", "timestamp", "originator_topic"}
@@ -148,7 +149,7 @@ def explain(app: RelengApp, cfg: Settings, nvr: str) -> dict[str, Any] | None:
     activations = [
         {"hash": e.policy_set_hash, "position": at_pos(e), "message": e.msg}
         for e in events[policy_log_id()]
-        if type(e).__qualname__ == "PolicyLog.Activated"
+        if topic_of(e) == topics.POLICY_LOG_ACTIVATED
     ]
     by_message: dict[str, list[dict[str, Any]]] = {}
     for oid, kind in streams.items():
@@ -190,7 +191,7 @@ def explain(app: RelengApp, cfg: Settings, nvr: str) -> dict[str, Any] | None:
         for oid, kind in streams.items()
         if kind == "override"
         for e in events[oid]
-        if type(e).__qualname__ == "GateOverride.Recorded"
+        if topic_of(e) == topics.GATE_OVERRIDE_RECORDED
     ]
     action_rows = [_action(a, events[ids.action_id(a.key)], at_pos, msgs) for a in actions]
     result = {

@@ -7,7 +7,9 @@ from typing import Any, cast
 from adapters.audit import MESSAGE_TOPIC, notifications, parse_time
 from adapters.cli_gating import build_status
 from adapters.settings import Settings
+from domain import topics
 from domain.application import RelengApp
+from domain.topics import topic_of
 from projections.gating import TOPICS, GatingView
 
 
@@ -43,7 +45,7 @@ def as_of(app: RelengApp, cfg: Settings, until: str, nvrs: list[str]) -> dict[st
             keep = msg in included
         elif hasattr(e, "trigger"):
             keep = e.trigger in included or (e.trigger is None and n.id <= cut_position)
-        elif type(e).__qualname__ == "Action.Completed":
+        elif topic_of(e) == topics.ACTION_COMPLETED:
             keep = e.originator_id in folded and parse_time(e.at) <= limit
         else:
             keep = n.id <= cut_position or e.originator_version == 1

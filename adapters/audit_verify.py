@@ -33,15 +33,17 @@ from adapters.settings import Settings
 from adapters.store import open_app
 from adapters.translate import Envelope
 from adapters.view_store import SQLViewStore
+from domain import topics
 from domain.application import RelengApp
 from domain.outbox import KOJI_MOVE, Action
+from domain.topics import topic_of
 from policies.spec import PolicySet
 from projections.decider import Decider
 from projections.gating import DECIDER_TOPICS
 
-OUTCOME_TOPICS = ("domain.outbox:Action.Attempted", "domain.outbox:Action.Completed")
-COMPARED = tuple(t for t in DECIDER_TOPICS if t != "domain.outbox:Action.Completed")
-ACTIVATED = "domain.policyset:PolicyLog.Activated"
+OUTCOME_TOPICS = (topics.ACTION_ATTEMPTED, topics.ACTION_COMPLETED)
+COMPARED = tuple(t for t in DECIDER_TOPICS if t != topics.ACTION_COMPLETED)
+ACTIVATED = topics.POLICY_LOG_ACTIVATED
 _DECIDER_MESSAGES = {"decision.changed", "batch.check.requested"}
 BATCH = 500
 
@@ -207,7 +209,7 @@ def _feed(replay: _Replay, e: Any) -> dict[str, Any] | None:
             "original": fields(e),
             "replay": None,
         }
-    if type(e).__qualname__ == "Action.Attempted":
+    if topic_of(e) == topics.ACTION_ATTEMPTED:
         action.attempt(at=e.at, outcome=e.outcome, detail=e.detail)
     else:
         action.complete(at=e.at, outcome=e.outcome, detail=e.detail, result=e.result)

@@ -197,16 +197,9 @@ def build_status(view: GatingView, nvr: str, pending_tag: str) -> dict[str, Any]
         tags.add(gate.location)
     state: str | None = None
     if gate is not None:
-        if gate.withdrawn:
-            state = gating.OBSOLETED
-        elif gate.promoted:
-            state = gating.PROMOTED
-        else:
-            state = {
-                "quarantine": gating.QUARANTINED,
-                "waived": gating.WAIVED,
-                "hold": gating.HELD,
-            }.get(gate.verdict or "", gating.CANDIDATE)
+        state = gating.gate_state(
+            gate.verdict, withdrawn=bool(gate.withdrawn), promoted=gate.promoted
+        )
     actions = [
         {
             "action": a.key,

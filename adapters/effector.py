@@ -33,16 +33,16 @@ from adapters.koji_gateway import (
     Move,
     MoveResult,
 )
-from domain import ids
+from domain import ids, topics
 from domain.application import RelengApp
 from domain.gating import Gate
 from domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action
 from projections.config import GatingConfig
 
 ACTION_TOPICS = (
-    "domain.outbox:Action.Requested",
-    "domain.outbox:Action.Completed",
-    "domain.outbox:Action.Cancelled",
+    topics.ACTION_REQUESTED,
+    topics.ACTION_COMPLETED,
+    topics.ACTION_CANCELLED,
 )
 BATCH = 50
 

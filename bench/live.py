@@ -76,6 +76,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import stream
 
+from domain import topics
 from projections.gating import SUBJECT_TOPICS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,9 +87,9 @@ DEAD = "relengotron.dead-letter"  # the dead-letter exchange and its queue
 PREFETCH = 25  # the plain pika consumer's (the baseline)
 WORKER_PREFETCH = 10  # each consumer of a worker: config/fedora-messaging.example.toml's
 READY_LINE = "relengotron consume: ready"
-RECEIVED = "domain.message:InboundMessage.Received"
-ACTIVATED = "domain.policyset:PolicyLog.Activated"
-GATE_TOPICS = ("domain.gating:Gate.Opened", "domain.gating:Gate.Decided")
+RECEIVED = topics.INBOUND_MESSAGE_RECEIVED
+ACTIVATED = topics.POLICY_LOG_ACTIVATED
+GATE_TOPICS = (topics.GATE_OPENED, topics.GATE_DECIDED)
 TARGET_RATE, TARGET_P99_MS = 1000.0, 500.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PROFILE = Path(tempfile.gettempdir()) / "relengotron-live-py-spy.txt"  # collapsed stacks

@@ -24,6 +24,18 @@ CANDIDATE, PROMOTED, QUARANTINED, HELD, WAIVED, OBSOLETED = (
     "waived",
     "obsoleted",
 )
+# The state a decided verdict puts a gate in; "promote" leaves it a candidate until
+# its move is done.
+_STATE_OF_VERDICT = {"quarantine": QUARANTINED, "waived": WAIVED, "hold": HELD}
+
+
+def gate_state(verdict: str | None, *, withdrawn: bool, promoted: bool) -> str:
+    """A gate's state, as ``relengotron status`` and the read models show it."""
+    if withdrawn:
+        return OBSOLETED
+    if promoted:
+        return PROMOTED
+    return _STATE_OF_VERDICT.get(verdict or "", CANDIDATE)
 
 
 class Gate(Aggregate):

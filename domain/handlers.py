@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, NamedTuple, cast
 from uuid import UUID
 
 from domain import facts as f
@@ -39,188 +40,194 @@ def _change_str(key: f.ChangeKey | None) -> str | None:
     return ids.change_identifier(key.namespace, key.repo, key.rev) if key else None
 
 
-def targets(fact: f.Fact) -> list[UUID]:
-    """The aggregates a fact will touch, to load them all in one query."""
-    out: list[UUID] = []
-    if isinstance(fact, f.BuildStateChanged):
-        out.append(ids.build_id(fact.nvr))
-        if fact.change is not None:
-            out.append(ids.change_id(fact.change.namespace, fact.change.repo, fact.change.rev))
-    elif isinstance(fact, f.BuildTagged | f.BuildUntagged | f.BuildSigned):
-        out.append(ids.build_id(fact.nvr))
-    elif isinstance(fact, f.ChangePushed):
-        out.append(ids.change_id(fact.change.namespace, fact.change.repo, fact.change.rev))
-    elif isinstance(fact, f.TestResultReported):
-        out.append(ids.subject_id(fact.subject_type, fact.subject_identifier))
-        if fact.nvr:
-            out.append(ids.build_id(fact.nvr))
-        if fact.change is not None:
-            out.append(ids.change_id(fact.change.namespace, fact.change.repo, fact.change.rev))
-    elif isinstance(fact, f.WaiverRecorded | f.GreenwaveDecisionObserved):
-        out.append(ids.subject_id(fact.subject_type, fact.subject_identifier))
-    elif isinstance(fact, f.BodhiUpdateChanged):
-        out.append(ids.subject_id(f.BODHI_UPDATE, fact.alias))
-    elif isinstance(fact, f.BodhiComposeChanged):
-        out.append(ids.push_id(fact.compose))
-    elif isinstance(fact, f.KojiRepoChanged | f.KojiPackageListChanged):
-        out.append(ids.tag_id(fact.tag))
-    elif isinstance(fact, f.KojiTaskChanged):
-        out.append(ids.task_id(fact.task_id))
-    elif isinstance(fact, f.ArtifactDefined | f.ArtifactRetired):
-        out.append(ids.artifact_id(fact.name))
-    elif isinstance(fact, f.ManifestLearned):
-        out.append(ids.artifact_id(fact.artifact))
-    elif isinstance(fact, f.ComposeStatusChanged):
-        out.append(ids.compose_run_id(fact.ref))
-    elif isinstance(fact, f.PolicySetActivated):
-        out.append(policy_log_id())
-    elif isinstance(fact, f.GateOverridden):
-        out.append(override_id(fact.context, fact.nvr))
-    return out
+# -------------------------------------------------------------- the aggregates
 
 
-def apply_fact(uow: UnitOfWork, fact: f.Fact, msg: str, at: str | None) -> None:
-    if isinstance(fact, f.BuildStateChanged):
-        build = _build(uow, fact.nvr)
-        build.change_state(
-            msg=msg,
-            at=at,
-            state=fact.state,
-            old_state=fact.old_state,
-            build_id=fact.build_id,
-            task_id=fact.task_id,
-            owner=fact.owner,
-            epoch=fact.epoch,
-            source=fact.source,
-            change=_change_str(fact.change),
-        )
-        if fact.change is not None and fact.state == "COMPLETE":
-            _change(uow, fact.change).link_build(msg=msg, at=at, nvr=fact.nvr)
-    elif isinstance(fact, f.BuildTagged):
-        _build(uow, fact.nvr).tag(
-            msg=msg, at=at, tag=fact.tag, build_id=fact.build_id, user=fact.user, owner=fact.owner
-        )
-    elif isinstance(fact, f.BuildUntagged):
-        _build(uow, fact.nvr).untag(
-            msg=msg, at=at, tag=fact.tag, build_id=fact.build_id, user=fact.user, owner=fact.owner
-        )
-    elif isinstance(fact, f.BuildSigned):
-        _build(uow, fact.nvr).sign(msg=msg, at=at, sigkey=fact.sigkey, rpm=fact.rpm)
-    elif isinstance(fact, f.ChangePushed):
-        _change(uow, fact.change).push(
-            msg=msg,
-            at=at,
-            branch=fact.branch,
-            agent=fact.agent,
-            summary=fact.summary,
-            files=list(fact.files),
-        )
-    elif isinstance(fact, f.TestResultReported):
-        _apply_result(uow, fact, msg, at)
-    elif isinstance(fact, f.WaiverRecorded):
-        extra = {"record": dict(fact.record)} if fact.record is not None else {}
-        _subject(uow, fact.subject_type, fact.subject_identifier).record_waiver(
-            msg=msg,
-            at=at,
-            testcase=fact.testcase,
-            waived=fact.waived,
-            waiver_id=fact.waiver_id,
-            scenario=fact.scenario,
-            product_version=fact.product_version,
-            username=fact.username,
-            comment=fact.comment,
-            **extra,
-        )
-    elif isinstance(fact, f.BodhiUpdateChanged):
-        cast(Update, _subject(uow, f.BODHI_UPDATE, fact.alias)).change(
-            msg=msg,
-            at=at,
-            action=fact.action,
-            builds=list(fact.builds),
-            status=fact.status,
-            request=fact.request,
-            release=fact.release,
-            user=fact.user,
-            title=fact.title,
-        )
-    elif isinstance(fact, f.BodhiComposeChanged):
-        push = uow.get_or_create(ids.push_id(fact.compose), lambda: Push(fact.compose))
-        push.progress(
-            msg=msg,
-            at=at,
-            phase=fact.phase,
-            updates=list(fact.updates),
-            release=fact.release,
-            request=fact.request,
-            success=fact.success,
-            agent=fact.agent,
-        )
-    elif isinstance(fact, f.GreenwaveDecisionObserved):
-        _subject(uow, fact.subject_type, fact.subject_identifier).observe_greenwave_decision(
-            msg=msg,
-            at=at,
-            decision_context=fact.decision_context,
-            product_version=fact.product_version,
-            policies_satisfied=fact.policies_satisfied,
-            summary=fact.summary,
-            unsatisfied=list(fact.unsatisfied),
-        )
-    elif isinstance(fact, f.KojiRepoChanged):
-        tag = uow.get_or_create(ids.tag_id(fact.tag), lambda: KojiTag(fact.tag))
-        tag.change_repo(msg=msg, at=at, repo_id=fact.repo_id, state=fact.state)
-    elif isinstance(fact, f.KojiPackageListChanged):
-        tag = uow.get_or_create(ids.tag_id(fact.tag), lambda: KojiTag(fact.tag))
-        tag.change_package_list(
-            msg=msg, at=at, package=fact.package, action=fact.action, owner=fact.owner
-        )
-    elif isinstance(fact, f.KojiTaskChanged):
-        task = uow.get_or_create(ids.task_id(fact.task_id), lambda: KojiTask(fact.task_id))
-        task.change_state(
-            msg=msg,
-            at=at,
-            state=fact.state,
-            old_state=fact.old_state,
-            method=fact.method,
-            owner=fact.owner,
-            parent=fact.parent,
-        )
-    elif isinstance(fact, f.ArtifactDefined | f.ArtifactRetired | f.ManifestLearned):
-        _apply_artifact(uow, fact, msg, at)
-    elif isinstance(fact, f.ComposeStatusChanged):
-        run = cast(
-            ComposeRun,
-            uow.get_or_create(ids.compose_run_id(fact.ref), lambda: ComposeRun(fact.ref)),
-        )
-        run.change_status(
-            msg=msg,
-            at=at,
-            status=fact.status,
-            origin=fact.origin,
-            artifact=fact.artifact,
-            compose=fact.compose,
-            target=fact.target,
-            location=fact.location,
-            detail=fact.detail,
-        )
-    elif isinstance(fact, f.PolicySetActivated):
-        log = uow.get_or_create(policy_log_id(), lambda: PolicyLog(LOG_NAME))
-        log.activate(
-            msg=msg,
-            at=at,
-            policy_set_hash=fact.policy_set_hash,
-            policies=[dict(p) for p in fact.policies],
-            source=fact.source,
-            username=fact.username,
-        )
-    elif isinstance(fact, f.GateOverridden):
-        override = uow.get_or_create(
-            override_id(fact.context, fact.nvr), lambda: GateOverride(fact.context, fact.nvr)
-        )
-        override.record(
-            msg=msg, at=at, action=fact.action, reason=fact.reason, username=fact.username
-        )
-    else:  # pragma: no cover - a new fact type without a handler is a programming error
-        raise TypeError(f"no handler for fact {type(fact).__name__}")
+def _change_ids(key: f.ChangeKey | None) -> list[UUID]:
+    return [ids.change_id(key.namespace, key.repo, key.rev)] if key is not None else []
+
+
+def _build_state_targets(fact: f.BuildStateChanged) -> list[UUID]:
+    return [ids.build_id(fact.nvr), *_change_ids(fact.change)]
+
+
+def _result_targets(fact: f.TestResultReported) -> list[UUID]:
+    out = [ids.subject_id(fact.subject_type, fact.subject_identifier)]
+    if fact.nvr:
+        out.append(ids.build_id(fact.nvr))
+    return out + _change_ids(fact.change)
+
+
+# ------------------------------------------------------------------ the events
+
+
+def _apply_build_state(
+    uow: UnitOfWork, fact: f.BuildStateChanged, msg: str, at: str | None
+) -> None:
+    build = _build(uow, fact.nvr)
+    build.change_state(
+        msg=msg,
+        at=at,
+        state=fact.state,
+        old_state=fact.old_state,
+        build_id=fact.build_id,
+        task_id=fact.task_id,
+        owner=fact.owner,
+        epoch=fact.epoch,
+        source=fact.source,
+        change=_change_str(fact.change),
+    )
+    if fact.change is not None and fact.state == "COMPLETE":
+        _change(uow, fact.change).link_build(msg=msg, at=at, nvr=fact.nvr)
+
+
+def _apply_tagged(uow: UnitOfWork, fact: f.BuildTagged, msg: str, at: str | None) -> None:
+    _build(uow, fact.nvr).tag(
+        msg=msg, at=at, tag=fact.tag, build_id=fact.build_id, user=fact.user, owner=fact.owner
+    )
+
+
+def _apply_untagged(uow: UnitOfWork, fact: f.BuildUntagged, msg: str, at: str | None) -> None:
+    _build(uow, fact.nvr).untag(
+        msg=msg, at=at, tag=fact.tag, build_id=fact.build_id, user=fact.user, owner=fact.owner
+    )
+
+
+def _apply_signed(uow: UnitOfWork, fact: f.BuildSigned, msg: str, at: str | None) -> None:
+    _build(uow, fact.nvr).sign(msg=msg, at=at, sigkey=fact.sigkey, rpm=fact.rpm)
+
+
+def _apply_change_pushed(uow: UnitOfWork, fact: f.ChangePushed, msg: str, at: str | None) -> None:
+    _change(uow, fact.change).push(
+        msg=msg,
+        at=at,
+        branch=fact.branch,
+        agent=fact.agent,
+        summary=fact.summary,
+        files=list(fact.files),
+    )
+
+
+def _apply_waiver(uow: UnitOfWork, fact: f.WaiverRecorded, msg: str, at: str | None) -> None:
+    extra = {"record": dict(fact.record)} if fact.record is not None else {}
+    _subject(uow, fact.subject_type, fact.subject_identifier).record_waiver(
+        msg=msg,
+        at=at,
+        testcase=fact.testcase,
+        waived=fact.waived,
+        waiver_id=fact.waiver_id,
+        scenario=fact.scenario,
+        product_version=fact.product_version,
+        username=fact.username,
+        comment=fact.comment,
+        **extra,
+    )
+
+
+def _apply_update(uow: UnitOfWork, fact: f.BodhiUpdateChanged, msg: str, at: str | None) -> None:
+    cast(Update, _subject(uow, f.BODHI_UPDATE, fact.alias)).change(
+        msg=msg,
+        at=at,
+        action=fact.action,
+        builds=list(fact.builds),
+        status=fact.status,
+        request=fact.request,
+        release=fact.release,
+        user=fact.user,
+        title=fact.title,
+    )
+
+
+def _apply_push(uow: UnitOfWork, fact: f.BodhiComposeChanged, msg: str, at: str | None) -> None:
+    push = uow.get_or_create(ids.push_id(fact.compose), lambda: Push(fact.compose))
+    push.progress(
+        msg=msg,
+        at=at,
+        phase=fact.phase,
+        updates=list(fact.updates),
+        release=fact.release,
+        request=fact.request,
+        success=fact.success,
+        agent=fact.agent,
+    )
+
+
+def _apply_greenwave(
+    uow: UnitOfWork, fact: f.GreenwaveDecisionObserved, msg: str, at: str | None
+) -> None:
+    _subject(uow, fact.subject_type, fact.subject_identifier).observe_greenwave_decision(
+        msg=msg,
+        at=at,
+        decision_context=fact.decision_context,
+        product_version=fact.product_version,
+        policies_satisfied=fact.policies_satisfied,
+        summary=fact.summary,
+        unsatisfied=list(fact.unsatisfied),
+    )
+
+
+def _apply_repo(uow: UnitOfWork, fact: f.KojiRepoChanged, msg: str, at: str | None) -> None:
+    tag = uow.get_or_create(ids.tag_id(fact.tag), lambda: KojiTag(fact.tag))
+    tag.change_repo(msg=msg, at=at, repo_id=fact.repo_id, state=fact.state)
+
+
+def _apply_package_list(
+    uow: UnitOfWork, fact: f.KojiPackageListChanged, msg: str, at: str | None
+) -> None:
+    tag = uow.get_or_create(ids.tag_id(fact.tag), lambda: KojiTag(fact.tag))
+    tag.change_package_list(
+        msg=msg, at=at, package=fact.package, action=fact.action, owner=fact.owner
+    )
+
+
+def _apply_task(uow: UnitOfWork, fact: f.KojiTaskChanged, msg: str, at: str | None) -> None:
+    task = uow.get_or_create(ids.task_id(fact.task_id), lambda: KojiTask(fact.task_id))
+    task.change_state(
+        msg=msg,
+        at=at,
+        state=fact.state,
+        old_state=fact.old_state,
+        method=fact.method,
+        owner=fact.owner,
+        parent=fact.parent,
+    )
+
+
+def _apply_compose(uow: UnitOfWork, fact: f.ComposeStatusChanged, msg: str, at: str | None) -> None:
+    run = cast(
+        ComposeRun,
+        uow.get_or_create(ids.compose_run_id(fact.ref), lambda: ComposeRun(fact.ref)),
+    )
+    run.change_status(
+        msg=msg,
+        at=at,
+        status=fact.status,
+        origin=fact.origin,
+        artifact=fact.artifact,
+        compose=fact.compose,
+        target=fact.target,
+        location=fact.location,
+        detail=fact.detail,
+    )
+
+
+def _apply_policies(uow: UnitOfWork, fact: f.PolicySetActivated, msg: str, at: str | None) -> None:
+    log = uow.get_or_create(policy_log_id(), lambda: PolicyLog(LOG_NAME))
+    log.activate(
+        msg=msg,
+        at=at,
+        policy_set_hash=fact.policy_set_hash,
+        policies=[dict(p) for p in fact.policies],
+        source=fact.source,
+        username=fact.username,
+    )
+
+
+def _apply_override(uow: UnitOfWork, fact: f.GateOverridden, msg: str, at: str | None) -> None:
+    override = uow.get_or_create(
+        override_id(fact.context, fact.nvr), lambda: GateOverride(fact.context, fact.nvr)
+    )
+    override.record(msg=msg, at=at, action=fact.action, reason=fact.reason, username=fact.username)
 
 
 def _apply_result(uow: UnitOfWork, fact: f.TestResultReported, msg: str, at: str | None) -> None:
@@ -302,3 +309,58 @@ def _apply_artifact(
             rpms=fact.rpms,
             digest=fact.digest,
         )
+
+
+class FactHandler(NamedTuple):
+    """What one kind of fact touches (to load it all in one query) and records there."""
+
+    targets: Callable[[Any], list[UUID]]
+    apply: Callable[[UnitOfWork, Any, str, str | None], None]
+
+
+# The one handler table of facts, keyed by fact class.
+FACT_HANDLERS: dict[type, FactHandler] = {
+    f.BuildStateChanged: FactHandler(_build_state_targets, _apply_build_state),
+    f.BuildTagged: FactHandler(lambda fact: [ids.build_id(fact.nvr)], _apply_tagged),
+    f.BuildUntagged: FactHandler(lambda fact: [ids.build_id(fact.nvr)], _apply_untagged),
+    f.BuildSigned: FactHandler(lambda fact: [ids.build_id(fact.nvr)], _apply_signed),
+    f.ChangePushed: FactHandler(lambda fact: _change_ids(fact.change), _apply_change_pushed),
+    f.TestResultReported: FactHandler(_result_targets, _apply_result),
+    f.WaiverRecorded: FactHandler(
+        lambda fact: [ids.subject_id(fact.subject_type, fact.subject_identifier)], _apply_waiver
+    ),
+    f.GreenwaveDecisionObserved: FactHandler(
+        lambda fact: [ids.subject_id(fact.subject_type, fact.subject_identifier)], _apply_greenwave
+    ),
+    f.BodhiUpdateChanged: FactHandler(
+        lambda fact: [ids.subject_id(f.BODHI_UPDATE, fact.alias)], _apply_update
+    ),
+    f.BodhiComposeChanged: FactHandler(lambda fact: [ids.push_id(fact.compose)], _apply_push),
+    f.KojiRepoChanged: FactHandler(lambda fact: [ids.tag_id(fact.tag)], _apply_repo),
+    f.KojiPackageListChanged: FactHandler(lambda fact: [ids.tag_id(fact.tag)], _apply_package_list),
+    f.KojiTaskChanged: FactHandler(lambda fact: [ids.task_id(fact.task_id)], _apply_task),
+    f.ArtifactDefined: FactHandler(lambda fact: [ids.artifact_id(fact.name)], _apply_artifact),
+    f.ArtifactRetired: FactHandler(lambda fact: [ids.artifact_id(fact.name)], _apply_artifact),
+    f.ManifestLearned: FactHandler(lambda fact: [ids.artifact_id(fact.artifact)], _apply_artifact),
+    f.ComposeStatusChanged: FactHandler(
+        lambda fact: [ids.compose_run_id(fact.ref)], _apply_compose
+    ),
+    f.PolicySetActivated: FactHandler(lambda fact: [policy_log_id()], _apply_policies),
+    f.GateOverridden: FactHandler(
+        lambda fact: [override_id(fact.context, fact.nvr)], _apply_override
+    ),
+}
+
+
+def targets(fact: f.Fact) -> list[UUID]:
+    """The aggregates a fact will touch, to load them all in one query."""
+    handler = FACT_HANDLERS.get(type(fact))
+    return handler.targets(fact) if handler is not None else []
+
+
+def apply_fact(uow: UnitOfWork, fact: f.Fact, msg: str, at: str | None) -> None:
+    """Record a fact on the aggregates it is about."""
+    handler = FACT_HANDLERS.get(type(fact))
+    if handler is None:  # a new fact type without a handler is a programming error
+        raise TypeError(f"no handler for fact {type(fact).__name__}")
+    handler.apply(uow, fact, msg, at)

@@ -7,10 +7,10 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import ids
+from domain import ids, topics
 
 # The stored topic of a received message (a class path: a schema, see the README).
-RECEIVED_TOPIC = "domain.message:InboundMessage.Received"
+RECEIVED_TOPIC = topics.INBOUND_MESSAGE_RECEIVED
 
 RECOGNIZED = "recognized"
 UNRECOGNIZED = "unrecognized"

@@ -4,47 +4,27 @@
 state, it queues what the composer (``projections.composer``) must react to:
 builds on their way to the promoted tag, Bodhi pushes listing their updates,
 compose statuses, koji task ends, outcomes of our own actions and test results
-on composes. The model is pure: it never reads the store or the clock.
+on composes. The model is pure: it never reads the store or the clock. What it
+keeps per definition, manifest, compose, push and action is in
+``projections.artifact_state``; what the composer recorded (its composes, push runs
+and actions) is folded by ``projections.compose_records``, which this view extends.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
-from uuid import UUID
 
-from domain.composing import WAITING
+from domain import topics
 from domain.facts import INVALID, MANIFEST_SOURCES
+from domain.topics import EventHandlers
+from projections.artifact_state import ComposeState as ComposeState  # importers' path
+from projections.artifact_state import Definition, ManifestRecord
+from projections.artifact_state import PushState as PushState  # importers' path
+from projections.compose_records import RECORD_HANDLERS, ComposeRecords
 from projections.config import ComposerConfig
-from projections.graph import ArtifactGraph, ArtifactNode
+from projections.graph import ArtifactNode
 
-TOPICS = (
-    "domain.artifacts:Artifact.Defined",
-    "domain.artifacts:Artifact.Redefined",
-    "domain.artifacts:Artifact.Retired",
-    "domain.artifacts:Artifact.ManifestLearned",
-    "domain.artifacts:ComposeRun.Seen",
-    "domain.artifacts:ComposeRun.StatusChanged",
-    "domain.koji:KojiTask.Seen",
-    "domain.koji:KojiTask.StateChanged",
-    "domain.push:Push.Seen",
-    "domain.push:Push.Progressed",
-    "domain.subjects:Update.Seen",
-    "domain.subjects:Update.Changed",
-    "domain.subjects:Subject.ResultRecorded",
-    "domain.outbox:Action.Requested",
-    "domain.outbox:Action.Completed",
-    "domain.outbox:Action.Cancelled",
-    "domain.composing:ArtifactCompose.Planned",
-    "domain.composing:ArtifactCompose.ChangesAdded",
-    "domain.composing:ArtifactCompose.Requested",
-    "domain.composing:ArtifactCompose.Started",
-    "domain.composing:ArtifactCompose.Finished",
-    "domain.composing:ArtifactCompose.Cancelled",
-    "domain.composing:PushRun.Opened",
-    "domain.composing:PushRun.Advanced",
-    "domain.composing:PushRun.Stopped",
-)
 # Subjects whose results are about builds, not artifacts.
 _BUILD_SUBJECTS = frozenset(
     {"koji_build", "koji_build_scratch", "koji_build_group", "bodhi_update"}
@@ -53,103 +33,19 @@ _BUILD_SUBJECTS = frozenset(
 _TRUST = {source: i for i, source in enumerate(MANIFEST_SOURCES)}
 
 
-@dataclass
-class Definition:
-    name: str
-    kind: str
-    data: dict[str, Any]
-    digest: str
-    source: str | None
-    defined_at: str | None
-    retired: bool = False
-
-
-@dataclass
-class ManifestRecord:
-    source: str
-    packages: dict[str, str | None]
-    ref: str | None
-    rpms: int
-    at: str | None
-
-
-@dataclass
-class ComposeState:
-    key: str
-    artifact: str
-    kind: str
-    generation: int
-    push: str | None
-    planned_at: str | None
-    state: str = WAITING
-    changes: dict[str, dict[str, Any]] = field(default_factory=dict)  # nvr -> change
-    reasons: list[dict[str, Any]] = field(default_factory=list)
-    waits_for: list[str] = field(default_factory=list)
-    moves: list[str] = field(default_factory=list)  # koji.move action keys
-    action: str | None = None
-    backend: str | None = None
-    ref: str | None = None
-    location: str | None = None
-    detail: str | None = None
-    updated_at: str | None = None
-    version: int = 0
-
-
-@dataclass
-class PushState:
-    key: str  # <bodhi compose>#<n>
-    compose: str
-    release: str | None
-    request: str | None
-    updates: list[str]
-    builds: list[str]
-    problems: list[str]
-    opened_at: str | None
-    stage: str = "repos"
-    stopped: str | None = None
-    composes: list[str] = field(default_factory=list)
-    history: list[dict[str, Any]] = field(default_factory=list)
-    version: int = 0
-
-
-@dataclass
-class ActionView:
-    key: str
-    kind: str
-    params: dict[str, Any]
-    at: str | None
-    version: int = 1
-    done: bool = False
-    outcome: str | None = None
-    detail: str | None = None
-    result: dict[str, Any] = field(default_factory=dict)
-
-
-class ArtifactView:
+class ArtifactView(ComposeRecords):
     def __init__(self, config: ComposerConfig) -> None:
-        self.config = config
+        super().__init__(config)
         self.now: str | None = None
-        self._names: dict[UUID, str] = {}  # aggregate id -> natural key
         self.definitions: dict[str, Definition] = {}
         self.problems: dict[str, str] = {}  # artifact -> why it is not in the graph
         self.manifests: dict[str, dict[str, ManifestRecord]] = {}
-        self.graph = ArtifactGraph()
-        self.composes: dict[str, ComposeState] = {}
-        self.by_artifact: dict[str, list[str]] = {}  # artifact -> compose keys, oldest first
-        self.by_ref: dict[str, str] = {}  # backend ref -> compose key
         self.runs: dict[str, dict[str, Any]] = {}  # backend ref -> last status
-        self.pushes: dict[str, PushState] = {}
-        self.push_runs: dict[str, list[str]] = {}  # bodhi compose -> push keys
         self.updates: dict[str, list[str]] = {}  # bodhi alias -> builds
-        self.actions: dict[str, ActionView] = {}
-        self._action_key: dict[UUID, str] = {}
         self.results: dict[str, dict[str, tuple[str, str | None]]] = {}  # subject -> tc -> out
         # What the composer must react to (cleared by settle()).
-        self.promotions: list[tuple[str, str, str | None]] = []  # (move key, nvr, package)
         self.push_messages: list[dict[str, Any]] = []
         self.statuses: list[dict[str, Any]] = []
-        self.completed: list[str] = []  # keys of our own actions that completed
-        self.touched = False  # anything a compose or push may be waiting for changed
 
     # ----------------------------------------------------------------- folding
 
@@ -157,9 +53,9 @@ class ArtifactView:
         at = getattr(e, "at", None)
         if at and getattr(e, "msg", None) and (self.now is None or at > self.now):
             self.now = at  # input-message time only, as for the decider
-        handler = getattr(self, "_on_" + type(e).__qualname__.replace(".", "_"), None)
+        handler = HANDLERS.for_event(e)
         if handler is not None:
-            handler(e, position)
+            handler(self, e, position)
 
     def settle(self) -> None:
         self.promotions.clear()
@@ -168,11 +64,11 @@ class ArtifactView:
         self.completed.clear()
         self.touched = False
 
-    def _on_Artifact_Defined(self, e: Any, position: int) -> None:
+    def _on_artifact_defined(self, e: Any, position: int) -> None:
         self._names[e.originator_id] = e.name
         self._define(e.name, e.kind, e.definition, e.digest, e.source, e.at)
 
-    def _on_Artifact_Redefined(self, e: Any, position: int) -> None:
+    def _on_artifact_redefined(self, e: Any, position: int) -> None:
         name = self._names[e.originator_id]
         self._define(name, e.kind, e.definition, e.digest, e.source, e.at)
 
@@ -201,7 +97,7 @@ class ArtifactView:
         self._best_manifest(name)
         self.touched = True
 
-    def _on_Artifact_Retired(self, e: Any, position: int) -> None:
+    def _on_artifact_retired(self, e: Any, position: int) -> None:
         name = self._names[e.originator_id]
         d = self.definitions.get(name)
         if d is not None:
@@ -210,7 +106,7 @@ class ArtifactView:
             self.graph.remove(name)
         self.touched = True
 
-    def _on_Artifact_ManifestLearned(self, e: Any, position: int) -> None:
+    def _on_artifact_manifest_learned(self, e: Any, position: int) -> None:
         name = self._names[e.originator_id]
         self.manifests.setdefault(name, {})[e.source] = ManifestRecord(
             e.source, dict(e.packages), e.ref, e.rpms, e.at
@@ -225,7 +121,7 @@ class ArtifactView:
         best = min(records.values(), key=lambda r: _TRUST.get(r.source, 99))
         self.graph.set_manifest(name, best.packages, best.source)
 
-    def _on_ComposeRun_StatusChanged(self, e: Any, position: int) -> None:
+    def _on_compose_run_status_changed(self, e: Any, position: int) -> None:
         ref = self._names.get(e.originator_id) or ""
         status = {
             "ref": ref,
@@ -242,13 +138,13 @@ class ArtifactView:
         self.runs[ref] = status
         self.statuses.append(status)
 
-    def _on_ComposeRun_Seen(self, e: Any, position: int) -> None:
+    def _on_compose_run_seen(self, e: Any, position: int) -> None:
         self._names[e.originator_id] = e.ref
 
-    def _on_KojiTask_Seen(self, e: Any, position: int) -> None:
+    def _on_koji_task_seen(self, e: Any, position: int) -> None:
         self._names[e.originator_id] = f"koji-task:{e.task_id}"
 
-    def _on_KojiTask_StateChanged(self, e: Any, position: int) -> None:
+    def _on_koji_task_state_changed(self, e: Any, position: int) -> None:
         ref = self._names.get(e.originator_id)
         status = {"CLOSED": "FINISHED", "FAILED": "FAILED", "CANCELED": "FAILED"}.get(e.state)
         if ref is None or status is None or ref not in self.by_ref:
@@ -264,10 +160,10 @@ class ArtifactView:
             }
         )
 
-    def _on_Push_Seen(self, e: Any, position: int) -> None:
+    def _on_push_seen(self, e: Any, position: int) -> None:
         self._names[e.originator_id] = e.key
 
-    def _on_Push_Progressed(self, e: Any, position: int) -> None:
+    def _on_push_progressed(self, e: Any, position: int) -> None:
         self.push_messages.append(
             {
                 "compose": self._names.get(e.originator_id, ""),
@@ -280,148 +176,19 @@ class ArtifactView:
             }
         )
 
-    def _on_Update_Seen(self, e: Any, position: int) -> None:
+    def _on_update_seen(self, e: Any, position: int) -> None:
         self._names[e.originator_id] = e.identifier
 
-    def _on_Update_Changed(self, e: Any, position: int) -> None:
+    def _on_update_changed(self, e: Any, position: int) -> None:
         alias = self._names.get(e.originator_id)
         if alias and e.builds:
             self.updates[alias] = list(e.builds)
 
-    def _on_Subject_ResultRecorded(self, e: Any, position: int) -> None:
+    def _on_subject_result_recorded(self, e: Any, position: int) -> None:
         if e.subject_type in _BUILD_SUBJECTS or e.outcome == INVALID:
             return  # an invalid message (failed its spec's schema) is no result
         self.results.setdefault(e.subject_identifier, {})[e.testcase] = (e.outcome, e.msg)
         self.touched = True
-
-    # ----------------------------------------------------------- our records
-
-    def _on_Action_Requested(self, e: Any, position: int) -> None:
-        if e.key in self.actions:
-            return
-        self._action_key[e.originator_id] = e.key
-        self.actions[e.key] = ActionView(e.key, e.kind, dict(e.params), e.at)
-        p = e.params
-        if e.kind == "koji.move" and p.get("to_tag") == self.config.promoted_tag:
-            self.promotions.append((e.key, p["nvr"], p.get("package")))
-
-    def _on_Action_Completed(self, e: Any, position: int) -> None:
-        a = self.actions.get(self._action_key.get(e.originator_id, ""))
-        if a is None or e.originator_version <= a.version:
-            return
-        a.version = e.originator_version
-        a.done, a.outcome, a.detail, a.result = True, e.outcome, e.detail, dict(e.result)
-        self.completed.append(a.key)
-        self.touched = True
-
-    def _on_Action_Cancelled(self, e: Any, position: int) -> None:
-        a = self.actions.get(self._action_key.get(e.originator_id, ""))
-        if a is None or e.originator_version <= a.version:
-            return
-        a.version = e.originator_version
-        a.done, a.outcome, a.detail = True, "cancelled", e.reason
-        self.touched = True
-
-    def _compose(self, e: Any) -> ComposeState | None:
-        c = self.composes.get(self._names.get(e.originator_id, ""))
-        if c is None or e.originator_version <= c.version:
-            return None
-        c.version = e.originator_version
-        c.updated_at = e.at
-        return c
-
-    def _on_ArtifactCompose_Planned(self, e: Any, position: int) -> None:
-        if e.key in self.composes:
-            return
-        self._names[e.originator_id] = e.key
-        c = ComposeState(e.key, e.artifact, e.kind, e.generation, e.push, e.at, version=1)
-        c.updated_at = e.at
-        self._absorb(c, e)
-        self.composes[e.key] = c
-        self.by_artifact.setdefault(e.artifact, []).append(e.key)
-
-    def _on_ArtifactCompose_ChangesAdded(self, e: Any, position: int) -> None:
-        c = self._compose(e)
-        if c is not None:
-            self._absorb(c, e)
-
-    @staticmethod
-    def _absorb(c: ComposeState, e: Any) -> None:
-        for change in e.changes:
-            c.changes[change["nvr"]] = dict(change)
-        c.reasons.extend(e.reasons)
-        c.waits_for.extend(k for k in e.waits_for if k not in c.waits_for)
-        c.moves.extend(k for k in e.moves if k not in c.moves)
-
-    def _on_ArtifactCompose_Requested(self, e: Any, position: int) -> None:
-        c = self._compose(e)
-        if c is not None:
-            c.state, c.action, c.backend = "requested", e.action, e.backend
-
-    def _on_ArtifactCompose_Started(self, e: Any, position: int) -> None:
-        c = self._compose(e)
-        if c is not None:
-            c.state, c.ref, c.detail = "running", e.ref, e.detail
-            self.by_ref[e.ref] = c.key
-
-    def _on_ArtifactCompose_Finished(self, e: Any, position: int) -> None:
-        c = self._compose(e)
-        if c is None:
-            return
-        c.state, c.detail, c.location = e.outcome, e.detail, e.location
-        if e.ref:
-            c.ref = e.ref
-            self.by_ref[e.ref] = c.key
-        if e.outcome == "composed":
-            new = {ch["package"]: ch["nvr"] for ch in c.changes.values() if ch.get("package")}
-            self.graph.update_manifest(c.artifact, new)
-        self.touched = True
-
-    def _on_ArtifactCompose_Cancelled(self, e: Any, position: int) -> None:
-        c = self._compose(e)
-        if c is not None:
-            c.state, c.detail = "cancelled", e.reason
-            self.touched = True
-
-    def _on_PushRun_Opened(self, e: Any, position: int) -> None:
-        if e.key in self.pushes:
-            return
-        self._names[e.originator_id] = e.key
-        compose = e.key.rsplit("#", 1)[0]
-        p = PushState(
-            e.key,
-            compose,
-            e.release,
-            e.request,
-            list(e.updates),
-            list(e.builds),
-            list(e.problems),
-            e.at,
-            version=1,
-        )
-        p.history.append({"stage": "repos", "at": e.at, "detail": "push opened"})
-        self.pushes[e.key] = p
-        self.push_runs.setdefault(compose, []).append(e.key)
-
-    def _push(self, e: Any) -> PushState | None:
-        p = self.pushes.get(self._names.get(e.originator_id, ""))
-        if p is None or e.originator_version <= p.version:
-            return None
-        p.version = e.originator_version
-        return p
-
-    def _on_PushRun_Advanced(self, e: Any, position: int) -> None:
-        p = self._push(e)
-        if p is not None:
-            p.stage = e.stage
-            p.composes.extend(k for k in e.composes if k not in p.composes)
-            p.history.append({"stage": e.stage, "at": e.at, "detail": e.detail})
-
-    def _on_PushRun_Stopped(self, e: Any, position: int) -> None:
-        p = self._push(e)
-        if p is not None:
-            p.stopped = e.reason
-            p.history.append({"stage": e.stage, "at": e.at, "detail": f"stopped: {e.reason}"})
 
     # ----------------------------------------------------------------- reading
 
@@ -430,13 +197,6 @@ class ArtifactView:
         rank = self.graph.rank()
         names = [n for n, d in self.definitions.items() if not d.retired and n in self.graph.nodes]
         return sorted(names, key=lambda n: rank.get(n, len(rank)))
-
-    def latest(self, artifact: str, *, push: Any = ...) -> ComposeState | None:
-        for key in reversed(self.by_artifact.get(artifact, [])):
-            c = self.composes[key]
-            if push is ... or c.push == push:
-                return c
-        return None
 
     def test_outcomes(self, key: str) -> dict[str, str | None]:
         """The outcome of each test its definition requires, on one compose (None: no result).
@@ -452,8 +212,23 @@ class ArtifactView:
             for t in required
         }
 
-    def last_composed(self, artifact: str) -> ComposeState | None:
-        for key in reversed(self.by_artifact.get(artifact, [])):
-            if self.composes[key].state == "composed":
-                return self.composes[key]
-        return None
+
+# The fold's one handler table; its topics are what the composer reads.
+HANDLERS: EventHandlers[Callable[[Any, Any, int], None]] = RECORD_HANDLERS | EventHandlers(
+    {
+        topics.ARTIFACT_DEFINED: ArtifactView._on_artifact_defined,
+        topics.ARTIFACT_REDEFINED: ArtifactView._on_artifact_redefined,
+        topics.ARTIFACT_RETIRED: ArtifactView._on_artifact_retired,
+        topics.ARTIFACT_MANIFEST_LEARNED: ArtifactView._on_artifact_manifest_learned,
+        topics.COMPOSE_RUN_SEEN: ArtifactView._on_compose_run_seen,
+        topics.COMPOSE_RUN_STATUS_CHANGED: ArtifactView._on_compose_run_status_changed,
+        topics.KOJI_TASK_SEEN: ArtifactView._on_koji_task_seen,
+        topics.KOJI_TASK_STATE_CHANGED: ArtifactView._on_koji_task_state_changed,
+        topics.PUSH_SEEN: ArtifactView._on_push_seen,
+        topics.PUSH_PROGRESSED: ArtifactView._on_push_progressed,
+        topics.UPDATE_SEEN: ArtifactView._on_update_seen,
+        topics.UPDATE_CHANGED: ArtifactView._on_update_changed,
+        topics.SUBJECT_RESULT_RECORDED: ArtifactView._on_subject_result_recorded,
+    }
+)
+TOPICS = HANDLERS.topics

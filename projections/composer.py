@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from domain import ids
+from domain import ids, topics
 from domain.application import RelengApp
 from domain.composing import (
     CANCELLED,
@@ -48,8 +48,16 @@ PUSH_RELEASE = "push.release"
 # Keys of the actions the composer requests (its own events never start a group).
 OWN_ACTION_PREFIXES = COMPOSER_ACTION_PREFIXES
 OWN_TOPICS = (
-    *(t for t in TOPICS if t.startswith("domain.composing:")),
-    "domain.outbox:Action.Requested",
+    topics.ARTIFACT_COMPOSE_PLANNED,
+    topics.ARTIFACT_COMPOSE_CHANGES_ADDED,
+    topics.ARTIFACT_COMPOSE_REQUESTED,
+    topics.ARTIFACT_COMPOSE_STARTED,
+    topics.ARTIFACT_COMPOSE_FINISHED,
+    topics.ARTIFACT_COMPOSE_CANCELLED,
+    topics.PUSH_RUN_OPENED,
+    topics.PUSH_RUN_ADVANCED,
+    topics.PUSH_RUN_STOPPED,
+    topics.ACTION_REQUESTED,
 )
 _MOVED = {"moved", "already"}
 _ACTIVE = {WAITING, REQUESTED, RUNNING}

@@ -3,13 +3,15 @@
 ``GatingView.apply(event, position)`` folds one stored event into the model and
 marks what it affects as dirty; the decider (``projections.decider``) reads the
 model to build policy snapshots. The model is pure: it never reads the store.
+What it keeps per build, change, batch check, policy set and override is in
+``projections.gating_state`` (importable from here too).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from domain import topics
 from domain.facts import (
     FAILED,
     INFO,
@@ -20,45 +22,54 @@ from domain.facts import (
     PASSED,
     canonical_subject_type,
 )
+from domain.topics import EventHandlers
 from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot, WaiverView, public_id
 from projections.config import GatingConfig
+from projections.gating_state import (
+    ActivePolicies,
+    BuildState,
+    ChangeState,
+    GroupCheck,
+    OverrideState,
+)
+from projections.gating_state import package_of as package_of  # its importers' path
 from projections.greenwave_records import arch_and_variant
 from projections.policy_input import policy_input
 from projections.queries import SubjectFacts
-from projections.records import DecisionRecords, ref
+from projections.records import RECORD_HANDLERS, DecisionRecords, Handler, ref
 
 # The stored event topics the model reads (the store filters on them).
 SUBJECT_TOPICS = (
     # Results and waivers are Subject events whatever the subject's class; the
     # aggregate they belong to (a build, a change, a group) tells them apart.
-    "domain.subjects:Subject.Seen",
-    "domain.subjects:Build.Seen",
-    "domain.subjects:Build.StateChanged",
-    "domain.subjects:Build.Tagged",
-    "domain.subjects:Build.Untagged",
-    "domain.subjects:Change.BuildLinked",
-    "domain.subjects:Subject.ResultRecorded",
-    "domain.subjects:Subject.WaiverRecorded",
+    topics.SUBJECT_SEEN,
+    topics.BUILD_SEEN,
+    topics.BUILD_STATE_CHANGED,
+    topics.BUILD_TAGGED,
+    topics.BUILD_UNTAGGED,
+    topics.CHANGE_BUILD_LINKED,
+    topics.SUBJECT_RESULT_RECORDED,
+    topics.SUBJECT_WAIVER_RECORDED,
 )
 DECIDER_TOPICS = (
-    "domain.gating:Gate.Opened",
-    "domain.gating:Gate.Decided",
-    "domain.gating:Gate.Withdrawn",
-    "domain.gating:Gate.Reopened",
-    "domain.gating:Bisection.Started",
-    "domain.gating:Bisection.HalvesRequested",
-    "domain.gating:Bisection.FellBack",
-    "domain.outbox:Action.Requested",
-    "domain.outbox:Action.Completed",
-    "domain.outbox:Action.Cancelled",
+    topics.GATE_OPENED,
+    topics.GATE_DECIDED,
+    topics.GATE_WITHDRAWN,
+    topics.GATE_REOPENED,
+    topics.BISECTION_STARTED,
+    topics.BISECTION_HALVES_REQUESTED,
+    topics.BISECTION_FELL_BACK,
+    topics.ACTION_REQUESTED,
+    topics.ACTION_COMPLETED,
+    topics.ACTION_CANCELLED,
 )
 # What the decider records itself (Action.Completed is the effector's).
-OWN_TOPICS = tuple(t for t in DECIDER_TOPICS if t != "domain.outbox:Action.Completed")
+OWN_TOPICS = tuple(t for t in DECIDER_TOPICS if t != topics.ACTION_COMPLETED)
 # Input that steers the decider itself: the policy set in force, manual overrides.
 CONTROL_TOPICS = (
-    "domain.policyset:PolicyLog.Activated",
-    "domain.overrides:GateOverride.Opened",
-    "domain.overrides:GateOverride.Recorded",
+    topics.POLICY_LOG_ACTIVATED,
+    topics.GATE_OVERRIDE_OPENED,
+    topics.GATE_OVERRIDE_RECORDED,
 )
 TOPICS = SUBJECT_TOPICS + DECIDER_TOPICS + CONTROL_TOPICS
 # Input events that move the decider's clock (message time). Policy activations do
@@ -69,76 +80,6 @@ _CLOCK_MODULES = ("domain.subjects", "domain.overrides")
 _PASSING = {PASSED, INFO}
 _FAILING = {FAILED, NEEDS_INSPECTION}
 _MOVED = {"moved", "already"}
-
-
-def package_of(nvr: str) -> str | None:
-    parts = nvr.rsplit("-", 2)
-    return parts[0] if len(parts) == 3 else None
-
-
-@dataclass
-class BuildState:
-    nvr: str
-    owner: str | None = None
-    koji_id: int | None = None
-    change: str | None = None
-    tags: set[str] = field(default_factory=set)
-    results: list[ResultView] = field(default_factory=list)
-    waivers: list[WaiverView] = field(default_factory=list)
-    # When koji created the build: the send time of its BUILDING message (koji sends it
-    # on creation; Greenwave reads getBuild's creation_time) for dated rules.
-    created: str | None = None
-
-    @property
-    def package(self) -> str | None:
-        return package_of(self.nvr)
-
-
-@dataclass
-class ChangeState:
-    identifier: str
-    nvrs: set[str] = field(default_factory=set)
-    results: list[ResultView] = field(default_factory=list)
-    waivers: list[WaiverView] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class GroupCheck:
-    """A result about a koji-build-group (a batch integrity check)."""
-
-    group: str
-    testcase: str
-    outcome: str
-    covered: tuple[str, ...]
-    suspects: tuple[str, ...]
-    position: int
-    event: str
-    result_id: str | None
-    at: str | None
-    note: str | None = None  # an INVALID check's schema errors
-
-
-@dataclass(frozen=True)
-class ActivePolicies:
-    """The policy set the log says is in force (``PolicyLog.Activated``)."""
-
-    policy_set_hash: str
-    policies: tuple[dict[str, Any], ...]
-    msg: str
-    event: str
-    at: str | None
-
-
-@dataclass(frozen=True)
-class OverrideState:
-    """A manual override in force on a build (``GateOverride.Recorded``)."""
-
-    action: str  # promote | hold
-    reason: str
-    username: str | None
-    msg: str
-    event: str
-    at: str | None
 
 
 class GatingView(DecisionRecords):
@@ -164,10 +105,9 @@ class GatingView(DecisionRecords):
         # by the effector carry wall-clock times, which must not move it.
         if at and type(e).__module__ in _CLOCK_MODULES and (self.now is None or at > self.now):
             self.now = at
-        name = type(e).__qualname__
-        handler = getattr(self, "_on_" + name.replace(".", "_"), None)
+        handler = HANDLERS.for_event(e)
         if handler is not None:
-            handler(e, position)
+            handler(self, e, position)
 
     def build(self, nvr: str) -> BuildState:
         b = self.builds.get(nvr)
@@ -181,11 +121,11 @@ class GatingView(DecisionRecords):
             c = self.changes[identifier] = ChangeState(identifier)
         return c
 
-    def _on_Build_Seen(self, e: Any, position: int) -> None:
+    def _on_build_seen(self, e: Any, position: int) -> None:
         self._names[e.originator_id] = ("build", e.identifier)
         self.build(e.identifier)
 
-    def _on_Subject_Seen(self, e: Any, position: int) -> None:
+    def _on_subject_seen(self, e: Any, position: int) -> None:
         if e.subject_type == "dist_git_commit":
             self._names[e.originator_id] = ("change", e.identifier)
         elif canonical_subject_type(e.subject_type) == KOJI_BUILD:
@@ -197,7 +137,7 @@ class GatingView(DecisionRecords):
         kind, ident = self._names.get(e.originator_id, (None, None))
         return ident if kind == "build" else None
 
-    def _on_Build_StateChanged(self, e: Any, position: int) -> None:
+    def _on_build_state_changed(self, e: Any, position: int) -> None:
         nvr = self._nvr(e)
         if nvr is None:
             return
@@ -211,14 +151,14 @@ class GatingView(DecisionRecords):
             self._change(e.change).nvrs.add(nvr)
         self.dirty.add(nvr)
 
-    def _on_Change_BuildLinked(self, e: Any, position: int) -> None:
+    def _on_change_build_linked(self, e: Any, position: int) -> None:
         kind, ident = self._names.get(e.originator_id, (None, None))
         if kind == "change" and ident:
             self._change(ident).nvrs.add(e.nvr)
             self.build(e.nvr).change = self.build(e.nvr).change or ident
             self.dirty.add(e.nvr)
 
-    def _on_Build_Tagged(self, e: Any, position: int) -> None:
+    def _on_build_tagged(self, e: Any, position: int) -> None:
         nvr = self._nvr(e)
         if nvr is None:
             return
@@ -231,7 +171,7 @@ class GatingView(DecisionRecords):
             self.gates[nvr].promoted = True
         self.dirty.add(nvr)
 
-    def _on_Build_Untagged(self, e: Any, position: int) -> None:
+    def _on_build_untagged(self, e: Any, position: int) -> None:
         nvr = self._nvr(e)
         if nvr is None:
             return
@@ -260,7 +200,7 @@ class GatingView(DecisionRecords):
             system_variant=variant,
         )
 
-    def _on_Subject_ResultRecorded(self, e: Any, position: int) -> None:
+    def _on_subject_result_recorded(self, e: Any, position: int) -> None:
         kind, ident = self._names.get(e.originator_id, (None, None))
         if kind == "build" and ident:
             self.build(ident).results.append(self._result(e, position))
@@ -313,7 +253,7 @@ class GatingView(DecisionRecords):
             comment=e.comment,
         )
 
-    def _on_Subject_WaiverRecorded(self, e: Any, position: int) -> None:
+    def _on_subject_waiver_recorded(self, e: Any, position: int) -> None:
         kind, ident = self._names.get(e.originator_id, (None, None))
         if kind == "build" and ident:
             self.build(ident).waivers.append(self._waiver(e, position, "koji_build", ident))
@@ -323,7 +263,7 @@ class GatingView(DecisionRecords):
             c.waivers.append(self._waiver(e, position, "dist_git_commit", ident))
             self.dirty.update(c.nvrs)
 
-    def _on_PolicyLog_Activated(self, e: Any, position: int) -> None:
+    def _on_policy_log_activated(self, e: Any, position: int) -> None:
         previous = self.active_policies
         self.active_policies = ActivePolicies(
             e.policy_set_hash, tuple(e.policies), e.msg, ref(e), e.at
@@ -332,11 +272,11 @@ class GatingView(DecisionRecords):
             # Another policy set: every open candidate is evaluated again.
             self.dirty.update(n for n, g in self.gates.items() if g.open and not g.promoted)
 
-    def _on_GateOverride_Opened(self, e: Any, position: int) -> None:
+    def _on_gate_override_opened(self, e: Any, position: int) -> None:
         if e.context is None or e.context == self.config.decision_context:
             self._names[e.originator_id] = ("override", e.nvr)
 
-    def _on_GateOverride_Recorded(self, e: Any, position: int) -> None:
+    def _on_gate_override_recorded(self, e: Any, position: int) -> None:
         kind, nvr = self._names.get(e.originator_id, (None, None))
         if kind != "override" or nvr is None:
             return
@@ -442,3 +382,21 @@ class GatingView(DecisionRecords):
             decision_context=self.config.decision_context,
             batch=self.batch_views(nvr),
         )
+
+
+# The fold's one handler table: what the decider recorded, and its input.
+HANDLERS: EventHandlers[Handler] = RECORD_HANDLERS | EventHandlers(
+    {
+        topics.SUBJECT_SEEN: GatingView._on_subject_seen,
+        topics.BUILD_SEEN: GatingView._on_build_seen,
+        topics.BUILD_STATE_CHANGED: GatingView._on_build_state_changed,
+        topics.BUILD_TAGGED: GatingView._on_build_tagged,
+        topics.BUILD_UNTAGGED: GatingView._on_build_untagged,
+        topics.CHANGE_BUILD_LINKED: GatingView._on_change_build_linked,
+        topics.SUBJECT_RESULT_RECORDED: GatingView._on_subject_result_recorded,
+        topics.SUBJECT_WAIVER_RECORDED: GatingView._on_subject_waiver_recorded,
+        topics.POLICY_LOG_ACTIVATED: GatingView._on_policy_log_activated,
+        topics.GATE_OVERRIDE_OPENED: GatingView._on_gate_override_opened,
+        topics.GATE_OVERRIDE_RECORDED: GatingView._on_gate_override_recorded,
+    }
+)

@@ -7,10 +7,13 @@ wrote itself, so each fold checks the aggregate version first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from domain import topics
+from domain.topics import EventHandlers
 from projections.config import GatingConfig
 
 
@@ -90,23 +93,23 @@ class DecisionRecords:
         state.version = e.originator_version
         return True
 
-    def _on_Gate_Opened(self, e: Any, position: int) -> None:
+    def _on_gate_opened(self, e: Any, position: int) -> None:
         self._names[e.originator_id] = ("gate", e.nvr)
         g = self._gate(e.nvr)
         if self._fresh(g, e):
             g.open, g.withdrawn = True, None
 
-    def _on_Gate_Decided(self, e: Any, position: int) -> None:
+    def _on_gate_decided(self, e: Any, position: int) -> None:
         g = self._gate(self._gate_nvr(e))
         if self._fresh(g, e):
             g.verdict, g.decision, g.decided_at, g.decided_by = e.verdict, e.decision, e.at, ref(e)
 
-    def _on_Gate_Withdrawn(self, e: Any, position: int) -> None:
+    def _on_gate_withdrawn(self, e: Any, position: int) -> None:
         g = self._gate(self._gate_nvr(e))
         if self._fresh(g, e):
             g.open, g.withdrawn, g.withdrawn_detail = False, e.reason, e.detail
 
-    def _on_Gate_Reopened(self, e: Any, position: int) -> None:
+    def _on_gate_reopened(self, e: Any, position: int) -> None:
         g = self._gate(self._gate_nvr(e))
         if self._fresh(g, e):
             g.open, g.withdrawn = True, None
@@ -114,7 +117,7 @@ class DecisionRecords:
     def _gate_nvr(self, e: Any) -> str:
         return self._names.get(e.originator_id, ("gate", ""))[1]
 
-    def _on_Action_Requested(self, e: Any, position: int) -> None:
+    def _on_action_requested(self, e: Any, position: int) -> None:
         if e.key in self.actions:
             return
         self._action_by_id[e.originator_id] = e.key
@@ -127,7 +130,7 @@ class DecisionRecords:
             requested_at=e.at,
         )
 
-    def _on_Action_Completed(self, e: Any, position: int) -> None:
+    def _on_action_completed(self, e: Any, position: int) -> None:
         a = self.actions.get(self._action_by_id.get(e.originator_id, ""))
         if a is None or not self._fresh(a, e):
             return
@@ -140,12 +143,12 @@ class DecisionRecords:
                 g.promoted = True
             self.dirty.add(nvr)
 
-    def _on_Action_Cancelled(self, e: Any, position: int) -> None:
+    def _on_action_cancelled(self, e: Any, position: int) -> None:
         a = self.actions.get(self._action_by_id.get(e.originator_id, ""))
         if a is not None and self._fresh(a, e):
             a.done, a.outcome, a.detail = True, "cancelled", e.reason
 
-    def _on_Bisection_Started(self, e: Any, position: int) -> None:
+    def _on_bisection_started(self, e: Any, position: int) -> None:
         if e.group in self.bisections:
             return
         s = BisectionState(
@@ -160,7 +163,7 @@ class DecisionRecords:
         self.bisections[e.group] = s
         self.group_root[e.group] = e.group
 
-    def _on_Bisection_HalvesRequested(self, e: Any, position: int) -> None:
+    def _on_bisection_halves_requested(self, e: Any, position: int) -> None:
         s = self.bisections.get(self.group_root.get(e.parent, ""))
         if s is None or not self._fresh(s, e):
             return
@@ -170,7 +173,7 @@ class DecisionRecords:
             s.members[group] = tuple(nvrs)
             self.group_root[group] = s.root
 
-    def _on_Bisection_FellBack(self, e: Any, position: int) -> None:
+    def _on_bisection_fell_back(self, e: Any, position: int) -> None:
         s = self.bisections.get(self.group_root.get(e.group, ""))
         if s is None or not self._fresh(s, e):
             return
@@ -181,3 +184,21 @@ class DecisionRecords:
     def _members(self, group: str) -> tuple[str, ...]:
         s = self.bisections.get(self.group_root.get(group, ""))
         return s.members.get(group, ()) if s else ()
+
+
+# A handler of the fold: (the view, the event, its position in the log).
+Handler = Callable[[Any, Any, int], None]
+RECORD_HANDLERS: EventHandlers[Handler] = EventHandlers(
+    {
+        topics.GATE_OPENED: DecisionRecords._on_gate_opened,
+        topics.GATE_DECIDED: DecisionRecords._on_gate_decided,
+        topics.GATE_WITHDRAWN: DecisionRecords._on_gate_withdrawn,
+        topics.GATE_REOPENED: DecisionRecords._on_gate_reopened,
+        topics.BISECTION_STARTED: DecisionRecords._on_bisection_started,
+        topics.BISECTION_HALVES_REQUESTED: DecisionRecords._on_bisection_halves_requested,
+        topics.BISECTION_FELL_BACK: DecisionRecords._on_bisection_fell_back,
+        topics.ACTION_REQUESTED: DecisionRecords._on_action_requested,
+        topics.ACTION_COMPLETED: DecisionRecords._on_action_completed,
+        topics.ACTION_CANCELLED: DecisionRecords._on_action_cancelled,
+    }
+)

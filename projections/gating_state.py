@@ -1,0 +1,79 @@
+"""The gating view's state: what it keeps about each build, change, batch check,
+the policy set in force and manual overrides (``projections.gating`` folds it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from policies.snapshot import ResultView, WaiverView
+
+
+def package_of(nvr: str) -> str | None:
+    parts = nvr.rsplit("-", 2)
+    return parts[0] if len(parts) == 3 else None
+
+
+@dataclass
+class BuildState:
+    nvr: str
+    owner: str | None = None
+    koji_id: int | None = None
+    change: str | None = None
+    tags: set[str] = field(default_factory=set)
+    results: list[ResultView] = field(default_factory=list)
+    waivers: list[WaiverView] = field(default_factory=list)
+    # When koji created the build: the send time of its BUILDING message (koji sends it
+    # on creation; Greenwave reads getBuild's creation_time) for dated rules.
+    created: str | None = None
+
+    @property
+    def package(self) -> str | None:
+        return package_of(self.nvr)
+
+
+@dataclass
+class ChangeState:
+    identifier: str
+    nvrs: set[str] = field(default_factory=set)
+    results: list[ResultView] = field(default_factory=list)
+    waivers: list[WaiverView] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GroupCheck:
+    """A result about a koji-build-group (a batch integrity check)."""
+
+    group: str
+    testcase: str
+    outcome: str
+    covered: tuple[str, ...]
+    suspects: tuple[str, ...]
+    position: int
+    event: str
+    result_id: str | None
+    at: str | None
+    note: str | None = None  # an INVALID check's schema errors
+
+
+@dataclass(frozen=True)
+class ActivePolicies:
+    """The policy set the log says is in force (``PolicyLog.Activated``)."""
+
+    policy_set_hash: str
+    policies: tuple[dict[str, Any], ...]
+    msg: str
+    event: str
+    at: str | None
+
+
+@dataclass(frozen=True)
+class OverrideState:
+    """A manual override in force on a build (``GateOverride.Recorded``)."""
+
+    action: str  # promote | hold
+    reason: str
+    username: str | None
+    msg: str
+    event: str
+    at: str | None
