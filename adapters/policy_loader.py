@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from adapters.remote_rule_yaml import read_remote_rule_node
 from policies.spec import (
     OBSOLETE_RULE_TAGS,
     POLICY_FIELDS,
@@ -228,6 +229,8 @@ class _Reader:
             raise self.error(f"!{tag} is not supported here: {UNSUPPORTED_RULE_TAGS[tag]}", node)
         if tag in OBSOLETE_RULE_TAGS:
             raise self.error(f"!{tag} is obsolete: {OBSOLETE_RULE_TAGS[tag]}", node)
+        if tag == "RemoteRule":  # its keys are not strings: adapters/remote_rule_yaml.py
+            return read_remote_rule_node(node, self.error)
         cls = rule_class(tag)
         if cls is None:
             raise self.error(f"unknown rule tag !{tag}; known rule tags: {known}", node)

@@ -51,6 +51,7 @@ from policies.latest import latest_per_scenario as _latest_per_scenario
 from policies.latest import latest_results
 from policies.latest import newer as _newer
 from policies.latest import newest_first as _newest_first
+from policies.remote import remote_outcome, rule_matches, sub_policy_matches
 from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot, WaiverView
 from policies.spec import (
     BatchIntegrityRule,
@@ -58,6 +59,7 @@ from policies.spec import (
     PassingTestCaseRule,
     Policy,
     PolicySet,
+    RemoteRule,
     Rule,
 )
 
@@ -107,7 +109,17 @@ def applicable(policy_set: PolicySet, snapshot: Snapshot) -> tuple[Policy, ...]:
     return tuple(
         policy
         for policy in policy_set.policies
-        if _matches(policy, snapshot) and _allowed(policy, snapshot.package)
+        if _matches(policy, snapshot)
+        and _allowed(policy, snapshot.package)
+        and _rules_match(policy, snapshot)
+    )
+
+
+def _rules_match(policy: Policy, snapshot: Snapshot) -> bool:
+    """Greenwave's ``Policy.matches`` asks its rules: only a RemoteRule can say no."""
+    return not policy.rules or any(
+        not isinstance(rule, RemoteRule) or rule_matches(rule, policy, snapshot)
+        for rule in policy.rules
     )
 
 
@@ -281,6 +293,58 @@ def _check(
     raise TypeError(f"not a rule: {rule!r}")  # pragma: no cover - the type says it cannot be
 
 
+def _check_policy(
+    policy: Policy,
+    snapshot: Snapshot,
+    results: Sequence[ResultView],
+    verified: set[Rule],
+    source: str | None,
+) -> list[_Answer]:
+    """Greenwave's ``Policy.check``; ``source``: the remote rule file of a sub-policy."""
+    if _excluded(policy, snapshot.package):
+        excluded = Requirement(
+            type=EXCLUDED,
+            subject_type=snapshot.subject_type,
+            subject_identifier=snapshot.subject_identifier,
+            testcase=None,
+            policy_id=policy.id,
+            source=source,
+        )
+        return [_Answer(excluded, ())]
+    if source is not None and not _allowed(policy, snapshot.package):
+        return []  # a remote policy whose allowlist leaves the package out asks nothing
+    answers: list[_Answer] = []
+    for rule in policy.rules:
+        if rule in verified:  # Greenwave's RuleContext.verify: each rule once
+            continue
+        verified.add(rule)
+        if isinstance(rule, RemoteRule):
+            answers.extend(_check_remote(rule, policy, snapshot, results, verified))
+            continue
+        for answer in _check(rule, policy, snapshot, results):
+            req = replace(answer.requirement, source=source) if source else answer.requirement
+            answers.append(_Answer(req, answer.events))
+    return answers
+
+
+def _check_remote(
+    rule: RemoteRule,
+    policy: Policy,
+    snapshot: Snapshot,
+    results: Sequence[ResultView],
+    verified: set[Rule],
+) -> list[_Answer]:
+    """Greenwave's ``RemoteRule.check``: its own answers, then the file's policies that
+    match the decision asked (named by their id, else by the parent's)."""
+    outcome = remote_outcome(rule, policy, snapshot)
+    answers = [_Answer(a, (a.event,) if a.event else ()) for a in outcome.answers]
+    for sub in outcome.sub_policies:
+        if outcome.file is not None and sub_policy_matches(sub, snapshot):
+            named = sub if sub.id else replace(sub, id=policy.id)
+            answers.extend(_check_policy(named, snapshot, results, verified, outcome.file.url))
+    return answers
+
+
 # ------------------------------------------------------------------ waivers
 
 
@@ -378,21 +442,7 @@ def evaluate(policy_set: PolicySet, snapshot: Snapshot) -> Decision:
     answers: list[_Answer] = []
     verified: set[Rule] = set()
     for policy in policies:
-        if _excluded(policy, snapshot.package):
-            excluded = Requirement(
-                type=EXCLUDED,
-                subject_type=snapshot.subject_type,
-                subject_identifier=snapshot.subject_identifier,
-                testcase=None,
-                policy_id=policy.id,
-            )
-            answers.append(_Answer(excluded, ()))
-            continue
-        for rule in policy.rules:
-            if rule in verified:  # Greenwave's RuleContext.verify: each rule once
-                continue
-            verified.add(rule)
-            answers.extend(_check(rule, policy, snapshot, results))
+        answers.extend(_check_policy(policy, snapshot, results, verified, None))
 
     active = _active_waivers(snapshot)
     answers = [_waive(a, active) for a in answers]
