@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adapters import bootstrap
@@ -42,13 +43,48 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
     common(p)
     p.add_argument("--json", action="store_true", help="print the response as JSON")
 
+    p = sub.add_parser(
+        "validate-gating-yaml",
+        help="check a package's gating.yaml as Greenwave's validate-gating-yaml does",
+    )
+    p.add_argument("file", metavar="FILE", help="the gating.yaml ('-': standard input)")
+    p.add_argument("--policies", metavar="DIR", help="parent policies (default: the configured)")
+    p.add_argument("--config", metavar="FILE", help="settings file")
+    p.add_argument("--json", action="store_true", help='print {"message": ...} as Greenwave')
+
 
 def run(args: argparse.Namespace) -> int | None:
     if args.command == "serve":
         return cmd_serve(args)
     if args.command == "decision":
         return cmd_decision(args)
+    if args.command == "validate-gating-yaml":
+        return cmd_validate_gating_yaml(args)
     return None
+
+
+def cmd_validate_gating_yaml(args: argparse.Namespace) -> int:
+    """0: All OK; 1: Greenwave would refuse the file or warn about it; 2: the file (or
+    the parent policies) cannot be read."""
+    from adapters.remote_rule_yaml import ALL_OK, gating_yaml_check
+    from policies.spec import PolicyError
+
+    try:
+        body = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"relengotron validate-gating-yaml: cannot read {args.file}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        parents = bootstrap.policy_set(bootstrap.settings(args.config), args.policies).policies
+    except PolicyError as exc:
+        print(f"relengotron validate-gating-yaml: parent policies: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    _, message = gating_yaml_check(body, parents)
+    if args.json:
+        print(json.dumps({"message": message}))
+    else:
+        print(message if message == ALL_OK else f"{args.file}: {message}")
+    return EXIT_OK if message == ALL_OK else EXIT_PROBLEM
 
 
 # ------------------------------------------------------------------ wiring

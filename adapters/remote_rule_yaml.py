@@ -28,6 +28,7 @@ from policies.spec import (
 __all__ = [
     "ALL_OK",
     "GatingYamlError",
+    "gating_yaml_check",
     "load_remote_policies",
     "read_remote_rule_node",
     "validate_gating_yaml",
@@ -185,6 +186,20 @@ def validate_gating_yaml(text: str | bytes, parents: Iterable[Policy]) -> tuple[
             " decision context in the parent policies."
         )
     return True, ALL_OK
+
+
+def gating_yaml_check(body: bytes, parents: Iterable[Policy]) -> tuple[int, str]:
+    """(HTTP status, message) of Greenwave's ``POST /api/v1.0/validate-gating-yaml``: 400
+    for a file it refuses (or no policies), else 200 with ``All OK`` or the warning about
+    decision contexts no parent policy has."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return 400, f"The file is not UTF-8: {exc}"
+    valid, message = validate_gating_yaml(text, parents)
+    if valid or message.startswith("Greenwave could not find a parent policy"):
+        return 200, message
+    return 400, message
 
 
 def read_remote_rule_node(node: yaml.Node, error: Any) -> RemoteRule:

@@ -38,6 +38,7 @@ from adapters.http.catchup import Readiness
 from adapters.http.commands import Commands
 from adapters.http.front import Decisions, Front, unavailable
 from adapters.http.guard import describe
+from adapters.remote_rule_yaml import gating_yaml_check
 from adapters.settings import ApiSettings
 from policies.spec import PolicySet
 from projections.decision_api import (
@@ -273,6 +274,19 @@ def create_app(
     )
     def policies() -> Response:
         return json_response({"policies": [policy_json(p) for p in service.policy_set().policies]})
+
+    @app.post(
+        "/api/v1.0/validate-gating-yaml",
+        tags=["greenwave"],
+        summary="Check a package's gating.yaml as Greenwave would",
+        responses={200: {"description": '{"message": "All OK"} or why not'}, **schemas.errors(400)},
+    )
+    async def validate_gating_yaml(request: Request) -> Response:
+        # greenwave/api_v1.py validate_gating_yaml_post: a refused file is a 400, a
+        # decision context no parent policy has is a 200 with Greenwave's warning.
+        body = await request.body()
+        status, message = gating_yaml_check(body, service.policy_set().policies)
+        return json_response({"message": message}, status)
 
     @app.get(
         "/api/v1.0/about",
