@@ -399,7 +399,10 @@ class Decision:
         evidence = {"result_id", "waiver_id", "event", "detail"}
 
         def state(r: Requirement) -> dict[str, Any]:
-            return {k: v for k, v in _fields(r).items() if k not in evidence}
+            # A gating.yaml answer's detail is its state (why the file cannot be used:
+            # not fetched yet, the fetch error, the parse error), not evidence.
+            kept = evidence - {"detail"} if r.type in _GATING_YAML_TEXT else evidence
+            return {k: v for k, v in _fields(r).items() if k not in kept}
 
         doc = {
             "verdict": self.verdict,

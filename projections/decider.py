@@ -25,16 +25,18 @@ from domain.gating import Bisection, Gate
 from domain.outbox import KOJI_MOVE
 from policies.answers import Decision, Requirement
 from policies.engine import evaluate
+from policies.snapshot import Snapshot
 from policies.spec import BatchIntegrityRule, PolicySet, policy_set_from_canonical
 from projections import bisection, outbox
 from projections.config import GatingConfig
 from projections.follower import PAGE, Follower, ViewSnapshots
 from projections.gating import TOPICS, GatingView, OverrideState, package_of
+from projections.remote_files import with_remote_files
 
 NAME = "decider"
 # Bump when GatingView's fields change: older snapshots are ignored.
 # 3: results with architecture/variant and integer ids; builds named under an alias.
-VIEW_FORMAT = 3
+VIEW_FORMAT = 4  # 4: remote rule files (gating.yaml)
 # Requirement types of manual overrides (ours, next to Greenwave's).
 MANUAL_OVERRIDE = "manual-override"
 MANUAL_HOLD = "manual-hold"
@@ -120,6 +122,18 @@ class Decider(Follower[GatingView, DeciderReport]):
             self.view._names[gate.id] = ("gate", nvr)
         return gate
 
+    def snapshot(self, nvr: str) -> Snapshot:
+        """What the build is decided on, with the gating.yaml files its RemoteRules read."""
+        view = self.view
+        build = view.builds.get(nvr)
+        return with_remote_files(
+            view.snapshot(nvr),
+            self.policy_set(),
+            self.config.remote_rule_templates,
+            build.change if build else None,
+            view.remote_files,
+        )
+
     # ---------------------------------------------------------------- deciding
 
     def decide(self, trigger: str | None) -> None:
@@ -196,7 +210,7 @@ class Decider(Follower[GatingView, DeciderReport]):
 
     def _evaluate(self, nvr: str, trigger: str | None, at: str | None) -> None:
         self.report.evaluated += 1
-        decision = evaluate(self.policy_set(), self.view.snapshot(nvr))
+        decision = evaluate(self.policy_set(), self.snapshot(nvr))
         override = self.view.overrides.get(nvr)
         if override is not None:
             decision = overridden(decision, override)

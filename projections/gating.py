@@ -20,10 +20,20 @@ from domain.facts import (
     PASSED,
     canonical_subject_type,
 )
-from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot, WaiverView, public_id
+from domain.remote_rules import REMOTE_RULE_TOPICS
+from policies.snapshot import (
+    BATCH_INVALID,
+    BatchView,
+    RemoteFileView,
+    ResultView,
+    Snapshot,
+    WaiverView,
+    public_id,
+)
 from projections.config import GatingConfig
 from projections.greenwave_records import arch_and_variant
 from projections.records import DecisionRecords, ref
+from projections.remote_files import file_view
 
 # The stored event topics the model reads (the store filters on them).
 SUBJECT_TOPICS = (
@@ -56,7 +66,7 @@ CONTROL_TOPICS = (
     "domain.overrides:GateOverride.Opened",
     "domain.overrides:GateOverride.Recorded",
 )
-TOPICS = SUBJECT_TOPICS + DECIDER_TOPICS + CONTROL_TOPICS
+TOPICS = SUBJECT_TOPICS + DECIDER_TOPICS + CONTROL_TOPICS + REMOTE_RULE_TOPICS
 # Input events that move the decider's clock (message time). Policy activations do
 # not: they are recorded at the wall-clock time of a sync, which may be far later
 # than the messages ingested after them (an archive), and must not expire bisections.
@@ -148,6 +158,8 @@ class GatingView(DecisionRecords):
         self.tag_changes: list[tuple[str, str, bool, str | None]] = []  # nvr, tag, added, user
         self.active_policies: ActivePolicies | None = None  # None: the decider's own set
         self.overrides: dict[str, OverrideState] = {}
+        # Remote rule files (gating.yaml) as fetched: URL -> its fetches, in log order.
+        self.remote_files: dict[str, list[RemoteFileView]] = {}
 
     # ------------------------------------------------------------ folding
 
@@ -201,6 +213,10 @@ class GatingView(DecisionRecords):
             b.change = e.change
             self._change(e.change).nvrs.add(nvr)
         self.dirty.add(nvr)
+
+    def _on_RemoteRuleFile_Fetched(self, e: Any, position: int) -> None:
+        self.remote_files.setdefault(e.url, []).append(file_view(e, position, ref(e)))
+        self.dirty.update(e.subjects)  # the builds that asked for it decide again
 
     def _on_Change_BuildLinked(self, e: Any, position: int) -> None:
         kind, ident = self._names.get(e.originator_id, (None, None))

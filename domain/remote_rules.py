@@ -1,0 +1,69 @@
+"""Remote rule files (a package's ``gating.yaml``) as they were fetched: the log, not the
+network, is what decisions read, so a replay decides exactly as the original run did.
+
+One aggregate per URL (the URL names the repository and the commit: a newer commit's
+file is another URL, so another aggregate). Each fetch is one ``Fetched`` event: the
+file's bytes (base64) and hash, or ``absent`` (404), or ``error`` (timeout, 5xx: nothing
+known, the gate stays closed); and, for a file found, its policies already read (the
+``PolicySet`` canonical form of Greenwave's ``RemotePolicy``) or why it could not be read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain import ids
+
+# The stored event topics (a schema: see the README).
+REMOTE_RULE_FILE_SEEN = "domain.remote_rules:RemoteRuleFile.Seen"
+REMOTE_RULE_FILE_FETCHED = "domain.remote_rules:RemoteRuleFile.Fetched"
+REMOTE_RULE_TOPICS = (REMOTE_RULE_FILE_SEEN, REMOTE_RULE_FILE_FETCHED)
+
+# Fetched.status values (policies/snapshot.py REMOTE_* read them).
+FOUND = "found"
+ABSENT = "absent"
+ERROR = "error"
+STATUSES = (FOUND, ABSENT, ERROR)
+
+
+def remote_rule_file_id(url: str) -> UUID:
+    return uuid5(ids.NAMESPACE, f"remote-rule-file:{url}")
+
+
+class RemoteRuleFile(Aggregate):
+    @staticmethod
+    def create_id(url: str) -> UUID:
+        return remote_rule_file_id(url)
+
+    @event("Seen")
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.status: str | None = None
+        self.content_hash: str | None = None
+
+    @event("Fetched")
+    def record_fetch(
+        self,
+        url: str,
+        at: str,
+        status: str,
+        content_b64: str | None,
+        content_hash: str | None,
+        error: str | None,
+        policies: list[dict[str, Any]] | None,
+        attempts: int,
+        subjects: list[str],
+        after: int,
+    ) -> None:
+        """``at``: when it was fetched; ``subjects``: the builds that asked for it;
+        ``after``: the log position the decider had decided up to when it asked (the
+        fetches of one run share it: a replay decides them together, as the run did);
+        ``error``: the fetch error (status error) or why the file cannot be read
+        (status found, ``policies`` None: Greenwave's invalid-gating-yaml details)."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown remote rule file status {status!r}")
+        self.status = status
+        self.content_hash = content_hash
