@@ -227,7 +227,9 @@ def _feed_remote_file(replay: _Replay, e: Any) -> None:
     """A recorded gating.yaml fetch is an input, as an effector outcome: written into the
     replay at the same point, after deciding what precedes it; the fetches of one run are
     decided together before what follows them. The network is never asked."""
-    if replay.fetched != e.after:  # another run's fetches: decide what precedes them
+    if e.after < 0:  # asked for by the decision API, not by a decide run: an input as any
+        replay.flush()
+    elif replay.fetched != e.after:  # another run's fetches: decide what precedes them
         replay.decide()
     agg: Any
     try:
@@ -247,7 +249,9 @@ def _feed_remote_file(replay: _Replay, e: Any) -> None:
         after=e.after,
     )
     replay.app.save(agg)
-    replay.undecided, replay.fetched = True, e.after
+    replay.undecided = True
+    if e.after >= 0:
+        replay.fetched = e.after
 
 
 def compare(

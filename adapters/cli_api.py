@@ -53,6 +53,13 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
     p.add_argument("--json", action="store_true", help='print {"message": ...} as Greenwave')
 
 
+def _remote_rules(store: Any, cfg: Any) -> Any:
+    """gating.yaml for the decision API's RemoteRules (read from the log, fetched once)."""
+    from adapters.remote_rule_source import StoreRemoteRules
+
+    return StoreRemoteRules(store, cfg)
+
+
 def run(args: argparse.Namespace) -> int | None:
     if args.command == "serve":
         return cmd_serve(args)
@@ -127,6 +134,7 @@ def make_app(db: str | None = None, config: str | None = None) -> FastAPI:
         artifact=queries.artifact,
         push=queries.push,
         readiness=readiness,
+        remote=_remote_rules(store, cfg),
     )
     # The read models follow the log while the server runs (writes, ingest and other
     # processes append to it): every ``project_interval`` seconds, and at once when a
@@ -238,7 +246,9 @@ def cmd_decision(args: argparse.Namespace) -> int:
     # Answer from read models that reflect everything recorded before this command
     # (rebuilt first when their format changed, as after an upgrade).
     bootstrap.projector(store, cfg).run()
-    service = DecisionService(bootstrap.read_model(store, cfg), policies)
+    service = DecisionService(
+        bootstrap.read_model(store, cfg), policies, remote=_remote_rules(store, cfg)
+    )
     request: dict[str, Any] = {
         "product_version": args.product_version,
         "decision_context": args.context[0] if len(args.context) == 1 else args.context,

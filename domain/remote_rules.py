@@ -60,7 +60,8 @@ class RemoteRuleFile(Aggregate):
     ) -> None:
         """``at``: when it was fetched; ``subjects``: the builds that asked for it;
         ``after``: the log position the decider had decided up to when it asked (the
-        fetches of one run share it: a replay decides them together, as the run did);
+        fetches of one run share it: a replay decides them together, as the run did;
+        -1: asked for by the decision API, outside a decide run);
         ``error``: the fetch error (status error) or why the file cannot be read
         (status found, ``policies`` None: Greenwave's invalid-gating-yaml details)."""
         if status not in STATUSES:

@@ -40,7 +40,14 @@ from policies.engine import (
     evaluate,
     latest_results,
 )
-from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot, WaiverView
+from policies.snapshot import (
+    BATCH_INVALID,
+    BatchView,
+    RemoteRuleInput,
+    ResultView,
+    Snapshot,
+    WaiverView,
+)
 from policies.spec import BatchIntegrityRule, Policy, PolicySet, rule_as_dict
 from projections.decider import MANUAL_HOLD, MANUAL_OVERRIDE
 from projections.decision_request import (
@@ -188,8 +195,12 @@ class DecisionService:
         policies: Callable[[], PolicySet] | PolicySet,
         *,
         overdue_after: timedelta = timedelta(hours=24),
+        remote: Callable[[Snapshot, PolicySet], RemoteRuleInput | None] | None = None,
     ) -> None:
         self.read_model = read_model
+        # What a RemoteRule reads (the build's source, the recorded gating.yaml files);
+        # None: no file is known, and a RemoteRule answers failed-fetch (never satisfied).
+        self._remote = remote
         self._provider = policies if callable(policies) else (lambda: policies)
         self.overdue_after = overdue_after
         self._source: PolicySet | None = None
@@ -228,6 +239,8 @@ class DecisionService:
                 product_version=req.product_version,
                 decision_context=req.contexts[0],
             )
+            if self._remote is not None:
+                base = replace(base, remote=self._remote(base, policy_set))
             matched = self._matching(policy_set, base, req.contexts)
             if not matched:
                 if subject_type in IGNORE_MISSING_POLICY:

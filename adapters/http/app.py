@@ -162,6 +162,7 @@ def create_app(
     artifact: Callable[[str], dict[str, Any] | None] | None = None,
     push: Callable[[str], dict[str, Any] | None] | None = None,
     readiness: Readiness | None = None,
+    remote: Callable[[Any, PolicySet], Any] | None = None,
 ) -> FastAPI:
     """The API over a read model and a policy set provider (called per request; it should
     hand out the same loaded set until the policies change). ``token`` defaults to
@@ -173,7 +174,10 @@ def create_app(
     write_token = settings.token() if token is _UNSET else token
     now = clock or (lambda: datetime.now(UTC))
     service = DecisionService(
-        read_model, policy_set_provider, overdue_after=timedelta(hours=settings.overdue_hours)
+        read_model,
+        policy_set_provider,
+        overdue_after=timedelta(hours=settings.overdue_hours),
+        remote=remote,  # gating.yaml (RemoteRule): adapters/remote_rule_source.py
     )
     version = _version()
 

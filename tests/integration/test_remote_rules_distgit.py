@@ -179,3 +179,74 @@ def test_a_store_written_before_remote_rules(tmp_path: Path) -> None:
     cfg = Settings(gating=CONFIG)
     assert bootstrap.decide_with(app, cfg, POLICIES).decisions == []
     app.close()
+
+
+FEDORA = Path(__file__).resolve().parents[1] / "fixtures" / "fedora_greenwave"
+TIER0 = "fedora-ci.koji-build.tier0.functional"
+# A real-shaped gating.yaml (docs.fedoraproject.org "CI gating"): testing and stable.
+REAL_GATING_YAML = f"""\
+--- !Policy
+product_versions:
+  - fedora-*
+decision_contexts: [bodhi_update_push_testing, bodhi_update_push_stable]
+subject_type: koji_build
+rules:
+  - !PassingTestCaseRule {{test_case_name: {TIER0}}}
+"""
+
+
+def test_bodhi_contexts_through_the_decision_api(
+    tmp_path: Path, distgit: FakeDistGit, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fedora's production policy, unchanged, and ``relengotron decision`` (the decision
+    API's service) in each Bodhi context, for a build whose package opts in. Expected as
+    Greenwave decides (greenwave/decision.py, policies.py: the remoterule policy applies
+    only where the file has a policy for the context; fetched-gating-yaml is satisfied)."""
+    rev = distgit.commit("rpms", "bash", "gating.yaml", REAL_GATING_YAML)
+    config = tmp_path / "relengotron.toml"
+    config.write_text(
+        f'[gating]\npolicies = "{FEDORA}"\n'
+        f'[gating.remote_rules]\nurl_templates = ["{distgit.template}"]\n'
+        "timeout = 2\nretries = 1\n"
+    )
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    bus = Bus()
+    nvr = "bash-5.2.37-1.fc42"
+    stream = tmp_path / "in.jsonl"
+    stream.write_text(json.dumps(built(bus, nvr, "bash", rev)) + "\n")
+    common = ["--db", db, "--config", str(config)]
+    assert main(["ingest", str(stream), *common, "--no-progress", "--json"]) == 0
+    capsys.readouterr()
+    url = distgit.template.format(pkg_namespace="rpms/", pkg_name="bash", rev=rev)
+
+    def decision(context: str) -> dict[str, Any]:
+        argv = ["decision", nvr, "--product-version", "fedora-42", "--context", context]
+        main([*argv, *common, "--json"])
+        return json.loads(capsys.readouterr().out)
+
+    for context in ("bodhi_update_push_testing", "bodhi_update_push_stable"):
+        d = decision(context)
+        assert d["applicable_policies"] == [
+            "kojibuild_bodhipush_no_requirements",
+            "kojibuild_bodhipush_remoterule",
+        ]
+        assert (d["policies_satisfied"], d["summary"]) == (
+            False,
+            "Of 1 required test, 1 result missing",
+        )
+        assert [(r["type"], r["source"]) for r in d["satisfied_requirements"]] == [
+            ("fetched-gating-yaml", url)
+        ]
+        assert [(r["type"], r["testcase"], r["source"]) for r in d["unsatisfied_requirements"]] == [
+            ("test-result-missing", TIER0, url)
+        ]
+    for context in ("bodhi_update_push_testing_critpath", "bodhi_update_push_stable_critpath"):
+        d = decision(context)
+        assert d["applicable_policies"] == ["kojibuild_bodhipush_no_requirements"]
+        assert (d["policies_satisfied"], d["summary"]) == (True, "No tests are required")
+    d = decision("bodhi_update_push_stable_core_critpath")
+    assert d["applicable_policies"] == ["kojibuild_bodhipush_no_requirements"]
+    # fetched once, on first need; every later answer read the log
+    assert len(distgit.requests) == 1
+    distgit.stop()
+    assert decision("bodhi_update_push_stable")["satisfied_requirements"][0]["source"] == url
