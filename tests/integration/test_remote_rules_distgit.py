@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from adapters import audit_verify, bootstrap
+from adapters import audit, audit_verify, bootstrap
 from adapters.cli import main
 from adapters.store import open_app
 from tests.fakedistgit import FakeDistGit
@@ -145,6 +145,14 @@ def test_gating_yaml_from_dist_git(tmp_path: Path, distgit: FakeDistGit) -> None
     d = last_decision(app, "bash-5.3-2.fc44")
     assert types(d["unsatisfied_requirements"]) == [("test-result-missing", "dist.abicheck")]
     assert d["unsatisfied_requirements"][0]["source"] == url2
+    # explain names the file (its URL names the commit) and its hash for each answer
+    x = audit.explain(app, bootstrap.settings(str(config)), "bash-5.3-2.fc44")
+    assert x is not None
+    last = x["decisions"][-1]["requirements"]
+    fetched = next(r for r in last if r["type"] == "fetched-gating-yaml")
+    assert fetched["evidence"]["file"]["url"] == url2
+    assert fetched["evidence"]["file"]["content_hash"].startswith("sha256:")
+    assert f"gating.yaml {url2}" in audit.render_explain(x)
     requests = len(distgit.requests)
     assert requests == 2 + 1 + 1 + 1 + 1  # bash-1 twice timed out, again; zsh, vim, bash-2
 
