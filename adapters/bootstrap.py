@@ -60,7 +60,11 @@ def decide_all(app: RelengApp, cfg: Settings) -> tuple[DeciderReport, ComposerRe
 def decide_with(app: RelengApp, cfg: Settings, policies: PolicySet) -> DeciderReport:
     """Run the decider; then fetch and record the gating.yaml files open gates need and
     the log lacks (RemoteRule), and decide those builds again."""
-    deciding = decider(app, cfg, policies)
+    return run_decider(app, cfg, decider(app, cfg, policies))
+
+
+def run_decider(app: RelengApp, cfg: Settings, deciding: Decider) -> DeciderReport:
+    """One decide run of ``deciding``, with the gating.yaml fetches it needs."""
     report = deciding.run()
     if remote_rule_fetch.fetch_needed(app, deciding, cfg.remote_rules):
         more = deciding.run()

@@ -36,9 +36,19 @@ def remote_rules(policy_set: PolicySet, snapshot: Snapshot) -> list[RemoteRule]:
         if policy.subject_type == snapshot.subject_type
         and snapshot.decision_context in policy.decision_contexts
         and any(fnmatchcase(snapshot.product_version, p) for p in policy.product_versions)
+        and _allowed(policy.packages, policy.excluded_packages, snapshot.package)
         for rule in policy.rules
         if isinstance(rule, RemoteRule)
     ]
+
+
+def _allowed(packages: tuple[str, ...], excluded: tuple[str, ...], package: str | None) -> bool:
+    """A policy whose allowlist leaves the package out, or that excludes it, reads no file."""
+    if not package:
+        return True
+    if any(fnmatchcase(package, p) for p in excluded):
+        return False
+    return not packages or any(fnmatchcase(package, p) for p in packages)
 
 
 def needed_urls(policy_set: PolicySet, snapshot: Snapshot) -> list[list[str]]:
