@@ -31,7 +31,7 @@ from projections import bisection, outbox
 from projections.config import GatingConfig
 from projections.follower import PAGE, Follower, ViewSnapshots
 from projections.gating import TOPICS, GatingView, OverrideState, package_of
-from projections.remote_files import with_remote_files
+from projections.remote_files import awaits_remote_file, with_remote_files
 
 NAME = "decider"
 # Bump when GatingView's fields change: older snapshots are ignored.
@@ -211,6 +211,11 @@ class Decider(Follower[GatingView, DeciderReport]):
     def _evaluate(self, nvr: str, trigger: str | None, at: str | None) -> None:
         self.report.evaluated += 1
         decision = evaluate(self.policy_set(), self.snapshot(nvr))
+        if awaits_remote_file(decision):
+            # A gating.yaml this build needs is not in the log yet: the fetcher runs after
+            # this run and its record brings the build back; deciding now would announce
+            # a hold that only says "not fetched yet". Undecided is not promoted.
+            return
         override = self.view.overrides.get(nvr)
         if override is not None:
             decision = overridden(decision, override)

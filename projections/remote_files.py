@@ -12,11 +12,27 @@ from dataclasses import replace
 from fnmatch import fnmatchcase
 from typing import Any
 
-from policies.remote import remote_urls
+from policies.answers import GATING_YAML_FAILED_FETCH, Decision
+from policies.remote import NOT_FETCHED, remote_urls
 from policies.snapshot import RemoteFileView, RemoteRuleInput, Snapshot
 from policies.spec import PolicySet, RemoteRule, policy_set_from_canonical
 
-__all__ = ["file_view", "needed_urls", "remote_rules", "scm_of_change", "with_remote_files"]
+__all__ = [
+    "awaits_remote_file",
+    "file_view",
+    "needed_urls",
+    "remote_rules",
+    "scm_of_change",
+    "with_remote_files",
+]
+
+
+def awaits_remote_file(decision: Decision) -> bool:
+    """The decision lacks a gating.yaml that has never been fetched (not one that failed)."""
+    return any(
+        r.type == GATING_YAML_FAILED_FETCH and r.detail == NOT_FETCHED
+        for r in decision.unsatisfied_requirements
+    )
 
 
 def scm_of_change(change: str | None) -> tuple[str, str, str] | None:

@@ -101,6 +101,12 @@ def test_gating_yaml_from_dist_git(tmp_path: Path, distgit: FakeDistGit) -> None
     ingest(tmp_path, "night1.jsonl", night, args)
 
     app = open_app(db)
+    # No decision is announced before the file is known: one decision per build, each
+    # made with its file (or its failed fetch), never "not fetched yet".
+    derived = audit_verify.derived(app)
+    for nvr in ("bash-5.3-1.fc44", "zsh-5.9-1.fc44", "vim-9.1-1.fc44"):
+        assert [r["event"] for r in derived[f"gate:{nvr}"]] == ["Gate.Opened", "Gate.Decided"]
+    assert "not been fetched yet" not in json.dumps(derived)
     d = last_decision(app, "bash-5.3-1.fc44")
     assert d["verdict"] == "hold" and d["policies_satisfied"] is False
     (req,) = d["unsatisfied_requirements"]
