@@ -34,7 +34,12 @@ from adapters.translate import Envelope
 from adapters.view_store import SQLViewStore
 from domain.application import RelengApp
 from domain.outbox import KOJI_MOVE, Action
-from domain.remote_rules import REMOTE_RULE_FILE_FETCHED, RemoteRuleFile
+from domain.remote_rules import (
+    BUILD_SOURCE_OBSERVED,
+    REMOTE_RULE_FILE_FETCHED,
+    BuildSource,
+    RemoteRuleFile,
+)
 from policies.spec import PolicySet
 from projections.decider import Decider
 from projections.gating import DECIDER_TOPICS
@@ -127,12 +132,18 @@ def verify(
         }
         problems: list[dict[str, Any]] = []
         requested: dict[Any, bool] = {}
-        topics = (MESSAGE_TOPIC, *OUTCOME_TOPICS, ACTIVATED, REMOTE_RULE_FILE_FETCHED)
+        topics = (
+            MESSAGE_TOPIC,
+            *OUTCOME_TOPICS,
+            ACTIVATED,
+            REMOTE_RULE_FILE_FETCHED,
+            BUILD_SOURCE_OBSERVED,
+        )
         for n in notifications(app, topics):
             e = app.mapper.to_domain_event(n)
             if n.topic == ACTIVATED:
                 counts["activations"] += 1
-            elif n.topic == REMOTE_RULE_FILE_FETCHED:
+            elif n.topic in (REMOTE_RULE_FILE_FETCHED, BUILD_SOURCE_OBSERVED):
                 counts["remote_files_fed"] += 1
                 _feed_remote_file(replay, e)
             elif n.topic == MESSAGE_TOPIC:
@@ -235,19 +246,22 @@ def _feed_remote_file(replay: _Replay, e: Any) -> None:
     try:
         agg = replay.app.repository.get(e.originator_id)
     except Exception:
-        agg = RemoteRuleFile(e.url)
-    agg.record_fetch(
-        url=e.url,
-        at=e.at,
-        status=e.status,
-        content_b64=e.content_b64,
-        content_hash=e.content_hash,
-        error=e.error,
-        policies=e.policies,
-        attempts=e.attempts,
-        subjects=list(e.subjects),
-        after=e.after,
-    )
+        agg = BuildSource(e.nvr) if hasattr(e, "nvr") else RemoteRuleFile(e.url)
+    if isinstance(agg, BuildSource):
+        agg.observe(nvr=e.nvr, at=e.at, source=e.source, error=e.error, after=e.after)
+    else:
+        agg.record_fetch(
+            url=e.url,
+            at=e.at,
+            status=e.status,
+            content_b64=e.content_b64,
+            content_hash=e.content_hash,
+            error=e.error,
+            policies=e.policies,
+            attempts=e.attempts,
+            subjects=list(e.subjects),
+            after=e.after,
+        )
     replay.app.save(agg)
     replay.undecided = True
     if e.after >= 0:

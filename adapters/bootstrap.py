@@ -66,7 +66,15 @@ def decide_with(app: RelengApp, cfg: Settings, policies: PolicySet) -> DeciderRe
 def run_decider(app: RelengApp, cfg: Settings, deciding: Decider) -> DeciderReport:
     """One decide run of ``deciding``, with the gating.yaml fetches it needs."""
     report = deciding.run()
-    if remote_rule_fetch.fetch_needed(app, deciding, cfg.remote_rules):
+    gateway: list[Any] = []
+
+    def koji() -> Any:  # made only when a build's source must be asked of koji
+        if not gateway:
+            gateway.append(koji_gateway(cfg))
+        return gateway[0]
+
+    hub = koji if cfg.koji.hub else None
+    if remote_rule_fetch.fetch_needed(app, deciding, cfg.remote_rules, koji=hub):
         more = deciding.run()
         report.read += more.read
         report.evaluated += more.evaluated

@@ -16,9 +16,10 @@ import base64
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import requests
@@ -27,9 +28,18 @@ from eventsourcing.application import AggregateNotFoundError
 from adapters.remote_rule_yaml import GatingYamlError, load_remote_policies
 from adapters.settings import RemoteRuleSettings
 from domain.application import RelengApp
-from domain.remote_rules import ABSENT, ERROR, FOUND, RemoteRuleFile, remote_rule_file_id
+from domain.remote_rules import (
+    ABSENT,
+    ERROR,
+    FOUND,
+    BuildSource,
+    RemoteRuleFile,
+    build_source_id,
+    remote_rule_file_id,
+)
+from policies.snapshot import RemoteRuleInput
 from projections.decider import Decider
-from projections.remote_files import needed_urls
+from projections.remote_files import needed_urls, source_input
 
 __all__ = ["Fetched", "RemoteRuleSettings", "fetch", "fetch_needed", "record"]
 
@@ -120,18 +130,31 @@ def fetch_needed(
     settings: RemoteRuleSettings,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     sleep: Callable[[float], None] = time.sleep,
+    koji: Callable[[], Any] | None = None,
 ) -> int:
     """Fetch and record the gating.yaml files that open gates need and the log does not
-    hold (or holds only as a failed fetch). Returns how many fetches were recorded."""
+    hold (or holds only as a failed fetch); first, for a build whose source no message
+    gave, ask koji's ``getBuild`` (``koji``: makes the gateway; None: no hub configured)
+    and record its answer. Returns how many records were written."""
     view = decider.view
     position = decider.report.position
     policy_set = decider.policy_set()
+    recorded = 0
     chains: dict[tuple[str, ...], set[str]] = {}
     for nvr in sorted(n for n in view.builds if view.is_candidate(n)):
-        for urls in needed_urls(policy_set, decider.snapshot(nvr)):
+        snapshot = decider.snapshot(nvr)
+        remote = snapshot.remote
+        if remote is not None and remote.scm is None and _ask_koji(view, nvr, remote):
+            observed = observe_source(app, nvr, koji, clock().isoformat(), position)
+            recorded += 1
+            build = view.builds.get(nvr)
+            snapshot = replace(
+                snapshot,
+                remote=source_input(remote.templates, build.change if build else None, observed),
+            )
+        for urls in needed_urls(policy_set, snapshot):
             chains.setdefault(tuple(urls), set()).add(nvr)
     done: dict[str, str] = {url: fs[-1].status for url, fs in view.remote_files.items() if fs}
-    recorded = 0
     for chain, nvrs in chains.items():
         for url in chain:  # Greenwave's order: the next URL only when this file is absent
             status = done.get(url)
@@ -143,3 +166,40 @@ def fetch_needed(
             if status != ABSENT:
                 break
     return recorded
+
+
+def _ask_koji(view: Any, nvr: str, remote: RemoteRuleInput) -> bool:
+    """Not asked yet, or asked and koji could not answer."""
+    seen = view.observed_sources.get(nvr)
+    return seen is None or seen[1] is not None
+
+
+def observe_source(
+    app: RelengApp, nvr: str, koji: Callable[[], Any] | None, at: str, after: int
+) -> tuple[str | None, str | None]:
+    """Ask koji for the build's ``source`` (Greenwave's ``retrieve_koji_build_source``)
+    and record the answer as observed: (source, error)."""
+    source: str | None = None
+    error: str | None = None
+    if koji is None:
+        error = "no koji hub is configured to ask for the build's source ([koji] hub)"
+    else:
+        try:
+            build = koji().build(nvr)
+        except Exception as exc:  # the gateway's errors: unreachable, refused
+            error = f"Could not reach Koji: {exc}"
+        else:
+            if build is None:
+                error = f"Koji build not found for {nvr}"
+            else:
+                source = build.get("source") or (build.get("extra") or {}).get("source", {}).get(
+                    "original_url"
+                )
+    agg: BuildSource
+    try:
+        agg = app.repository.get(build_source_id(nvr))
+    except AggregateNotFoundError:
+        agg = BuildSource(nvr)
+    agg.observe(nvr=nvr, at=at, source=source, error=error, after=after)
+    app.save(agg)
+    return source, error

@@ -5,17 +5,18 @@ the build's events (its ``source``) and each file's ``RemoteRuleFile`` stream.""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from adapters.remote_rule_fetch import fetch, record
 from adapters.settings import Settings
 from domain import ids
 from domain.application import RelengApp
-from domain.remote_rules import ABSENT, FOUND, remote_rule_file_id
+from domain.remote_rules import ABSENT, FOUND, build_source_id, remote_rule_file_id
 from policies.remote import remote_urls
 from policies.snapshot import RemoteFileView, RemoteRuleInput, Snapshot
 from policies.spec import PolicySet, RemoteRule
-from projections.remote_files import file_view, scm_of_change
+from projections.remote_files import file_view, source_input
 
 __all__ = ["StoreRemoteRules"]
 
@@ -36,6 +37,15 @@ class StoreRemoteRules:
             change = getattr(e, "change", None) or change
         return change
 
+    def _observed(self, subject: Snapshot) -> tuple[str | None, str | None] | None:
+        """koji's answer for the build's source, when a decide run asked it."""
+        seen = None
+        e: Any
+        for e in self.app.events.get(build_source_id(subject.subject_identifier)):
+            if type(e).__qualname__ == "BuildSource.Observed":
+                seen = (e.source, e.error)
+        return seen
+
     def _files(self, url: str) -> list[RemoteFileView]:
         events: list[Any] = list(self.app.events.get(remote_rule_file_id(url)))
         return [
@@ -48,9 +58,8 @@ class StoreRemoteRules:
         rules = [r for p in policy_set.policies for r in p.rules if isinstance(r, RemoteRule)]
         if not rules:
             return None
-        scm = scm_of_change(self._change(subject))
         templates = self.cfg.gating.remote_rule_templates
-        base = RemoteRuleInput(templates=templates, scm=scm)
+        base = source_input(templates, self._change(subject), self._observed(subject))
         probe = Snapshot(**{**vars(subject), "remote": base})
         files: list[RemoteFileView] = []
         for rule in dict.fromkeys(rules):
@@ -66,7 +75,7 @@ class StoreRemoteRules:
                 files.extend(found)
                 if status != ABSENT:  # Greenwave's order: the next URL only after a 404
                     break
-        return RemoteRuleInput(templates=templates, scm=scm, files=tuple(files))
+        return replace(base, files=tuple(files))
 
 
 def _now() -> str:

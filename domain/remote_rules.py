@@ -20,7 +20,14 @@ from domain import ids
 # The stored event topics (a schema: see the README).
 REMOTE_RULE_FILE_SEEN = "domain.remote_rules:RemoteRuleFile.Seen"
 REMOTE_RULE_FILE_FETCHED = "domain.remote_rules:RemoteRuleFile.Fetched"
-REMOTE_RULE_TOPICS = (REMOTE_RULE_FILE_SEEN, REMOTE_RULE_FILE_FETCHED)
+BUILD_SOURCE_SEEN = "domain.remote_rules:BuildSource.Seen"
+BUILD_SOURCE_OBSERVED = "domain.remote_rules:BuildSource.Observed"
+REMOTE_RULE_TOPICS = (
+    REMOTE_RULE_FILE_SEEN,
+    REMOTE_RULE_FILE_FETCHED,
+    BUILD_SOURCE_SEEN,
+    BUILD_SOURCE_OBSERVED,
+)
 
 # Fetched.status values (policies/snapshot.py REMOTE_* read them).
 FOUND = "found"
@@ -68,3 +75,26 @@ class RemoteRuleFile(Aggregate):
             raise ValueError(f"unknown remote rule file status {status!r}")
         self.status = status
         self.content_hash = content_hash
+
+
+def build_source_id(nvr: str) -> UUID:
+    return uuid5(ids.NAMESPACE, f"build-source:{nvr}")
+
+
+class BuildSource(Aggregate):
+    """A build's SCM source as koji's ``getBuild`` answered it, asked when no message gave
+    it (Greenwave's ``retrieve_koji_build_source``): the dist-git commit a RemoteRule reads."""
+
+    @staticmethod
+    def create_id(nvr: str) -> UUID:
+        return build_source_id(nvr)
+
+    @event("Seen")
+    def __init__(self, nvr: str) -> None:
+        self.nvr = nvr
+
+    @event("Observed")
+    def observe(self, nvr: str, at: str, source: str | None, error: str | None, after: int) -> None:
+        """``source``: koji's answer (None: the build has none); ``error``: koji could
+        not be asked or does not know the build (nothing known: asked again later);
+        ``after``: as ``RemoteRuleFile.Fetched``."""

@@ -132,6 +132,7 @@ class Decider(Follower[GatingView, DeciderReport]):
             self.config.remote_rule_templates,
             build.change if build else None,
             view.remote_files,
+            view.observed_sources.get(nvr),
         )
 
     # ---------------------------------------------------------------- deciding

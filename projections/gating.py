@@ -160,6 +160,8 @@ class GatingView(DecisionRecords):
         self.overrides: dict[str, OverrideState] = {}
         # Remote rule files (gating.yaml) as fetched: URL -> its fetches, in log order.
         self.remote_files: dict[str, list[RemoteFileView]] = {}
+        # Builds' sources as koji's getBuild answered: nvr -> (source, error).
+        self.observed_sources: dict[str, tuple[str | None, str | None]] = {}
 
     # ------------------------------------------------------------ folding
 
@@ -217,6 +219,10 @@ class GatingView(DecisionRecords):
     def _on_RemoteRuleFile_Fetched(self, e: Any, position: int) -> None:
         self.remote_files.setdefault(e.url, []).append(file_view(e, position, ref(e)))
         self.dirty.update(e.subjects)  # the builds that asked for it decide again
+
+    def _on_BuildSource_Observed(self, e: Any, position: int) -> None:
+        self.observed_sources[e.nvr] = (e.source, e.error)
+        self.dirty.add(e.nvr)
 
     def _on_Change_BuildLinked(self, e: Any, position: int) -> None:
         kind, ident = self._names.get(e.originator_id, (None, None))

@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from policies.answers import GATING_YAML_FAILED_FETCH, Decision
-from policies.remote import NOT_FETCHED, remote_urls
+from policies.remote import NOT_FETCHED, SOURCE_UNKNOWN, remote_urls, scm_from_source_url
 from policies.snapshot import RemoteFileView, RemoteRuleInput, Snapshot
 from policies.spec import PolicySet, RemoteRule, policy_set_from_canonical
 
@@ -23,14 +23,16 @@ __all__ = [
     "needed_urls",
     "remote_rules",
     "scm_of_change",
+    "source_input",
     "with_remote_files",
 ]
 
 
 def awaits_remote_file(decision: Decision) -> bool:
-    """The decision lacks a gating.yaml that has never been fetched (not one that failed)."""
+    """The decision lacks a gating.yaml never fetched, or the build's source never asked
+    of koji (not one that failed: that is decided, held)."""
     return any(
-        r.type == GATING_YAML_FAILED_FETCH and r.detail == NOT_FETCHED
+        r.type == GATING_YAML_FAILED_FETCH and r.detail in (NOT_FETCHED, SOURCE_UNKNOWN)
         for r in decision.unsatisfied_requirements
     )
 
@@ -83,15 +85,39 @@ def with_remote_files(
     templates: tuple[str, ...],
     change: str | None,
     files: dict[str, list[RemoteFileView]],
+    observed: tuple[str | None, str | None] | None = None,
 ) -> Snapshot:
-    """The snapshot with what its RemoteRules read: the source and the recorded files."""
+    """The snapshot with what its RemoteRules read: the source (the change linked to the
+    build, else koji's ``getBuild`` answer, ``observed``: (source, error)) and the
+    recorded files."""
     if not remote_rules(policy_set, snapshot):
         return snapshot
-    scm = scm_of_change(change)
-    base = replace(snapshot, remote=RemoteRuleInput(templates=templates, scm=scm))
+    source = source_input(templates, change, observed)
+    base = replace(snapshot, remote=source)
     wanted = {url for chain in needed_urls(policy_set, base) for url in chain}
     recorded = tuple(f for url in sorted(wanted) for f in files.get(url, ()))
-    return replace(snapshot, remote=RemoteRuleInput(templates=templates, scm=scm, files=recorded))
+    return replace(snapshot, remote=replace(source, files=recorded))
+
+
+def source_input(
+    templates: tuple[str, ...],
+    change: str | None,
+    observed: tuple[str | None, str | None] | None,
+) -> RemoteRuleInput:
+    """Greenwave's ``retrieve_scm_from_koji``: a build without a source skips the
+    templates that need one; a source without a commit is an error."""
+    scm = scm_of_change(change)
+    if scm is not None or observed is None:
+        return RemoteRuleInput(templates=templates, scm=scm)
+    source, error = observed
+    if error is not None:
+        return RemoteRuleInput(templates=templates, source_error=error)
+    if not source:
+        return RemoteRuleInput(templates=templates, no_source=True)
+    try:
+        return RemoteRuleInput(templates=templates, scm=scm_from_source_url(source))
+    except ValueError as exc:
+        return RemoteRuleInput(templates=templates, source_error=str(exc))
 
 
 def file_view(e: Any, position: int, event: str) -> RemoteFileView:

@@ -264,3 +264,55 @@ def test_bodhi_contexts_through_the_decision_api(
     assert len(distgit.requests) == 1
     distgit.stop()
     assert decision("bodhi_update_push_stable")["satisfied_requirements"][0]["source"] == url
+
+
+def test_source_asked_of_koji_when_no_message_gave_it(
+    tmp_path: Path, distgit: FakeDistGit, fake_koji: Any
+) -> None:
+    """Fedora's koji messages carry no source: koji's getBuild answers it (Greenwave's
+    retrieve_koji_build_source through koji.ClientSession, here against tests/fakekoji.py),
+    recorded as observed; a build without a source skips the dist-git template
+    (Greenwave's NoSourceException: nothing asked). Replay asks neither koji nor dist-git."""
+    rev = distgit.commit("rpms", "tmux", "gating.yaml", gating_yaml("dist.rpmdeplint"))
+    tmux, nosrc = "tmux-3.5-1.fc44", "nosrc-1.0-1.fc44"
+    fake_koji.add_build(tmux)
+    fake_koji.add_build(nosrc)
+    with fake_koji._lock:  # koji's getBuild "source" (the fake stores what it answers)
+        fake_koji._builds[tmux]["source"] = f"git+https://src.fedoraproject.org/rpms/tmux.git#{rev}"
+        fake_koji._builds[nosrc]["source"] = None
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "remote.yaml").write_text(PARENT)
+    config = tmp_path / "relengotron.toml"
+    config.write_text(
+        f'[koji]\nhub = "{fake_koji.url}"\nretries = 1\n'
+        f'[gating]\npolicies = "{policies}"\n'
+        f'[gating.remote_rules]\nurl_templates = ["{distgit.template}"]\n'
+        "timeout = 2\nretries = 1\n"
+    )
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    args = ["--db", db, "--config", str(config), "--no-progress"]
+    bus = Bus()
+    ingest(
+        tmp_path,
+        "in.jsonl",
+        [bus.built(tmux), bus.tagged(tmux), bus.built(nosrc), bus.tagged(nosrc)],
+        args,
+    )
+    app = open_app(db)
+    url = distgit.template.format(pkg_namespace="rpms/", pkg_name="tmux", rev=rev)
+    d = last_decision(app, tmux)
+    assert [(r["type"], r["testcase"], r["source"]) for r in d["unsatisfied_requirements"]] == [
+        ("test-result-missing", "dist.rpmdeplint", url)
+    ]
+    d = last_decision(app, nosrc)
+    assert (d["verdict"], d["summary"]) == ("promote", "No tests are required")
+    derived = audit_verify.derived(app)
+    for nvr in (tmux, nosrc):  # decided once, with what koji and dist-git answered
+        assert [r["event"] for r in derived[f"gate:{nvr}"]] == ["Gate.Opened", "Gate.Decided"]
+    assert fake_koji.count("getBuild") == 2 and len(distgit.requests) == 1
+    distgit.stop()
+    fake_koji.stop()
+    report = audit_verify.verify(app, bootstrap.settings(str(config)))
+    assert report["identical"] is True and report["remote_files_fed"] == 3
+    app.close()
