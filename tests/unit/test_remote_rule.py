@@ -272,3 +272,21 @@ def test_validate_like_greenwave(fedora: PolicySet) -> None:
     assert (ok, msg) == (False, "Expected mapping for !Policy tagged object")
     ok, msg = validate_gating_yaml("a: [\n", fedora.policies)
     assert not ok and msg.startswith("YAML Parser Error:")
+
+
+def test_remote_rule_settings(tmp_path: Path) -> None:
+    from adapters.settings import SettingsError, load_settings
+
+    default = load_settings(None)
+    assert default.gating.remote_rule_templates == (TEMPLATE,)  # Greenwave's default
+    assert (default.remote_rules.timeout, default.remote_rules.retries) == (30.0, 3)
+    path = tmp_path / "s.toml"
+    path.write_text('[gating.remote_rules]\nurl_templates = ["file:///x/{rev}"]\nretries = 5\n')
+    s = load_settings(str(path))
+    assert (s.gating.remote_rule_templates, s.remote_rules.retries) == (("file:///x/{rev}",), 5)
+    path.write_text("[gating.remote_rules]\nurl_templates = []\n")
+    with pytest.raises(SettingsError, match="url_templates must be a non-empty list"):
+        load_settings(str(path))
+    path.write_text('[gating.remote_rules]\nurl_template = "x"\n')
+    with pytest.raises(SettingsError, match="unknown key 'url_template'"):
+        load_settings(str(path))
