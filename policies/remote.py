@@ -191,8 +191,9 @@ def remote_outcome(rule: RemoteRule, policy: Policy, snapshot: Snapshot) -> Remo
 def sub_policy_matches(sub: Policy, snapshot: Snapshot) -> bool:
     """``RemotePolicy.matches``: context, product version (fnmatch), subject type (``*``
     = any); remote policies hold no RemoteRule, so their rules always match."""
+    contexts = snapshot.asked_contexts or (snapshot.decision_context,)
     return (
-        snapshot.decision_context in sub.decision_contexts
+        any(c in sub.decision_contexts for c in contexts)
         and any(fnmatchcase(snapshot.product_version, p) for p in sub.product_versions)
         and sub.subject_type in ("*", snapshot.subject_type)
     )

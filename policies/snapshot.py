@@ -175,3 +175,6 @@ class Snapshot:
     waivers: tuple[WaiverView, ...] = ()
     batch: tuple[BatchView, ...] = ()
     remote: RemoteRuleInput | None = None  # None: no remote rule file is known
+    # Several decision contexts asked at once (Greenwave's list): a gating.yaml policy
+    # matches when it names any of them. Empty: ``decision_context`` alone.
+    asked_contexts: tuple[str, ...] = ()

@@ -303,7 +303,13 @@ class DecisionService:
         merged = self._merged.get(key) if policy_set is self._hashed else None
         if merged is None:
             merged = _HashedPolicySet(
-                tuple(replace(p, decision_contexts=(_MERGED_CONTEXT,)) for p in matched)
+                # The merged context, and the policy's own ones: a RemoteRule reads the
+                # gating.yaml policies that share one of them (Greenwave's
+                # ``matches_sub_policy``).
+                tuple(
+                    replace(p, decision_contexts=(_MERGED_CONTEXT, *p.decision_contexts))
+                    for p in matched
+                )
             )
             if policy_set is self._hashed:
                 self._merged[key] = merged
@@ -320,12 +326,19 @@ class DecisionService:
     ) -> tuple[Requirement, ...]:
         results, waivers = self._used(base, facts, req)
         batch = self._batch(matched, base, when)
+        asked: tuple[str, ...] = ()
         if len(req.contexts) == 1:
             used, context = policy_set, req.contexts[0]
         else:
             used, context = self._merged_set(policy_set, matched), _MERGED_CONTEXT
+            asked = tuple(req.contexts)
         snapshot = replace(
-            base, decision_context=context, results=results, waivers=waivers, batch=batch
+            base,
+            decision_context=context,
+            results=results,
+            waivers=waivers,
+            batch=batch,
+            asked_contexts=asked,
         )
         decision = evaluate(used, snapshot)
         return (*decision.satisfied_requirements, *decision.unsatisfied_requirements)

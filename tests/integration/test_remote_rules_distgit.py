@@ -260,6 +260,23 @@ def test_bodhi_contexts_through_the_decision_api(
         assert (d["policies_satisfied"], d["summary"]) == (True, "No tests are required")
     d = decision("bodhi_update_push_stable_core_critpath")
     assert d["applicable_policies"] == ["kojibuild_bodhipush_no_requirements"]
+    # Several contexts at once (Greenwave's list): the file's policy matches one of them
+    argv = ["decision", nvr, "--product-version", "fedora-42"]
+    contexts = [
+        "--context",
+        "bodhi_update_push_stable_critpath",
+        "--context",
+        "bodhi_update_push_stable",
+    ]
+    main([*argv, *contexts, *common, "--json"])
+    d = json.loads(capsys.readouterr().out)
+    assert d["applicable_policies"] == [
+        "kojibuild_bodhipush_no_requirements",
+        "kojibuild_bodhipush_remoterule",
+    ]
+    assert [(r["type"], r["testcase"]) for r in d["unsatisfied_requirements"]] == [
+        ("test-result-missing", TIER0)
+    ]
     # fetched once, on first need; every later answer read the log
     assert len(distgit.requests) == 1
     distgit.stop()
