@@ -117,7 +117,8 @@ def _rule(label: str, item: _Tagged) -> Rule:
     return PassingTestCaseRule(test_case_name=name or "", scenario=scenario)
 
 
-def _policy(fields: dict[str, Any]) -> Policy:
+def _policy(fields: dict[str, Any]) -> list[Policy]:
+    """One RemotePolicy; a ``subject_types`` list is one policy per type here."""
     policy_id = _string("Policy 'untitled'", fields, "id", False) or ""
     label = f"Policy {policy_id or 'untitled'!r}"
     versions = _list(label, fields, "product_versions", str)
@@ -125,16 +126,15 @@ def _policy(fields: dict[str, Any]) -> Policy:
     subject_types = _list(label, fields, "subject_types", str)
     context = _string(label, fields, "decision_context", False)
     contexts = _list(label, fields, "decision_contexts", str)
-    rules = _list(label, fields, "rules", _Tagged)
-    if rules is None:
+    items = _list(label, fields, "rules", _Tagged)
+    if items is None:
         raise GatingYamlError(f"{label}: Attribute 'rules' is required")
+    if any(item.tag == "RemoteRule" for item in items):  # RemotePolicy.validate, first
+        raise GatingYamlError(f"{label}: RemoteRule is not allowed in remote policies")
+    rules = tuple(_rule(label, item) for item in items)
     if subject_type is not None and subject_types:
         raise GatingYamlError(
             f'{label}: Both properties "subject_types" and "subject_type" were set'
-        )
-    if subject_types:
-        raise GatingYamlError(
-            f"{label}: subject_types is not supported here; give one subject_type"
         )
     if not context and not contexts:
         raise GatingYamlError(f"{label}: No decision contexts provided")
@@ -142,15 +142,18 @@ def _policy(fields: dict[str, Any]) -> Policy:
         raise GatingYamlError(
             f'{label}: Both properties "decision_contexts" and "decision_context" were set'
         )
-    return Policy(
-        id=policy_id,
-        product_versions=tuple(versions if versions is not None else ["*"]),
-        decision_contexts=tuple(contexts or [context or ""]),
-        subject_type=subject_type or "*",
-        rules=tuple(_rule(label, item) for item in rules),
-        packages=tuple(_list(label, fields, "packages", str) or ()),
-        excluded_packages=tuple(_list(label, fields, "excluded_packages", str) or ()),
-    )
+    return [
+        Policy(
+            id=policy_id,
+            product_versions=tuple(versions if versions is not None else ["*"]),
+            decision_contexts=tuple(contexts or [context or ""]),
+            subject_type=one,
+            rules=rules,
+            packages=tuple(_list(label, fields, "packages", str) or ()),
+            excluded_packages=tuple(_list(label, fields, "excluded_packages", str) or ()),
+        )
+        for one in (subject_types or [subject_type or "*"])
+    ]
 
 
 def load_remote_policies(text: str | bytes) -> tuple[Policy, ...]:
@@ -159,7 +162,7 @@ def load_remote_policies(text: str | bytes) -> tuple[Policy, ...]:
         docs = list(yaml.load_all(text, Loader=_Loader))
     except yaml.YAMLError as exc:
         raise GatingYamlError(f"YAML Parser Error: {exc}") from exc
-    return tuple(_policy(doc.fields) for doc in docs if isinstance(doc, _Tagged))
+    return tuple(p for doc in docs if isinstance(doc, _Tagged) for p in _policy(doc.fields))
 
 
 def missing_parent_contexts(policies: Iterable[Policy], parents: Iterable[Policy]) -> list[str]:

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from domain.facts import canonical_subject_type
 from policies.answers import (
     GATING_YAML_FAILED_FETCH,
     GATING_YAML_FETCHED,
@@ -190,12 +191,17 @@ def remote_outcome(rule: RemoteRule, policy: Policy, snapshot: Snapshot) -> Remo
 
 def sub_policy_matches(sub: Policy, snapshot: Snapshot) -> bool:
     """``RemotePolicy.matches``: context, product version (fnmatch), subject type (``*``
-    = any); remote policies hold no RemoteRule, so their rules always match."""
+    = any; an alias, ``brew-build``, is its type); remote policies hold no RemoteRule, so
+    their rules always match."""
     contexts = snapshot.asked_contexts or (snapshot.decision_context,)
     return (
         any(c in sub.decision_contexts for c in contexts)
         and any(fnmatchcase(snapshot.product_version, p) for p in sub.product_versions)
-        and sub.subject_type in ("*", snapshot.subject_type)
+        and (
+            sub.subject_type == "*"
+            or canonical_subject_type(sub.subject_type)
+            == canonical_subject_type(snapshot.subject_type)
+        )
     )
 
 

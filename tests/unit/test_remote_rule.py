@@ -290,3 +290,26 @@ def test_remote_rule_settings(tmp_path: Path) -> None:
     path.write_text('[gating.remote_rules]\nurl_template = "x"\n')
     with pytest.raises(SettingsError, match="unknown key 'url_template'"):
         load_settings(str(path))
+
+
+def test_gating_yaml_subject_types_and_aliases(fedora: PolicySet) -> None:
+    """RemotePolicy takes ``subject_types`` (a list) and matches a subject type's alias
+    (greenwave/policies.py matches_subject_type; conf/subject_types/koji_build.yaml
+    aliases brew-build)."""
+    for head in ("subject_types: [brew-build, redhat-module]", "subject_type: brew-build"):
+        text = GATING_YAML.replace("subject_type: koji_build", head)
+        d = evaluate(fedora, snap("bodhi_update_push_stable", (found(text),))).as_dict()
+        assert [r["type"] for r in d["unsatisfied_requirements"]] == ["test-result-missing"]
+    text = GATING_YAML.replace("subject_type: koji_build", "subject_type: compose")
+    d = evaluate(fedora, snap("bodhi_update_push_stable", (found(text),))).as_dict()
+    assert d["applicable_policies"] == ["kojibuild_bodhipush_no_requirements"]
+
+
+def test_gating_yaml_errors_in_greenwaves_order() -> None:
+    # RemotePolicy.validate refuses a RemoteRule before looking at the contexts
+    with pytest.raises(GatingYamlError, match="RemoteRule is not allowed in remote policies"):
+        load_remote_policies("--- !Policy\nrules: [!RemoteRule {}]\n")
+    with pytest.raises(GatingYamlError, match='Both properties "subject_types"'):
+        load_remote_policies(
+            "--- !Policy\nsubject_type: a\nsubject_types: [b]\ndecision_context: c\nrules: []\n"
+        )
