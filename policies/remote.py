@@ -33,9 +33,12 @@ from policies.snapshot import (
 )
 from policies.spec import Policy, RemoteRule
 
-__all__ = ["RemoteOutcome", "remote_outcome", "remote_urls", "scm_from_source_url"]
+__all__ = ["ANY_CONTEXT", "RemoteOutcome", "remote_outcome", "remote_urls", "scm_from_source_url"]
 
 NOT_FETCHED = "the remote rule file has not been fetched yet"
+# ``Snapshot.asked_contexts`` of an on-demand policy (Greenwave's ``OnDemandPolicy``): the
+# file's policies are chosen by product version, whatever their decision contexts.
+ANY_CONTEXT = "\x00any-context"
 SOURCE_UNKNOWN = "the build's dist-git source is not known yet"
 _PKG_PLACEHOLDERS = ("{pkg_name}", "{pkg_namespace}", "{rev}")
 
@@ -184,8 +187,14 @@ def remote_outcome(rule: RemoteRule, policy: Policy, snapshot: Snapshot) -> Remo
             )
         )
         return RemoteOutcome(tuple(answers), (), found)
-    parents = set(policy.decision_contexts)
-    subs = tuple(p for p in found.policies if parents.intersection(p.decision_contexts))
+    if ANY_CONTEXT in snapshot.asked_contexts:  # OnDemandPolicy.matches_sub_policy
+        version = snapshot.product_version
+        subs = tuple(
+            p for p in found.policies if any(fnmatchcase(version, v) for v in p.product_versions)
+        )
+    else:  # Policy.matches_sub_policy: a decision context in common with the parent
+        parents = set(policy.decision_contexts)
+        subs = tuple(p for p in found.policies if parents.intersection(p.decision_contexts))
     return RemoteOutcome(tuple(answers), subs, found)
 
 
@@ -195,7 +204,7 @@ def sub_policy_matches(sub: Policy, snapshot: Snapshot) -> bool:
     their rules always match."""
     contexts = snapshot.asked_contexts or (snapshot.decision_context,)
     return (
-        any(c in sub.decision_contexts for c in contexts)
+        (ANY_CONTEXT in contexts or any(c in sub.decision_contexts for c in contexts))
         and any(fnmatchcase(snapshot.product_version, p) for p in sub.product_versions)
         and (
             sub.subject_type == "*"

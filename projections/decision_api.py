@@ -40,6 +40,7 @@ from policies.engine import (
     evaluate,
     latest_results,
 )
+from policies.remote import ANY_CONTEXT
 from policies.snapshot import (
     BATCH_INVALID,
     BatchView,
@@ -239,6 +240,8 @@ class DecisionService:
                 product_version=req.product_version,
                 decision_context=req.contexts[0],
             )
+            if req.on_demand is not None:  # OnDemandPolicy: the file's policies by version
+                base = replace(base, asked_contexts=(ANY_CONTEXT,))
             if self._remote is not None:
                 base = replace(base, remote=self._remote(base, policy_set))
             matched = self._matching(policy_set, base, req.contexts)
@@ -338,7 +341,7 @@ class DecisionService:
             results=results,
             waivers=waivers,
             batch=batch,
-            asked_contexts=asked,
+            asked_contexts=asked or base.asked_contexts,
         )
         decision = evaluate(used, snapshot)
         return (*decision.satisfied_requirements, *decision.unsatisfied_requirements)

@@ -277,6 +277,23 @@ def test_bodhi_contexts_through_the_decision_api(
     assert [(r["type"], r["testcase"]) for r in d["unsatisfied_requirements"]] == [
         ("test-result-missing", TIER0)
     ]
+    # An on-demand RemoteRule (Greenwave's OnDemandPolicy: the file's policies chosen by
+    # product version, whatever their contexts)
+    from adapters.remote_rule_source import StoreRemoteRules
+    from projections.decision_api import DecisionService
+
+    cfg = bootstrap.settings(str(config))
+    app = open_app(db)
+    service = DecisionService(
+        bootstrap.read_model(app, cfg), bootstrap.policy_set(cfg), remote=StoreRemoteRules(app, cfg)
+    )
+    request = {"product_version": "fedora-42", "subject_type": "koji_build",
+               "subject_identifier": nvr, "rules": [{"type": "RemoteRule"}]}  # fmt: skip
+    d = service.decide(request)
+    assert "applicable_policies" not in d and d["summary"] == "Of 1 required test, 1 result missing"
+    assert [r["type"] for r in d["satisfied_requirements"]] == ["fetched-gating-yaml"]
+    assert [r["testcase"] for r in d["unsatisfied_requirements"]] == [TIER0]
+    app.close()
     # fetched once, on first need; every later answer read the log
     assert len(distgit.requests) == 1
     distgit.stop()
