@@ -38,6 +38,7 @@ from domain.remote_rules import (
     remote_rule_file_id,
 )
 from policies.snapshot import RemoteRuleInput
+from policies.spec import RemoteRule
 from projections.decider import Decider
 from projections.remote_files import needed_urls, source_input
 
@@ -139,6 +140,8 @@ def fetch_needed(
     view = decider.view
     position = decider.report.position
     policy_set = decider.policy_set()
+    if not any(isinstance(r, RemoteRule) for p in policy_set.policies for r in p.rules):
+        return 0  # nothing to read: no snapshot is built
     recorded = 0
     chains: dict[tuple[str, ...], set[str]] = {}
     for nvr in sorted(n for n in view.builds if view.is_candidate(n)):
