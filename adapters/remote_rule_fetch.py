@@ -37,6 +37,7 @@ from domain.remote_rules import (
     build_source_id,
     remote_rule_file_id,
 )
+from domain.safe_text import safe_str, store_safe
 from policies.snapshot import RemoteRuleInput
 from policies.spec import RemoteRule
 from projections.decider import Decider
@@ -103,8 +104,16 @@ def record(
             policies = [p.canonical() for p in load_remote_policies(fetched.content)]
         except GatingYamlError as exc:
             error = str(exc)
+        if policies is not None:  # every store keeps the same (domain/safe_text.py)
+            notes: set[str] = set()
+            store_safe(policies, notes)
+            if notes:
+                policies = None
+                error = "the file holds text no store can keep: " + "; ".join(sorted(notes))
     elif fetched.status == ERROR:
         error = fetched.error
+    if error is not None:
+        error = safe_str(error)
     agg: RemoteRuleFile
     try:
         agg = app.repository.get(remote_rule_file_id(url))

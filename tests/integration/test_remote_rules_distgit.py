@@ -350,3 +350,25 @@ def test_source_asked_of_koji_when_no_message_gave_it(
     report = audit_verify.verify(app, bootstrap.settings(str(config)))
     assert report["identical"] is True and report["remote_files_fed"] == 3
     app.close()
+
+
+def test_a_file_no_store_can_keep_is_invalid(tmp_path: Path) -> None:
+    """A gating.yaml whose strings hold NUL (a YAML escape) cannot be stored as read on
+    PostgreSQL (domain/safe_text.py): the file is recorded as invalid, saying why, the
+    same on every store; its bytes are kept (base64) for the audit."""
+    from adapters.remote_rule_fetch import Fetched, record
+    from domain.remote_rules import remote_rule_file_id
+
+    app = open_app(f"sqlite:///{tmp_path / 's.db'}")
+    body = gating_yaml('"dist.rpm\\0deplint"').encode()
+    record(
+        app,
+        "file:///x/gating.yaml",
+        Fetched("found", body),
+        ["a-1-1.fc44"],
+        "2026-01-01T00:00:00+00:00",
+    )
+    (e,) = [e for e in app.events.get(remote_rule_file_id("file:///x/gating.yaml"))][1:]
+    assert e.status == "found" and e.policies is None  # type: ignore[attr-defined]
+    assert "NUL" in e.error and e.content_b64  # type: ignore[attr-defined]
+    app.close()
