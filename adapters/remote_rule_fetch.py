@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import requests
+import urllib3
 from eventsourcing.application import AggregateNotFoundError
 
 from adapters.remote_rule_yaml import GatingYamlError, load_remote_policies
@@ -64,9 +65,9 @@ def _fetch_once(url: str, timeout: float) -> tuple[Fetched, bool]:
             return Fetched(ABSENT), False
         return Fetched(FOUND, path.read_bytes()[:MAX_BYTES]), False
     try:
-        r = requests.get(url, timeout=timeout, stream=True)
-        body = r.raw.read(MAX_BYTES + 1, decode_content=True) if r.status_code == 200 else b""
-    except requests.RequestException as exc:
+        with requests.get(url, timeout=timeout, stream=True) as r:
+            body = r.raw.read(MAX_BYTES + 1, decode_content=True) if r.status_code == 200 else b""
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         return Fetched(ERROR, error=f"{type(exc).__name__}: {exc}"), True
     if r.status_code == 404:
         return Fetched(ABSENT), False

@@ -372,3 +372,33 @@ def test_a_file_no_store_can_keep_is_invalid(tmp_path: Path) -> None:
     assert e.status == "found" and e.policies is None  # type: ignore[attr-defined]
     assert "NUL" in e.error and e.content_b64  # type: ignore[attr-defined]
     app.close()
+
+
+def test_a_body_that_stalls_is_a_failed_fetch() -> None:
+    """A server that answers 200 then stalls the body: a failed fetch (retried, then an
+    error), never a crash and never a file."""
+    import socket
+    import threading
+    import time
+
+    from adapters.remote_rule_fetch import fetch
+    from adapters.settings import RemoteRuleSettings
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(2)
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = srv.accept()
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n--- !Po")
+            time.sleep(1.0)
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    url = f"http://127.0.0.1:{srv.getsockname()[1]}/rpms/x/raw/abc/f/gating.yaml"
+    out = fetch(url, RemoteRuleSettings(timeout=0.3, retries=2, backoff=0.01))
+    srv.close()
+    assert (out.status, out.content, out.attempts) == ("error", None, 2)
+    assert "Read timed out" in (out.error or "")
