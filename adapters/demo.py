@@ -51,9 +51,7 @@ def run_demo(db: str | None, *, fresh: bool = True) -> int:
     url = normalize_url(db or f"sqlite:///{Path.cwd() / DEFAULT_DIR / 'demo.db'}")
     if fresh:
         _fresh_sqlite(url)
-    beside = Path(url[len("sqlite:///") :]).parent if url.startswith("sqlite:///") else None
-    dist_git = (beside or Path.cwd() / DEFAULT_DIR) / "demo-dist-git"
-    cfg = _with_package_gating(bootstrap.settings(None), dist_git)
+    cfg = bootstrap.settings(None)
     app = bootstrap.application(url)
     decider = bootstrap.decider(app, cfg)
     print(f"== Store: {url}")
@@ -77,7 +75,6 @@ def run_demo(db: str | None, *, fresh: bool = True) -> int:
     )
     print("\n== rawhide-pending after night one")
     _show_gate(decider, cfg.gating.pending_tag, reasons=True)
-    _show_gating_yaml(decider)
 
     print(f"\n== Night two: ingesting {BISECTION.name}: the batch integrity check fails")
     bootstrap.ingest(app, [str(BISECTION)])
@@ -93,6 +90,7 @@ def run_demo(db: str | None, *, fresh: bool = True) -> int:
             print(f"  move {p['nvr']:<30} {p['from_tag']} -> {p['to_tag']}")
     print()
     run_artifacts(app, cfg)
+    _gating_yaml_night(url)
     print("\nTry:")
     print(f"  relengotron status --db {url} vim-9.1.1800-1.fc44")
     print(f"  relengotron status --db {url} systemd-258-2.fc44 --json")
@@ -168,14 +166,33 @@ def _with_package_gating(cfg: Any, dist_git: Path) -> Any:
     return replace(cfg, policies=policies)
 
 
-def _show_gating_yaml(decider: Decider) -> None:
-    view = decider.read_view()
-    gate = view.gates.get(OPT_IN)
+def _gating_yaml_night(url: str) -> None:
+    """Night one again, in a store of its own, under the shipped policies plus a parent
+    ``!RemoteRule``: bash's own gating.yaml is read, recorded and decided with. (Its own
+    store: the main demo store keeps the shipped policy set, so `act` and `decide` on it
+    with the default settings change nothing.)"""
+    beside = Path(url[len("sqlite:///") :]).parent if url.startswith("sqlite:///") else None
+    where = beside or Path.cwd() / DEFAULT_DIR
+    dist_git = where / "demo-dist-git"
+    cfg = _with_package_gating(bootstrap.settings(None), dist_git)
+    store = f"sqlite:///{where / 'demo-gating-yaml.db'}"
+    _fresh_sqlite(store)
+    app = bootstrap.application(store)
+    decider = bootstrap.decider(app, cfg)
+    bootstrap.sync_policies(app, cfg, decider.policies, username="demo")
+    print(f"\n== Package-owned gating: {OPT_IN} opts in through its own gating.yaml")
+    print(f"   policies: {cfg.policies} (the shipped ones and a parent !RemoteRule)")
+    bootstrap.ingest(app, [str(SAMPLE)])
+    bootstrap.run_decider(app, cfg, decider)
+    gate = decider.read_view().gates.get(OPT_IN)
     decision = (gate.decision if gate is not None else None) or {}
+    print(f"  {OPT_IN:<30} {decision.get('verdict', '-'):<11} {decision.get('summary', '')}")
     for r in decision.get("satisfied_requirements", []):
         if r["type"] == "fetched-gating-yaml":
-            print(f"\n== {OPT_IN} opted in through its own gating.yaml: {r['source']}")
-            print("   (fetched once, recorded in the log; replay reads it from there)")
+            print(f"      {OPT_IN} opted in through its own gating.yaml: {r['source']}")
+            print("      (fetched once and recorded in the log: replay reads it from there)")
+    print(f"  relengotron explain --db {store} {OPT_IN}")
+    print(f"  relengotron replay --db {store} --verify")
 
 
 def _nvrs(path: Path) -> set[str]:
