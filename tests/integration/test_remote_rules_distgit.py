@@ -388,17 +388,22 @@ def test_a_body_that_stalls_is_a_failed_fetch() -> None:
     srv.bind(("127.0.0.1", 0))
     srv.listen(2)
 
-    def serve() -> None:
-        for _ in range(2):
-            conn, _ = srv.accept()
-            conn.recv(4096)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n--- !Po")
-            time.sleep(1.0)
-            conn.close()
+    def stall(conn: socket.socket) -> None:
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n--- !Po")
+        time.sleep(1.0)
+        conn.close()
 
-    threading.Thread(target=serve, daemon=True).start()
+    def serve() -> None:
+        for _ in range(2):  # one connection per attempt, each stalled on its own
+            conn, _ = srv.accept()
+            threading.Thread(target=stall, args=(conn,), daemon=True).start()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
     url = f"http://127.0.0.1:{srv.getsockname()[1]}/rpms/x/raw/abc/f/gating.yaml"
     out = fetch(url, RemoteRuleSettings(timeout=0.3, retries=2, backoff=0.01))
+    server.join(timeout=5)
     srv.close()
     assert (out.status, out.content, out.attempts) == ("error", None, 2)
     assert "Read timed out" in (out.error or "")
