@@ -27,6 +27,7 @@ from typing import Any
 
 from adapters import bootstrap
 from adapters.audit import MESSAGE_TOPIC, fields, notifications
+from adapters.branches import BranchFilter, recorded_as_not_monitored
 from adapters.ingest import to_incoming
 from adapters.settings import Settings
 from adapters.store import open_app
@@ -108,8 +109,15 @@ def _incoming(e: Any) -> Any:
     envelope = Envelope(
         topic=e.topic, body=e.body, headers=dict(e.headers), msg_id=e.msg_id, sent_at=e.sent_at
     )
-    m = to_incoming(envelope, source=e.source)
+    # A push is ignored or kept as it was when recorded, whatever [gating]
+    # monitored_branches says now: replay repeats the past.
+    m = to_incoming(envelope, source=e.source, branches=_EVERY_BRANCH)
+    if recorded_as_not_monitored(e.status, e.reason):
+        m = replace(m, status=e.status, reason=e.reason, facts=())
     return replace(m, key=e.key, sent_at=e.sent_at)
+
+
+_EVERY_BRANCH = BranchFilter((".*",))
 
 
 def verify(

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from adapters import remote_rule_fetch
+from adapters.branches import BranchFilter
 from adapters.effector import Effector
 from adapters.ingest import IngestSummary, Progress, ingest_files
 from adapters.policy_loader import load_policy_set
@@ -179,9 +180,15 @@ def effector(app: RelengApp, cfg: Settings, *, scan: Any = None) -> Effector:
 
 
 def ingest(
-    app: RelengApp, paths: Sequence[str], *, batch_size: int = 500, progress: Progress | None = None
+    app: RelengApp,
+    paths: Sequence[str],
+    *,
+    batch_size: int = 500,
+    progress: Progress | None = None,
+    cfg: Settings | None = None,
 ) -> IngestSummary:
-    return ingest_files(app, paths, batch_size=batch_size, progress=progress)
+    branches = BranchFilter(cfg.monitored_branches) if cfg is not None else None
+    return ingest_files(app, paths, batch_size=batch_size, progress=progress, branches=branches)
 
 
 _INTERNAL = {"originator_id", "originator_version", "timestamp", "msg", "at"}

@@ -141,7 +141,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         from adapters.progress import ProgressBar
 
         progress = ProgressBar("ingest")
-    summary = bootstrap.ingest(app, args.files, batch_size=args.batch_size, progress=progress)
+    summary = bootstrap.ingest(
+        app, args.files, batch_size=args.batch_size, progress=progress, cfg=cfg
+    )
     if progress is not None:
         progress.close()
     decided = None

@@ -238,7 +238,9 @@ def _uvicorn(run: Callable[..., None], *args: Any, **kwargs: Any) -> None:
 
 
 def cmd_decision(args: argparse.Namespace) -> int:
-    from projections.decision_api import DecisionRequestError, DecisionService
+    from adapters.http.decision_request import decide
+    from projections.decision_api import DecisionService
+    from projections.decision_request import DecisionRequestError
 
     cfg = bootstrap.settings(args.config)
     store = bootstrap.application(args.db, cfg, create=False)
@@ -258,7 +260,7 @@ def cmd_decision(args: argparse.Namespace) -> int:
     if args.when:
         request["when"] = args.when
     try:
-        out = service.decide(request, datetime.now(UTC))
+        out = decide(service, request, datetime.now(UTC))
     except DecisionRequestError as exc:
         if args.json:
             print(json.dumps({"status": exc.status, "message": exc.message}))

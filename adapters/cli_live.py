@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from adapters import bootstrap
+from adapters.branches import BranchFilter
 from adapters.settings import Settings, database_url
 
 if TYPE_CHECKING:
@@ -296,8 +297,13 @@ class Consume:
             if self.followers_factory is not None and not self.stop.is_set():
                 self.followers = self.followers_factory(self.app_factory(), self.cfg)
                 on_recorded = self.followers.wake
+            branches = BranchFilter(self.cfg.monitored_branches)
             consumer = RelengConsumer(
-                self.app_factory, stats=self.stats, stop=self.stop, on_recorded=on_recorded
+                self.app_factory,
+                stats=self.stats,
+                stop=self.stop,
+                on_recorded=on_recorded,
+                branches=branches,
             )
             drainer = DeadLetterDrainer(
                 params,
@@ -309,6 +315,7 @@ class Consume:
                 ),
                 stats=self.stats,
                 stop=self.stop,
+                branches=branches,
             )
             drainer.start()
             # The dead-letter exchange must exist before anything is refused: the broker

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.branches import BranchFilter
 from adapters.envelope import NotAMessage, to_envelope
 from adapters.reader import InputFile, Item
 from adapters.translate import FAMILIES, Envelope, translate
@@ -82,8 +83,12 @@ def to_incoming(
     source: str | None = None,
     problems: tuple[str, ...] = (),
     original: bytes | None = None,
+    branches: BranchFilter | None = None,
 ) -> IncomingMessage:
     """Translate an envelope and wrap it for the application.
+
+    ``branches``: the monitored dist-git branches (``[gating] monitored_branches``; None:
+    the default set); a push to another branch is recorded as ignored.
 
     ``problems`` and ``original`` (the exact input) come with an envelope whose values
     were made store-safe (``domain.safe_text``); a message without an id is then keyed
@@ -105,7 +110,7 @@ def to_incoming(
         kept = base64.b64encode(original).decode("ascii")
         if not envelope.msg_id:
             key = f"{key}~{hashlib.sha256(original).hexdigest()[:16]}"
-    return IncomingMessage(
+    message = IncomingMessage(
         key=key,
         topic=envelope.topic,
         body=envelope.body,
@@ -121,6 +126,7 @@ def to_incoming(
         source=source,
         original=kept,
     )
+    return (branches or BranchFilter()).apply(message)
 
 
 Progress = Callable[[int, int | None, int | None], None]  # messages, bytes done, bytes total
@@ -129,8 +135,14 @@ Progress = Callable[[int, int | None, int | None], None]  # messages, bytes done
 class Ingestor:
     """Feeds items to the application in batches and keeps the summary."""
 
-    def __init__(self, app: RelengApp, batch_size: int = DEFAULT_BATCH) -> None:
+    def __init__(
+        self,
+        app: RelengApp,
+        batch_size: int = DEFAULT_BATCH,
+        branches: BranchFilter | None = None,
+    ) -> None:
         self.app = app
+        self.branches = branches
         self.batch_size = max(1, batch_size)
         self.summary = IngestSummary()
         self._batch: list[IncomingMessage] = []
@@ -148,7 +160,7 @@ class Ingestor:
             self._reject(item, str(exc))
             return
         source = f"{item.source}:{item.line}"
-        self.add(to_incoming(envelope, source, item.problems, item.original))
+        self.add(to_incoming(envelope, source, item.problems, item.original, self.branches))
         self._items[source] = item
 
     def add(self, message: IncomingMessage) -> None:
@@ -228,9 +240,10 @@ def ingest_files(
     *,
     batch_size: int = DEFAULT_BATCH,
     progress: Progress | None = None,
+    branches: BranchFilter | None = None,
 ) -> IngestSummary:
     started = time.perf_counter()
-    ing = Ingestor(app, batch_size)
+    ing = Ingestor(app, batch_size, branches)
     for path in paths:
         f = InputFile(path)
         ing.summary.files.append(f.name)

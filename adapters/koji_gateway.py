@@ -34,7 +34,7 @@ import requests
 MOVED, ALREADY, GONE, FAILED, TRANSIENT, WOULD_MOVE = (
     "moved", "already", "gone", "failed", "transient", "would-move",
 )  # fmt: skip
-AUTH_METHODS = ("none", "ssl", "keytab")
+AUTH_METHODS = ("none", "ssl", "keytab", "kerberos")  # kerberos: the kinit ticket (GSSAPI)
 BATCH = 200  # calls per multiCall request
 _STATE = koji.TASK_STATES
 _UNFINISHED = [_STATE["FREE"], _STATE["OPEN"], _STATE["ASSIGNED"]]
@@ -60,7 +60,7 @@ class KojiUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class KojiAuth:
-    method: str = "none"  # "none" | "ssl" | "keytab"
+    method: str = "none"  # "none" | "ssl" | "keytab" | "kerberos" (a kinit ticket)
     cert: str | None = None  # ssl: client cert+key PEM
     serverca: str | None = None  # CA bundle to verify the hub (any method)
     principal: str | None = None  # keytab

@@ -1,24 +1,31 @@
 """Greenwave-dialect policy files -> :class:`policies.spec.PolicySet`.
 
 Each ``*.yaml``/``*.yml`` file of a directory (sorted by name; hidden files skipped) holds
-one or more YAML documents, each a policy tagged ``--- !Policy``. Documents are composed
-into nodes (never constructed), so every error names its file and line: syntax errors,
-unknown or unsupported keys and rule tags, missing keys, wrong value types, both
-``decision_context`` and ``decision_contexts``, documents without ``!Policy``, duplicate
-policy ids, and an empty or missing directory. Greenwave keys and tags we do not
-implement are errors, never silently ignored.
+one or more YAML documents, each a policy (``--- !Policy``; as in Greenwave, whose loader
+gives every document that tag, the tag may be left out). Documents are composed into
+nodes (never constructed), so every error names its file and line: syntax errors, unknown
+or unsupported keys and rule tags, missing keys, wrong value types, both
+``decision_context`` and ``decision_contexts`` (or ``subject_type`` and
+``subject_types``), non-mapping or empty documents, duplicate policy ids, and an empty or
+missing directory. Where Greenwave refuses a file too, its own reason follows ours in
+``[Greenwave: ...]`` (greenwave/safe_yaml.py, greenwave/policies.py). Greenwave keys and
+tags we do not implement are errors, never silently ignored.
 """
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
+import dateutil.parser
 import yaml
 
 from adapters.remote_rule_yaml import read_remote_rule_node
 from policies.spec import (
+    GREENWAVE_RULE_TAGS,
     OBSOLETE_RULE_TAGS,
     POLICY_FIELDS,
+    RULE_DATETIME_FIELDS,
     RULE_FIELDS,
     UNSUPPORTED_POLICY_KEYS,
     UNSUPPORTED_RULE_KEYS,
@@ -62,12 +69,30 @@ def _allowed(keys: frozenset[str]) -> str:
     return ", ".join(sorted(keys))
 
 
+def _gw(reason: str) -> str:
+    """Greenwave's own words for a file it refuses too (greenwave/safe_yaml.py,
+    greenwave/policies.py), appended to ours. Within our own rule tags (which Greenwave
+    does not know) the label is empty and nothing is appended."""
+    return "" if reason.startswith(_OURS) else f" [Greenwave: {reason}]"
+
+
+_OURS = "\0ours"  # the label of our own rule tags: no Greenwave reason
+
+
+# The order in which Greenwave's Policy reads its attributes: the first missing one is
+# the one its error names.
+_POLICY_ORDER = ("id", "product_versions", "rules")
+
+
 class _Reader:
     """Reads the composed documents of one file."""
 
-    def __init__(self, name: str, error_source: str):
+    def __init__(self, name: str, error_source: str, ignore_unknown: bool = False):
         self.name = name  # for Policy.source
         self.error_source = error_source  # for errors
+        # Greenwave ignores keys it does not know; we refuse them in our own policy files
+        # (a typo must not pass unnoticed) unless asked to read as Greenwave does.
+        self.ignore_unknown = ignore_unknown
 
     def error(self, message: str, node: yaml.Node | None = None) -> PolicyError:
         return PolicyError(message, self.error_source, None if node is None else _line(node))
@@ -94,8 +119,15 @@ class _Reader:
     def policies(self, text: str) -> list[Policy]:
         found: list[Policy] = []
         for doc in self.documents(text):
-            if doc.tag == _NULL and isinstance(doc, yaml.ScalarNode) and not doc.value:
-                continue  # an empty document (e.g. a trailing ---)
+            if not isinstance(doc, yaml.MappingNode):
+                # Greenwave reads every document as a policy, an empty one (a trailing
+                # `---`) included, and refuses anything but a mapping.
+                what = "an empty document" if doc.tag == _NULL and not doc.value else _kind(doc)
+                raise self.error(
+                    f"a policy document must be a mapping, got {what}"
+                    + _gw("Expected mapping for !Policy tagged object"),
+                    doc,
+                )
             found.append(self.policy(doc))
         return found
 
@@ -122,6 +154,8 @@ class _Reader:
         what: str,
         spec: tuple[frozenset[str], frozenset[str]],
         unsupported: dict[str, str],
+        label: str,
+        order: tuple[str, ...] = (),
     ) -> None:
         required, optional = spec
         for key, (key_node, _) in fields.items():
@@ -129,121 +163,209 @@ class _Reader:
                 raise self.error(
                     f"`{key}` in {what} is not supported: {unsupported[key]}", key_node
                 )
-            if key not in required and key not in optional:
+            if key not in required and key not in optional and not self.ignore_unknown:
                 raise self.error(
-                    f"unknown key `{key}` in {what}; allowed keys: {_allowed(required | optional)}",
+                    f"unknown key `{key}` in {what}; allowed keys: {_allowed(required | optional)}"
+                    " (Greenwave would ignore it)",
                     key_node,
                 )
         missing = sorted(required - fields.keys())
         if missing:
             names = ", ".join(f"`{k}`" for k in missing)
-            raise self.error(f"{what} is missing required key(s) {names}", node)
+            first = next((k for k in order if k in missing), missing[0])
+            raise self.error(
+                f"{what} is missing required key(s) {names}"
+                + _gw(f"{label}: Attribute {first!r} is required"),
+                node,
+            )
 
-    def string(self, node: yaml.Node, key: str, optional: bool = False) -> str | None:
-        if optional and isinstance(node, yaml.ScalarNode) and node.tag == _NULL:
+    def string(self, node: yaml.Node, key: str, label: str, optional: bool = False) -> str | None:
+        """A string value. As Greenwave (``SafeYAMLString``), any scalar is read as its
+        text (``id: 42`` is "42"); null or empty is absent when optional, else an error."""
+        if not isinstance(node, yaml.ScalarNode):
+            found = "mapping" if isinstance(node, yaml.MappingNode) else "sequence"
+            raise self.error(
+                f"`{key}` must be a string, got {_kind(node)}"
+                + _gw(f"{label}: Attribute {key!r}: expected a scalar node, but found {found}"),
+                node,
+            )
+        if optional and node.tag == _NULL:
             return None
-        if not isinstance(node, yaml.ScalarNode) or node.tag != _STR:
-            hint = " (quote it)" if isinstance(node, yaml.ScalarNode) else ""
-            raise self.error(f"`{key}` must be a string, got {_kind(node)}{hint}", node)
         if not node.value.strip():
             raise self.error(f"`{key}` must not be empty", node)
         return str(node.value)
 
-    def required_string(self, node: yaml.Node, key: str) -> str:
-        value = self.string(node, key)
+    def required_string(self, node: yaml.Node, key: str, label: str) -> str:
+        value = self.string(node, key, label)
         assert value is not None
         return value
 
-    def string_list(self, node: yaml.Node, key: str, non_empty: bool) -> tuple[str, ...]:
+    def string_list(self, node: yaml.Node, key: str, label: str) -> tuple[str, ...]:
         if not isinstance(node, yaml.SequenceNode):
+            found = "mapping" if isinstance(node, yaml.MappingNode) else "scalar"
             raise self.error(
                 f"`{key}` must be a list of strings, got {_kind(node)}"
-                + (
-                    f" (write `{key}: [{node.value}]`)" if isinstance(node, yaml.ScalarNode) else ""
-                ),
+                + (f" (write `{key}: [{node.value}]`)" if isinstance(node, yaml.ScalarNode) else "")
+                + _gw(f"{label}: Attribute {key!r}: expected a sequence node, but found {found}"),
                 node,
             )
-        if non_empty and not node.value:
-            raise self.error(f"`{key}` must not be an empty list", node)
-        return tuple(self.required_string(item, f"{key} item") for item in node.value)
+        for item in node.value:
+            if not isinstance(item, yaml.ScalarNode) or item.tag != _STR:
+                raise self.error(
+                    f"`{key}` items must be strings, got {_kind(item)}"
+                    + (" (quote it)" if isinstance(item, yaml.ScalarNode) else "")
+                    + _gw(f"{label}: Attribute {key!r}: Expected list of str objects"),
+                    item,
+                )
+            if not item.value.strip():
+                raise self.error(f"`{key}` items must not be empty", item)
+        return tuple(str(item.value) for item in node.value)
+
+    def datetime(self, node: yaml.Node, key: str, label: str) -> str:
+        """Greenwave's ``SafeYAMLDateTime``: dateutil reads the scalar's text (``False``,
+        ``~`` or nothing is no date); no zone means UTC. Kept as ISO 8601 in UTC."""
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.error(f"`{key}` must be a date/time, got {_kind(node)}", node)
+        text = str(node.value)
+        try:
+            when = dateutil.parser.parse(text)
+        except (ValueError, OverflowError) as exc:
+            raise self.error(
+                f"`{key}` is not a date/time: {text!r}"
+                + _gw(
+                    f"{label}: Attribute {key!r}: Could not parse string as date/time, got: {text}"
+                ),
+                node,
+            ) from exc
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return when.astimezone(UTC).isoformat()
 
     # ---------------------------------------------------------------- policy
 
-    def policy(self, node: yaml.Node) -> Policy:
-        if node.tag != "!Policy":
-            if node.tag == _MAP:
-                raise self.error(
-                    "document is not tagged !Policy (start it with `--- !Policy`)", node
-                )
-            raise self.error(
-                f"expected a `--- !Policy` document, got {node.tag} {_kind(node)}", node
-            )
-        if not isinstance(node, yaml.MappingNode):
-            raise self.error(f"!Policy must be a mapping, got {_kind(node)}", node)
+    def policy(self, node: yaml.MappingNode) -> Policy:
+        # Greenwave reads every document as a !Policy, tagged or not (its loader gives the
+        # root node the tag), so an untagged mapping is a policy.
         fields = self.mapping(node, "!Policy")
-        self.check_keys(fields, node, "!Policy", POLICY_FIELDS, UNSUPPORTED_POLICY_KEYS)
-
-        if "decision_context" in fields and "decision_contexts" in fields:
-            second = max(fields["decision_context"][0], fields["decision_contexts"][0], key=_line)
-            raise self.error(
-                "give either `decision_context` (one) or `decision_contexts` (a list), not both",
-                second,
-            )
-        if "decision_context" in fields:
-            contexts: tuple[str, ...] = (
-                self.required_string(fields["decision_context"][1], "decision_context"),
-            )
-        elif "decision_contexts" in fields:
-            contexts = self.string_list(fields["decision_contexts"][1], "decision_contexts", True)
-        else:
-            raise self.error("!Policy needs `decision_context` or `decision_contexts`", node)
-
+        id_node = fields.get("id", (None, None))[1]
+        label = (
+            f"Policy {id_node.value!r}"
+            if isinstance(id_node, yaml.ScalarNode) and id_node.value
+            else "Policy 'untitled'"
+        )
+        self.check_keys(
+            fields, node, "!Policy", POLICY_FIELDS, UNSUPPORTED_POLICY_KEYS, label, _POLICY_ORDER
+        )
+        contexts = self.one_or_many(
+            fields, node, label, "decision_context", "decision_contexts", "decision contexts"
+        )
+        subject_types = self.one_or_many(
+            fields, node, label, "subject_type", "subject_types", "subject types"
+        )
         rules_node = fields["rules"][1]
         if not isinstance(rules_node, yaml.SequenceNode):
+            found = "mapping" if isinstance(rules_node, yaml.MappingNode) else "scalar"
             raise self.error(
-                f"`rules` must be a list of rules, got {_kind(rules_node)}", rules_node
+                f"`rules` must be a list of rules, got {_kind(rules_node)}"
+                + _gw(f"{label}: Attribute 'rules': expected a sequence node, but found {found}"),
+                rules_node,
             )
+        for key in ("relevance_key", "relevance_value"):  # read, then unused (Greenwave 0.8)
+            if key in fields:
+                self.string(fields[key][1], key, label, optional=True)
 
         def opt_list(key: str) -> tuple[str, ...]:
-            return self.string_list(fields[key][1], key, False) if key in fields else ()
+            return self.string_list(fields[key][1], key, label) if key in fields else ()
 
         return Policy(
-            id=self.required_string(fields["id"][1], "id"),
+            id=self.required_string(fields["id"][1], "id", label),
             product_versions=self.string_list(
-                fields["product_versions"][1], "product_versions", True
+                fields["product_versions"][1], "product_versions", label
             ),
             decision_contexts=contexts,
-            subject_type=self.required_string(fields["subject_type"][1], "subject_type"),
-            rules=tuple(self.rule(r) for r in rules_node.value),
+            subject_type=subject_types[0],
+            subject_types=subject_types if "subject_types" in fields else (),
+            rules=tuple(self.rule(r, label) for r in rules_node.value),
             packages=opt_list("packages"),
             excluded_packages=opt_list("excluded_packages"),
             source=f"{self.name}:{_line(node)}",
         )
 
-    def rule(self, node: yaml.Node) -> Rule:
+    def one_or_many(
+        self,
+        fields: dict[str, tuple[yaml.Node, yaml.Node]],
+        node: yaml.Node,
+        label: str,
+        one: str,
+        many: str,
+        what: str,
+    ) -> tuple[str, ...]:
+        """Greenwave's ``decision_context``/``decision_contexts`` and ``subject_type``/
+        ``subject_types``: exactly one of them, not empty."""
+        if one in fields and many in fields:
+            second = max(fields[one][0], fields[many][0], key=_line)
+            raise self.error(
+                f"give either `{one}` (one) or `{many}` (a list), not both"
+                + _gw(f'{label}: Both properties "{many}" and "{one}" were set'),
+                second,
+            )
+        if one in fields:
+            return (self.required_string(fields[one][1], one, label),)
+        values = self.string_list(fields[many][1], many, label) if many in fields else ()
+        if not values:
+            where = fields[many][1] if many in fields else node
+            raise self.error(
+                f"!Policy needs `{one}` or a non-empty `{many}`"
+                + _gw(f"{label}: No {what} provided"),
+                where,
+            )
+        return values
+
+    def rule(self, node: yaml.Node, label: str) -> Rule:
         known = ", ".join(f"!{t}" for t in sorted(RULE_FIELDS))
+        in_rules = f"{label}: Attribute 'rules': "
         if not node.tag.startswith("!"):
-            raise self.error(f"a rule needs a tag, one of {known}; got {_kind(node)}", node)
+            raise self.error(
+                f"a rule needs a tag, one of {known}; got {_kind(node)}"
+                + _gw(in_rules + "Expected list of Rule objects"),
+                node,
+            )
         tag = node.tag[1:]
         if tag in UNSUPPORTED_RULE_TAGS:
             raise self.error(f"!{tag} is not supported here: {UNSUPPORTED_RULE_TAGS[tag]}", node)
-        if tag in OBSOLETE_RULE_TAGS:
-            raise self.error(f"!{tag} is obsolete: {OBSOLETE_RULE_TAGS[tag]}", node)
+        if tag in OBSOLETE_RULE_TAGS:  # Greenwave's ObsoleteRule message, word for word
+            raise self.error(f"!{tag} is obsolete. {OBSOLETE_RULE_TAGS[tag]}", node)
         if tag == "RemoteRule":  # its keys are not strings: adapters/remote_rule_yaml.py
             return read_remote_rule_node(node, self.error)
         cls = rule_class(tag)
         if cls is None:
-            raise self.error(f"unknown rule tag !{tag}; known rule tags: {known}", node)
+            raise self.error(
+                f"unknown rule tag !{tag}; known rule tags: {known}"
+                + _gw(in_rules + f"could not determine a constructor for the tag '!{tag}'"),
+                node,
+            )
         if not isinstance(node, yaml.MappingNode):
             raise self.error(f"!{tag} must be a mapping, e.g. !{tag} {{key: value}}", node)
         fields = self.mapping(node, f"!{tag}")
         required, _ = RULE_FIELDS[tag]
+        rule_label = in_rules + f"YAML object !{tag}" if tag in GREENWAVE_RULE_TAGS else _OURS
         self.check_keys(
-            fields, node, f"!{tag}", RULE_FIELDS[tag], UNSUPPORTED_RULE_KEYS.get(tag, {})
+            fields,
+            node,
+            f"!{tag}",
+            RULE_FIELDS[tag],
+            UNSUPPORTED_RULE_KEYS.get(tag, {}),
+            rule_label,
+            tuple(sorted(required)),
         )
         values = {
-            key: self.string(value, key, optional=key not in required)
+            key: (
+                self.datetime(value, key, rule_label)
+                if key in RULE_DATETIME_FIELDS
+                else self.string(value, key, rule_label, optional=key not in required)
+            )
             for key, (_, value) in fields.items()
+            if key in required or key in RULE_FIELDS[tag][1]
         }
         rule: Rule = cls(**values)
         return rule
@@ -261,9 +383,13 @@ def _check_unique(found: list[Policy], reader: _Reader, seen: dict[str, Policy])
         seen[policy.id] = policy
 
 
-def load_policy_text(text: str, source: str = "<string>") -> tuple[Policy, ...]:
-    """The policies of one YAML text; ``source`` names it in errors and ``Policy.source``."""
-    reader = _Reader(source, source)
+def load_policy_text(
+    text: str, source: str = "<string>", *, ignore_unknown_keys: bool = False
+) -> tuple[Policy, ...]:
+    """The policies of one YAML text; ``source`` names it in errors and ``Policy.source``.
+    ``ignore_unknown_keys``: ignore keys Greenwave does not know, as Greenwave does (for
+    files written for Greenwave, such as a package's gating.yaml)."""
+    reader = _Reader(source, source, ignore_unknown_keys)
     found = reader.policies(text)
     _check_unique(found, reader, {})
     return tuple(found)

@@ -60,7 +60,7 @@ class StoreRemoteRules:
             return None
         templates = self.cfg.gating.remote_rule_templates
         base = source_input(templates, self._change(subject), self._observed(subject))
-        probe = Snapshot(**{**vars(subject), "remote": base})
+        probe = replace(subject, remote=base)
         files: list[RemoteFileView] = []
         for rule in dict.fromkeys(rules):
             urls, error = remote_urls(rule, probe)

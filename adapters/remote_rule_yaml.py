@@ -13,8 +13,10 @@ read them in Bodhi. Also: ``validate_gating_yaml`` (Greenwave's
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC
 from typing import Any
 
+import dateutil.parser
 import yaml
 
 from policies.spec import (
@@ -109,12 +111,33 @@ def _rule(label: str, item: _Tagged) -> Rule:
             " gating.yaml takes !PassingTestCaseRule"
         )
     rule_label = f"{label}: Attribute 'rules': PassingTestCaseRule"
-    for key in ("valid_since", "valid_until"):
-        if key in item.fields:
-            raise GatingYamlError(f"{rule_label}: {key} is not supported here")
     name = _string(rule_label, item.fields, "test_case_name", True)
     scenario = _string(rule_label, item.fields, "scenario", False)
-    return PassingTestCaseRule(test_case_name=name or "", scenario=scenario)
+    return PassingTestCaseRule(
+        test_case_name=name or "",
+        scenario=scenario,
+        valid_since=_datetime(rule_label, item.fields, "valid_since"),
+        valid_until=_datetime(rule_label, item.fields, "valid_until"),
+    )
+
+
+def _datetime(label: str, fields: dict[str, Any], key: str) -> str | None:
+    """Greenwave's ``SafeYAMLDateTime``: dateutil reads the value's text; no zone means
+    UTC. Kept as ISO 8601 in UTC, as the policy loader keeps it."""
+    value = fields.get(key)
+    if value is None:
+        return None
+    if isinstance(value, dict | list | _Tagged):
+        raise GatingYamlError(f"{label}: Attribute {key!r}: expected a scalar node")
+    try:
+        when = dateutil.parser.parse(str(value))
+    except (ValueError, OverflowError) as exc:
+        raise GatingYamlError(
+            f"{label}: Attribute {key!r}: Could not parse string as date/time, got: {value}"
+        ) from exc
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat()
 
 
 def _policy(fields: dict[str, Any]) -> list[Policy]:

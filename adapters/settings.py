@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapters.branches import DEFAULT_MONITORED_BRANCHES, BranchFilter
 from adapters.koji_gateway import KojiAuth
+from adapters.koji_profile import KojiProfile, KojiProfileError, read_profile
 from adapters.store import default_url, normalize_url
 from projections.config import FALLBACKS, GatingConfig
 
@@ -41,6 +43,9 @@ def database_url(option: str | None, cwd: Path | None = None, configured: str | 
 class KojiSettings:
     hub: str | None = None
     auth: KojiAuth = field(default_factory=KojiAuth)
+    weburl: str | None = None  # koji's web UI (links)
+    topurl: str | None = None  # koji's file tree (downloads)
+    profile: str | None = None  # the koji profile these came from, if any
     timeout: float = 60.0
     retries: int = 4
     task_timeout: float = 900.0
@@ -121,12 +126,19 @@ class Settings:
     compose: ComposeSettings = field(default_factory=ComposeSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     remote_rules: RemoteRuleSettings = field(default_factory=RemoteRuleSettings)
+    # [gating] monitored_branches: dist-git branches whose pushes count (regular
+    # expressions, whole name); pushes to others are recorded as ignored.
+    monitored_branches: tuple[str, ...] = DEFAULT_MONITORED_BRANCHES
 
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "store": {"url": str},
     "koji": {
+        "profile": str,
+        "config_file": str,
         "hub": str,
+        "weburl": str,
+        "topurl": str,
         "auth": str,
         "timeout": (int, float),
         "retries": int,
@@ -136,7 +148,12 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "koji.ssl": {"cert": str, "serverca": str},
     "koji.keytab": {"principal": str, "keytab": str},
     "koji.tasks": {"timeout": (int, float), "poll_interval": (int, float)},
-    "gating": {"policies": str, "product_version": str, "decision_context": str},
+    "gating": {
+        "policies": str,
+        "product_version": str,
+        "decision_context": str,
+        "monitored_branches": list,
+    },
     "gating.bisection": {"max_rounds": int, "timeout_hours": (int, float), "fallback": str},
     "gating.remote_rules": {
         "url_templates": list,
@@ -247,13 +264,29 @@ def settings_from(
     def get(table: str, key: str, default: Any = None) -> Any:
         return t.get(table, {}).get(key, default)
 
-    auth_method = get("koji", "auth", "none")
+    profile: KojiProfile | None = None
+    if get("koji", "profile"):
+        config_file = get("koji", "config_file")
+        if config_file and base is not None and not Path(config_file).expanduser().is_absolute():
+            config_file = str(base / config_file)
+        try:
+            profile = read_profile(get("koji", "profile"), config_file)
+        except KojiProfileError as exc:
+            raise SettingsError(f"{source}: [koji] profile: {exc}") from exc
+    elif get("koji", "config_file"):
+        raise SettingsError(f"{source}: [koji] config_file needs [koji] profile")
+
+    def koji_value(table: str, key: str, profile_key: str) -> Any:
+        """Our key, else the koji profile's."""
+        ours = get(table, key)
+        return ours if ours is not None or profile is None else getattr(profile, profile_key)
+
     auth = KojiAuth(
-        method=auth_method,
-        cert=get("koji.ssl", "cert"),
-        serverca=get("koji.ssl", "serverca"),
-        principal=get("koji.keytab", "principal"),
-        keytab=get("koji.keytab", "keytab"),
+        method=koji_value("koji", "auth", "method") or "none",
+        cert=koji_value("koji.ssl", "cert", "cert"),
+        serverca=koji_value("koji.ssl", "serverca", "serverca"),
+        principal=koji_value("koji.keytab", "principal", "principal"),
+        keytab=koji_value("koji.keytab", "keytab", "keytab"),
     )
     try:
         auth.validate()
@@ -295,6 +328,16 @@ def settings_from(
         )
     except ValueError as exc:
         raise SettingsError(f"{source}: {exc}") from exc
+
+    branches = BranchFilter(tuple(get("gating", "monitored_branches", DEFAULT_MONITORED_BRANCHES)))
+    try:
+        branches.check()
+    except ValueError as exc:
+        raise SettingsError(f"{source}: [gating] monitored_branches: {exc}") from exc
+    if not branches.patterns:
+        raise SettingsError(
+            f"{source}: [gating] monitored_branches must name at least one branch pattern"
+        )
 
     def path(value: str | None, default: Path) -> Path:
         if not value:
@@ -344,8 +387,11 @@ def settings_from(
     return Settings(
         source=source,
         koji=KojiSettings(
-            hub=get("koji", "hub"),
+            hub=koji_value("koji", "hub", "hub"),
             auth=auth,
+            weburl=koji_value("koji", "weburl", "weburl"),
+            topurl=koji_value("koji", "topurl", "topurl"),
+            profile=profile.name if profile else None,
             timeout=float(get("koji", "timeout", 60.0)),
             retries=get("koji", "retries", 4),
             task_timeout=float(get("koji.tasks", "timeout", 900.0)),
@@ -360,6 +406,7 @@ def settings_from(
         artifacts=path(get("artifacts", "definitions"), DEFAULT_ARTIFACTS),
         compose=compose,
         api=api,
+        monitored_branches=branches.patterns,
     )
 
 

@@ -21,14 +21,16 @@ Mirrors ``greenwave/policies.py``, ``greenwave/decision.py`` and ``greenwave/wai
   for the same subject, testcase, scenario (a waiver without one waives any) and product
   version (a waiver without one waives any); ``waived: false`` revokes.
 
-Results and waivers about another subject than the snapshot's are ignored.
+Results and waivers about another subject than the snapshot's are ignored. Which
+policies apply is :mod:`policies.applicability`; which waivers are in force,
+:mod:`policies.waivers`; this module answers the rules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from fnmatch import fnmatchcase
+from datetime import UTC, datetime
 from typing import Any
 
 from policies.answers import (
@@ -46,12 +48,13 @@ from policies.answers import (
     no_applicable_policies_summary,
     summarize,
 )
+from policies.applicability import allowed as _allowed
+from policies.applicability import applicable
+from policies.applicability import excluded as _excluded
 from policies.latest import latest as _latest
 from policies.latest import latest_per_scenario as _latest_per_scenario
 from policies.latest import latest_results
-from policies.latest import newer as _newer
-from policies.latest import newest_first as _newest_first
-from policies.remote import remote_outcome, rule_matches, sub_policy_matches
+from policies.remote import remote_outcome, sub_policy_matches
 from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot, WaiverView
 from policies.spec import (
     BatchIntegrityRule,
@@ -62,6 +65,7 @@ from policies.spec import (
     RemoteRule,
     Rule,
 )
+from policies.waivers import active_waivers, waivers_in_force
 
 __all__ = [
     "OUTCOMES_ERROR",
@@ -81,47 +85,6 @@ OUTCOMES_ERROR = ("ERROR",)
 OUTCOMES_INCOMPLETE = ("QUEUED", "RUNNING")
 # Ours (``domain.facts.INVALID``): the result of an invalid message.
 OUTCOME_INVALID = "INVALID"
-
-# ------------------------------------------------------------------ applicability
-
-
-def _matches(policy: Policy, snapshot: Snapshot) -> bool:
-    return (
-        policy.subject_type == snapshot.subject_type
-        and snapshot.decision_context in policy.decision_contexts
-        and any(fnmatchcase(snapshot.product_version, p) for p in policy.product_versions)
-    )
-
-
-def _excluded(policy: Policy, package: str | None) -> bool:
-    return bool(package) and any(fnmatchcase(package or "", p) for p in policy.excluded_packages)
-
-
-def _allowed(policy: Policy, package: str | None) -> bool:
-    # As in Greenwave, a subject without a package name is not filtered by package.
-    if not package or not policy.packages or _excluded(policy, package):
-        return True
-    return any(fnmatchcase(package, p) for p in policy.packages)
-
-
-def applicable(policy_set: PolicySet, snapshot: Snapshot) -> tuple[Policy, ...]:
-    """The policies that apply to the snapshot, in policy set order."""
-    return tuple(
-        policy
-        for policy in policy_set.policies
-        if _matches(policy, snapshot)
-        and _allowed(policy, snapshot.package)
-        and _rules_match(policy, snapshot)
-    )
-
-
-def _rules_match(policy: Policy, snapshot: Snapshot) -> bool:
-    """Greenwave's ``Policy.matches`` asks its rules: only a RemoteRule can say no."""
-    return not policy.rules or any(
-        not isinstance(rule, RemoteRule) or rule_matches(rule, policy, snapshot)
-        for rule in policy.rules
-    )
-
 
 # ------------------------------------------------------------------ rules
 
@@ -267,6 +230,8 @@ def _check(
     rule: Rule, policy: Policy, snapshot: Snapshot, results: Sequence[ResultView]
 ) -> list[_Answer]:
     if isinstance(rule, PassingTestCaseRule):
+        if not _in_force(rule, snapshot.subject_time):
+            return []  # Greenwave: a dated rule outside its range answers nothing
         return _check_results(
             [r for r in results if r.testcase == rule.test_case_name],
             snapshot,
@@ -345,37 +310,26 @@ def _check_remote(
     return answers
 
 
+def _in_force(rule: PassingTestCaseRule, subject_time: str | None) -> bool:
+    """Greenwave's ``valid_since <= subject time < valid_until``; an unknown time (or one
+    that is not ISO 8601) keeps the rule (fail closed)."""
+    if (rule.valid_since is None and rule.valid_until is None) or subject_time is None:
+        return True
+    try:
+        when = _utc(subject_time)
+        since = None if rule.valid_since is None else _utc(rule.valid_since)
+        until = None if rule.valid_until is None else _utc(rule.valid_until)
+    except ValueError:
+        return True
+    return (since is None or since <= when) and (until is None or when < until)
+
+
+def _utc(text: str) -> datetime:
+    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 # ------------------------------------------------------------------ waivers
-
-
-def active_waivers(snapshot: Snapshot) -> list[WaiverView]:
-    """The waivers in force for the snapshot's subject and product version: the latest
-    per (testcase, scenario), if it waives (WaiverDB's non-obsolete waivers, of which
-    Greenwave keeps those that waive), newest first (WaiverDB's order)."""
-    return _newest_first(w for ws in _active_waivers(snapshot).values() for w in ws)
-
-
-def _active_waivers(snapshot: Snapshot) -> dict[str, list[WaiverView]]:
-    """testcase -> the waivers in force: the latest per (testcase, scenario), if waived."""
-    latest: dict[tuple[str, str | None], WaiverView] = {}
-    for waiver in snapshot.waivers:
-        if (
-            waiver.subject_type != snapshot.subject_type
-            or waiver.subject_identifier != snapshot.subject_identifier
-            or (
-                waiver.product_version is not None
-                and waiver.product_version != snapshot.product_version
-            )
-        ):
-            continue
-        key = (waiver.testcase, waiver.scenario)
-        if key not in latest or _newer(waiver, latest[key]):
-            latest[key] = waiver
-    active: dict[str, list[WaiverView]] = {}
-    for waiver in latest.values():
-        if waiver.waived:
-            active.setdefault(waiver.testcase, []).append(waiver)
-    return active
 
 
 def _waive(answer: _Answer, active: dict[str, list[WaiverView]]) -> _Answer:
@@ -444,7 +398,7 @@ def evaluate(policy_set: PolicySet, snapshot: Snapshot) -> Decision:
     for policy in policies:
         answers.extend(_check_policy(policy, snapshot, results, verified, None))
 
-    active = _active_waivers(snapshot)
+    active = waivers_in_force(snapshot)
     answers = [_waive(a, active) for a in answers]
     reqs = [a.requirement for a in answers]
     satisfied = tuple(r for r in reqs if r.satisfied)

@@ -178,3 +178,7 @@ class Snapshot:
     # Several decision contexts asked at once (Greenwave's list): a gating.yaml policy
     # matches when it names any of them. Empty: ``decision_context`` alone.
     asked_contexts: tuple[str, ...] = ()
+    # ISO 8601 time the subject was created (koji's build ``creation_time``; Greenwave
+    # falls back to the time of the decision), for rules with ``valid_since``/
+    # ``valid_until``. None: unknown, and dated rules count (fail closed).
+    subject_time: str | None = None

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 __all__ = [
+    "GREENWAVE_RULE_TAGS",
     "OBSOLETE_RULE_TAGS",
     "POLICY_FIELDS",
+    "RULE_DATETIME_FIELDS",
     "RULE_FIELDS",
     "UNSUPPORTED_POLICY_KEYS",
     "UNSUPPORTED_RULE_KEYS",
@@ -39,6 +41,11 @@ class PassingTestCaseRule:
 
     test_case_name: str
     scenario: str | None = None
+    # Greenwave's dated rules: the rule counts only for subjects created at or after
+    # ``valid_since`` and before ``valid_until`` (ISO 8601, UTC; the creation time comes
+    # in with the snapshot, never from a clock).
+    valid_since: str | None = None
+    valid_until: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,44 +90,62 @@ _RULE_CLASSES: dict[str, type[Any]] = {
 
 #: YAML tag name (without ``!``) -> (required keys, optional keys). All values are strings.
 RULE_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "PassingTestCaseRule": (frozenset({"test_case_name"}), frozenset({"scenario"})),
+    "PassingTestCaseRule": (
+        frozenset({"test_case_name"}),
+        frozenset({"scenario", "valid_since", "valid_until"}),
+    ),
     "PassingPipelineStageRule": (frozenset({"stage"}), frozenset({"pipeline", "scenario"})),
     "BatchIntegrityRule": (frozenset({"test_case_name"}), frozenset()),
     # Not strings: a list of strings and a boolean (read by adapters/remote_rule_yaml.py).
     "RemoteRule": (frozenset(), frozenset({"sources", "required"})),
 }
 
-#: ``!Policy`` keys: (required, optional). Exactly one of ``decision_context`` (a string)
-#: and ``decision_contexts`` (a list) must be given; the loader checks that.
+#: The rule tags that are Greenwave's (the others are ours).
+GREENWAVE_RULE_TAGS: frozenset[str] = frozenset({"PassingTestCaseRule", "RemoteRule"})
+
+#: Rule keys whose value is a date/time (Greenwave's ``SafeYAMLDateTime``), per rule tag.
+RULE_DATETIME_FIELDS: frozenset[str] = frozenset({"valid_since", "valid_until"})
+
+#: ``!Policy`` keys (Greenwave's ``Policy.safe_yaml_attributes``): (required, optional).
+#: Exactly one of ``decision_context`` (a string) and ``decision_contexts`` (a list), and
+#: one of ``subject_type`` and ``subject_types``, must be given; the loader checks that.
+#: ``relevance_key``/``relevance_value`` are read and have no effect, as in Greenwave
+#: (unused since Greenwave 0.8).
 POLICY_FIELDS: tuple[frozenset[str], frozenset[str]] = (
-    frozenset({"id", "product_versions", "subject_type", "rules"}),
-    frozenset({"decision_context", "decision_contexts", "packages", "excluded_packages"}),
+    frozenset({"id", "product_versions", "rules"}),
+    frozenset(
+        {
+            "decision_context",
+            "decision_contexts",
+            "subject_type",
+            "subject_types",
+            "packages",
+            "excluded_packages",
+            "relevance_key",
+            "relevance_value",
+        }
+    ),
 )
 
-#: Greenwave policy keys we do not implement: an error, never silently ignored.
+#: Keys Greenwave no longer reads (it ignores them, so a policy using them gates more than
+#: its author meant): an error here, with the reason.
 UNSUPPORTED_POLICY_KEYS: dict[str, str] = {
-    "subject_types": "give one subject_type per policy",
-    "relevance_key": "relevance filtering is not implemented",
-    "relevance_value": "relevance filtering is not implemented",
-    "blacklist": "the old name of excluded_packages; use excluded_packages",
-    "whitelist": "the old name of packages; use packages",
+    "blacklist": (
+        "dropped in Greenwave 2.2.0, which ignores it (nothing is excluded); use excluded_packages"
+    ),
+    "whitelist": "not a Greenwave key (Greenwave ignores it); use packages",
 }
 
 #: Greenwave rule keys we do not implement, per rule tag.
-UNSUPPORTED_RULE_KEYS: dict[str, dict[str, str]] = {
-    "PassingTestCaseRule": {
-        "valid_since": "rules are not dated here; change the policy instead",
-        "valid_until": "rules are not dated here; change the policy instead",
-    },
-}
+UNSUPPORTED_RULE_KEYS: dict[str, dict[str, str]] = {}
 
 #: Greenwave rule tags we do not implement.
 UNSUPPORTED_RULE_TAGS: dict[str, str] = {}
 
-#: Rule tags Greenwave itself rejects as obsolete.
+#: Rule tags Greenwave itself rejects as obsolete, with its advice (``ObsoleteRule``).
 OBSOLETE_RULE_TAGS: dict[str, str] = {
-    "PackageSpecificBuild": 'use the "packages" allowlist instead',
-    "FedoraAtomicCi": 'use the "packages" allowlist instead',
+    "PackageSpecificBuild": 'Please use the "packages" allowlist instead.',
+    "FedoraAtomicCi": 'Please use the "packages" allowlist instead.',
 }
 
 
@@ -140,6 +165,9 @@ def rule_as_dict(rule: Rule) -> dict[str, Any]:
     data.update(vars(rule))
     if isinstance(rule, RemoteRule) and rule.sources is not None:
         data["sources"] = list(rule.sources)
+    for key in RULE_DATETIME_FIELDS:  # only when given: older policy sets keep their hash
+        if data.get(key, "") is None:
+            del data[key]
     return data
 
 
@@ -148,11 +176,19 @@ class Policy:
     id: str
     product_versions: tuple[str, ...]  # fnmatch wildcards, e.g. "fedora-*"
     decision_contexts: tuple[str, ...]  # YAML: decision_context (one) or decision_contexts
-    subject_type: str
+    subject_type: str  # YAML subject_type, or the first of subject_types
     rules: tuple[Rule, ...]
     packages: tuple[str, ...] = ()  # fnmatch on Snapshot.package; empty = all
     excluded_packages: tuple[str, ...] = ()
     source: str = ""  # "file.yaml:LINE", for messages only (not part of the hash)
+    # YAML subject_types (Greenwave: a policy for several subject types); empty when the
+    # policy gave one subject_type.
+    subject_types: tuple[str, ...] = ()
+
+    @property
+    def all_subject_types(self) -> tuple[str, ...]:
+        """Every subject type the policy names (Greenwave's ``all_subject_types``)."""
+        return self.subject_types or (self.subject_type,)
 
     def canonical(self) -> dict[str, Any]:
         """Everything that decides what the policy does, as JSON-able data (no source)."""
@@ -164,7 +200,7 @@ class Policy:
             "rules": [rule_as_dict(rule) for rule in self.rules],
             "packages": list(self.packages),
             "excluded_packages": list(self.excluded_packages),
-        }
+        } | ({"subject_types": list(self.subject_types)} if self.subject_types else {})
 
 
 @dataclass(frozen=True)
@@ -228,7 +264,7 @@ def _policy_from_canonical(index: int, data: Any) -> Policy:
     missing = sorted(required - data.keys())
     if missing:
         raise PolicyError(f"{where} lacks {', '.join(missing)}")
-    unknown = sorted(data.keys() - required - {"packages", "excluded_packages"})
+    unknown = sorted(data.keys() - required - {"packages", "excluded_packages", "subject_types"})
     if unknown:
         raise PolicyError(f"{where} has unknown keys {', '.join(unknown)}")
     if not isinstance(data["id"], str) or not isinstance(data["subject_type"], str):
@@ -246,6 +282,7 @@ def _policy_from_canonical(index: int, data: Any) -> Policy:
         rules=rules,
         packages=_strings(f"{where}.packages", data.get("packages", [])),
         excluded_packages=_strings(f"{where}.excluded_packages", data.get("excluded_packages", [])),
+        subject_types=_strings(f"{where}.subject_types", data.get("subject_types", [])),
     )
 
 

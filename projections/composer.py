@@ -39,13 +39,18 @@ from projections.config import ComposerConfig
 from projections.follower import PAGE, Follower, ViewSnapshots
 from projections.gating import package_of
 from projections.graph import BuildChange
-from projections.outbox import request
+from projections.outbox import COMPOSER_ACTION_PREFIXES, request
+from projections.rounds import DECIDER_ROUND, INPUT_ROUND, is_legacy_trigger
 
 NAME = "composer"
 COMPOSE_REQUEST = "compose.request"
 PUSH_RELEASE = "push.release"
 # Keys of the actions the composer requests (its own events never start a group).
-OWN_ACTION_PREFIXES = ("compose:", "push:")
+OWN_ACTION_PREFIXES = COMPOSER_ACTION_PREFIXES
+OWN_TOPICS = (
+    *(t for t in TOPICS if t.startswith("domain.composing:")),
+    "domain.outbox:Action.Requested",
+)
 _MOVED = {"moved", "already"}
 _ACTIVE = {WAITING, REQUESTED, RUNNING}
 
@@ -101,18 +106,35 @@ class Composer(Follower[ArtifactView, ComposerReport]):
         return ComposerReport()
 
     def group_key(self, e: Any, position: int) -> str | None:
-        """Input messages and decision rounds are groups; each outcome is its own."""
+        """Input messages, the decider's rounds and each outcome are groups, each named
+        uniquely (``projections.rounds``): the name is the trigger of what it decides after."""
         if type(e).__module__ == "domain.composing":
             return None
         key = getattr(e, "key", None)
         if isinstance(key, str) and key.startswith(OWN_ACTION_PREFIXES):
             return None
+        msg = getattr(e, "msg", None)
+        if msg is not None:
+            return INPUT_ROUND + msg
+        trigger = getattr(e, "trigger", None)
+        if trigger is not None:  # recorded by the decider after that message
+            return DECIDER_ROUND + trigger
         # An outcome recorded by the effector is named by its event (store-independent).
-        return (
-            getattr(e, "msg", None)
-            or getattr(e, "trigger", None)
-            or f"{e.originator_id}/{e.originator_version}"
-        )
+        return f"{e.originator_id}/{e.originator_version}"
+
+    OWN_TOPICS = OWN_TOPICS
+
+    def owns(self, e: Any) -> bool:
+        """Composes, pushes and the actions it requested, when their trigger names the
+        round they were decided in. A trigger that is a bare message key was written
+        before rounds were named (it may be the message's or the decider's round after
+        it): such an event stays where the log holds it, as that code folded it."""
+        if type(e).__module__ != "domain.composing":
+            key = getattr(e, "key", None)
+            if not (isinstance(key, str) and key.startswith(OWN_ACTION_PREFIXES)):
+                return False
+        trigger = getattr(e, "trigger", None)
+        return isinstance(trigger, str) and not is_legacy_trigger(trigger)
 
     # ---------------------------------------------------------------- deciding
 

@@ -30,13 +30,14 @@ from policies.spec import BatchIntegrityRule, PolicySet, policy_set_from_canonic
 from projections import bisection, outbox
 from projections.config import GatingConfig
 from projections.follower import PAGE, Follower, ViewSnapshots
-from projections.gating import TOPICS, GatingView, OverrideState, package_of
+from projections.gating import OWN_TOPICS, TOPICS, GatingView, OverrideState, package_of
+from projections.outbox import COMPOSER_ACTION_PREFIXES
 from projections.remote_files import awaits_remote_file, with_remote_files
 
 NAME = "decider"
 # Bump when GatingView's fields change: older snapshots are ignored.
 # 3: results with architecture/variant and integer ids; builds named under an alias.
-VIEW_FORMAT = 4  # 4: remote rule files (gating.yaml)
+VIEW_FORMAT = 4  # 4: remote rule files (gating.yaml); builds with their creation time
 # Requirement types of manual overrides (ours, next to Greenwave's).
 MANUAL_OVERRIDE = "manual-override"
 MANUAL_HOLD = "manual-hold"
@@ -106,6 +107,16 @@ class Decider(Follower[GatingView, DeciderReport]):
             for r in p.rules
             if isinstance(r, BatchIntegrityRule)
         }
+
+    OWN_TOPICS = OWN_TOPICS
+
+    def owns(self, e: Any) -> bool:
+        """Gates and bisections, and the actions it requested or cancelled (the
+        composer's and the effector's are input here)."""
+        if type(e).__module__ == "domain.gating":
+            return True
+        key = getattr(e, "key", None)  # Action.Cancelled: only the decider cancels
+        return key is None or not key.startswith(COMPOSER_ACTION_PREFIXES)
 
     def new_view(self) -> GatingView:
         return GatingView(self.config)

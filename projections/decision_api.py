@@ -1,12 +1,14 @@
 """Greenwave's decision API (``POST /api/v1.0/decision``) over the read model.
 
-``DecisionService.decide(request_dict, now) -> response_dict`` follows Greenwave's
-``greenwave/decision.py`` ``make_decision``: the same validation, status codes and
-messages (raised as :class:`DecisionRequestError`), the same subject forms, the same
+``DecisionService.decide(request, now) -> response_dict`` follows Greenwave's
+``greenwave/decision.py`` ``make_decision`` for a request the HTTP adapter parsed
+(``adapters.http.decision_request``, with Greenwave's validation and messages): the
+same status codes and messages (raised as :class:`DecisionRequestError`), the same
 merging of answers over subjects (a rule is answered once per subject, however many
 applicable policies ask for it; ``applicable_policies`` lists each subject's policies in
 turn). Answers come from the pure policy engine (``policies.engine.evaluate``); every
-requirement also carries a machine-readable ``state`` (:func:`requirement_state`).
+requirement also carries a machine-readable ``state``
+(:mod:`projections.requirement_states`).
 
 Pure given a :class:`~projections.queries.ReadModel`: no web framework, no clock (the
 caller passes ``now``), no policy loading (the caller passes a policy set provider).
@@ -24,10 +26,7 @@ from policies.answers import (
     BATCH_INNOCENT,
     BATCH_PENDING,
     BATCH_UNRESOLVED,
-    EXCLUDED,
-    TEST_ERRORED,
     TEST_FAILED,
-    TEST_MISSING,
     TEST_PASSED,
     Requirement,
     no_applicable_policies_summary,
@@ -50,16 +49,11 @@ from policies.snapshot import (
     WaiverView,
 )
 from policies.spec import BatchIntegrityRule, Policy, PolicySet, rule_as_dict
-from projections.decider import MANUAL_HOLD, MANUAL_OVERRIDE
-from projections.decision_request import (
-    ON_DEMAND_CONTEXT,
-    DecisionRequest,
-    DecisionRequestError,
-    parse_request,
-    parse_when,
-)
+from projections.decision_request import ON_DEMAND_CONTEXT, DecisionRequest, DecisionRequestError
 from projections.greenwave_records import pick_records
+from projections.policy_input import policy_input
 from projections.queries import ReadModel, SubjectFacts
+from projections.requirement_states import STATES, requirement_state, with_states
 
 __all__ = [
     "IGNORE_MISSING_POLICY",
@@ -68,10 +62,9 @@ __all__ = [
     "DecisionRequest",
     "DecisionRequestError",
     "DecisionService",
-    "parse_request",
-    "parse_when",
     "policy_json",
     "requirement_state",
+    "with_states",
 ]
 
 #: Subject types for which no applicable policy is not an error (Greenwave's
@@ -80,22 +73,6 @@ __all__ = [
 IGNORE_MISSING_POLICY = frozenset({"bodhi_update"})
 _MERGED_CONTEXT = "\x00merged"  # the decision context of a multi-context evaluation
 
-STATES = (
-    "passed", "pending", "overdue", "failed", "errored", "waived", "not-required", "invalid",
-)  # fmt: skip
-_STATE_OF_TYPE = {
-    TEST_PASSED: "passed",
-    BATCH_INNOCENT: "passed",
-    EXCLUDED: "not-required",
-    TEST_FAILED: "failed",
-    TEST_ERRORED: "errored",
-    BATCH_UNRESOLVED: "errored",
-    BATCH_PENDING: "pending",
-    # The decider's manual overrides: a release engineer accepted the build (as a waiver
-    # does), or holds it until released.
-    MANUAL_OVERRIDE: "waived",
-    MANUAL_HOLD: "pending",
-}
 # A stored batch requirement type -> the batch status that gave it (when its detail does
 # not name the status itself).
 _BATCH_STATUS_OF_TYPE = {
@@ -105,36 +82,6 @@ _BATCH_STATUS_OF_TYPE = {
     BATCH_PENDING: "pending",
     BATCH_UNRESOLVED: "unresolved-hold",
 }
-
-
-def requirement_state(req: Mapping[str, Any], *, overdue: bool = False) -> str:
-    """The machine-readable state of a requirement (one of :data:`STATES`): a missing or
-    incomplete result is ``pending``, or ``overdue`` when the caller says it waited too
-    long; ``*-waived`` is ``waived``; ``excluded`` is ``not-required``; a requirement
-    with only invalid messages (``invalid: true``) is ``invalid``."""
-    type_ = str(req.get("type", ""))
-    if type_.endswith("-waived"):
-        return "waived"
-    if req.get("invalid"):  # no valid result, only messages that failed their schema
-        return "invalid"
-    if type_ == TEST_MISSING:
-        return "overdue" if overdue else "pending"
-    state = _STATE_OF_TYPE.get(type_)
-    if state is None:  # a type we do not know: never call it passed
-        return "errored"
-    return state
-
-
-def with_states(decision: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """A recorded decision with the machine-readable ``state`` on every requirement
-    (recorded decisions are kept as the decider wrote them; ``overdue`` needs a clock,
-    so a recorded missing result says ``pending``)."""
-    if decision is None:
-        return None
-    out = dict(decision)
-    for key in ("satisfied_requirements", "unsatisfied_requirements"):
-        out[key] = [{**r, "state": requirement_state(r)} for r in decision.get(key, ())]
-    return out
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -168,20 +115,14 @@ def policy_json(policy: Policy) -> dict[str, Any]:
         "decision_context": contexts[0] if len(contexts) == 1 else None,
         "decision_contexts": contexts,
         "subject_type": policy.subject_type,
+        # Greenwave's policy JSON has both; ours keeps subject_type (the first) for clients
+        # that read only it.
+        "subject_types": list(policy.subject_types),
         "rules": [{"type": rule_as_dict(r)["rule"], **rule_as_dict(r)} for r in policy.rules],
         "packages": list(policy.packages),
         "excluded_packages": list(policy.excluded_packages),
         "source": policy.source or None,
     }
-
-
-def _package(subject_type: str, identifier: str, facts: SubjectFacts) -> str | None:
-    if facts.package:
-        return facts.package
-    if subject_type == "koji_build":
-        parts = identifier.rsplit("-", 2)
-        return parts[0] if len(parts) == 3 else None
-    return None
 
 
 # ------------------------------------------------------------------ the service
@@ -217,9 +158,9 @@ class DecisionService:
         assert self._hashed is not None
         return self._hashed
 
-    def decide(self, data: Any, now: datetime | None = None) -> dict[str, Any]:
-        """Greenwave's response for a request dict; raises :class:`DecisionRequestError`."""
-        req = parse_request(data)
+    def decide(self, req: DecisionRequest, now: datetime | None = None) -> dict[str, Any]:
+        """Greenwave's response to a request (parsed by ``adapters.http.decision_request``);
+        raises :class:`DecisionRequestError` (404: no applicable policy)."""
         policy_set = req.on_demand or self.policy_set()
         subjects = tuple(dict.fromkeys(req.subjects))  # Greenwave asks each subject once
         when = req.when.isoformat() if req.when else None
@@ -233,16 +174,14 @@ class DecisionService:
         waivers: dict[int | str, dict[str, Any]] = {}
         for subject_type, identifier in req.subjects:
             f = facts.get((subject_type, identifier)) or SubjectFacts(subject_type, identifier)
-            base = Snapshot(
-                subject_type=subject_type,
-                subject_identifier=identifier,
-                package=_package(subject_type, identifier, f),
+            base = policy_input(
+                f,
                 product_version=req.product_version,
                 decision_context=req.contexts[0],
+                # OnDemandPolicy: the gating.yaml policies are chosen by version.
+                asked_contexts=(ANY_CONTEXT,) if req.on_demand is not None else (),
             )
-            if req.on_demand is not None:  # OnDemandPolicy: the file's policies by version
-                base = replace(base, asked_contexts=(ANY_CONTEXT,))
-            if self._remote is not None:
+            if self._remote is not None:  # the recorded files need the subject's input
                 base = replace(base, remote=self._remote(base, policy_set))
             matched = self._matching(policy_set, base, req.contexts)
             if not matched:
@@ -335,12 +274,12 @@ class DecisionService:
         else:
             used, context = self._merged_set(policy_set, matched), _MERGED_CONTEXT
             asked = tuple(req.contexts)
-        snapshot = replace(
-            base,
+        snapshot = policy_input(
+            replace(facts, results=results, waivers=waivers),
+            product_version=req.product_version,
             decision_context=context,
-            results=results,
-            waivers=waivers,
             batch=batch,
+            remote=base.remote,
             asked_contexts=asked or base.asked_contexts,
         )
         decision = evaluate(used, snapshot)
@@ -365,7 +304,7 @@ class DecisionService:
             for r in (*latest_results(valid), *latest_results(invalid))
             if r.result_id is None or str(r.result_id) not in ignored_r
         )
-        in_force = active_waivers(replace(base, waivers=facts.waivers))
+        in_force = active_waivers(base)  # the subject's waivers (all of ``facts``)
         waivers = tuple(
             w for w in in_force if w.waiver_id is None or str(w.waiver_id) not in ignored_w
         )

@@ -11,6 +11,14 @@ re-derives the same events.
 
 A folded view can be kept between runs (``ViewSnapshots``, a cache): the next
 run resumes from the saved position instead of folding the log from zero.
+
+A follower's own events are stored *after* input it had not read when it decided
+(a bulk ingest writes every message before the decider runs; another writer
+commits while it decides), so the log order is not the order the follower saw
+them in. Folding the log as it lies would give a view that lacks decisions it
+took (a crash after an intermediate flush left gates out of the view, and builds
+were never obsoleted). ``_stream`` therefore puts each of its own events right
+after the input group that triggered it, as when it was taken.
 """
 
 from __future__ import annotations
@@ -115,6 +123,15 @@ class Follower(Generic[V, R]):
     def decide(self, trigger: str | None) -> None:
         raise NotImplementedError
 
+    # Topics of the events this follower records itself (see ``owns``).
+    OWN_TOPICS: ClassVar[tuple[str, ...]] = ()
+
+    def owns(self, e: Any) -> bool:
+        """Whether this follower recorded the event (a decision of its own, named by
+        ``trigger``, the group it decided after). Its own events are folded right
+        after that group, wherever the log holds them."""
+        return False
+
     # ---------------------------------------------------------------- running
 
     def run(self) -> R:
@@ -130,8 +147,8 @@ class Follower(Generic[V, R]):
     def read_view(self) -> V:
         """The read model of the whole log, without deciding anything."""
         view, start = self._start_view()
-        for n in self._notifications(start):
-            view.apply(self.app.mapper.to_domain_event(n), n.id)
+        for _, position, e in self._stream(start, self.app.tracked_position(self.NAME)):
+            view.apply(e, position)
         return view
 
     def _start_view(self) -> tuple[V, int]:
@@ -152,16 +169,74 @@ class Follower(Generic[V, R]):
                     return view, position
         return self.new_view(), 0
 
-    def _notifications(self, after: int) -> Iterator[Notification]:
+    def _notifications(
+        self, after: int, topics: tuple[str, ...] | None = None
+    ) -> Iterator[Notification]:
         recorder = self.app.recorder
         while True:
             page = recorder.select_notifications(
-                start=after + 1, limit=self.page_size, topics=self.TOPICS
+                start=after + 1, limit=self.page_size, topics=topics or self.TOPICS
             )
             if not page:
                 return
             yield from page
             after = page[-1].id
+
+    def _own_events(self, after: int) -> dict[str, list[tuple[int, Any]]]:
+        """This follower's own events after ``after``, by trigger, in log order."""
+        own: dict[str, list[tuple[int, Any]]] = {}
+        if not self.OWN_TOPICS:
+            return own
+        mapper = self.app.mapper
+        for n in self._notifications(after, self.OWN_TOPICS):
+            e = mapper.to_domain_event(n)
+            trigger = getattr(e, "trigger", None)
+            if trigger is not None and self.owns(e):
+                own.setdefault(trigger, []).append((n.id, e))
+        return own
+
+    def _stream(self, start: int, cursor: int) -> Iterator[tuple[int, int, Any]]:
+        """The events after ``start`` in the order this follower took them in, as
+        ``(at, position, event)``: input where the log holds it (``at`` is its
+        position), and each event of its own (triggered by a group that ends at or
+        before ``cursor``, the tracked position) right after that group, ``at`` being
+        the group's last position. Own events whose group is not met (before
+        ``start``: the saved view holds them) stay where the log holds them."""
+        own = self._own_events(start)
+        pending = {position for events in own.values() for position, _ in events}
+        placed: set[int] = set()
+        group: str | None = None
+        last = start
+        mapper = self.app.mapper
+
+        def place() -> Iterator[tuple[int, int, Any]]:
+            for position, e in own.pop(group, ()) if group is not None else ():
+                if position > last and position in pending:
+                    pending.discard(position)
+                    placed.add(position)
+                    yield last, position, e
+
+        crossed = False
+        for n in self._notifications(start):
+            if n.id in placed:
+                continue
+            e = mapper.to_domain_event(n)
+            key = self.group_key(e, n.id)
+            if not crossed and n.id > cursor:
+                crossed = True
+                if last <= cursor:
+                    yield from place()
+            if key is not None and key != group:
+                if last <= cursor:
+                    yield from place()
+                group = key
+            if n.id in placed:
+                continue  # this very event, just placed with its group
+            pending.discard(n.id)  # met where the log holds it: folded here
+            yield n.id, n.id, e
+            last = n.id
+        if last <= cursor:
+            yield from place()
 
     def _run(self) -> R:
         self.report = self.new_report()
@@ -175,24 +250,22 @@ class Follower(Generic[V, R]):
         live = False
         group: str | None = None
         boundary = prev = cursor
-        mapper = self.app.mapper
-        for n in self._notifications(start):
-            if (n.originator_id, n.originator_version) in self._written:
+        for at, position, e in self._stream(start, cursor):
+            if (e.originator_id, e.originator_version) in self._written:
                 continue
-            e = mapper.to_domain_event(n)
-            key = self.group_key(e, n.id)
-            if n.id > cursor:
+            key = self.group_key(e, position)
+            if at > cursor:
                 if not live:
                     live = True
                     view.settle()
                 elif key is not None and group is not None and key != group:
                     self.decide(group)
                     boundary = prev
-            view.apply(e, n.id)
+            view.apply(e, position)
             self.report.read += 1
             if key is not None:
                 group = key
-            prev = n.id
+            prev = at
             if self.report.read % self.page_size == 0:
                 if self.progress:
                     self.progress(self.report.read, 0)

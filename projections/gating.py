@@ -32,6 +32,8 @@ from policies.snapshot import (
 )
 from projections.config import GatingConfig
 from projections.greenwave_records import arch_and_variant
+from projections.policy_input import policy_input
+from projections.queries import SubjectFacts
 from projections.records import DecisionRecords, ref
 from projections.remote_files import file_view
 
@@ -60,6 +62,8 @@ DECIDER_TOPICS = (
     "domain.outbox:Action.Completed",
     "domain.outbox:Action.Cancelled",
 )
+# What the decider records itself (Action.Completed is the effector's).
+OWN_TOPICS = tuple(t for t in DECIDER_TOPICS if t != "domain.outbox:Action.Completed")
 # Input that steers the decider itself: the policy set in force, manual overrides.
 CONTROL_TOPICS = (
     "domain.policyset:PolicyLog.Activated",
@@ -91,6 +95,9 @@ class BuildState:
     tags: set[str] = field(default_factory=set)
     results: list[ResultView] = field(default_factory=list)
     waivers: list[WaiverView] = field(default_factory=list)
+    # When koji created the build: the send time of its BUILDING message (koji sends it
+    # on creation; Greenwave reads getBuild's creation_time) for dated rules.
+    created: str | None = None
 
     @property
     def package(self) -> str | None:
@@ -211,6 +218,8 @@ class GatingView(DecisionRecords):
         b = self.build(nvr)
         b.owner = e.owner or b.owner
         b.koji_id = e.build_id if e.build_id is not None else b.koji_id
+        if e.state == "BUILDING" and e.at and b.created is None:
+            b.created = e.at
         if e.change:
             b.change = e.change
             self._change(e.change).nvrs.add(nvr)
@@ -428,7 +437,9 @@ class GatingView(DecisionRecords):
             return view("unresolved-hold", f"batch check {c.group} errored; it must be re-run")
         return view("pending", f"batch check {c.group} is {c.outcome.lower()}")
 
-    def snapshot(self, nvr: str) -> Snapshot:
+    def subject_facts(self, nvr: str) -> SubjectFacts:
+        """What this view knows about a build, in the read side's shape: its results
+        and waivers, and those of the change it belongs to."""
         b = self.build(nvr)
         results = list(b.results)
         waivers = list(b.waivers)
@@ -436,13 +447,20 @@ class GatingView(DecisionRecords):
             c = self.changes[b.change]
             results.extend(c.results)
             waivers.extend(c.waivers)
-        return Snapshot(
-            subject_type="koji_build",
-            subject_identifier=nvr,
+        return SubjectFacts(
+            "koji_build",
+            nvr,
             package=b.package,
-            product_version=self.config.product_version,
-            decision_context=self.config.decision_context,
+            created=b.created,
             results=tuple(results),
             waivers=tuple(waivers),
+        )
+
+    def snapshot(self, nvr: str) -> Snapshot:
+        """The policy input for a build (:func:`projections.policy_input.policy_input`)."""
+        return policy_input(
+            self.subject_facts(nvr),
+            product_version=self.config.product_version,
+            decision_context=self.config.decision_context,
             batch=self.batch_views(nvr),
         )

@@ -17,6 +17,10 @@ from domain import ids
 from domain.gating import Gate
 from domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action
 
+# Keys of the actions the composer requests; the decider's are any other with a trigger
+# (the effector's own notices have none).
+COMPOSER_ACTION_PREFIXES = ("compose:", "push:")
+
 if TYPE_CHECKING:
     from projections.composer import Composer
     from projections.decider import Decider

@@ -29,6 +29,9 @@ class SubjectFacts:
     known: bool = False  # any event about the subject at all
     first_seen: str | None = None  # message time of the first event about the subject
     package: str | None = None  # koji builds: the package name
+    # When the subject was created (koji's build ``creation_time``, for rules with
+    # ``valid_since``/``valid_until``); None: unknown (the read models do not keep it).
+    created: str | None = None
     results: tuple[ResultView, ...] = ()
     waivers: tuple[WaiverView, ...] = ()
     # ResultsDB's and WaiverDB's records for ``verbose`` answers (a dict or its JSON

@@ -36,19 +36,16 @@ from starlette.exceptions import HTTPException
 from adapters.http import schemas
 from adapters.http.catchup import Readiness
 from adapters.http.commands import Commands
+from adapters.http.decision_request import decide, parse_when
 from adapters.http.front import Decisions, Front, unavailable
 from adapters.http.guard import describe
 from adapters.remote_rule_yaml import gating_yaml_check
 from adapters.settings import ApiSettings
 from policies.spec import PolicySet
-from projections.decision_api import (
-    DecisionRequestError,
-    DecisionService,
-    parse_when,
-    policy_json,
-    with_states,
-)
+from projections.decision_api import DecisionService, policy_json
+from projections.decision_request import DecisionRequestError
 from projections.queries import ReadModel
+from projections.requirement_states import with_states
 
 __all__ = ["GATES", "DecisionFastPath", "create_app"]
 
@@ -201,7 +198,7 @@ def create_app(
             )
             return 400, _message(text), []
         try:
-            answer = service.decide(data, now())
+            answer = decide(service, data, now())
         except DecisionRequestError as exc:
             return exc.status, _message(exc.message), []
         except (SQLAlchemyError, sqlite3.Error, OSError) as exc:

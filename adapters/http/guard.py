@@ -108,7 +108,8 @@ class StoreGuard:
     def _pin(self) -> None:
         if self.path is not None:
             # Kept open to read the file's first bytes on every check (an overwrite in
-            # place shows there at once, whatever the file's times say).
+            # place shows there at once, whatever the file's times say), and never
+            # closed while serving (that would drop SQLite's locks: _look_inside).
             self._fd = os.open(self.path, os.O_RDONLY)
             st = os.fstat(self._fd)
             self._file = (st.st_dev, st.st_ino)
@@ -148,8 +149,12 @@ class StoreGuard:
     def _look_inside(self) -> None:
         assert self.path is not None
         try:
-            with open(self.path, "rb") as f:
-                head = f.read(len(SQLITE_MAGIC))
+            # Through the descriptor kept open, never a new one: closing any descriptor
+            # of the file drops every POSIX lock this process holds on it, SQLite's
+            # included (https://sqlite.org/howtocorrupt.html, 2.2); another process
+            # would then delete the write-ahead log our connections still read.
+            assert self._fd is not None
+            head = os.pread(self._fd, len(SQLITE_MAGIC), 0)
         except OSError as exc:
             raise StoreUnavailable(f"the store file {self.path}: {exc}") from None
         if head != SQLITE_MAGIC:

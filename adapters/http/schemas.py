@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.decision_api import STATES
+from projections.requirement_states import STATES
 
 ERROR: dict[str, Any] = {
     "type": "object",
@@ -116,6 +116,7 @@ POLICIES: dict[str, Any] = {
                     "decision_context": {"type": ["string", "null"]},
                     "decision_contexts": _STRINGS,
                     "subject_type": {"type": "string"},
+                    "subject_types": _STRINGS,
                     "rules": {"type": "array", "items": {"type": "object"}},
                     "packages": _STRINGS,
                     "excluded_packages": _STRINGS,

@@ -49,6 +49,7 @@ from fedora_messaging.exceptions import Nack
 from fedora_messaging.message import Message
 from sqlalchemy.exc import SQLAlchemyError
 
+from adapters.branches import BranchFilter
 from adapters.envelope import NotAMessage, to_envelope
 from adapters.ingest import to_incoming
 from domain.application import RelengApp
@@ -279,6 +280,7 @@ def incoming_from(
     source: str,
     problems: tuple[str, ...] = (),
     original: bytes | None = None,
+    branches: BranchFilter | None = None,
 ) -> IncomingMessage | RejectedLine:
     """Translate a message record; a record that is not a message is rejected input.
 
@@ -302,7 +304,7 @@ def incoming_from(
         envelope = to_envelope(record)
     except NotAMessage as exc:
         return RejectedLine(raw=canonical(record), reason=str(exc), source=source)
-    return to_incoming(envelope, source, problems, original)
+    return to_incoming(envelope, source, problems, original, branches)
 
 
 def canonical(record: Any, ascii: bool = False) -> str:
@@ -497,7 +499,9 @@ class RelengConsumer:
         on_recorded: OnRecorded | None = None,
         first_delay: float = FIRST_DELAY,
         max_delay: float = MAX_DELAY,
+        branches: BranchFilter | None = None,
     ) -> None:
+        self.branches = branches  # the monitored dist-git branches (None: the default)
         self.stats = stats or LiveStats()
         self.stop_event = stop or threading.Event()
         self.recorder = Recorder(
@@ -517,7 +521,7 @@ class RelengConsumer:
         self.stats.add(received=1)
         record = message_record(message)
         source = f"amqp:{message.queue}" if message.queue else "amqp"
-        item = incoming_from(record, source)
+        item = incoming_from(record, source, branches=self.branches)
         if not self.committer.submit(item, lambda: canonical(record)):
             raise Nack()  # stopped while the store was unavailable: back to the queue
 

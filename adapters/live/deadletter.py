@@ -46,6 +46,7 @@ from fedora_messaging.message import Message, get_class
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
+from adapters.branches import BranchFilter
 from adapters.jsontext import NotJSON, parser
 from adapters.live.consumer import (
     FIRST_DELAY,
@@ -191,6 +192,7 @@ def dead_letter_item(
     properties: pika.BasicProperties,
     body: bytes,
     source: str,
+    branches: BranchFilter | None = None,
 ) -> tuple[IncomingMessage | RejectedLine, str]:
     """What to record for one dead letter, and the raw text to keep if recording it as a
     message fails for a reason that is not the store's (see the module docstring)."""
@@ -230,7 +232,7 @@ def dead_letter_item(
         if notes:  # the body as stored differs from the bytes: they are kept
             problems = (*sorted(notes), ORIGINAL, note)
             original = body
-        return incoming_from(record, source, problems, original), canonical(record)
+        return incoming_from(record, source, problems, original, branches), canonical(record)
     raw: dict[str, Any] = {
         "routing_key": routing_key,
         "exchange": exchange,
@@ -281,9 +283,11 @@ class DeadLetterDrainer(threading.Thread):
         stats: LiveStats,
         stop: threading.Event,
         poll: float = 0.5,
+        branches: BranchFilter | None = None,
     ) -> None:
         super().__init__(name="relengotron-dead-letters", daemon=True)
         self.params = params
+        self.branches = branches
         self.settings = settings
         self.recorder = recorder
         self.stats = stats
@@ -359,7 +363,12 @@ class DeadLetterDrainer(threading.Thread):
                 continue
             self.stats.add(dead_letters=1)
             item, raw = dead_letter_item(
-                method.routing_key or "", method.exchange or "", properties, body, self.source
+                method.routing_key or "",
+                method.exchange or "",
+                properties,
+                body,
+                self.source,
+                self.branches,
             )
             if self.recorder.record(item, raw, sleep=sleep):
                 channel.basic_ack(method.delivery_tag)

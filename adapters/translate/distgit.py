@@ -10,8 +10,11 @@ Topics read (bus prefix stripped):
   "start_commit", "total_commits", "agent", "changed_files"?}``. The pushed
   head (``end_commit``) is the change.
 
-Recognized but ignored: pushes to forks (``forks/<user>/<ns>/<repo>``: not a
-dist-git branch) and ``io.pagure.*`` pushes (pagure.io projects, not dist-git).
+Recognized but ignored: pushes to forks (``forks/<user>/<ns>/<repo>``, in
+``pagure.git.receive``'s fullname or ``git.receive``'s repository path: not a dist-git
+branch) and ``io.pagure.*`` pushes (pagure.io projects, not dist-git).
+Pushes to branches that are not monitored (``[gating] monitored_branches``) are
+ignored after translation, by ``adapters.branches`` (the set is a setting).
 """
 
 from __future__ import annotations
@@ -55,6 +58,9 @@ def _git_receive(body: Mapping[str, Any]) -> Translation:
     rev = as_str(commit.get("rev"))
     if repo is None or rev is None:
         return Translation(family=FAMILY, problems=("git.receive commit has no repo or rev",))
+    path = as_str(commit.get("path")) or ""
+    if "forks" in path.split("/"):  # /srv/git/repositories/forks/<user>/<ns>/<repo>.git
+        return Translation(family=FAMILY, ignored=f"push to a fork ({path}), not dist-git")
     namespace = (
         as_str(commit.get("namespace"))
         or _namespace_from_path(commit.get("path"))

@@ -44,9 +44,9 @@ and checked against the 26.4.0 wheel, which has the same gating code):
 * bodhi-server/tests/base.py, tests/testing.ini: how Bodhi's own tests make a database,
   a release and updates (followed by tests/bodhi_helper.py).
 
-Scenarios that fail only because of a deviation listed in issue 15 (being fixed
-elsewhere) are ``xfail(strict=True)``: once the fix is merged they pass, strict xfail
-turns that into a failure, and the mark is to be removed.
+Every scenario is a plain assertion (the issue 15 deviations they once marked
+``xfail`` are fixed). The browser runs with web security on: the page's POST to
+``serve`` is cross-origin, answered by ``[api] cors_url`` (Greenwave's ``CORS_URL``).
 """
 
 from __future__ import annotations
@@ -115,12 +115,15 @@ class Stream(Bus):
         subject_type: str = "koji_build",
         scenario: str | None = None,
         arch: str = "x86_64",
+        system_architecture: str | None = None,
         note: str = "",
     ) -> dict[str, Any]:
         rid = 51_000_000 + next(self.ids)
         data: dict[str, list[str]] = {"item": [item], "type": [subject_type], "arch": [arch]}
         if scenario:
             data["scenario"] = [scenario]
+        if system_architecture:
+            data["system_architecture"] = [system_architecture]
         submit = self.t + self.step  # the time msg() is about to stamp
         return self.msg(
             f"{PREFIX}.resultsdb.result.new",
@@ -276,8 +279,22 @@ def scenarios(s: Stream) -> list[Update]:
     u.messages += [s.result(b, TIER0, "FAILED" if b == large_f[-1] else "PASSED")
                    for b in large_f]  # fmt: skip
 
-    # Issue 15 deviation 1: Greenwave takes the latest result per arch; aarch64 failed.
+    # Issue 15 deviation 1: Greenwave takes the latest result per testcase and per
+    # value of its DISTINCT_LATEST_RESULTS_ON data keys (greenwave/config.py: scenario,
+    # system_architecture, system_variant; greenwave/resources.py asks ResultsDB's
+    # /results/latest?_distinct_on=..., resultsdb/controllers/api_v2.py
+    # get_results_latest: DISTINCT ON the testcase and those keys' values). The tested
+    # system's architecture is ``system_architecture`` (as Greenwave's own
+    # functional-tests/conftest.py create_rtt_compose_result records it, and as a CI
+    # message's system.architecture is kept): aarch64 failed, x86_64 passed later.
     u = update("arch", ["python-lxml-5.1.0-1.fc40"])
+    u.messages += [
+        s.result(u.builds[0], TIER0, "FAILED", arch="aarch64", system_architecture="aarch64"),
+        s.result(u.builds[0], TIER0, "PASSED", arch="x86_64", system_architecture="x86_64"),
+    ]
+    # ``data.arch`` alone (what the page shows) is none of those keys: for Greenwave the
+    # two results are one, and the later PASSED is the latest.
+    u = update("arch-only", ["python-lxml-html-clean-0.1.0-1.fc40"])
     u.messages += [s.result(u.builds[0], TIER0, "FAILED", arch="aarch64"),
                    s.result(u.builds[0], TIER0, "PASSED", arch="x86_64")]  # fmt: skip
 
@@ -715,10 +732,6 @@ def sent_results(world: World, name: str) -> dict[int, dict[str, Any]]:
             if m["topic"].endswith("resultsdb.result.new")}  # fmt: skip
 
 
-DEVIATION_3 = pytest.mark.xfail(strict=True, reason="issue 15 deviation 3")
-
-
-@DEVIATION_3
 def test_page_result_age_parses_with_moment(bodhi: dict[str, Any], world: World) -> None:
     """``moment(result.submit_time + ' Z')`` must be the time ResultsDB recorded, not
     "Invalid date"."""
@@ -732,7 +745,6 @@ def test_page_result_age_parses_with_moment(bodhi: dict[str, Any], world: World)
         assert iso == expected, f"{r['submit_time']!r} + ' Z' shows as {iso}"
 
 
-@DEVIATION_3
 @pytest.mark.parametrize("key", ["arch", "note", "ref_url", "groups", "ids"])
 def test_page_result_fields_as_resultsdb(bodhi: dict[str, Any], world: World, key: str) -> None:
     """Verbose results are ResultsDB's records: the page shows ``data.arch`` and
@@ -759,19 +771,31 @@ def test_page_result_fields_as_resultsdb(bodhi: dict[str, Any], world: World, ke
 # ------------------------------------------------------------------ deviations
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 deviation 1")
 def test_result_failed_on_one_arch_fails_the_update(bodhi: dict[str, Any]) -> None:
     out = got(bodhi, "arch")
     assert (out["status"], out["passed"]) == ("failed", False)
+    (req,) = requirements(out, "unsatisfied_requirements")
+    assert (req["type"], req["system_architecture"]) == ("test-result-failed", "aarch64")
+    # Both latest results, one per architecture, are the answer's results.
+    archs = sorted(r["data"]["system_architecture"][0] for d in out["decisions"]
+                   for r in d["results"])  # fmt: skip
+    assert archs == ["aarch64", "x86_64"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 deviation 5")
+def test_results_apart_only_in_data_arch_are_one_latest_result(bodhi: dict[str, Any]) -> None:
+    # Greenwave does not tell results apart by ``data.arch`` (not a distinct key): the
+    # later PASSED is the latest; the earlier aarch64 FAILED is not in the answer.
+    out = got(bodhi, "arch-only")
+    assert (out["status"], out["passed"]) == ("passed", True)
+    results = [r for d in out["decisions"] for r in d["results"]]
+    assert [(r["outcome"], r["data"]["arch"]) for r in results] == [("PASSED", ["x86_64"])]
+
+
 def test_brew_build_waiver_applies_to_the_koji_build(bodhi: dict[str, Any]) -> None:
     out = got(bodhi, "brew-waiver")
     assert (out["status"], out["passed"]) == ("passed", True)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 deviation 9")
 def test_invalid_ci_message_does_not_pass_the_update(bodhi: dict[str, Any]) -> None:
     out = got(bodhi, "invalid-ci")
     assert out["passed"] is False
@@ -786,14 +810,12 @@ def test_no_policy_is_an_error_bodhi_reports(bodhi: dict[str, Any]) -> None:
     assert '"404"' in error
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 deviation 4")
 def test_no_policy_message_is_greenwaves(bodhi: dict[str, Any]) -> None:
     error = bodhi["probes"]["no-policy"]["error"]
     assert ("Found no applicable policies for koji_build subjects at gating point(s) "
             f"bodhi_update_push_nowhere in {PV}") in error  # fmt: skip
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 deviation 6")
 def test_cors_for_the_update_page(world: World, tmp_path: Path) -> None:
     """The page's jQuery POST (JSON) is cross-origin: a preflight, then the POST, both
     answered with Bodhi's origin allowed (Greenwave's CORS_URL)."""
@@ -816,7 +838,6 @@ def test_cors_for_the_update_page(world: World, tmp_path: Path) -> None:
             assert r.headers["Access-Control-Allow-Origin"] == origin
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 deviation 8")
 def test_lost_store_leaves_updates_waiting(bodhi_python: Path, world: World,
                                            tmp_path: Path) -> None:  # fmt: skip
     """A server whose store file is gone must not say "passed": 503, Bodhi waits."""
@@ -836,18 +857,24 @@ def test_lost_store_leaves_updates_waiting(bodhi_python: Path, world: World,
     assert "503" in result["decisions_error"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 deviation 7")
 def test_result_recorded_before_the_request_is_seen(bodhi_python: Path, world: World,
                                                     tmp_path: Path) -> None:  # fmt: skip
     """Bodhi asks as soon as ResultsDB's message arrives: a result ingested before the
-    request must be in the answer (the server's own catch-up runs every 600 s here)."""
+    request must be in the answer (the server's own catch-up runs every 600 s here).
+
+    Run after the other tests (another ``serve`` on this store came and went), this
+    found the server answering from a write-ahead log another process had deleted: the
+    server's file checks closed a descriptor of the store, which drops every POSIX lock
+    the process holds on it (adapters/http/guard.py; the focused test is
+    tests/integration/test_http_front.py
+    test_another_process_recording_after_a_store_check_is_seen)."""
     u = Update("late", ["python-late-1.0-1.fc40"])
     s = world.stream
     u.messages = [s.built(u.builds[0]), s.update(u.alias, u.builds),
                   s.result(u.builds[0], TIER0, "PASSED")]  # fmt: skip
     _ingest(world.db, tmp_path / "late.jsonl", u.messages)
     out = run_bodhi(bodhi_python, world.base, [u])["updates"][u.alias]
-    assert (out["status"], out["passed"]) == ("passed", True)
+    assert (out["status"], out["passed"]) == ("passed", True), out
 
 
 # ------------------------------------------------------------------ Bodhi's page in a browser
@@ -867,7 +894,7 @@ COLLECT = """() => ({
 
 
 def show_pages(
-    python: Path, base: str, updates: list[Update], log_path: Path, *, web_security: bool,
+    python: Path, base: str, updates: list[Update], log_path: Path, *,
     port: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
     """Bodhi's own update pages (bodhi.server.main through waitress, on ``port``) in
@@ -902,8 +929,11 @@ def show_pages(
             answer = json.loads(line)
             shown: dict[str, Any] = {}
             with sync_playwright() as p:
-                args = [*CHROMIUM_ARGS, *([] if web_security else ["--disable-web-security"])]
-                browser = p.chromium.launch(executable_path=CHROMIUM, timeout=60_000, args=args)
+                # Web security on (Chromium's default): the cross-origin POST is
+                # preflighted and its answer checked against the page's origin.
+                browser = p.chromium.launch(
+                    executable_path=CHROMIUM, timeout=60_000, args=list(CHROMIUM_ARGS)
+                )
                 try:
                     for u in updates:
                         shown[u.name] = _show(browser, f"http://127.0.0.1:{port}/updates/{u.alias}")
@@ -921,12 +951,18 @@ def show_pages(
 
 @pytest.fixture(scope="module")
 def bodhi_pages(bodhi_python: Path, world: World) -> dict[str, Any]:
-    """The pages of PAGES. Web security is off in this browser: the page's POST is
-    cross-origin and serve has no CORS yet (issue 15 deviation 6,
-    test_cors_in_bodhis_page); everything else the page does is tested here."""
+    """The pages of PAGES, in a browser with web security on: Bodhi's page (its own
+    origin) POSTs JSON to ``serve`` (another origin), so Chromium sends a CORS preflight
+    first; ``serve``'s ``[api] cors_url`` names the page's origin, as Fedora's Greenwave
+    names Bodhi's (test_cors_refused_for_another_origin shows the browser enforcing it)."""
     updates = [world.updates[n] for n in PAGES]
-    log_path = world.tmp / "bodhi-pages.log"
-    shown, answer = show_pages(bodhi_python, world.base, updates, log_path, web_security=False)
+    page_port = _free_port()
+    tmp = world.tmp / "pages"
+    tmp.mkdir(exist_ok=True)
+    settings = f'cors_url = "http://127.0.0.1:{page_port}"\n'
+    with serve(world.db, tmp, settings=settings) as base:
+        shown, answer = show_pages(bodhi_python, base, updates, tmp / "bodhi-pages.log",
+                                   port=page_port)  # fmt: skip
     return {"shown": shown, "answer": answer, "world": world}
 
 
@@ -995,13 +1031,11 @@ def test_bodhi_page_rows(bodhi_pages: dict[str, Any]) -> None:
     assert "absent-automatedtest" in missing["cls"] and missing["cells"][2] == TIER0
 
 
-@DEVIATION_3
 def test_bodhi_page_shows_the_arch(bodhi_pages: dict[str, Any]) -> None:
     seen = bodhi_pages["shown"]["passing"]
     assert [r["cells"][2] for r in seen["rows"]] == [f"{TIER0}\xa0x86_64"] * 2
 
 
-@DEVIATION_3
 def test_bodhi_page_result_ages(bodhi_pages: dict[str, Any]) -> None:
     """Each row's age is the one moment.js gives ResultsDB's time (the page showed "a
     few seconds ago" for results 16 days old: moment fell back to ``Date``)."""
@@ -1011,19 +1045,29 @@ def test_bodhi_page_result_ages(bodhi_pages: dict[str, Any]) -> None:
         expected = {age for _, age in moment_js(sent)}
         ages = [r["cells"][4] for r in seen["rows"] if "absent-automatedtest" not in r["cls"]]
         assert len(ages) == len(sent) and set(ages) <= expected, (name, ages, expected)
-        assert not [c for c in seen["console"] if "falls back to js Date" in c], name
+        fallback = [c for c in seen["console"] if "falls back to js Date" in c]
+        if any("absent-automatedtest" in r["cls"] for r in seen["rows"]):
+            # Bodhi's own doing, not our times': update.html's handle_results draws a
+            # missing result with make_row(..., time=''), and make_row's
+            # ``if (time != undefined)`` lets '' through to moment('' + ' Z'), which
+            # moment 2.8.3 cannot parse and hands to Date with this warning (printed
+            # once per page, so it cannot be told apart from a result's here).
+            continue
+        assert not fallback, (name, fallback)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 deviation 6")
-def test_cors_in_bodhis_page(bodhi_python: Path, world: World, tmp_path: Path) -> None:
-    """Bodhi's page in a browser with web security on, against a serve whose CORS
-    setting names the page's origin (Greenwave's CORS_URL; Fedora: Bodhi's URL)."""
-    page_port = _free_port()
-    origin = f"http://127.0.0.1:{page_port}"
+def test_cors_refused_for_another_origin(bodhi_python: Path, world: World, tmp_path: Path) -> None:
+    """The same page against a ``serve`` whose CORS setting names another origin: the
+    browser refuses the answer (the page's ajax error path: no summary, no rows). So the
+    pages above pass because the preflight and the POST were answered with the page's
+    origin, not because nothing was checked."""
     u = world.updates["passing"]
-    with serve(world.db, tmp_path, settings=f'cors_url = "{origin}"\n') as base:
-        shown, _ = show_pages(bodhi_python, base, [u], tmp_path / "bodhi-page.log",
-                              web_security=True, port=page_port)  # fmt: skip
+    settings = 'cors_url = "https://bodhi.fedoraproject.org"\n'
+    with serve(world.db, tmp_path, settings=settings) as base:
+        shown, _ = show_pages(bodhi_python, base, [u], tmp_path / "bodhi-page.log")  # fmt: skip
     seen = shown["passing"]
-    assert seen["badge"] == "All required tests passed", seen["console"]
-    assert len(seen["rows"]) == 2
+    # The badge keeps what Bodhi rendered server-side (its stored gating status): the
+    # page makes no summary when Greenwave's answer errs (update.html greenwave_errors).
+    assert seen["badge"] != "All required tests passed" and seen["rows"] == [], seen
+    failed = [c for c in seen["console"] if c.startswith("failed: POST ") and "/decision" in c]
+    assert failed, seen["console"]

@@ -489,14 +489,14 @@ def test_manifest_from_a_repository_that_is_not_there_is_exit_2(cli, tmp_path):
 
 
 def test_decision_for_a_gating_point_without_policies_is_exit_2(cli, tmp_path):
-    """Greenwave answers 404 "Cannot find any applicable policies": the request as
+    """Greenwave answers 404 "Found no applicable policies for ...": the request as
     given cannot be answered (a wrong --product-version or --context), not a "no"."""
     store = tmp_path / "x.db"
     assert cli(*with_db(commands(tmp_path)["ingest"], f"sqlite:///{store}")).returncode == 0
     argv = ["decision", NVR, "--product-version", "fedora-99", "--context", "nowhere"]
     done = cli(*argv, "--db", str(store))
     assert done.returncode == 2, done.stderr
-    assert "Cannot find any applicable policies" in one_line(done)
+    assert "Found no applicable policies" in one_line(done)
     answered = cli(*commands(tmp_path)["decision"], "--db", str(store))
     assert answered.returncode == 1  # the policies are not satisfied: the answer is no
 

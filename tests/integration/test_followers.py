@@ -203,7 +203,9 @@ def test_the_leader_decides_at_once_on_what_another_worker_records(pg_store: Any
         worker.record([to_incoming(to_envelope(bus.tagged(nvr, owner="p")))])
         view = lambda: bootstrap.decider(worker, cfg).read_view().gates  # noqa: E731
         assert _wait(lambda: nvr in view(), 15), "not decided: the leader was not woken"
-        assert followers.stats.led > rounds and followers.wakeups.notified >= 2
+        # The round commits its decisions before it counts itself: wait for the count.
+        assert _wait(lambda: followers.stats.led > rounds, 5)
+        assert followers.wakeups.notified >= 2
         assert followers.stats.errors == 0, followers.stats.last_error
     finally:
         followers.stop()

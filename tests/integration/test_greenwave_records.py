@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from adapters.cli import main
+from adapters.http.decision_request import decide
 from adapters.readmodel_queries import SQLReadModel
 from adapters.readmodels import Projector
 from adapters.store import open_app
@@ -97,7 +98,7 @@ def api_of(app: RelengApp) -> DecisionService:
 def ask(api: DecisionService, nvr: str, **extra: Any) -> dict[str, Any]:
     request = {"product_version": "fedora-rawhide", "decision_context": "rawhide_pending",
                "subject_type": "koji_build", "subject_identifier": nvr, **extra}  # fmt: skip
-    return api.decide(request, NOW)
+    return decide(api, request, NOW)
 
 
 def assert_decider_agrees(app: RelengApp, api: DecisionService, nvr: str) -> dict[str, Any]:
@@ -255,7 +256,7 @@ def test_an_invalid_message_never_hides_a_valid_result_from_the_api(tmp_path: Pa
     rules = [{"type": "PassingTestCaseRule", "test_case_name": "fedora-ci.tier0.functional"}]
     request = {"product_version": "fedora-rawhide", "subject_type": "koji_build",
                "subject_identifier": NVR, "rules": rules}  # fmt: skip
-    out = api.decide(request, NOW)
+    out = decide(api, request, NOW)
     assert out["policies_satisfied"] is False
     (bad,) = out["unsatisfied_requirements"]
     assert bad["testcase"] == "fedora-ci.tier0.functional"

@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -36,7 +38,7 @@ from adapters.ingest import to_incoming
 from adapters.readmodels import Projector
 from adapters.settings import load_settings
 from adapters.store import open_app
-from tests.conftest import PG_URL, _service_missing
+from tests.conftest import PG_URL, REPO, _service_missing
 from tests.messages import Bus, write
 
 DECISION = "/api/v1.0/decision"
@@ -334,6 +336,30 @@ def test_the_decision_command_catches_up_first(site: Site, capsys: Any) -> None:
                  "--json"])  # fmt: skip
     assert orjson.loads(capsys.readouterr().out)["policies_satisfied"] is False
     assert code == 1
+
+
+def test_another_process_recording_after_a_store_check_is_seen(site: Site) -> None:
+    """The server's checks of the SQLite file must not drop its SQLite locks. POSIX
+    advisory locks are the process's: closing any descriptor of the file releases all
+    of them (https://sqlite.org/howtocorrupt.html, 2.2). Without its shared lock, the
+    next process to close its last connection (here ``relengotron ingest``, which also
+    folds the read models) takes itself for the last one, checkpoints and deletes the
+    write-ahead log, and the server's pooled connections go on reading the log as it was:
+    a stale verdict (seen by Bodhi's contract test, tests/e2e/test_bodhi_contract.py)."""
+    with site.client() as c:
+        assert _satisfied(c) is True
+        # Something new for the catch-up thread: its round checks the file (guard.py).
+        site.record(site.bus.tagged(NVR, "f40-updates-testing"))
+        assert _satisfied(c) is True
+        path = write(site.tmp / "failed.jsonl", [site.bus.rpmdeplint(NVR, "FAILED")])
+        done = subprocess.run(
+            [sys.executable, "-m", "adapters.cli", "ingest", str(path), "--db", site.db,
+             "--config", str(site.config), "--no-progress", "--json"],
+            cwd=REPO, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert Path(site.db.removeprefix("sqlite:///") + "-wal").exists()  # not ours to drop
+        assert _satisfied(c) is False
 
 
 # ------------------------------------------------------------------ 8. a lost store

@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from adapters.cli_gating import build_status
 from adapters.envelope import to_envelope
+from adapters.http.decision_request import decide
 from adapters.ingest import to_incoming
 from adapters.readmodel_queries import SQLReadModel
 from adapters.readmodel_tables import ReadModelTables
@@ -106,7 +107,8 @@ def agrees_with_the_decision_api(
     for nvr, gate in view.gates.items():
         if not gate.open or gate.promoted or not gate.decision:
             continue
-        answer = api.decide(
+        answer = decide(
+            api,
             {"product_version": config.product_version,
              "decision_context": config.decision_context,
              "subject_type": "koji_build", "subject_identifier": nvr},

@@ -195,7 +195,7 @@ def test_a_store_written_before_remote_rules(tmp_path: Path) -> None:
     app.close()
 
 
-FEDORA = Path(__file__).resolve().parents[1] / "fixtures" / "fedora_greenwave"
+FEDORA = Path(__file__).resolve().parents[1] / "fixtures" / "fedora-greenwave"
 TIER0 = "fedora-ci.koji-build.tier0.functional"
 # A real-shaped gating.yaml (docs.fedoraproject.org "CI gating"): testing and stable.
 REAL_GATING_YAML = f"""\
@@ -279,6 +279,7 @@ def test_bodhi_contexts_through_the_decision_api(
     ]
     # An on-demand RemoteRule (Greenwave's OnDemandPolicy: the file's policies chosen by
     # product version, whatever their contexts)
+    from adapters.http.decision_request import decide
     from adapters.remote_rule_source import StoreRemoteRules
     from projections.decision_api import DecisionService
 
@@ -289,7 +290,7 @@ def test_bodhi_contexts_through_the_decision_api(
     )
     request = {"product_version": "fedora-42", "subject_type": "koji_build",
                "subject_identifier": nvr, "rules": [{"type": "RemoteRule"}]}  # fmt: skip
-    d = service.decide(request)
+    d = decide(service, request)
     assert "applicable_policies" not in d and d["summary"] == "Of 1 required test, 1 result missing"
     assert [r["type"] for r in d["satisfied_requirements"]] == ["fetched-gating-yaml"]
     assert [r["testcase"] for r in d["unsatisfied_requirements"]] == [TIER0]

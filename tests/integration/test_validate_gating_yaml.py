@@ -17,7 +17,7 @@ from adapters.policy_loader import load_policy_set
 from policies.spec import PolicySet
 from tests.fakes import FakeReadModel
 
-FEDORA = Path(__file__).resolve().parents[1] / "fixtures" / "fedora_greenwave"
+FEDORA = Path(__file__).resolve().parents[1] / "fixtures" / "fedora-greenwave"
 URL = "/api/v1.0/validate-gating-yaml"
 GOOD = """\
 --- !Policy

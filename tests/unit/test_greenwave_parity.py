@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from adapters.http.decision_request import decide
 from adapters.policy_loader import load_policy_text
 from policies.snapshot import public_id
 from policies.spec import PolicySet
@@ -62,7 +63,8 @@ def api(rm: FakeReadModel) -> DecisionService:
 
 
 def ask(api: DecisionService, subject_type: str, item: str, **extra: Any) -> dict[str, Any]:
-    return api.decide(
+    return decide(
+        api,
         {
             "product_version": PV,
             "decision_context": "compose_ready",
@@ -231,7 +233,8 @@ def test_no_applicable_policy_says_what_greenwave_says(
     api: DecisionService, contexts: Any, named: str
 ) -> None:
     with pytest.raises(DecisionRequestError) as err:
-        api.decide(
+        decide(
+            api,
             {"product_version": PV, "decision_context": contexts,
              "subject_type": "koji_build", "subject_identifier": NVR},
             NOW,

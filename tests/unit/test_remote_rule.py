@@ -1,5 +1,5 @@
 """RemoteRule (package-owned gating.yaml) with Greenwave's semantics, on Fedora's real
-production policy (tests/fixtures/fedora_greenwave/fedora.yaml, rendered unchanged from
+production policy (tests/fixtures/fedora-greenwave/fedora.yaml, rendered unchanged from
 fedora-infra/ansible roles/openshift-apps/greenwave/templates/fedora.yaml.j2).
 
 Expected answers are written from Greenwave's code, not ours:
@@ -14,6 +14,7 @@ greenwave/resources.py (retrieve_scm_from_koji_build), greenwave/config.py
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from policies.snapshot import (
 )
 from policies.spec import PolicySet, RemoteRule, policy_set_from_canonical
 
-FEDORA = Path(__file__).resolve().parents[1] / "fixtures" / "fedora_greenwave"
+FEDORA = Path(__file__).resolve().parents[1] / "fixtures" / "fedora-greenwave"
 TEMPLATE = "https://src.fedoraproject.org/{pkg_namespace}{pkg_name}/raw/{rev}/f/gating.yaml"
 REV = "c0ffee" * 6 + "abcd"
 URL = f"https://src.fedoraproject.org/rpms/bash/raw/{REV}/f/gating.yaml"
@@ -313,3 +314,27 @@ def test_gating_yaml_errors_in_greenwaves_order() -> None:
         load_remote_policies(
             "--- !Policy\nsubject_type: a\nsubject_types: [b]\ndecision_context: c\nrules: []\n"
         )
+
+
+def test_gating_yaml_dated_rule_as_greenwave(fedora: PolicySet) -> None:
+    # greenwave/policies.py RemotePolicy takes PassingTestCaseRule's valid_since/valid_until
+    # (greenwave/safe_yaml.py SafeYAMLDateTime: dateutil, no zone = UTC): the rule counts
+    # for subjects created at or after valid_since and before valid_until.
+    dated = GATING_YAML.replace(
+        f"{{test_case_name: {TC}}}", f"{{test_case_name: {TC}, valid_since: 2025-01-01}}"
+    )
+    (policy,) = load_remote_policies(dated)
+    assert policy.rules[0].valid_since == "2025-01-01T00:00:00+00:00"  # type: ignore[union-attr]
+    base = snap("bodhi_update_push_stable", (found(dated),))
+    old = evaluate(fedora, replace(base, subject_time="2024-12-31T23:59:59+00:00"))
+    assert (old.policies_satisfied, old.summary) == (True, "No tests are required")
+    new = evaluate(fedora, replace(base, subject_time="2025-01-01T00:00:00+00:00"))
+    assert (new.policies_satisfied, new.summary) == (False, "Of 1 required test, 1 result missing")
+    unknown = evaluate(fedora, base)  # no creation time known: the rule counts (fail closed)
+    assert unknown.policies_satisfied is False
+    with pytest.raises(GatingYamlError) as info:
+        load_remote_policies(dated.replace("2025-01-01", "not a date"))
+    assert str(info.value) == (
+        "Policy 'untitled': Attribute 'rules': PassingTestCaseRule: Attribute 'valid_since':"
+        " Could not parse string as date/time, got: not a date"
+    )

@@ -33,8 +33,10 @@ def test_no_file_gives_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_example_file_loads_with_every_table() -> None:
     s = load_settings(str(EXAMPLE))
-    assert s.koji.hub == "https://koji.fedoraproject.org/kojihub"
+    # The example moves nothing on a production hub unless told to (issue 16, item 6).
+    assert s.koji.hub is None and s.koji.profile is None
     assert s.koji.auth.method == "none"
+    assert s.monitored_branches == ("f[0-9]+", "rawhide", "main", "master")
     assert s.gating.decision_context == "rawhide_pending"
     assert s.gating.fallback == "hold" and s.gating.max_rounds == 6
     assert s.bus.topic_prefix == "relengotron"
