@@ -242,6 +242,7 @@ def _decision(
                         "event": r.get("event"),
                         "kind": type(evidence).__qualname__,
                         "message": msgs.info(msg),
+                        **_remote_file(evidence),
                     },
                 }
             )
@@ -260,6 +261,22 @@ def _decision(
         "policy_activation": msgs.info(in_force[-1]["message"]) if in_force else None,
         "applicable_policies": body.get("applicable_policies", []),
         "requirements": requirements,
+    }
+
+
+def _remote_file(evidence: Any) -> dict[str, Any]:
+    """The gating.yaml a RemoteRule answer used: its URL (naming the commit), hash and
+    when it was fetched (``RemoteRuleFile.Fetched``)."""
+    if topic_of(evidence) != topics.REMOTE_RULE_FILE_FETCHED:
+        return {}
+    return {
+        "file": {
+            "url": evidence.url,
+            "status": evidence.status,
+            "content_hash": evidence.content_hash,
+            "fetched_at": evidence.at,
+            "error": evidence.error,
+        }
     }
 
 
@@ -349,4 +366,12 @@ def render_explain(x: dict[str, Any]) -> str:
             lines.append(f"         {mark} {r['type']:<28} {name}{src}")
             if r.get("invalid"):  # no valid result: the message failed its spec's schema
                 lines.append(f"             {r.get('detail')}")
+            file = ev.get("file")
+            if file:  # the gating.yaml (its URL names the commit) the answer came from
+                digest = f" {str(file['content_hash'])[:19]}..." if file["content_hash"] else ""
+                lines.append(f"             gating.yaml {file['url']}{digest}")
+            elif r.get("source") or r.get("sources"):
+                lines.append(f"             from {r.get('source') or ', '.join(r['sources'])}")
+            if r["type"] in ("invalid-gating-yaml", "failed-fetch-gating-yaml"):
+                lines.append(f"             {r.get('details') or r.get('error')}")
     return "\n".join(lines)

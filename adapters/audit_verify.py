@@ -36,6 +36,7 @@ from adapters.view_store import SQLViewStore
 from domain import topics
 from domain.application import RelengApp
 from domain.outbox import KOJI_MOVE, Action
+from domain.remote_rules import BuildSource, RemoteRuleFile
 from domain.topics import topic_of
 from policies.spec import PolicySet
 from projections.decider import Decider
@@ -79,8 +80,11 @@ class _Replay:
         self.decider = Decider(store, policies, cfg.gating, snapshots=SQLViewStore(store.recorder))
         self.pending: list[Any] = []
         self.undecided = False
+        self.fetched: int | None = None  # the run of the gating.yaml fetches fed last
 
     def message(self, m: Any) -> None:
+        if self.fetched is not None:  # decide_with decided after its fetches
+            self.decide()
         self.pending.append(m)
         if len(self.pending) >= BATCH:
             self.flush()
@@ -91,6 +95,7 @@ class _Replay:
             self.pending, self.undecided = [], True
 
     def decide(self) -> None:
+        self.fetched = None
         self.flush()
         if self.undecided:
             self.decider.run()
@@ -123,13 +128,29 @@ def verify(
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         store = open_app(f"sqlite:///{Path(tmp) / 'replay.db'}")
         replay = _Replay(store, configured, cfg)
-        counts = {"messages": 0, "outcomes_fed": 0, "activations": 0, "before_activation": 0}
+        counts = {
+            "messages": 0,
+            "outcomes_fed": 0,
+            "activations": 0,
+            "before_activation": 0,
+            "remote_files_fed": 0,
+        }
         problems: list[dict[str, Any]] = []
         requested: dict[Any, bool] = {}
-        for n in notifications(app, (MESSAGE_TOPIC, *OUTCOME_TOPICS, ACTIVATED)):
+        read = (
+            MESSAGE_TOPIC,
+            *OUTCOME_TOPICS,
+            ACTIVATED,
+            topics.REMOTE_RULE_FILE_FETCHED,
+            topics.BUILD_SOURCE_OBSERVED,
+        )
+        for n in notifications(app, read):
             e = app.mapper.to_domain_event(n)
             if n.topic == ACTIVATED:
                 counts["activations"] += 1
+            elif n.topic in (topics.REMOTE_RULE_FILE_FETCHED, topics.BUILD_SOURCE_OBSERVED):
+                counts["remote_files_fed"] += 1
+                _feed_remote_file(replay, e)
             elif n.topic == MESSAGE_TOPIC:
                 counts["messages"] += 1
                 if counts["activations"] == 0:
@@ -216,6 +237,40 @@ def _feed(replay: _Replay, e: Any) -> dict[str, Any] | None:
     replay.app.save(action)
     replay.undecided = True
     return None
+
+
+def _feed_remote_file(replay: _Replay, e: Any) -> None:
+    """A recorded gating.yaml fetch is an input, as an effector outcome: written into the
+    replay at the same point, after deciding what precedes it; the fetches of one run are
+    decided together before what follows them. The network is never asked."""
+    if e.after < 0:  # asked for by the decision API, not by a decide run: an input as any
+        replay.flush()
+    elif replay.fetched != e.after:  # another run's fetches: decide what precedes them
+        replay.decide()
+    agg: Any
+    try:
+        agg = replay.app.repository.get(e.originator_id)
+    except Exception:
+        agg = BuildSource(e.nvr) if hasattr(e, "nvr") else RemoteRuleFile(e.url)
+    if isinstance(agg, BuildSource):
+        agg.observe(nvr=e.nvr, at=e.at, source=e.source, error=e.error, after=e.after)
+    else:
+        agg.record_fetch(
+            url=e.url,
+            at=e.at,
+            status=e.status,
+            content_b64=e.content_b64,
+            content_hash=e.content_hash,
+            error=e.error,
+            policies=e.policies,
+            attempts=e.attempts,
+            subjects=list(e.subjects),
+            after=e.after,
+        )
+    replay.app.save(agg)
+    replay.undecided = True
+    if e.after >= 0:
+        replay.fetched = e.after
 
 
 def compare(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from adapters import remote_rule_fetch
 from adapters.branches import BranchFilter
 from adapters.effector import Effector
 from adapters.ingest import IngestSummary, Progress, ingest_files
@@ -54,8 +55,35 @@ def decide(app: RelengApp, cfg: Settings) -> DeciderReport:
 def decide_all(app: RelengApp, cfg: Settings) -> tuple[DeciderReport, ComposerReport]:
     policies = policy_set(cfg)  # read once: synced to the log, then decided with
     sync_policies(app, cfg, policies)  # the policy set in force is part of the log
-    report = decider(app, cfg, policies).run()
-    return report, composer(app, cfg).run()
+    return decide_with(app, cfg, policies), composer(app, cfg).run()
+
+
+def decide_with(app: RelengApp, cfg: Settings, policies: PolicySet) -> DeciderReport:
+    """Run the decider; then fetch and record the gating.yaml files open gates need and
+    the log lacks (RemoteRule), and decide those builds again."""
+    return run_decider(app, cfg, decider(app, cfg, policies))
+
+
+def run_decider(app: RelengApp, cfg: Settings, deciding: Decider) -> DeciderReport:
+    """One decide run of ``deciding``, with the gating.yaml fetches it needs."""
+    report = deciding.run()
+    gateway: list[Any] = []
+
+    def koji() -> Any:  # made only when a build's source must be asked of koji
+        if not gateway:
+            gateway.append(koji_gateway(cfg))
+        return gateway[0]
+
+    hub = koji if cfg.koji.hub else None
+    if remote_rule_fetch.fetch_needed(app, deciding, cfg.remote_rules, koji=hub):
+        more = deciding.run()
+        report.read += more.read
+        report.evaluated += more.evaluated
+        report.decisions.extend(more.decisions)
+        report.actions += more.actions
+        report.bisections += more.bisections
+        report.position = more.position
+    return report
 
 
 def kinds() -> dict[str, ArtifactKind]:

@@ -148,7 +148,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         progress.close()
     decided = None
     if policies is not None:
-        decided = bootstrap.decider(app, cfg, policies).run()
+        decided = bootstrap.decide_with(app, cfg, policies)
     # The read models (the API, `decision`, the page) reflect what was just recorded.
     bootstrap.projector(app, cfg).run()
     if args.json:

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adapters import bootstrap
@@ -44,13 +45,55 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
     common(p)
     p.add_argument("--json", action="store_true", help="print the response as JSON")
 
+    p = sub.add_parser(
+        "validate-gating-yaml",
+        help="check a package's gating.yaml as Greenwave's validate-gating-yaml does",
+    )
+    p.add_argument("file", metavar="FILE", help="the gating.yaml ('-': standard input)")
+    p.add_argument("--policies", metavar="DIR", help="parent policies (default: the configured)")
+    p.add_argument("--config", metavar="FILE", help="settings file")
+    p.add_argument("--json", action="store_true", help='print {"message": ...} as Greenwave')
+
+
+def _remote_rules(store: Any, cfg: Any) -> Any:
+    """gating.yaml for the decision API's RemoteRules (read from the log, fetched once)."""
+    from adapters.remote_rule_source import StoreRemoteRules
+
+    return StoreRemoteRules(store, cfg)
+
 
 def run(args: argparse.Namespace) -> int | None:
     if args.command == "serve":
         return cmd_serve(args)
     if args.command == "decision":
         return cmd_decision(args)
+    if args.command == "validate-gating-yaml":
+        return cmd_validate_gating_yaml(args)
     return None
+
+
+def cmd_validate_gating_yaml(args: argparse.Namespace) -> int:
+    """0: All OK; 1: Greenwave would refuse the file or warn about it; 2: the file (or
+    the parent policies) cannot be read."""
+    from adapters.remote_rule_yaml import ALL_OK, gating_yaml_check
+    from policies.spec import PolicyError
+
+    try:
+        body = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"relengotron validate-gating-yaml: cannot read {args.file}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        parents = bootstrap.policy_set(bootstrap.settings(args.config), args.policies).policies
+    except PolicyError as exc:
+        print(f"relengotron validate-gating-yaml: parent policies: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    _, message = gating_yaml_check(body, parents)
+    if args.json:
+        print(json.dumps({"message": message}))
+    else:
+        print(message if message == ALL_OK else f"{args.file}: {message}")
+    return EXIT_OK if message == ALL_OK else EXIT_PROBLEM
 
 
 # ------------------------------------------------------------------ wiring
@@ -93,6 +136,7 @@ def make_app(db: str | None = None, config: str | None = None) -> FastAPI:
         artifact=queries.artifact,
         push=queries.push,
         readiness=readiness,
+        remote=_remote_rules(store, cfg),
     )
     # The read models follow the log while the server runs (writes, ingest and other
     # processes append to it): every ``project_interval`` seconds, and at once when a
@@ -225,7 +269,9 @@ def cmd_decision(args: argparse.Namespace) -> int:
     # Answer from read models that reflect everything recorded before this command
     # (rebuilt first when their format changed, as after an upgrade).
     bootstrap.projector(store, cfg).run()
-    service = DecisionService(bootstrap.read_model(store, cfg), policies)
+    service = DecisionService(
+        bootstrap.read_model(store, cfg), policies, remote=_remote_rules(store, cfg)
+    )
     request: dict[str, Any] = {
         "product_version": args.product_version,
         "decision_context": args.context[0] if len(args.context) == 1 else args.context,

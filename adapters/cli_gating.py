@@ -21,6 +21,7 @@ from policies.engine import evaluate
 from projections.composer import COMPOSE_REQUEST, PUSH_RELEASE
 from projections.decider import DeciderReport
 from projections.gating import GatingView
+from projections.remote_files import with_remote_files
 
 EXIT_OK, EXIT_PROBLEM = 0, 1
 
@@ -310,7 +311,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     policies = bootstrap.policy_set(cfg, args.policies)  # the directory tried first
     app = bootstrap.application(args.db, cfg, create=False)
     view = bootstrap.decider(app, cfg, policies).read_view()
-    decision: Decision = evaluate(policies, view.snapshot(args.nvr))
+    build = view.builds.get(args.nvr)
+    snapshot = with_remote_files(  # the gating.yaml files recorded, never fetched here
+        view.snapshot(args.nvr),
+        policies,
+        cfg.gating.remote_rule_templates,
+        build.change if build else None,
+        view.remote_files,
+    )
+    decision: Decision = evaluate(policies, snapshot)
     out = decision.as_dict()
     if args.json:
         print(json.dumps(out))

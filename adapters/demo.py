@@ -64,11 +64,11 @@ def run_demo(db: str | None, *, fresh: bool = True) -> int:
     print(f"== Night one: ingesting {SAMPLE.name} (real message shapes from the Fedora bus)\n")
     summary = bootstrap.ingest(app, [str(SAMPLE)])
     print(render_summary(summary))
-    report = decider.run()
+    report = bootstrap.run_decider(app, cfg, decider)
     print(f"\nDecider: {len(report.decisions)} decision change(s) while reading the stream.")
     print("\n== The same file again: every message is a redelivery, nothing changes")
     again = bootstrap.ingest(app, [str(SAMPLE)])
-    report = decider.run()
+    report = bootstrap.run_decider(app, cfg, decider)
     print(
         f"   {again.new} new, {again.duplicate} duplicate, {again.events} events written, "
         f"{len(report.decisions)} decision change(s)"
@@ -78,8 +78,8 @@ def run_demo(db: str | None, *, fresh: bool = True) -> int:
 
     print(f"\n== Night two: ingesting {BISECTION.name}: the batch integrity check fails")
     bootstrap.ingest(app, [str(BISECTION)])
-    decider.run()
-    _simulate_ci(app, decider)
+    bootstrap.run_decider(app, cfg, decider)
+    _simulate_ci(app, cfg, decider)
     print("\n== rawhide-pending after night two")
     _show_gate(decider, cfg.gating.pending_tag, reasons=True, only=_nvrs(BISECTION))
 
@@ -90,6 +90,7 @@ def run_demo(db: str | None, *, fresh: bool = True) -> int:
             print(f"  move {p['nvr']:<30} {p['from_tag']} -> {p['to_tag']}")
     print()
     run_artifacts(app, cfg)
+    _gating_yaml_night(url)
     print("\nTry:")
     print(f"  relengotron status --db {url} vim-9.1.1800-1.fc44")
     print(f"  relengotron status --db {url} systemd-258-2.fc44 --json")
@@ -127,6 +128,73 @@ def _show_api(app: RelengApp, cfg: Any, url: str) -> None:
     )
 
 
+# One package opts in to more gating through its own gating.yaml (Greenwave's RemoteRule).
+# The demo needs no network: its "dist-git" is a local directory read through file://
+# URLs, one file per build (Greenwave's ``{subject_id}`` placeholder); the other packages
+# have none, which adds nothing.
+OPT_IN = "bash-5.3-1.fc44"
+DEMO_GATING_YAML = """\
+# bash's own gating.yaml: rpmdeplint must pass before bash leaves rawhide-pending.
+--- !Policy
+product_versions: [fedora-*]
+decision_context: rawhide_pending
+subject_type: koji_build
+rules:
+  - !PassingTestCaseRule {test_case_name: dist.rpmdeplint}
+"""
+
+
+def _with_package_gating(cfg: Any, dist_git: Path) -> Any:
+    """The shipped policies plus a parent ``!RemoteRule`` whose files live in
+    ``dist_git`` (written here); the settings to decide with them."""
+    from dataclasses import replace
+
+    from adapters.settings import DEFAULT_POLICIES
+
+    policies = dist_git / "policies"
+    policies.mkdir(parents=True, exist_ok=True)
+    for f in sorted(DEFAULT_POLICIES.glob("*.yaml")):
+        (policies / f.name).write_text(f.read_text())
+    (dist_git / OPT_IN).mkdir(exist_ok=True)
+    (dist_git / OPT_IN / "gating.yaml").write_text(DEMO_GATING_YAML)
+    template = f"{dist_git.resolve().as_uri()}/{{subject_id}}/gating.yaml"
+    (policies / "zz-package-gating-yaml.yaml").write_text(
+        "--- !Policy\nid: package_gating_yaml\nproduct_versions: [fedora-*]\n"
+        "decision_context: rawhide_pending\nsubject_type: koji_build\npackages: [bash]\n"
+        f'rules:\n  - !RemoteRule {{sources: ["{template}"]}}\n'
+    )
+    return replace(cfg, policies=policies)
+
+
+def _gating_yaml_night(url: str) -> None:
+    """Night one again, in a store of its own, under the shipped policies plus a parent
+    ``!RemoteRule``: bash's own gating.yaml is read, recorded and decided with. (Its own
+    store: the main demo store keeps the shipped policy set, so `act` and `decide` on it
+    with the default settings change nothing.)"""
+    beside = Path(url[len("sqlite:///") :]).parent if url.startswith("sqlite:///") else None
+    where = beside or Path.cwd() / DEFAULT_DIR
+    dist_git = where / "demo-dist-git"
+    cfg = _with_package_gating(bootstrap.settings(None), dist_git)
+    store = f"sqlite:///{where / 'demo-gating-yaml.db'}"
+    _fresh_sqlite(store)
+    app = bootstrap.application(store)
+    decider = bootstrap.decider(app, cfg)
+    bootstrap.sync_policies(app, cfg, decider.policies, username="demo")
+    print(f"\n== Package-owned gating: {OPT_IN} opts in through its own gating.yaml")
+    print(f"   policies: {cfg.policies} (the shipped ones and a parent !RemoteRule)")
+    bootstrap.ingest(app, [str(SAMPLE)])
+    bootstrap.run_decider(app, cfg, decider)
+    gate = decider.read_view().gates.get(OPT_IN)
+    decision = (gate.decision if gate is not None else None) or {}
+    print(f"  {OPT_IN:<30} {decision.get('verdict', '-'):<11} {decision.get('summary', '')}")
+    for r in decision.get("satisfied_requirements", []):
+        if r["type"] == "fetched-gating-yaml":
+            print(f"      {OPT_IN} opted in through its own gating.yaml: {r['source']}")
+            print("      (fetched once and recorded in the log: replay reads it from there)")
+    print(f"  relengotron explain --db {store} {OPT_IN}")
+    print(f"  relengotron replay --db {store} --verify")
+
+
 def _nvrs(path: Path) -> set[str]:
     import json
 
@@ -161,7 +229,7 @@ def _show_gate(
                 print(f"      waived {r.get('testcase')} (waiver {r.get('waiver_id')})")
 
 
-def _simulate_ci(app: RelengApp, decider: Decider) -> None:
+def _simulate_ci(app: RelengApp, cfg: Any, decider: Decider) -> None:
     """Play the CI system: answer each check request; the group with the culprit fails."""
     answered: set[str] = set()
     while True:
@@ -183,7 +251,7 @@ def _simulate_ci(app: RelengApp, decider: Decider) -> None:
             messages.append(_answer(body, result))
             answered.add(group)
         app.record([to_incoming(to_envelope(m), source="demo CI") for m in messages])
-        decider.run()
+        bootstrap.run_decider(app, cfg, decider)
 
 
 def _answer(request: dict[str, Any], result: str) -> dict[str, Any]:

@@ -106,6 +106,15 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class RemoteRuleSettings:
+    """``[gating.remote_rules]``: fetching gating.yaml (adapters/remote_rule_fetch.py)."""
+
+    timeout: float = 30.0  # Greenwave's REMOTE_RULE_GIT_TIMEOUT
+    retries: int = 3  # attempts per fetch
+    backoff: float = 1.0  # seconds before the 2nd attempt, doubled each time
+
+
+@dataclass(frozen=True)
 class Settings:
     source: str | None = None  # the file they came from, if any
     koji: KojiSettings = field(default_factory=KojiSettings)
@@ -116,6 +125,7 @@ class Settings:
     artifacts: Path = DEFAULT_ARTIFACTS
     compose: ComposeSettings = field(default_factory=ComposeSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    remote_rules: RemoteRuleSettings = field(default_factory=RemoteRuleSettings)
     # [gating] monitored_branches: dist-git branches whose pushes count (regular
     # expressions, whole name); pushes to others are recorded as ignored.
     monitored_branches: tuple[str, ...] = DEFAULT_MONITORED_BRANCHES
@@ -145,6 +155,12 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "monitored_branches": list,
     },
     "gating.bisection": {"max_rounds": int, "timeout_hours": (int, float), "fallback": str},
+    "gating.remote_rules": {
+        "url_templates": list,
+        "timeout": (int, float),
+        "retries": int,
+        "backoff": (int, float),
+    },
     "bus": {"enabled": bool, "amqp_url": str, "config_file": str, "topic_prefix": str},
     "artifacts": {"definitions": str},
     "compose.kinds": {ANY_KEY: str},
@@ -301,6 +317,14 @@ def settings_from(
             ),
             fallback=fallback,
             topic_prefix=bus.topic_prefix,
+            remote_rule_templates=_remote_rule_templates(
+                source, get("gating.remote_rules", "url_templates"), defaults
+            ),
+        )
+        remote_rules = RemoteRuleSettings(
+            timeout=float(get("gating.remote_rules", "timeout", 30.0)),
+            retries=get("gating.remote_rules", "retries", 3),
+            backoff=float(get("gating.remote_rules", "backoff", 1.0)),
         )
     except ValueError as exc:
         raise SettingsError(f"{source}: {exc}") from exc
@@ -375,6 +399,7 @@ def settings_from(
             backoff=float(get("koji", "backoff", 1.0)),
         ),
         gating=gating,
+        remote_rules=remote_rules,
         policies=path(get("gating", "policies"), DEFAULT_POLICIES),
         bus=bus,
         db=get("store", "url"),
@@ -383,3 +408,17 @@ def settings_from(
         api=api,
         monitored_branches=branches.patterns,
     )
+
+
+def _remote_rule_templates(
+    source: str | None, value: list[Any] | None, defaults: GatingConfig
+) -> tuple[str, ...]:
+    """``[gating.remote_rules] url_templates``: Greenwave's REMOTE_RULE_POLICIES for
+    koji_build (placeholders {pkg_namespace} {pkg_name} {rev} {subject_id})."""
+    if value is None:
+        return defaults.remote_rule_templates
+    if not value or not all(isinstance(v, str) and v for v in value):
+        raise SettingsError(
+            f"{source}: [gating.remote_rules] url_templates must be a non-empty list of URLs"
+        )
+    return tuple(value)

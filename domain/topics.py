@@ -91,6 +91,12 @@ PUSH_RUN_OPENED = "domain.composing:PushRun.Opened"
 PUSH_RUN_ADVANCED = "domain.composing:PushRun.Advanced"
 PUSH_RUN_STOPPED = "domain.composing:PushRun.Stopped"
 
+# domain.remote_rules
+REMOTE_RULE_FILE_SEEN = "domain.remote_rules:RemoteRuleFile.Seen"
+REMOTE_RULE_FILE_FETCHED = "domain.remote_rules:RemoteRuleFile.Fetched"
+BUILD_SOURCE_SEEN = "domain.remote_rules:BuildSource.Seen"
+BUILD_SOURCE_OBSERVED = "domain.remote_rules:BuildSource.Observed"
+
 
 def topic_of(event: object) -> str:
     """The stored topic of an event: its class path."""

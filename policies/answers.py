@@ -20,6 +20,10 @@ __all__ = [
     "BATCH_PENDING",
     "BATCH_UNRESOLVED",
     "EXCLUDED",
+    "GATING_YAML_FAILED_FETCH",
+    "GATING_YAML_FETCHED",
+    "GATING_YAML_INVALID",
+    "GATING_YAML_MISSING",
     "SATISFIED_TYPES",
     "TEST_ERRORED",
     "TEST_ERRORED_WAIVED",
@@ -47,6 +51,17 @@ TEST_FAILED_WAIVED = TEST_FAILED + "-waived"
 TEST_ERRORED_WAIVED = TEST_ERRORED + "-waived"
 TEST_MISSING_WAIVED = TEST_MISSING + "-waived"
 EXCLUDED = "excluded"
+# Greenwave's RemoteRule answers (greenwave/policies.py FetchedRemoteRuleYaml,
+# MissingRemoteRuleYaml, InvalidRemoteRuleYaml, FailedFetchRemoteRuleYaml): not tests.
+GATING_YAML_FETCHED = "fetched-gating-yaml"
+GATING_YAML_MISSING = "missing-gating-yaml"
+GATING_YAML_INVALID = "invalid-gating-yaml"
+GATING_YAML_FAILED_FETCH = "failed-fetch-gating-yaml"
+_GATING_YAML_TEXT = {
+    GATING_YAML_MISSING: "error{s} due to missing remote rule file",
+    GATING_YAML_INVALID: "error{s} due to invalid remote rule file",
+    GATING_YAML_FAILED_FETCH: "error{s} while trying to fetch remote rule file",
+}
 # Ours: the batch integrity check.
 BATCH_INNOCENT = "batch-innocent"
 BATCH_PENDING = "batch-bisection-pending"
@@ -60,10 +75,12 @@ SATISFIED_TYPES = frozenset(
         TEST_MISSING_WAIVED,
         EXCLUDED,
         BATCH_INNOCENT,
+        GATING_YAML_FETCHED,
     }
 )
 UNSATISFIED_TYPES = frozenset(
     {TEST_FAILED, TEST_ERRORED, TEST_MISSING, BATCH_PENDING, BATCH_UNRESOLVED}
+    | _GATING_YAML_TEXT.keys()
 )
 #: Unsatisfied type -> its satisfied type once a waiver applies.
 WAIVABLE_TYPES: dict[str, str] = {
@@ -73,7 +90,7 @@ WAIVABLE_TYPES: dict[str, str] = {
 }
 _ITEM_TYPES = frozenset({TEST_FAILED, TEST_ERRORED, TEST_MISSING})  # Greenwave's legacy "item"
 _ERROR_REASON_TYPES = frozenset({TEST_ERRORED, TEST_ERRORED_WAIVED})
-_LATER_KEYS = frozenset({"system_architecture", "system_variant"})
+_LATER_KEYS = frozenset({"system_architecture", "system_variant", "source", "sources"})
 # Subject types whose Greenwave ``item_dict`` names the subject by one key
 # (conf/subject_types/compose.yaml); the others are ``{"type", "item"}``.
 _ITEM_KEY = {"compose": "productmd.compose.id"}
@@ -112,6 +129,10 @@ class Requirement:
     # Greenwave's other keys of a result (``DISTINCT_LATEST_RESULTS_ON``).
     system_architecture: str | None = None
     system_variant: str | None = None
+    # Greenwave's ``source``: the URL of the remote rule file (gating.yaml) whose policy
+    # asked for it; ``sources``: the URLs tried for a missing or unfetched file.
+    source: str | None = None
+    sources: tuple[str, ...] | None = None
 
     @property
     def satisfied(self) -> bool:
@@ -125,18 +146,20 @@ class Requirement:
     def as_dict(self) -> dict[str, Any]:
         """Greenwave-shaped JSON (``greenwave/policies.py`` ``to_json`` of its answers),
         plus ``policy_id``, ``event``, ``detail`` when set. ``source`` is the remote rule
-        file a requirement came from in Greenwave: always null here (no RemoteRule)."""
+        file (gating.yaml) a requirement came from, as in Greenwave; else null."""
         data: dict[str, Any] = {"type": self.type}
+        if self.type in _GATING_YAML_TEXT or self.type == GATING_YAML_FETCHED:
+            return self._gating_yaml_dict(data)
         if self.type == EXCLUDED:
             data["subject_identifier"] = self.subject_identifier
             data["policy"] = self.policy_id
-            data["source"] = None
+            data["source"] = self.source
             data["subject_type"] = self.subject_type  # not in Greenwave's: needed to re-read
         else:
             data["testcase"] = self.testcase
             data["subject_type"] = self.subject_type
             data["subject_identifier"] = self.subject_identifier
-            data["source"] = None
+            data["source"] = self.source
             data["scenario"] = self.scenario
             if self.result_id is not None or not self.type.startswith(TEST_MISSING):
                 data["result_id"] = self.result_id
@@ -159,10 +182,35 @@ class Requirement:
             data["invalid"] = True
         return data
 
+    def _gating_yaml_dict(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Greenwave's RemoteRule answers, key for key; ``detail`` is Greenwave's
+        ``details`` (invalid) or ``error`` (failed fetch)."""
+        data["testcase"] = self.testcase
+        data["subject_type"] = self.subject_type
+        data["subject_identifier"] = self.subject_identifier
+        if self.type in (GATING_YAML_FETCHED, GATING_YAML_INVALID):
+            if self.type == GATING_YAML_INVALID:
+                data["scenario"] = None
+            data["source"] = self.source
+            if self.type == GATING_YAML_INVALID:
+                data["details"] = self.detail
+        else:
+            data["scenario"] = None
+            data["sources"] = list(self.sources or ())
+            if self.type == GATING_YAML_FAILED_FETCH:
+                data["error"] = self.detail
+        if self.policy_id is not None:
+            data["policy_id"] = self.policy_id
+        if self.event is not None:
+            data["event"] = self.event
+        return data
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Requirement:
         """The inverse of :meth:`as_dict`."""
         item = data.get("item") or {}
+        sources = data.get("sources")
+        detail = data.get("detail", data.get("details", data.get("error")))
         policy_id = data["policy"] if data.get("type") == EXCLUDED else data.get("policy_id")
         return cls(
             type=data["type"],
@@ -174,10 +222,12 @@ class Requirement:
             waiver_id=data.get("waiver_id"),
             policy_id=policy_id,
             event=data.get("event"),
-            detail=data.get("detail"),
+            detail=detail,
             invalid=bool(data.get("invalid", False)),
             system_architecture=data.get("system_architecture"),
             system_variant=data.get("system_variant"),
+            source=data.get("source"),
+            sources=None if sources is None else tuple(sources),
         )
 
 
@@ -220,9 +270,11 @@ def summarize(requirements: Iterable[Requirement]) -> str:
     non_test_msgs: dict[str, int] = defaultdict(int)
     test_count = 0
     for req in requirements:
-        if req.type == EXCLUDED:
+        if req.type in (EXCLUDED, GATING_YAML_FETCHED):
             continue
-        if req.satisfied:
+        if req.type in _GATING_YAML_TEXT:
+            non_test_msgs[_GATING_YAML_TEXT[req.type]] += 1
+        elif req.satisfied:
             test_count += 1
         elif req.type == TEST_MISSING:
             test_msgs[_INCOMPLETE_TEXT if req.incomplete else _MISSING_TEXT] += 1
@@ -347,7 +399,10 @@ class Decision:
         evidence = {"result_id", "waiver_id", "event", "detail"}
 
         def state(r: Requirement) -> dict[str, Any]:
-            return {k: v for k, v in _fields(r).items() if k not in evidence}
+            # A gating.yaml answer's detail is its state (why the file cannot be used:
+            # not fetched yet, the fetch error, the parse error), not evidence.
+            kept = evidence - {"detail"} if r.type in _GATING_YAML_TEXT else evidence
+            return {k: v for k, v in _fields(r).items() if k not in kept}
 
         doc = {
             "verdict": self.verdict,

@@ -11,10 +11,11 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 
 from domain.facts import canonical_subject_type
+from policies.remote import rule_matches
 from policies.snapshot import Snapshot
-from policies.spec import Policy, PolicySet
+from policies.spec import Policy, PolicySet, RemoteRule
 
-__all__ = ["applicable", "excluded"]
+__all__ = ["allowed", "applicable", "excluded"]
 
 
 def _matches(policy: Policy, snapshot: Snapshot) -> bool:
@@ -32,7 +33,7 @@ def excluded(policy: Policy, package: str | None) -> bool:
     return bool(package) and any(fnmatchcase(package or "", p) for p in policy.excluded_packages)
 
 
-def _allowed(policy: Policy, package: str | None) -> bool:
+def allowed(policy: Policy, package: str | None) -> bool:
     # As in Greenwave, a subject without a package name is not filtered by package.
     if not package or not policy.packages or excluded(policy, package):
         return True
@@ -44,5 +45,15 @@ def applicable(policy_set: PolicySet, snapshot: Snapshot) -> tuple[Policy, ...]:
     return tuple(
         policy
         for policy in policy_set.policies
-        if _matches(policy, snapshot) and _allowed(policy, snapshot.package)
+        if _matches(policy, snapshot)
+        and allowed(policy, snapshot.package)
+        and _rules_match(policy, snapshot)
+    )
+
+
+def _rules_match(policy: Policy, snapshot: Snapshot) -> bool:
+    """Greenwave's ``Policy.matches`` asks its rules: only a RemoteRule can say no."""
+    return not policy.rules or any(
+        not isinstance(rule, RemoteRule) or rule_matches(rule, policy, snapshot)
+        for rule in policy.rules
     )

@@ -48,11 +48,13 @@ from policies.answers import (
     no_applicable_policies_summary,
     summarize,
 )
+from policies.applicability import allowed as _allowed
 from policies.applicability import applicable
 from policies.applicability import excluded as _excluded
 from policies.latest import latest as _latest
 from policies.latest import latest_per_scenario as _latest_per_scenario
 from policies.latest import latest_results
+from policies.remote import remote_outcome, sub_policy_matches
 from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot, WaiverView
 from policies.spec import (
     BatchIntegrityRule,
@@ -60,6 +62,7 @@ from policies.spec import (
     PassingTestCaseRule,
     Policy,
     PolicySet,
+    RemoteRule,
     Rule,
 )
 from policies.waivers import active_waivers, waivers_in_force
@@ -255,6 +258,58 @@ def _check(
     raise TypeError(f"not a rule: {rule!r}")  # pragma: no cover - the type says it cannot be
 
 
+def _check_policy(
+    policy: Policy,
+    snapshot: Snapshot,
+    results: Sequence[ResultView],
+    verified: set[Rule],
+    source: str | None,
+) -> list[_Answer]:
+    """Greenwave's ``Policy.check``; ``source``: the remote rule file of a sub-policy."""
+    if _excluded(policy, snapshot.package):
+        excluded = Requirement(
+            type=EXCLUDED,
+            subject_type=snapshot.subject_type,
+            subject_identifier=snapshot.subject_identifier,
+            testcase=None,
+            policy_id=policy.id,
+            source=source,
+        )
+        return [_Answer(excluded, ())]
+    if source is not None and not _allowed(policy, snapshot.package):
+        return []  # a remote policy whose allowlist leaves the package out asks nothing
+    answers: list[_Answer] = []
+    for rule in policy.rules:
+        if rule in verified:  # Greenwave's RuleContext.verify: each rule once
+            continue
+        verified.add(rule)
+        if isinstance(rule, RemoteRule):
+            answers.extend(_check_remote(rule, policy, snapshot, results, verified))
+            continue
+        for answer in _check(rule, policy, snapshot, results):
+            req = replace(answer.requirement, source=source) if source else answer.requirement
+            answers.append(_Answer(req, answer.events))
+    return answers
+
+
+def _check_remote(
+    rule: RemoteRule,
+    policy: Policy,
+    snapshot: Snapshot,
+    results: Sequence[ResultView],
+    verified: set[Rule],
+) -> list[_Answer]:
+    """Greenwave's ``RemoteRule.check``: its own answers, then the file's policies that
+    match the decision asked (named by their id, else by the parent's)."""
+    outcome = remote_outcome(rule, policy, snapshot)
+    answers = [_Answer(a, (a.event,) if a.event else ()) for a in outcome.answers]
+    for sub in outcome.sub_policies:
+        if outcome.file is not None and sub_policy_matches(sub, snapshot):
+            named = sub if sub.id else replace(sub, id=policy.id)
+            answers.extend(_check_policy(named, snapshot, results, verified, outcome.file.url))
+    return answers
+
+
 def _in_force(rule: PassingTestCaseRule, subject_time: str | None) -> bool:
     """Greenwave's ``valid_since <= subject time < valid_until``; an unknown time (or one
     that is not ISO 8601) keeps the rule (fail closed)."""
@@ -341,21 +396,7 @@ def evaluate(policy_set: PolicySet, snapshot: Snapshot) -> Decision:
     answers: list[_Answer] = []
     verified: set[Rule] = set()
     for policy in policies:
-        if _excluded(policy, snapshot.package):
-            excluded = Requirement(
-                type=EXCLUDED,
-                subject_type=snapshot.subject_type,
-                subject_identifier=snapshot.subject_identifier,
-                testcase=None,
-                policy_id=policy.id,
-            )
-            answers.append(_Answer(excluded, ()))
-            continue
-        for rule in policy.rules:
-            if rule in verified:  # Greenwave's RuleContext.verify: each rule once
-                continue
-            verified.add(rule)
-            answers.extend(_check(rule, policy, snapshot, results))
+        answers.extend(_check_policy(policy, snapshot, results, verified, None))
 
     active = waivers_in_force(snapshot)
     answers = [_waive(a, active) for a in answers]

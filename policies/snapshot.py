@@ -11,10 +11,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from policies.spec import Policy
+
 __all__ = [
     "BATCH_INVALID",
     "BATCH_STATUSES",
     "BatchView",
+    "RemoteFileView",
+    "RemoteRuleInput",
     "ResultView",
     "Snapshot",
     "WaiverView",
@@ -121,6 +125,43 @@ class BatchView:
     answer_detail: str | None = None
 
 
+# RemoteFileView.status values (adapters/dist_git.py records them, domain/remote_rules.py
+# stores them).
+REMOTE_FOUND = "found"
+REMOTE_ABSENT = "absent"  # the server said 404
+REMOTE_ERROR = "error"  # the fetch failed (timeout, 5xx): nothing is known
+
+
+@dataclass(frozen=True)
+class RemoteFileView:
+    """A remote rule file (gating.yaml) as it was recorded: fetched once, read from the log
+    ever after. ``policies`` are the file's policies already read (``PolicySet``
+    canonical dicts, ``id`` may be ""), ``error`` the reason it could not be read
+    (status found: the file is invalid; status error: the fetch failed)."""
+
+    url: str
+    status: str  # REMOTE_FOUND, REMOTE_ABSENT or REMOTE_ERROR
+    event: str
+    position: int
+    content_hash: str | None = None  # "sha256:<hex>" of the bytes, when found
+    policies: tuple[Policy, ...] = ()  # the file's policies, read when recorded
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RemoteRuleInput:
+    """What a RemoteRule needs: the URL templates configured for the subject type
+    (Greenwave's ``REMOTE_RULE_POLICIES``), the subject's source (namespace, name and
+    revision in dist-git, from the build's source URL; None when unknown, with
+    ``source_error`` saying why) and the files recorded for it."""
+
+    templates: tuple[str, ...] = ()
+    scm: tuple[str, str, str] | None = None  # (pkg_namespace, pkg_name, rev)
+    source_error: str | None = None
+    no_source: bool = False  # koji says the build has no source: pkg templates are skipped
+    files: tuple[RemoteFileView, ...] = ()
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """The input of one evaluation."""
@@ -133,6 +174,10 @@ class Snapshot:
     results: tuple[ResultView, ...] = ()
     waivers: tuple[WaiverView, ...] = ()
     batch: tuple[BatchView, ...] = ()
+    remote: RemoteRuleInput | None = None  # None: no remote rule file is known
+    # Several decision contexts asked at once (Greenwave's list): a gating.yaml policy
+    # matches when it names any of them. Empty: ``decision_context`` alone.
+    asked_contexts: tuple[str, ...] = ()
     # ISO 8601 time the subject was created (koji's build ``creation_time``; Greenwave
     # falls back to the time of the decision), for rules with ``valid_since``/
     # ``valid_until``. None: unknown, and dated rules count (fail closed).

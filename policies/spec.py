@@ -28,6 +28,7 @@ __all__ = [
     "Policy",
     "PolicyError",
     "PolicySet",
+    "RemoteRule",
     "Rule",
     "policy_set_from_canonical",
 ]
@@ -66,12 +67,25 @@ class BatchIntegrityRule:
     test_case_name: str  # matches BatchView.testcase
 
 
-Rule = PassingTestCaseRule | PassingPipelineStageRule | BatchIntegrityRule
+@dataclass(frozen=True)
+class RemoteRule:
+    """Greenwave's rule: the package's own ``gating.yaml`` (its ``!Policy`` documents)
+    adds requirements. ``sources``: URL templates tried in order (Greenwave's
+    placeholders ``{pkg_namespace}``, ``{pkg_name}``, ``{rev}``, ``{subject_id}``);
+    None = the configured ones. ``required``: no file is a ``missing-gating-yaml``
+    requirement. YAML: ``!RemoteRule {}``. Evaluated by ``policies/remote.py``."""
+
+    sources: tuple[str, ...] | None = None
+    required: bool = False
+
+
+Rule = PassingTestCaseRule | PassingPipelineStageRule | BatchIntegrityRule | RemoteRule
 
 _RULE_CLASSES: dict[str, type[Any]] = {
     "PassingTestCaseRule": PassingTestCaseRule,
     "PassingPipelineStageRule": PassingPipelineStageRule,
     "BatchIntegrityRule": BatchIntegrityRule,
+    "RemoteRule": RemoteRule,
 }
 
 #: YAML tag name (without ``!``) -> (required keys, optional keys). All values are strings.
@@ -82,10 +96,12 @@ RULE_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     ),
     "PassingPipelineStageRule": (frozenset({"stage"}), frozenset({"pipeline", "scenario"})),
     "BatchIntegrityRule": (frozenset({"test_case_name"}), frozenset()),
+    # Not strings: a list of strings and a boolean (read by adapters/remote_rule_yaml.py).
+    "RemoteRule": (frozenset(), frozenset({"sources", "required"})),
 }
 
 #: The rule tags that are Greenwave's (the others are ours).
-GREENWAVE_RULE_TAGS: frozenset[str] = frozenset({"PassingTestCaseRule"})
+GREENWAVE_RULE_TAGS: frozenset[str] = frozenset({"PassingTestCaseRule", "RemoteRule"})
 
 #: Rule keys whose value is a date/time (Greenwave's ``SafeYAMLDateTime``), per rule tag.
 RULE_DATETIME_FIELDS: frozenset[str] = frozenset({"valid_since", "valid_until"})
@@ -124,9 +140,7 @@ UNSUPPORTED_POLICY_KEYS: dict[str, str] = {
 UNSUPPORTED_RULE_KEYS: dict[str, dict[str, str]] = {}
 
 #: Greenwave rule tags we do not implement.
-UNSUPPORTED_RULE_TAGS: dict[str, str] = {
-    "RemoteRule": "decisions are made from the event log only, without fetching gating.yaml",
-}
+UNSUPPORTED_RULE_TAGS: dict[str, str] = {}
 
 #: Rule tags Greenwave itself rejects as obsolete, with its advice (``ObsoleteRule``).
 OBSOLETE_RULE_TAGS: dict[str, str] = {
@@ -149,6 +163,8 @@ def rule_as_dict(rule: Rule) -> dict[str, Any]:
     """Greenwave's rule JSON shape: ``{"rule": <tag>, <field>: <value>, ...}``."""
     data: dict[str, Any] = {"rule": rule_tag(rule)}
     data.update(vars(rule))
+    if isinstance(rule, RemoteRule) and rule.sources is not None:
+        data["sources"] = list(rule.sources)
     for key in RULE_DATETIME_FIELDS:  # only when given: older policy sets keep their hash
         if data.get(key, "") is None:
             del data[key]
@@ -274,6 +290,8 @@ def _rule_from_canonical(where: str, data: Any) -> Rule:
     if not isinstance(data, dict) or not isinstance(data.get("rule"), str):
         raise PolicyError(f"{where} must be an object with a 'rule' tag")
     tag = data["rule"]
+    if tag == "RemoteRule":
+        return _remote_rule_from_canonical(where, data)
     cls = rule_class(tag)
     if cls is None:
         raise PolicyError(f"{where}: unknown rule {tag!r}")
@@ -286,3 +304,14 @@ def _rule_from_canonical(where: str, data: Any) -> Rule:
     if not all(v is None or isinstance(v, str) for v in fields.values()):
         raise PolicyError(f"{where}: {tag} fields must be strings")
     return cast(Rule, cls(**fields))
+
+
+def _remote_rule_from_canonical(where: str, data: dict[str, Any]) -> RemoteRule:
+    unknown = sorted(data.keys() - {"rule", "sources", "required"})
+    sources = data.get("sources")
+    if unknown or not isinstance(data.get("required", False), bool):
+        raise PolicyError(f"{where}: RemoteRule takes sources (a list) and required (a boolean)")
+    return RemoteRule(
+        sources=None if sources is None else _strings(f"{where}.sources", sources),
+        required=data.get("required", False),
+    )

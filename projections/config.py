@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 FALLBACKS = ("hold", "quarantine")
+# Greenwave's DEFAULT_DIST_GIT_URL_TEMPLATE (greenwave/config.py): where a package's own
+# gating.yaml is read (RemoteRule).
+DIST_GIT_URL_TEMPLATE = (
+    "https://src.fedoraproject.org/{pkg_namespace}{pkg_name}/raw/{rev}/f/gating.yaml"
+)
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,8 @@ class GatingConfig:
     bisection_timeout_hours: float = 24.0
     fallback: str = "hold"
     topic_prefix: str = "relengotron"
+    # Greenwave's REMOTE_RULE_POLICIES for koji_build: the URL templates of gating.yaml.
+    remote_rule_templates: tuple[str, ...] = (DIST_GIT_URL_TEMPLATE,)
 
     def __post_init__(self) -> None:
         if self.fallback not in FALLBACKS:

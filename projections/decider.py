@@ -25,17 +25,19 @@ from domain.gating import Bisection, Gate
 from domain.outbox import KOJI_MOVE
 from policies.answers import Decision, Requirement
 from policies.engine import evaluate
+from policies.snapshot import Snapshot
 from policies.spec import BatchIntegrityRule, PolicySet, policy_set_from_canonical
 from projections import bisection, outbox
 from projections.config import GatingConfig
 from projections.follower import PAGE, Follower, ViewSnapshots
 from projections.gating import OWN_TOPICS, TOPICS, GatingView, OverrideState, package_of
 from projections.outbox import COMPOSER_ACTION_PREFIXES
+from projections.remote_files import awaits_remote_file, with_remote_files
 
 NAME = "decider"
 # Bump when GatingView's fields change: older snapshots are ignored.
 # 3: results with architecture/variant and integer ids; builds named under an alias.
-VIEW_FORMAT = 3
+VIEW_FORMAT = 4  # 4: remote rule files (gating.yaml); builds with their creation time
 # Requirement types of manual overrides (ours, next to Greenwave's).
 MANUAL_OVERRIDE = "manual-override"
 MANUAL_HOLD = "manual-hold"
@@ -131,6 +133,19 @@ class Decider(Follower[GatingView, DeciderReport]):
             self.view._names[gate.id] = ("gate", nvr)
         return gate
 
+    def snapshot(self, nvr: str) -> Snapshot:
+        """What the build is decided on, with the gating.yaml files its RemoteRules read."""
+        view = self.view
+        build = view.builds.get(nvr)
+        return with_remote_files(
+            view.snapshot(nvr),
+            self.policy_set(),
+            self.config.remote_rule_templates,
+            build.change if build else None,
+            view.remote_files,
+            view.observed_sources.get(nvr),
+        )
+
     # ---------------------------------------------------------------- deciding
 
     def decide(self, trigger: str | None) -> None:
@@ -207,7 +222,12 @@ class Decider(Follower[GatingView, DeciderReport]):
 
     def _evaluate(self, nvr: str, trigger: str | None, at: str | None) -> None:
         self.report.evaluated += 1
-        decision = evaluate(self.policy_set(), self.view.snapshot(nvr))
+        decision = evaluate(self.policy_set(), self.snapshot(nvr))
+        if awaits_remote_file(decision):
+            # A gating.yaml this build needs is not in the log yet: the fetcher runs after
+            # this run and its record brings the build back; deciding now would announce
+            # a hold that only says "not fetched yet". Undecided is not promoted.
+            return
         override = self.view.overrides.get(nvr)
         if override is not None:
             decision = overridden(decision, override)

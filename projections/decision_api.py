@@ -39,7 +39,15 @@ from policies.engine import (
     evaluate,
     latest_results,
 )
-from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot, WaiverView
+from policies.remote import ANY_CONTEXT
+from policies.snapshot import (
+    BATCH_INVALID,
+    BatchView,
+    RemoteRuleInput,
+    ResultView,
+    Snapshot,
+    WaiverView,
+)
 from policies.spec import BatchIntegrityRule, Policy, PolicySet, rule_as_dict
 from projections.decision_request import ON_DEMAND_CONTEXT, DecisionRequest, DecisionRequestError
 from projections.greenwave_records import pick_records
@@ -129,8 +137,12 @@ class DecisionService:
         policies: Callable[[], PolicySet] | PolicySet,
         *,
         overdue_after: timedelta = timedelta(hours=24),
+        remote: Callable[[Snapshot, PolicySet], RemoteRuleInput | None] | None = None,
     ) -> None:
         self.read_model = read_model
+        # What a RemoteRule reads (the build's source, the recorded gating.yaml files);
+        # None: no file is known, and a RemoteRule answers failed-fetch (never satisfied).
+        self._remote = remote
         self._provider = policies if callable(policies) else (lambda: policies)
         self.overdue_after = overdue_after
         self._source: PolicySet | None = None
@@ -163,8 +175,14 @@ class DecisionService:
         for subject_type, identifier in req.subjects:
             f = facts.get((subject_type, identifier)) or SubjectFacts(subject_type, identifier)
             base = policy_input(
-                f, product_version=req.product_version, decision_context=req.contexts[0]
+                f,
+                product_version=req.product_version,
+                decision_context=req.contexts[0],
+                # OnDemandPolicy: the gating.yaml policies are chosen by version.
+                asked_contexts=(ANY_CONTEXT,) if req.on_demand is not None else (),
             )
+            if self._remote is not None:  # the recorded files need the subject's input
+                base = replace(base, remote=self._remote(base, policy_set))
             matched = self._matching(policy_set, base, req.contexts)
             if not matched:
                 if subject_type in IGNORE_MISSING_POLICY:
@@ -227,7 +245,13 @@ class DecisionService:
         merged = self._merged.get(key) if policy_set is self._hashed else None
         if merged is None:
             merged = _HashedPolicySet(
-                tuple(replace(p, decision_contexts=(_MERGED_CONTEXT,)) for p in matched)
+                # The merged context, and the policy's own ones: a RemoteRule reads the
+                # gating.yaml policies that share one of them (Greenwave's
+                # ``matches_sub_policy``).
+                tuple(
+                    replace(p, decision_contexts=(_MERGED_CONTEXT, *p.decision_contexts))
+                    for p in matched
+                )
             )
             if policy_set is self._hashed:
                 self._merged[key] = merged
@@ -244,15 +268,19 @@ class DecisionService:
     ) -> tuple[Requirement, ...]:
         results, waivers = self._used(base, facts, req)
         batch = self._batch(matched, base, when)
+        asked: tuple[str, ...] = ()
         if len(req.contexts) == 1:
             used, context = policy_set, req.contexts[0]
         else:
             used, context = self._merged_set(policy_set, matched), _MERGED_CONTEXT
+            asked = tuple(req.contexts)
         snapshot = policy_input(
             replace(facts, results=results, waivers=waivers),
             product_version=req.product_version,
             decision_context=context,
             batch=batch,
+            remote=base.remote,
+            asked_contexts=asked or base.asked_contexts,
         )
         decision = evaluate(used, snapshot)
         return (*decision.satisfied_requirements, *decision.unsatisfied_requirements)

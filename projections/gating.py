@@ -23,7 +23,15 @@ from domain.facts import (
     canonical_subject_type,
 )
 from domain.topics import EventHandlers
-from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot, WaiverView, public_id
+from policies.snapshot import (
+    BATCH_INVALID,
+    BatchView,
+    RemoteFileView,
+    ResultView,
+    Snapshot,
+    WaiverView,
+    public_id,
+)
 from projections.config import GatingConfig
 from projections.gating_state import (
     ActivePolicies,
@@ -37,6 +45,7 @@ from projections.greenwave_records import arch_and_variant
 from projections.policy_input import policy_input
 from projections.queries import SubjectFacts
 from projections.records import RECORD_HANDLERS, DecisionRecords, Handler, ref
+from projections.remote_files import file_view
 
 # The stored event topics the model reads (the store filters on them).
 SUBJECT_TOPICS = (
@@ -71,7 +80,9 @@ CONTROL_TOPICS = (
     topics.GATE_OVERRIDE_OPENED,
     topics.GATE_OVERRIDE_RECORDED,
 )
-TOPICS = SUBJECT_TOPICS + DECIDER_TOPICS + CONTROL_TOPICS
+# What a package's gating.yaml was, and where a build came from (the fetcher's records).
+REMOTE_TOPICS = (topics.REMOTE_RULE_FILE_FETCHED, topics.BUILD_SOURCE_OBSERVED)
+TOPICS = SUBJECT_TOPICS + DECIDER_TOPICS + CONTROL_TOPICS + REMOTE_TOPICS
 # Input events that move the decider's clock (message time). Policy activations do
 # not: they are recorded at the wall-clock time of a sync, which may be far later
 # than the messages ingested after them (an archive), and must not expire bisections.
@@ -96,6 +107,10 @@ class GatingView(DecisionRecords):
         self.tag_changes: list[tuple[str, str, bool, str | None]] = []  # nvr, tag, added, user
         self.active_policies: ActivePolicies | None = None  # None: the decider's own set
         self.overrides: dict[str, OverrideState] = {}
+        # Remote rule files (gating.yaml) as fetched: URL -> its fetches, in log order.
+        self.remote_files: dict[str, list[RemoteFileView]] = {}
+        # Builds' sources as koji's getBuild answered: nvr -> (source, error).
+        self.observed_sources: dict[str, tuple[str | None, str | None]] = {}
 
     # ------------------------------------------------------------ folding
 
@@ -150,6 +165,14 @@ class GatingView(DecisionRecords):
             b.change = e.change
             self._change(e.change).nvrs.add(nvr)
         self.dirty.add(nvr)
+
+    def _on_remote_rule_file_fetched(self, e: Any, position: int) -> None:
+        self.remote_files.setdefault(e.url, []).append(file_view(e, position, ref(e)))
+        self.dirty.update(e.subjects)  # the builds that asked for it decide again
+
+    def _on_build_source_observed(self, e: Any, position: int) -> None:
+        self.observed_sources[e.nvr] = (e.source, e.error)
+        self.dirty.add(e.nvr)
 
     def _on_change_build_linked(self, e: Any, position: int) -> None:
         kind, ident = self._names.get(e.originator_id, (None, None))
@@ -398,5 +421,7 @@ HANDLERS: EventHandlers[Handler] = RECORD_HANDLERS | EventHandlers(
         topics.POLICY_LOG_ACTIVATED: GatingView._on_policy_log_activated,
         topics.GATE_OVERRIDE_OPENED: GatingView._on_gate_override_opened,
         topics.GATE_OVERRIDE_RECORDED: GatingView._on_gate_override_recorded,
+        topics.REMOTE_RULE_FILE_FETCHED: GatingView._on_remote_rule_file_fetched,
+        topics.BUILD_SOURCE_OBSERVED: GatingView._on_build_source_observed,
     }
 )

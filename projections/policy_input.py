@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from policies.snapshot import BatchView, Snapshot
+from policies.snapshot import BatchView, RemoteRuleInput, Snapshot
 from projections.queries import SubjectFacts
 
 __all__ = ["koji_package", "policy_input"]
@@ -30,10 +30,14 @@ def policy_input(
     product_version: str,
     decision_context: str,
     batch: Sequence[BatchView] = (),
+    remote: RemoteRuleInput | None = None,
+    asked_contexts: Sequence[str] = (),
 ) -> Snapshot:
     """The engine's input for one subject: its facts under a product version and decision
     context, with the batch statuses the caller resolved (the decider folds them; the
-    decision API reads them from the latest recorded decision). A koji build whose
+    decision API reads them from the latest recorded decision), the recorded gating.yaml
+    files a RemoteRule reads (``remote``) and, for a request naming several decision
+    contexts (or an on-demand policy), the contexts asked. A koji build whose
     facts name no package is known by its NVR's name, as Greenwave does."""
     package = facts.package
     if not package and facts.subject_type == "koji_build":
@@ -49,4 +53,6 @@ def policy_input(
         batch=tuple(batch),
         # None (unknown, e.g. no BUILDING message): dated rules count (fail closed).
         subject_time=facts.created,
+        remote=remote,
+        asked_contexts=tuple(asked_contexts),
     )

@@ -40,6 +40,7 @@ from adapters.http.decision_request import decide, parse_when
 from adapters.http.front import Decisions, Front, unavailable
 from adapters.http.guard import describe
 from adapters.http.metrics import Metrics
+from adapters.remote_rule_yaml import gating_yaml_check
 from adapters.settings import ApiSettings
 from policies.spec import PolicySet
 from projections.decision_api import DecisionService, policy_json
@@ -124,6 +125,7 @@ def create_app(
     artifact: Callable[[str], dict[str, Any] | None] | None = None,
     push: Callable[[str], dict[str, Any] | None] | None = None,
     readiness: Readiness | None = None,
+    remote: Callable[[Any, PolicySet], Any] | None = None,
 ) -> FastAPI:
     """The API over a read model and a policy set provider (called per request; it should
     hand out the same loaded set until the policies change). ``token`` defaults to
@@ -135,7 +137,10 @@ def create_app(
     write_token = settings.token() if token is _UNSET else token
     now = clock or (lambda: datetime.now(UTC))
     service = DecisionService(
-        read_model, policy_set_provider, overdue_after=timedelta(hours=settings.overdue_hours)
+        read_model,
+        policy_set_provider,
+        overdue_after=timedelta(hours=settings.overdue_hours),
+        remote=remote,  # gating.yaml (RemoteRule): adapters/remote_rule_source.py
     )
     version = _version()
 
@@ -236,6 +241,19 @@ def create_app(
     )
     def policies() -> Response:
         return json_response({"policies": [policy_json(p) for p in service.policy_set().policies]})
+
+    @app.post(
+        "/api/v1.0/validate-gating-yaml",
+        tags=["greenwave"],
+        summary="Check a package's gating.yaml as Greenwave would",
+        responses={200: {"description": '{"message": "All OK"} or why not'}, **schemas.errors(400)},
+    )
+    async def validate_gating_yaml(request: Request) -> Response:
+        # greenwave/api_v1.py validate_gating_yaml_post: a refused file is a 400, a
+        # decision context no parent policy has is a 200 with Greenwave's warning.
+        body = await request.body()
+        status, message = gating_yaml_check(body, service.policy_set().policies)
+        return json_response({"message": message}, status)
 
     @app.get(
         "/api/v1.0/about",

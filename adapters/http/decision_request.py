@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.facts import SUBJECT_TYPE_ALIASES
-from policies.spec import PassingTestCaseRule, Policy, PolicySet
+from policies.spec import PassingTestCaseRule, Policy, PolicySet, RemoteRule
 from projections.decision_api import DecisionService
 from projections.decision_request import ON_DEMAND_CONTEXT, DecisionRequest, DecisionRequestError
 
@@ -120,15 +120,19 @@ def _on_demand(
     rules_data = data["rules"]
     if not isinstance(rules_data, list):
         raise _bad("Failed to parse on demand policy: rules must be a list")
-    rules: list[PassingTestCaseRule] = []
+    rules: list[PassingTestCaseRule | RemoteRule] = []
     for i, rule in enumerate(rules_data):
         where = f"Failed to parse on demand policy: rule {i + 1}"
         if not isinstance(rule, dict):
             raise _bad(f"{where} must be an object")
         tag = rule.get("type", rule.get("rule"))
+        if tag == "RemoteRule":
+            rules.append(_remote_rule(where, rule))
+            continue
         if tag != "PassingTestCaseRule":
             raise _bad(
-                f"{where}: rule type {tag!r} is not supported here (supported: PassingTestCaseRule)"
+                f"{where}: rule type {tag!r} is not supported here"
+                " (supported: PassingTestCaseRule, RemoteRule)"
             )
         unknown = sorted(set(rule) - {"type", "rule", "test_case_name", "scenario"})
         if unknown:
@@ -156,6 +160,21 @@ def _on_demand(
             for t in types
         )
     )
+
+
+def _remote_rule(where: str, rule: Mapping[str, Any]) -> RemoteRule:
+    """Greenwave's ``RemoteRule`` in an on-demand policy: ``sources``, ``required``."""
+    unknown = sorted(set(rule) - {"type", "rule", "sources", "required"})
+    if unknown:
+        raise _bad(f"{where}: unknown key(s) {', '.join(unknown)}")
+    sources, required = rule.get("sources"), rule.get("required", False)
+    if sources is not None and (
+        not isinstance(sources, list) or not all(isinstance(v, str) for v in sources)
+    ):
+        raise _bad(f"{where}: sources must be a list of strings")
+    if not isinstance(required, bool):
+        raise _bad(f"{where}: required must be a boolean")
+    return RemoteRule(sources=None if sources is None else tuple(sources), required=required)
 
 
 def _ids(data: Mapping[str, Any], key: str) -> frozenset[str]:

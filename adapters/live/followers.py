@@ -353,7 +353,7 @@ class Followers(threading.Thread):
                 bootstrap.sync_policies(self.app, self.cfg)
                 self._parts = self._build()
             parts = self._parts
-            report = parts["decider"].run()
+            report = bootstrap.run_decider(self.app, self.cfg, parts["decider"])
             self.stats.decisions += len(report.decisions)
             if self.do_compose:
                 parts["composer"].run()

@@ -360,9 +360,12 @@ def test_on_demand_rules(api: DecisionService, rm: FakeReadModel) -> None:
     assert [r["testcase"] for r in out["unsatisfied_requirements"]] == ["dist.rpmdeplint"]
     excluded = decide(api, {**data, "excluded_packages": ["python-*"]}, NOW)
     assert excluded["satisfied_requirements"][0]["type"] == "excluded"
-    status, message = refused(api, {**data, "rules": [{"type": "RemoteRule"}]})
+    # RemoteRule is Greenwave's too (issue 16); a malformed one is refused
+    status, message = refused(api, {**data, "rules": [{"type": "RemoteRule", "required": "y"}]})
     assert status == 400
-    assert message.startswith("Failed to parse on demand policy: rule 1: rule type 'RemoteRule'")
+    assert message == "Failed to parse on demand policy: rule 1: required must be a boolean"
+    status, message = refused(api, {**data, "rules": [{"type": "FooRule"}]})
+    assert message.startswith("Failed to parse on demand policy: rule 1: rule type 'FooRule'")
 
 
 # ------------------------------------------------------------------ batch status

@@ -41,6 +41,9 @@ def test_demo_runs(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "0 new, 72 duplicate, 0 events written, 0 decision change(s)" in out
     assert "1 x org.fedoraproject.prod.fedocal.meeting.new" in out
+    # bash opts in through its own gating.yaml (a file:// dist-git beside the store)
+    gating_yaml = tmp_path / "demo-dist-git" / "bash-5.3-1.fc44" / "gating.yaml"
+    assert f"bash-5.3-1.fc44 opted in through its own gating.yaml: {gating_yaml.as_uri()}" in out
     # Night one: four pass, systemd's failure is waived, vim's is real.
     for nvr in ("bash-5.3-1.fc44", "glibc-2.42-3.fc44", "openssl-3.5.2-1.fc44"):
         assert _state(out, nvr) == ("candidate", "promote")

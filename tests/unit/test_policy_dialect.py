@@ -18,7 +18,13 @@ from adapters.policy_loader import load_policy_set, load_policy_text
 from adapters.subject_types import SUBJECT_TYPES_DIR, alias_table, load_subject_types
 from domain.facts import SUBJECT_TYPE_ALIASES
 from policies.engine import evaluate
-from policies.spec import PassingTestCaseRule, PolicyError, PolicySet, policy_set_from_canonical
+from policies.spec import (
+    PassingTestCaseRule,
+    PolicyError,
+    PolicySet,
+    RemoteRule,
+    policy_set_from_canonical,
+)
 from projections.decision_api import IGNORE_MISSING_POLICY, policy_json
 from tests.unit.test_policy_engine import result, snap
 
@@ -256,16 +262,12 @@ def fedora_text() -> str:
     return FEDORA.read_text(encoding="utf-8")
 
 
-def test_fedoras_policy_loads_but_for_its_remote_rule() -> None:
+def test_fedoras_policy_loads_with_its_remote_rule() -> None:
     text = fedora_text()
-    # RemoteRule (package-owned gating.yaml) is refused until it is implemented; it is the
-    # only thing in the file that is (the line of `!RemoteRule {}`).
-    with pytest.raises(PolicyError) as info:
-        load_policy_text(text, "fedora.yaml")
-    lines = text.splitlines()
-    assert info.value.line is not None
-    assert lines[info.value.line - 1].strip() == "- !RemoteRule {}"
-    assert "!RemoteRule is not supported here" in info.value.message
+    policies = load_policy_text(text, "fedora.yaml")  # unchanged: its `!RemoteRule {}` too
+    assert len(policies) == 17
+    by_id = {p.id: p for p in policies}
+    assert by_id["kojibuild_bodhipush_remoterule"].rules == (RemoteRule(),)
     without = text.replace("rules:\n  - !RemoteRule {}\n", "rules: []\n")
     policies = load_policy_text(without, "fedora.yaml")
     assert len(policies) == 17

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from policies.snapshot import ResultView, Snapshot, WaiverView
+from policies.snapshot import RemoteRuleInput, ResultView, Snapshot, WaiverView
 from projections.policy_input import policy_input
 from projections.queries import SubjectFacts
 
@@ -91,3 +91,19 @@ def test_policy_input_keeps_a_package_the_facts_name() -> None:
     assert got.package == "bar"
     other = SubjectFacts("compose", "Fedora-40-20240301.n.0")
     assert policy_input(other, product_version="p", decision_context="c").package is None
+
+
+def test_policy_input_carries_remote_files_and_asked_contexts() -> None:
+    # A RemoteRule reads the recorded gating.yaml files and the contexts asked; both
+    # sides (decider, decision API) hand them to the builder, which keeps them.
+    remote = RemoteRuleInput(templates=("https://src/{pkg_name}/raw/{rev}/f/gating.yaml",))
+    got = policy_input(
+        _facts(),
+        product_version="p",
+        decision_context="c",
+        remote=remote,
+        asked_contexts=["c", "d"],
+    )
+    assert (got.remote, got.asked_contexts) == (remote, ("c", "d"))
+    plain = policy_input(_facts(), product_version="p", decision_context="c")
+    assert (plain.remote, plain.asked_contexts) == (None, ())

@@ -17,6 +17,7 @@ from policies.spec import (
     Policy,
     PolicyError,
     PolicySet,
+    RemoteRule,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -250,12 +251,20 @@ def test_unknown_rule_key() -> None:
     )
 
 
-def test_remote_rule_is_not_supported() -> None:
-    err = error(GOOD + "  - !RemoteRule {}\n")
-    assert err.line == 8
-    assert "!RemoteRule is not supported here" in err.message
-    err = error(GOOD + "  - !RemoteRule\n")
-    assert (err.line, "!RemoteRule is not supported here" in err.message) == (8, True)
+def test_remote_rule_as_greenwave() -> None:
+    """greenwave/policies.py RemoteRule: sources (list) and required (bool), optional."""
+    (policy,) = load_policy_text(GOOD + "  - !RemoteRule {}\n")
+    assert policy.rules[-1] == RemoteRule()
+    (policy,) = load_policy_text(GOOD + "  - !RemoteRule\n")
+    assert policy.rules[-1] == RemoteRule()
+    (policy,) = load_policy_text(GOOD + "  - !RemoteRule {required: true, sources: ['u/{rev}']}\n")
+    assert policy.rules[-1] == RemoteRule(sources=("u/{rev}",), required=True)
+    err = error(GOOD + "  - !RemoteRule {required: yes please}\n")
+    assert (err.line, "`required` of !RemoteRule must be true or false" in err.message) == (8, True)
+    err = error(GOOD + "  - !RemoteRule {sources: u}\n")
+    assert "`sources` of !RemoteRule must be a list" in err.message
+    err = error(GOOD + "  - !RemoteRule {source: [u]}\n")
+    assert "unknown key `source` in !RemoteRule" in err.message
 
 
 def test_obsolete_greenwave_rule() -> None:
@@ -272,7 +281,7 @@ def test_unknown_rule_tag() -> None:
     assert err.line == 9
     assert err.message == (
         "unknown rule tag !FooRule; known rule tags: "
-        "!BatchIntegrityRule, !PassingPipelineStageRule, !PassingTestCaseRule"
+        "!BatchIntegrityRule, !PassingPipelineStageRule, !PassingTestCaseRule, !RemoteRule"
         " [Greenwave: Policy 'one': Attribute 'rules': "
         "could not determine a constructor for the tag '!FooRule']"
     )

@@ -63,7 +63,7 @@ def test_canonical_policies_read_back_to_the_same_hash(which: str) -> None:
                 "product_versions": ["f"],
                 "decision_contexts": ["c"],
                 "subject_type": "koji_build",
-                "rules": [{"rule": "RemoteRule"}],
+                "rules": [{"rule": "RemoteRule", "required": "yes"}],
             }
         ],
     ],
