@@ -50,6 +50,7 @@ class SQLReadModel:
         results: dict[Subject, list[Any]] = {s: [] for s in wanted}
         waivers: dict[Subject, list[Any]] = {s: [] for s in wanted}
         builds: dict[str, Any] = {}
+        created: dict[str, Any] = {}
         nvrs = sorted({i for t, i in wanted if t == "koji_build"})
         with self.engine.connect() as conn:
             sql = self._sql(conn)
@@ -64,8 +65,9 @@ class SQLReadModel:
                     if key in waivers:
                         waivers[key].append(row)
             for chunk in chunks(nvrs):
-                rows = conn.exec_driver_sql(sql.first_seen(len(chunk)), tuple(chunk))
-                builds.update((nvr, first) for nvr, first in rows)
+                rows = conn.exec_driver_sql(sql.build_times(len(chunk)), tuple(chunk))
+                for nvr, first, made in rows:
+                    builds[nvr], created[nvr] = first, made
             conn.rollback()
         out: dict[Subject, SubjectFacts] = {}
         for key in wanted:
@@ -78,11 +80,17 @@ class SQLReadModel:
                 first = min(times)
             if when is not None and first is not None and first > when:
                 first = None
+            # The build's creation time as the decider knows it (dated rules); None
+            # when no BUILDING message was seen (then dated rules count: fail closed).
+            made = created.get(ident) if typ == "koji_build" else None
+            if when is not None and made is not None and made > when:
+                made = None
             out[key] = SubjectFacts(
                 subject_type=typ,
                 subject_identifier=ident,
                 known=bool(rs or ws or (typ == "koji_build" and ident in builds)),
                 first_seen=first,
+                created=made,
                 package=package_of(ident) if typ == "koji_build" else None,
                 results=tuple(_result_view(x) for x in rs),
                 waivers=tuple(_waiver_view(x) for x in ws),
@@ -253,12 +261,12 @@ class _FactSQL:
     def waivers(self, n: int, when: str | None, records: bool) -> str:
         return self._facts("waivers", WAIVER_COLUMNS, n, when, records)
 
-    def first_seen(self, n: int) -> str:
+    def build_times(self, n: int) -> str:
         key = ("builds", n, False, False)
         sql = self._cache.get(key)
         if sql is None:
             sql = (
-                f"SELECT nvr, first_seen FROM {self.names['builds']} "
+                f"SELECT nvr, first_seen, created FROM {self.names['builds']} "
                 f"WHERE nvr IN ({self._marks(n)})"
             )
             self._cache[key] = sql

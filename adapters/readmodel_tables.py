@@ -122,6 +122,7 @@ def _tables(schema: str | None) -> dict[str, Table]:
             Column("promoted", Boolean),
             Column("first_seen", Text),
             Column("updated_at", Text),
+            Column("created", Text),  # the creation time (projections.gating_state)
             Column("position", BigInteger),
         ),
         "history": Table(

@@ -39,6 +39,7 @@ from projections.gating_state import (
     ChangeState,
     GroupCheck,
     OverrideState,
+    creation_time,
 )
 from projections.gating_state import package_of as package_of  # its importers' path
 from projections.greenwave_records import arch_and_variant
@@ -159,8 +160,7 @@ class GatingView(DecisionRecords):
         b = self.build(nvr)
         b.owner = e.owner or b.owner
         b.koji_id = e.build_id if e.build_id is not None else b.koji_id
-        if e.state == "BUILDING" and e.at and b.created is None:
-            b.created = e.at
+        b.created = creation_time(b.created, e.state, e.at)
         if e.change:
             b.change = e.change
             self._change(e.change).nvrs.add(nvr)

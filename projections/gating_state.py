@@ -14,6 +14,15 @@ def package_of(nvr: str) -> str | None:
     return parts[0] if len(parts) == 3 else None
 
 
+def creation_time(known: str | None, state: str, at: str | None) -> str | None:
+    """A build's creation time after a koji state change: the send time of its first
+    BUILDING message (koji sends it when it creates the build; Greenwave reads getBuild's
+    ``creation_time``). The one rule for the decider and the read models."""
+    if known is None and state == "BUILDING" and at:
+        return at
+    return known
+
+
 @dataclass
 class BuildState:
     nvr: str

@@ -30,7 +30,8 @@ class SubjectFacts:
     first_seen: str | None = None  # message time of the first event about the subject
     package: str | None = None  # koji builds: the package name
     # When the subject was created (koji's build ``creation_time``, for rules with
-    # ``valid_since``/``valid_until``); None: unknown (the read models do not keep it).
+    # ``valid_since``/``valid_until``): for a koji build, the send time of its first
+    # BUILDING message (``gating_state.creation_time``); None: unknown (dated rules count).
     created: str | None = None
     results: tuple[ResultView, ...] = ()
     waivers: tuple[WaiverView, ...] = ()

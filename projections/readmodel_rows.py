@@ -28,6 +28,7 @@ BUILD_COLUMNS = (
     "promoted",
     "first_seen",
     "updated_at",
+    "created",
     "position",
 )
 ACTION_COLUMNS = (

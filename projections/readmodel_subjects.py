@@ -7,6 +7,7 @@ from typing import Any
 
 from domain import ids
 from domain.facts import canonical_subject_type
+from projections.gating_state import creation_time
 from projections.greenwave_records import arch_and_variant, result_record, waiver_record
 from projections.readmodel_core import FoldCore
 from projections.readmodel_rows import event_ref
@@ -53,6 +54,7 @@ class SubjectFold(FoldCore):
         if s.get("build_id") is not None:
             b["koji_id"] = s["build_id"]
         b["change"] = s.get("change") or b["change"]
+        b["created"] = creation_time(b["created"], s["state"], s.get("at"))
         self._touch(b, position, s.get("at"))
         was = f" (was {s['old_state']})" if s.get("old_state") else ""
         self._history(

@@ -28,11 +28,16 @@ from typing import Any
 import pytest
 
 from adapters.cli import main
+from adapters.envelope import to_envelope
 from adapters.http.decision_request import decide
+from adapters.ingest import to_incoming
+from adapters.policy_loader import load_policy_set
 from adapters.readmodel_queries import SQLReadModel
 from adapters.readmodels import Projector
+from adapters.settings import DEFAULT_POLICIES
 from adapters.store import open_app
 from domain.application import RelengApp
+from policies.spec import PolicySet
 from projections.decider import Decider
 from projections.decision_api import DecisionService
 from tests.integration.test_decision_replay import CONFIG, POLICIES, run
@@ -90,9 +95,9 @@ def ci_spec(bus: Bus, nvr: str, result: str, arch: str) -> dict[str, Any]:
     )  # fmt: skip
 
 
-def api_of(app: RelengApp) -> DecisionService:
+def api_of(app: RelengApp, policies: PolicySet = POLICIES) -> DecisionService:
     Projector(app, CONFIG).run()
-    return DecisionService(SQLReadModel.of(app, CONFIG), POLICIES)
+    return DecisionService(SQLReadModel.of(app, CONFIG), policies)
 
 
 def ask(api: DecisionService, nvr: str, **extra: Any) -> dict[str, Any]:
@@ -101,9 +106,11 @@ def ask(api: DecisionService, nvr: str, **extra: Any) -> dict[str, Any]:
     return decide(api, request, NOW)
 
 
-def assert_decider_agrees(app: RelengApp, api: DecisionService, nvr: str) -> dict[str, Any]:
+def assert_decider_agrees(
+    app: RelengApp, api: DecisionService, nvr: str, policies: PolicySet = POLICIES
+) -> dict[str, Any]:
     """The decider's latest recorded decision and the decision API's answer are one."""
-    view = Decider(app, POLICIES, CONFIG).read_view()
+    view = Decider(app, policies, CONFIG).read_view()
     recorded = view.gates[nvr].decision
     answer = ask(api, nvr)
     for key in ("policies_satisfied", "summary", "applicable_policies"):
@@ -265,3 +272,40 @@ def test_an_invalid_message_never_hides_a_valid_result_from_the_api(tmp_path: Pa
     verbose = ask(api, NVR, verbose=True)
     ci = [r for r in verbose["results"] if r["testcase"]["name"] == "fedora-ci.tier0.functional"]
     assert [r["outcome"] for r in ci] == ["FAILED"]
+
+
+# Dated from 10:00 UTC: after the BUILDING message of a build of ``Bus()`` (09:00:30).
+DATED_RULE = "!PassingTestCaseRule {test_case_name: dist.dated, valid_since: 2026-11-20T10:00:00Z}"
+
+
+def test_a_dated_rule_is_applied_by_the_api_as_by_the_decider(tmp_path: Path) -> None:
+    """Greenwave compares ``valid_since``/``valid_until`` with the koji build's
+    ``creation_time`` (greenwave/policies.py ``Rule.matches``/``PassingTestCaseRule``,
+    greenwave/resources.py ``retrieve_koji_build_creation_time``). The decider knows it
+    from the build's BUILDING message; the decision API, answering from the read models,
+    must know the same time and apply the rule the same way. A build seen with no
+    BUILDING message has no known creation time: the rule counts in both (fail closed)."""
+    policy_dir = tmp_path / "policies"
+    shutil.copytree(DEFAULT_POLICIES, policy_dir)
+    (policy_dir / "zz-dated.yaml").write_text(
+        "--- !Policy\nid: dated\nproduct_versions: [fedora-rawhide]\n"
+        "decision_context: rawhide_pending\nsubject_type: koji_build\n"
+        f"rules:\n  - {DATED_RULE}\n"
+    )
+    policies = load_policy_set(policy_dir)
+    untimed = "nano-8.2-1.fc44"  # tagged, never BUILDING: creation time unknown
+    bus = Bus()
+    building = bus.built(NVR)  # koji's BUILDING message (state 0; sent at 09:00:30)
+    building["body"].update(old=None, new=0)
+    msgs = [building, bus.built(NVR), bus.tagged(NVR), bus.stage(NVR, "SUCCESS")]
+    msgs += [bus.tagged(untimed), bus.stage(untimed, "SUCCESS")]
+    app = open_app(f"sqlite:///{tmp_path / 's.db'}")
+    app.record([to_incoming(to_envelope(m)) for m in msgs])
+    Decider(app, policies, CONFIG).run()
+    api = api_of(app, policies)
+
+    out = assert_decider_agrees(app, api, NVR, policies)
+    assert "dist.dated" not in json.dumps(out)  # created 09:00:30, before valid_since
+    out = assert_decider_agrees(app, api, untimed, policies)
+    missing = [r["testcase"] for r in out["unsatisfied_requirements"]]
+    assert "dist.dated" in missing and out["policies_satisfied"] is False

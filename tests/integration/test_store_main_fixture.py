@@ -23,6 +23,7 @@ from tests.fixtures.make_store_main_20261206 import read_models
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DB = FIXTURES / "store_main_20261206.db"
 EXPECTED = FIXTURES / "store_main_20261206.json"
+BUILDS = "relengotron_rm_builds"
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any]:
@@ -62,5 +63,16 @@ def test_old_store_replays_identically_and_answers_as_before(
     assert decided["changes"] == [] and decided["actions_requested"] == 0
     models = read_models(old_store)
     assert sorted(models) == sorted(expected["read_models"])
+    # Added since (read-model format 3): a build's creation time, the send time of its
+    # first BUILDING message (issue 16, dated rules in the decision API).
+    builds = models[BUILDS]
+    building: dict[str, str] = {}
+    for h in sorted(models["relengotron_rm_history"], key=lambda h: h["position"]):
+        if h["summary"] == "koji build BUILDING":
+            building.setdefault(h["nvr"], h["at"])
+    assert building and {b["nvr"]: b.pop("created") for b in builds} == {
+        b["nvr"]: building.get(b["nvr"]) for b in builds
+    }
+    models[BUILDS] = sorted(builds, key=lambda r: json.dumps(r, sort_keys=True, default=str))
     for table, rows in expected["read_models"].items():
         assert models[table] == rows, table
