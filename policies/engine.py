@@ -147,18 +147,8 @@ def _invalid(
     snapshot: Snapshot, policy: Policy, testcase: str, scenario: str | None, event: str, why: str
 ) -> _Answer:
     """No valid result, an invalid message: "missing" (Greenwave's answer), saying why."""
-    req = Requirement(
-        type=TEST_MISSING,
-        subject_type=snapshot.subject_type,
-        subject_identifier=snapshot.subject_identifier,
-        testcase=testcase,
-        scenario=scenario,
-        policy_id=policy.id,
-        event=event,
-        detail=why or "invalid CI message",
-        invalid=True,
-    )
-    return _Answer(req, (event,))
+    req = _missing(snapshot, policy, testcase, scenario, why or "invalid CI message").requirement
+    return _Answer(replace(req, event=event, invalid=True), (event,))
 
 
 def _check_results(
