@@ -77,7 +77,7 @@ def derived(app: RelengApp) -> dict[str, list[dict[str, Any]]]:
 class _Replay:
     def __init__(self, store: RelengApp, policies: PolicySet, cfg: Settings) -> None:
         self.app = store
-        self.decider = Decider(store, policies, cfg.gating, snapshots=SQLViewStore(store.recorder))
+        self.decider = Decider(store, policies, cfg.gating, views=SQLViewStore(store.recorder))
         self.pending: list[Any] = []
         self.undecided = False
         self.fetched: int | None = None  # the run of the gating.yaml fetches fed last

@@ -42,9 +42,7 @@ def policy_set(cfg: Settings, directory: str | None = None) -> PolicySet:
 
 
 def decider(app: RelengApp, cfg: Settings, policies: PolicySet | None = None) -> Decider:
-    return Decider(
-        app, policies or policy_set(cfg), cfg.gating, snapshots=SQLViewStore(app.recorder)
-    )
+    return Decider(app, policies or policy_set(cfg), cfg.gating, views=SQLViewStore(app.recorder))
 
 
 def decide(app: RelengApp, cfg: Settings) -> DeciderReport:
@@ -113,7 +111,7 @@ def composer_config(cfg: Settings, kinds_: dict[str, ArtifactKind] | None = None
 
 
 def composer(app: RelengApp, cfg: Settings) -> Composer:
-    return Composer(app, composer_config(cfg), snapshots=SQLViewStore(app.recorder))
+    return Composer(app, composer_config(cfg), views=SQLViewStore(app.recorder))
 
 
 def koji_gateway(cfg: Settings) -> KojiGateway | None:

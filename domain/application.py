@@ -14,7 +14,7 @@ import base64
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, cast
 from uuid import UUID
@@ -85,8 +85,15 @@ class RelengApp(Application[UUID]):
         recorder = cast(ProcessRecorder, self.recorder)
         return recorder.max_tracking_id(name) or 0
 
-    def save_tracked(self, aggregates: Iterable[Aggregate], name: str, position: int) -> int:
-        """Save the aggregates' new events and a follower's position in one transaction."""
+    def save_tracked(
+        self,
+        aggregates: Iterable[Aggregate],
+        name: str,
+        position: int,
+        also: Callable[[], None] | None = None,
+    ) -> int:
+        """Save the aggregates' new events and a follower's position in one transaction;
+        ``also`` writes in that transaction too (the follower's view at ``position``)."""
         batch: ProcessingEvent[UUID] = ProcessingEvent(
             tracking=Tracking(application_name=name, notification_id=position)
         )
@@ -94,7 +101,13 @@ class RelengApp(Application[UUID]):
             if agg._pending_events:
                 batch.events.extend(agg.collect_events())
                 batch.aggregates[agg.id] = agg
-        self._record(batch)
+        if also is None:
+            self._record(batch)
+        else:
+            # The SQLAlchemy recorders join a transaction already open in this context.
+            with cast(Any, self.recorder).transaction(commit=True):
+                also()
+                self._record(batch)
         return len(batch.events)
 
     def read_streams(self, ids_: Collection[UUID]) -> dict[UUID, list[StoredEvent]]:

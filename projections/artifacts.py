@@ -24,6 +24,7 @@ from projections.artifact_state import PushState as PushState  # importers' path
 from projections.compose_records import RECORD_HANDLERS, ComposeRecords
 from projections.config import ComposerConfig
 from projections.graph import ArtifactNode
+from projections.view_docs import Docs
 
 # Subjects whose results are about builds, not artifacts.
 _BUILD_SUBJECTS = frozenset(
@@ -34,25 +35,51 @@ _TRUST = {source: i for i, source in enumerate(MANIFEST_SOURCES)}
 
 
 class ArtifactView(ComposeRecords):
-    def __init__(self, config: ComposerConfig) -> None:
-        super().__init__(config)
-        self.now: str | None = None
-        self.definitions: dict[str, Definition] = {}
-        self.problems: dict[str, str] = {}  # artifact -> why it is not in the graph
-        self.manifests: dict[str, dict[str, ManifestRecord]] = {}
-        self.runs: dict[str, dict[str, Any]] = {}  # backend ref -> last status
-        self.updates: dict[str, list[str]] = {}  # bodhi alias -> builds
-        self.results: dict[str, dict[str, tuple[str, str | None]]] = {}  # subject -> tc -> out
-        # What the composer must react to (cleared by settle()).
+    def __init__(self, config: ComposerConfig, docs: Docs | None = None) -> None:
+        super().__init__(config, docs)
+        docs = self.docs
+        self._now = docs.cell("now", str | None)
+        self.definitions = docs.map("definitions", Definition)
+        self.problems = docs.map("problems", str)  # artifact -> why it is not in the graph
+        self.manifests = docs.map("manifests", dict[str, ManifestRecord])
+        self.runs = docs.map("runs", dict[str, Any])  # backend ref -> last status
+        self.updates = docs.map("updates", list[str])  # bodhi alias -> builds
+        # subject -> testcase -> (outcome, message)
+        self.results = docs.map("results", dict[str, tuple[str, str | None]])
+        # What the composer must react to (cleared by settle(); never stored).
         self.push_messages: list[dict[str, Any]] = []
         self.statuses: list[dict[str, Any]] = []
 
+    @property
+    def now(self) -> str | None:
+        """The view's clock: the latest send time of an input message."""
+        value: str | None = self._now.value
+        return value
+
     # ----------------------------------------------------------------- folding
+
+    def prefetch(self, events: list[Any]) -> None:
+        """Load, a few queries per page, the entries folding ``events`` reads."""
+        if self.docs.complete:
+            return
+        ids = {e.originator_id for e in events}
+        self._names.prefetch(ids)
+        self._action_key.prefetch(ids)
+        keys: set[str] = set()
+        for e in events:
+            for key in (self._names.peek(e.originator_id), getattr(e, "key", None)):
+                if isinstance(key, str):
+                    keys.add(key)
+            action = self._action_key.peek(e.originator_id)
+            if action is not None:
+                keys.add(action)
+        for m in (self.composes, self.pushes, self.actions, self.by_ref):
+            m.prefetch(keys)
 
     def apply(self, e: Any, position: int) -> None:
         at = getattr(e, "at", None)
         if at and getattr(e, "msg", None) and (self.now is None or at > self.now):
-            self.now = at  # input-message time only, as for the decider
+            self._now.value = at  # input-message time only, as for the decider
         handler = HANDLERS.for_event(e)
         if handler is not None:
             handler(self, e, position)

@@ -116,7 +116,8 @@ def deadlines(self: Decider, trigger: str | None, at: str | None) -> None:
     now = self.view.now
     if now is None:
         return
-    for root, state in self.view.bisections.items():
+    for state in self.view.bisections_in_order():
+        root = state.root
         if state.deadline is None or now <= state.deadline:
             continue
         for group, members in state.members.items():

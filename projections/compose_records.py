@@ -12,28 +12,60 @@ from typing import Any
 from uuid import UUID
 
 from domain import topics
+from domain.composing import WAITING
 from domain.topics import EventHandlers
 from projections.artifact_state import ActionView, ComposeState, PushState
 from projections.config import ComposerConfig
-from projections.graph import ArtifactGraph
+from projections.graph import ArtifactGraph, decode_graph, encode_graph
+from projections.view_docs import Docs
 
 
 class ComposeRecords:
-    def __init__(self, config: ComposerConfig) -> None:
+    def __init__(self, config: ComposerConfig, docs: Docs | None = None) -> None:
         self.config = config
-        self._names: dict[UUID, str] = {}  # aggregate id -> natural key
-        self.graph = ArtifactGraph()
-        self.composes: dict[str, ComposeState] = {}
-        self.by_artifact: dict[str, list[str]] = {}  # artifact -> compose keys, oldest first
-        self.by_ref: dict[str, str] = {}  # backend ref -> compose key
-        self.pushes: dict[str, PushState] = {}
-        self.push_runs: dict[str, list[str]] = {}  # bodhi compose -> push keys
-        self.actions: dict[str, ActionView] = {}
-        self._action_key: dict[UUID, str] = {}
-        # What the composer must react to (cleared by settle()).
+        self.docs = docs = docs if docs is not None else Docs()
+        self._names = docs.map("names", str, unkey=UUID)  # aggregate id -> natural key
+        self._graph = docs.cell(
+            "graph", Any, ArtifactGraph, encode=encode_graph, decode=decode_graph
+        )
+        self.composes = docs.map("composes", ComposeState)
+        self._compose_count = docs.cell("compose_count", int, int)
+        self.waiting = docs.map("waiting", int)  # composes still waiting -> their order
+        self.by_artifact = docs.map("by_artifact", list[str])  # artifact -> keys, oldest first
+        self.by_ref = docs.map("by_ref", str)  # backend ref -> compose key
+        self.pushes = docs.map("pushes", PushState)
+        self._push_count = docs.cell("push_count", int, int)
+        self.open_pushes = docs.map("open_pushes", int)  # pushes not done nor stopped
+        self.push_runs = docs.map("push_runs", list[str])  # bodhi compose -> push keys
+        self.actions = docs.map("actions", ActionView)
+        self._action_key = docs.map("action_keys", str, unkey=UUID)
+        # What the composer must react to (cleared by settle(); never stored).
         self.promotions: list[tuple[str, str, str | None]] = []  # (move key, nvr, package)
         self.completed: list[str] = []  # keys of our own actions that completed
         self.touched = False  # anything a compose or push may be waiting for changed
+
+    @property
+    def graph(self) -> ArtifactGraph:
+        graph: ArtifactGraph = self._graph.value
+        return graph
+
+    def waiting_composes(self) -> list[ComposeState]:
+        """The composes still waiting to be requested, in the order they were planned."""
+        keys = sorted(self.waiting, key=self.waiting.__getitem__)
+        return [self.composes[k] for k in keys]
+
+    def pushes_open(self) -> list[PushState]:
+        """The push runs neither done nor stopped, in the order they were opened."""
+        keys = sorted(self.open_pushes, key=self.open_pushes.__getitem__)
+        return [self.pushes[k] for k in keys]
+
+    def _settled(self, c: ComposeState) -> None:
+        if c.state != WAITING and c.key in self.waiting:
+            del self.waiting[c.key]
+
+    def _push_settled(self, p: PushState) -> None:
+        if (p.stopped is not None or p.stage == "done") and p.key in self.open_pushes:
+            del self.open_pushes[p.key]
 
     def _on_action_requested(self, e: Any, position: int) -> None:
         if e.key in self.actions:
@@ -77,6 +109,9 @@ class ComposeRecords:
         c.updated_at = e.at
         self._absorb(c, e)
         self.composes[e.key] = c
+        n = self._compose_count.value
+        self._compose_count.value = n + 1
+        self.waiting[e.key] = n
         self.by_artifact.setdefault(e.artifact, []).append(e.key)
 
     def _on_artifact_compose_changes_added(self, e: Any, position: int) -> None:
@@ -96,18 +131,21 @@ class ComposeRecords:
         c = self._compose(e)
         if c is not None:
             c.state, c.action, c.backend = "requested", e.action, e.backend
+            self._settled(c)
 
     def _on_artifact_compose_started(self, e: Any, position: int) -> None:
         c = self._compose(e)
         if c is not None:
             c.state, c.ref, c.detail = "running", e.ref, e.detail
             self.by_ref[e.ref] = c.key
+            self._settled(c)
 
     def _on_artifact_compose_finished(self, e: Any, position: int) -> None:
         c = self._compose(e)
         if c is None:
             return
         c.state, c.detail, c.location = e.outcome, e.detail, e.location
+        self._settled(c)
         if e.ref:
             c.ref = e.ref
             self.by_ref[e.ref] = c.key
@@ -120,6 +158,7 @@ class ComposeRecords:
         c = self._compose(e)
         if c is not None:
             c.state, c.detail = "cancelled", e.reason
+            self._settled(c)
             self.touched = True
 
     def _on_push_run_opened(self, e: Any, position: int) -> None:
@@ -140,6 +179,9 @@ class ComposeRecords:
         )
         p.history.append({"stage": "repos", "at": e.at, "detail": "push opened"})
         self.pushes[e.key] = p
+        n = self._push_count.value
+        self._push_count.value = n + 1
+        self.open_pushes[e.key] = n
         self.push_runs.setdefault(compose, []).append(e.key)
 
     def _push(self, e: Any) -> PushState | None:
@@ -155,12 +197,14 @@ class ComposeRecords:
             p.stage = e.stage
             p.composes.extend(k for k in e.composes if k not in p.composes)
             p.history.append({"stage": e.stage, "at": e.at, "detail": e.detail})
+            self._push_settled(p)
 
     def _on_push_run_stopped(self, e: Any, position: int) -> None:
         p = self._push(e)
         if p is not None:
             p.stopped = e.reason
             p.history.append({"stage": e.stage, "at": e.at, "detail": f"stopped: {e.reason}"})
+            self._push_settled(p)
 
     # ----------------------------------------------------------------- reading
 

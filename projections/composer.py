@@ -36,11 +36,12 @@ from domain.composing import (
 from projections import pushes
 from projections.artifacts import TOPICS, ArtifactView, ComposeState
 from projections.config import ComposerConfig
-from projections.follower import PAGE, Follower, ViewSnapshots
+from projections.follower import PAGE, Follower
 from projections.gating import package_of
 from projections.graph import BuildChange
 from projections.outbox import COMPOSER_ACTION_PREFIXES, request
 from projections.rounds import DECIDER_ROUND, INPUT_ROUND, is_legacy_trigger
+from projections.view_docs import Docs, DocStore
 
 NAME = "composer"
 COMPOSE_REQUEST = "compose.request"
@@ -92,7 +93,7 @@ class ComposerReport:
 class Composer(Follower[ArtifactView, ComposerReport]):
     NAME = NAME
     VIEW_KIND = "artifact-view"
-    VIEW_FORMAT = 1
+    VIEW_FORMAT = 2  # 2: kept in tables as documents (projections.view_docs), no more pickles
     TOPICS = TOPICS
 
     def __init__(
@@ -102,13 +103,13 @@ class Composer(Follower[ArtifactView, ComposerReport]):
         *,
         page_size: int = PAGE,
         progress: Callable[[int, int], None] | None = None,
-        snapshots: ViewSnapshots | None = None,
+        views: DocStore | None = None,
     ) -> None:
-        super().__init__(app, config, page_size=page_size, progress=progress, snapshots=snapshots)
+        super().__init__(app, config, page_size=page_size, progress=progress, views=views)
         self.config = config
 
-    def new_view(self) -> ArtifactView:
-        return ArtifactView(self.config)
+    def new_view(self, docs: Docs | None = None) -> ArtifactView:
+        return ArtifactView(self.config, docs)
 
     def new_report(self) -> ComposerReport:
         return ComposerReport()
@@ -225,7 +226,7 @@ class Composer(Follower[ArtifactView, ComposerReport]):
         """Request every waiting compose that is ready; cancel what cannot be."""
         v = self.view
         rank = v.graph.rank()
-        waiting = [c for c in v.composes.values() if c.state == WAITING]
+        waiting = v.waiting_composes()
         for c in sorted(waiting, key=lambda c: (rank.get(c.artifact, 0), c.generation)):
             blocked = False
             for k in c.waits_for:
@@ -385,4 +386,4 @@ def carried(view: ArtifactView, keys: Iterable[str]) -> list[str]:
     return list(seen)
 
 
-__all__ = ["CANCELLED", "NAME", "Composer", "ComposerReport", "ViewSnapshots", "carried"]
+__all__ = ["CANCELLED", "NAME", "Composer", "ComposerReport", "carried"]

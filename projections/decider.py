@@ -29,20 +29,22 @@ from policies.snapshot import Snapshot
 from policies.spec import BatchIntegrityRule, PolicySet, policy_set_from_canonical
 from projections import bisection, outbox
 from projections.config import GatingConfig
-from projections.follower import PAGE, Follower, ViewSnapshots
+from projections.follower import PAGE, Follower
 from projections.gating import OWN_TOPICS, TOPICS, GatingView, OverrideState, package_of
 from projections.outbox import COMPOSER_ACTION_PREFIXES
 from projections.remote_files import awaits_remote_file, with_remote_files
+from projections.view_docs import Docs, DocStore
 
 NAME = "decider"
-# Bump when GatingView's fields change: older snapshots are ignored.
+# Bump when GatingView's documents change: stored views are folded again.
 # 3: results with architecture/variant and integer ids; builds named under an alias.
-VIEW_FORMAT = 4  # 4: remote rule files (gating.yaml); builds with their creation time
+# 4: remote rule files (gating.yaml); builds with their creation time.
+VIEW_FORMAT = 5  # 5: kept in tables as documents (projections.view_docs), no more pickles
 # Requirement types of manual overrides (ours, next to Greenwave's).
 MANUAL_OVERRIDE = "manual-override"
 MANUAL_HOLD = "manual-hold"
 
-__all__ = ["NAME", "Decider", "DeciderReport", "ViewSnapshots"]
+__all__ = ["NAME", "Decider", "DeciderReport"]
 
 
 @dataclass
@@ -80,9 +82,9 @@ class Decider(Follower[GatingView, DeciderReport]):
         *,
         page_size: int = PAGE,
         progress: Callable[[int, int], None] | None = None,
-        snapshots: ViewSnapshots | None = None,
+        views: DocStore | None = None,
     ) -> None:
-        super().__init__(app, config, page_size=page_size, progress=progress, snapshots=snapshots)
+        super().__init__(app, config, page_size=page_size, progress=progress, views=views)
         self.policies = policies  # in force until the log activates a policy set
         self.config = config
         self._parsed: dict[str, PolicySet] = {policies.content_hash: policies}
@@ -118,8 +120,8 @@ class Decider(Follower[GatingView, DeciderReport]):
         key = getattr(e, "key", None)  # Action.Cancelled: only the decider cancels
         return key is None or not key.startswith(COMPOSER_ACTION_PREFIXES)
 
-    def new_view(self) -> GatingView:
-        return GatingView(self.config)
+    def new_view(self, docs: Docs | None = None) -> GatingView:
+        return GatingView(self.config, docs)
 
     def new_report(self) -> DeciderReport:
         return DeciderReport()
@@ -178,8 +180,8 @@ class Decider(Follower[GatingView, DeciderReport]):
         else:
             return
         package = package_of(nvr)
-        for other, state in list(self.view.gates.items()):
-            if other == nvr or not state.open or state.promoted or package_of(other) != package:
+        for other in self.view.candidates():
+            if other == nvr or package_of(other) != package:
                 continue
             older = self._gate(other)
             if older is None or not older.open:
@@ -198,7 +200,7 @@ class Decider(Follower[GatingView, DeciderReport]):
             and a.params.get("nvr") == nvr
             and a.params.get("from_tag") == self.config.pending_tag
             and a.outcome != "cancelled"
-            for a in self.view.actions.values()
+            for a in self.view.actions_for(nvr)
         ):
             return  # our own move
         gate = self._gate(nvr)

@@ -9,8 +9,9 @@ What it records is saved with its new tracked position in one transaction, so a
 crash never loses a decision nor takes one twice, and a replay of the same log
 re-derives the same events.
 
-A folded view can be kept between runs (``ViewSnapshots``, a cache): the next
-run resumes from the saved position instead of folding the log from zero.
+Its folded view is kept in tables (``projections.view_docs``): documents written
+with its tracked position, in the same transaction, at every flush. A run resumes
+from them and reads only the entries its new input touches.
 
 A follower's own events are stored *after* input it had not read when it decided
 (a bulk ingest writes every message before the decider runs; another writer
@@ -24,9 +25,7 @@ after the input group that triggered it, as when it was taken.
 from __future__ import annotations
 
 import hashlib
-import pickle
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
@@ -37,17 +36,10 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Notification
 
 from domain.application import RelengApp
+from projections.view_docs import Docs, DocStore, ViewMeta
 
 PAGE = 1000
 ATTEMPTS = 3
-
-
-class ViewSnapshots(Protocol):
-    """Where a folded view is kept between runs (a cache: losing it costs a re-fold)."""
-
-    def load(self, key: str) -> tuple[int, bytes] | None: ...
-
-    def save(self, key: str, position: int, data: bytes) -> None: ...
 
 
 class Report(Protocol):
@@ -56,7 +48,13 @@ class Report(Protocol):
 
 
 class View(Protocol):
+    docs: Docs
+
     def apply(self, e: Any, position: int) -> None: ...
+
+    def prefetch(self, events: list[Any]) -> None:
+        """Load in a few queries what folding ``events`` will ask of the stored view."""
+        ...
 
     def settle(self) -> None: ...
 
@@ -67,16 +65,23 @@ R = TypeVar("R", bound=Report)
 
 @lru_cache(maxsize=1)
 def _code_digest() -> str:
-    """A digest of the projection code (the views are pickles of its classes)."""
+    """A digest of the projection code (the stored views are documents of its classes)."""
     h = hashlib.sha256()
     for path in sorted(Path(__file__).parent.glob("*.py")):
         h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
 
 
+def _belongs(meta: ViewMeta, cursor: int) -> bool:
+    """Whether a view written with ``meta`` is the view at the tracked position ``cursor``:
+    written with it, or with an earlier one and folded no further than it (input
+    decided before, read without deciding again)."""
+    return meta.tracked == cursor or (meta.tracked < cursor and meta.position <= cursor)
+
+
 class Follower(Generic[V, R]):
     NAME: ClassVar[str]
-    VIEW_FORMAT: ClassVar[int]  # bump when the view's fields change: old snapshots are ignored
+    VIEW_FORMAT: ClassVar[int]  # bump when the view's documents change: stored views are refolded
     TOPICS: ClassVar[tuple[str, ...]]
     view: V
     report: R
@@ -88,29 +93,27 @@ class Follower(Generic[V, R]):
         *,
         page_size: int = PAGE,
         progress: Callable[[int, int], None] | None = None,
-        snapshots: ViewSnapshots | None = None,
+        views: DocStore | None = None,
     ) -> None:
         self.app = app
         self.page_size = page_size
         self.progress = progress
-        self.snapshots = snapshots
-        # A long-running process keeps its folded view between runs instead of loading
-        # the saved one each time (``keep_view``), and saves it at most every
-        # ``save_every`` seconds (it is only a cache for the next process).
+        self.views = views  # None: the view lives in memory only (folded from 0 each run)
+        # A long-running process keeps its view (the entries it loaded) between runs
+        # instead of loading them again (``keep_view``).
         self.keep_view = False
-        self.save_every = 0.0
-        self._kept: tuple[V, int] | None = None
-        self._saved_at = float("-inf")
-        # The key names the view's format, the settings and the code that folds it:
-        # a saved view of other settings or an older projection is never reused.
+        self._kept: tuple[V, ViewMeta] | None = None
+        # The format names the view's fields, the settings and the code that folds it:
+        # a stored view of other settings or an older projection is folded again.
         digest = hashlib.sha256(f"{config!r}\n{_code_digest()}".encode()).hexdigest()[:16]
-        self.snapshot_key = f"{self.VIEW_KIND}:v{self.VIEW_FORMAT}:{digest}"
+        self.view_format = f"v{self.VIEW_FORMAT}:{digest}"
 
     VIEW_KIND: ClassVar[str]
 
     # ------------------------------------------------------------ subclass API
 
-    def new_view(self) -> V:
+    def new_view(self, docs: Docs | None = None) -> V:
+        """An empty view (its maps in ``docs``; None: in memory)."""
         raise NotImplementedError
 
     def new_report(self) -> R:
@@ -147,31 +150,43 @@ class Follower(Generic[V, R]):
     def read_view(self) -> V:
         """The read model of the whole log, without deciding anything."""
         view, start = self._start_view()
-        for _, position, e in self._stream(start, self.app.tracked_position(self.NAME)):
+        for _, position, e in self._stream(start, self.app.tracked_position(self.NAME), view):
             view.apply(e, position)
         return view
 
     def _start_view(self) -> tuple[V, int]:
-        """The view kept from this process's last successful run, else the last saved
-        view and its position, else an empty view at 0."""
+        """The view kept from this process's last successful run, else the stored view
+        and the position it is folded through, else an empty view at 0. A view that
+        does not belong with the tracked position (another format, or written with a
+        position the follower has not reached) is folded again from the start."""
         kept, self._kept = self._kept, None  # a run that fails must not leave it half-folded
-        if kept is not None:
-            return kept
-        if self.snapshots is not None:
-            saved = self.snapshots.load(self.snapshot_key)
-            if saved is not None:
-                position, data = saved
-                try:
-                    view = pickle.loads(data)
-                except Exception:  # an unreadable cache is only a cache: fold again
-                    view = None
-                if isinstance(view, type(self.new_view())):
-                    return view, position
-        return self.new_view(), 0
+        cursor = self.app.tracked_position(self.NAME)
+        if kept is not None and _belongs(kept[1], cursor):
+            return kept[0], kept[1].position
+        if self.views is None:
+            return self.new_view(), 0
+        meta = self.views.meta(self.VIEW_KIND)
+        if meta is not None and meta.format == self.view_format and _belongs(meta, cursor):
+            docs = Docs(self.views, self.VIEW_KIND, self.view_format)
+            docs.complete = False
+            return self.new_view(docs), meta.position
+        return self._empty_view(), 0
+
+    def _empty_view(self) -> V:
+        """An empty view whose first write replaces whatever view is stored."""
+        docs = Docs(self.views, self.VIEW_KIND, self.view_format)
+        docs.reset, docs.complete = self.views is not None, True
+        return self.new_view(docs)
 
     def _notifications(
         self, after: int, topics: tuple[str, ...] | None = None
     ) -> Iterator[Notification]:
+        for page in self._pages(after, topics):
+            yield from page
+
+    def _pages(
+        self, after: int, topics: tuple[str, ...] | None = None
+    ) -> Iterator[Sequence[Notification]]:
         recorder = self.app.recorder
         while True:
             page = recorder.select_notifications(
@@ -179,7 +194,7 @@ class Follower(Generic[V, R]):
             )
             if not page:
                 return
-            yield from page
+            yield page
             after = page[-1].id
 
     def _own_events(self, after: int) -> dict[str, list[tuple[int, Any]]]:
@@ -195,13 +210,16 @@ class Follower(Generic[V, R]):
                 own.setdefault(trigger, []).append((n.id, e))
         return own
 
-    def _stream(self, start: int, cursor: int) -> Iterator[tuple[int, int, Any]]:
+    def _stream(
+        self, start: int, cursor: int, view: View | None = None
+    ) -> Iterator[tuple[int, int, Any]]:
         """The events after ``start`` in the order this follower took them in, as
         ``(at, position, event)``: input where the log holds it (``at`` is its
         position), and each event of its own (triggered by a group that ends at or
         before ``cursor``, the tracked position) right after that group, ``at`` being
         the group's last position. Own events whose group is not met (before
-        ``start``: the saved view holds them) stay where the log holds them."""
+        ``start``: the saved view holds them) stay where the log holds them.
+        ``view`` is asked to load, a page at a time, what the page's events need."""
         own = self._own_events(start)
         pending = {position for events in own.values() for position, _ in events}
         placed: set[int] = set()
@@ -217,24 +235,27 @@ class Follower(Generic[V, R]):
                     yield last, position, e
 
         crossed = False
-        for n in self._notifications(start):
-            if n.id in placed:
-                continue
-            e = mapper.to_domain_event(n)
-            key = self.group_key(e, n.id)
-            if not crossed and n.id > cursor:
-                crossed = True
-                if last <= cursor:
-                    yield from place()
-            if key is not None and key != group:
-                if last <= cursor:
-                    yield from place()
-                group = key
-            if n.id in placed:
-                continue  # this very event, just placed with its group
-            pending.discard(n.id)  # met where the log holds it: folded here
-            yield n.id, n.id, e
-            last = n.id
+        for page in self._pages(start):
+            events = [(n, mapper.to_domain_event(n)) for n in page if n.id not in placed]
+            if view is not None:
+                view.prefetch([e for _, e in events])
+            for n, e in events:
+                if n.id in placed:
+                    continue
+                key = self.group_key(e, n.id)
+                if not crossed and n.id > cursor:
+                    crossed = True
+                    if last <= cursor:
+                        yield from place()
+                if key is not None and key != group:
+                    if last <= cursor:
+                        yield from place()
+                    group = key
+                if n.id in placed:
+                    continue  # this very event, just placed with its group
+                pending.discard(n.id)  # met where the log holds it: folded here
+                yield n.id, n.id, e
+                last = n.id
         if last <= cursor:
             yield from place()
 
@@ -244,13 +265,11 @@ class Follower(Generic[V, R]):
         self._written: set[tuple[UUID, int]] = set()
         cursor = tracked = self.app.tracked_position(self.NAME)
         view, start = self._start_view()
-        if start > cursor:  # a view ahead of the decisions cannot be trusted
-            view, start = self.new_view(), 0
         self.view = view
-        live = False
+        live = due = False
         group: str | None = None
         boundary = prev = cursor
-        for at, position, e in self._stream(start, cursor):
+        for at, position, e in self._stream(start, cursor, view):
             if (e.originator_id, e.originator_version) in self._written:
                 continue
             key = self.group_key(e, position)
@@ -261,6 +280,9 @@ class Follower(Generic[V, R]):
                 elif key is not None and group is not None and key != group:
                     self.decide(group)
                     boundary = prev
+                    if due:  # the view is exactly the view at the boundary: save both
+                        self._flush(boundary)
+                        tracked, due = boundary, False
             view.apply(e, position)
             self.report.read += 1
             if key is not None:
@@ -269,32 +291,63 @@ class Follower(Generic[V, R]):
             if self.report.read % self.page_size == 0:
                 if self.progress:
                     self.progress(self.report.read, 0)
-                if live and boundary > tracked:
-                    self._flush(boundary)
-                    tracked = boundary
+                due = live
         if live:
             self.decide(group)
             boundary = prev
+        view.settle()
+        folded = max(start, prev)
         if boundary > tracked:
             self._flush(boundary)
-        self.report.position = max(boundary, tracked)
+            tracked = folded = boundary
+        # The events this run recorded itself are folded: a view written with nothing
+        # else after it is folded through them, and the next run reads none of them.
+        through = self._own_tail(folded)
+        meta = ViewMeta(self.view_format, through, tracked)
+        if through > start or folded > start:
+            self._save_view(meta)
+        self.report.position = tracked
         if self.keep_view:
-            view.settle()
-            self._kept = (view, max(prev, start))
-        due = time.monotonic() - self._saved_at >= self.save_every
-        if self.snapshots is not None and prev > start and due:
-            # Everything up to ``prev`` is folded and decided: the next run starts here.
-            view.settle()
-            self.snapshots.save(self.snapshot_key, prev, pickle.dumps(view))
-            self._saved_at = time.monotonic()
+            self._kept = (view, meta)
         return self.report
 
+    def _own_tail(self, after: int) -> int:
+        """The last position of an unbroken run of this run's own events after ``after``."""
+        through = after
+        if not self._written:
+            return through
+        for n in self._notifications(after, None):
+            if (n.originator_id, n.originator_version) not in self._written:
+                break
+            through = n.id
+        return through
+
     def _flush(self, position: int) -> None:
+        """Save the new events, the view and the position ``position`` in one transaction."""
         aggs = [a for a in self._aggs.values() if a._pending_events]
         for a in aggs:
             for ev in a._pending_events:
                 self._written.add((ev.originator_id, ev.originator_version))
-        self.app.save_tracked(aggs, self.NAME, position)
+        if self.views is None:
+            self.app.save_tracked(aggs, self.NAME, position)
+            return
+        docs = self.view.docs
+        changes = docs.changes()
+        views, meta = self.views, ViewMeta(self.view_format, position, position)
+
+        def write_view() -> None:
+            views.write(self.VIEW_KIND, meta, changes, reset=docs.reset)
+
+        self.app.save_tracked(aggs, self.NAME, position, also=write_view)
+        docs.written(changes)
+
+    def _save_view(self, meta: ViewMeta) -> None:
+        """Write the view alone (it folded input decided before, or its own events)."""
+        if self.views is not None:
+            docs = self.view.docs
+            changes = docs.changes()
+            self.views.write(self.VIEW_KIND, meta, changes, reset=docs.reset)
+            docs.written(changes)
 
     # -------------------------------------------------------------- aggregates
 

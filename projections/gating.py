@@ -46,7 +46,8 @@ from projections.greenwave_records import arch_and_variant
 from projections.policy_input import policy_input
 from projections.queries import SubjectFacts
 from projections.records import RECORD_HANDLERS, DecisionRecords, Handler, ref
-from projections.remote_files import file_view
+from projections.remote_files import decode_files, encode_files, file_view
+from projections.view_docs import Docs
 
 # The stored event topics the model reads (the store filters on them).
 SUBJECT_TOPICS = (
@@ -95,23 +96,39 @@ _MOVED = {"moved", "already"}
 
 
 class GatingView(DecisionRecords):
-    def __init__(self, config: GatingConfig) -> None:
-        super().__init__(config)
-        self.builds: dict[str, BuildState] = {}
-        self.changes: dict[str, ChangeState] = {}
-        self.checks: dict[str, list[GroupCheck]] = {}  # group -> its results, in order
-        self.checks_by_nvr: dict[str, list[GroupCheck]] = {}
+    def __init__(self, config: GatingConfig, docs: Docs | None = None) -> None:
+        super().__init__(config, docs)
+        docs = self.docs
+        self.builds = docs.map("builds", BuildState)
+        self.changes = docs.map("changes", ChangeState)
+        self.checks = docs.map("checks", list[GroupCheck])  # group -> its results, in order
+        self.checks_by_nvr = docs.map("checks_by_nvr", list[GroupCheck])
         # Checks from invalid CI messages: never a status, only why one is missing.
-        self.invalid_checks_by_nvr: dict[str, list[GroupCheck]] = {}
-        self.now: str | None = None
+        self.invalid_checks_by_nvr = docs.map("invalid_checks_by_nvr", list[GroupCheck])
+        self._now = docs.cell("now", str | None)
+        # The policy set the log activated (None: the decider's own set).
+        self._active = docs.cell("active_policies", ActivePolicies | None)
+        self.overrides = docs.map("overrides", OverrideState)
+        # Remote rule files (gating.yaml) as fetched: URL -> its fetches, in log order.
+        self.remote_files = docs.map(
+            "remote_files", list[RemoteFileView], encode=encode_files, decode=decode_files
+        )
+        # Builds' sources as koji's getBuild answered: nvr -> (source, error).
+        self.observed_sources = docs.map("observed_sources", tuple[str | None, str | None])
+        # What the next decision round reacts to (cleared by settle(); never stored).
         self.dirty_groups: set[str] = set()  # groups with a new result
         self.tag_changes: list[tuple[str, str, bool, str | None]] = []  # nvr, tag, added, user
-        self.active_policies: ActivePolicies | None = None  # None: the decider's own set
-        self.overrides: dict[str, OverrideState] = {}
-        # Remote rule files (gating.yaml) as fetched: URL -> its fetches, in log order.
-        self.remote_files: dict[str, list[RemoteFileView]] = {}
-        # Builds' sources as koji's getBuild answered: nvr -> (source, error).
-        self.observed_sources: dict[str, tuple[str | None, str | None]] = {}
+
+    @property
+    def now(self) -> str | None:
+        """The view's clock: the latest send time of an input message."""
+        value: str | None = self._now.value
+        return value
+
+    @property
+    def active_policies(self) -> ActivePolicies | None:
+        value: ActivePolicies | None = self._active.value
+        return value
 
     # ------------------------------------------------------------ folding
 
@@ -120,10 +137,44 @@ class GatingView(DecisionRecords):
         # The clock is the send time of input messages only: outcomes recorded
         # by the effector carry wall-clock times, which must not move it.
         if at and type(e).__module__ in _CLOCK_MODULES and (self.now is None or at > self.now):
-            self.now = at
+            self._now.value = at
         handler = HANDLERS.for_event(e)
         if handler is not None:
             handler(self, e, position)
+
+    def prefetch(self, events: list[Any]) -> None:
+        """Load, a few queries per page, the entries folding ``events`` and deciding
+        after them read (what is missed is loaded one by one)."""
+        if self.docs.complete:
+            return
+        ids = {e.originator_id for e in events}
+        self._names.prefetch(ids)
+        self._action_by_id.prefetch(ids)
+        nvrs: set[str] = set()
+        changes: set[str] = set()
+        actions: set[str] = set()
+        for e in events:
+            name = self._names.peek(e.originator_id)
+            if name is not None:
+                (changes if name[0] == "change" else nvrs).add(name[1])
+            for attr in ("nvr", "identifier"):
+                value = getattr(e, attr, None)
+                if isinstance(value, str):
+                    nvrs.add(value)
+            nvrs.update(getattr(e, "covered_nvrs", None) or ())
+            key = getattr(e, "key", None) or self._action_by_id.peek(e.originator_id)
+            if isinstance(key, str):
+                actions.add(key)
+        for m in (self.builds, self.gates, self.actions_of, self.checks_by_nvr):
+            m.prefetch(nvrs)
+        for m in (self.invalid_checks_by_nvr, self.overrides, self.observed_sources):
+            m.prefetch(nvrs)
+        self.actions.prefetch(actions)
+        for nvr in nvrs:
+            build = self.builds.peek(nvr)
+            if build is not None and build.change:
+                changes.add(build.change)
+        self.changes.prefetch(changes)
 
     def build(self, nvr: str) -> BuildState:
         b = self.builds.get(nvr)
@@ -191,7 +242,9 @@ class GatingView(DecisionRecords):
         b.koji_id = e.build_id if e.build_id is not None else b.koji_id
         self.tag_changes.append((nvr, e.tag, True, e.user))
         if e.tag == self.config.promoted_tag and nvr in self.gates:
-            self.gates[nvr].promoted = True
+            g = self.gates[nvr]
+            g.promoted = True
+            self._candidate(g)
         self.dirty.add(nvr)
 
     def _on_build_untagged(self, e: Any, position: int) -> None:
@@ -288,12 +341,12 @@ class GatingView(DecisionRecords):
 
     def _on_policy_log_activated(self, e: Any, position: int) -> None:
         previous = self.active_policies
-        self.active_policies = ActivePolicies(
+        self._active.value = ActivePolicies(
             e.policy_set_hash, tuple(e.policies), e.msg, ref(e), e.at
         )
         if previous is None or previous.policy_set_hash != e.policy_set_hash:
             # Another policy set: every open candidate is evaluated again.
-            self.dirty.update(n for n, g in self.gates.items() if g.open and not g.promoted)
+            self.dirty.update(self.open_gates)
 
     def _on_gate_override_opened(self, e: Any, position: int) -> None:
         if e.context is None or e.context == self.config.decision_context:

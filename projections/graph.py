@@ -353,3 +353,46 @@ class ArtifactGraph:
             )
         lines.append("}")
         return "\n".join(lines) + "\n"
+
+
+def encode_graph(g: ArtifactGraph) -> dict[str, Any]:
+    """The graph as a document of a stored view: its definitions, manifests and the
+    networkx graph's nodes and edges in their order (the order answers are built in)."""
+    return {
+        "nodes": [
+            {
+                "name": n.name,
+                "kind": n.kind,
+                "parents": [list(p) for p in n.parents],
+                "tags": list(n.tags),
+                "propagates": n.propagates,
+                "contains_tags": n.contains_tags,
+            }
+            for n in g.nodes.values()
+        ],
+        "manifests": g.manifests,
+        "sources": g.sources,
+        "graph_nodes": [list(n) for n in g.graph.nodes],
+        "edges": [[list(u), list(v), data] for u, v, data in g.graph.edges(data=True)],
+    }
+
+
+def decode_graph(doc: dict[str, Any]) -> ArtifactGraph:
+    """The graph of ``encode_graph`` again, nodes and edges in the same order."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(tuple(n) for n in doc["graph_nodes"])
+    graph.add_edges_from((tuple(u), tuple(v), data) for u, v, data in doc["edges"])
+    nodes = {
+        n["name"]: ArtifactNode(
+            n["name"],
+            n["kind"],
+            tuple((p, r) for p, r in n["parents"]),
+            tuple(n["tags"]),
+            n["propagates"],
+            n["contains_tags"],
+        )
+        for n in doc["nodes"]
+    }
+    return ArtifactGraph(
+        graph=graph, nodes=nodes, manifests=doc["manifests"], sources=doc["sources"]
+    )

@@ -110,7 +110,7 @@ def cancel_moves(
 ) -> bool:
     """Cancel pending moves of a build (except one to ``keep``); True if one was kept."""
     kept = False
-    for a in list(self.view.actions.values()):
+    for a in self.view.actions_for(nvr):
         if a.kind != KOJI_MOVE or a.done or a.params.get("nvr") != nvr:
             continue
         if keep is not None and a.params.get("to_tag") == keep:

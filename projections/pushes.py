@@ -137,7 +137,7 @@ def advance(self: Composer, trigger: str | None, at: str | None) -> None:
     from projections.composer import PUSH_RELEASE, carried
 
     v = self.view
-    for p in [p for p in v.pushes.values() if _open(p) and p.composes]:
+    for p in [p for p in v.pushes_open() if p.composes]:
         run = _run(self, p.key)
         composes = [v.composes[k] for k in p.composes]
         broken = [c for c in composes if c.state in ("failed", "cancelled")]

@@ -15,6 +15,7 @@ from uuid import UUID
 from domain import topics
 from domain.topics import EventHandlers
 from projections.config import GatingConfig
+from projections.view_docs import Docs
 
 
 def ref(event: Any) -> str:
@@ -38,6 +39,7 @@ class GateState:
     withdrawn_detail: str | None = None
     location: str | None = None  # the tag our last completed move put it in
     promoted: bool = False
+    seq: int = 0  # the order gates were first met in (the view's gates, oldest first)
 
 
 @dataclass
@@ -70,21 +72,49 @@ class BisectionState:
 
 
 class DecisionRecords:
-    def __init__(self, config: GatingConfig) -> None:
+    def __init__(self, config: GatingConfig, docs: Docs | None = None) -> None:
         self.config = config
-        self._names: dict[UUID, tuple[str, str]] = {}  # aggregate id -> (kind, identifier)
-        self.gates: dict[str, GateState] = {}
-        self.actions: dict[str, ActionState] = {}
-        self._action_by_id: dict[UUID, str] = {}
-        self.bisections: dict[str, BisectionState] = {}  # root group -> state
-        self.group_root: dict[str, str] = {}  # any bisection group -> its root
+        self.docs = docs = docs if docs is not None else Docs()
+        # aggregate id -> (kind, identifier)
+        self._names = docs.map("names", tuple[str, str], unkey=UUID)
+        self.gates = docs.map("gates", GateState)
+        self.actions = docs.map("actions", ActionState)
+        self._action_by_id = docs.map("action_ids", str, unkey=UUID)
+        # NVR -> keys of the actions about it (their ``nvr`` parameter), oldest first.
+        self.actions_of = docs.map("actions_of", list[str])
+        # NVR -> the gate's ``seq``, for every open gate not promoted (the candidates).
+        self.open_gates = docs.map("open_gates", int)
+        self._gate_count = docs.cell("gate_count", int, int)
+        self.bisections = docs.map("bisections", BisectionState)  # root group -> state
+        self._bisection_roots = docs.cell("bisection_roots", list[str], list)  # oldest first
+        self.group_root = docs.map("group_roots", str)  # any bisection group -> its root
         self.dirty: set[str] = set()  # NVRs to evaluate
 
     def _gate(self, nvr: str) -> GateState:
         g = self.gates.get(nvr)
         if g is None:
-            g = self.gates[nvr] = GateState(nvr)
+            n = self._gate_count.value
+            self._gate_count.value = n + 1
+            g = self.gates[nvr] = GateState(nvr, seq=n)
         return g
+
+    def _candidate(self, g: GateState) -> None:
+        """Keep ``open_gates`` in step with a gate just changed."""
+        if g.open and not g.promoted:
+            self.open_gates[g.nvr] = g.seq
+        elif g.nvr in self.open_gates:
+            del self.open_gates[g.nvr]
+
+    def candidates(self) -> list[str]:
+        """The open gates not promoted, in the order the gates were first met."""
+        return sorted(self.open_gates, key=self.open_gates.__getitem__)
+
+    def actions_for(self, nvr: str) -> list[ActionState]:
+        """The actions about a build, oldest first."""
+        return [self.actions[k] for k in self.actions_of.get(nvr, ())]
+
+    def bisections_in_order(self) -> list[BisectionState]:
+        return [self.bisections[root] for root in self._bisection_roots.value]
 
     def _fresh(self, state: Any, e: Any) -> bool:
         """Events of an aggregate may be read after newer ones this process wrote."""
@@ -98,6 +128,7 @@ class DecisionRecords:
         g = self._gate(e.nvr)
         if self._fresh(g, e):
             g.open, g.withdrawn = True, None
+            self._candidate(g)
 
     def _on_gate_decided(self, e: Any, position: int) -> None:
         g = self._gate(self._gate_nvr(e))
@@ -108,11 +139,13 @@ class DecisionRecords:
         g = self._gate(self._gate_nvr(e))
         if self._fresh(g, e):
             g.open, g.withdrawn, g.withdrawn_detail = False, e.reason, e.detail
+            self._candidate(g)
 
     def _on_gate_reopened(self, e: Any, position: int) -> None:
         g = self._gate(self._gate_nvr(e))
         if self._fresh(g, e):
             g.open, g.withdrawn = True, None
+            self._candidate(g)
 
     def _gate_nvr(self, e: Any) -> str:
         return self._names.get(e.originator_id, ("gate", ""))[1]
@@ -129,6 +162,12 @@ class DecisionRecords:
             reason=e.reason,
             requested_at=e.at,
         )
+        nvr = e.params.get("nvr")
+        if isinstance(nvr, str):
+            keys = self.actions_of.get(nvr)
+            if keys is None:
+                keys = self.actions_of[nvr] = []
+            keys.append(e.key)
 
     def _on_action_completed(self, e: Any, position: int) -> None:
         a = self.actions.get(self._action_by_id.get(e.originator_id, ""))
@@ -141,6 +180,7 @@ class DecisionRecords:
             g.location = a.params.get("to_tag")
             if g.location == self.config.promoted_tag:
                 g.promoted = True
+                self._candidate(g)
             self.dirty.add(nvr)
 
     def _on_action_cancelled(self, e: Any, position: int) -> None:
@@ -161,6 +201,7 @@ class DecisionRecords:
         s.rounds[e.group] = 0
         s.members[e.group] = tuple(e.covered)
         self.bisections[e.group] = s
+        self._bisection_roots.value = [*self._bisection_roots.value, e.group]
         self.group_root[e.group] = e.group
 
     def _on_bisection_halves_requested(self, e: Any, position: int) -> None:

@@ -8,6 +8,7 @@ files are what ``RemoteRuleFile.Fetched`` events recorded (``GatingView.remote_f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from fnmatch import fnmatchcase
 from typing import Any
@@ -19,6 +20,8 @@ from policies.spec import PolicySet, RemoteRule, policy_set_from_canonical
 
 __all__ = [
     "awaits_remote_file",
+    "decode_files",
+    "encode_files",
     "file_view",
     "needed_urls",
     "remote_rules",
@@ -84,7 +87,7 @@ def with_remote_files(
     policy_set: PolicySet,
     templates: tuple[str, ...],
     change: str | None,
-    files: dict[str, list[RemoteFileView]],
+    files: Mapping[str, list[RemoteFileView]],
     observed: tuple[str | None, str | None] | None = None,
 ) -> Snapshot:
     """The snapshot with what its RemoteRules read: the source (the change linked to the
@@ -139,3 +142,28 @@ def file_view(e: Any, position: int, event: str) -> RemoteFileView:
         policies=policies,
         error=error,
     )
+
+
+def encode_files(files: list[RemoteFileView]) -> list[dict[str, Any]]:
+    """Recorded files as documents of a stored view (their policies in canonical form)."""
+    return [
+        {
+            "url": f.url,
+            "status": f.status,
+            "event": f.event,
+            "position": f.position,
+            "content_hash": f.content_hash,
+            "policies": [p.canonical() for p in f.policies],
+            "error": f.error,
+        }
+        for f in files
+    ]
+
+
+def decode_files(docs: list[dict[str, Any]]) -> list[RemoteFileView]:
+    """The files of ``encode_files`` again, their policies read as when recorded."""
+    out = []
+    for d in docs:
+        policies = policy_set_from_canonical(d["policies"]).policies if d["policies"] else ()
+        out.append(RemoteFileView(**{**d, "policies": policies}))
+    return out

@@ -48,8 +48,6 @@ from domain.application import RelengApp
 
 log = logging.getLogger(__name__)
 
-SAVE_VIEWS_EVERY = 60.0  # seconds between saved views (a cache for the next process)
-
 
 class LeaderLock(Protocol):
     def acquire(self) -> bool:
@@ -330,7 +328,7 @@ class Followers(threading.Thread):
         decider = bootstrap.decider(self.app, self.cfg)
         composer = bootstrap.composer(self.app, self.cfg)
         for f in (decider, composer):
-            f.keep_view, f.save_every = True, SAVE_VIEWS_EVERY
+            f.keep_view = True  # its view is written at every flush; memory keeps what it read
         return {
             "decider": decider,
             "composer": composer,

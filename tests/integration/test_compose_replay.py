@@ -144,8 +144,8 @@ def test_resuming_from_a_saved_view_gives_the_same_view(tmp_path: Any) -> None:
     for i, step in enumerate(steps, 1):
         record(app, step, i)
         if i in (3, 7):
-            Composer(app, CONFIG, snapshots=SQLViewStore(app.recorder)).run()
-    saved = Composer(app, CONFIG, snapshots=SQLViewStore(app.recorder))
+            Composer(app, CONFIG, views=SQLViewStore(app.recorder)).run()
+    saved = Composer(app, CONFIG, views=SQLViewStore(app.recorder))
     assert saved._start_view()[1] > 0
     fresh = Composer(app, CONFIG).read_view()
     resumed = saved.read_view()

@@ -123,7 +123,7 @@ def _compose(db: str, config: Path, stop_after: int | None) -> int:
                 composer_config,
                 page_size=PAGE,
                 progress=progress,
-                snapshots=SQLViewStore(app.recorder),
+                views=SQLViewStore(app.recorder),
             )
 
         try:

@@ -62,7 +62,7 @@ def _run(db: str, config: Path, messages: Path, stop_after: int | None) -> int:
             cfg.gating,
             page_size=PAGE,
             progress=progress,
-            snapshots=SQLViewStore(app.recorder),
+            views=SQLViewStore(app.recorder),
         )
         try:
             decider.run()
@@ -70,7 +70,7 @@ def _run(db: str, config: Path, messages: Path, stop_after: int | None) -> int:
         except Stop:
             assert app.tracked_position("decider") > 0  # something was committed
             Decider(
-                app, policies, cfg.gating, page_size=PAGE, snapshots=SQLViewStore(app.recorder)
+                app, policies, cfg.gating, page_size=PAGE, views=SQLViewStore(app.recorder)
             ).run()
             return pages[0]
     finally:

@@ -112,7 +112,7 @@ def run(
     for end in [*sorted(set(cuts)), len(incoming)]:
         if end > start:
             app.record(incoming[start:end])
-            Decider(app, POLICIES, CONFIG, page_size=7, snapshots=views).run()
+            Decider(app, POLICIES, CONFIG, page_size=7, views=views).run()
             start = end
     return app
 
@@ -172,7 +172,7 @@ def test_replay_of_a_recorded_history_gives_identical_decisions(
     assert any(t[0].endswith("Bisection.HalvesRequested") for e in first.values() for t in e)
     # The view saved by the last run, plus the rest folded, equals a fold from scratch.
     fresh = Decider(store, POLICIES, CONFIG).read_view()
-    saved = Decider(store, POLICIES, CONFIG, snapshots=SQLViewStore(store.recorder))
+    saved = Decider(store, POLICIES, CONFIG, views=SQLViewStore(store.recorder))
     assert saved._start_view()[1] > 0
     assert _comparable(saved.read_view()) == _comparable(fresh)
 

@@ -76,3 +76,33 @@ def test_old_store_replays_identically_and_answers_as_before(
     models[BUILDS] = sorted(builds, key=lambda r: json.dumps(r, sort_keys=True, default=str))
     for table, rows in expected["read_models"].items():
         assert models[table] == rows, table
+
+
+def test_the_old_pickled_views_are_dropped_and_the_views_folded_into_tables(
+    old_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The fixture holds the pickled views main kept (``relengotron_views``): they are
+    never read (unpickling stored bytes is no way to read a store), the table goes, and
+    the decider's and the composer's views are folded into the view tables, each with
+    the follower's tracked position."""
+    import sqlite3
+
+    def tables() -> set[str]:
+        with sqlite3.connect(old_store) as db:
+            return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+    assert "relengotron_views" in tables()
+    rc, decided = run_json(capsys, "decide", "--db", f"sqlite:///{old_store}")
+    assert rc == 0 and decided["changes"] == []
+    assert "relengotron_views" not in tables()
+    with sqlite3.connect(old_store) as db:
+        meta = dict(db.execute("SELECT view, tracked FROM relengotron_view_meta").fetchall())
+        tracked = dict(
+            db.execute(
+                "SELECT application_name, MAX(notification_id) FROM relengotron_tracking"
+                " GROUP BY application_name"
+            ).fetchall()
+        )
+        kinds = {r[0] for r in db.execute("SELECT DISTINCT kind FROM relengotron_view_docs")}
+    assert meta == {"gating-view": tracked["decider"], "artifact-view": tracked["composer"]}
+    assert {"builds", "gates", "actions", "composes", "graph", "definitions"} <= kinds

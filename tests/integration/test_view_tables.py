@@ -1,0 +1,139 @@
+"""The followers' views live in tables, written with their position (issue 17, step 2).
+
+No pickles: the decider's gating view and the composer's artifacts view are JSON
+documents (``relengotron_view_docs``) with the position they reached
+(``relengotron_view_meta``), written in the same transaction as the follower's
+tracked position and the events it recorded. A resume reads the entries the new
+input touches, not the whole view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+from sqlalchemy import select
+
+from adapters import bootstrap
+from adapters.ingest import ingest_files
+from adapters.policy_loader import load_policy_set
+from adapters.settings import DEFAULT_POLICIES
+from adapters.store import open_app
+from adapters.view_store import SQLViewStore
+from projections.config import GatingConfig
+from projections.decider import Decider
+from projections.view_docs import ViewMeta
+from tests.crashing import event_streams, gating_story, normalized, write_jsonl
+
+CONFIG = GatingConfig()
+
+
+def test_the_view_and_the_position_commit_together_or_not_at_all(store: Any) -> None:
+    views = SQLViewStore(store.recorder)
+    doc = {("builds", "a-1-1"): b'{"nvr": "a-1-1"}'}
+
+    def write(docs: Mapping[tuple[str, str], bytes | None], position: int) -> Any:
+        return lambda: views.write("gating-view", ViewMeta("f", position, position), docs)
+
+    store.save_tracked([], "decider", 5, also=write(doc, 5))
+    assert views.meta("gating-view") == ViewMeta("f", 5, 5)
+    # The same position again: the tracking row conflicts (another writer got there
+    # first), and the view written in that transaction is rolled back with it.
+    other = {("builds", "b-1-1"): b'{"nvr": "b-1-1"}', ("builds", "a-1-1"): None}
+    with pytest.raises(IntegrityError):
+        store.save_tracked([], "decider", 5, also=write(other, 6))
+    assert views.meta("gating-view") == ViewMeta("f", 5, 5)
+    assert views.load_all("gating-view", "builds") == {"a-1-1": b'{"nvr": "a-1-1"}'}
+    assert store.tracked_position("decider") == 5
+
+
+class CountingViews:
+    """The SQL view store, counting what a run asks of it (a spy at the port)."""
+
+    def __init__(self, inner: SQLViewStore) -> None:
+        self.inner = inner
+        self.keys = 0
+        self.whole_kinds: list[str] = []
+
+    def meta(self, view: str) -> ViewMeta | None:
+        return self.inner.meta(view)
+
+    def load(self, view: str, kind: str, keys: Collection[str]) -> dict[str, bytes]:
+        self.keys += len(keys)
+        return self.inner.load(view, kind, keys)
+
+    def load_all(self, view: str, kind: str) -> dict[str, bytes]:
+        self.whole_kinds.append(kind)
+        return self.inner.load_all(view, kind)
+
+    def write(self, *args: Any, **kwargs: Any) -> None:
+        self.inner.write(*args, **kwargs)
+
+
+def _doc_count(views: SQLViewStore) -> int:
+    with views.datastore.engine.connect() as conn:
+        return len(conn.execute(select(views.docs.c.key)).all())
+
+
+def test_a_resume_reads_what_the_new_messages_touch(tmp_path: Path) -> None:
+    app = open_app(f"sqlite:///{tmp_path / 's.db'}")
+    policies = load_policy_set(DEFAULT_POLICIES)
+    story = gating_story(seed=7, packages=60, versions=5)
+    write_jsonl(tmp_path / "a.jsonl", story[:-20])
+    write_jsonl(tmp_path / "b.jsonl", story[-20:])
+    ingest_files(app, [str(tmp_path / "a.jsonl")])
+    views = SQLViewStore(app.recorder)
+    Decider(app, policies, CONFIG, views=views).run()
+    stored = _doc_count(views)
+    assert stored > 1000
+
+    ingest_files(app, [str(tmp_path / "b.jsonl")])
+    spy = CountingViews(views)
+    resumed = Decider(app, policies, CONFIG, views=spy)
+    report = resumed.run()
+    assert report.read > 0
+    assert spy.whole_kinds == [] or set(spy.whole_kinds) <= {"open_gates"}
+    assert spy.keys < stored / 10, (spy.keys, stored)
+    meta = views.meta("gating-view")
+    assert meta is not None and meta.tracked == app.tracked_position("decider")
+    assert meta.position >= meta.tracked
+
+    # And it decided as one run over the whole story does.
+    fresh = open_app(f"sqlite:///{tmp_path / 'fresh.db'}")
+    write_jsonl(tmp_path / "all.jsonl", story)
+    ingest_files(fresh, [str(tmp_path / "all.jsonl")])
+    Decider(fresh, policies, CONFIG).run()
+    resumed_log = _decisions(f"sqlite:///{tmp_path / 's.db'}")
+    assert resumed_log and resumed_log == _decisions(f"sqlite:///{tmp_path / 'fresh.db'}")
+
+
+def _decisions(url: str) -> dict[str, Any]:
+    """What the decider recorded: gates, bisections and its outbox actions."""
+    streams = normalized(event_streams(url))
+    return {
+        k: v
+        for k, v in streams.items()
+        if v[0][1].startswith(("domain.gating:", "domain.outbox:"))
+    }
+
+
+def test_a_view_of_another_format_is_folded_again_and_replaced(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    app = open_app(url)
+    write_jsonl(tmp_path / "a.jsonl", gating_story(seed=3, packages=6, versions=3))
+    ingest_files(app, [str(tmp_path / "a.jsonl")])
+    cfg = bootstrap.settings(None)
+    bootstrap.decide_all(app, cfg)
+    views = SQLViewStore(app.recorder)
+    before = views.load_all("gating-view", "gates")
+    with views.datastore.engine.begin() as conn:  # as if written by older code
+        conn.execute(views.meta_table.update().values(format="v4:0000"))
+        conn.execute(views.docs.update().values(doc=b'{"broken": true}'))
+    report = bootstrap.decider(app, cfg).run()
+    assert report.decisions == []  # nothing new: the view was folded again from the log
+    assert views.load_all("gating-view", "gates") == before
+    meta = views.meta("gating-view")
+    assert meta is not None and meta.format != "v4:0000"
