@@ -20,7 +20,7 @@ in-memory maps.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, MutableMapping
-from functools import lru_cache
+from functools import cache
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from pydantic import TypeAdapter
@@ -64,7 +64,7 @@ class DocStore(Protocol):
         ...
 
 
-@lru_cache(maxsize=None)
+@cache
 def codec(value_type: Any, encode: Any = None, decode: Any = None) -> Codec[Any]:
     """The codec of a value type (made once: building a pydantic adapter is slow)."""
     return Codec(value_type, encode, decode)

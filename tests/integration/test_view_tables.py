@@ -114,9 +114,7 @@ def _decisions(url: str) -> dict[str, Any]:
     """What the decider recorded: gates, bisections and its outbox actions."""
     streams = normalized(event_streams(url))
     return {
-        k: v
-        for k, v in streams.items()
-        if v[0][1].startswith(("domain.gating:", "domain.outbox:"))
+        k: v for k, v in streams.items() if v[0][1].startswith(("domain.gating:", "domain.outbox:"))
     }
 
 

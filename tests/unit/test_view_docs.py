@@ -10,7 +10,6 @@ import networkx as nx
 
 from adapters.policy_loader import load_policy_set
 from adapters.settings import DEFAULT_POLICIES
-
 from policies.snapshot import RemoteFileView, ResultView, WaiverView
 from policies.spec import policy_set_from_canonical
 from projections.gating_state import ActivePolicies, BuildState, GroupCheck
