@@ -16,7 +16,7 @@ from adapters.settings import Settings
 from adapters.store import shown_url
 from domain import gating
 from domain.outbox import BUS_PUBLISH, KOJI_MOVE
-from policies.answers import Decision
+from policies.decision import Decision
 from policies.engine import evaluate
 from projections.composer import COMPOSE_REQUEST, PUSH_RELEASE
 from projections.decider import DeciderReport

@@ -2,14 +2,18 @@
 
 * :mod:`policies.spec` -- the policy model (Greenwave's ``!Policy`` as frozen values);
 * :mod:`policies.snapshot` -- what a decision is made from;
-* :mod:`policies.answers` -- requirements, the decision and its summary;
-* :mod:`policies.engine` -- ``evaluate(policy_set, snapshot)``.
+* :mod:`policies.answers` -- requirements and their summary;
+* :mod:`policies.decision` -- the decision, its JSON and fingerprints;
+* :mod:`policies.engine` -- ``evaluate(policy_set, snapshot)``;
+* :mod:`policies.checks` -- what one rule answers.
 
 Standard library only: no I/O, no clock, no YAML (``adapters/policy_loader.py`` reads files).
 """
 
-from policies.answers import VERDICTS, Decision, Requirement
-from policies.engine import applicable, evaluate
+from policies.answers import Requirement
+from policies.applicability import applicable
+from policies.decision import VERDICTS, Decision
+from policies.engine import evaluate
 from policies.snapshot import BATCH_STATUSES, BatchView, ResultView, Snapshot, WaiverView
 from policies.spec import (
     BatchIntegrityRule,

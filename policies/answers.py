@@ -1,18 +1,17 @@
-"""What an evaluation answers: requirements, the decision, and its one-line summary.
+"""What an evaluation answers: the requirement types, requirements and their one-line summary.
 
 Requirement JSON mirrors Greenwave's answers (``greenwave/policies.py``, ``to_json``), and
 the summary mirrors Greenwave's ``summarize_answers`` wording. Our own requirement types
 (``batch-*``) and keys (``policy_id``, ``event``, ``detail``) are added only when set.
-Nothing here ever parses a summary: it is for people.
+Nothing here ever parses a summary: it is for people. The decision that holds them is
+:mod:`policies.decision`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
@@ -20,6 +19,7 @@ __all__ = [
     "BATCH_PENDING",
     "BATCH_UNRESOLVED",
     "EXCLUDED",
+    "GATING_YAML_ERRORS",
     "GATING_YAML_FAILED_FETCH",
     "GATING_YAML_FETCHED",
     "GATING_YAML_INVALID",
@@ -33,9 +33,7 @@ __all__ = [
     "TEST_MISSING_WAIVED",
     "TEST_PASSED",
     "UNSATISFIED_TYPES",
-    "VERDICTS",
     "WAIVABLE_TYPES",
-    "Decision",
     "Requirement",
     "no_applicable_policies_summary",
     "summarize",
@@ -62,6 +60,8 @@ _GATING_YAML_TEXT = {
     GATING_YAML_INVALID: "error{s} due to invalid remote rule file",
     GATING_YAML_FAILED_FETCH: "error{s} while trying to fetch remote rule file",
 }
+#: The gating.yaml answers that say the file cannot be used (all unsatisfied).
+GATING_YAML_ERRORS = frozenset(_GATING_YAML_TEXT)
 # Ours: the batch integrity check.
 BATCH_INNOCENT = "batch-innocent"
 BATCH_PENDING = "batch-bisection-pending"
@@ -90,7 +90,6 @@ WAIVABLE_TYPES: dict[str, str] = {
 }
 _ITEM_TYPES = frozenset({TEST_FAILED, TEST_ERRORED, TEST_MISSING})  # Greenwave's legacy "item"
 _ERROR_REASON_TYPES = frozenset({TEST_ERRORED, TEST_ERRORED_WAIVED})
-_LATER_KEYS = frozenset({"system_architecture", "system_variant", "source", "sources"})
 # Subject types whose Greenwave ``item_dict`` names the subject by one key
 # (conf/subject_types/compose.yaml); the others are ``{"type", "item"}``.
 _ITEM_KEY = {"compose": "productmd.compose.id"}
@@ -102,9 +101,6 @@ def subject_dict(subject_type: str, identifier: str) -> dict[str, str]:
     if key is not None:
         return {key: identifier}
     return {"type": subject_type, "item": identifier}
-
-
-VERDICTS = ("promote", "waived", "hold", "quarantine")
 
 
 @dataclass(frozen=True)
@@ -231,19 +227,6 @@ class Requirement:
         )
 
 
-def _fields(r: Requirement) -> dict[str, Any]:
-    """The fields a fingerprint hashes. The keys added later (``invalid``, the system
-    architecture and variant) only when set: decisions recorded before they existed keep
-    their fingerprints (no new decision just because the code learned them)."""
-    out = asdict(r)
-    if not out["invalid"]:
-        del out["invalid"]
-    for key in _LATER_KEYS:
-        if out[key] is None:
-            del out[key]
-    return out
-
-
 # ------------------------------------------------------------------ summary
 
 _SUMMARY_TEXT: dict[str, str] = {
@@ -311,107 +294,3 @@ def no_applicable_policies_summary(
         f"Found no applicable policies for {subject_type} subjects "
         f"at gating point(s) {decision_context} in {product_version}"
     )
-
-
-# ------------------------------------------------------------------ decision
-
-
-@dataclass(frozen=True)
-class Decision:
-    verdict: str  # one of VERDICTS
-    policies_satisfied: bool
-    summary: str
-    satisfied_requirements: tuple[Requirement, ...]
-    unsatisfied_requirements: tuple[Requirement, ...]
-    applicable_policies: tuple[str, ...]
-    policy_set_hash: str
-    used_events: tuple[str, ...]  # sorted unique refs of the views that answered
-    subject_type: str
-    subject_identifier: str
-    product_version: str
-    decision_context: str
-
-    def __post_init__(self) -> None:
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"unknown verdict {self.verdict!r}; expected one of {VERDICTS}")
-
-    def as_dict(self) -> dict[str, Any]:
-        """Greenwave's decision JSON plus ``verdict``, ``policy_set_hash``, ``used_events``
-        and the subject, product version and decision context."""
-        return {
-            "policies_satisfied": self.policies_satisfied,
-            "summary": self.summary,
-            "satisfied_requirements": [r.as_dict() for r in self.satisfied_requirements],
-            "unsatisfied_requirements": [r.as_dict() for r in self.unsatisfied_requirements],
-            "applicable_policies": list(self.applicable_policies),
-            "verdict": self.verdict,
-            "policy_set_hash": self.policy_set_hash,
-            "used_events": list(self.used_events),
-            "subject_type": self.subject_type,
-            "subject_identifier": self.subject_identifier,
-            "product_version": self.product_version,
-            "decision_context": self.decision_context,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
-        """The inverse of :meth:`as_dict`."""
-        return cls(
-            verdict=data["verdict"],
-            policies_satisfied=bool(data["policies_satisfied"]),
-            summary=data["summary"],
-            satisfied_requirements=tuple(
-                Requirement.from_dict(r) for r in data["satisfied_requirements"]
-            ),
-            unsatisfied_requirements=tuple(
-                Requirement.from_dict(r) for r in data["unsatisfied_requirements"]
-            ),
-            applicable_policies=tuple(data["applicable_policies"]),
-            policy_set_hash=data["policy_set_hash"],
-            used_events=tuple(data.get("used_events", ())),
-            subject_type=data["subject_type"],
-            subject_identifier=data["subject_identifier"],
-            product_version=data["product_version"],
-            decision_context=data["decision_context"],
-        )
-
-    def fingerprint(self) -> str:
-        """``sha256:<hex>`` of what says whether the decision changed: verdict,
-        policies_satisfied, summary, every field of every requirement, applicable
-        policies and the policy set hash (not used_events)."""
-        doc = {
-            "verdict": self.verdict,
-            "policies_satisfied": self.policies_satisfied,
-            "summary": self.summary,
-            "satisfied_requirements": [_fields(r) for r in self.satisfied_requirements],
-            "unsatisfied_requirements": [_fields(r) for r in self.unsatisfied_requirements],
-            "applicable_policies": list(self.applicable_policies),
-            "policy_set_hash": self.policy_set_hash,
-        }
-        text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-    def state_fingerprint(self) -> str:
-        """Like ``fingerprint`` but blind to the evidence (result, waiver and event ids,
-        details): a re-run that passes again, or a second waiver of a test already
-        waived, does not change the decision. The decider records a new decision
-        only when this changes."""
-        evidence = {"result_id", "waiver_id", "event", "detail"}
-
-        def state(r: Requirement) -> dict[str, Any]:
-            # A gating.yaml answer's detail is its state (why the file cannot be used:
-            # not fetched yet, the fetch error, the parse error), not evidence.
-            kept = evidence - {"detail"} if r.type in _GATING_YAML_TEXT else evidence
-            return {k: v for k, v in _fields(r).items() if k not in kept}
-
-        doc = {
-            "verdict": self.verdict,
-            "policies_satisfied": self.policies_satisfied,
-            "summary": self.summary,
-            "satisfied_requirements": [state(r) for r in self.satisfied_requirements],
-            "unsatisfied_requirements": [state(r) for r in self.unsatisfied_requirements],
-            "applicable_policies": list(self.applicable_policies),
-            "policy_set_hash": self.policy_set_hash,
-        }
-        text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

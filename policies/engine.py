@@ -11,8 +11,9 @@ Mirrors ``greenwave/policies.py``, ``greenwave/decision.py`` and ``greenwave/wai
   scenario, system architecture and system variant counts (Greenwave asks ResultsDB for
   ``/results/latest?_distinct_on=scenario,system_architecture,system_variant``), and a
   rule without a scenario answers once for each of them, newest first;
-* outcome classes are Greenwave's defaults (``OUTCOMES_*`` below); every other outcome,
-  NEEDS_INSPECTION and NOT_APPLICABLE included, is a failure, as in Greenwave;
+* outcome classes are Greenwave's defaults (``OUTCOMES_*`` in :mod:`policies.checks`);
+  every other outcome, NEEDS_INSPECTION and NOT_APPLICABLE included, is a failure, as in
+  Greenwave;
 * an ``INVALID`` result (a CI message that failed its spec's JSON Schema) is no result, as
   for Greenwave (ResultsDB never stores it): it never outweighs a valid one, and where a
   rule has no valid result it answers ``test-result-missing`` marked ``invalid``, with the
@@ -23,27 +24,20 @@ Mirrors ``greenwave/policies.py``, ``greenwave/decision.py`` and ``greenwave/wai
 
 Results and waivers about another subject than the snapshot's are ignored. Which
 policies apply is :mod:`policies.applicability`; which waivers are in force,
-:mod:`policies.waivers`; this module answers the rules.
+:mod:`policies.waivers`; what one rule answers, :mod:`policies.checks`; this module walks
+the policies (remote rule files included), waives and decides.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import replace
 from typing import Any
 
 from policies.answers import (
-    BATCH_INNOCENT,
-    BATCH_PENDING,
-    BATCH_UNRESOLVED,
     EXCLUDED,
-    TEST_ERRORED,
     TEST_FAILED,
-    TEST_MISSING,
-    TEST_PASSED,
     WAIVABLE_TYPES,
-    Decision,
     Requirement,
     no_applicable_policies_summary,
     summarize,
@@ -51,201 +45,17 @@ from policies.answers import (
 from policies.applicability import allowed as _allowed
 from policies.applicability import applicable
 from policies.applicability import excluded as _excluded
+from policies.checks import Answer, check_rule
+from policies.decision import Decision
 from policies.latest import latest as _latest
-from policies.latest import latest_per_scenario as _latest_per_scenario
-from policies.latest import latest_results
 from policies.remote import remote_outcome, sub_policy_matches
-from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot, WaiverView
-from policies.spec import (
-    BatchIntegrityRule,
-    PassingPipelineStageRule,
-    PassingTestCaseRule,
-    Policy,
-    PolicySet,
-    RemoteRule,
-    Rule,
-)
-from policies.waivers import active_waivers, waivers_in_force
+from policies.snapshot import ResultView, Snapshot, WaiverView
+from policies.spec import Policy, PolicySet, RemoteRule, Rule
+from policies.waivers import waivers_in_force
 
-__all__ = [
-    "OUTCOMES_ERROR",
-    "OUTCOMES_INCOMPLETE",
-    "OUTCOMES_PASSED",
-    "OUTCOME_INVALID",
-    "active_waivers",
-    "applicable",
-    "evaluate",
-    "latest_results",
-    "pipeline_stage_testcase",
-]
+__all__ = ["evaluate"]
 
-# Greenwave's defaults (greenwave/config.py). Anything else is a failure.
-OUTCOMES_PASSED = ("PASSED", "INFO")
-OUTCOMES_ERROR = ("ERROR",)
-OUTCOMES_INCOMPLETE = ("QUEUED", "RUNNING")
-# Ours (``domain.facts.INVALID``): the result of an invalid message.
-OUTCOME_INVALID = "INVALID"
-
-# ------------------------------------------------------------------ rules
-
-
-@dataclass(frozen=True)
-class _Answer:
-    requirement: Requirement
-    events: tuple[str, ...]  # every view that answered (result and waiver)
-
-
-def pipeline_stage_testcase(rule: PassingPipelineStageRule) -> str:
-    """The test case name of a pipeline stage requirement that has no result."""
-    return f"pipeline-stage:{rule.pipeline or '*'}:{rule.stage}"
-
-
-def _result_answer(result: ResultView, snapshot: Snapshot, policy: Policy) -> _Answer:
-    if result.outcome in OUTCOMES_PASSED:
-        type_ = TEST_PASSED
-    elif result.outcome in OUTCOMES_INCOMPLETE:
-        type_ = TEST_MISSING  # Greenwave's TestResultIncomplete keeps this type
-    elif result.outcome in OUTCOMES_ERROR:
-        type_ = TEST_ERRORED
-    else:
-        type_ = TEST_FAILED
-    req = Requirement(
-        type=type_,
-        subject_type=snapshot.subject_type,
-        subject_identifier=snapshot.subject_identifier,
-        testcase=result.testcase,
-        scenario=result.scenario,
-        result_id=result.result_id,
-        policy_id=policy.id,
-        event=result.event,
-        system_architecture=result.system_architecture,
-        system_variant=result.system_variant,
-    )
-    return _Answer(req, (result.event,))
-
-
-def _missing(
-    snapshot: Snapshot,
-    policy: Policy,
-    testcase: str,
-    scenario: str | None,
-    detail: str | None = None,
-) -> _Answer:
-    req = Requirement(
-        type=TEST_MISSING,
-        subject_type=snapshot.subject_type,
-        subject_identifier=snapshot.subject_identifier,
-        testcase=testcase,
-        scenario=scenario,
-        policy_id=policy.id,
-        detail=detail,
-    )
-    return _Answer(req, ())
-
-
-def _invalid(
-    snapshot: Snapshot, policy: Policy, testcase: str, scenario: str | None, event: str, why: str
-) -> _Answer:
-    """No valid result, an invalid message: "missing" (Greenwave's answer), saying why."""
-    req = _missing(snapshot, policy, testcase, scenario, why or "invalid CI message").requirement
-    return _Answer(replace(req, event=event, invalid=True), (event,))
-
-
-def _check_results(
-    candidates: Sequence[ResultView],
-    snapshot: Snapshot,
-    policy: Policy,
-    missing_testcase: str,
-    scenario: str | None,
-    missing_detail: str | None = None,
-) -> list[_Answer]:
-    if scenario is not None:
-        candidates = [r for r in candidates if r.scenario == scenario]
-    # Invalid messages are no results: only when there is no valid one do they explain
-    # the missing answer (the latest invalid message per scenario).
-    valid = [r for r in candidates if r.outcome != OUTCOME_INVALID]
-    if not valid and candidates:
-        return [
-            _invalid(snapshot, policy, r.testcase, r.scenario, r.event, r.note or "")
-            for r in _latest_per_scenario(candidates)
-        ]
-    if not valid:
-        return [_missing(snapshot, policy, missing_testcase, scenario, missing_detail)]
-    return [_result_answer(r, snapshot, policy) for r in _latest_per_scenario(valid)]
-
-
-_BATCH_TYPES = {
-    "passed": TEST_PASSED,
-    "innocent": BATCH_INNOCENT,
-    "suspect": TEST_FAILED,
-    "pending": BATCH_PENDING,
-    "unresolved-hold": BATCH_UNRESOLVED,
-    "unresolved-quarantine": TEST_FAILED,
-}
-
-
-def _batch_detail(view: BatchView) -> str:
-    if view.answer_detail is not None:
-        return view.answer_detail
-    text = f"batch check {view.subject_identifier}: {view.status}"
-    return f"{text} ({view.detail})" if view.detail else text
-
-
-def _check_batch(rule: BatchIntegrityRule, snapshot: Snapshot, policy: Policy) -> _Answer:
-    view = _latest(b for b in snapshot.batch if b.testcase == rule.test_case_name)
-    if view is None:
-        return _missing(snapshot, policy, rule.test_case_name, None)
-    if view.status == BATCH_INVALID:  # only invalid messages: missing, saying why
-        why = view.answer_detail or view.detail or ""
-        return _invalid(snapshot, policy, rule.test_case_name, None, view.event, why)
-    type_ = _BATCH_TYPES.get(view.status)
-    detail = _batch_detail(view)
-    if type_ is None:  # not one of BATCH_STATUSES: never promote on what we cannot read
-        type_ = BATCH_UNRESOLVED
-        detail = f"{detail}: unknown batch status"
-    req = Requirement(
-        type=type_,
-        subject_type=snapshot.subject_type,
-        subject_identifier=snapshot.subject_identifier,
-        testcase=rule.test_case_name,
-        result_id=view.result_id,
-        policy_id=policy.id,
-        event=view.event,
-        detail=detail,
-    )
-    return _Answer(req, (view.event,))
-
-
-def _check(
-    rule: Rule, policy: Policy, snapshot: Snapshot, results: Sequence[ResultView]
-) -> list[_Answer]:
-    if isinstance(rule, PassingTestCaseRule):
-        if not _in_force(rule, snapshot.subject_time):
-            return []  # Greenwave: a dated rule outside its range answers nothing
-        return _check_results(
-            [r for r in results if r.testcase == rule.test_case_name],
-            snapshot,
-            policy,
-            rule.test_case_name,
-            rule.scenario,
-        )
-    if isinstance(rule, PassingPipelineStageRule):
-        where = f"stage {rule.stage}" + (f" of pipeline {rule.pipeline}" if rule.pipeline else "")
-        return _check_results(
-            [
-                r
-                for r in results
-                if r.stage == rule.stage and (rule.pipeline is None or r.pipeline == rule.pipeline)
-            ],
-            snapshot,
-            policy,
-            pipeline_stage_testcase(rule),
-            rule.scenario,
-            f"no result for {where}",
-        )
-    if isinstance(rule, BatchIntegrityRule):
-        return [_check_batch(rule, snapshot, policy)]
-    raise TypeError(f"not a rule: {rule!r}")  # pragma: no cover - the type says it cannot be
+# ------------------------------------------------------------------ policies
 
 
 def _check_policy(
@@ -254,7 +64,7 @@ def _check_policy(
     results: Sequence[ResultView],
     verified: set[Rule],
     source: str | None,
-) -> list[_Answer]:
+) -> list[Answer]:
     """Greenwave's ``Policy.check``; ``source``: the remote rule file of a sub-policy."""
     if _excluded(policy, snapshot.package):
         excluded = Requirement(
@@ -265,10 +75,10 @@ def _check_policy(
             policy_id=policy.id,
             source=source,
         )
-        return [_Answer(excluded, ())]
+        return [Answer(excluded, ())]
     if source is not None and not _allowed(policy, snapshot.package):
         return []  # a remote policy whose allowlist leaves the package out asks nothing
-    answers: list[_Answer] = []
+    answers: list[Answer] = []
     for rule in policy.rules:
         if rule in verified:  # Greenwave's RuleContext.verify: each rule once
             continue
@@ -276,9 +86,9 @@ def _check_policy(
         if isinstance(rule, RemoteRule):
             answers.extend(_check_remote(rule, policy, snapshot, results, verified))
             continue
-        for answer in _check(rule, policy, snapshot, results):
+        for answer in check_rule(rule, policy, snapshot, results):
             req = replace(answer.requirement, source=source) if source else answer.requirement
-            answers.append(_Answer(req, answer.events))
+            answers.append(Answer(req, answer.events))
     return answers
 
 
@@ -288,11 +98,11 @@ def _check_remote(
     snapshot: Snapshot,
     results: Sequence[ResultView],
     verified: set[Rule],
-) -> list[_Answer]:
+) -> list[Answer]:
     """Greenwave's ``RemoteRule.check``: its own answers, then the file's policies that
     match the decision asked (named by their id, else by the parent's)."""
     outcome = remote_outcome(rule, policy, snapshot)
-    answers = [_Answer(a, (a.event,) if a.event else ()) for a in outcome.answers]
+    answers = [Answer(a, (a.event,) if a.event else ()) for a in outcome.answers]
     for sub in outcome.sub_policies:
         if outcome.file is not None and sub_policy_matches(sub, snapshot):
             named = sub if sub.id else replace(sub, id=policy.id)
@@ -300,29 +110,10 @@ def _check_remote(
     return answers
 
 
-def _in_force(rule: PassingTestCaseRule, subject_time: str | None) -> bool:
-    """Greenwave's ``valid_since <= subject time < valid_until``; an unknown time (or one
-    that is not ISO 8601) keeps the rule (fail closed)."""
-    if (rule.valid_since is None and rule.valid_until is None) or subject_time is None:
-        return True
-    try:
-        when = _utc(subject_time)
-        since = None if rule.valid_since is None else _utc(rule.valid_since)
-        until = None if rule.valid_until is None else _utc(rule.valid_until)
-    except ValueError:
-        return True
-    return (since is None or since <= when) and (until is None or when < until)
-
-
-def _utc(text: str) -> datetime:
-    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
 # ------------------------------------------------------------------ waivers
 
 
-def _waive(answer: _Answer, active: dict[str, list[WaiverView]]) -> _Answer:
+def _waive(answer: Answer, active: dict[str, list[WaiverView]]) -> Answer:
     req = answer.requirement
     waived_type = WAIVABLE_TYPES.get(req.type)
     if waived_type is None or req.testcase is None:
@@ -337,7 +128,7 @@ def _waive(answer: _Answer, active: dict[str, list[WaiverView]]) -> _Answer:
     if waiver is None:
         return answer
     waived = replace(req, type=waived_type, waiver_id=waiver.waiver_id, event=waiver.event)
-    return _Answer(waived, (*answer.events, waiver.event))
+    return Answer(waived, (*answer.events, waiver.event))
 
 
 # ------------------------------------------------------------------ evaluate
@@ -383,7 +174,7 @@ def evaluate(policy_set: PolicySet, snapshot: Snapshot) -> Decision:
         if r.subject_type == snapshot.subject_type
         and r.subject_identifier == snapshot.subject_identifier
     ]
-    answers: list[_Answer] = []
+    answers: list[Answer] = []
     verified: set[Rule] = set()
     for policy in policies:
         answers.extend(_check_policy(policy, snapshot, results, verified, None))

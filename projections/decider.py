@@ -23,7 +23,8 @@ from domain import ids
 from domain.application import RelengApp
 from domain.gating import Bisection, Gate
 from domain.outbox import KOJI_MOVE
-from policies.answers import Decision, Requirement
+from policies.answers import Requirement
+from policies.decision import Decision
 from policies.engine import evaluate
 from policies.snapshot import Snapshot
 from policies.spec import BatchIntegrityRule, PolicySet, policy_set_from_canonical

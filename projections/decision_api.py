@@ -32,13 +32,10 @@ from policies.answers import (
     no_applicable_policies_summary,
     summarize,
 )
-from policies.engine import (
-    OUTCOME_INVALID,
-    active_waivers,
-    applicable,
-    evaluate,
-    latest_results,
-)
+from policies.applicability import applicable
+from policies.checks import OUTCOME_INVALID
+from policies.engine import evaluate
+from policies.latest import latest_results
 from policies.remote import ANY_CONTEXT
 from policies.snapshot import (
     BATCH_INVALID,
@@ -49,6 +46,7 @@ from policies.snapshot import (
     WaiverView,
 )
 from policies.spec import BatchIntegrityRule, Policy, PolicySet, rule_as_dict
+from policies.waivers import active_waivers
 from projections.decision_request import ON_DEMAND_CONTEXT, DecisionRequest, DecisionRequestError
 from projections.greenwave_records import pick_records
 from projections.policy_input import policy_input

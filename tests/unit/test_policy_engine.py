@@ -9,14 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.answers import (
-    VERDICTS,
-    Decision,
-    Requirement,
-    no_applicable_policies_summary,
-    summarize,
-)
-from policies.engine import applicable, evaluate
+from policies.answers import Requirement, no_applicable_policies_summary, summarize
+from policies.applicability import applicable
+from policies.decision import VERDICTS, Decision
+from policies.engine import evaluate
 from policies.snapshot import BATCH_STATUSES, BatchView, ResultView, Snapshot, WaiverView
 from policies.spec import (
     BatchIntegrityRule,
