@@ -181,8 +181,8 @@ class Decider(Follower[GatingView, DeciderReport]):
         else:
             return
         package = package_of(nvr)
-        for other in self.view.candidates():
-            if other == nvr or package_of(other) != package:
+        for other in self.view.candidates(package or ""):
+            if other == nvr:
                 continue
             older = self._gate(other)
             if older is None or not older.open:

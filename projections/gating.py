@@ -346,7 +346,7 @@ class GatingView(DecisionRecords):
         )
         if previous is None or previous.policy_set_hash != e.policy_set_hash:
             # Another policy set: every open candidate is evaluated again.
-            self.dirty.update(self.open_gates)
+            self.dirty.update(self.candidates())
 
     def _on_gate_override_opened(self, e: Any, position: int) -> None:
         if e.context is None or e.context == self.config.decision_context:

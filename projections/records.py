@@ -15,6 +15,7 @@ from uuid import UUID
 from domain import topics
 from domain.topics import EventHandlers
 from projections.config import GatingConfig
+from projections.gating_state import package_of
 from projections.view_docs import Docs
 
 
@@ -82,8 +83,8 @@ class DecisionRecords:
         self._action_by_id = docs.map("action_ids", str, unkey=UUID)
         # NVR -> keys of the actions about it (their ``nvr`` parameter), oldest first.
         self.actions_of = docs.map("actions_of", list[str])
-        # NVR -> the gate's ``seq``, for every open gate not promoted (the candidates).
-        self.open_gates = docs.map("open_gates", int)
+        # Package -> {NVR: the gate's ``seq``} of its open gates not promoted (candidates).
+        self.open_gates = docs.map("open_gates", dict[str, int])
         self._gate_count = docs.cell("gate_count", int, int)
         self.bisections = docs.map("bisections", BisectionState)  # root group -> state
         self._bisection_roots = docs.cell("bisection_roots", list[str], list)  # oldest first
@@ -100,14 +101,26 @@ class DecisionRecords:
 
     def _candidate(self, g: GateState) -> None:
         """Keep ``open_gates`` in step with a gate just changed."""
+        package = package_of(g.nvr) or ""
+        open_ = self.open_gates.get(package)
         if g.open and not g.promoted:
-            self.open_gates[g.nvr] = g.seq
-        elif g.nvr in self.open_gates:
-            del self.open_gates[g.nvr]
+            if open_ is None:
+                self.open_gates[package] = {g.nvr: g.seq}
+            else:
+                open_[g.nvr] = g.seq
+        elif open_ is not None and g.nvr in open_:
+            del open_[g.nvr]
+            if not open_:
+                del self.open_gates[package]
 
-    def candidates(self) -> list[str]:
-        """The open gates not promoted, in the order the gates were first met."""
-        return sorted(self.open_gates, key=self.open_gates.__getitem__)
+    def candidates(self, package: str | None = None) -> list[str]:
+        """The open gates not promoted (of one package, or all), in the order the gates
+        were first met."""
+        if package is not None:
+            open_ = self.open_gates.get(package) or {}
+        else:
+            open_ = {n: seq for p in self.open_gates for n, seq in self.open_gates[p].items()}
+        return sorted(open_, key=open_.__getitem__)
 
     def actions_for(self, nvr: str) -> list[ActionState]:
         """The actions about a build, oldest first."""

@@ -172,19 +172,25 @@ class DocMap(MutableMapping[K, V]):
     # ------------------------------------------------------------------ mapping
 
     def __getitem__(self, k: K) -> V:
-        value = self._load(k)
-        if value is _MISSING:
-            raise KeyError(k)
+        try:
+            value = self._values[k]
+        except KeyError:
+            value = self._load(k)
+            if value is _MISSING:
+                raise KeyError(k) from None
         self._touched.add(k)
         return value
 
     def __contains__(self, k: object) -> bool:
-        return self._load(k) is not _MISSING  # type: ignore[arg-type]
+        return k in self._values or self._load(k) is not _MISSING  # type: ignore[arg-type]
 
     def get(self, k: K, default: Any = None) -> Any:
-        value = self._load(k)
-        if value is _MISSING:
-            return default
+        try:
+            value = self._values[k]
+        except KeyError:
+            value = self._load(k)
+            if value is _MISSING:
+                return default
         self._touched.add(k)
         return value
 
@@ -252,9 +258,14 @@ class Cell(Generic[V]):
 
     @property
     def value(self) -> V:
-        value: Any = self._map.get("", _MISSING)
-        if value is _MISSING:
-            value = self._map[""] = self._factory()
+        m = self._map
+        try:
+            value = m._values[""]
+        except KeyError:
+            value = m.get("", _MISSING)
+            if value is _MISSING:
+                value = m[""] = self._factory()
+        m._touched.add("")
         return value
 
     @value.setter
