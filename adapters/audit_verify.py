@@ -30,7 +30,7 @@ from adapters.audit import MESSAGE_TOPIC, fields, notifications
 from adapters.branches import BranchFilter, recorded_as_not_monitored
 from adapters.ingest import to_incoming
 from adapters.settings import Settings
-from adapters.store import open_app
+from adapters.store.store import open_app
 from adapters.translate import Envelope
 from adapters.view_store import SQLViewStore
 from domain import topics

@@ -11,7 +11,7 @@ from adapters.effector import Effector
 from adapters.ingest import IngestSummary, Progress, ingest_files
 from adapters.policy_loader import load_policy_set
 from adapters.settings import Settings, database_url, load_settings
-from adapters.store import open_app
+from adapters.store.store import open_app
 from adapters.view_store import SQLViewStore
 from domain import ids
 from domain.application import RelengApp
@@ -224,14 +224,14 @@ def projector(
     progress: Any = None,
 ) -> Any:
     """The read models' projector (``relengotron project``)."""
-    from adapters.readmodels import Projector
+    from adapters.store.readmodels import Projector
 
     return Projector(app, cfg.gating, page_size=page_size, progress=progress)
 
 
 def read_model(app: RelengApp, cfg: Settings) -> Any:
     """The read side the API, the page and the audit commands ask (SQL tables)."""
-    from adapters.readmodel_queries import SQLReadModel
+    from adapters.store.readmodel_queries import SQLReadModel
 
     return SQLReadModel.of(app, cfg.gating)
 

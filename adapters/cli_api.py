@@ -114,7 +114,7 @@ def make_app(db: str | None = None, config: str | None = None) -> FastAPI:
     from adapters.http.catchup import CatchUp, Readiness
     from adapters.http.commands import StoreCommands
     from adapters.http.guard import StoreGuard
-    from adapters.readmodel_tables import ReadModelTables
+    from adapters.store.readmodel_tables import ReadModelTables
 
     cfg = bootstrap.settings(config)
     store = bootstrap.application(db, cfg, create=False)
@@ -176,7 +176,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not 0 < port < 65536 or workers < 1:
         print("relengotron serve: --port must be 1-65535 and --workers at least 1", file=sys.stderr)
         return EXIT_USAGE
-    from adapters.store import require_store
+    from adapters.store.store import require_store
 
     require_store(database_url(args.db, configured=cfg.db))  # serve creates no store
     _can_listen(host, port)

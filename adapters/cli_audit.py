@@ -15,7 +15,7 @@ from adapters.cli_gating import build_status, render_status
 from adapters.effector import utc_now
 from adapters.envelope import to_envelope
 from adapters.ingest import to_incoming
-from adapters.store import shown_url
+from adapters.store.store import shown_url
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 OVERRIDE_TOPIC = "relengotron.gate.override"

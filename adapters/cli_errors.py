@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Callable
 from typing import TextIO
 
-from adapters.store_errors import StoreError, last_url, store_failure
+from adapters.store.store_errors import StoreError, last_url, store_failure
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 
@@ -38,7 +38,7 @@ def _usage_errors() -> tuple[type[BaseException], ...]:
     from adapters.artifacts.registry import KindLoadError
     from adapters.koji_gateway import KojiConfigError
     from adapters.settings import SettingsError
-    from adapters.store import StoreURLError
+    from adapters.store.store import StoreURLError
     from policies.spec import PolicyError
 
     return (

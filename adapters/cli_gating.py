@@ -13,7 +13,7 @@ from adapters.cli_errors import UsageError
 from adapters.effector import ActReport
 from adapters.koji_gateway import FAILED, TRANSIENT
 from adapters.settings import Settings
-from adapters.store import shown_url
+from adapters.store.store import shown_url
 from domain import gating
 from domain.outbox import BUS_PUBLISH, KOJI_MOVE
 from policies.answers import Decision

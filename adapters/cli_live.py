@@ -253,7 +253,7 @@ class Consume:
         followers_factory: FollowersFactory | None,
     ) -> None:
         from adapters.live.consumer import LiveStats
-        from adapters.store import open_app
+        from adapters.store.store import open_app
 
         self.args = args
         self.cfg = cfg

@@ -11,7 +11,7 @@ from typing import Any
 
 from adapters import bootstrap
 from adapters.cli_errors import UsageError
-from adapters.readmodels import ProjectReport
+from adapters.store.readmodels import ProjectReport
 
 EXIT_OK, EXIT_USAGE = 0, 2
 

@@ -29,7 +29,7 @@ from adapters.cli_gating import build_status
 from adapters.effector import pending_actions
 from adapters.envelope import to_envelope
 from adapters.ingest import to_incoming
-from adapters.store import DEFAULT_DIR, normalize_url
+from adapters.store.store import DEFAULT_DIR, normalize_url
 from domain.application import RelengApp
 from domain.outbox import KOJI_MOVE
 from projections.decider import Decider

@@ -26,7 +26,7 @@ from generate import stream
 from adapters.ingest import ingest_files
 from adapters.policy_loader import load_policy_set
 from adapters.settings import DEFAULT_POLICIES
-from adapters.store import open_app
+from adapters.store.store import open_app
 from adapters.view_store import SQLViewStore
 from projections.config import GatingConfig
 from projections.decider import Decider

@@ -36,9 +36,9 @@ from generate import stream
 
 from adapters.ingest import ingest_files
 from adapters.policy_loader import load_policy_set
-from adapters.readmodels import Projector
 from adapters.settings import DEFAULT_POLICIES
-from adapters.store import open_app
+from adapters.store.readmodels import Projector
+from adapters.store.store import open_app
 from domain.application import RelengApp
 from projections.config import GatingConfig
 from projections.decider import Decider

@@ -142,7 +142,7 @@ EFFECTOR_TOPICS = ("domain.outbox:Action.Completed", "domain.outbox:Action.Attem
 
 def event_streams(url: str, schema: str | None = None) -> dict[str, Stream]:
     """Every aggregate of the store: its events in version order, state decoded."""
-    from adapters.store import open_app
+    from adapters.store.store import open_app
 
     app = open_app(url, schema=schema)
     try:
@@ -236,7 +236,7 @@ class Counter:
     def __init__(self, url: str) -> None:
         from sqlalchemy import create_engine
 
-        from adapters.store import normalize_url
+        from adapters.store.store import normalize_url
 
         self.engine = create_engine(normalize_url(url), pool_size=1)
 
@@ -259,7 +259,7 @@ def followers_events(url: str) -> int:
     from sqlalchemy import create_engine, text
     from sqlalchemy.pool import NullPool
 
-    from adapters.store import normalize_url
+    from adapters.store.store import normalize_url
 
     engine = create_engine(normalize_url(url), poolclass=NullPool)
     try:
@@ -278,7 +278,7 @@ def composer_events(url: str) -> int:
     from sqlalchemy import create_engine, text
     from sqlalchemy.pool import NullPool
 
-    from adapters.store import normalize_url
+    from adapters.store.store import normalize_url
 
     engine = create_engine(normalize_url(url), poolclass=NullPool)
     try:

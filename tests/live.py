@@ -421,7 +421,7 @@ class Store:
         from sqlalchemy import create_engine
         from sqlalchemy.pool import NullPool
 
-        from adapters.store import normalize_url
+        from adapters.store.store import normalize_url
 
         url = normalize_url(url)
         args = {"connect_timeout": 3} if url.startswith("postgresql") else {}

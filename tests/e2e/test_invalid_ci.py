@@ -183,7 +183,7 @@ def _old_store(db_path: Path) -> None:
     invalid today)."""
     import sqlite3
 
-    from adapters.store import open_app
+    from adapters.store.store import open_app
 
     open_app(f"sqlite:///{db_path}")  # today's tables
     rows = [json.loads(line) for line in FIXTURE.read_text().splitlines()]

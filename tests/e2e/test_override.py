@@ -3,7 +3,7 @@ promotes or holds the build whatever the policies say, and says who and why."""
 
 from __future__ import annotations
 
-from adapters.store import open_app
+from adapters.store.store import open_app
 from tests.e2e.test_gating import PROMOTED, Site
 
 

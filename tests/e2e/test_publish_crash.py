@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from adapters.store import open_app
+from adapters.store.store import open_app
 from tests.e2e.test_gating import Site
 from tests.fakekoji import FakeKojiHub
 from tests.rabbit import URL

@@ -12,7 +12,7 @@ import pytest
 from adapters import bootstrap
 from adapters.cli_gating import render_act
 from adapters.settings import Settings
-from adapters.store import open_app
+from adapters.store.store import open_app
 from domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action
 from projections.composer import COMPOSE_REQUEST, PUSH_RELEASE
 

@@ -34,7 +34,7 @@ import pika
 import pytest
 from fedora_messaging.message import Message, load_message
 
-from adapters.store import open_app
+from adapters.store.store import open_app
 from domain.application import RelengApp
 from tests.conftest import _service_missing
 from tests.live import write_fm_config

@@ -21,7 +21,7 @@ import pytest
 
 from adapters import bootstrap
 from adapters.ingest import ingest_files
-from adapters.store import open_app
+from adapters.store.store import open_app
 from adapters.view_store import SQLViewStore
 from projections.decider import Decider
 from tests.crashing import (

@@ -18,7 +18,7 @@ from adapters.envelope import to_envelope
 from adapters.ingest import to_incoming
 from adapters.policy_loader import load_policy_set
 from adapters.settings import DEFAULT_POLICIES
-from adapters.store import open_app
+from adapters.store.store import open_app
 from adapters.view_store import SQLViewStore
 from domain.application import RelengApp
 from projections.config import GatingConfig

@@ -35,7 +35,7 @@ from adapters.live.followers import (
     PostgresLeaderLock,
     leader_lock,
 )
-from adapters.store import normalize_url, open_app
+from adapters.store.store import normalize_url, open_app
 from projections.decider import Decider
 from tests.e2e.test_gating import PENDING, PROMOTED, QUARANTINE
 from tests.fakekoji import FakeKojiHub

@@ -214,7 +214,7 @@ def test_writes_are_refused_without_a_configured_token(client: TestClient) -> No
 
 @pytest.fixture
 def store_client(tmp_path: Path, rm: FakeReadModel, policies: PolicySet) -> tuple[TestClient, Any]:
-    from adapters.store import open_app
+    from adapters.store.store import open_app
 
     app = open_app(f"sqlite:///{tmp_path / 'store.db'}")
     api = create_app(rm, policies, token="s3cret", commands=StoreCommands(app, Settings()))

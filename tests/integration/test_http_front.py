@@ -35,9 +35,9 @@ from adapters.cli import main
 from adapters.cli_api import make_server
 from adapters.envelope import to_envelope
 from adapters.ingest import to_incoming
-from adapters.readmodels import Projector
 from adapters.settings import load_settings
-from adapters.store import open_app
+from adapters.store.readmodels import Projector
+from adapters.store.store import open_app
 from tests.conftest import PG_URL, REPO, _service_missing
 from tests.messages import Bus, write
 

@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.ingest import ingest_files
-from adapters.readmodels import Projector
-from adapters.store import open_app
+from adapters.store.readmodels import Projector
+from adapters.store.store import open_app
 from domain.application import RelengApp
 
 REJECTED = "domain.message:RejectedInput.Rejected"

@@ -16,7 +16,7 @@ import pytest
 import zstandard
 
 from adapters.ingest import ingest_files
-from adapters.store import open_app
+from adapters.store.store import open_app
 from domain.application import RelengApp
 
 REJECTED = "domain.message:RejectedInput.Rejected"
@@ -339,7 +339,7 @@ def test_a_store_written_before_keeps_reading(store, tmp_path):
 def test_the_read_models_project_every_odd_message(store, tmp_path):
     """What the read models read (orjson) and write (text columns; PostgreSQL refuses NUL)
     holds for every odd message: a koji tag with a NUL in its NVR, NaN, a huge integer."""
-    from adapters.readmodels import Projector
+    from adapters.store.readmodels import Projector
     from tests.integration.test_readmodels import CONFIG
 
     tag = (

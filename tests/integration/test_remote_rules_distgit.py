@@ -19,7 +19,7 @@ import pytest
 
 from adapters import audit, audit_verify, bootstrap
 from adapters.cli import main
-from adapters.store import open_app
+from adapters.store.store import open_app
 from tests.fakedistgit import FakeDistGit
 from tests.messages import Bus
 

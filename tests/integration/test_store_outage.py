@@ -12,7 +12,7 @@ from eventsourcing.persistence import OperationalError
 
 from adapters.envelope import to_envelope
 from adapters.ingest import to_incoming
-from adapters.store import open_app
+from adapters.store.store import open_app
 from domain import ids
 from tests.messages import Bus
 

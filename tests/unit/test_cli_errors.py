@@ -10,7 +10,7 @@ import pytest
 
 from adapters.cli_errors import UsageError, run_command
 from adapters.settings import SettingsError
-from adapters.store_errors import StoreMissing, remember, store_failure
+from adapters.store.store_errors import StoreMissing, remember, store_failure
 
 
 def ended(body, *, debug: bool = False) -> tuple[int, str]:
@@ -94,8 +94,8 @@ def test_opening_an_unreachable_store_raises_what_the_consumer_retries_on():
     (``adapters.live.consumer.STORAGE_ERRORS``): open_app must not turn the driver's
     error into one of ours; the command line names the store instead."""
     from adapters.live.consumer import STORAGE_ERRORS
-    from adapters.store import open_app
-    from adapters.store_errors import last_url
+    from adapters.store.store import open_app
+    from adapters.store.store_errors import last_url
 
     with pytest.raises(STORAGE_ERRORS) as caught:
         open_app("postgresql://u:pw@127.0.0.1:1/x")

@@ -20,7 +20,7 @@ from adapters.audit import MESSAGE_TOPIC, notifications
 from adapters.branches import DEFAULT_MONITORED_BRANCHES, BranchFilter
 from adapters.ingest import to_incoming
 from adapters.settings import Settings, SettingsError, settings_from
-from adapters.store import open_app
+from adapters.store.store import open_app
 from domain.message import IGNORED, RECOGNIZED
 from tests import corpus
 

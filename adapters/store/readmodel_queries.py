@@ -1,7 +1,7 @@
 """The read models' queries: ``projections.queries.ReadModel`` over the SQL tables.
 
 The decision API's hot path (``subject_facts``) is prepared driver SQL; the rest uses
-SQLAlchemy Core. Tables and the projector that fills them: ``adapters.readmodels``.
+SQLAlchemy Core. Tables and the projector that fills them: ``adapters.store.readmodels``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Connection
 
-from adapters.readmodel_tables import ReadModelTables, chunks, decode_row
+from adapters.store.readmodel_tables import ReadModelTables, chunks, decode_row
 from domain.application import RelengApp
 from domain.message import RECEIVED_TOPIC as _RECEIVED
 from policies.snapshot import ResultView, WaiverView, public_id

@@ -1,5 +1,5 @@
 """Read models in SQL: the tables and the projector that keeps them (their queries:
-``adapters.readmodel_queries``).
+``adapters.store.readmodel_queries``).
 
 The tables live beside the event store (same database, same schema), named
 ``relengotron_rm_*``. The projector follows the log page by page: it reads raw
@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from adapters.readmodel_tables import (
+from adapters.store.readmodel_tables import (
     JSON_COLUMNS,
     NAME,
     ReadModelTables,

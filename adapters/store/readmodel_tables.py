@@ -1,7 +1,7 @@
 """The read-model tables (``relengotron_rm_*``), beside the event store.
 
-Their rows are written by the projector (``adapters.readmodels``) and read by the
-queries (``adapters.readmodel_queries``). JSON columns are text, encoded with orjson.
+Their rows are written by the projector (``adapters.store.readmodels``) and read by the
+queries (``adapters.store.readmodel_queries``). JSON columns are text, encoded with orjson.
 """
 
 from __future__ import annotations

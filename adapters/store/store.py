@@ -17,7 +17,7 @@ from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from adapters.persistence import SQLStreamReader
-from adapters.store_errors import StoreError, StoreMissing, mask_url, remember, store_failure
+from adapters.store.store_errors import StoreError, StoreMissing, mask_url, remember, store_failure
 from domain.application import RelengApp
 
 DEFAULT_DIR = ".relengotron"
