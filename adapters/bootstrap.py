@@ -22,7 +22,7 @@ from projections.decider import Decider, DeciderReport
 
 if TYPE_CHECKING:
     from adapters.artifacts.kinds import ArtifactKind
-    from adapters.koji_gateway import KojiGateway
+    from adapters.koji.koji_gateway import KojiGateway
 
 
 def settings(config: str | None = None) -> Settings:
@@ -119,7 +119,7 @@ def composer(app: RelengApp, cfg: Settings) -> Composer:
 def koji_gateway(cfg: Settings) -> KojiGateway | None:
     if not cfg.koji.hub:
         return None
-    from adapters.koji_gateway import KojiGateway
+    from adapters.koji.koji_gateway import KojiGateway
 
     return KojiGateway(
         cfg.koji.hub,

@@ -11,7 +11,7 @@ from typing import Any
 from adapters import bootstrap
 from adapters.cli_errors import UsageError
 from adapters.effector import ActReport
-from adapters.koji_gateway import FAILED, TRANSIENT
+from adapters.koji.koji_gateway import FAILED, TRANSIENT
 from adapters.settings import Settings
 from adapters.store.store import shown_url
 from domain import gating

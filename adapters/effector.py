@@ -23,7 +23,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from adapters.koji_gateway import (
+from adapters.koji.koji_gateway import (
     ALREADY,
     FAILED,
     GONE,

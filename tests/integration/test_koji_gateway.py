@@ -10,8 +10,8 @@ from typing import Any
 import koji
 import pytest
 
-from adapters import koji_gateway as kg
-from adapters.koji_gateway import ALREADY, FAILED, GONE, MOVED, TRANSIENT, WOULD_MOVE
+from adapters.koji import koji_gateway as kg
+from adapters.koji.koji_gateway import ALREADY, FAILED, GONE, MOVED, TRANSIENT, WOULD_MOVE
 from tests.fakekoji import FakeKojiHub
 
 PENDING, RAWHIDE = "rawhide-pending", "rawhide"
