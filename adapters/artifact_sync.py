@@ -21,8 +21,8 @@ from typing import Any
 from adapters.artifacts.definitions import Definition, load_definitions
 from adapters.artifacts.kinds import ArtifactKind
 from adapters.effector import utc_now
-from adapters.envelope import to_envelope
-from adapters.ingest import to_incoming
+from adapters.ingest.envelope import to_envelope
+from adapters.ingest.ingest import to_incoming
 from adapters.manifests import Manifest, RepoMetadata
 from adapters.rpms_json import parse_rpms_json
 from domain.application import RelengApp

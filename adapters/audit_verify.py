@@ -27,8 +27,8 @@ from typing import Any
 
 from adapters import bootstrap
 from adapters.audit import MESSAGE_TOPIC, fields, notifications
-from adapters.branches import BranchFilter, recorded_as_not_monitored
-from adapters.ingest import to_incoming
+from adapters.ingest.branches import BranchFilter, recorded_as_not_monitored
+from adapters.ingest.ingest import to_incoming
 from adapters.settings import Settings
 from adapters.store.store import open_app
 from adapters.translate import Envelope

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from adapters import remote_rule_fetch
-from adapters.branches import BranchFilter
 from adapters.effector import Effector
-from adapters.ingest import IngestSummary, Progress, ingest_files
+from adapters.ingest.branches import BranchFilter
+from adapters.ingest.ingest import IngestSummary, Progress, ingest_files
 from adapters.policy_loader import load_policy_set
 from adapters.settings import Settings, database_url, load_settings
 from adapters.store.store import open_app
@@ -293,8 +293,8 @@ def record_input(app: RelengApp, topic: str, key: str, body: dict[str, Any], sou
     """Record one message of our own (sent now, by the wall clock: an input, like a
     message from the bus), the same way ingest records one. Returns its key."""
     from adapters.effector import utc_now
-    from adapters.envelope import to_envelope
-    from adapters.ingest import to_incoming
+    from adapters.ingest.envelope import to_envelope
+    from adapters.ingest.ingest import to_incoming
 
     record = {"topic": topic, "id": key, "headers": {"sent-at": utc_now()}, "body": body}
     app.record([to_incoming(to_envelope(record), source=source)])

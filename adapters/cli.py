@@ -12,7 +12,7 @@ from typing import Any
 
 from adapters import bootstrap, cli_api, cli_artifacts, cli_audit, cli_gating, cli_live, cli_project
 from adapters.cli_errors import EXIT_OK, EXIT_USAGE, UsageError, run_command
-from adapters.ingest import IngestSummary
+from adapters.ingest.ingest import IngestSummary
 from adapters.store.store import shown_url
 
 EXIT_REJECTED = 1

@@ -13,8 +13,8 @@ from typing import Any
 from adapters import audit, audit_asof, audit_verify, bootstrap
 from adapters.cli_gating import build_status, render_status
 from adapters.effector import utc_now
-from adapters.envelope import to_envelope
-from adapters.ingest import to_incoming
+from adapters.ingest.envelope import to_envelope
+from adapters.ingest.ingest import to_incoming
 from adapters.store.store import shown_url
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2

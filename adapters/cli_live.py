@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from adapters import bootstrap
-from adapters.branches import BranchFilter
+from adapters.ingest.branches import BranchFilter
 from adapters.settings import Settings, database_url
 
 if TYPE_CHECKING:

@@ -27,8 +27,8 @@ from adapters import bootstrap
 from adapters.cli import render_summary
 from adapters.cli_gating import build_status
 from adapters.effector import pending_actions
-from adapters.envelope import to_envelope
-from adapters.ingest import to_incoming
+from adapters.ingest.envelope import to_envelope
+from adapters.ingest.ingest import to_incoming
 from adapters.store.store import DEFAULT_DIR, normalize_url
 from domain.application import RelengApp
 from domain.outbox import KOJI_MOVE

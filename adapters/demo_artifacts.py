@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from adapters import bootstrap
 from adapters.artifact_sync import sync_definitions
 from adapters.effector import Effector
-from adapters.envelope import to_envelope
-from adapters.ingest import to_incoming
+from adapters.ingest.envelope import to_envelope
+from adapters.ingest.ingest import to_incoming
 from adapters.koji.koji_gateway import MOVED, WOULD_MOVE, Move, MoveResult
 from adapters.settings import Settings
 from domain.application import RelengApp

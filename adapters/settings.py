@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.branches import DEFAULT_MONITORED_BRANCHES, BranchFilter
+from adapters.ingest.branches import DEFAULT_MONITORED_BRANCHES, BranchFilter
 from adapters.koji.koji_gateway import KojiAuth
 from adapters.koji.koji_profile import KojiProfile, KojiProfileError, read_profile
 from adapters.store.store import default_url, normalize_url

@@ -44,8 +44,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.envelope import to_envelope
-from adapters.ingest import to_incoming
+from adapters.ingest.envelope import to_envelope
+from adapters.ingest.ingest import to_incoming
 from adapters.progress import ProgressBar
 from adapters.store.readmodels import Projector
 from adapters.store.store import open_app

@@ -95,8 +95,8 @@ def activate_policies(app: Any, config: Path) -> None:
     (``bootstrap.sync_policies``), under a fixed key and time instead of a random one
     and the wall clock, so a clean store and a crashed one hold the same input."""
     from adapters import bootstrap
-    from adapters.envelope import to_envelope
-    from adapters.ingest import to_incoming
+    from adapters.ingest.envelope import to_envelope
+    from adapters.ingest.ingest import to_incoming
 
     cfg = bootstrap.settings(str(config))
     policies = bootstrap.policy_set(cfg)

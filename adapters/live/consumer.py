@@ -49,9 +49,9 @@ from fedora_messaging.exceptions import Nack
 from fedora_messaging.message import Message
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.branches import BranchFilter
-from adapters.envelope import NotAMessage, to_envelope
-from adapters.ingest import to_incoming
+from adapters.ingest.branches import BranchFilter
+from adapters.ingest.envelope import NotAMessage, to_envelope
+from adapters.ingest.ingest import to_incoming
 from domain.application import RelengApp
 from domain.message import UNRECOGNIZED
 from domain.safe_text import MAX_DEPTH, ORIGINAL, TooDeep, store_safe
@@ -247,7 +247,7 @@ def jsonable(value: Any) -> Any:
 
 
 def message_record(message: Message) -> dict[str, Any]:
-    """A fedora-messaging message as the record ``adapters.envelope`` reads (the
+    """A fedora-messaging message as the record ``adapters.ingest.envelope`` reads (the
     fedora-messaging ``dumps`` format: topic, id, headers, body)."""
     return {
         "topic": message.topic,

@@ -4,8 +4,8 @@ explain, as-of, and verify (whose replay store is always a temporary SQLite file
 from __future__ import annotations
 
 from adapters import audit, audit_asof, audit_verify, bootstrap
-from adapters.envelope import to_envelope
-from adapters.ingest import to_incoming
+from adapters.ingest.envelope import to_envelope
+from adapters.ingest.ingest import to_incoming
 from domain.application import RelengApp
 from tests.messages import Bus
 

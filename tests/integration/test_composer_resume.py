@@ -29,7 +29,7 @@ import pytest
 
 from adapters import bootstrap
 from adapters.artifact_sync import sync_definitions
-from adapters.ingest import ingest_files
+from adapters.ingest.ingest import ingest_files
 from adapters.store.store import open_app
 from adapters.view_store import SQLViewStore
 from projections.composer import Composer

@@ -491,7 +491,7 @@ def test_missing_fm_config_is_a_usage_error(
 def test_example_config_binds_every_translated_family(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every message of the sample streams and the shared corpus that a translator turns
     into facts, on a production topic, is routed to the example queue."""
-    from adapters.envelope import NotAMessage, to_envelope
+    from adapters.ingest.envelope import NotAMessage, to_envelope
     from adapters.translate import translate
     from tests.conftest import CORPUS
 

@@ -14,8 +14,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.envelope import to_envelope
-from adapters.ingest import to_incoming
+from adapters.ingest.envelope import to_envelope
+from adapters.ingest.ingest import to_incoming
 from adapters.policy_loader import load_policy_set
 from adapters.settings import DEFAULT_POLICIES
 from adapters.store.store import open_app

@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine
 
 from adapters import bootstrap
-from adapters.envelope import to_envelope
-from adapters.ingest import to_incoming
+from adapters.ingest.envelope import to_envelope
+from adapters.ingest.ingest import to_incoming
 from adapters.live.followers import (
     CommitWakeups,
     FileLeaderLock,

@@ -33,8 +33,8 @@ from fastapi.testclient import TestClient
 
 from adapters.cli import main
 from adapters.cli_api import make_server
-from adapters.envelope import to_envelope
-from adapters.ingest import to_incoming
+from adapters.ingest.envelope import to_envelope
+from adapters.ingest.ingest import to_incoming
 from adapters.settings import load_settings
 from adapters.store.readmodels import Projector
 from adapters.store.store import open_app

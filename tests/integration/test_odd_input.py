@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import zstandard
 
-from adapters.ingest import ingest_files
+from adapters.ingest.ingest import ingest_files
 from adapters.store.store import open_app
 from domain.application import RelengApp
 
@@ -415,7 +415,7 @@ def test_odd_elements_of_a_json_array(store, tmp_path):
 def test_a_message_no_store_can_hold_costs_no_neighbour_even_past_the_reader(store):
     """The safety net: a message built without the reader (surrogates in its body)
     fails its batch; the rest is recorded one at a time and it is kept as rejected."""
-    from adapters.ingest import Ingestor
+    from adapters.ingest.ingest import Ingestor
     from domain.values import IncomingMessage
 
     ing = Ingestor(store, batch_size=10)

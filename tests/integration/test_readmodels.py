@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from adapters.cli_gating import build_status
-from adapters.envelope import to_envelope
 from adapters.http.decision_request import decide
-from adapters.ingest import to_incoming
+from adapters.ingest.envelope import to_envelope
+from adapters.ingest.ingest import to_incoming
 from adapters.store.readmodel_queries import SQLReadModel
 from adapters.store.readmodel_tables import ReadModelTables
 from adapters.store.readmodels import Projector

@@ -17,8 +17,8 @@ import pytest
 
 from adapters import audit_verify, bootstrap
 from adapters.audit import MESSAGE_TOPIC, notifications
-from adapters.branches import DEFAULT_MONITORED_BRANCHES, BranchFilter
-from adapters.ingest import to_incoming
+from adapters.ingest.branches import DEFAULT_MONITORED_BRANCHES, BranchFilter
+from adapters.ingest.ingest import to_incoming
 from adapters.settings import Settings, SettingsError, settings_from
 from adapters.store.store import open_app
 from domain.message import IGNORED, RECOGNIZED

@@ -3,7 +3,7 @@
 One transaction per batch of messages. Lines that are not messages are kept
 as rejected input and named, one record per line (a rerun writes none again and
 counts them as duplicates); the rest of the file is still ingested. Whatever the
-input, no exception: see ``adapters.reader`` and ``domain.safe_text``.
+input, no exception: see ``adapters.ingest.reader`` and ``domain.safe_text``.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.branches import BranchFilter
-from adapters.envelope import NotAMessage, to_envelope
-from adapters.reader import InputFile, Item
+from adapters.ingest.branches import BranchFilter
+from adapters.ingest.envelope import NotAMessage, to_envelope
+from adapters.ingest.reader import InputFile, Item
 from adapters.translate import FAMILIES, Envelope, translate
 from domain import ids
 from domain.application import RelengApp
