@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from adapters import remote_rule_fetch
 from adapters.effector import Effector
 from adapters.ingest.branches import BranchFilter
 from adapters.ingest.ingest import IngestSummary, Progress, ingest_files
-from adapters.policy_loader import load_policy_set
+from adapters.rules import remote_rule_fetch
+from adapters.rules.policy_loader import load_policy_set
 from adapters.settings import Settings, database_url, load_settings
 from adapters.store.store import open_app
 from adapters.view_store import SQLViewStore

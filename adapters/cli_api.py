@@ -57,7 +57,7 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
 
 def _remote_rules(store: Any, cfg: Any) -> Any:
     """gating.yaml for the decision API's RemoteRules (read from the log, fetched once)."""
-    from adapters.remote_rule_source import StoreRemoteRules
+    from adapters.rules.remote_rule_source import StoreRemoteRules
 
     return StoreRemoteRules(store, cfg)
 
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int | None:
 def cmd_validate_gating_yaml(args: argparse.Namespace) -> int:
     """0: All OK; 1: Greenwave would refuse the file or warn about it; 2: the file (or
     the parent policies) cannot be read."""
-    from adapters.remote_rule_yaml import ALL_OK, gating_yaml_check
+    from adapters.rules.remote_rule_yaml import ALL_OK, gating_yaml_check
     from policies.spec import PolicyError
 
     try:

@@ -107,7 +107,7 @@ class ApiSettings:
 
 @dataclass(frozen=True)
 class RemoteRuleSettings:
-    """``[gating.remote_rules]``: fetching gating.yaml (adapters/remote_rule_fetch.py)."""
+    """``[gating.remote_rules]``: fetching gating.yaml (adapters/rules/remote_rule_fetch.py)."""
 
     timeout: float = 30.0  # Greenwave's REMOTE_RULE_GIT_TIMEOUT
     retries: int = 3  # attempts per fetch

@@ -40,7 +40,7 @@ from adapters.http.decision_request import decide, parse_when
 from adapters.http.front import Decisions, Front, unavailable
 from adapters.http.guard import describe
 from adapters.http.metrics import Metrics
-from adapters.remote_rule_yaml import gating_yaml_check
+from adapters.rules.remote_rule_yaml import gating_yaml_check
 from adapters.settings import ApiSettings
 from policies.spec import PolicySet
 from projections.decision_api import DecisionService, policy_json
@@ -140,7 +140,7 @@ def create_app(
         read_model,
         policy_set_provider,
         overdue_after=timedelta(hours=settings.overdue_hours),
-        remote=remote,  # gating.yaml (RemoteRule): adapters/remote_rule_source.py
+        remote=remote,  # gating.yaml (RemoteRule): adapters/rules/remote_rule_source.py
     )
     version = _version()
 

@@ -15,7 +15,7 @@ import pytest
 
 from adapters.cli import main
 from adapters.demo import run_demo
-from adapters.policy_loader import load_policy_set
+from adapters.rules.policy_loader import load_policy_set
 from adapters.store.store import open_app
 from domain import ids
 from projections.config import GatingConfig

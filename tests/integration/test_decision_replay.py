@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from adapters.ingest.envelope import to_envelope
 from adapters.ingest.ingest import to_incoming
-from adapters.policy_loader import load_policy_set
+from adapters.rules.policy_loader import load_policy_set
 from adapters.settings import DEFAULT_POLICIES
 from adapters.store.store import open_app
 from adapters.view_store import SQLViewStore

@@ -31,7 +31,7 @@ from adapters.cli import main
 from adapters.http.decision_request import decide
 from adapters.ingest.envelope import to_envelope
 from adapters.ingest.ingest import to_incoming
-from adapters.policy_loader import load_policy_set
+from adapters.rules.policy_loader import load_policy_set
 from adapters.settings import DEFAULT_POLICIES
 from adapters.store.readmodel_queries import SQLReadModel
 from adapters.store.readmodels import Projector

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from adapters import bootstrap
 from adapters.http.app import create_app
 from adapters.http.commands import StoreCommands
-from adapters.policy_loader import load_policy_set
+from adapters.rules.policy_loader import load_policy_set
 from adapters.settings import ApiSettings, Settings
 from policies.spec import PolicySet
 from tests.fakes import FakeReadModel

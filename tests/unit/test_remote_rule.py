@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from adapters.policy_loader import load_policy_set, load_policy_text
-from adapters.remote_rule_yaml import (
+from adapters.rules.policy_loader import load_policy_set, load_policy_text
+from adapters.rules.remote_rule_yaml import (
     GatingYamlError,
     load_remote_policies,
     validate_gating_yaml,

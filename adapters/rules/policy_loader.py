@@ -20,7 +20,7 @@ from pathlib import Path
 import dateutil.parser
 import yaml
 
-from adapters.remote_rule_yaml import read_remote_rule_node
+from adapters.rules.remote_rule_yaml import read_remote_rule_node
 from policies.spec import (
     GREENWAVE_RULE_TAGS,
     OBSOLETE_RULE_TAGS,
@@ -335,7 +335,7 @@ class _Reader:
             raise self.error(f"!{tag} is not supported here: {UNSUPPORTED_RULE_TAGS[tag]}", node)
         if tag in OBSOLETE_RULE_TAGS:  # Greenwave's ObsoleteRule message, word for word
             raise self.error(f"!{tag} is obsolete. {OBSOLETE_RULE_TAGS[tag]}", node)
-        if tag == "RemoteRule":  # its keys are not strings: adapters/remote_rule_yaml.py
+        if tag == "RemoteRule":  # its keys are not strings: adapters/rules/remote_rule_yaml.py
             return read_remote_rule_node(node, self.error)
         cls = rule_class(tag)
         if cls is None:

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 #: The shipped definitions.
-SUBJECT_TYPES_DIR = Path(__file__).resolve().parents[1] / "config" / "subject_types"
+SUBJECT_TYPES_DIR = Path(__file__).resolve().parents[2] / "config" / "subject_types"
 
 
 class SubjectTypeError(ValueError):

@@ -1,6 +1,6 @@
 """What the decision API's RemoteRules read: the build's dist-git source and the
 gating.yaml files recorded in the log, fetched (and recorded) the first time a decision
-needs one (``adapters/remote_rule_fetch.py``). Point reads of two aggregates per subject:
+needs one (``adapters/rules/remote_rule_fetch.py``). Point reads of two aggregates per subject:
 the build's events (its ``source``) and each file's ``RemoteRuleFile`` stream."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from adapters.remote_rule_fetch import fetch, record
+from adapters.rules.remote_rule_fetch import fetch, record
 from adapters.settings import Settings
 from domain import ids, topics
 from domain.application import RelengApp

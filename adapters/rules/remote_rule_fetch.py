@@ -26,7 +26,7 @@ import requests
 import urllib3
 from eventsourcing.application import AggregateNotFoundError
 
-from adapters.remote_rule_yaml import GatingYamlError, load_remote_policies
+from adapters.rules.remote_rule_yaml import GatingYamlError, load_remote_policies
 from adapters.settings import RemoteRuleSettings
 from domain.application import RelengApp
 from domain.remote_rules import (
