@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from adapters.effector import Effector
+from adapters.effects.effector import Effector
 from adapters.ingest.branches import BranchFilter
 from adapters.ingest.ingest import IngestSummary, Progress, ingest_files
 from adapters.rules import remote_rule_fetch
@@ -133,13 +133,13 @@ def koji_gateway(cfg: Settings) -> KojiGateway | None:
 
 
 def compose_effects(cfg: Settings, koji: KojiGateway | None) -> Any:
-    from adapters.compose_backends import (
+    from adapters.effects.compose_backends import (
         CommandBackend,
         ComposeBackend,
         KojiTaskBackend,
         OdcsBackend,
     )
-    from adapters.compose_effects import ComposeEffects
+    from adapters.effects.compose_effects import ComposeEffects
 
     c = cfg.compose
     backends: dict[str, ComposeBackend] = {}
@@ -158,7 +158,7 @@ def compose_effects(cfg: Settings, koji: KojiGateway | None) -> Any:
 
 
 def effector(app: RelengApp, cfg: Settings, *, scan: Any = None) -> Effector:
-    """The effector; ``scan`` (``adapters.effector.PendingScan``) keeps its place in the
+    """The effector; ``scan`` (``adapters.effects.effector.PendingScan``) keeps its place in the
     log between runs, for a process that acts again and again."""
     koji = koji_gateway(cfg)
     publisher = factory = None
@@ -292,7 +292,7 @@ OVERRIDE_ACTIONS = ("promote", "hold", "release")
 def record_input(app: RelengApp, topic: str, key: str, body: dict[str, Any], source: str) -> str:
     """Record one message of our own (sent now, by the wall clock: an input, like a
     message from the bus), the same way ingest records one. Returns its key."""
-    from adapters.effector import utc_now
+    from adapters.effects.effector import utc_now
     from adapters.ingest.envelope import to_envelope
     from adapters.ingest.ingest import to_incoming
 

@@ -95,7 +95,7 @@ def _print(args: argparse.Namespace, data: Any, text: str) -> None:
 
 def cmd_artifacts(args: argparse.Namespace) -> int:
     if args.action == "sync":
-        from adapters.artifact_sync import sync_definitions
+        from adapters.artifacts.artifact_sync import sync_definitions
         from adapters.artifacts.definitions import DefinitionError
 
         cfg = bootstrap.settings(args.config)
@@ -287,8 +287,8 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 def cmd_manifest(args: argparse.Namespace) -> int:
-    from adapters import artifact_sync
-    from adapters.manifests import ManifestError
+    from adapters.artifacts import artifact_sync
+    from adapters.artifacts.manifests import ManifestError
 
     cfg, app, view = _view(args, create=True)
     try:

@@ -12,7 +12,7 @@ from typing import Any
 
 from adapters import audit, audit_asof, audit_verify, bootstrap
 from adapters.cli_gating import build_status, render_status
-from adapters.effector import utc_now
+from adapters.effects.effector import utc_now
 from adapters.ingest.envelope import to_envelope
 from adapters.ingest.ingest import to_incoming
 from adapters.store.store import shown_url

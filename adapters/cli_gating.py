@@ -10,7 +10,7 @@ from typing import Any
 
 from adapters import bootstrap
 from adapters.cli_errors import UsageError
-from adapters.effector import ActReport
+from adapters.effects.effector import ActReport
 from adapters.koji.koji_gateway import FAILED, TRANSIENT
 from adapters.settings import Settings
 from adapters.store.store import shown_url

@@ -26,7 +26,7 @@ from typing import Any
 from adapters import bootstrap
 from adapters.cli import render_summary
 from adapters.cli_gating import build_status
-from adapters.effector import pending_actions
+from adapters.effects.effector import pending_actions
 from adapters.ingest.envelope import to_envelope
 from adapters.ingest.ingest import to_incoming
 from adapters.store.store import DEFAULT_DIR, normalize_url

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from adapters import bootstrap
-from adapters.artifact_sync import sync_definitions
-from adapters.effector import Effector
+from adapters.artifacts.artifact_sync import sync_definitions
+from adapters.effects.effector import Effector
 from adapters.ingest.envelope import to_envelope
 from adapters.ingest.ingest import to_incoming
 from adapters.koji.koji_gateway import MOVED, WOULD_MOVE, Move, MoveResult

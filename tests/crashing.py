@@ -118,11 +118,11 @@ def activate_policies(app: Any, config: Path) -> None:
 
 def artifact_messages(directory: Path) -> list[dict[str, Any]]:
     """The ``relengotron.artifact.defined`` messages ``relengotron artifacts sync``
-    records for ``directory`` (``adapters.artifact_sync``), sent at a fixed time
+    records for ``directory`` (``adapters.artifacts.artifact_sync``), sent at a fixed time
     instead of the wall clock's, so a clean store and a crashed one hold the same
     input (the composer's clock is message time)."""
     from adapters import bootstrap
-    from adapters.artifact_sync import _defined
+    from adapters.artifacts.artifact_sync import _defined
     from adapters.artifacts.definitions import load_definitions
 
     out = []
@@ -136,7 +136,7 @@ def artifact_messages(directory: Path) -> list[dict[str, Any]]:
 
 Stream = list[tuple[int, str, dict[str, Any]]]
 
-# Written by the effector, whose clock is the wall clock (``adapters.effector``).
+# Written by the effector, whose clock is the wall clock (``adapters.effects.effector``).
 EFFECTOR_TOPICS = ("domain.outbox:Action.Completed", "domain.outbox:Action.Attempted")
 
 

@@ -42,7 +42,7 @@ from psycopg import sql
 from sqlalchemy.engine import Connection, Engine
 
 from adapters import bootstrap
-from adapters.effector import PendingScan
+from adapters.effects.effector import PendingScan
 from adapters.settings import Settings
 from domain.application import RelengApp
 

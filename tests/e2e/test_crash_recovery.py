@@ -83,7 +83,7 @@ DEFINITIONS = """
 """.replace("LOW", ", ".join(f"crash{p:02d}" for p in range(30))).replace(
     "HIGH", ", ".join(f"crash{p:02d}" for p in range(30, 60))
 )
-# A compose backend that answers as one does (``adapters.compose_backends``).
+# A compose backend that answers as one does (``adapters.effects.compose_backends``).
 BACKEND = """
 import json, sys
 order = json.load(sys.stdin)

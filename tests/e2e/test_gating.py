@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.cli import main
-from adapters.effector import pending_actions
+from adapters.effects.effector import pending_actions
 from adapters.store.store import open_app
 from tests.fakekoji import FakeKojiHub
 from tests.messages import BATCH_TESTCASE, Bus, write

@@ -53,7 +53,7 @@ def test_every_action_kind_renders(outbox, dry_run):
 
 def test_an_unknown_kind_still_renders():
     row = {"action": "x:1", "kind": "future.thing", "outcome": "not-configured", "detail": "?"}
-    from adapters.effector import ActReport
+    from adapters.effects.effector import ActReport
 
     text = render_act(ActReport(dry_run=True, pending=[row]))
     assert "future.thing x:1" in text

@@ -11,7 +11,7 @@ from typing import Any
 
 import productmd.rpms
 
-from adapters.manifests import (
+from adapters.artifacts.manifests import (
     Manifest,
     ManifestError,
     Versions,

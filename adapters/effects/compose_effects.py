@@ -1,7 +1,7 @@
 """The effector's compose side: compose requests and push release steps.
 
 ``compose.request`` actions go to the backend the order names (``koji``,
-``odcs`` or ``command``, see ``adapters.compose_backends``) through the
+``odcs`` or ``command``, see ``adapters.effects.compose_backends``) through the
 artifact kind's plugin; ``push.release`` runs the configured release command
 ("sync bits live"). Outcomes are recorded on the action; the composer reads
 them (and the backends' own completion messages) to move composes and pushes on.
@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from adapters.artifacts.kinds import ArtifactKind
-from adapters.compose_backends import (
+from adapters.effects.compose_backends import (
     EX_TEMPFAIL,
     FAILED,
     TRANSIENT,

@@ -20,11 +20,11 @@ from typing import Any
 
 from adapters.artifacts.definitions import Definition, load_definitions
 from adapters.artifacts.kinds import ArtifactKind
-from adapters.effector import utc_now
+from adapters.artifacts.manifests import Manifest, RepoMetadata
+from adapters.artifacts.rpms_json import parse_rpms_json
+from adapters.effects.effector import utc_now
 from adapters.ingest.envelope import to_envelope
 from adapters.ingest.ingest import to_incoming
-from adapters.manifests import Manifest, RepoMetadata
-from adapters.rpms_json import parse_rpms_json
 from domain.application import RelengApp
 from projections.artifacts import ArtifactView
 

@@ -56,7 +56,7 @@ class PublisherPort(Protocol):
 
 
 class ComposePort(Protocol):
-    """Compose requests and release steps (``adapters.compose_effects``)."""
+    """Compose requests and release steps (``adapters.effects.compose_effects``)."""
 
     def run(
         self, actions: Sequence[Action], *, dry_run: bool, at: Callable[[], str]

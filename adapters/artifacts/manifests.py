@@ -2,7 +2,7 @@
 
 * ``RepoMetadata``: a repository's ``primary.xml`` in a libsolv pool; an artifact defined
   by top-level package names gets its depsolved closure (``dnf install`` on an empty root).
-* ``adapters.rpms_json.parse_rpms_json``: the rpms a productmd compose shipped
+* ``adapters.artifacts.rpms_json.parse_rpms_json``: the rpms a productmd compose shipped
   (``metadata/rpms.json``), read and validated by ``productmd``.
 
 A ``Manifest`` maps *source* package names to their NVR (no epoch), what gating decides
