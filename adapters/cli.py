@@ -107,7 +107,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "events":
         return cmd_events(args)
     if args.command == "demo":
-        from adapters.demo import run_demo
+        from adapters.demo.demo import run_demo
 
         return run_demo(args.db, fresh=not args.keep)
     for commands in (cli_gating, cli_artifacts, cli_project, cli_audit, cli_api, cli_live):
@@ -192,7 +192,7 @@ def render_summary(s: IngestSummary) -> str:
 
 def cmd_events(args: argparse.Namespace) -> int:
     if args.invalid:
-        from adapters.invalid_inputs import invalid_messages, render_invalid
+        from adapters.audit.invalid_inputs import invalid_messages, render_invalid
 
         app = bootstrap.application(args.db, bootstrap.settings(args.config), create=False)
         rows = invalid_messages(app)

@@ -10,7 +10,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from adapters import audit, audit_asof, audit_verify, bootstrap
+from adapters import bootstrap
+from adapters.audit import audit, audit_asof, audit_verify
 from adapters.cli_gating import build_status, render_status
 from adapters.effects.effector import utc_now
 from adapters.ingest.envelope import to_envelope

@@ -3,7 +3,8 @@ explain, as-of, and verify (whose replay store is always a temporary SQLite file
 
 from __future__ import annotations
 
-from adapters import audit, audit_asof, audit_verify, bootstrap
+from adapters import bootstrap
+from adapters.audit import audit, audit_asof, audit_verify
 from adapters.ingest.envelope import to_envelope
 from adapters.ingest.ingest import to_incoming
 from domain.application import RelengApp

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from adapters import audit, audit_verify, bootstrap
+from adapters import bootstrap
+from adapters.audit import audit, audit_verify
 from adapters.cli import main
 from adapters.store.store import open_app
 from tests.fakedistgit import FakeDistGit

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from adapters import audit_verify, bootstrap
-from adapters.audit import MESSAGE_TOPIC, notifications
+from adapters import bootstrap
+from adapters.audit import audit_verify
+from adapters.audit.audit import MESSAGE_TOPIC, notifications
 from adapters.ingest.branches import DEFAULT_MONITORED_BRANCHES, BranchFilter
 from adapters.ingest.ingest import to_incoming
 from adapters.settings import Settings, SettingsError, settings_from

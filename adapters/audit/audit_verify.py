@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters import bootstrap
-from adapters.audit import MESSAGE_TOPIC, fields, notifications
+from adapters.audit.audit import MESSAGE_TOPIC, fields, notifications
 from adapters.ingest.branches import BranchFilter, recorded_as_not_monitored
 from adapters.ingest.ingest import to_incoming
 from adapters.settings import Settings

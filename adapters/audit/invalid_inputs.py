@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.audit import notifications
+from adapters.audit.audit import notifications
 from domain.application import RelengApp
 from domain.message import INVALID, RECEIVED_TOPIC
 

@@ -11,7 +11,7 @@ check request (``rpm`` is the culprit) until the culprit is found.
 
 No koji and no broker are needed: the koji moves and bus messages wait in the
 outbox, where ``relengotron act`` (with ``[koji] hub`` set) carries them out.
-Then (``adapters.demo_artifacts``) the artifact definitions are recorded, the
+Then (``adapters.demo.demo_artifacts``) the artifact definitions are recorded, the
 demo plays koji and the compose backends, and the composer's plan for the
 promoted batch unfolds: affected artifacts, parents first.
 """
@@ -34,7 +34,7 @@ from domain.application import RelengApp
 from domain.outbox import KOJI_MOVE
 from projections.decider import Decider
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "config" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
 SAMPLE = EXAMPLES / "sample-stream.jsonl"
 BISECTION = EXAMPLES / "sample-bisection.jsonl"
 CULPRIT = "rpm-6.0.1-1.fc44"
@@ -58,7 +58,7 @@ def run_demo(db: str | None, *, fresh: bool = True) -> int:
     print(f"== Policies: {cfg.policies} (hash {decider.policies.content_hash[:19]}...)")
     if bootstrap.sync_policies(app, cfg, decider.policies, username="demo"):
         print("   recorded in the log as relengotron.policy.activated (replays use it)")
-    from adapters.demo_artifacts import record_definitions, run_artifacts
+    from adapters.demo.demo_artifacts import record_definitions, run_artifacts
 
     record_definitions(app, cfg)
     print(f"== Night one: ingesting {SAMPLE.name} (real message shapes from the Fedora bus)\n")
