@@ -44,9 +44,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from adapters.cli.progress import ProgressBar
 from adapters.ingest.envelope import to_envelope
 from adapters.ingest.ingest import to_incoming
-from adapters.progress import ProgressBar
 from adapters.store.readmodels import Projector
 from adapters.store.store import open_app
 from projections.config import GatingConfig

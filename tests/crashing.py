@@ -304,7 +304,7 @@ def last_position(url: str) -> int:
 
 
 def command(*argv: str) -> list[str]:
-    return [sys.executable, "-m", "adapters.cli", *argv]
+    return [sys.executable, "-m", "adapters.cli.main", *argv]
 
 
 @dataclass

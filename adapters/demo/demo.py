@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from adapters import bootstrap
-from adapters.cli import render_summary
-from adapters.cli_gating import build_status
+from adapters.cli.cli_gating import build_status
+from adapters.cli.main import render_summary
 from adapters.effects.effector import pending_actions
 from adapters.ingest.envelope import to_envelope
 from adapters.ingest.ingest import to_incoming

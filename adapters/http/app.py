@@ -1,5 +1,5 @@
 """The HTTP API (``relengotron serve``): Greenwave's decision API, our read API and a few
-authenticated writes. ``create_app`` builds it from ports; ``adapters.cli_api`` wires it.
+authenticated writes. ``create_app`` builds it from ports; ``adapters.cli.cli_api`` wires it.
 
 * ``POST /api/v1.0/decision`` is Greenwave's, answered by
   :class:`projections.decision_api.DecisionService` from the raw body (no FastAPI body

@@ -202,7 +202,7 @@ def open_app(
         raise StoreURLError(f"not a database URL: {mask_url(url)}") from None
     # The driver's own errors go on as they are: long-running processes (consume, the
     # followers) retry on them; the command line names the store (``remember``ed above)
-    # when one ends a command (``adapters.cli_errors``).
+    # when one ends a command (``adapters.cli.cli_errors``).
 
 
 def shown_url(app: RelengApp) -> str:

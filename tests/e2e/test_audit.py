@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from adapters.cli import main
+from adapters.cli.main import main
 from adapters.demo.demo import run_demo
 from adapters.rules.policy_loader import load_policy_set
 from adapters.store.store import open_app

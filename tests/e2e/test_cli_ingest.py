@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.cli import main
+from adapters.cli.main import main
 from adapters.translate import FAMILIES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -156,7 +156,7 @@ def test_formats_array_datagrepper_gzip_and_stdin(capsys, tmp_path, store_url, c
     env = {**os.environ, "RELENGOTRON_DB": store_url}
     body = "\n".join(json.dumps(r) for r in records[9:]) + "\n"
     proc = subprocess.run(
-        [sys.executable, "-m", "adapters.cli", "ingest", "--json", "-"],
+        [sys.executable, "-m", "adapters.cli.main", "ingest", "--json", "-"],
         input=body,
         capture_output=True,
         text=True,

@@ -1,6 +1,6 @@
 """Crash anywhere, recover to the same log: ``ingest``, ``decide`` and ``act`` killed (issue 14).
 
-Real processes (``python -m adapters.cli``), killed with SIGKILL at seeded random points
+Real processes (``python -m adapters.cli.main``), killed with SIGKILL at seeded random points
 (aimed at random positions of the work still to do by polling the store, or at random
 moments), restarted until they finish. The store they leave is compared with a clean
 run's — every aggregate's event stream, version by version, state decoded

@@ -96,7 +96,7 @@ def test_an_invalid_pass_after_a_failure_keeps_the_failure(site: Site) -> None:
 
 
 def _human(site: Site, *argv: str) -> tuple[int, str]:
-    from adapters.cli import main
+    from adapters.cli.main import main
 
     site.capsys.readouterr()
     code = main([*argv, "--db", site.db, "--config", str(site.config)])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from adapters import bootstrap
-from adapters.cli_gating import render_act
+from adapters.cli.cli_gating import render_act
 from adapters.settings import Settings
 from adapters.store.store import open_app
 from domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action

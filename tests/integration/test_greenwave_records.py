@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from adapters.cli import main
+from adapters.cli.main import main
 from adapters.http.decision_request import decide
 from adapters.ingest.envelope import to_envelope
 from adapters.ingest.ingest import to_incoming

@@ -368,7 +368,7 @@ def test_compressed_standard_input_is_known_by_its_first_bytes(tmp_path):
     for packed in (gzip.compress(text), lzma.compress(text), _zstd_frames(text)):
         db = f"sqlite:///{tmp_path / 'stdin.db'}"
         done = subprocess.run(
-            [sys.executable, "-m", "adapters.cli", "ingest", "-", "--db", db, "--json"],
+            [sys.executable, "-m", "adapters.cli.main", "ingest", "-", "--db", db, "--json"],
             input=packed,
             capture_output=True,
             cwd=root,

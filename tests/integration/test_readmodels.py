@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from adapters.cli_gating import build_status
+from adapters.cli.cli_gating import build_status
 from adapters.http.decision_request import decide
 from adapters.ingest.envelope import to_envelope
 from adapters.ingest.ingest import to_incoming

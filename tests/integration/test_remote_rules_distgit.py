@@ -19,7 +19,7 @@ import pytest
 
 from adapters import bootstrap
 from adapters.audit import audit, audit_verify
-from adapters.cli import main
+from adapters.cli.main import main
 from adapters.store.store import open_app
 from tests.fakedistgit import FakeDistGit
 from tests.messages import Bus

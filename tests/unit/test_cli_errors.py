@@ -1,4 +1,4 @@
-"""The central end of every command (``adapters.cli_errors.run_command``): the exit-code
+"""The central end of every command (``adapters.cli.cli_errors.run_command``): the exit-code
 table applied to what a command raised. The e2e side is tests/e2e/test_cli_exits.py."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from adapters.cli_errors import UsageError, run_command
+from adapters.cli.cli_errors import UsageError, run_command
 from adapters.settings import SettingsError
 from adapters.store.store_errors import StoreMissing, remember, store_failure
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from adapters import bootstrap
 from adapters.audit import audit, audit_asof, audit_verify
-from adapters.cli_gating import build_status, render_status
+from adapters.cli.cli_gating import build_status, render_status
 from adapters.effects.effector import utc_now
 from adapters.ingest.envelope import to_envelope
 from adapters.ingest.ingest import to_incoming
@@ -81,7 +81,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if args.nvrs:
             print("relengotron replay: --verify replays the whole log; no NVRs", file=sys.stderr)
             return EXIT_USAGE
-        from adapters.progress import ProgressBar
+        from adapters.cli.progress import ProgressBar
 
         bar = None if args.no_progress or args.json else ProgressBar("replay")
         report = audit_verify.verify(app, cfg, progress=bar)

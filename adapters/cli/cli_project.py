@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from adapters import bootstrap
-from adapters.cli_errors import UsageError
+from adapters.cli.cli_errors import UsageError
 from adapters.store.readmodels import ProjectReport
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int | None:
     app = bootstrap.application(args.db, cfg)
     bar = None
     if not args.no_progress:
-        from adapters.progress import ProgressBar
+        from adapters.cli.progress import ProgressBar
 
         bar = ProgressBar("project", unit="events")
     projector = bootstrap.projector(app, cfg, page_size=args.page_size, progress=bar)

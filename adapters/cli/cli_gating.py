@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from adapters import bootstrap
-from adapters.cli_errors import UsageError
+from adapters.cli.cli_errors import UsageError
 from adapters.effects.effector import ActReport
 from adapters.koji.koji_gateway import FAILED, TRANSIENT
 from adapters.settings import Settings

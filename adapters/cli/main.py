@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from adapters import bootstrap, cli_api, cli_artifacts, cli_audit, cli_gating, cli_live, cli_project
-from adapters.cli_errors import EXIT_OK, EXIT_USAGE, UsageError, run_command
+from adapters import bootstrap
+from adapters.cli import cli_api, cli_artifacts, cli_audit, cli_gating, cli_live, cli_project
+from adapters.cli.cli_errors import EXIT_OK, EXIT_USAGE, UsageError, run_command
 from adapters.ingest.ingest import IngestSummary
 from adapters.store.store import shown_url
 
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse, run the command, and end by the exit-code table (``adapters.cli_errors``)."""
+    """Parse, run the command, and end by the exit-code table (``adapters.cli.cli_errors``)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     # A PostgreSQL server that does not answer (a dropped route, a firewall) is given
@@ -138,7 +139,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         bootstrap.sync_policies(app, cfg, policies)
     progress = None
     if not args.no_progress:
-        from adapters.progress import ProgressBar
+        from adapters.cli.progress import ProgressBar
 
         progress = ProgressBar("ingest")
     summary = bootstrap.ingest(
@@ -255,5 +256,5 @@ def render_event(e: dict[str, Any], subject_type: str = "", identifier: str = ""
     return f"  v{e['version']:<3} {when:<19}  {name:<18} {', '.join(details)}{topic}"
 
 
-if __name__ == "__main__":  # python -m adapters.cli
+if __name__ == "__main__":  # python -m adapters.cli.main
     sys.exit(main())

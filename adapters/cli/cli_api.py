@@ -199,7 +199,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with _multiprocess_metrics():
         _uvicorn(
             uvicorn.run,
-            "adapters.cli_api:app_from_env",
+            "adapters.cli.cli_api:app_from_env",
             factory=True,
             host=host,
             port=port,
@@ -232,7 +232,7 @@ def _can_listen(host: str, port: int) -> None:
     """Fail before starting (exit 2, one line) when the address cannot be bound."""
     import socket
 
-    from adapters.cli_errors import UsageError
+    from adapters.cli.cli_errors import UsageError
 
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -246,7 +246,7 @@ def _can_listen(host: str, port: int) -> None:
 
 def _uvicorn(run: Callable[..., None], *args: Any, **kwargs: Any) -> None:
     """uvicorn ends a failed start with ``sys.exit(3)``: that is exit 2 here."""
-    from adapters.cli_errors import UsageError
+    from adapters.cli.cli_errors import UsageError
 
     try:
         run(*args, **kwargs)

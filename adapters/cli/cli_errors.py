@@ -1,4 +1,4 @@
-"""How every command ends: one exit-code table, applied once (``adapters.cli.main``).
+"""How every command ends: one exit-code table, applied once (``adapters.cli.main.main``).
 
 =====  =============================================================================
 code   meaning
