@@ -92,11 +92,12 @@ def write_jsonl(path: Path, messages: Sequence[dict[str, Any]]) -> Path:
 
 def activate_policies(app: Any, config: Path) -> None:
     """Record the policy activation ``relengotron ingest`` would record at its start
-    (``bootstrap.sync_policies``), under a fixed key and time instead of a random one
+    (``adapters.services.inputs.sync_policies``), under a fixed key and time instead of a random one
     and the wall clock, so a clean store and a crashed one hold the same input."""
     from adapters import bootstrap
     from adapters.ingest.envelope import to_envelope
     from adapters.ingest.ingest import to_incoming
+    from adapters.services import inputs
 
     cfg = bootstrap.settings(str(config))
     policies = bootstrap.policy_set(cfg)
@@ -107,13 +108,13 @@ def activate_policies(app: Any, config: Path) -> None:
         "username": "crash-test",
     }
     record = {
-        "topic": bootstrap.POLICY_ACTIVATED,
+        "topic": inputs.POLICY_ACTIVATED,
         "id": POLICY_KEY,
         "headers": {"sent-at": "2026-11-20T08:00:00+00:00"},
         "body": body,
     }
     app.record([to_incoming(to_envelope(record), source="crash test")])
-    assert bootstrap.active_policy_hash(app) == policies.content_hash
+    assert inputs.active_policy_hash(app) == policies.content_hash
 
 
 def artifact_messages(directory: Path) -> list[dict[str, Any]]:

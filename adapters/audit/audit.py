@@ -19,7 +19,7 @@ from eventsourcing.persistence import Notification
 from sqlalchemy import select
 
 from adapters import bootstrap
-from adapters.cli.cli_gating import build_status
+from adapters.services.status import build_status
 from adapters.settings import Settings
 from domain import ids, topics
 from domain.application import RelengApp

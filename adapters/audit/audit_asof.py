@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from adapters.audit.audit import MESSAGE_TOPIC, notifications, parse_time
-from adapters.cli.cli_gating import build_status
+from adapters.services.status import build_status
 from adapters.settings import Settings
 from domain import topics
 from domain.application import RelengApp

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adapters import bootstrap
+from adapters.services.history import subject_history
 from adapters.settings import ENV_CONFIG, ENV_DB, database_url
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ def make_app(db: str | None = None, config: str | None = None) -> FastAPI:
         lambda: policies,
         settings=cfg.api,
         commands=StoreCommands(store, cfg),
-        events_for=partial(bootstrap.subject_history, store),
+        events_for=partial(subject_history, store),
         artifacts=queries.artifacts,
         artifact=queries.artifact,
         push=queries.push,

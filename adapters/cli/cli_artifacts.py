@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from adapters import bootstrap
+from adapters.services import decisions
+from adapters.services.artifacts import artifact_row, push_status
 from adapters.settings import Settings
-from projections.artifacts import ArtifactView, ComposeState, PushState
+from projections.artifacts import ArtifactView
 from projections.graph import BuildChange, explain
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
@@ -82,7 +84,7 @@ def _view(args: argparse.Namespace, *, create: bool = False) -> tuple[Settings, 
     """Settings, store and the composer's view; read-only commands create no store."""
     cfg = bootstrap.settings(args.config)
     app = bootstrap.application(args.db, cfg, create=create)
-    bootstrap.decide_all(app, cfg)  # never answer from a stale view
+    decisions.decide_all(app, cfg)  # never answer from a stale view
     return cfg, app, bootstrap.composer(app, cfg).read_view()
 
 
@@ -107,7 +109,7 @@ def cmd_artifacts(args: argparse.Namespace) -> int:
         except DefinitionError as exc:
             print(f"relengotron artifacts sync: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        bootstrap.decide_all(app, cfg)
+        decisions.decide_all(app, cfg)
         data = report.as_json()
         text = (
             f"Artifact definitions from {directory}: {len(report.defined)} new, "
@@ -133,47 +135,6 @@ def cmd_artifacts(args: argparse.Namespace) -> int:
         lines.append("(no artifacts defined: relengotron artifacts sync)")
     _print(args, {"artifacts": rows}, "\n".join(lines))
     return EXIT_OK
-
-
-def compose_row(c: ComposeState | None) -> dict[str, Any] | None:
-    if c is None:
-        return None
-    return {
-        "compose": c.key,
-        "state": c.state,
-        "ref": c.ref,
-        "location": c.location,
-        "backend": c.backend,
-        "changes": list(c.changes),
-        "waits_for": c.waits_for,
-        "push": c.push,
-        "planned_at": c.planned_at,
-        "updated_at": c.updated_at,
-        "detail": c.detail,
-        "reasons": explain(c.reasons),
-    }
-
-
-def artifact_row(view: ArtifactView, name: str) -> dict[str, Any]:
-    d = view.definitions[name]
-    latest = view.latest(name)
-    return {
-        "name": name,
-        "kind": d.kind,
-        "release": d.data.get("release"),
-        "arches": d.data.get("arches"),
-        "parents": [p for p, _ in view.graph.nodes[name].parents],
-        "manifest_source": view.graph.sources.get(name),
-        "packages": len(view.graph.manifests.get(name, {})),
-        "manifests": {
-            s: {"packages": len(r.packages), "ref": r.ref, "at": r.at}
-            for s, r in view.manifests.get(name, {}).items()
-        },
-        "state": latest.state if latest else "idle",
-        "last_compose": compose_row(latest),
-        "last_composed": compose_row(view.last_composed(name)),
-        "definition": {"digest": d.digest, "source": d.source, "defined_at": d.defined_at},
-    }
 
 
 # ---------------------------------------------------------------- affected
@@ -239,25 +200,6 @@ def cmd_graph(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- push
 
 
-def push_status(view: ArtifactView, p: PushState) -> dict[str, Any]:
-    composes = [compose_row(view.composes[k]) for k in p.composes]
-    tests = {k: view.test_outcomes(k) for k in p.composes}
-    return {
-        "push": p.key,
-        "stage": p.stage,
-        "state": "stopped" if p.stopped else ("done" if p.stage == "done" else "in progress"),
-        "stopped": p.stopped,
-        "release": p.release,
-        "request": p.request,
-        "updates": p.updates,
-        "builds": p.builds,
-        "problems": p.problems,
-        "composes": composes,
-        "tests": tests,
-        "history": p.history,
-    }
-
-
 def cmd_push(args: argparse.Namespace) -> int:
     _, _, view = _view(args)
     key = args.push
@@ -302,7 +244,7 @@ def cmd_manifest(args: argparse.Namespace) -> int:
                 app, view, bootstrap.kinds(), args.repo, arch=args.arch or "x86_64",
                 only=args.artifact, weak_deps=args.weak_deps,
             )  # fmt: skip
-            bootstrap.decide_all(app, cfg)
+            decisions.decide_all(app, cfg)
             lines = [f"{args.repo}: {report.packages:,} packages; "
                      f"{report.recorded} manifest(s) recorded"]  # fmt: skip
             for name, a in report.artifacts.items():
@@ -319,7 +261,7 @@ def cmd_manifest(args: argparse.Namespace) -> int:
         manifest, recorded = artifact_sync.load_compose_manifest(
             app, name, args.rpms_json, variant=args.variant, arch=args.arch
         )
-        bootstrap.decide_all(app, cfg)
+        decisions.decide_all(app, cfg)
         data = {"artifact": name, "packages": len(manifest.packages),
                 "rpms": len(manifest.rpms), "recorded": recorded}  # fmt: skip
         _print(args, data, f"{name}: {len(manifest.packages)} source packages "

@@ -12,10 +12,12 @@ from typing import Any
 
 from adapters import bootstrap
 from adapters.audit import audit, audit_asof, audit_verify
-from adapters.cli.cli_gating import build_status, render_status
+from adapters.cli.cli_gating import render_status
 from adapters.effects.effector import utc_now
 from adapters.ingest.envelope import to_envelope
 from adapters.ingest.ingest import to_incoming
+from adapters.services import inputs
+from adapters.services.status import build_status
 from adapters.store.store import shown_url
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
@@ -117,7 +119,7 @@ def cmd_override(args: argparse.Namespace) -> int:
             "context": cfg.gating.decision_context,
         },
     }
-    bootstrap.sync_policies(app, cfg)
+    inputs.sync_policies(app, cfg)
     app.record([to_incoming(to_envelope(record), source="relengotron override")])
     decider = bootstrap.decider(app, cfg)
     decider.run()

@@ -12,15 +12,15 @@ from adapters import bootstrap
 from adapters.cli.cli_errors import UsageError
 from adapters.effects.effector import ActReport
 from adapters.koji.koji_gateway import FAILED, TRANSIENT
+from adapters.services import decisions, inputs
+from adapters.services.status import build_status
 from adapters.settings import Settings
 from adapters.store.store import shown_url
-from domain import gating
 from domain.outbox import BUS_PUBLISH, KOJI_MOVE
 from policies.answers import Decision
 from policies.engine import evaluate
 from projections.composer import COMPOSE_REQUEST, PUSH_RELEASE
 from projections.decider import DeciderReport
-from projections.gating import GatingView
 from projections.remote_files import with_remote_files
 
 EXIT_OK, EXIT_PROBLEM = 0, 1
@@ -87,7 +87,7 @@ def _setup(args: argparse.Namespace, *, create: bool = True) -> tuple[Settings, 
 
 def cmd_decide(args: argparse.Namespace) -> int:
     cfg, app = _setup(args)
-    report = bootstrap.decide(app, cfg)
+    report = decisions.decide(app, cfg)
     bootstrap.projector(app, cfg).run()  # the read models reflect the new decisions
     print(json.dumps(report.as_json()) if args.json else render_decisions(report))
     return EXIT_OK
@@ -109,7 +109,7 @@ def cmd_act(args: argparse.Namespace) -> int:
     cfg, app = _setup(args)
     if args.follow:
         return _act_follow(app, cfg, args)
-    bootstrap.decide(app, cfg)  # never act on a stale outbox
+    decisions.decide(app, cfg)  # never act on a stale outbox
     report = bootstrap.effector(app, cfg).run(dry_run=args.dry_run)
     print(json.dumps(report.as_json()) if args.json else render_act(report))
     return EXIT_PROBLEM if act_failed(report) else EXIT_OK
@@ -187,51 +187,6 @@ def _render_row(r: dict[str, Any]) -> str:
 # ------------------------------------------------------------------ status
 
 
-def build_status(view: GatingView, nvr: str, pending_tag: str) -> dict[str, Any] | None:
-    gate = view.gates.get(nvr)
-    build = view.builds.get(nvr)
-    if gate is None and build is None:
-        return None
-    tags = set(build.tags) if build else set()
-    if gate is not None and gate.location:
-        tags -= {pending_tag, view.config.quarantine_tag}
-        tags.add(gate.location)
-    state: str | None = None
-    if gate is not None:
-        state = gating.gate_state(
-            gate.verdict, withdrawn=bool(gate.withdrawn), promoted=gate.promoted
-        )
-    actions = [
-        {
-            "action": a.key,
-            "kind": a.kind,
-            "from_tag": a.params.get("from_tag"),
-            "to_tag": a.params.get("to_tag"),
-            "status": a.outcome or "pending",
-            "detail": a.detail,
-            "requested_at": a.requested_at,
-        }
-        for a in view.actions.values()
-        if a.kind == KOJI_MOVE and a.params.get("nvr") == nvr
-    ]
-    return {
-        "nvr": nvr,
-        "state": state,
-        "candidate": gate is not None,
-        "owner": build.owner if build else None,
-        "tags": sorted(tags),
-        "withdrawn": (
-            {"reason": gate.withdrawn, "detail": gate.withdrawn_detail}
-            if gate is not None and gate.withdrawn
-            else None
-        ),
-        "decided_at": gate.decided_at if gate else None,
-        "decision_id": gate.decided_by if gate else None,
-        "decision": gate.decision if gate else None,
-        "actions": actions,
-    }
-
-
 def cmd_status(args: argparse.Namespace) -> int:
     cfg, app = _setup(args, create=False)
     view = bootstrap.decider(app, cfg).read_view()
@@ -282,8 +237,8 @@ def cmd_waive(args: argparse.Namespace) -> int:
     import getpass
 
     cfg, app = _setup(args)
-    bootstrap.sync_policies(app, cfg)
-    waiver_id = bootstrap.record_waiver(
+    inputs.sync_policies(app, cfg)
+    waiver_id = inputs.record_waiver(
         app,
         cfg,
         subject_identifier=args.nvr,

@@ -13,7 +13,9 @@ from typing import Any
 from adapters import bootstrap
 from adapters.cli import cli_api, cli_artifacts, cli_audit, cli_gating, cli_live, cli_project
 from adapters.cli.cli_errors import EXIT_OK, EXIT_USAGE, UsageError, run_command
-from adapters.ingest.ingest import IngestSummary
+from adapters.ingest.ingest import render_summary
+from adapters.services import decisions, inputs
+from adapters.services.history import subject_history
 from adapters.store.store import shown_url
 
 EXIT_REJECTED = 1
@@ -136,20 +138,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     app = bootstrap.application(args.db, cfg)
     policies = None if args.no_decide else bootstrap.policy_set(cfg)  # fail early
     if policies is not None:  # the set in force is logged before the messages it decides
-        bootstrap.sync_policies(app, cfg, policies)
+        inputs.sync_policies(app, cfg, policies)
     progress = None
     if not args.no_progress:
         from adapters.cli.progress import ProgressBar
 
         progress = ProgressBar("ingest")
-    summary = bootstrap.ingest(
-        app, args.files, batch_size=args.batch_size, progress=progress, cfg=cfg
-    )
+    summary = inputs.ingest(app, args.files, batch_size=args.batch_size, progress=progress, cfg=cfg)
     if progress is not None:
         progress.close()
     decided = None
     if policies is not None:
-        decided = bootstrap.decide_with(app, cfg, policies)
+        decided = decisions.decide_with(app, cfg, policies)
     # The read models (the API, `decision`, the page) reflect what was just recorded.
     bootstrap.projector(app, cfg).run()
     if args.json:
@@ -163,29 +163,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print()
             print(cli_gating.render_decisions(decided))
     return EXIT_REJECTED if summary.rejected else EXIT_OK
-
-
-def render_summary(s: IngestSummary) -> str:
-    out = [
-        f"Read {s.read:,} from {len(s.files)} file(s) in {s.seconds:.2f} s: "
-        f"{s.new:,} new, {s.duplicate:,} duplicate, {s.unrecognized:,} unrecognized, "
-        f"{s.ignored:,} ignored, {s.invalid:,} invalid, {s.rejected:,} rejected; "
-        f"{s.events:,} events written.",
-        "",
-        "New messages per family:",
-    ]
-    fam = s.as_json()["families"]
-    width = max(len(k) for k in fam)
-    out += [f"  {name:<{width}}  {count:>7,}" for name, count in fam.items()]
-    if s.unrecognized_topics:
-        out += ["", "Unrecognized topics (recorded, not translated):"]
-        out += [f"  {n:>5} x {t}" for t, n in sorted(s.unrecognized_topics.items())]
-    if s.invalid:
-        out += ["", f"{s.invalid:,} invalid message(s) recorded: relengotron events --invalid"]
-    if s.rejections:
-        out += ["", "Rejected input (kept verbatim in the store):"]
-        out += [f"  {r.source}:{r.line}: {r.reason}" for r in s.rejections]
-    return "\n".join(out)
 
 
 # ------------------------------------------------------------------ events
@@ -207,7 +184,7 @@ def cmd_events(args: argparse.Namespace) -> int:
     else:
         subject_type, identifier = args.subject_type, args.subject
     app = bootstrap.application(args.db, bootstrap.settings(args.config), create=False)
-    listing = bootstrap.subject_history(app, subject_type, identifier)
+    listing = subject_history(app, subject_type, identifier)
     if args.json:
         print(json.dumps(listing, indent=2, default=str))
         return EXIT_OK

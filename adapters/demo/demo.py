@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from adapters import bootstrap
-from adapters.cli.cli_gating import build_status
-from adapters.cli.main import render_summary
 from adapters.effects.effector import pending_actions
 from adapters.ingest.envelope import to_envelope
-from adapters.ingest.ingest import to_incoming
+from adapters.ingest.ingest import render_summary, to_incoming
+from adapters.services import decisions, inputs
+from adapters.services.status import build_status
 from adapters.store.store import DEFAULT_DIR, normalize_url
 from domain.application import RelengApp
 from domain.outbox import KOJI_MOVE
@@ -56,19 +56,19 @@ def run_demo(db: str | None, *, fresh: bool = True) -> int:
     decider = bootstrap.decider(app, cfg)
     print(f"== Store: {url}")
     print(f"== Policies: {cfg.policies} (hash {decider.policies.content_hash[:19]}...)")
-    if bootstrap.sync_policies(app, cfg, decider.policies, username="demo"):
+    if inputs.sync_policies(app, cfg, decider.policies, username="demo"):
         print("   recorded in the log as relengotron.policy.activated (replays use it)")
     from adapters.demo.demo_artifacts import record_definitions, run_artifacts
 
     record_definitions(app, cfg)
     print(f"== Night one: ingesting {SAMPLE.name} (real message shapes from the Fedora bus)\n")
-    summary = bootstrap.ingest(app, [str(SAMPLE)])
+    summary = inputs.ingest(app, [str(SAMPLE)])
     print(render_summary(summary))
-    report = bootstrap.run_decider(app, cfg, decider)
+    report = decisions.run_decider(app, cfg, decider)
     print(f"\nDecider: {len(report.decisions)} decision change(s) while reading the stream.")
     print("\n== The same file again: every message is a redelivery, nothing changes")
-    again = bootstrap.ingest(app, [str(SAMPLE)])
-    report = bootstrap.run_decider(app, cfg, decider)
+    again = inputs.ingest(app, [str(SAMPLE)])
+    report = decisions.run_decider(app, cfg, decider)
     print(
         f"   {again.new} new, {again.duplicate} duplicate, {again.events} events written, "
         f"{len(report.decisions)} decision change(s)"
@@ -77,8 +77,8 @@ def run_demo(db: str | None, *, fresh: bool = True) -> int:
     _show_gate(decider, cfg.gating.pending_tag, reasons=True)
 
     print(f"\n== Night two: ingesting {BISECTION.name}: the batch integrity check fails")
-    bootstrap.ingest(app, [str(BISECTION)])
-    bootstrap.run_decider(app, cfg, decider)
+    inputs.ingest(app, [str(BISECTION)])
+    decisions.run_decider(app, cfg, decider)
     _simulate_ci(app, cfg, decider)
     print("\n== rawhide-pending after night two")
     _show_gate(decider, cfg.gating.pending_tag, reasons=True, only=_nvrs(BISECTION))
@@ -179,11 +179,11 @@ def _gating_yaml_night(url: str) -> None:
     _fresh_sqlite(store)
     app = bootstrap.application(store)
     decider = bootstrap.decider(app, cfg)
-    bootstrap.sync_policies(app, cfg, decider.policies, username="demo")
+    inputs.sync_policies(app, cfg, decider.policies, username="demo")
     print(f"\n== Package-owned gating: {OPT_IN} opts in through its own gating.yaml")
     print(f"   policies: {cfg.policies} (the shipped ones and a parent !RemoteRule)")
-    bootstrap.ingest(app, [str(SAMPLE)])
-    bootstrap.run_decider(app, cfg, decider)
+    inputs.ingest(app, [str(SAMPLE)])
+    decisions.run_decider(app, cfg, decider)
     gate = decider.read_view().gates.get(OPT_IN)
     decision = (gate.decision if gate is not None else None) or {}
     print(f"  {OPT_IN:<30} {decision.get('verdict', '-'):<11} {decision.get('summary', '')}")
@@ -251,7 +251,7 @@ def _simulate_ci(app: RelengApp, cfg: Any, decider: Decider) -> None:
             messages.append(_answer(body, result))
             answered.add(group)
         app.record([to_incoming(to_envelope(m), source="demo CI") for m in messages])
-        bootstrap.run_decider(app, cfg, decider)
+        decisions.run_decider(app, cfg, decider)
 
 
 def _answer(request: dict[str, Any], result: str) -> dict[str, Any]:

@@ -256,3 +256,26 @@ def ingest_files(
             progress(ing.summary.read, f.size, f.size)
     ing.summary.seconds = time.perf_counter() - started
     return ing.summary
+
+
+def render_summary(s: IngestSummary) -> str:
+    out = [
+        f"Read {s.read:,} from {len(s.files)} file(s) in {s.seconds:.2f} s: "
+        f"{s.new:,} new, {s.duplicate:,} duplicate, {s.unrecognized:,} unrecognized, "
+        f"{s.ignored:,} ignored, {s.invalid:,} invalid, {s.rejected:,} rejected; "
+        f"{s.events:,} events written.",
+        "",
+        "New messages per family:",
+    ]
+    fam = s.as_json()["families"]
+    width = max(len(k) for k in fam)
+    out += [f"  {name:<{width}}  {count:>7,}" for name, count in fam.items()]
+    if s.unrecognized_topics:
+        out += ["", "Unrecognized topics (recorded, not translated):"]
+        out += [f"  {n:>5} x {t}" for t, n in sorted(s.unrecognized_topics.items())]
+    if s.invalid:
+        out += ["", f"{s.invalid:,} invalid message(s) recorded: relengotron events --invalid"]
+    if s.rejections:
+        out += ["", "Rejected input (kept verbatim in the store):"]
+        out += [f"  {r.source}:{r.line}: {r.reason}" for r in s.rejections]
+    return "\n".join(out)

@@ -28,10 +28,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from adapters.cli.cli_gating import build_status
 from adapters.http.decision_request import decide
 from adapters.ingest.envelope import to_envelope
 from adapters.ingest.ingest import to_incoming
+from adapters.services.status import build_status
 from adapters.store.readmodel_queries import SQLReadModel
 from adapters.store.readmodel_tables import ReadModelTables
 from adapters.store.readmodels import Projector

@@ -20,6 +20,7 @@ import pytest
 from adapters import bootstrap
 from adapters.audit import audit, audit_verify
 from adapters.cli.main import main
+from adapters.services import decisions
 from adapters.store.store import open_app
 from tests.fakedistgit import FakeDistGit
 from tests.messages import Bus
@@ -192,7 +193,7 @@ def test_a_store_written_before_remote_rules(tmp_path: Path) -> None:
     assert report.decisions == [] and report.read > 0  # read again from the log, no change
     assert decider.view.gates and decider.view.remote_files == {}
     cfg = Settings(gating=CONFIG)
-    assert bootstrap.decide_with(app, cfg, POLICIES).decisions == []
+    assert decisions.decide_with(app, cfg, POLICIES).decisions == []
     app.close()
 
 
