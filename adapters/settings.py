@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from adapters.ingest.branches import DEFAULT_MONITORED_BRANCHES, BranchFilter
-from adapters.koji.koji_gateway import KojiAuth
 from adapters.koji.koji_profile import KojiProfile, KojiProfileError, read_profile
+from adapters.koji.koji_values import KojiAuth
 from adapters.store.store import default_url, normalize_url
 from projections.config import FALLBACKS, GatingConfig
 

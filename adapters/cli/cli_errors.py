@@ -36,7 +36,7 @@ def _usage_errors() -> tuple[type[BaseException], ...]:
     unusable. Imported here, when needed, so the table stays in one place."""
     from adapters.artifacts.definitions import DefinitionError
     from adapters.artifacts.registry import KindLoadError
-    from adapters.koji.koji_gateway import KojiConfigError
+    from adapters.koji.koji_values import KojiConfigError
     from adapters.settings import SettingsError
     from adapters.store.store import StoreURLError
     from policies.spec import PolicyError

@@ -11,7 +11,7 @@ from typing import Any
 from adapters import bootstrap
 from adapters.cli.cli_errors import UsageError
 from adapters.effects.effector import ActReport
-from adapters.koji.koji_gateway import FAILED, TRANSIENT
+from adapters.koji.koji_values import FAILED, TRANSIENT
 from adapters.services import decisions, inputs
 from adapters.services.status import build_status
 from adapters.settings import Settings

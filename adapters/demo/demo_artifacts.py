@@ -18,7 +18,7 @@ from adapters.artifacts.artifact_sync import sync_definitions
 from adapters.effects.effector import Effector
 from adapters.ingest.envelope import to_envelope
 from adapters.ingest.ingest import to_incoming
-from adapters.koji.koji_gateway import MOVED, WOULD_MOVE, Move, MoveResult
+from adapters.koji.koji_values import MOVED, WOULD_MOVE, Move, MoveResult
 from adapters.settings import Settings
 from domain.application import RelengApp
 from domain.composing import REQUESTED

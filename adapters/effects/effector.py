@@ -23,7 +23,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from adapters.koji.koji_gateway import (
+from adapters.koji.koji_values import (
     ALREADY,
     FAILED,
     GONE,
