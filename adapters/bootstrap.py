@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.effects.effector import Effector
 from adapters.rules.policy_loader import load_policy_set
-from adapters.settings import Settings, database_url, load_settings
+from adapters.settings import Settings, database_url
+from adapters.settings_file import load_settings
 from adapters.store.store import open_app
 from adapters.view_store import SQLViewStore
 from domain.application import RelengApp

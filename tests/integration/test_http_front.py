@@ -35,7 +35,7 @@ from adapters.cli.cli_api import make_server
 from adapters.cli.main import main
 from adapters.ingest.envelope import to_envelope
 from adapters.ingest.ingest import to_incoming
-from adapters.settings import load_settings
+from adapters.settings_file import load_settings
 from adapters.store.readmodels import Projector
 from adapters.store.store import open_app
 from tests.conftest import PG_URL, REPO, _service_missing

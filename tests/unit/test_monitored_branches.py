@@ -20,7 +20,8 @@ from adapters.audit.audit import MESSAGE_TOPIC, notifications
 from adapters.ingest.branches import DEFAULT_MONITORED_BRANCHES, BranchFilter
 from adapters.ingest.ingest import to_incoming
 from adapters.services import inputs
-from adapters.settings import Settings, SettingsError, settings_from
+from adapters.settings import Settings, SettingsError
+from adapters.settings_file import settings_from
 from adapters.store.store import open_app
 from domain.message import IGNORED, RECOGNIZED
 from tests import corpus

@@ -276,7 +276,8 @@ def test_validate_like_greenwave(fedora: PolicySet) -> None:
 
 
 def test_remote_rule_settings(tmp_path: Path) -> None:
-    from adapters.settings import SettingsError, load_settings
+    from adapters.settings import SettingsError
+    from adapters.settings_file import load_settings
 
     default = load_settings(None)
     assert default.gating.remote_rule_templates == (TEMPLATE,)  # Greenwave's default
