@@ -252,7 +252,7 @@ class Consume:
         db_url: str,
         followers_factory: FollowersFactory | None,
     ) -> None:
-        from adapters.live.consumer import LiveStats
+        from adapters.live.storage import LiveStats
         from adapters.store.store import open_app
 
         self.args = args
@@ -273,12 +273,13 @@ class Consume:
     def run(self) -> int:
         from fedora_messaging.exceptions import ConfigurationException
 
-        from adapters.live.consumer import AppHolder, Recorder, RelengConsumer, StorageRetry
+        from adapters.live.consumer import Recorder, RelengConsumer
         from adapters.live.deadletter import (
             DeadLetterDrainer,
             DeadLetterSettings,
             dead_letter_parameters,
         )
+        from adapters.live.storage import AppHolder, StorageRetry
 
         try:
             params = dead_letter_parameters(self.cc.conf)

@@ -48,15 +48,9 @@ from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 from adapters.ingest.branches import BranchFilter
 from adapters.ingest.jsontext import NotJSON, parser
-from adapters.live.consumer import (
-    FIRST_DELAY,
-    MAX_DELAY,
-    LiveStats,
-    Recorder,
-    canonical,
-    incoming_from,
-    jsonable,
-)
+from adapters.live.consumer import Recorder
+from adapters.live.messages import canonical, incoming_from, jsonable
+from adapters.live.storage import FIRST_DELAY, MAX_DELAY, LiveStats
 from adapters.messaging.publisher import FedoraMessagingPublisher
 from domain.safe_text import BAD_UTF8, ORIGINAL
 from domain.values import IncomingMessage, RejectedLine

@@ -447,7 +447,7 @@ def test_a_file_name_that_is_not_utf8(store, tmp_path):
 def test_the_same_odd_message_from_a_file_and_from_the_bus_is_one_message(store, tmp_path):
     """A backfill overlapping the live stream: the exact forms differ (the line's bytes,
     the received record), the stored message is the same, so the second is a duplicate."""
-    from adapters.live.consumer import incoming_from
+    from adapters.live.messages import incoming_from
 
     line = odd("both-1", r'{"t": "a\udc00", "n": NaN}')
     f = write(tmp_path, "backfill.jsonl", [line])

@@ -91,9 +91,9 @@ def test_interrupted_is_130():
 
 def test_opening_an_unreachable_store_raises_what_the_consumer_retries_on():
     """``consume`` and the followers wait for a store that is down at start
-    (``adapters.live.consumer.STORAGE_ERRORS``): open_app must not turn the driver's
+    (``adapters.live.storage.STORAGE_ERRORS``): open_app must not turn the driver's
     error into one of ours; the command line names the store instead."""
-    from adapters.live.consumer import STORAGE_ERRORS
+    from adapters.live.storage import STORAGE_ERRORS
     from adapters.store.store import open_app
     from adapters.store.store_errors import last_url
 
