@@ -436,7 +436,7 @@ def _load(path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """``load_consume_config`` on a file, without touching the process-wide config."""
     from fedora_messaging import config as fm_config
 
-    from adapters.cli.cli_live import load_consume_config
+    from adapters.cli.cli_live_config import load_consume_config
     from adapters.settings import Settings
 
     monkeypatch.setenv("FEDORA_MESSAGING_CONF", "/nonexistent")  # restored afterwards
@@ -464,7 +464,7 @@ def _load(path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 def test_configurations_that_would_lose_messages_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old: str, new: str, message: str
 ) -> None:
-    from adapters.cli.cli_live import ConsumeUsageError
+    from adapters.cli.cli_live_config import ConsumeUsageError
 
     good = tmp_path / "good.toml"
     write_fm_config(good, "amqp://guest:guest@127.0.0.1/%2F", "q", "q.dlx", "q.dlq")
