@@ -6,22 +6,17 @@ import argparse
 import getpass
 import json
 import sys
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from adapters import bootstrap
 from adapters.audit import audit, audit_asof, audit_verify
 from adapters.cli.cli_gating import render_status
-from adapters.effects.effector import utc_now
-from adapters.ingest.envelope import to_envelope
-from adapters.ingest.ingest import to_incoming
 from adapters.services import inputs
 from adapters.services.status import build_status
 from adapters.store.store import shown_url
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
-OVERRIDE_TOPIC = "relengotron.gate.override"
 
 
 def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -106,21 +101,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_override(args: argparse.Namespace) -> int:
     cfg, app = _setup(args)
-    key = f"relengotron-override-{uuid.uuid4()}"
-    record = {
-        "topic": OVERRIDE_TOPIC,
-        "id": key,
-        "headers": {"sent-at": utc_now()},
-        "body": {
-            "nvr": args.nvr,
-            "action": args.action,
-            "reason": args.reason,
-            "username": args.username or getpass.getuser(),
-            "context": cfg.gating.decision_context,
-        },
-    }
+    username = args.username or getpass.getuser()
     inputs.sync_policies(app, cfg)
-    app.record([to_incoming(to_envelope(record), source="relengotron override")])
+    key = inputs.record_override(
+        app,
+        cfg,
+        nvr=args.nvr,
+        action=args.action,
+        reason=args.reason,
+        username=username,
+        source="relengotron override",
+    )
     decider = bootstrap.decider(app, cfg)
     decider.run()
     status = build_status(decider.view, args.nvr, cfg.gating.pending_tag)
