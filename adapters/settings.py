@@ -1,4 +1,5 @@
-"""Settings: one TOML file, plus the store URL.
+"""Settings: one TOML file, plus the store URL. This module holds their values (one frozen
+dataclass per table) and the store URL's precedence; ``adapters.settings_file`` reads the file.
 
 Precedence for the store: ``--db``, then ``RELENGOTRON_DB``, then the default
 file. The settings file: ``--config FILE``, then ``RELENGOTRON_CONFIG``; with
@@ -9,25 +10,20 @@ key is documented in the README; ``config/relengotron.example.toml`` has them al
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from adapters.branches import DEFAULT_MONITORED_BRANCHES, BranchFilter
-from adapters.koji_gateway import KojiAuth
-from adapters.koji_profile import KojiProfile, KojiProfileError, read_profile
-from adapters.store import default_url, normalize_url
-from projections.config import FALLBACKS, GatingConfig
+from adapters.ingest.branches import DEFAULT_MONITORED_BRANCHES
+from adapters.koji.koji_values import KojiAuth
+from adapters.store.store import default_url, normalize_url
+from projections.config import GatingConfig
 
-BACKENDS = ("koji", "odcs", "command")
 ENV_DB = "RELENGOTRON_DB"
 ENV_CONFIG = "RELENGOTRON_CONFIG"
 ENV_API_TOKEN = "RELENGOTRON_API_TOKEN"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POLICIES = PROJECT_ROOT / "config" / "policies"
 DEFAULT_ARTIFACTS = PROJECT_ROOT / "config" / "artifacts"
-ANY_KEY = "*"  # a table whose keys are names (artifact kinds), each of the given type
 
 
 class SettingsError(ValueError):
@@ -107,7 +103,7 @@ class ApiSettings:
 
 @dataclass(frozen=True)
 class RemoteRuleSettings:
-    """``[gating.remote_rules]``: fetching gating.yaml (adapters/remote_rule_fetch.py)."""
+    """``[gating.remote_rules]``: fetching gating.yaml (adapters/rules/remote_rule_fetch.py)."""
 
     timeout: float = 30.0  # Greenwave's REMOTE_RULE_GIT_TIMEOUT
     retries: int = 3  # attempts per fetch
@@ -129,296 +125,3 @@ class Settings:
     # [gating] monitored_branches: dist-git branches whose pushes count (regular
     # expressions, whole name); pushes to others are recorded as ignored.
     monitored_branches: tuple[str, ...] = DEFAULT_MONITORED_BRANCHES
-
-
-_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "store": {"url": str},
-    "koji": {
-        "profile": str,
-        "config_file": str,
-        "hub": str,
-        "weburl": str,
-        "topurl": str,
-        "auth": str,
-        "timeout": (int, float),
-        "retries": int,
-        "backoff": (int, float),
-    },
-    "koji.tags": {"pending": str, "promoted": str, "quarantine": str},
-    "koji.ssl": {"cert": str, "serverca": str},
-    "koji.keytab": {"principal": str, "keytab": str},
-    "koji.tasks": {"timeout": (int, float), "poll_interval": (int, float)},
-    "gating": {
-        "policies": str,
-        "product_version": str,
-        "decision_context": str,
-        "monitored_branches": list,
-    },
-    "gating.bisection": {"max_rounds": int, "timeout_hours": (int, float), "fallback": str},
-    "gating.remote_rules": {
-        "url_templates": list,
-        "timeout": (int, float),
-        "retries": int,
-        "backoff": (int, float),
-    },
-    "bus": {"enabled": bool, "amqp_url": str, "config_file": str, "topic_prefix": str},
-    "artifacts": {"definitions": str},
-    "compose.kinds": {ANY_KEY: str},
-    "compose.odcs": {"url": str, "token_file": str, "timeout": (int, float)},
-    "compose.command": {"argv": list, "timeout": (int, float)},
-    "push": {"release": list, "timeout": (int, float)},
-    "api": {
-        "host": str,
-        "port": int,
-        "token_file": str,
-        "overdue_hours": (int, float),
-        "workers": int,
-        "project_interval": (int, float),
-        "cors_url": str,
-        "max_body_bytes": int,
-        "max_subjects": int,
-        "catch_up_timeout": (int, float),
-        "decision_threads": int,
-    },
-}
-
-
-def load_settings(option: str | None = None) -> Settings:
-    """The settings from ``--config``/``RELENGOTRON_CONFIG``, or the defaults."""
-    path = option or os.environ.get(ENV_CONFIG)
-    if not path:
-        return Settings()
-    file = Path(path)
-    if not file.is_file():
-        raise SettingsError(f"settings file not found: {path}")
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
-    return settings_from(data, source=str(file), base=file.parent)
-
-
-def _flatten(data: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
-    tables: dict[str, dict[str, Any]] = {}
-
-    def walk(prefix: str, table: dict[str, Any]) -> None:
-        values: dict[str, Any] = {}
-        for key, value in table.items():
-            name = f"{prefix}.{key}" if prefix else key
-            if isinstance(value, dict):
-                walk(name, value)
-            elif not prefix:
-                raise SettingsError(f"{source}: top-level key {key!r} must be inside a [table]")
-            else:
-                values[key] = value
-        parent_only = not values and any(t.startswith(prefix + ".") for t in _SCHEMA)
-        if prefix and not parent_only:  # e.g. [compose] holding only [compose.kinds]
-            tables[prefix] = values
-
-    walk("", data)
-    for name, values in tables.items():
-        schema = _SCHEMA.get(name)
-        if schema is None:
-            known = ", ".join(f"[{t}]" for t in _SCHEMA)
-            raise SettingsError(f"{source}: unknown table [{name}] (known: {known})")
-        for key, value in values.items():
-            if ANY_KEY in schema:
-                key = ANY_KEY if key not in schema else key
-            if key not in schema:
-                raise SettingsError(
-                    f"{source}: unknown key {key!r} in [{name}] (known: {', '.join(schema)})"
-                )
-            expected = schema[key]
-            if isinstance(value, bool) and expected is not bool:
-                ok = False
-            else:
-                ok = isinstance(value, expected)
-            if ok and expected is list and not all(isinstance(v, str) for v in value):
-                ok = False
-            if not ok:
-                raise SettingsError(
-                    f"{source}: [{name}] {key} must be {_type_name(expected)}, "
-                    f"not {type(value).__name__}"
-                )
-    return tables
-
-
-def _type_name(t: type | tuple[type, ...]) -> str:
-    names = {
-        str: "a string",
-        int: "an integer",
-        float: "a number",
-        bool: "true or false",
-        list: "a list of strings",
-    }
-    if isinstance(t, tuple):
-        return "a number"
-    return names.get(t, t.__name__)
-
-
-def settings_from(
-    data: dict[str, Any], *, source: str = "<settings>", base: Path | None = None
-) -> Settings:
-    t = _flatten(data, source)
-
-    def get(table: str, key: str, default: Any = None) -> Any:
-        return t.get(table, {}).get(key, default)
-
-    profile: KojiProfile | None = None
-    if get("koji", "profile"):
-        config_file = get("koji", "config_file")
-        if config_file and base is not None and not Path(config_file).expanduser().is_absolute():
-            config_file = str(base / config_file)
-        try:
-            profile = read_profile(get("koji", "profile"), config_file)
-        except KojiProfileError as exc:
-            raise SettingsError(f"{source}: [koji] profile: {exc}") from exc
-    elif get("koji", "config_file"):
-        raise SettingsError(f"{source}: [koji] config_file needs [koji] profile")
-
-    def koji_value(table: str, key: str, profile_key: str) -> Any:
-        """Our key, else the koji profile's."""
-        ours = get(table, key)
-        return ours if ours is not None or profile is None else getattr(profile, profile_key)
-
-    auth = KojiAuth(
-        method=koji_value("koji", "auth", "method") or "none",
-        cert=koji_value("koji.ssl", "cert", "cert"),
-        serverca=koji_value("koji.ssl", "serverca", "serverca"),
-        principal=koji_value("koji.keytab", "principal", "principal"),
-        keytab=koji_value("koji.keytab", "keytab", "keytab"),
-    )
-    try:
-        auth.validate()
-    except ValueError as exc:
-        raise SettingsError(f"{source}: [koji] auth: {exc}") from exc
-    defaults = GatingConfig()
-    fallback = get("gating.bisection", "fallback", defaults.fallback)
-    if fallback not in FALLBACKS:
-        raise SettingsError(
-            f"{source}: [gating.bisection] fallback must be one of {FALLBACKS}, not {fallback!r}"
-        )
-    bus = BusSettings(
-        enabled=get("bus", "enabled", False),
-        amqp_url=get("bus", "amqp_url"),
-        config_file=get("bus", "config_file"),
-        topic_prefix=get("bus", "topic_prefix", "relengotron"),
-    )
-    try:
-        gating = GatingConfig(
-            pending_tag=get("koji.tags", "pending", defaults.pending_tag),
-            promoted_tag=get("koji.tags", "promoted", defaults.promoted_tag),
-            quarantine_tag=get("koji.tags", "quarantine", defaults.quarantine_tag),
-            product_version=get("gating", "product_version", defaults.product_version),
-            decision_context=get("gating", "decision_context", defaults.decision_context),
-            max_rounds=get("gating.bisection", "max_rounds", defaults.max_rounds),
-            bisection_timeout_hours=float(
-                get("gating.bisection", "timeout_hours", defaults.bisection_timeout_hours)
-            ),
-            fallback=fallback,
-            topic_prefix=bus.topic_prefix,
-            remote_rule_templates=_remote_rule_templates(
-                source, get("gating.remote_rules", "url_templates"), defaults
-            ),
-        )
-        remote_rules = RemoteRuleSettings(
-            timeout=float(get("gating.remote_rules", "timeout", 30.0)),
-            retries=get("gating.remote_rules", "retries", 3),
-            backoff=float(get("gating.remote_rules", "backoff", 1.0)),
-        )
-    except ValueError as exc:
-        raise SettingsError(f"{source}: {exc}") from exc
-
-    branches = BranchFilter(tuple(get("gating", "monitored_branches", DEFAULT_MONITORED_BRANCHES)))
-    try:
-        branches.check()
-    except ValueError as exc:
-        raise SettingsError(f"{source}: [gating] monitored_branches: {exc}") from exc
-    if not branches.patterns:
-        raise SettingsError(
-            f"{source}: [gating] monitored_branches must name at least one branch pattern"
-        )
-
-    def path(value: str | None, default: Path) -> Path:
-        if not value:
-            return default
-        p = Path(value)
-        return base / p if not p.is_absolute() and base is not None else p
-
-    compose = ComposeSettings(
-        kinds=dict(t.get("compose.kinds", {})),
-        odcs_url=get("compose.odcs", "url"),
-        odcs_token_file=get("compose.odcs", "token_file"),
-        odcs_timeout=float(get("compose.odcs", "timeout", 30.0)),
-        command=tuple(get("compose.command", "argv", ())),
-        command_timeout=float(get("compose.command", "timeout", 3600.0)),
-        release=tuple(get("push", "release", ())),
-        release_timeout=float(get("push", "timeout", 3600.0)),
-    )
-    for kind, backend in compose.kinds.items():
-        if backend not in BACKENDS:
-            raise SettingsError(
-                f"{source}: [compose.kinds] {kind} must be one of {BACKENDS}, not {backend!r}"
-            )
-    api = ApiSettings(
-        host=get("api", "host", "127.0.0.1"),
-        port=get("api", "port", 8090),
-        token_file=str(path(tf, Path(tf))) if (tf := get("api", "token_file")) else None,
-        overdue_hours=float(get("api", "overdue_hours", 24.0)),
-        workers=get("api", "workers", 1),
-        project_interval=float(get("api", "project_interval", 1.0)),
-        cors_url=get("api", "cors_url") or None,
-        max_body_bytes=get("api", "max_body_bytes", ApiSettings.max_body_bytes),
-        max_subjects=get("api", "max_subjects", ApiSettings.max_subjects),
-        catch_up_timeout=float(get("api", "catch_up_timeout", ApiSettings.catch_up_timeout)),
-        decision_threads=get("api", "decision_threads", ApiSettings.decision_threads),
-    )
-    if not 0 < api.port < 65536:
-        raise SettingsError(f"{source}: [api] port must be between 1 and 65535, not {api.port}")
-    if api.workers < 1:
-        raise SettingsError(f"{source}: [api] workers must be at least 1, not {api.workers}")
-    if api.project_interval < 0:
-        raise SettingsError(f"{source}: [api] project_interval must not be negative")
-    if api.overdue_hours <= 0:
-        raise SettingsError(f"{source}: [api] overdue_hours must be positive")
-    for key in ("max_body_bytes", "max_subjects", "catch_up_timeout", "decision_threads"):
-        if getattr(api, key) <= 0:
-            raise SettingsError(f"{source}: [api] {key} must be positive")
-    return Settings(
-        source=source,
-        koji=KojiSettings(
-            hub=koji_value("koji", "hub", "hub"),
-            auth=auth,
-            weburl=koji_value("koji", "weburl", "weburl"),
-            topurl=koji_value("koji", "topurl", "topurl"),
-            profile=profile.name if profile else None,
-            timeout=float(get("koji", "timeout", 60.0)),
-            retries=get("koji", "retries", 4),
-            task_timeout=float(get("koji.tasks", "timeout", 900.0)),
-            poll_interval=float(get("koji.tasks", "poll_interval", 2.0)),
-            backoff=float(get("koji", "backoff", 1.0)),
-        ),
-        gating=gating,
-        remote_rules=remote_rules,
-        policies=path(get("gating", "policies"), DEFAULT_POLICIES),
-        bus=bus,
-        db=get("store", "url"),
-        artifacts=path(get("artifacts", "definitions"), DEFAULT_ARTIFACTS),
-        compose=compose,
-        api=api,
-        monitored_branches=branches.patterns,
-    )
-
-
-def _remote_rule_templates(
-    source: str | None, value: list[Any] | None, defaults: GatingConfig
-) -> tuple[str, ...]:
-    """``[gating.remote_rules] url_templates``: Greenwave's REMOTE_RULE_POLICIES for
-    koji_build (placeholders {pkg_namespace} {pkg_name} {rev} {subject_id})."""
-    if value is None:
-        return defaults.remote_rule_templates
-    if not value or not all(isinstance(v, str) and v for v in value):
-        raise SettingsError(
-            f"{source}: [gating.remote_rules] url_templates must be a non-empty list of URLs"
-        )
-    return tuple(value)

@@ -44,11 +44,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.envelope import to_envelope
-from adapters.ingest import to_incoming
-from adapters.progress import ProgressBar
-from adapters.readmodels import Projector
-from adapters.store import open_app
+from adapters.cli.progress import ProgressBar
+from adapters.ingest.envelope import to_envelope
+from adapters.ingest.ingest import to_incoming
+from adapters.store.readmodels import Projector
+from adapters.store.store import open_app
 from projections.config import GatingConfig
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import stream
 
-from adapters.ingest import ingest_files
-from adapters.policy_loader import load_policy_set
+from adapters.ingest.ingest import ingest_files
+from adapters.rules.policy_loader import load_policy_set
 from adapters.settings import DEFAULT_POLICIES
-from adapters.store import open_app
+from adapters.store.store import open_app
 from adapters.view_store import SQLViewStore
 from projections.config import GatingConfig
 from projections.decider import Decider

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import stream
 
-from adapters.ingest import ingest_files
-from adapters.store import open_app
+from adapters.ingest.ingest import ingest_files
+from adapters.store.store import open_app
 
 
 def baseline(lines: list[str], path: Path) -> float:

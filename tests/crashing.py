@@ -92,11 +92,12 @@ def write_jsonl(path: Path, messages: Sequence[dict[str, Any]]) -> Path:
 
 def activate_policies(app: Any, config: Path) -> None:
     """Record the policy activation ``relengotron ingest`` would record at its start
-    (``bootstrap.sync_policies``), under a fixed key and time instead of a random one
+    (``adapters.services.inputs.sync_policies``), under a fixed key and time instead of a random one
     and the wall clock, so a clean store and a crashed one hold the same input."""
     from adapters import bootstrap
-    from adapters.envelope import to_envelope
-    from adapters.ingest import to_incoming
+    from adapters.ingest.envelope import to_envelope
+    from adapters.ingest.ingest import to_incoming
+    from adapters.services import inputs
 
     cfg = bootstrap.settings(str(config))
     policies = bootstrap.policy_set(cfg)
@@ -107,22 +108,22 @@ def activate_policies(app: Any, config: Path) -> None:
         "username": "crash-test",
     }
     record = {
-        "topic": bootstrap.POLICY_ACTIVATED,
+        "topic": inputs.POLICY_ACTIVATED,
         "id": POLICY_KEY,
         "headers": {"sent-at": "2026-11-20T08:00:00+00:00"},
         "body": body,
     }
     app.record([to_incoming(to_envelope(record), source="crash test")])
-    assert bootstrap.active_policy_hash(app) == policies.content_hash
+    assert inputs.active_policy_hash(app) == policies.content_hash
 
 
 def artifact_messages(directory: Path) -> list[dict[str, Any]]:
     """The ``relengotron.artifact.defined`` messages ``relengotron artifacts sync``
-    records for ``directory`` (``adapters.artifact_sync``), sent at a fixed time
+    records for ``directory`` (``adapters.artifacts.artifact_sync``), sent at a fixed time
     instead of the wall clock's, so a clean store and a crashed one hold the same
     input (the composer's clock is message time)."""
     from adapters import bootstrap
-    from adapters.artifact_sync import _defined
+    from adapters.artifacts.artifact_sync import _defined
     from adapters.artifacts.definitions import load_definitions
 
     out = []
@@ -136,13 +137,13 @@ def artifact_messages(directory: Path) -> list[dict[str, Any]]:
 
 Stream = list[tuple[int, str, dict[str, Any]]]
 
-# Written by the effector, whose clock is the wall clock (``adapters.effector``).
+# Written by the effector, whose clock is the wall clock (``adapters.effects.effector``).
 EFFECTOR_TOPICS = ("domain.outbox:Action.Completed", "domain.outbox:Action.Attempted")
 
 
 def event_streams(url: str, schema: str | None = None) -> dict[str, Stream]:
     """Every aggregate of the store: its events in version order, state decoded."""
-    from adapters.store import open_app
+    from adapters.store.store import open_app
 
     app = open_app(url, schema=schema)
     try:
@@ -236,7 +237,7 @@ class Counter:
     def __init__(self, url: str) -> None:
         from sqlalchemy import create_engine
 
-        from adapters.store import normalize_url
+        from adapters.store.store import normalize_url
 
         self.engine = create_engine(normalize_url(url), pool_size=1)
 
@@ -259,7 +260,7 @@ def followers_events(url: str) -> int:
     from sqlalchemy import create_engine, text
     from sqlalchemy.pool import NullPool
 
-    from adapters.store import normalize_url
+    from adapters.store.store import normalize_url
 
     engine = create_engine(normalize_url(url), poolclass=NullPool)
     try:
@@ -278,7 +279,7 @@ def composer_events(url: str) -> int:
     from sqlalchemy import create_engine, text
     from sqlalchemy.pool import NullPool
 
-    from adapters.store import normalize_url
+    from adapters.store.store import normalize_url
 
     engine = create_engine(normalize_url(url), poolclass=NullPool)
     try:
@@ -304,7 +305,7 @@ def last_position(url: str) -> int:
 
 
 def command(*argv: str) -> list[str]:
-    return [sys.executable, "-m", "adapters.cli", *argv]
+    return [sys.executable, "-m", "adapters.cli.main", *argv]
 
 
 @dataclass

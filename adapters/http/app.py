@@ -1,5 +1,5 @@
 """The HTTP API (``relengotron serve``): Greenwave's decision API, our read API and a few
-authenticated writes. ``create_app`` builds it from ports; ``adapters.cli_api`` wires it.
+authenticated writes. ``create_app`` builds it from ports; ``adapters.cli.cli_api`` wires it.
 
 * ``POST /api/v1.0/decision`` is Greenwave's, answered by
   :class:`projections.decision_api.DecisionService` from the raw body (no FastAPI body
@@ -17,68 +17,43 @@ Every error body is ``{"message": ...}``.
 from __future__ import annotations
 
 import hmac
-import re
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
 from adapters.http import schemas
 from adapters.http.catchup import Readiness
 from adapters.http.commands import Commands
-from adapters.http.decision_request import decide, parse_when
+from adapters.http.decision_request import decide
 from adapters.http.front import Decisions, Front, unavailable
 from adapters.http.guard import describe
 from adapters.http.metrics import Metrics
-from adapters.remote_rule_yaml import gating_yaml_check
+from adapters.http.responses import ApiError, _default, _message, json_response
+from adapters.http.routes import add_reads, add_writes
+from adapters.rules.remote_rule_yaml import gating_yaml_check
 from adapters.settings import ApiSettings
 from policies.spec import PolicySet
 from projections.decision_api import DecisionService, policy_json
 from projections.decision_request import DecisionRequestError
 from projections.queries import ReadModel
-from projections.requirement_states import with_states
 
-__all__ = ["GATES", "DecisionFastPath", "create_app"]
+__all__ = ["DecisionFastPath", "create_app"]
 
 #: What ``serve`` runs in front of the app (``adapters.http.front``).
 DecisionFastPath = Front
 
-GATES = ("candidate", "promoted", "quarantined", "held", "waived", "obsoleted", "untagged")
-Gate = Literal["candidate", "promoted", "quarantined", "held", "waived", "obsoleted", "untagged"]
 _UNSET: Any = object()
-_SUBJECT = re.compile(r"^(?P<type>[a-z][a-z0-9_-]*):(?P<ident>.+)$")
 _bearer = HTTPBearer(auto_error=False, description="the [api] write token")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, set | frozenset):
-        return sorted(value, key=str)
-    return str(value)
-
-
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS)
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
-
-
-def _message(text: str) -> bytes:
-    return orjson.dumps({"message": text})
 
 
 def _version() -> str:
@@ -86,30 +61,6 @@ def _version() -> str:
         return metadata.version("releng-o-tron")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
         return "0+unknown"
-
-
-class WaiverIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    subject_type: str = Field("koji_build", min_length=1)
-    subject_identifier: str = Field(min_length=1)
-    testcase: str = Field(min_length=1)
-    scenario: str | None = None
-    product_version: str | None = Field(None, description="default: [gating] product_version")
-    waived: bool = Field(True, description="false revokes an earlier waiver")
-    comment: str = Field(min_length=1)
-    username: str = Field(min_length=1)
-
-
-class OverrideIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    reason: str = Field(min_length=1)
-    username: str = Field(min_length=1)
-    context: str | None = Field(None, description="default: [gating] decision_context")
-
-
-def _stated(row: dict[str, Any]) -> dict[str, Any]:
-    """A build or decision row whose recorded decision carries requirement states."""
-    return {**row, "decision": with_states(row.get("decision"))}
 
 
 def create_app(
@@ -140,7 +91,7 @@ def create_app(
         read_model,
         policy_set_provider,
         overdue_after=timedelta(hours=settings.overdue_hours),
-        remote=remote,  # gating.yaml (RemoteRule): adapters/remote_rule_source.py
+        remote=remote,  # gating.yaml (RemoteRule): adapters/rules/remote_rule_source.py
     )
     version = _version()
 
@@ -293,199 +244,18 @@ def create_app(
             return PlainTextResponse(f"Health check failed: {why}", 503)
         return PlainTextResponse("Health check OK")
 
-    # ---------------------------------------------------------------- ours: reads
+    # ---------------------------------------------------------------- ours
 
-    @app.get(
-        "/api/v1/status",
-        tags=["monitoring"],
-        responses={200: {"description": "How far behind the log each follower is",
-                         **schemas.json_content({"type": "object"})}},
-    )  # fmt: skip
-    def status() -> Response:
-        return json_response(
-            {**read_model.health(), "policy_set_hash": service.policy_set().content_hash}
-        )
-
-    @app.get(
-        "/metrics",
-        tags=["monitoring"],
-        response_class=PlainTextResponse,
-        responses={200: {"description": "Prometheus text format"}},
+    add_reads(
+        app,
+        read_model,
+        service,
+        events_for=events_for,
+        artifacts=artifacts,
+        artifact=artifact,
+        push=push,
     )
-    def metrics(request: Request) -> Response:
-        body, media_type = app.state.metrics.scrape(request.headers.get("accept"))
-        return Response(body, media_type=media_type)
-
-    @app.get(
-        "/api/v1/builds/{nvr}",
-        tags=["builds"],
-        responses={200: {"description": "A build, its history, actions and decisions",
-                         **schemas.json_content({"type": "object"})},
-                   **schemas.errors(400, 404)},
-    )  # fmt: skip
-    def build(nvr: str = Path(min_length=1)) -> Response:
-        found = read_model.build(nvr)
-        if found is None:
-            raise ApiError(404, f"Unknown build {nvr}")
-        return json_response(
-            {
-                **_stated(found),
-                "history": read_model.build_history(nvr),
-                "actions": read_model.actions(nvr),
-                "decisions": [_stated(d) for d in read_model.decisions(nvr, limit=50)],
-            }
-        )
-
-    @app.get(
-        "/api/v1/builds",
-        tags=["builds"],
-        responses={200: {"description": "Builds in a gate state",
-                         **schemas.json_content(schemas.listing("builds"))},
-                   **schemas.errors(400)},
-    )  # fmt: skip
-    def builds(gate: Gate = "candidate", limit: int = Query(200, ge=1, le=5000)) -> Response:
-        rows = read_model.builds_by_gate(gate, limit=limit)
-        return json_response({"builds": [_stated(b) for b in rows]})
-
-    @app.get(
-        "/api/v1/decisions",
-        tags=["builds"],
-        responses={200: {"description": "Recorded gate decisions, newest first",
-                         **schemas.json_content(schemas.listing("decisions"))},
-                   **schemas.errors(400)},
-    )  # fmt: skip
-    def decisions(
-        limit: int = Query(50, ge=1, le=5000),
-        nvr: str | None = None,
-        when: str | None = Query(None, description="ISO 8601: only decisions made by then"),
-    ) -> Response:
-        cutoff = None
-        if when:
-            try:
-                cutoff = parse_when(when).isoformat()
-            except ValueError:
-                raise ApiError(400, 'Invalid "when" parameter, must be in ISO8601 format') from None
-        rows = read_model.decisions(nvr or None, limit=limit, when=cutoff)
-        return json_response({"decisions": [_stated(d) for d in rows]})
-
-    if events_for is not None:
-        events_of = events_for
-
-        @app.get(
-            "/api/v1/events",
-            tags=["audit"],
-            responses={200: {"description": "A subject's events, oldest first",
-                             **schemas.json_content(schemas.listing("events"))},
-                       **schemas.errors(400, 404)},
-        )  # fmt: skip
-        def events(
-            subject: str | None = Query(None, description="TYPE:IDENTIFIER, or an NVR"),
-            subject_type: str | None = None,
-            subject_identifier: str | None = None,
-        ) -> Response:
-            if subject:
-                m = _SUBJECT.match(subject)
-                type_, ident = (m["type"], m["ident"]) if m else ("koji_build", subject)
-            elif subject_identifier:
-                type_, ident = subject_type or "koji_build", subject_identifier
-            else:
-                raise ApiError(400, "Give subject=TYPE:IDENTIFIER, or subject_identifier")
-            rows = events_of(type_, ident)
-            if not rows:
-                raise ApiError(404, f"Nothing is recorded about {type_} {ident}")
-            return json_response({"subject": {"type": type_, "identifier": ident}, "events": rows})
-
-    if artifacts is not None:
-        list_artifacts = artifacts
-
-        @app.get(
-            "/api/v1/artifacts",
-            tags=["artifacts"],
-            responses={200: {"description": "Defined artifacts",
-                             **schemas.json_content(schemas.listing("artifacts"))}},
-        )  # fmt: skip
-        def all_artifacts() -> Response:
-            return json_response({"artifacts": list_artifacts()})
-
-    if artifact is not None:
-        one_artifact = artifact
-
-        @app.get(
-            "/api/v1/artifacts/{name}",
-            tags=["artifacts"],
-            responses={200: {"description": "An artifact",
-                             **schemas.json_content({"type": "object"})},
-                       **schemas.errors(404)},
-        )  # fmt: skip
-        def get_artifact(name: str) -> Response:
-            found = one_artifact(name)
-            if found is None:
-                raise ApiError(404, f"Unknown artifact {name}")
-            return json_response(found)
-
-    if push is not None:
-        one_push = push
-
-        @app.get(
-            "/api/v1/pushes/{push_id}",
-            tags=["artifacts"],
-            responses={200: {"description": "A push and its stages",
-                             **schemas.json_content({"type": "object"})},
-                       **schemas.errors(404)},
-        )  # fmt: skip
-        def get_push(push_id: str) -> Response:
-            found = one_push(push_id)
-            if found is None:
-                raise ApiError(404, f"Unknown push {push_id}")
-            return json_response(found)
-
-    # ---------------------------------------------------------------- ours: writes
-
-    def _commands() -> Commands:
-        if commands is None:
-            raise ApiError(403, "Writes are disabled: this server has no store to write to")
-        return commands
-
-    write_responses: dict[int | str, dict[str, Any]] = {
-        202: {"description": "Recorded", **schemas.json_content({"type": "object"})},
-        **schemas.errors(400, 401, 403),
-    }
-
-    @app.post(
-        "/api/v1/waivers",
-        tags=["writes"],
-        status_code=202,
-        dependencies=[Depends(authorized)],
-        responses=write_responses,
-    )
-    def waive(waiver: WaiverIn) -> Response:
-        """Record a waiver (as ``relengotron waive`` does), then decide."""
-        out = _commands().waive(**waiver.model_dump())
-        return json_response(out, 202)
-
-    def _override(action: str) -> Callable[..., Response]:
-        def endpoint(body: OverrideIn, nvr: str = Path(min_length=1)) -> Response:
-            if read_model.build(nvr) is None:
-                raise ApiError(404, f"Unknown build {nvr}")
-            out = _commands().override(
-                nvr, action, reason=body.reason, username=body.username, context=body.context
-            )
-            return json_response(out, 202)
-
-        endpoint.__doc__ = (
-            f"Record a ``relengotron.gate.override`` ({action}) for the build, then decide."
-        )
-        return endpoint
-
-    for action in ("promote", "hold", "release"):
-        app.post(
-            f"/api/v1/builds/{{nvr}}/{action}",
-            tags=["writes"],
-            status_code=202,
-            dependencies=[Depends(authorized)],
-            responses={**write_responses, **schemas.errors(404)},
-            name=f"{action}_build",
-        )(_override(action))
+    add_writes(app, read_model, commands, authorized)
 
     app.state.metrics = Metrics(read_model.health, now)
     app.state.answer_decision = answer_decision

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters import bootstrap
-from adapters.cli_artifacts import artifact_row, push_status
+from adapters.services.artifacts import artifact_row, push_status
 from adapters.settings import Settings
 from domain.application import RelengApp
 from projections.artifacts import ArtifactView

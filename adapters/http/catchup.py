@@ -22,8 +22,8 @@ from collections.abc import Callable
 from typing import Any
 
 from adapters.http.guard import StoreGuard, StoreUnavailable, describe
-from adapters.readmodel_tables import NAME, ReadModelTables
-from adapters.readmodels import ConcurrentProjection, Projector
+from adapters.store.readmodel_tables import NAME, ReadModelTables
+from adapters.store.readmodels import ConcurrentProjection, Projector
 
 __all__ = ["CatchUp", "Readiness"]
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from adapters import bootstrap
+from adapters.services import decisions, inputs
 from adapters.settings import Settings
 from domain.application import RelengApp
 
@@ -50,7 +51,7 @@ class StoreCommands:
         self._lock = threading.Lock()
 
     def _refresh(self) -> None:
-        bootstrap.decide(self.app, self.cfg)
+        decisions.decide(self.app, self.cfg)
         bootstrap.projector(self.app, self.cfg).run()
 
     def waive(
@@ -66,7 +67,7 @@ class StoreCommands:
         username: str,
     ) -> dict[str, Any]:
         with self._lock:
-            key = bootstrap.record_waiver(
+            key = inputs.record_waiver(
                 self.app,
                 self.cfg,
                 subject_type=subject_type,
@@ -80,15 +81,15 @@ class StoreCommands:
                 source="relengotron api",
             )
             self.refresh()
-        return {"waiver_id": key, "message_key": key, "topic": bootstrap.WAIVER_NEW}
+        return {"waiver_id": key, "message_key": key, "topic": inputs.WAIVER_NEW}
 
     def override(
         self, nvr: str, action: str, *, reason: str, username: str, context: str | None
     ) -> dict[str, Any]:
         with self._lock:
-            key = bootstrap.record_override(
+            key = inputs.record_override(
                 self.app, self.cfg, nvr=nvr, action=action, reason=reason,
                 username=username, context=context,
             )  # fmt: skip
             self.refresh()
-        return {"message_key": key, "topic": bootstrap.GATE_OVERRIDE, "nvr": nvr, "action": action}
+        return {"message_key": key, "topic": inputs.GATE_OVERRIDE, "nvr": nvr, "action": action}

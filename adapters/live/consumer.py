@@ -29,295 +29,31 @@ Nothing is dropped:
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import queue
-import re
-import sqlite3
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Any, TypeVar
 
-import psycopg
-from eventsourcing.persistence import PersistenceError
 from fedora_messaging.exceptions import Nack
 from fedora_messaging.message import Message
-from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.branches import BranchFilter
-from adapters.envelope import NotAMessage, to_envelope
-from adapters.ingest import to_incoming
-from domain.application import RelengApp
-from domain.message import UNRECOGNIZED
-from domain.safe_text import MAX_DEPTH, ORIGINAL, TooDeep, store_safe
+from adapters.ingest.branches import BranchFilter
+from adapters.live.messages import Raw, canonical, incoming_from, message_record, raw_text
+from adapters.live.storage import (
+    FIRST_DELAY,
+    MAX_DELAY,
+    AppFactory,
+    AppHolder,
+    LiveStats,
+    Sleep,
+    StorageRetry,
+)
 from domain.values import IncomingMessage, RecordOutcome, RejectedLine
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-#: What "the store is unavailable" looks like: eventsourcing's wrappers of the driver
-#: errors (OperationalError for a lost connection or ``database is locked``,
-#: IntegrityError for a conflict that persisted through ``record``'s own retries), and
-#: the raw SQLAlchemy / driver errors raised while an application is being opened.
-STORAGE_ERRORS: tuple[type[BaseException], ...] = (
-    PersistenceError,
-    SQLAlchemyError,
-    psycopg.Error,
-    sqlite3.Error,
-)
-
-FIRST_DELAY = 0.5
-MAX_DELAY = 30.0
-
-AppFactory = Callable[[], RelengApp]
 OnRecorded = Callable[[str], None]
-#: What is kept as rejected input if a message cannot be recorded: the text, or a
-#: function giving it (a message's canonical JSON is only written out when needed).
-Raw = str | Callable[[], str]
-
-
-# ------------------------------------------------------------------ counters
-
-
-@dataclass
-class LiveStats:
-    """Counters of one ``consume`` process (the consumer and the dead-letter drainer)."""
-
-    received: int = 0  # messages handed to us by fedora-messaging
-    new: int = 0  # recorded for the first time
-    duplicate: int = 0  # redeliveries: recorded already
-    unrecognized: int = 0  # of the new: no translator for the topic
-    rejected: int = 0  # kept as rejected input (not a message)
-    dead_letters: int = 0  # taken from the dead-letter queue (refused by fedora-messaging)
-    storage_retries: int = 0  # transactions retried because the store was unavailable
-    started: float = field(default_factory=time.monotonic)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, **counts: int) -> None:
-        with self._lock:
-            for name, n in counts.items():
-                setattr(self, name, getattr(self, name) + n)
-
-    def count_outcome(self, outcome: RecordOutcome) -> None:
-        new_keys = set(outcome.new)
-        unrecognized = sum(
-            1 for m in outcome.recorded if m.key in new_keys and m.status == UNRECOGNIZED
-        )
-        self.add(new=len(new_keys), duplicate=len(outcome.duplicate), unrecognized=unrecognized)
-
-    def as_json(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "received": self.received,
-                "new": self.new,
-                "duplicate": self.duplicate,
-                "unrecognized": self.unrecognized,
-                "rejected": self.rejected,
-                "dead_letters": self.dead_letters,
-                "storage_retries": self.storage_retries,
-                "seconds": round(time.monotonic() - self.started, 3),
-            }
-
-    def status_line(self) -> str:
-        s = self.as_json()
-        return (
-            f"{s['received']:,} received: {s['new']:,} new, {s['duplicate']:,} duplicate, "
-            f"{s['unrecognized']:,} unrecognized; {s['dead_letters']:,} dead letters, "
-            f"{s['rejected']:,} rejected; {s['storage_retries']:,} storage retries "
-            f"in {s['seconds']:.0f} s"
-        )
-
-
-# ------------------------------------------------------------------ the store, retried
-
-
-def storage_reason(exc: BaseException) -> str:
-    """One line saying why the store failed (the driver's message, without the SQL)."""
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else ""
-    return f"{type(exc).__name__}: {first}"[:300]
-
-
-class AppHolder:
-    """The application one thread records with, reopened after a storage failure.
-
-    Reopening gives a fresh engine (no connection to a server that went away) and an
-    empty aggregate cache: a save that failed half-way may have left cached aggregates
-    ahead of the store.
-    """
-
-    def __init__(self, factory: AppFactory) -> None:
-        self.factory = factory
-        self._app: RelengApp | None = None
-
-    def get(self) -> RelengApp:
-        if self._app is None:
-            self._app = self.factory()
-        return self._app
-
-    def reset(self) -> None:
-        app, self._app = self._app, None
-        if app is not None:
-            try:
-                app.close()
-            except Exception:  # closing a broken engine may fail too; it is dropped anyway
-                log.debug("closing the application failed", exc_info=True)
-
-    close = reset
-
-
-Sleep = Callable[[float], bool]  # waits; True when a stop was requested meanwhile
-
-
-class StorageRetry:
-    """Runs a storage operation until it succeeds or a stop is requested.
-
-    Back-off: ``first`` seconds, doubling, capped at ``cap``; for ever. Each failure is
-    logged at WARNING with the reason and counted in ``stats.storage_retries``; the
-    application is reopened before the next try. ``run`` returns None when stopped.
-    """
-
-    def __init__(
-        self,
-        holder: AppHolder,
-        stop: threading.Event,
-        stats: LiveStats,
-        *,
-        first: float = FIRST_DELAY,
-        cap: float = MAX_DELAY,
-    ) -> None:
-        self.holder = holder
-        self.stop = stop
-        self.stats = stats
-        self.first = first
-        self.cap = cap
-
-    def run(self, op: Callable[[RelengApp], T], what: str, sleep: Sleep | None = None) -> T | None:
-        wait = sleep or self.stop.wait
-        delay = self.first
-        while True:
-            if self.stop.is_set():
-                return None
-            try:
-                return op(self.holder.get())
-            except STORAGE_ERRORS as exc:
-                self.holder.reset()
-                if self.stop.is_set():
-                    return None
-                self.stats.add(storage_retries=1)
-                log.warning(
-                    "store unavailable recording %s (%s); retrying in %.1f s",
-                    what,
-                    storage_reason(exc),
-                    delay,
-                )
-            if wait(delay):
-                return None
-            delay = min(delay * 2, self.cap)
-
-
-# ------------------------------------------------------------------ messages
-
-
-def jsonable(value: Any) -> Any:
-    """AMQP header values as JSON: datetimes as ISO 8601, Decimals as numbers, bytes as
-    UTF-8 text (else ``{"base64": ...}``), anything else unknown as its ``str``."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, bytes | bytearray):
-        try:
-            return bytes(value).decode("utf-8")
-        except UnicodeDecodeError:
-            return {"base64": base64.b64encode(bytes(value)).decode("ascii")}
-    return str(value)
-
-
-def message_record(message: Message) -> dict[str, Any]:
-    """A fedora-messaging message as the record ``adapters.envelope`` reads (the
-    fedora-messaging ``dumps`` format: topic, id, headers, body)."""
-    return {
-        "topic": message.topic,
-        "id": message.id,
-        "headers": jsonable(message._headers),
-        "body": message.body,
-    }
-
-
-def _needs_walk(record: dict[str, Any]) -> bool:
-    """Whether ``record`` may hold what no store can (``domain.safe_text``): one C-speed
-    ``json.dumps`` instead of a Python walk of every message."""
-    try:
-        text = json.dumps(record, ensure_ascii=False, allow_nan=False, default=str)
-        text.encode("utf-8")  # lone surrogates
-    except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError; NaN too
-        return True
-    return (
-        "\\u0000" in text
-        or _LONG_NUMBER.search(text) is not None
-        or text.count("[") + text.count("{") > MAX_DEPTH
-    )
-
-
-_LONG_NUMBER = re.compile(r"\d{19}")
-
-
-def incoming_from(
-    record: dict[str, Any],
-    source: str,
-    problems: tuple[str, ...] = (),
-    original: bytes | None = None,
-    branches: BranchFilter | None = None,
-) -> IncomingMessage | RejectedLine:
-    """Translate a message record; a record that is not a message is rejected input.
-
-    A record holding what no store can keep as it is (``domain.safe_text``) is made
-    store-safe first, its problems listed and its exact value kept (``original``: the
-    delivery's bytes when known, else the record as ASCII JSON, escapes as received).
-    """
-    if _needs_walk(record):
-        notes: set[str] = set()
-        try:
-            safe = store_safe(record, notes)
-        except TooDeep as exc:
-            raw = canonical(record, ascii=True)
-            return RejectedLine(raw=raw, reason=f"not a message: {exc}", source=source)
-        if notes:
-            if original is None:
-                original = canonical(record, ascii=True).encode("ascii")
-            problems = (*sorted(notes), ORIGINAL, *problems)
-            record = safe
-    try:
-        envelope = to_envelope(record)
-    except NotAMessage as exc:
-        return RejectedLine(raw=canonical(record), reason=str(exc), source=source)
-    return to_incoming(envelope, source, problems, original, branches)
-
-
-def canonical(record: Any, ascii: bool = False) -> str:
-    """Sorted-key JSON of ``record``; ``ascii``: escapes for everything not ASCII (lone
-    surrogates and NUL included, NaN as written), so the text is exactly the value."""
-    try:
-        return json.dumps(record, sort_keys=True, ensure_ascii=ascii, default=str)
-    except (ValueError, RecursionError, TypeError) as exc:
-        return json.dumps({"unserializable": repr(exc)[:300]})
-
-
-def raw_text(raw: Raw) -> str:
-    return raw if isinstance(raw, str) else raw()
 
 
 class Recorder:

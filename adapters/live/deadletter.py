@@ -15,7 +15,7 @@ them, and drains the queue with pika in a thread of its own. Each dead letter be
   or a message the queue dead-lettered for another reason: ``expired``, ``maxlen``):
   recorded like any other (translated, deduplicated by message id), with a problem
   saying it was refused by fedora-messaging and why. The body is read as ``ingest``
-  reads a line (``adapters.jsontext``; bytes that are not UTF-8 as U+FFFD), and when
+  reads a line (``adapters.ingest.jsontext``; bytes that are not UTF-8 as U+FFFD), and when
   something had to be changed to store it the exact bytes are kept in ``original``;
 * otherwise **rejected input** (``RejectedInput.Rejected``): ``raw`` is a JSON object
   with ``routing_key``, ``exchange`` (the dead-letter exchange), ``properties``
@@ -46,17 +46,11 @@ from fedora_messaging.message import Message, get_class
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
-from adapters.branches import BranchFilter
-from adapters.jsontext import NotJSON, parser
-from adapters.live.consumer import (
-    FIRST_DELAY,
-    MAX_DELAY,
-    LiveStats,
-    Recorder,
-    canonical,
-    incoming_from,
-    jsonable,
-)
+from adapters.ingest.branches import BranchFilter
+from adapters.ingest.jsontext import NotJSON, parser
+from adapters.live.consumer import Recorder
+from adapters.live.messages import canonical, incoming_from, jsonable
+from adapters.live.storage import FIRST_DELAY, MAX_DELAY, LiveStats
 from adapters.messaging.publisher import FedoraMessagingPublisher
 from domain.safe_text import BAD_UTF8, ORIGINAL
 from domain.values import IncomingMessage, RejectedLine
@@ -166,7 +160,7 @@ def _validated(
     """The body (store-safe), why fedora-messaging refuses it (None: it does not), and
     what was changed to store it. The same checks as ``fedora_messaging.message.
     get_message`` (decoding, JSON, the schema class named by the headers), without its
-    error lines in the log for every letter; JSON is read by ``adapters.jsontext`` (no
+    error lines in the log for every letter; JSON is read by ``adapters.ingest.jsontext`` (no
     traceback for any text: deep nesting, NaN, integers beyond ``int()``'s limit)."""
     if text is None:
         return None, f"the body is not {encoding} text", set()

@@ -42,7 +42,8 @@ from psycopg import sql
 from sqlalchemy.engine import Connection, Engine
 
 from adapters import bootstrap
-from adapters.effector import PendingScan
+from adapters.effects.effector import PendingScan
+from adapters.services import decisions, inputs
 from adapters.settings import Settings
 from domain.application import RelengApp
 
@@ -348,10 +349,10 @@ class Followers(threading.Thread):
         started = time.perf_counter()
         try:
             if self._parts is None:
-                bootstrap.sync_policies(self.app, self.cfg)
+                inputs.sync_policies(self.app, self.cfg)
                 self._parts = self._build()
             parts = self._parts
-            report = bootstrap.run_decider(self.app, self.cfg, parts["decider"])
+            report = decisions.run_decider(self.app, self.cfg, parts["decider"])
             self.stats.decisions += len(report.decisions)
             if self.do_compose:
                 parts["composer"].run()

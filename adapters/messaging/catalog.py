@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.messaging import schemas
+from adapters.messaging.base import DEFAULT_PREFIX, RelengotronMessage, create_from
 from adapters.messaging.push_schemas import PushCompletedV1, PushStoppedV1
-from adapters.messaging.schemas import DEFAULT_PREFIX, RelengotronMessage
 
 SCHEMAS: dict[str, type[RelengotronMessage]] = {
     **schemas.SCHEMAS,
@@ -20,4 +20,4 @@ def message_for(
     kind: str, body: Mapping[str, Any], prefix: str = DEFAULT_PREFIX
 ) -> RelengotronMessage:
     """A validated message of ``kind`` (a key of ``SCHEMAS``) on ``<prefix>.<kind>``."""
-    return schemas.create_from(SCHEMAS, kind, body, prefix)
+    return create_from(SCHEMAS, kind, body, prefix)

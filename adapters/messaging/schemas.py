@@ -8,44 +8,26 @@ producer side stays strict. Incompatible changes need a new class (``...V2``) an
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
-import re
-from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, Self
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-import jsonschema.exceptions
 from fedora_messaging import message as fm
-from fedora_messaging.exceptions import ValidationError
 
-DEFAULT_PREFIX = "relengotron"
-_DRAFT = "http://json-schema.org/draft-04/schema#"
-_PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+from adapters.messaging.base import (
+    _OPT_TEXT,
+    _TEXT,
+    DEFAULT_PREFIX,
+    RelengotronMessage,
+    _body_schema,
+    _enum,
+    _obj,
+    _unique,
+    create_from,
+)
+
 _ISO_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?"
 _KOJI_SUBJECTS = frozenset({"koji_build", "brew-build"})
-
-
-def _obj(props: dict[str, Any], optional: Iterable[str] = (), **extra: Any) -> dict[str, Any]:
-    """An object schema: every property required unless optional; extra keys allowed."""
-    required = [key for key in props if key not in set(optional)]
-    return {**extra, "type": "object", "required": required, "properties": props} | {
-        "additionalProperties": True
-    }
-
-
-def _body_schema(
-    name: str, description: str, props: dict[str, Any], optional: Iterable[str] = ()
-) -> dict[str, Any]:
-    meta = {"$schema": _DRAFT, "id": f"urn:relengotron:message-schema:{name}"}
-    return _obj(props, optional, **meta, description=description)
-
-
-def _enum(*values: str | None) -> dict[str, Any]:
-    return {"type": ["string", "null"] if None in values else "string", "enum": list(values)}
-
-
-_TEXT: dict[str, Any] = {"type": "string", "minLength": 1}
-_OPT_TEXT: dict[str, Any] = {"type": ["string", "null"], "minLength": 1}
 _OPT_INT: dict[str, Any] = {"type": ["integer", "null"]}
 _TIME: dict[str, Any] = {"type": "string", "format": "date-time", "pattern": _ISO_TIME}
 _NVR: dict[str, Any] = {"type": "string", "pattern": r"^[^\s]+-[^\s-]+-[^\s-]+$"}
@@ -69,16 +51,6 @@ _BUILD_MOVE: dict[str, Any] = {
 }
 
 
-def topic_for(suffix: str, prefix: str = DEFAULT_PREFIX) -> str:
-    """``<prefix>.<suffix>``; the prefix is dot-separated words without AMQP wildcards."""
-    if not isinstance(prefix, str) or not _PREFIX_RE.match(prefix):
-        raise ValueError(f"invalid topic prefix {prefix!r}: use dot-separated words, no wildcards")
-    topic = f"{prefix}.{suffix}"
-    if len(topic.encode()) > 255:
-        raise ValueError(f"topic {topic!r} is longer than the AMQP limit of 255 bytes")
-    return topic
-
-
 def package_from_nvr(nvr: str) -> str:
     """The package (Koji build name) of ``name-version-release``."""
     parts = nvr.rsplit("-", 2)
@@ -88,109 +60,6 @@ def package_from_nvr(nvr: str) -> str:
 def iso_now() -> str:
     """The current UTC time as an ISO 8601 string (for ``decided_at`` / ``generated_at``)."""
     return dt.datetime.now(tz=dt.UTC).replace(microsecond=0).isoformat()
-
-
-def _unique(items: Iterable[Any]) -> list[str]:
-    return list(dict.fromkeys(i for i in items if isinstance(i, str) and i))
-
-
-class RelengotronMessage(fm.Message):
-    """Common behaviour of releng-o-tron messages (not registered: use a subclass)."""
-
-    TOPIC_SUFFIX: ClassVar[str] = ""
-    #: Koji web UI used for ``url``; override in a subclass for another Koji instance.
-    KOJI_WEB_URL: ClassVar[str] = "https://koji.fedoraproject.org/koji"
-
-    @classmethod
-    def create(cls, body: Mapping[str, Any], *, prefix: str = DEFAULT_PREFIX) -> Self:
-        """A validated message on ``<prefix>.<TOPIC_SUFFIX>`` (the body is deep-copied).
-
-        Raises:
-            ValueError: the prefix is not a valid topic prefix.
-            fedora_messaging.exceptions.ValidationError: the body does not match the schema,
-                has keys the schema does not define, or breaks a cross-field rule.
-        """
-        topic = topic_for(cls.TOPIC_SUFFIX, prefix)
-        data = copy.deepcopy(dict(body))
-        msg = cls(body=data, topic=topic, severity=cls.severity_for(data))
-        try:
-            msg.validate()
-        except jsonschema.exceptions.ValidationError as exc:
-            raise ValidationError(exc) from exc
-        problems = cls.semantic_problems(data)
-        unknown = sorted(set(data) - set(cls.body_schema["properties"]))
-        if unknown:
-            problems.insert(0, f"keys not in the schema: {unknown}")
-        if problems:
-            raise ValidationError(f"{cls.__name__}: {'; '.join(problems)}")
-        return msg
-
-    @classmethod
-    def severity_for(cls, body: Mapping[str, Any]) -> int:
-        """The fedora-messaging severity for a body (FMN notifies WARNING+ by default)."""
-        return cls.severity
-
-    @classmethod
-    def semantic_problems(cls, body: Mapping[str, Any]) -> list[str]:
-        """Cross-field rules JSON Schema draft 4 cannot express (checked by ``create``)."""
-        return []
-
-    @property
-    def app_name(self) -> str:
-        return "relengotron"
-
-    @property
-    def agent_name(self) -> str:
-        return "relengotron"
-
-    def _get(self, key: str, default: Any = "?") -> Any:
-        value = self.body.get(key)
-        return default if value is None else value
-
-    def _map(self, key: str) -> Mapping[str, Any]:
-        value = self.body.get(key)
-        return value if isinstance(value, Mapping) else {}
-
-    @property
-    def usernames(self) -> list[str]:
-        """The build owner, if known: FMN notifies them (empty when the owner is null)."""
-        return _unique([self.body.get("owner")])
-
-    @property
-    def packages(self) -> list[str]:
-        return _unique([self.body.get("package")])
-
-    @property
-    def _nvr(self) -> str | None:
-        nvr = self.body.get("nvr")
-        return nvr if isinstance(nvr, str) and nvr else None
-
-    @property
-    def url(self) -> str | None:
-        """The build in the Koji web UI, when the message is about one build."""
-        if not self._nvr:
-            return None
-        return f"{self.KOJI_WEB_URL}/search?terms={self._nvr}&type=build&match=exact"
-
-    def _lines(self) -> list[str]:
-        """The summary, then one line per body key (requirements listed one per line)."""
-        lines = [self.summary, ""]
-        for key in self.body_schema["properties"]:
-            value, label = self.body.get(key), key.replace("_", " ").capitalize()
-            if key.endswith("_requirements"):
-                reqs = [r for r in value or [] if isinstance(r, Mapping)]
-                lines.append(f"{label}: {len(reqs) or 'none'}")
-                lines += [f"  - {', '.join(f'{k}={v}' for k, v in r.items())}" for r in reqs]
-            elif isinstance(value, list):
-                lines.append(f"{label}: {', '.join(map(str, value)) or 'none'}")
-            elif isinstance(value, bool):
-                lines.append(f"{label}: {'yes' if value else 'no'}")
-            elif not isinstance(value, Mapping):
-                lines.append(f"{label}: {'-' if value is None else value}")
-        return lines
-
-    def __str__(self) -> str:
-        return "\n".join(self._lines())
 
 
 class DecisionChangedV1(RelengotronMessage):
@@ -388,18 +257,3 @@ def message_for(
 ) -> RelengotronMessage:
     """A validated message of ``kind`` (a key of ``SCHEMAS``) on ``<prefix>.<kind>``."""
     return create_from(SCHEMAS, kind, body, prefix)
-
-
-def create_from(
-    registry: Mapping[str, type[RelengotronMessage]],
-    kind: str,
-    body: Mapping[str, Any],
-    prefix: str = DEFAULT_PREFIX,
-) -> RelengotronMessage:
-    """A validated message of ``kind``, looked up in ``registry``."""
-    try:
-        cls = registry[kind]
-    except KeyError:
-        known = sorted(registry)
-        raise ValueError(f"unknown message kind {kind!r}; known kinds: {known}") from None
-    return cls.create(body, prefix=prefix)

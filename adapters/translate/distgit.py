@@ -14,7 +14,7 @@ Recognized but ignored: pushes to forks (``forks/<user>/<ns>/<repo>``, in
 ``pagure.git.receive``'s fullname or ``git.receive``'s repository path: not a dist-git
 branch) and ``io.pagure.*`` pushes (pagure.io projects, not dist-git).
 Pushes to branches that are not monitored (``[gating] monitored_branches``) are
-ignored after translation, by ``adapters.branches`` (the set is a setting).
+ignored after translation, by ``adapters.ingest.branches`` (the set is a setting).
 """
 
 from __future__ import annotations

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from adapters.cli import main
-from adapters.demo import run_demo
-from adapters.policy_loader import load_policy_set
-from adapters.store import open_app
+from adapters.cli.main import main
+from adapters.demo.demo import run_demo
+from adapters.rules.policy_loader import load_policy_set
+from adapters.store.store import open_app
 from domain import ids
 from projections.config import GatingConfig
 from projections.decider import Decider

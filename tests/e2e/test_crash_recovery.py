@@ -1,6 +1,6 @@
 """Crash anywhere, recover to the same log: ``ingest``, ``decide`` and ``act`` killed (issue 14).
 
-Real processes (``python -m adapters.cli``), killed with SIGKILL at seeded random points
+Real processes (``python -m adapters.cli.main``), killed with SIGKILL at seeded random points
 (aimed at random positions of the work still to do by polling the store, or at random
 moments), restarted until they finish. The store they leave is compared with a clean
 run's — every aggregate's event stream, version by version, state decoded
@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from adapters.store import open_app
+from adapters.store.store import open_app
 from tests.crashing import (
     Killer,
     activate_policies,
@@ -83,7 +83,7 @@ DEFINITIONS = """
 """.replace("LOW", ", ".join(f"crash{p:02d}" for p in range(30))).replace(
     "HIGH", ", ".join(f"crash{p:02d}" for p in range(30, 60))
 )
-# A compose backend that answers as one does (``adapters.compose_backends``).
+# A compose backend that answers as one does (``adapters.effects.compose_backends``).
 BACKEND = """
 import json, sys
 order = json.load(sys.stdin)

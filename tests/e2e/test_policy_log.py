@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from adapters.settings import DEFAULT_POLICIES
-from adapters.store import open_app
+from adapters.store.store import open_app
 from domain.application import RelengApp
 from tests.e2e.test_gating import Site
 from tests.fakekoji import FakeKojiHub

@@ -3,9 +3,11 @@ explain, as-of, and verify (whose replay store is always a temporary SQLite file
 
 from __future__ import annotations
 
-from adapters import audit, audit_asof, audit_verify, bootstrap
-from adapters.envelope import to_envelope
-from adapters.ingest import to_incoming
+from adapters import bootstrap
+from adapters.audit import audit, audit_asof, audit_verify
+from adapters.ingest.envelope import to_envelope
+from adapters.ingest.ingest import to_incoming
+from adapters.services import inputs
 from domain.application import RelengApp
 from tests.messages import Bus
 
@@ -16,9 +18,9 @@ def test_audit_on_each_store(store: RelengApp) -> None:
     cfg = bootstrap.settings(None)
     bus = Bus()
     msgs = [bus.built(NVR), bus.tagged(NVR), bus.stage(NVR, "FAILURE"), bus.rpmdeplint(NVR)]
-    bootstrap.sync_policies(store, cfg)
+    inputs.sync_policies(store, cfg)
     store.record([to_incoming(to_envelope(m)) for m in msgs])
-    assert bootstrap.sync_policies(store, cfg) is None  # already in force
+    assert inputs.sync_policies(store, cfg) is None  # already in force
     bootstrap.decider(store, cfg).run()
 
     x = audit.explain(store, cfg, NVR)

@@ -14,7 +14,7 @@ import koji
 import pytest
 
 from adapters.artifacts.kinds import ContainerKind, OstreeKind, Qcow2Kind, RepoKind
-from adapters.compose_backends import (
+from adapters.effects.compose_backends import (
     FAILED,
     FINISHED,
     SUBMITTED,

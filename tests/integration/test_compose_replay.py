@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from adapters.store import open_app
+from adapters.store.store import open_app
 from domain import facts as f
 from domain.application import RelengApp
 from domain.outbox import Action

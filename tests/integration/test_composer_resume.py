@@ -28,9 +28,9 @@ from pathlib import Path
 import pytest
 
 from adapters import bootstrap
-from adapters.artifact_sync import sync_definitions
-from adapters.ingest import ingest_files
-from adapters.store import open_app
+from adapters.artifacts.artifact_sync import sync_definitions
+from adapters.ingest.ingest import ingest_files
+from adapters.store.store import open_app
 from adapters.view_store import SQLViewStore
 from projections.composer import Composer
 from projections.decider import Decider

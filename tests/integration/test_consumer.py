@@ -34,7 +34,7 @@ import pika
 import pytest
 from fedora_messaging.message import Message, load_message
 
-from adapters.store import open_app
+from adapters.store.store import open_app
 from domain.application import RelengApp
 from tests.conftest import _service_missing
 from tests.live import write_fm_config
@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "fedora-messaging.example.toml"
 SAMPLE = ROOT / "config" / "examples" / "sample-stream.jsonl"
 READY = "relengotron consume: ready"
-COMMAND = (sys.executable, "-m", "adapters.cli", "consume")
+COMMAND = (sys.executable, "-m", "adapters.cli.main", "consume")
 REJECTED = "domain.message:RejectedInput.Rejected"
 GARBAGE = b"\x00this is {not JSON, \xff\xfe nor UTF-8"
 ARRAY = b'[1, "two", {"three": 3}]'
@@ -436,7 +436,7 @@ def _load(path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """``load_consume_config`` on a file, without touching the process-wide config."""
     from fedora_messaging import config as fm_config
 
-    from adapters.cli_live import load_consume_config
+    from adapters.cli.cli_live_config import load_consume_config
     from adapters.settings import Settings
 
     monkeypatch.setenv("FEDORA_MESSAGING_CONF", "/nonexistent")  # restored afterwards
@@ -464,7 +464,7 @@ def _load(path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 def test_configurations_that_would_lose_messages_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old: str, new: str, message: str
 ) -> None:
-    from adapters.cli_live import ConsumeUsageError
+    from adapters.cli.cli_live_config import ConsumeUsageError
 
     good = tmp_path / "good.toml"
     write_fm_config(good, "amqp://guest:guest@127.0.0.1/%2F", "q", "q.dlx", "q.dlq")
@@ -479,7 +479,7 @@ def test_configurations_that_would_lose_messages_are_refused(
 def test_missing_fm_config_is_a_usage_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from adapters.cli import main
+    from adapters.cli.main import main
 
     monkeypatch.delenv("RELENGOTRON_CONFIG", raising=False)
     missing = tmp_path / "missing.toml"
@@ -491,7 +491,7 @@ def test_missing_fm_config_is_a_usage_error(
 def test_example_config_binds_every_translated_family(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every message of the sample streams and the shared corpus that a translator turns
     into facts, on a production topic, is routed to the example queue."""
-    from adapters.envelope import NotAMessage, to_envelope
+    from adapters.ingest.envelope import NotAMessage, to_envelope
     from adapters.translate import translate
     from tests.conftest import CORPUS
 

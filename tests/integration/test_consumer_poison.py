@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from adapters.store import open_app
+from adapters.store.store import open_app
 from tests.integration.test_consumer import (  # noqa: F401  (fixtures)
     Bus,
     Consume,

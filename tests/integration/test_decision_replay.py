@@ -14,11 +14,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.envelope import to_envelope
-from adapters.ingest import to_incoming
-from adapters.policy_loader import load_policy_set
+from adapters.ingest.envelope import to_envelope
+from adapters.ingest.ingest import to_incoming
+from adapters.rules.policy_loader import load_policy_set
 from adapters.settings import DEFAULT_POLICIES
-from adapters.store import open_app
+from adapters.store.store import open_app
 from adapters.view_store import SQLViewStore
 from domain.application import RelengApp
 from projections.config import GatingConfig

@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine
 
 from adapters import bootstrap
-from adapters.envelope import to_envelope
-from adapters.ingest import to_incoming
+from adapters.ingest.envelope import to_envelope
+from adapters.ingest.ingest import to_incoming
 from adapters.live.followers import (
     CommitWakeups,
     FileLeaderLock,
@@ -35,7 +35,7 @@ from adapters.live.followers import (
     PostgresLeaderLock,
     leader_lock,
 )
-from adapters.store import normalize_url, open_app
+from adapters.store.store import normalize_url, open_app
 from projections.decider import Decider
 from tests.e2e.test_gating import PENDING, PROMOTED, QUARANTINE
 from tests.fakekoji import FakeKojiHub

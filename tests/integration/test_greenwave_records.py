@@ -27,15 +27,15 @@ from typing import Any
 
 import pytest
 
-from adapters.cli import main
-from adapters.envelope import to_envelope
+from adapters.cli.main import main
 from adapters.http.decision_request import decide
-from adapters.ingest import to_incoming
-from adapters.policy_loader import load_policy_set
-from adapters.readmodel_queries import SQLReadModel
-from adapters.readmodels import Projector
+from adapters.ingest.envelope import to_envelope
+from adapters.ingest.ingest import to_incoming
+from adapters.rules.policy_loader import load_policy_set
 from adapters.settings import DEFAULT_POLICIES
-from adapters.store import open_app
+from adapters.store.readmodel_queries import SQLReadModel
+from adapters.store.readmodels import Projector
+from adapters.store.store import open_app
 from domain.application import RelengApp
 from policies.spec import PolicySet
 from projections.decider import Decider

@@ -10,10 +10,10 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters import bootstrap
 from adapters.http.app import create_app
 from adapters.http.commands import StoreCommands
-from adapters.policy_loader import load_policy_set
+from adapters.rules.policy_loader import load_policy_set
+from adapters.services.history import subject_history
 from adapters.settings import ApiSettings, Settings
 from policies.spec import PolicySet
 from tests.fakes import FakeReadModel
@@ -214,7 +214,7 @@ def test_writes_are_refused_without_a_configured_token(client: TestClient) -> No
 
 @pytest.fixture
 def store_client(tmp_path: Path, rm: FakeReadModel, policies: PolicySet) -> tuple[TestClient, Any]:
-    from adapters.store import open_app
+    from adapters.store.store import open_app
 
     app = open_app(f"sqlite:///{tmp_path / 'store.db'}")
     api = create_app(rm, policies, token="s3cret", commands=StoreCommands(app, Settings()))
@@ -241,7 +241,7 @@ def test_a_waiver_is_recorded_as_an_input_message(store_client: tuple[TestClient
     assert stored is not None and stored.topic == "relengotron.waiver.new"
     assert stored.body["subject_identifier"] == NVR and stored.body["scenario"] == "aarch64"
     assert stored.body["product_version"] == "fedora-rawhide"  # the gating default
-    history = bootstrap.subject_history(app, "koji_build", NVR)
+    history = subject_history(app, "koji_build", NVR)
     assert [h["event"] for h in history][-1] == "Subject.WaiverRecorded"
     # Invalid bodies are 400 with a message, after the token check.
     r = client.post("/api/v1/waivers", json={**WAIVER, "waived": "yes"}, headers=auth)

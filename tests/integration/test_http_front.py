@@ -1,4 +1,4 @@
-"""What ``relengotron serve`` runs (``adapters.cli_api.make_server``) on a real store:
+"""What ``relengotron serve`` runs (``adapters.cli.cli_api.make_server``) on a real store:
 Greenwave's CORS headers, request limits, catching the read models up before answering,
 and 503s instead of verdicts when the store is lost.
 
@@ -31,13 +31,13 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters.cli import main
-from adapters.cli_api import make_server
-from adapters.envelope import to_envelope
-from adapters.ingest import to_incoming
-from adapters.readmodels import Projector
-from adapters.settings import load_settings
-from adapters.store import open_app
+from adapters.cli.cli_api import make_server
+from adapters.cli.main import main
+from adapters.ingest.envelope import to_envelope
+from adapters.ingest.ingest import to_incoming
+from adapters.settings_file import load_settings
+from adapters.store.readmodels import Projector
+from adapters.store.store import open_app
 from tests.conftest import PG_URL, REPO, _service_missing
 from tests.messages import Bus, write
 
@@ -353,7 +353,7 @@ def test_another_process_recording_after_a_store_check_is_seen(site: Site) -> No
         assert _satisfied(c) is True
         path = write(site.tmp / "failed.jsonl", [site.bus.rpmdeplint(NVR, "FAILED")])
         done = subprocess.run(
-            [sys.executable, "-m", "adapters.cli", "ingest", str(path), "--db", site.db,
+            [sys.executable, "-m", "adapters.cli.main", "ingest", str(path), "--db", site.db,
              "--config", str(site.config), "--no-progress", "--json"],
             cwd=REPO, capture_output=True, text=True, timeout=120,
         )  # fmt: skip

@@ -10,8 +10,9 @@ from typing import Any
 import koji
 import pytest
 
-from adapters import koji_gateway as kg
-from adapters.koji_gateway import ALREADY, FAILED, GONE, MOVED, TRANSIENT, WOULD_MOVE
+from adapters.koji import koji_gateway as kg
+from adapters.koji import koji_values as kv
+from adapters.koji.koji_values import ALREADY, FAILED, GONE, MOVED, TRANSIENT, WOULD_MOVE
 from tests.fakekoji import FakeKojiHub
 
 PENDING, RAWHIDE = "rawhide-pending", "rawhide"
@@ -49,8 +50,8 @@ def make(hub: FakeKojiHub, sleeps: list[float]) -> Iterator[Make]:
         gw.close()
 
 
-def mv(nvr: str = FOO, n: int = 1) -> kg.Move:
-    return kg.Move(f"act-{n}", nvr, PENDING, RAWHIDE)
+def mv(nvr: str = FOO, n: int = 1) -> kv.Move:
+    return kv.Move(f"act-{n}", nvr, PENDING, RAWHIDE)
 
 
 def writes(hub: FakeKojiHub) -> int:
@@ -293,25 +294,25 @@ def test_a_lost_answer_is_retried_by_reading_again(hub: FakeKojiHub, make: Make)
 @pytest.mark.parametrize(
     ("auth", "message"),
     [
-        (kg.KojiAuth("password"), "unknown koji auth method"),
-        (kg.KojiAuth("ssl"), "needs cert"),
-        (kg.KojiAuth("keytab", principal="relengotron@FEDORAPROJECT.ORG"), "needs both"),
-        (kg.KojiAuth("keytab", keytab="/etc/r.keytab"), "needs both"),
-        (kg.KojiAuth(""), "unknown koji auth method ''"),
+        (kv.KojiAuth("password"), "unknown koji auth method"),
+        (kv.KojiAuth("ssl"), "needs cert"),
+        (kv.KojiAuth("keytab", principal="relengotron@FEDORAPROJECT.ORG"), "needs both"),
+        (kv.KojiAuth("keytab", keytab="/etc/r.keytab"), "needs both"),
+        (kv.KojiAuth(""), "unknown koji auth method ''"),
     ],
 )
-def test_auth_validation(auth: kg.KojiAuth, message: str) -> None:
-    with pytest.raises(kg.KojiConfigError, match=message):
+def test_auth_validation(auth: kv.KojiAuth, message: str) -> None:
+    with pytest.raises(kv.KojiConfigError, match=message):
         auth.validate()
-    with pytest.raises(kg.KojiConfigError):
+    with pytest.raises(kv.KojiConfigError):
         kg.KojiGateway("http://127.0.0.1:1/kojihub", auth)
 
 
 def test_valid_auth() -> None:
-    kg.KojiAuth().validate()
-    kg.KojiAuth("ssl", cert="/etc/pki/relengotron.pem", serverca="/etc/pki/ca.pem").validate()
-    kg.KojiAuth("keytab", principal="r@EXAMPLE.ORG", keytab="/etc/r.keytab").validate()
-    kg.KojiAuth("none", cert="/etc/unused.pem", keytab="/etc/unused.keytab").validate()  # ignored
+    kv.KojiAuth().validate()
+    kv.KojiAuth("ssl", cert="/etc/pki/relengotron.pem", serverca="/etc/pki/ca.pem").validate()
+    kv.KojiAuth("keytab", principal="r@EXAMPLE.ORG", keytab="/etc/r.keytab").validate()
+    kv.KojiAuth("none", cert="/etc/unused.pem", keytab="/etc/unused.keytab").validate()  # ignored
 
 
 def test_login_happens_before_the_first_write_only(
@@ -319,17 +320,17 @@ def test_login_happens_before_the_first_write_only(
 ) -> None:
     hub.add_build("a-1-1", tags=[RAWHIDE])
     hub.add_build("b-1-1", tags=[PENDING])
-    gw = make(auth=kg.KojiAuth("ssl", cert=str(tmp_path / "missing.pem")))
+    gw = make(auth=kv.KojiAuth("ssl", cert=str(tmp_path / "missing.pem")))
     assert gw.move([mv("a-1-1")])[0].outcome == ALREADY  # no write: no login
-    with pytest.raises(kg.KojiLoginError, match=r"missing\.pem"):
+    with pytest.raises(kv.KojiLoginError, match=r"missing\.pem"):
         gw.move([mv("b-1-1")])
     assert writes(hub) == 0
 
 
 def test_keytab_login_failure(hub: FakeKojiHub, make: Make, tmp_path: Any) -> None:
     hub.add_build(FOO, tags=[PENDING])
-    auth = kg.KojiAuth("keytab", principal="r@EXAMPLE.ORG", keytab=str(tmp_path / "no.keytab"))
-    with pytest.raises(kg.KojiLoginError, match="keytab login"):
+    auth = kv.KojiAuth("keytab", principal="r@EXAMPLE.ORG", keytab=str(tmp_path / "no.keytab"))
+    with pytest.raises(kv.KojiLoginError, match="keytab login"):
         make(auth=auth, retries=0).move([mv()])
     assert writes(hub) == 0
 
@@ -358,7 +359,7 @@ def test_reads_retry_then_give_up(hub: FakeKojiHub, make: Make, sleeps: list) ->
     hub.http_error_next(1)
     assert make(retries=1).tags_of(FOO) == [PENDING]
     hub.http_error_next(2)
-    with pytest.raises(kg.KojiUnavailable, match="after 2 tries"):
+    with pytest.raises(kv.KojiUnavailable, match="after 2 tries"):
         make(retries=1).build(FOO)
     assert sleeps == [0.5, 0.5]
 

@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from adapters.http.app import create_app
-from adapters.policy_loader import load_policy_set
+from adapters.rules.policy_loader import load_policy_set
 from tests.fakes import FakeReadModel
 
 REPO = Path(__file__).resolve().parents[2]

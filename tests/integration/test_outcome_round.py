@@ -17,8 +17,8 @@ from collections import Counter
 from pathlib import Path
 
 from adapters import bootstrap
-from adapters.ingest import ingest_files
-from adapters.store import open_app
+from adapters.ingest.ingest import ingest_files
+from adapters.store.store import open_app
 from projections.composer import Composer
 from projections.decider import Decider
 from tests.crashing import (

@@ -28,13 +28,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from adapters.cli_gating import build_status
-from adapters.envelope import to_envelope
 from adapters.http.decision_request import decide
-from adapters.ingest import to_incoming
-from adapters.readmodel_queries import SQLReadModel
-from adapters.readmodel_tables import ReadModelTables
-from adapters.readmodels import Projector
+from adapters.ingest.envelope import to_envelope
+from adapters.ingest.ingest import to_incoming
+from adapters.services.status import build_status
+from adapters.store.readmodel_queries import SQLReadModel
+from adapters.store.readmodel_tables import ReadModelTables
+from adapters.store.readmodels import Projector
 from domain.application import RelengApp
 from projections.config import GatingConfig
 from projections.decider import Decider
@@ -155,7 +155,7 @@ def test_incremental_projection_equals_a_rebuild(
 
 
 def open_sqlite(path: Path) -> RelengApp:
-    from adapters.store import open_app
+    from adapters.store.store import open_app
 
     return open_app(f"sqlite:///{path}")
 

@@ -17,9 +17,11 @@ from typing import Any
 
 import pytest
 
-from adapters import audit, audit_verify, bootstrap
-from adapters.cli import main
-from adapters.store import open_app
+from adapters import bootstrap
+from adapters.audit import audit, audit_verify
+from adapters.cli.main import main
+from adapters.services import decisions
+from adapters.store.store import open_app
 from tests.fakedistgit import FakeDistGit
 from tests.messages import Bus
 
@@ -191,7 +193,7 @@ def test_a_store_written_before_remote_rules(tmp_path: Path) -> None:
     assert report.decisions == [] and report.read > 0  # read again from the log, no change
     assert decider.view.gates and decider.view.remote_files == {}
     cfg = Settings(gating=CONFIG)
-    assert bootstrap.decide_with(app, cfg, POLICIES).decisions == []
+    assert decisions.decide_with(app, cfg, POLICIES).decisions == []
     app.close()
 
 
@@ -280,7 +282,7 @@ def test_bodhi_contexts_through_the_decision_api(
     # An on-demand RemoteRule (Greenwave's OnDemandPolicy: the file's policies chosen by
     # product version, whatever their contexts)
     from adapters.http.decision_request import decide
-    from adapters.remote_rule_source import StoreRemoteRules
+    from adapters.rules.remote_rule_source import StoreRemoteRules
     from projections.decision_api import DecisionService
 
     cfg = bootstrap.settings(str(config))
@@ -357,7 +359,7 @@ def test_a_file_no_store_can_keep_is_invalid(tmp_path: Path) -> None:
     """A gating.yaml whose strings hold NUL (a YAML escape) cannot be stored as read on
     PostgreSQL (domain/safe_text.py): the file is recorded as invalid, saying why, the
     same on every store; its bytes are kept (base64) for the audit."""
-    from adapters.remote_rule_fetch import Fetched, record
+    from adapters.rules.remote_rule_fetch import Fetched, record
     from domain.remote_rules import remote_rule_file_id
 
     app = open_app(f"sqlite:///{tmp_path / 's.db'}")
@@ -382,7 +384,7 @@ def test_a_body_that_stalls_is_a_failed_fetch() -> None:
     import threading
     import time
 
-    from adapters.remote_rule_fetch import fetch
+    from adapters.rules.remote_rule_fetch import fetch
     from adapters.settings import RemoteRuleSettings
 
     srv = socket.socket()

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect
 
-from adapters.readmodel_tables import ReadModelTables
-from adapters.store import open_app
+from adapters.store.readmodel_tables import ReadModelTables
+from adapters.store.store import open_app
 from domain.application import RelengApp
 from tests.conftest import _service_missing
 from tests.services import pg_answers, pg_database

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from adapters.ingest import to_incoming
-from adapters.store import open_app
+from adapters.ingest.ingest import to_incoming
+from adapters.store.store import open_app
 from adapters.translate import Envelope
 from domain import ids
 from domain.facts import BuildTagged, ChangeKey

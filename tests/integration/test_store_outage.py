@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from adapters.envelope import to_envelope
-from adapters.ingest import to_incoming
-from adapters.store import open_app
+from adapters.ingest.envelope import to_envelope
+from adapters.ingest.ingest import to_incoming
+from adapters.store.store import open_app
 from domain import ids
 from tests.messages import Bus
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters.cli import main
+from adapters.cli.main import main
 from adapters.http.app import create_app
-from adapters.policy_loader import load_policy_set
+from adapters.rules.policy_loader import load_policy_set
 from policies.spec import PolicySet
 from tests.fakes import FakeReadModel
 

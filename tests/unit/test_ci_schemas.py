@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.ingest import to_incoming
+from adapters.ingest.ingest import to_incoming
 from adapters.translate import Envelope, translate
 from adapters.translate.base import strip_prefix
 from adapters.translate.ci_validate import _validator, line_of, validate

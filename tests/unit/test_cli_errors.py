@@ -1,4 +1,4 @@
-"""The central end of every command (``adapters.cli_errors.run_command``): the exit-code
+"""The central end of every command (``adapters.cli.cli_errors.run_command``): the exit-code
 table applied to what a command raised. The e2e side is tests/e2e/test_cli_exits.py."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import sqlite3
 
 import pytest
 
-from adapters.cli_errors import UsageError, run_command
+from adapters.cli.cli_errors import UsageError, run_command
 from adapters.settings import SettingsError
-from adapters.store_errors import StoreMissing, remember, store_failure
+from adapters.store.store_errors import StoreMissing, remember, store_failure
 
 
 def ended(body, *, debug: bool = False) -> tuple[int, str]:
@@ -91,11 +91,11 @@ def test_interrupted_is_130():
 
 def test_opening_an_unreachable_store_raises_what_the_consumer_retries_on():
     """``consume`` and the followers wait for a store that is down at start
-    (``adapters.live.consumer.STORAGE_ERRORS``): open_app must not turn the driver's
+    (``adapters.live.storage.STORAGE_ERRORS``): open_app must not turn the driver's
     error into one of ours; the command line names the store instead."""
-    from adapters.live.consumer import STORAGE_ERRORS
-    from adapters.store import open_app
-    from adapters.store_errors import last_url
+    from adapters.live.storage import STORAGE_ERRORS
+    from adapters.store.store import open_app
+    from adapters.store.store_errors import last_url
 
     with pytest.raises(STORAGE_ERRORS) as caught:
         open_app("postgresql://u:pw@127.0.0.1:1/x")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from adapters.http.decision_request import decide, parse_when
-from adapters.policy_loader import load_policy_set, load_policy_text
+from adapters.rules.policy_loader import load_policy_set, load_policy_text
 from policies.spec import PolicySet
 from projections.decision_api import (
     DecisionRequestError,

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from adapters.http.decision_request import decide
-from adapters.policy_loader import load_policy_text
+from adapters.rules.policy_loader import load_policy_text
 from policies.snapshot import public_id
 from policies.spec import PolicySet
 from projections.decision_api import DecisionRequestError, DecisionService

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from adapters import bootstrap
-from adapters.settings import SettingsError, settings_from
+from adapters.settings import SettingsError
+from adapters.settings_file import settings_from
 from tests.fakekoji import FakeKojiHub
 
 PROFILE = "relengotron-test-koji"

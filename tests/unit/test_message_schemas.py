@@ -10,16 +10,15 @@ from fedora_messaging import message as fm
 from fedora_messaging.exceptions import ValidationError
 
 from adapters.messaging import schemas
+from adapters.messaging.base import RelengotronMessage, topic_for
 from adapters.messaging.schemas import (
     SCHEMAS,
     BatchCheckRequestedV1,
     BuildPromotedV1,
     BuildQuarantinedV1,
     DecisionChangedV1,
-    RelengotronMessage,
     message_for,
     package_from_nvr,
-    topic_for,
 )
 
 NVR = "bash-5.2.37-1.fc44"

@@ -15,12 +15,14 @@ from typing import Any
 
 import pytest
 
-from adapters import audit_verify, bootstrap
-from adapters.audit import MESSAGE_TOPIC, notifications
-from adapters.branches import DEFAULT_MONITORED_BRANCHES, BranchFilter
-from adapters.ingest import to_incoming
-from adapters.settings import Settings, SettingsError, settings_from
-from adapters.store import open_app
+from adapters.audit import audit_verify
+from adapters.audit.audit import MESSAGE_TOPIC, notifications
+from adapters.ingest.branches import DEFAULT_MONITORED_BRANCHES, BranchFilter
+from adapters.ingest.ingest import to_incoming
+from adapters.services import inputs
+from adapters.settings import Settings, SettingsError
+from adapters.settings_file import settings_from
+from adapters.store.store import open_app
 from domain.message import IGNORED, RECOGNIZED
 from tests import corpus
 
@@ -121,7 +123,7 @@ def test_ingest_records_the_ignored_push_and_replay_repeats_it(
 
     # Recorded under the default set: epel9 ignored, with its reason, in the summary.
     app = open_app(f"sqlite:///{tmp_path / 'a.db'}")
-    summary = bootstrap.ingest(app, [str(path)], cfg=Settings())
+    summary = inputs.ingest(app, [str(path)], cfg=Settings())
     assert (summary.read, summary.ignored) == (2, 1)
     # Replayed under another set: the push stays as it was recorded.
     epel = Settings(monitored_branches=("f[0-9]+", "epel[0-9]+"))
@@ -129,7 +131,7 @@ def test_ingest_records_the_ignored_push_and_replay_repeats_it(
 
     # Recorded with epel9 monitored (its change kept), replayed under the default set.
     app = open_app(f"sqlite:///{tmp_path / 'b.db'}")
-    summary = bootstrap.ingest(app, [str(path)], cfg=epel)
+    summary = inputs.ingest(app, [str(path)], cfg=epel)
     assert (summary.read, summary.ignored) == (2, 0)
     report = audit_verify.verify(app, Settings(), workdir=str(tmp_path))
     assert report["identical"], report["differences"]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.policy_loader import load_policy_set, load_policy_text
-from adapters.subject_types import SUBJECT_TYPES_DIR, alias_table, load_subject_types
+from adapters.rules.policy_loader import load_policy_set, load_policy_text
+from adapters.rules.subject_types import SUBJECT_TYPES_DIR, alias_table, load_subject_types
 from domain.facts import SUBJECT_TYPE_ALIASES
 from policies.engine import evaluate
 from policies.spec import (

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.policy_loader import load_policy_set, load_policy_text
+from adapters.rules.policy_loader import load_policy_set, load_policy_text
 from policies.engine import evaluate
 from policies.snapshot import ResultView, Snapshot
 from policies.spec import (

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from adapters.envelope import to_envelope
-from adapters.policy_loader import load_policy_set, load_policy_text
+from adapters.ingest.envelope import to_envelope
+from adapters.rules.policy_loader import load_policy_set, load_policy_text
 from adapters.settings import DEFAULT_POLICIES
 from adapters.translate import translate
 from domain.facts import GateOverridden, PolicySetActivated

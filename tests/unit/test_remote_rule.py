@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from adapters.policy_loader import load_policy_set, load_policy_text
-from adapters.remote_rule_yaml import (
+from adapters.rules.policy_loader import load_policy_set, load_policy_text
+from adapters.rules.remote_rule_yaml import (
     GatingYamlError,
     load_remote_policies,
     validate_gating_yaml,
@@ -276,7 +276,8 @@ def test_validate_like_greenwave(fedora: PolicySet) -> None:
 
 
 def test_remote_rule_settings(tmp_path: Path) -> None:
-    from adapters.settings import SettingsError, load_settings
+    from adapters.settings import SettingsError
+    from adapters.settings_file import load_settings
 
     default = load_settings(None)
     assert default.gating.remote_rule_templates == (TEMPLATE,)  # Greenwave's default

@@ -1,4 +1,4 @@
-"""rpm's version order comes from libsolv (``adapters.manifests.Versions``); checked here
+"""rpm's version order comes from libsolv (``adapters.artifacts.manifests.Versions``); checked here
 equal, on every pair of versions, releases and EVRs of the NVRs in the real corpus and on
 generated tricky cases (tildes, carets, epochs, letters against digits), to
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from adapters.manifests import Versions, vercmp
+from adapters.artifacts.manifests import Versions, vercmp
 
 _SEGMENT = re.compile(r"[~^]|[0-9]+|[a-zA-Z]+")
 _NVR = re.compile(r"^([A-Za-z][A-Za-z0-9._+-]*)-(?:(\d+):)?([^-:/\s]+)-([^-:/\s]+)$")

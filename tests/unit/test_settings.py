@@ -6,13 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.settings import (
-    DEFAULT_POLICIES,
-    Settings,
-    SettingsError,
-    database_url,
-    load_settings,
-)
+from adapters.settings import DEFAULT_POLICIES, Settings, SettingsError, database_url
+from adapters.settings_file import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config" / "relengotron.example.toml"

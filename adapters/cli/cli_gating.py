@@ -1,0 +1,286 @@
+"""Gating commands: decide, act, status, waive, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+from adapters import bootstrap
+from adapters.cli.cli_errors import UsageError
+from adapters.effects.effector import ActReport
+from adapters.koji.koji_values import FAILED, TRANSIENT
+from adapters.services import decisions, inputs
+from adapters.services.status import build_status
+from adapters.settings import Settings
+from adapters.store.store import shown_url
+from domain.outbox import BUS_PUBLISH, KOJI_MOVE
+from policies.decision import Decision
+from policies.engine import evaluate
+from projections.composer import COMPOSE_REQUEST, PUSH_RELEASE
+from projections.decider import DeciderReport
+from projections.remote_files import with_remote_files
+
+EXIT_OK, EXIT_PROBLEM = 0, 1
+
+
+def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    p = sub.add_parser("decide", help="bring decisions up to date with the log (ingest does this)")
+    common(p)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser("act", help="carry out pending koji moves and bus messages")
+    common(p)
+    p.add_argument("--dry-run", action="store_true", help="show what would be done; change nothing")
+    p.add_argument("--json", action="store_true", help="print what was done as JSON")
+    p.add_argument(
+        "--follow",
+        action="store_true",
+        help="keep deciding and acting as the log grows (one process per store leads)",
+    )
+    p.add_argument(
+        "--interval", type=float, default=1.0, metavar="S", help="--follow: seconds between rounds"
+    )
+
+    p = sub.add_parser("status", help="a build's gating state, tags and latest decision")
+    p.add_argument("nvr", metavar="NVR")
+    common(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("waive", help="record a waiver for a build's test case")
+    p.add_argument("nvr", metavar="NVR")
+    p.add_argument("testcase", metavar="TESTCASE")
+    p.add_argument("--reason", required=True, metavar="TEXT", help="why (kept with the waiver)")
+    p.add_argument("--scenario", metavar="S", help="waive only this scenario")
+    p.add_argument("--username", metavar="USER", help="who waives (default: $USER)")
+    p.add_argument("--revoke", action="store_true", help="revoke an earlier waiver instead")
+    common(p)
+    p.add_argument("--json", action="store_true", help="print the resulting status as JSON")
+
+    p = sub.add_parser("evaluate", help="dry-run a policy directory against current state")
+    p.add_argument("nvr", metavar="NVR")
+    p.add_argument("--policies", required=True, metavar="DIR", help="policy directory to try")
+    common(p)
+    p.add_argument("--json", action="store_true", help="print the decision as JSON")
+
+
+def run(args: argparse.Namespace) -> int | None:
+    handler = {
+        "decide": cmd_decide,
+        "act": cmd_act,
+        "status": cmd_status,
+        "waive": cmd_waive,
+        "evaluate": cmd_evaluate,
+    }.get(args.command)
+    return handler(args) if handler else None
+
+
+def _setup(args: argparse.Namespace, *, create: bool = True) -> tuple[Settings, Any]:
+    cfg = bootstrap.settings(args.config)
+    return cfg, bootstrap.application(args.db, cfg, create=create)
+
+
+# ------------------------------------------------------------------ decide / act
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    cfg, app = _setup(args)
+    report = decisions.decide(app, cfg)
+    bootstrap.projector(app, cfg).run()  # the read models reflect the new decisions
+    print(json.dumps(report.as_json()) if args.json else render_decisions(report))
+    return EXIT_OK
+
+
+def render_decisions(report: DeciderReport) -> str:
+    lines = [
+        f"Decider at position {report.position:,}: {report.read:,} events read, "
+        f"{report.evaluated:,} evaluations, {len(report.decisions):,} decision(s) changed, "
+        f"{report.actions:,} action(s) requested."
+    ]
+    for d in report.decisions:
+        was = f" (was {d['previous']})" if d["previous"] else ""
+        lines.append(f"  {d['verdict']:<10} {d['nvr']}{was}")
+    return "\n".join(lines)
+
+
+def cmd_act(args: argparse.Namespace) -> int:
+    cfg, app = _setup(args)
+    if args.follow:
+        return _act_follow(app, cfg, args)
+    decisions.decide(app, cfg)  # never act on a stale outbox
+    report = bootstrap.effector(app, cfg).run(dry_run=args.dry_run)
+    print(json.dumps(report.as_json()) if args.json else render_act(report))
+    return EXIT_PROBLEM if act_failed(report) else EXIT_OK
+
+
+def act_failed(report: ActReport) -> bool:
+    """Exit 1: an action failed for good, koji's login failed, or an action could not
+    be carried out this time (koji or a backend unreachable: it stays pending, the next
+    ``act`` tries again). Pending for want of configuration is not a failure."""
+    return bool(
+        report.errors
+        or any(r["outcome"] == FAILED for r in report.done)
+        or any(r["outcome"] == TRANSIENT for r in report.pending)
+    )
+
+
+def _act_follow(app: Any, cfg: Settings, args: argparse.Namespace) -> int:
+    """Decide, plan composes and act, while this process leads: a round every
+    ``--interval`` seconds, and (PostgreSQL) as soon as a worker commits."""
+    import signal
+    import threading
+
+    from adapters.live.followers import Followers
+
+    if args.dry_run or args.interval <= 0:
+        raise UsageError("--follow takes no --dry-run and a positive --interval")
+    followers = Followers(app, cfg, interval=args.interval, project=False)
+    halt = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: halt.set())
+    print(f"relengotron act: following the log (pid {os.getpid()})", flush=True)
+    followers.start()
+    try:
+        while followers.is_alive() and not halt.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        followers.stop()
+    stats = followers.stats.as_json()
+    print(json.dumps(stats) if args.json else f"relengotron act: stopped ({stats})")
+    return EXIT_OK
+
+
+def render_act(report: ActReport) -> str:
+    lines = []
+    head = "Would do" if report.dry_run else "Done"
+    if report.done:
+        lines.append(f"{head}: {len(report.done)} action(s)")
+    for r in report.done:
+        lines.append("  " + _render_row(r))
+    if report.pending:
+        lines.append(f"{'Would do' if report.dry_run else 'Still pending'}: {len(report.pending)}")
+        lines += ["  " + _render_row(r) for r in report.pending]
+    lines += [f"Error: {e}" for e in report.errors]
+    return "\n".join(lines) or "Nothing to do."
+
+
+def _render_row(r: dict[str, Any]) -> str:
+    """One line per action, whichever kind the outbox holds (``domain.outbox``,
+    ``projections.composer``); a kind this code does not know is named as it is."""
+    kind = r.get("kind")
+    if kind == KOJI_MOVE:
+        what = f"move {r.get('nvr')} {r.get('from_tag')} -> {r.get('to_tag')}"
+    elif kind == BUS_PUBLISH:
+        what = f"publish {r.get('message') or '(no message kind)'}"
+    elif kind == COMPOSE_REQUEST and r.get("target"):
+        what = f"compose {r['target']} via {r.get('backend') or '?'}"
+    elif kind == PUSH_RELEASE and r.get("target"):
+        what = f"release push {r['target']}"
+    else:
+        what = f"{kind} {r.get('action')}"
+    return f"{r.get('outcome', '?'):<13} {what}: {r.get('detail') or ''}".rstrip()
+
+
+# ------------------------------------------------------------------ status
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    cfg, app = _setup(args, create=False)
+    view = bootstrap.decider(app, cfg).read_view()
+    status = build_status(view, args.nvr, cfg.gating.pending_tag)
+    if status is None:
+        if args.json:
+            print(json.dumps({"nvr": args.nvr, "state": None, "known": False}))
+        else:
+            print(
+                f"{args.nvr}: unknown in {shown_url(app)} (no message about it has been recorded)."
+            )
+        return EXIT_PROBLEM
+    print(json.dumps(status, default=str) if args.json else render_status(status))
+    return EXIT_OK
+
+
+def render_status(s: dict[str, Any]) -> str:
+    lines = [f"{s['nvr']}: {s['state'] or 'not a gating candidate'}"]
+    if s["owner"]:
+        lines.append(f"  owner:  {s['owner']}")
+    lines.append(f"  tags:   {', '.join(s['tags']) or '(none seen)'}")
+    if s["withdrawn"]:
+        lines.append(f"  left the gate: {s['withdrawn']['reason']}: {s['withdrawn']['detail']}")
+    d = s["decision"]
+    if d:
+        lines.append(f"  decision ({s['decided_at']}): {d['verdict']} — {d['summary']}")
+        lines.append(f"  policies: {', '.join(d.get('applicable_policies', [])) or '(none)'}")
+        lines += _render_requirements(d)
+    for a in s["actions"]:
+        lines.append(f"  move {a['from_tag']} -> {a['to_tag']}: {a['status']}  {a['detail'] or ''}")
+    return "\n".join(lines)
+
+
+def _render_requirements(d: dict[str, Any]) -> list[str]:
+    out = []
+    for mark, key in (("ok ", "satisfied_requirements"), ("NOT", "unsatisfied_requirements")):
+        for r in d.get(key, []):
+            name = r.get("testcase") or "-"
+            extra = r.get("detail") or r.get("result_id") or r.get("waiver_id") or ""
+            out.append(f"    {mark} {r['type']:<30} {name}  {extra}".rstrip())
+    return out
+
+
+# ------------------------------------------------------------------ waive / evaluate
+
+
+def cmd_waive(args: argparse.Namespace) -> int:
+    import getpass
+
+    cfg, app = _setup(args)
+    inputs.sync_policies(app, cfg)
+    waiver_id = inputs.record_waiver(
+        app,
+        cfg,
+        subject_identifier=args.nvr,
+        testcase=args.testcase,
+        scenario=args.scenario,
+        waived=not args.revoke,
+        username=args.username or getpass.getuser(),
+        comment=args.reason,
+    )
+    decider = bootstrap.decider(app, cfg)
+    decider.run()  # leaves its view, folded to the end of the log
+    status = build_status(decider.view, args.nvr, cfg.gating.pending_tag)
+    if args.json:
+        print(json.dumps({"waiver_id": waiver_id, "status": status}, default=str))
+    else:
+        verb = "Revoked the waiver of" if args.revoke else "Waived"
+        print(f"{verb} {args.testcase} for {args.nvr} ({waiver_id}).")
+        if status:
+            print(render_status(status))
+    return EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    cfg = bootstrap.settings(args.config)
+    policies = bootstrap.policy_set(cfg, args.policies)  # the directory tried first
+    app = bootstrap.application(args.db, cfg, create=False)
+    view = bootstrap.decider(app, cfg, policies).read_view()
+    build = view.builds.get(args.nvr)
+    snapshot = with_remote_files(  # the gating.yaml files recorded, never fetched here
+        view.snapshot(args.nvr),
+        policies,
+        cfg.gating.remote_rule_templates,
+        build.change if build else None,
+        view.remote_files,
+    )
+    decision: Decision = evaluate(policies, snapshot)
+    out = decision.as_dict()
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"{args.nvr} against {args.policies} (nothing recorded):")
+        print(f"  {out['verdict']} — {out['summary']}")
+        print(f"  policies: {', '.join(out.get('applicable_policies', [])) or '(none)'}")
+        print("\n".join(_render_requirements(out)))
+    return EXIT_OK

@@ -1,0 +1,348 @@
+"""The effector: carries out pending outbox actions and records what came of each.
+
+Koji moves go through ``KojiGateway.move``, which re-reads the build's tags
+before writing: a build already in the target tag is a success, so an action
+whose move happened before a crash (but whose outcome was never recorded) is
+settled without a second move. Each batch's outcomes are saved as soon as koji
+answers. Transient failures are recorded as attempts and left pending for the
+next run; permanent ones complete the action as ``failed``.
+
+Bus messages are built from the action's body with our schema classes and
+published; with the bus disabled they are completed as ``disabled`` (the body
+stays in the log, so nothing is lost if it is enabled later and re-requested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from adapters.koji.koji_values import (
+    ALREADY,
+    FAILED,
+    GONE,
+    MOVED,
+    TRANSIENT,
+    KojiLoginError,
+    Move,
+    MoveResult,
+)
+from domain import ids, topics
+from domain.application import RelengApp
+from domain.gating import Gate
+from domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action
+from projections.config import GatingConfig
+
+ACTION_TOPICS = (
+    topics.ACTION_REQUESTED,
+    topics.ACTION_COMPLETED,
+    topics.ACTION_CANCELLED,
+)
+BATCH = 50
+
+
+class KojiPort(Protocol):
+    def move(self, moves: Sequence[Move], *, dry_run: bool = False) -> list[MoveResult]: ...
+
+
+class PublisherPort(Protocol):
+    def publish(self, message: Any) -> str: ...
+
+
+class ComposePort(Protocol):
+    """Compose requests and release steps (``adapters.effects.compose_effects``)."""
+
+    def run(
+        self, actions: Sequence[Action], *, dry_run: bool, at: Callable[[], str]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Action]]: ...
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@dataclass
+class ActReport:
+    dry_run: bool = False
+    done: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "done": self.done,
+            "still_pending": self.pending,
+            "errors": self.errors,
+        }
+
+
+def pending_actions(app: RelengApp, scan: PendingScan | None = None) -> list[Action]:
+    """Requested actions that are neither completed nor cancelled, in request order
+    (``scan`` keeps its place between calls, for a process that acts again and again)."""
+    return (scan or PendingScan())(app)
+
+
+class PendingScan:
+    """Which actions are pending, kept up to date from the log incrementally: each call
+    reads only the action events recorded since the previous one, and reloads only the
+    actions they are about (the others are kept as loaded, or as this process changed
+    them and saved)."""
+
+    def __init__(self) -> None:
+        self.after = 0
+        self.order: dict[str, None] = {}
+        self.loaded: dict[str, Action] = {}
+
+    def __call__(self, app: RelengApp) -> list[Action]:
+        for n in _notifications(app, ACTION_TOPICS, self.after):
+            key = str(n.originator_id)
+            if n.topic.endswith(".Requested"):
+                self.order[key] = None
+            else:
+                self.order.pop(key, None)
+                self.loaded.pop(key, None)
+            self.after = n.id
+        out: list[Action] = []
+        for key in list(self.order):
+            action = self.loaded.get(key)
+            if action is None or action._pending_events:  # new, or a save that failed
+                action = cast(Action, app.repository.get(_uuid(key)))
+                self.loaded[key] = action
+            if action.done:
+                self.order.pop(key, None)  # completed by a write this scan has not read yet
+                self.loaded.pop(key, None)
+            else:
+                out.append(action)
+        return out
+
+
+def _notifications(app: RelengApp, topics: tuple[str, ...], after: int = 0) -> Any:
+    while True:
+        page = app.recorder.select_notifications(start=after + 1, limit=1000, topics=topics)
+        if not page:
+            return
+        yield from page
+        after = page[-1].id
+
+
+def _uuid(value: str) -> UUID:
+    return UUID(value)
+
+
+class Effector:
+    def __init__(
+        self,
+        app: RelengApp,
+        config: GatingConfig,
+        *,
+        koji: KojiPort | None,
+        publisher: PublisherPort | None,
+        message_factory: Callable[[str, dict[str, Any], str], Any] | None = None,
+        clock: Callable[[], str] = utc_now,
+        composes: ComposePort | None = None,
+        scan: PendingScan | None = None,
+    ) -> None:
+        self.app = app
+        self.scan = scan  # None: read the whole log each run (one-shot commands)
+        self.composes = composes
+        self.config = config
+        self.koji = koji
+        self.publisher = publisher
+        self.message_factory = message_factory
+        self.clock = clock
+
+    def run(self, *, dry_run: bool = False) -> ActReport:
+        report = ActReport(dry_run=dry_run)
+        actions = pending_actions(self.app, self.scan)
+        moves = [a for a in actions if a.kind == KOJI_MOVE]
+        for i in range(0, len(moves), BATCH):
+            self._moves(moves[i : i + BATCH], dry_run, report)
+        others = [a for a in actions if a.kind not in (KOJI_MOVE, BUS_PUBLISH)]
+        if others and self.composes is not None:
+            for a in others:  # each outcome saved as soon as it is known
+                done, pending, changed = self.composes.run([a], dry_run=dry_run, at=self.clock)
+                report.done += done
+                report.pending += pending
+                self._save(changed)
+        elif others:
+            report.pending += [_row(a, "not-configured", "no compose effector") for a in others]
+        # Publish last: the moves above may have asked for notices.
+        for action in pending_actions(self.app, self.scan) if not dry_run else actions:
+            if action.kind == BUS_PUBLISH:
+                self._publish(action, dry_run, report)
+        return report
+
+    # ------------------------------------------------------------------ koji
+
+    def _moves(self, actions: list[Action], dry_run: bool, report: ActReport) -> None:
+        if self.koji is None:
+            for a in actions:
+                report.pending.append(
+                    _row(a, "not-configured", "no koji hub configured ([koji] hub)")
+                )
+            return
+        moves = [
+            Move(
+                action_id=a.key,
+                nvr=a.params["nvr"],
+                from_tag=a.params["from_tag"],
+                to_tag=a.params["to_tag"],
+            )
+            for a in actions
+        ]
+        try:
+            results = self.koji.move(moves, dry_run=dry_run)
+        except KojiLoginError as exc:  # nothing was written; the actions stay pending
+            for a in actions:
+                report.pending.append(_row(a, TRANSIENT, f"koji login failed: {exc}"))
+            report.errors.append(f"koji login failed: {exc}")
+            return
+        if dry_run:
+            for a, r in zip(actions, results, strict=True):
+                report.pending.append(_row(a, r.outcome, r.detail))
+            return
+        at = self.clock()
+        for a, r in zip(actions, results, strict=True):
+            if r.outcome == TRANSIENT:
+                a.attempt(at=at, outcome=r.outcome, detail=r.detail)
+                report.pending.append(_row(a, r.outcome, r.detail))
+                continue
+            a.complete(at=at, outcome=r.outcome, detail=r.detail, result=r.as_dict())
+            report.done.append(_row(a, r.outcome, r.detail))
+            if r.outcome in (MOVED, ALREADY):
+                self._notice(a, r, at)
+        self._save(actions)
+
+    def _notice(self, a: Action, r: MoveResult, at: str) -> None:
+        """Ask for the build.promoted / build.quarantined message (published below)."""
+        p = a.params
+        decision: dict[str, Any] = {}
+        if a.gate:
+            try:
+                gate = cast(Gate, self.app.repository.get(_uuid(a.gate)))
+                decision = gate.decision or {}
+            except AggregateNotFoundError:
+                pass
+        common = {
+            "nvr": p["nvr"],
+            "package": p.get("package") or p["nvr"].rsplit("-", 2)[0],
+            "owner": p.get("owner"),
+            "from_tag": p["from_tag"],
+            "to_tag": p["to_tag"],
+            "task_id": r.task_id,
+            "decision_id": p.get("decision_id") or "",
+            # The decision in force when the move was done (the one whose requirements
+            # the notice lists), not the one that asked for the move: a later decision
+            # with the same verdict keeps the move but may say something else.
+            "summary": decision.get("summary") or p.get("summary") or "",
+        }
+        if p["to_tag"] == self.config.quarantine_tag:
+            unsatisfied = list(decision.get("unsatisfied_requirements", []))
+            kind, body = (
+                "build.quarantined",
+                {
+                    **common,
+                    "unsatisfied_requirements": unsatisfied,
+                    "suspect_reason": _suspect_reason(unsatisfied),
+                },
+            )
+        else:
+            kind, body = (
+                "build.promoted",
+                {
+                    **common,
+                    "verdict": p.get("verdict", "promote"),
+                    "satisfied_requirements": list(decision.get("satisfied_requirements", [])),
+                },
+            )
+        key = f"{a.key}:{kind}"
+        try:
+            self.app.repository.get(ids.action_id(key))
+            return
+        except AggregateNotFoundError:
+            pass
+        notice = Action(key, BUS_PUBLISH, {"kind": kind, "body": body}, a.gate, kind, None, at)
+        self.app.save(notice)
+
+    # ------------------------------------------------------------------- bus
+
+    def _publish(self, a: Action, dry_run: bool, report: ActReport) -> None:
+        kind = a.params.get("kind", "?")
+        if dry_run:
+            report.pending.append(_row(a, "would-publish", kind))
+            return
+        at = self.clock()
+        if self.publisher is None or self.message_factory is None:
+            a.complete(
+                at=at,
+                outcome="disabled",
+                detail=f"{kind}: bus disabled in settings ([bus] enabled); body kept here",
+                result={},
+            )
+            report.done.append(_row(a, "disabled", kind))
+            self._save([a])
+            return
+        try:
+            message = self.message_factory(kind, a.params["body"], self.config.topic_prefix)
+            # The action's id as message id: a retry after a timeout (the broker
+            # may have got it) is a duplicate consumers can recognise.
+            message.id = str(a.id)
+            message_id = self.publisher.publish(message)
+        except Exception as exc:  # PublishError or a schema error
+            transient = bool(getattr(exc, "transient", False))
+            if transient:
+                a.attempt(at=at, outcome=TRANSIENT, detail=str(exc))
+                report.pending.append(_row(a, TRANSIENT, str(exc)))
+            else:
+                a.complete(at=at, outcome=FAILED, detail=str(exc), result={})
+                report.done.append(_row(a, FAILED, str(exc)))
+            self._save([a])
+            return
+        a.complete(
+            at=at,
+            outcome="published",
+            detail=f"{message.topic} {message_id}",
+            result={"topic": message.topic, "message_id": message_id},
+        )
+        report.done.append(_row(a, "published", message.topic))
+        self._save([a])
+
+    def _save(self, actions: list[Action]) -> None:
+        try:
+            self.app.save(*actions)
+        except IntegrityError:
+            # Cancelled by the decider meanwhile: keep each outcome we can.
+            for a in actions:
+                try:
+                    self.app.save(a)
+                except IntegrityError:
+                    continue
+
+
+def _suspect_reason(unsatisfied: list[dict[str, Any]]) -> str:
+    for req in unsatisfied:
+        if req.get("type") == "test-result-failed":
+            detail = req.get("detail")
+            name = req.get("testcase") or "a required test"
+            return f"failed {name}" + (f" ({detail})" if detail else "")
+    return "policy not satisfied"
+
+
+def _row(a: Action, outcome: str, detail: str) -> dict[str, Any]:
+    p = a.params
+    row: dict[str, Any] = {"action": a.key, "kind": a.kind, "outcome": outcome, "detail": detail}
+    if a.kind == KOJI_MOVE:
+        row.update(nvr=p.get("nvr"), from_tag=p.get("from_tag"), to_tag=p.get("to_tag"))
+    else:
+        row.update(message=p.get("kind"))
+    return row
+
+
+__all__ = ["GONE", "ActReport", "Effector", "pending_actions"]
