@@ -10,7 +10,7 @@ from adapters.rules.policy_loader import load_policy_set
 from adapters.settings import Settings, database_url
 from adapters.settings_file import load_settings
 from adapters.store.store import open_app
-from adapters.view_store import SQLViewStore
+from adapters.store.view_store import SQLViewStore
 from domain.application import RelengApp
 from policies.spec import PolicySet
 from projections.composer import Composer

@@ -31,7 +31,7 @@ from adapters.ingest.ingest import ingest_files
 from adapters.rules.policy_loader import load_policy_set
 from adapters.settings import DEFAULT_POLICIES
 from adapters.store.store import open_app
-from adapters.view_store import SQLViewStore
+from adapters.store.view_store import SQLViewStore
 from projections.config import GatingConfig
 from projections.decider import Decider
 

@@ -1,7 +1,7 @@
 """The outbox: what the engine decided to do to the world, and what came of it.
 
 An ``Action`` is requested in the same transaction as the decision that wants
-it, so a crash can never lose it; effectors (``adapters.effector``) execute
+it, so a crash can never lose it; effectors (``adapters.effects.effector``) execute
 pending actions and record each outcome. Kinds:
 
 * ``koji.move`` — params ``nvr``, ``from_tag``, ``to_tag``;

@@ -7,7 +7,7 @@
 * :mod:`policies.engine` -- ``evaluate(policy_set, snapshot)``;
 * :mod:`policies.checks` -- what one rule answers.
 
-Standard library only: no I/O, no clock, no YAML (``adapters/policy_loader.py`` reads files).
+Standard library only: no I/O, no clock, no YAML (``adapters/rules/policy_loader.py`` reads files).
 """
 
 from policies.answers import Requirement

@@ -1,6 +1,6 @@
 """The policy model: Greenwave's ``!Policy`` documents as frozen values.
 
-Reading YAML is the loader's job (``adapters/policy_loader.py``); this module only says
+Reading YAML is the loader's job (``adapters/rules/policy_loader.py``); this module only says
 what a policy is, which keys each YAML tag takes (``RULE_FIELDS``, ``POLICY_FIELDS``),
 which Greenwave keys and tags are deliberately not supported, and how a policy set is
 hashed. Pure: standard library only.
@@ -96,7 +96,7 @@ RULE_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     ),
     "PassingPipelineStageRule": (frozenset({"stage"}), frozenset({"pipeline", "scenario"})),
     "BatchIntegrityRule": (frozenset({"test_case_name"}), frozenset()),
-    # Not strings: a list of strings and a boolean (read by adapters/remote_rule_yaml.py).
+    # Not strings: a list of strings and a boolean (read by adapters/rules/remote_rule_yaml.py).
     "RemoteRule": (frozenset(), frozenset({"sources", "required"})),
 }
 

@@ -31,8 +31,8 @@ from adapters.ingest.branches import BranchFilter, recorded_as_not_monitored
 from adapters.ingest.ingest import to_incoming
 from adapters.settings import Settings
 from adapters.store.store import open_app
+from adapters.store.view_store import SQLViewStore
 from adapters.translate import Envelope
-from adapters.view_store import SQLViewStore
 from domain import topics
 from domain.application import RelengApp
 from domain.outbox import KOJI_MOVE, Action

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
-from adapters.persistence import create_tables
+from adapters.store.persistence import create_tables
 from domain.application import RelengApp
 
 NAME = "readmodels"  # the tracking row

@@ -16,7 +16,7 @@ from typing import cast
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from adapters.persistence import SQLStreamReader
+from adapters.store.persistence import SQLStreamReader
 from adapters.store.store_errors import StoreError, StoreMissing, mask_url, remember, store_failure
 from domain.application import RelengApp
 
@@ -212,7 +212,7 @@ def shown_url(app: RelengApp) -> str:
 
 def _open(url: str, schema: str | None, cache_size: int) -> RelengApp:
     env = {
-        "PERSISTENCE_MODULE": "adapters.persistence:RelengFactory",
+        "PERSISTENCE_MODULE": "adapters.store.persistence:RelengFactory",
         "SQLALCHEMY_URL": url,
     }
     if schema:

@@ -137,7 +137,7 @@ def test_plans_do_not_depend_on_run_boundaries(tmp_path: Any, every: int) -> Non
 
 
 def test_resuming_from_a_saved_view_gives_the_same_view(tmp_path: Any) -> None:
-    from adapters.view_store import SQLViewStore
+    from adapters.store.view_store import SQLViewStore
 
     app = open_app(f"sqlite:///{tmp_path / 's.db'}")
     steps = inputs()

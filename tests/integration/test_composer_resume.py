@@ -31,7 +31,7 @@ from adapters import bootstrap
 from adapters.artifacts.artifact_sync import sync_definitions
 from adapters.ingest.ingest import ingest_files
 from adapters.store.store import open_app
-from adapters.view_store import SQLViewStore
+from adapters.store.view_store import SQLViewStore
 from projections.composer import Composer
 from projections.decider import Decider
 from projections.rounds import DECIDER_ROUND, is_legacy_trigger

@@ -22,7 +22,7 @@ import pytest
 from adapters import bootstrap
 from adapters.ingest.ingest import ingest_files
 from adapters.store.store import open_app
-from adapters.view_store import SQLViewStore
+from adapters.store.view_store import SQLViewStore
 from projections.decider import Decider
 from tests.crashing import (
     activate_policies,

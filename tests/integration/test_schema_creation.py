@@ -90,7 +90,7 @@ def test_a_store_where_tables_cannot_be_created_says_so(tmp_path: Path) -> None:
     from sqlalchemy import Column, Integer, MetaData, Table, create_engine
     from sqlalchemy.exc import DatabaseError
 
-    from adapters.persistence import create_tables
+    from adapters.store.persistence import create_tables
 
     db = tmp_path / "ro.db"
     create_engine(f"sqlite:///{db}").connect().close()

@@ -18,11 +18,12 @@ from eventsourcing.persistence import IntegrityError
 from sqlalchemy import select
 
 from adapters import bootstrap
-from adapters.ingest import ingest_files
-from adapters.policy_loader import load_policy_set
+from adapters.ingest.ingest import ingest_files
+from adapters.rules.policy_loader import load_policy_set
+from adapters.services import decisions
 from adapters.settings import DEFAULT_POLICIES
-from adapters.store import open_app
-from adapters.view_store import SQLViewStore
+from adapters.store.store import open_app
+from adapters.store.view_store import SQLViewStore
 from projections.config import GatingConfig
 from projections.decider import Decider
 from projections.view_docs import ViewMeta
@@ -124,7 +125,7 @@ def test_a_view_of_another_format_is_folded_again_and_replaced(tmp_path: Path) -
     write_jsonl(tmp_path / "a.jsonl", gating_story(seed=3, packages=6, versions=3))
     ingest_files(app, [str(tmp_path / "a.jsonl")])
     cfg = bootstrap.settings(None)
-    bootstrap.decide_all(app, cfg)
+    decisions.decide_all(app, cfg)
     views = SQLViewStore(app.recorder)
     before = views.load_all("gating-view", "gates")
     with views.datastore.engine.begin() as conn:  # as if written by older code

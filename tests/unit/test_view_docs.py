@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 import networkx as nx
 
-from adapters.policy_loader import load_policy_set
+from adapters.rules.policy_loader import load_policy_set
 from adapters.settings import DEFAULT_POLICIES
 from policies.snapshot import RemoteFileView, ResultView, WaiverView
 from policies.spec import policy_set_from_canonical

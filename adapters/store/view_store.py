@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.persistence import create_tables
+from adapters.store.persistence import create_tables
 from projections.view_docs import ViewMeta
 
 CHUNK = 500
