@@ -7,7 +7,7 @@ reacts to:
   (one decision round is one batch): the affected artifacts get a compose
   planned, parents first; a repository compose waits for the moves to be done,
   a child waits for its parents' composes;
-* **Bodhi pushes** — see ``projections.pushes``;
+* **Bodhi pushes** — its ``Pushes`` (``projections.pushes``);
 * **outcomes** — our compose requests' submissions (outbox), and completion or
   failure reported by the backends (pungi, ODCS, koji tasks, CI pipelines).
 
@@ -33,19 +33,19 @@ from domain.composing import (
     WAITING,
     ArtifactCompose,
 )
-from projections import pushes
 from projections.artifacts import TOPICS, ArtifactView, ComposeState
 from projections.config import ComposerConfig
 from projections.follower import PAGE, Follower
 from projections.gating import package_of
 from projections.graph import BuildChange
-from projections.outbox import COMPOSER_ACTION_PREFIXES, request
+from projections.outbox import COMPOSE_REQUEST as COMPOSE_REQUEST  # its importers' path
+from projections.outbox import COMPOSER_ACTION_PREFIXES, Outbox
+from projections.outbox import PUSH_RELEASE as PUSH_RELEASE  # its importers' path
+from projections.pushes import Pushes
 from projections.rounds import DECIDER_ROUND, INPUT_ROUND, is_legacy_trigger
 from projections.view_docs import Docs, DocStore
 
 NAME = "composer"
-COMPOSE_REQUEST = "compose.request"
-PUSH_RELEASE = "push.release"
 # Keys of the actions the composer requests (its own events never start a group).
 OWN_ACTION_PREFIXES = COMPOSER_ACTION_PREFIXES
 OWN_TOPICS = (
@@ -107,6 +107,10 @@ class Composer(Follower[ArtifactView, ComposerReport]):
     ) -> None:
         super().__init__(app, config, page_size=page_size, progress=progress, views=views)
         self.config = config
+        # Its collaborators: the outbox, and the pushes it coordinates (which plan
+        # composes as promotions do).
+        self.outbox = Outbox(self)
+        self.pushes = Pushes(self, self.outbox, self.plan)
 
     def new_view(self, docs: Docs | None = None) -> ArtifactView:
         return ArtifactView(self.config, docs)
@@ -158,14 +162,14 @@ class Composer(Follower[ArtifactView, ComposerReport]):
             ]
             self.plan(changes, moves, None, None, trigger, at)
         for m in list(v.push_messages):
-            pushes.on_push_message(self, m, trigger, at)
+            self.pushes.on_message(m, trigger, at)
         for status in list(v.statuses):
             self._on_status(status, trigger, at)
         for key in list(v.completed):
             self._on_completed(key, trigger, at)
         if v.touched or v.promotions or v.push_messages or v.statuses or v.completed:
             self._advance(trigger, at)
-            pushes.advance(self, trigger, at)
+            self.pushes.advance(trigger, at)
         v.settle()
 
     def plan(
@@ -199,7 +203,7 @@ class Composer(Follower[ArtifactView, ComposerReport]):
                     trigger=trigger,
                     at=at,
                 )
-                self._fold(agg)
+                self.fold(agg)
                 planned[a.artifact] = current.key
                 continue
             previous = v.latest(a.artifact)
@@ -207,7 +211,7 @@ class Composer(Follower[ArtifactView, ComposerReport]):
                 waits.append(previous.key)  # one compose of an artifact at a time
             generation = len(v.by_artifact.get(a.artifact, ())) + 1
             key = f"{a.artifact}#{generation}"
-            self._add(
+            self.add(
                 ArtifactCompose(
                     key, a.artifact, d.kind, generation, own, reasons, waits, own_moves, push,
                     trigger, at,
@@ -218,7 +222,7 @@ class Composer(Follower[ArtifactView, ComposerReport]):
         return list(planned.values())
 
     def _compose(self, key: str) -> ArtifactCompose:
-        agg = self._get(ids.artifact_compose_id(key))
+        agg = self.get(ids.artifact_compose_id(key))
         self.view._names[agg.id] = key
         return cast(ArtifactCompose, agg)
 
@@ -279,16 +283,16 @@ class Composer(Follower[ArtifactView, ComposerReport]):
             "push": c.push,
             "reasons": c.reasons,
         }
-        request(self, key, COMPOSE_REQUEST, order, None, f"compose {c.key}", trigger, at)
+        self.outbox.request(key, COMPOSE_REQUEST, order, None, f"compose {c.key}", trigger, at)
         agg = self._compose(c.key)
         agg.request(action=key, backend=backend, trigger=trigger, at=at)
-        self._fold(agg)
+        self.fold(agg)
         self.report.requested.append(c.key)
 
     def _cancel(self, c: ComposeState, reason: str, trigger: str | None, at: str | None) -> None:
         agg = self._compose(c.key)
         agg.cancel(reason=reason, trigger=trigger, at=at)
-        self._fold(agg)
+        self.fold(agg)
         self.report.cancelled.append({"compose": c.key, "reason": reason})
 
     def _finish(
@@ -305,7 +309,7 @@ class Composer(Follower[ArtifactView, ComposerReport]):
         agg.finish(
             outcome=outcome, ref=ref, location=location, detail=detail, trigger=trigger, at=at
         )
-        self._fold(agg)
+        self.fold(agg)
         self.report.finished.append({"compose": c.key, "outcome": outcome, "detail": detail})
 
     def _start(
@@ -313,14 +317,14 @@ class Composer(Follower[ArtifactView, ComposerReport]):
     ) -> None:
         agg = self._compose(c.key)
         agg.start(ref=ref, detail=detail, trigger=trigger, at=at)
-        self._fold(agg)
+        self.fold(agg)
 
     # --------------------------------------------------------------- outcomes
 
     def _on_completed(self, key: str, trigger: str | None, at: str | None) -> None:
         a = self.view.actions[key]
         if a.kind == PUSH_RELEASE:
-            return  # pushes.advance reads it
+            return  # Pushes.advance reads it
         if a.kind != COMPOSE_REQUEST:
             return
         c = self.view.composes.get(a.params.get("compose", ""))
@@ -377,13 +381,4 @@ def _matches(data: Mapping[str, Any], target: str | None) -> bool:
     return isinstance(prefix, str) and bool(prefix) and target.startswith(prefix)
 
 
-def carried(view: ArtifactView, keys: Iterable[str]) -> list[str]:
-    """Every build the composes carry, in order."""
-    seen: dict[str, None] = {}
-    for k in keys:
-        for nvr in view.composes[k].changes:
-            seen[nvr] = None
-    return list(seen)
-
-
-__all__ = ["CANCELLED", "NAME", "Composer", "ComposerReport", "carried"]
+__all__ = ["CANCELLED", "COMPOSE_REQUEST", "NAME", "PUSH_RELEASE", "Composer", "ComposerReport"]

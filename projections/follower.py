@@ -61,6 +61,30 @@ class View(Protocol):
 
 V = TypeVar("V", bound=View)
 R = TypeVar("R", bound=Report)
+VT = TypeVar("VT", covariant=True)
+CT = TypeVar("CT", covariant=True)
+RT = TypeVar("RT", covariant=True)
+
+
+class Host(Protocol[VT, CT, RT]):
+    """What a follower's collaborators (the outbox, the bisector, the pushes) use of
+    the follower they work for: its view as folded so far, its settings, the report
+    of the run, and the aggregates the run records to (see ``Follower.get``)."""
+
+    @property
+    def view(self) -> VT: ...
+
+    @property
+    def config(self) -> CT: ...
+
+    @property
+    def report(self) -> RT: ...
+
+    def get(self, aggregate_id: UUID) -> Any: ...
+
+    def add(self, agg: Aggregate) -> None: ...
+
+    def fold(self, agg: Aggregate) -> None: ...
 
 
 @lru_cache(maxsize=1)
@@ -351,7 +375,10 @@ class Follower(Generic[V, R]):
 
     # -------------------------------------------------------------- aggregates
 
-    def _get(self, aggregate_id: UUID) -> Any:
+    # What a run records is saved at its next flush, with the view and the position.
+
+    def get(self, aggregate_id: UUID) -> Any:
+        """An aggregate as this run left it (loaded once from the store), or None."""
         agg = self._aggs.get(aggregate_id)
         if agg is None:
             try:
@@ -361,10 +388,11 @@ class Follower(Generic[V, R]):
             self._aggs[aggregate_id] = agg
         return agg
 
-    def _add(self, agg: Aggregate) -> None:
+    def add(self, agg: Aggregate) -> None:
+        """Record a new aggregate (its first event is folded into the view)."""
         self._aggs[agg.id] = agg
-        self._fold(agg)
+        self.fold(agg)
 
-    def _fold(self, agg: Aggregate) -> None:
+    def fold(self, agg: Aggregate) -> None:
         """Show the view the event just triggered (it is skipped when read back)."""
         self.view.apply(agg._pending_events[-1], 0)
