@@ -26,7 +26,7 @@ from adapters.ingest import to_incoming
 from adapters.manifests import Manifest, RepoMetadata
 from adapters.rpms_json import parse_rpms_json
 from domain.application import RelengApp
-from projections.artifacts import ArtifactView
+from projections.folds.artifacts import ArtifactView
 
 DEFINED, RETIRED, LEARNED = (
     "relengotron.artifact.defined",

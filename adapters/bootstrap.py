@@ -16,9 +16,9 @@ from adapters.view_store import SQLViewStore
 from domain import ids
 from domain.application import RelengApp
 from policies.spec import PolicySet
-from projections.composer import Composer, ComposerReport
 from projections.config import ComposerConfig, KindTraits
-from projections.decider import Decider, DeciderReport
+from projections.processes.composer import Composer, ComposerReport
+from projections.processes.decider import Decider, DeciderReport
 
 if TYPE_CHECKING:
     from adapters.artifacts.kinds import ArtifactKind

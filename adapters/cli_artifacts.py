@@ -13,8 +13,8 @@ from typing import Any
 
 from adapters import bootstrap
 from adapters.settings import Settings
-from projections.artifacts import ArtifactView, ComposeState, PushState
-from projections.graph import BuildChange, explain
+from projections.folds.artifacts import ArtifactView, ComposeState, PushState
+from projections.folds.graph import BuildChange, explain
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 

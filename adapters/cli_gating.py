@@ -18,10 +18,10 @@ from domain import gating
 from domain.outbox import BUS_PUBLISH, KOJI_MOVE
 from policies.answers import Decision
 from policies.engine import evaluate
-from projections.composer import COMPOSE_REQUEST, PUSH_RELEASE
-from projections.decider import DeciderReport
-from projections.gating import GatingView
-from projections.remote_files import with_remote_files
+from projections.folds.gating import GatingView
+from projections.folds.remote_files import with_remote_files
+from projections.processes.composer import COMPOSE_REQUEST, PUSH_RELEASE
+from projections.processes.decider import DeciderReport
 
 EXIT_OK, EXIT_PROBLEM = 0, 1
 

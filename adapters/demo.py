@@ -32,7 +32,7 @@ from adapters.ingest import to_incoming
 from adapters.store import DEFAULT_DIR, normalize_url
 from domain.application import RelengApp
 from domain.outbox import KOJI_MOVE
-from projections.decider import Decider
+from projections.processes.decider import Decider
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "config" / "examples"
 SAMPLE = EXAMPLES / "sample-stream.jsonl"

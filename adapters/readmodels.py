@@ -43,8 +43,8 @@ from adapters.readmodel_tables import (
 from domain.application import RelengApp
 from domain.message import RECEIVED_TOPIC as _RECEIVED
 from projections.config import GatingConfig
-from projections.readmodel import TOPICS, ReadModelFold
-from projections.readmodel_rows import Changes, Name
+from projections.folds.readmodel import TOPICS, ReadModelFold
+from projections.folds.readmodel_rows import Changes, Name
 
 log = logging.getLogger(__name__)
 

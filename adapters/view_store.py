@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.persistence import create_tables
-from projections.view_docs import ViewMeta
+from projections.folds.view_docs import ViewMeta
 
 CHUNK = 500
 _OLD_PICKLES = "relengotron_views"

@@ -41,7 +41,7 @@ from adapters.settings import DEFAULT_POLICIES
 from adapters.store import open_app
 from domain.application import RelengApp
 from projections.config import GatingConfig
-from projections.decider import Decider
+from projections.processes.decider import Decider
 
 TARGET = 20_000
 

@@ -45,8 +45,8 @@ from adapters.settings import ApiSettings
 from policies.spec import PolicySet
 from projections.decision_api import DecisionService, policy_json
 from projections.decision_request import DecisionRequestError
+from projections.folds.requirement_states import with_states
 from projections.queries import ReadModel
-from projections.requirement_states import with_states
 
 __all__ = ["GATES", "DecisionFastPath", "create_app"]
 

@@ -27,22 +27,20 @@ from policies.answers import Decision, Requirement
 from policies.engine import evaluate
 from policies.snapshot import Snapshot
 from policies.spec import BatchIntegrityRule, PolicySet, policy_set_from_canonical
-from projections.bisection import Bisector
 from projections.config import GatingConfig
-from projections.follower import PAGE, Follower
-from projections.gating import OWN_TOPICS, TOPICS, GatingView, OverrideState, package_of
-from projections.outbox import COMPOSER_ACTION_PREFIXES, DecisionActions, Outbox
-from projections.remote_files import awaits_remote_file, with_remote_files
-from projections.view_docs import Docs, DocStore
+from projections.folds.gating import OWN_TOPICS, TOPICS, GatingView, OverrideState, package_of
+from projections.folds.gating_state import MANUAL_HOLD, MANUAL_OVERRIDE
+from projections.folds.remote_files import awaits_remote_file, with_remote_files
+from projections.folds.view_docs import Docs, DocStore
+from projections.processes.bisection import Bisector
+from projections.processes.follower import PAGE, Follower
+from projections.processes.outbox import COMPOSER_ACTION_PREFIXES, DecisionActions, Outbox
 
 NAME = "decider"
 # Bump when GatingView's documents change: stored views are folded again.
 # 3: results with architecture/variant and integer ids; builds named under an alias.
 # 4: remote rule files (gating.yaml); builds with their creation time.
-VIEW_FORMAT = 5  # 5: kept in tables as documents (projections.view_docs), no more pickles
-# Requirement types of manual overrides (ours, next to Greenwave's).
-MANUAL_OVERRIDE = "manual-override"
-MANUAL_HOLD = "manual-hold"
+VIEW_FORMAT = 5  # 5: kept in tables as documents (projections.folds.view_docs), no more pickles
 
 __all__ = ["NAME", "Decider", "DeciderReport"]
 

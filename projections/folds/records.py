@@ -15,7 +15,7 @@ from uuid import UUID
 from domain import topics
 from domain.topics import EventHandlers
 from projections.config import GatingConfig
-from projections.view_docs import Docs
+from projections.folds.view_docs import Docs
 
 
 def ref(event: Any) -> str:

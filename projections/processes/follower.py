@@ -9,7 +9,7 @@ What it records is saved with its new tracked position in one transaction, so a
 crash never loses a decision nor takes one twice, and a replay of the same log
 re-derives the same events.
 
-Its folded view is kept in tables (``projections.view_docs``): documents written
+Its folded view is kept in tables (``projections.folds.view_docs``): documents written
 with its tracked position, in the same transaction, at every flush. A run resumes
 from them and reads only the entries its new input touches.
 
@@ -36,7 +36,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Notification
 
 from domain.application import RelengApp
-from projections.view_docs import Docs, DocStore, ViewMeta
+from projections.folds.view_docs import Docs, DocStore, ViewMeta
 
 PAGE = 1000
 ATTEMPTS = 3
@@ -87,12 +87,22 @@ class Host(Protocol[VT, CT, RT]):
     def fold(self, agg: Aggregate) -> None: ...
 
 
+# The projections package: every module in it, in every subpackage, folds or decides.
+_PROJECTIONS = Path(__file__).resolve().parents[1]
+
+
+def _code_files(root: Path = _PROJECTIONS) -> list[tuple[str, Path]]:
+    """The projection code's modules, named by their path under ``root``, in a stable order."""
+    return sorted((p.relative_to(root).as_posix(), p) for p in root.rglob("*.py"))
+
+
 @lru_cache(maxsize=1)
 def _code_digest() -> str:
-    """A digest of the projection code (the stored views are documents of its classes)."""
+    """A digest of the projection code (the stored views are documents of its classes):
+    every module under ``projections/``, subpackages included, named by its path."""
     h = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    for name, path in _code_files():
+        h.update(name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
 
 

@@ -25,12 +25,12 @@ from domain import ids
 from domain.composing import COMPOSED, PushRun
 from domain.facts import FAILED, INFO, NEEDS_INSPECTION, PASSED
 from domain.outbox import BUS_PUBLISH
-from projections.artifacts import ArtifactView, ComposeState, PushState
 from projections.config import ComposerConfig
-from projections.follower import Host
-from projections.gating import package_of
-from projections.graph import BuildChange
-from projections.outbox import PUSH_RELEASE, Outbox
+from projections.folds.artifacts import ArtifactView, ComposeState, PushState
+from projections.folds.gating import package_of
+from projections.folds.graph import BuildChange
+from projections.processes.follower import Host
+from projections.processes.outbox import PUSH_RELEASE, Outbox
 
 OPENING = {"compose.start", "compose.composing", "mashtask.start", "mashtask.mashing"}
 _PASS = {PASSED, INFO}

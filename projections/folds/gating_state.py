@@ -1,5 +1,5 @@
 """The gating view's state: what it keeps about each build, change, batch check,
-the policy set in force and manual overrides (``projections.gating`` folds it)."""
+the policy set in force and manual overrides (``projections.folds.gating`` folds it)."""
 
 from __future__ import annotations
 
@@ -74,6 +74,12 @@ class ActivePolicies:
     msg: str
     event: str
     at: str | None
+
+
+# Requirement types of manual overrides (ours, next to Greenwave's): the decider adds
+# one to the decision of an overridden build; the read side names its state.
+MANUAL_OVERRIDE = "manual-override"
+MANUAL_HOLD = "manual-hold"
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ from domain import ids
 from domain.gating import Bisection
 from domain.outbox import BUS_PUBLISH
 from projections.config import GatingConfig
-from projections.follower import Host
-from projections.gating import GatingView, package_of
-from projections.outbox import Outbox
+from projections.folds.gating import GatingView, package_of
+from projections.processes.follower import Host
+from projections.processes.outbox import Outbox
 
 
 class BisectionCount(Protocol):

@@ -1,10 +1,10 @@
 """The gating read model: builds, their tags, results and waivers, batch checks, gates.
 
 ``GatingView.apply(event, position)`` folds one stored event into the model and
-marks what it affects as dirty; the decider (``projections.decider``) reads the
+marks what it affects as dirty; the decider (``projections.processes.decider``) reads the
 model to build policy snapshots. The model is pure: it never reads the store.
 What it keeps per build, change, batch check, policy set and override is in
-``projections.gating_state`` (importable from here too).
+``projections.folds.gating_state`` (importable from here too).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from policies.snapshot import (
     public_id,
 )
 from projections.config import GatingConfig
-from projections.gating_state import (
+from projections.folds.gating_state import (
     ActivePolicies,
     BuildState,
     ChangeState,
@@ -41,13 +41,13 @@ from projections.gating_state import (
     OverrideState,
     creation_time,
 )
-from projections.gating_state import package_of as package_of  # its importers' path
-from projections.greenwave_records import arch_and_variant
+from projections.folds.gating_state import package_of as package_of  # its importers' path
+from projections.folds.greenwave_records import arch_and_variant
+from projections.folds.records import RECORD_HANDLERS, DecisionRecords, Handler, ref
+from projections.folds.remote_files import decode_files, encode_files, file_view
+from projections.folds.view_docs import Docs
 from projections.policy_input import policy_input
 from projections.queries import SubjectFacts
-from projections.records import RECORD_HANDLERS, DecisionRecords, Handler, ref
-from projections.remote_files import decode_files, encode_files, file_view
-from projections.view_docs import Docs
 
 # The stored event topics the model reads (the store filters on them).
 SUBJECT_TOPICS = (

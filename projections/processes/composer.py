@@ -1,13 +1,13 @@
 """The composer: which artifacts to compose, in which order, and when.
 
-A follower of the log (see ``projections.follower``) next to the decider. It
+A follower of the log (see ``projections.processes.follower``) next to the decider. It
 reacts to:
 
 * **promotions** — koji moves into the promoted tag that the decider requested
   (one decision round is one batch): the affected artifacts get a compose
   planned, parents first; a repository compose waits for the moves to be done,
   a child waits for its parents' composes;
-* **Bodhi pushes** — its ``Pushes`` (``projections.pushes``);
+* **Bodhi pushes** — its ``Pushes`` (``projections.processes.pushes``);
 * **outcomes** — our compose requests' submissions (outbox), and completion or
   failure reported by the backends (pungi, ODCS, koji tasks, CI pipelines).
 
@@ -33,17 +33,17 @@ from domain.composing import (
     WAITING,
     ArtifactCompose,
 )
-from projections.artifacts import TOPICS, ArtifactView, ComposeState
 from projections.config import ComposerConfig
-from projections.follower import PAGE, Follower
-from projections.gating import package_of
-from projections.graph import BuildChange
-from projections.outbox import COMPOSE_REQUEST as COMPOSE_REQUEST  # its importers' path
-from projections.outbox import COMPOSER_ACTION_PREFIXES, Outbox
-from projections.outbox import PUSH_RELEASE as PUSH_RELEASE  # its importers' path
-from projections.pushes import Pushes
-from projections.rounds import DECIDER_ROUND, INPUT_ROUND, is_legacy_trigger
-from projections.view_docs import Docs, DocStore
+from projections.folds.artifacts import TOPICS, ArtifactView, ComposeState
+from projections.folds.gating import package_of
+from projections.folds.graph import BuildChange
+from projections.folds.view_docs import Docs, DocStore
+from projections.processes.follower import PAGE, Follower
+from projections.processes.outbox import COMPOSE_REQUEST as COMPOSE_REQUEST  # its importers' path
+from projections.processes.outbox import COMPOSER_ACTION_PREFIXES, Outbox
+from projections.processes.outbox import PUSH_RELEASE as PUSH_RELEASE  # its importers' path
+from projections.processes.pushes import Pushes
+from projections.processes.rounds import DECIDER_ROUND, INPUT_ROUND, is_legacy_trigger
 
 NAME = "composer"
 # Keys of the actions the composer requests (its own events never start a group).
@@ -93,7 +93,7 @@ class ComposerReport:
 class Composer(Follower[ArtifactView, ComposerReport]):
     NAME = NAME
     VIEW_KIND = "artifact-view"
-    VIEW_FORMAT = 2  # 2: kept in tables as documents (projections.view_docs), no more pickles
+    VIEW_FORMAT = 2  # 2: kept in tables as documents (projections.folds.view_docs), no more pickles
     TOPICS = TOPICS
 
     def __init__(
@@ -120,7 +120,8 @@ class Composer(Follower[ArtifactView, ComposerReport]):
 
     def group_key(self, e: Any, position: int) -> str | None:
         """Input messages, the decider's rounds and each outcome are groups, each named
-        uniquely (``projections.rounds``): the name is the trigger of what it decides after."""
+        uniquely (``projections.processes.rounds``): the name is the trigger of what it
+        decides after."""
         if type(e).__module__ == "domain.composing":
             return None
         key = getattr(e, "key", None)

@@ -19,8 +19,8 @@ from domain import ids
 from domain.gating import Gate
 from domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action
 from projections.config import GatingConfig
-from projections.follower import Host
-from projections.gating import GatingView
+from projections.folds.gating import GatingView
+from projections.processes.follower import Host
 
 # Keys of the actions the composer requests; the decider's are any other with a trigger
 # (the effector's own notices have none).
