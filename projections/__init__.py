@@ -14,5 +14,5 @@ Data flows one way: stored events -> folds -> processes decide -> new events.
   and Greenwave's decision API (``decision_api``, answering a ``decision_request``).
 
 Folds import no process (``lint-imports`` checks it). The code of every module here
-is part of a stored view's format (``processes.follower``): changing it refolds them.
+is part of a stored view's format (``processes.view_format``): changing it refolds them.
 """

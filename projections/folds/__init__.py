@@ -1,8 +1,8 @@
 """Folds: stored events in, views and read models out; pure (they never read the store).
 
 * the decider's gating view: ``gating`` (``GatingView``), what it keeps per build and
-  check (``gating_state``), gates, bisections and actions (``records``), remote rule
-  files (``remote_files``);
+  check (``gating_state``), where a build stands in batch checks (``gating_batch``),
+  gates, bisections and actions (``records``), remote rule files (``remote_files``);
 * the composer's artifacts view: ``artifacts`` (``ArtifactView``), its state
   (``artifact_state``), composes and pushes (``compose_records``), the artifact
   dependency graph (``graph``);

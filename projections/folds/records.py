@@ -222,7 +222,8 @@ class DecisionRecords:
         s.fallback_reason[e.group] = e.reason
         self.dirty.update(e.nvrs)
 
-    def _members(self, group: str) -> tuple[str, ...]:
+    def members(self, group: str) -> tuple[str, ...]:
+        """The builds of a bisection group (none if no bisection split it off)."""
         s = self.bisections.get(self.group_root.get(group, ""))
         return s.members.get(group, ()) if s else ()
 

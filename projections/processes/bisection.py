@@ -57,7 +57,7 @@ class Bisector:
             return
         if check.outcome not in ("FAILED", "NEEDS_INSPECTION") or check.suspects:
             return
-        members = check.covered or view._members(group)
+        members = check.covered or view.members(group)
         candidates = view.candidates_in(members)
         if len(candidates) < 2:
             return

@@ -24,10 +24,7 @@ after the input group that triggered it, as when it was taken.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator, Sequence
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from uuid import UUID
 
@@ -37,6 +34,7 @@ from eventsourcing.persistence import IntegrityError, Notification
 
 from domain.application import RelengApp
 from projections.folds.view_docs import Docs, DocStore, ViewMeta
+from projections.processes.view_format import belongs, view_format
 
 PAGE = 1000
 ATTEMPTS = 3
@@ -87,32 +85,6 @@ class Host(Protocol[VT, CT, RT]):
     def fold(self, agg: Aggregate) -> None: ...
 
 
-# The projections package: every module in it, in every subpackage, folds or decides.
-_PROJECTIONS = Path(__file__).resolve().parents[1]
-
-
-def _code_files(root: Path = _PROJECTIONS) -> list[tuple[str, Path]]:
-    """The projection code's modules, named by their path under ``root``, in a stable order."""
-    return sorted((p.relative_to(root).as_posix(), p) for p in root.rglob("*.py"))
-
-
-@lru_cache(maxsize=1)
-def _code_digest() -> str:
-    """A digest of the projection code (the stored views are documents of its classes):
-    every module under ``projections/``, subpackages included, named by its path."""
-    h = hashlib.sha256()
-    for name, path in _code_files():
-        h.update(name.encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
-
-
-def _belongs(meta: ViewMeta, cursor: int) -> bool:
-    """Whether a view written with ``meta`` is the view at the tracked position ``cursor``:
-    written with it, or with an earlier one and folded no further than it (input
-    decided before, read without deciding again)."""
-    return meta.tracked == cursor or (meta.tracked < cursor and meta.position <= cursor)
-
-
 class Follower(Generic[V, R]):
     NAME: ClassVar[str]
     VIEW_FORMAT: ClassVar[int]  # bump when the view's documents change: stored views are refolded
@@ -139,8 +111,7 @@ class Follower(Generic[V, R]):
         self._kept: tuple[V, ViewMeta] | None = None
         # The format names the view's fields, the settings and the code that folds it:
         # a stored view of other settings or an older projection is folded again.
-        digest = hashlib.sha256(f"{config!r}\n{_code_digest()}".encode()).hexdigest()[:16]
-        self.view_format = f"v{self.VIEW_FORMAT}:{digest}"
+        self.view_format = view_format(self.VIEW_FORMAT, config)
 
     VIEW_KIND: ClassVar[str]
 
@@ -195,12 +166,12 @@ class Follower(Generic[V, R]):
         position the follower has not reached) is folded again from the start."""
         kept, self._kept = self._kept, None  # a run that fails must not leave it half-folded
         cursor = self.app.tracked_position(self.NAME)
-        if kept is not None and _belongs(kept[1], cursor):
+        if kept is not None and belongs(kept[1], cursor):
             return kept[0], kept[1].position
         if self.views is None:
             return self.new_view(), 0
         meta = self.views.meta(self.VIEW_KIND)
-        if meta is not None and meta.format == self.view_format and _belongs(meta, cursor):
+        if meta is not None and meta.format == self.view_format and belongs(meta, cursor):
             docs = Docs(self.views, self.VIEW_KIND, self.view_format)
             docs.complete = False
             return self.new_view(docs), meta.position
