@@ -13,9 +13,9 @@ from adapters.store.store import open_app
 from adapters.store.view_store import SQLViewStore
 from domain.application import RelengApp
 from policies.spec import PolicySet
-from projections.composer import Composer
 from projections.config import ComposerConfig, KindTraits
-from projections.decider import Decider
+from projections.processes.composer import Composer
+from projections.processes.decider import Decider
 
 if TYPE_CHECKING:
     from adapters.artifacts.kinds import ArtifactKind

@@ -33,7 +33,7 @@ from adapters.settings import DEFAULT_POLICIES
 from adapters.store.store import open_app
 from adapters.store.view_store import SQLViewStore
 from projections.config import GatingConfig
-from projections.decider import Decider
+from projections.processes.decider import Decider
 
 
 def measure(n: int, db: str | None, tmp: Path, rounds: int = 3) -> dict[str, Any]:

@@ -56,7 +56,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from projections.graph import ArtifactGraph, ArtifactNode, BuildChange
+from projections.folds.graph import ArtifactGraph, ArtifactNode, BuildChange
 
 SIZES = (1, 10, 300)
 TARGET_P99_MS_10 = 10.0

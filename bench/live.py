@@ -77,7 +77,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import stream
 
 from domain import topics
-from projections.gating import SUBJECT_TOPICS
+from projections.folds.gating import SUBJECT_TOPICS
 
 ROOT = Path(__file__).resolve().parents[1]
 AMQP_HOST, AMQP_PORT = "127.0.0.1", 5672

@@ -41,7 +41,7 @@ from adapters.store.readmodels import Projector
 from adapters.store.store import open_app
 from domain.application import RelengApp
 from projections.config import GatingConfig
-from projections.decider import Decider
+from projections.processes.decider import Decider
 
 TARGET = 20_000
 

@@ -1,6 +1,6 @@
 """Composing artifacts and coordinating pushes: what the composer decided.
 
-These aggregates are written by the composer (``projections.composer``), never
+These aggregates are written by the composer (``projections.processes.composer``), never
 by message translation. Like the gating aggregates, their events carry the
 trigger (the input message or decision after which they were taken) and its
 message time, never the wall clock, so a replay re-derives them identically.

@@ -1,6 +1,6 @@
 """Gating: a build's way through the pending tag, and the bisection of failing batches.
 
-These aggregates are written by the decider (``projections.decider``), never by
+These aggregates are written by the decider (``projections.processes.decider``), never by
 message translation. Their events name what triggered them (``trigger``: the key
 of the input message after which the decision was taken) and the time of that
 message (``at``), never the wall clock, so a replay re-derives them identically.

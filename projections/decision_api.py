@@ -8,7 +8,7 @@ merging of answers over subjects (a rule is answered once per subject, however m
 applicable policies ask for it; ``applicable_policies`` lists each subject's policies in
 turn). Answers come from the pure policy engine (``policies.engine.evaluate``); every
 requirement also carries a machine-readable ``state``
-(:mod:`projections.requirement_states`).
+(:mod:`projections.folds.requirement_states`).
 
 Pure given a :class:`~projections.queries.ReadModel`: no web framework, no clock (the
 caller passes ``now``), no policy loading (the caller passes a policy set provider).
@@ -48,10 +48,10 @@ from policies.snapshot import (
 from policies.spec import BatchIntegrityRule, Policy, PolicySet, rule_as_dict
 from policies.waivers import active_waivers
 from projections.decision_request import ON_DEMAND_CONTEXT, DecisionRequest, DecisionRequestError
-from projections.greenwave_records import pick_records
+from projections.folds.greenwave_records import pick_records
+from projections.folds.requirement_states import STATES, requirement_state, with_states
 from projections.policy_input import policy_input
 from projections.queries import ReadModel, SubjectFacts
-from projections.requirement_states import STATES, requirement_state, with_states
 
 __all__ = [
     "IGNORE_MISSING_POLICY",

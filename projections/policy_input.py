@@ -1,6 +1,6 @@
 """The one builder of the policy input (``policies.snapshot.Snapshot``).
 
-The decider (its folded view, ``projections.gating``), ``relengotron evaluate``, replay
+The decider (its folded view, ``projections.folds.gating``), ``relengotron evaluate``, replay
 (a decider over a replayed log) and the decision API (the SQL read models,
 ``projections.queries``) all give the engine what they know about a subject as
 :class:`~projections.queries.SubjectFacts`; :func:`policy_input` turns that into the

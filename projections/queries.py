@@ -36,7 +36,7 @@ class SubjectFacts:
     results: tuple[ResultView, ...] = ()
     waivers: tuple[WaiverView, ...] = ()
     # ResultsDB's and WaiverDB's records for ``verbose`` answers (a dict or its JSON
-    # text; ``projections.greenwave_records``), in the order of the views above; empty
+    # text; ``projections.folds.greenwave_records``), in the order of the views above; empty
     # unless asked for.
     result_records: tuple[dict[str, Any] | str, ...] = field(default=(), compare=False)
     waiver_records: tuple[dict[str, Any] | str, ...] = field(default=(), compare=False)

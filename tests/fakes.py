@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from policies.snapshot import ResultView, WaiverView, public_id
-from projections.greenwave_records import result_record, waiver_record
+from projections.folds.greenwave_records import result_record, waiver_record
 from projections.queries import SubjectFacts
 
 Subject = tuple[str, str]

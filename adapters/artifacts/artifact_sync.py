@@ -26,7 +26,7 @@ from adapters.effects.effector import utc_now
 from adapters.ingest.envelope import to_envelope
 from adapters.ingest.ingest import to_incoming
 from domain.application import RelengApp
-from projections.artifacts import ArtifactView
+from projections.folds.artifacts import ArtifactView
 
 DEFINED, RETIRED, LEARNED = (
     "relengotron.artifact.defined",

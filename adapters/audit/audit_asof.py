@@ -10,7 +10,7 @@ from adapters.settings import Settings
 from domain import topics
 from domain.application import RelengApp
 from domain.topics import topic_of
-from projections.gating import TOPICS, GatingView
+from projections.folds.gating import TOPICS, GatingView
 
 
 def as_of(app: RelengApp, cfg: Settings, until: str, nvrs: list[str]) -> dict[str, Any]:

@@ -39,8 +39,8 @@ from domain.outbox import KOJI_MOVE, Action
 from domain.remote_rules import BuildSource, RemoteRuleFile
 from domain.topics import topic_of
 from policies.spec import PolicySet
-from projections.decider import Decider
-from projections.gating import DECIDER_TOPICS
+from projections.folds.gating import DECIDER_TOPICS
+from projections.processes.decider import Decider
 
 OUTCOME_TOPICS = (topics.ACTION_ATTEMPTED, topics.ACTION_COMPLETED)
 COMPARED = tuple(t for t in DECIDER_TOPICS if t != topics.ACTION_COMPLETED)

@@ -15,8 +15,8 @@ from adapters import bootstrap
 from adapters.services import decisions
 from adapters.services.artifacts import artifact_row, push_status
 from adapters.settings import Settings
-from projections.artifacts import ArtifactView
-from projections.graph import BuildChange, explain
+from projections.folds.artifacts import ArtifactView
+from projections.folds.graph import BuildChange, explain
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 

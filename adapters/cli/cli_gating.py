@@ -19,9 +19,9 @@ from adapters.store.store import shown_url
 from domain.outbox import BUS_PUBLISH, KOJI_MOVE
 from policies.decision import Decision
 from policies.engine import evaluate
-from projections.composer import COMPOSE_REQUEST, PUSH_RELEASE
-from projections.decider import DeciderReport
-from projections.remote_files import with_remote_files
+from projections.folds.remote_files import with_remote_files
+from projections.processes.composer import COMPOSE_REQUEST, PUSH_RELEASE
+from projections.processes.decider import DeciderReport
 
 EXIT_OK, EXIT_PROBLEM = 0, 1
 
@@ -169,7 +169,7 @@ def render_act(report: ActReport) -> str:
 
 def _render_row(r: dict[str, Any]) -> str:
     """One line per action, whichever kind the outbox holds (``domain.outbox``,
-    ``projections.composer``); a kind this code does not know is named as it is."""
+    ``projections.processes.composer``); a kind this code does not know is named as it is."""
     kind = r.get("kind")
     if kind == KOJI_MOVE:
         what = f"move {r.get('nvr')} {r.get('from_tag')} -> {r.get('to_tag')}"

@@ -32,7 +32,7 @@ from adapters.services.status import build_status
 from adapters.store.store import DEFAULT_DIR, normalize_url
 from domain.application import RelengApp
 from domain.outbox import KOJI_MOVE
-from projections.decider import Decider
+from projections.processes.decider import Decider
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
 SAMPLE = EXAMPLES / "sample-stream.jsonl"

@@ -22,7 +22,7 @@ from adapters.koji.koji_values import MOVED, WOULD_MOVE, Move, MoveResult
 from adapters.settings import Settings
 from domain.application import RelengApp
 from domain.composing import REQUESTED
-from projections.graph import BuildChange, explain
+from projections.folds.graph import BuildChange, explain
 
 
 class SimulatedKoji:

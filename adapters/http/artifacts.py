@@ -9,7 +9,7 @@ from adapters import bootstrap
 from adapters.services.artifacts import artifact_row, push_status
 from adapters.settings import Settings
 from domain.application import RelengApp
-from projections.artifacts import ArtifactView
+from projections.folds.artifacts import ArtifactView
 
 __all__ = ["ArtifactQueries"]
 

@@ -18,8 +18,8 @@ from adapters.http.commands import Commands
 from adapters.http.decision_request import parse_when
 from adapters.http.responses import ApiError, json_response
 from projections.decision_api import DecisionService
+from projections.folds.requirement_states import with_states
 from projections.queries import ReadModel
-from projections.requirement_states import with_states
 
 GATES = ("candidate", "promoted", "quarantined", "held", "waived", "obsoleted", "untagged")
 Gate = Literal["candidate", "promoted", "quarantined", "held", "waived", "obsoleted", "untagged"]

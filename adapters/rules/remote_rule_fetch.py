@@ -41,8 +41,8 @@ from domain.remote_rules import (
 from domain.safe_text import safe_str, store_safe
 from policies.snapshot import RemoteRuleInput
 from policies.spec import RemoteRule
-from projections.decider import Decider
-from projections.remote_files import needed_urls, source_input
+from projections.folds.remote_files import needed_urls, source_input
+from projections.processes.decider import Decider
 
 __all__ = ["Fetched", "RemoteRuleSettings", "fetch", "fetch_needed", "record"]
 

@@ -17,7 +17,7 @@ from domain.topics import topic_of
 from policies.remote import remote_urls
 from policies.snapshot import RemoteFileView, RemoteRuleInput, Snapshot
 from policies.spec import PolicySet, RemoteRule
-from projections.remote_files import file_view, source_input
+from projections.folds.remote_files import file_view, source_input
 
 __all__ = ["StoreRemoteRules"]
 

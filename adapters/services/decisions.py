@@ -11,8 +11,8 @@ from adapters.services.inputs import sync_policies
 from adapters.settings import Settings
 from domain.application import RelengApp
 from policies.spec import PolicySet
-from projections.composer import ComposerReport
-from projections.decider import Decider, DeciderReport
+from projections.processes.composer import ComposerReport
+from projections.processes.decider import Decider, DeciderReport
 
 
 def decide(app: RelengApp, cfg: Settings) -> DeciderReport:

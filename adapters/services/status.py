@@ -8,7 +8,7 @@ from typing import Any
 
 from domain import gating
 from domain.outbox import KOJI_MOVE
-from projections.gating import GatingView
+from projections.folds.gating import GatingView
 
 
 def build_status(view: GatingView, nvr: str, pending_tag: str) -> dict[str, Any] | None:

@@ -17,7 +17,7 @@ from domain.application import RelengApp
 from domain.message import RECEIVED_TOPIC as _RECEIVED
 from policies.snapshot import ResultView, WaiverView, public_id
 from projections.config import GatingConfig
-from projections.gating import package_of
+from projections.folds.gating import package_of
 from projections.queries import Subject, SubjectFacts
 
 

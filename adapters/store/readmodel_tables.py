@@ -82,7 +82,7 @@ def _tables(schema: str | None) -> dict[str, Table]:
             Column("event", Text, nullable=False),
             Column("system_architecture", Text),
             Column("system_variant", Text),
-            Column("record", Text),  # ResultsDB's record (projections.greenwave_records)
+            Column("record", Text),  # ResultsDB's record (projections.folds.greenwave_records)
         ),
         "waivers": Table(
             p + "waivers",
@@ -100,7 +100,7 @@ def _tables(schema: str | None) -> dict[str, Table]:
             Column("at", Text),
             Column("msg", Text),
             Column("event", Text, nullable=False),
-            Column("record", Text),  # WaiverDB's record (projections.greenwave_records)
+            Column("record", Text),  # WaiverDB's record (projections.folds.greenwave_records)
         ),
         "builds": Table(
             p + "builds",
@@ -122,7 +122,7 @@ def _tables(schema: str | None) -> dict[str, Table]:
             Column("promoted", Boolean),
             Column("first_seen", Text),
             Column("updated_at", Text),
-            Column("created", Text),  # the creation time (projections.gating_state)
+            Column("created", Text),  # the creation time (projections.folds.gating_state)
             Column("position", BigInteger),
         ),
         "history": Table(

@@ -3,10 +3,10 @@
 
 The tables live beside the event store (same database, same schema), named
 ``relengotron_rm_*``. The projector follows the log page by page: it reads raw
-rows of the topics it folds (``projections.readmodel.TOPICS``), decodes each
+rows of the topics it folds (``projections.folds.readmodel.TOPICS``), decodes each
 state once with orjson (the stored JSON of eventsourcing's transcoder; the
 read models use no transcoded field but ``timestamp``, which they ignore),
-folds them (``projections.readmodel.ReadModelFold``) and writes the page's rows
+folds them (``projections.folds.readmodel.ReadModelFold``) and writes the page's rows
 and its new position in one transaction. A crash loses at most the page in
 flight, which the next run folds again; a second projector running at the same
 time loses the race on the position (optimistic check) and rolls back.
@@ -43,8 +43,8 @@ from adapters.store.readmodel_tables import (
 from domain.application import RelengApp
 from domain.message import RECEIVED_TOPIC as _RECEIVED
 from projections.config import GatingConfig
-from projections.readmodel import TOPICS, ReadModelFold
-from projections.readmodel_rows import Changes, Name
+from projections.folds.readmodel import TOPICS, ReadModelFold
+from projections.folds.readmodel_rows import Changes, Name
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The followers' views in tables: one JSON document per (view, kind, key).
 
 ``relengotron_view_docs`` holds the documents of each folded view (the decider's
-gating view, the composer's artifacts view; ``projections.view_docs``),
+gating view, the composer's artifacts view; ``projections.folds.view_docs``),
 ``relengotron_view_meta`` each view's format and the log position it reached.
 They live beside the event store (same database, same schema) and are written in
 the follower's own transaction, with its tracked position and the events it
@@ -36,14 +36,14 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.store.persistence import create_tables
-from projections.view_docs import ViewMeta
+from projections.folds.view_docs import ViewMeta
 
 CHUNK = 500
 _OLD_PICKLES = "relengotron_views"
 
 
 class SQLViewStore:
-    """``projections.view_docs.DocStore`` in the store's database."""
+    """``projections.folds.view_docs.DocStore`` in the store's database."""
 
     def __init__(self, recorder: Any) -> None:
         self.datastore = recorder.datastore

@@ -19,7 +19,7 @@ from adapters.rules.policy_loader import load_policy_set
 from adapters.store.store import open_app
 from domain import ids
 from projections.config import GatingConfig
-from projections.decider import Decider
+from projections.processes.decider import Decider
 from tests.e2e.test_gating import Site
 from tests.e2e.test_policy_log import LENIENT
 from tests.messages import write

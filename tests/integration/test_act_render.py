@@ -1,6 +1,6 @@
 """``relengotron act`` renders every kind of action the outbox can hold.
 
-Kinds (``domain.outbox``, ``projections.composer``): ``koji.move``,
+Kinds (``domain.outbox``, ``projections.processes.composer``): ``koji.move``,
 ``bus.publish``, ``compose.request``, ``push.release``. The rows come from the
 real effector (no koji, no bus, no compose backend configured), as ``act`` sees them.
 """
@@ -14,7 +14,7 @@ from adapters.cli.cli_gating import render_act
 from adapters.settings import Settings
 from adapters.store.store import open_app
 from domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action
-from projections.composer import COMPOSE_REQUEST, PUSH_RELEASE
+from projections.processes.composer import COMPOSE_REQUEST, PUSH_RELEASE
 
 ACTIONS = [
     ("move:bash-5.3-1.fc44", KOJI_MOVE,

@@ -19,8 +19,8 @@ from domain import facts as f
 from domain.application import RelengApp
 from domain.outbox import Action
 from domain.values import IncomingMessage
-from projections.composer import Composer
 from projections.config import ComposerConfig, KindTraits
+from projections.processes.composer import Composer
 
 CONFIG = ComposerConfig(
     promoted_tag="rawhide",

@@ -11,7 +11,7 @@ duplicate aggregate, the composer failed three times and gave up).
 Placing its own events needs their round named uniquely: a decision of the composer
 after an input message and one after the decider's round for that message both named
 the message (``trigger``). Rounds are now named ``input:<message>`` and
-``decider:<message>`` (``projections.composer``; an outcome's was already unique).
+``decider:<message>`` (``projections.processes.composer``; an outcome's was already unique).
 
 The run stops where a kill would stop it (the composer's ``progress`` callback, its
 public hook, raises after the n-th page; what was committed stays, as after a SIGKILL),
@@ -32,9 +32,9 @@ from adapters.artifacts.artifact_sync import sync_definitions
 from adapters.ingest.ingest import ingest_files
 from adapters.store.store import open_app
 from adapters.store.view_store import SQLViewStore
-from projections.composer import Composer
-from projections.decider import Decider
-from projections.rounds import DECIDER_ROUND, is_legacy_trigger
+from projections.processes.composer import Composer
+from projections.processes.decider import Decider
+from projections.processes.rounds import DECIDER_ROUND, is_legacy_trigger
 from tests.crashing import (
     activate_policies,
     differences,

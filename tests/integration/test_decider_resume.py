@@ -23,7 +23,7 @@ from adapters import bootstrap
 from adapters.ingest.ingest import ingest_files
 from adapters.store.store import open_app
 from adapters.store.view_store import SQLViewStore
-from projections.decider import Decider
+from projections.processes.decider import Decider
 from tests.crashing import (
     activate_policies,
     differences,

@@ -22,7 +22,7 @@ from adapters.store.store import open_app
 from adapters.store.view_store import SQLViewStore
 from domain.application import RelengApp
 from projections.config import GatingConfig
-from projections.decider import Decider
+from projections.processes.decider import Decider
 from tests.messages import Bus
 
 NVRS = ["bash-5.3-1.fc44", "bash-5.3-2.fc44", "vim-9.1-1.fc44", "glibc-2.42-1.fc44"]

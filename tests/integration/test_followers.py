@@ -36,7 +36,7 @@ from adapters.live.followers import (
     leader_lock,
 )
 from adapters.store.store import normalize_url, open_app
-from projections.decider import Decider
+from projections.processes.decider import Decider
 from tests.e2e.test_gating import PENDING, PROMOTED, QUARANTINE
 from tests.fakekoji import FakeKojiHub
 from tests.integration.test_decision_replay import (

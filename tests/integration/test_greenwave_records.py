@@ -38,8 +38,8 @@ from adapters.store.readmodels import Projector
 from adapters.store.store import open_app
 from domain.application import RelengApp
 from policies.spec import PolicySet
-from projections.decider import Decider
 from projections.decision_api import DecisionService
+from projections.processes.decider import Decider
 from tests.integration.test_decision_replay import CONFIG, POLICIES, run
 from tests.messages import CI_CONTACT, PREFIX, Bus
 

@@ -198,7 +198,7 @@ def test_ingest_fuzz(corpus_dir, tmp_path):
     report = Projector(app, _config()).run()
     assert report.events > 0
     # ... and through the decider (gates of every fuzzed build that reached a gating tag).
-    from projections.decider import Decider
+    from projections.processes.decider import Decider
     from tests.integration.test_decision_replay import CONFIG, POLICIES
 
     Decider(app, POLICIES, CONFIG).run()

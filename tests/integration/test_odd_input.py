@@ -232,7 +232,7 @@ TAG = (
 def test_the_same_odd_input_is_stored_and_decided_the_same_on_sqlite_and_postgresql(
     tmp_path, pg_store
 ):
-    from projections.decider import Decider
+    from projections.processes.decider import Decider
     from tests.integration.test_decision_replay import CONFIG, POLICIES
 
     lines: list[str | bytes] = [

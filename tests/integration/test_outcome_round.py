@@ -4,7 +4,7 @@ The decider groups its input by message; an effector outcome (``Action.Completed
 carries no message and joins the group before it. When the decider reads outcomes and
 nothing else (``act`` ran after the last ``decide``), its round is named after the last
 message, whose own round was decided long before: anything recorded there would be
-placed after that message on a refold (``projections.follower``), not after the
+placed after that message on a refold (``projections.processes.follower``), not after the
 outcomes that caused it. That is sound only if such a round records nothing. Outcomes
 of every shape are read here: moves into the promoted tag (the gate is promoted and
 leaves the candidates), into the quarantine tag (the gate stays a candidate and is
@@ -19,8 +19,8 @@ from pathlib import Path
 from adapters import bootstrap
 from adapters.ingest.ingest import ingest_files
 from adapters.store.store import open_app
-from projections.composer import Composer
-from projections.decider import Decider
+from projections.processes.composer import Composer
+from projections.processes.decider import Decider
 from tests.crashing import (
     activate_policies,
     event_streams,

@@ -37,9 +37,9 @@ from adapters.store.readmodel_tables import ReadModelTables
 from adapters.store.readmodels import Projector
 from domain.application import RelengApp
 from projections.config import GatingConfig
-from projections.decider import Decider
 from projections.decision_api import DecisionService
-from projections.readmodel import TOPICS
+from projections.folds.readmodel import TOPICS
+from projections.processes.decider import Decider
 from tests.integration.test_decision_replay import (
     CONFIG,
     NVRS,

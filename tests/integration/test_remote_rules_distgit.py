@@ -181,7 +181,7 @@ def test_a_store_written_before_remote_rules(tmp_path: Path) -> None:
     import shutil
 
     from adapters.settings import Settings
-    from projections.decider import Decider
+    from projections.processes.decider import Decider
     from tests.integration.test_decision_replay import CONFIG, POLICIES
 
     fixture = Path(__file__).resolve().parents[1] / "fixtures" / "store_before_gw_verdict.db"

@@ -25,8 +25,8 @@ from adapters.settings import DEFAULT_POLICIES
 from adapters.store.store import open_app
 from adapters.store.view_store import SQLViewStore
 from projections.config import GatingConfig
-from projections.decider import Decider
-from projections.view_docs import ViewMeta
+from projections.folds.view_docs import ViewMeta
+from projections.processes.decider import Decider
 from tests.crashing import event_streams, gating_story, normalized, write_jsonl
 
 CONFIG = GatingConfig()

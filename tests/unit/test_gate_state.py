@@ -1,6 +1,6 @@
 """A gate's state is worked out in one place (``domain.gating.gate_state``), for
 ``relengotron status`` (``adapters.cli.cli_gating``) and the read models' ``builds.gate``
-(``projections.readmodel``) alike."""
+(``projections.folds.readmodel``) alike."""
 
 from __future__ import annotations
 

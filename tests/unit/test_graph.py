@@ -1,4 +1,4 @@
-"""The artifact dependency graph (projections/graph.py): which artifacts changed builds
+"""The artifact dependency graph (projections/folds/graph.py): which artifacts changed builds
 affect, why, and in what order; plus a property test against a brute-force reference."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.graph import (
+from projections.folds.graph import (
     Affected,
     ArtifactGraph,
     ArtifactNode,

@@ -342,7 +342,7 @@ def test_the_gating_view_dates_a_build_by_its_building_message() -> None:
     # retrieve_koji_build_creation_time); koji announces a new build in state BUILDING.
     from domain.subjects import Build
     from projections.config import GatingConfig
-    from projections.gating import GatingView
+    from projections.folds.gating import GatingView
 
     def view_of(*states: tuple[str, str]) -> GatingView:
         build = Build("koji_build", "x-1-1.fc44")

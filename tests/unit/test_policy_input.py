@@ -53,7 +53,7 @@ def test_only_the_builder_assembles_a_snapshot() -> None:
 
 def test_decider_and_decision_api_call_the_same_builder() -> None:
     # The decider's view (also what `evaluate` and replay use) and the decision API.
-    for rel in ("projections/gating.py", "projections/decision_api.py"):
+    for rel in ("projections/folds/gating.py", "projections/decision_api.py"):
         assert _calls(ROOT / rel, "policy_input"), f"{rel} does not call policy_input"
 
 

@@ -46,7 +46,7 @@ def test_every_topic_of_an_old_store_has_its_constant() -> None:
 def test_each_fold_has_one_table_naming_every_topic_it_reads() -> None:
     from domain.facts import Fact
     from domain.handlers import FACT_HANDLERS
-    from projections import artifacts, gating, readmodel
+    from projections.folds import artifacts, gating, readmodel
 
     named = set(constants().values())
     assert set(gating.HANDLERS.topics) == set(gating.TOPICS)
@@ -64,7 +64,8 @@ def test_each_fold_has_one_table_naming_every_topic_it_reads() -> None:
 
 
 def test_the_composer_reads_back_what_it_records() -> None:
-    from projections import artifacts, composer
+    from projections.folds import artifacts
+    from projections.processes import composer
 
     # Its own events are all it records (domain.composing) and the actions it requests.
     composing = {t for t in constants().values() if t.startswith("domain.composing:")}

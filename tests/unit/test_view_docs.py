@@ -1,4 +1,4 @@
-"""Views kept as documents (``projections.view_docs``): loaded on demand, written back
+"""Views kept as documents (``projections.folds.view_docs``): loaded on demand, written back
 when changed, the same values after a round trip through JSON."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from adapters.rules.policy_loader import load_policy_set
 from adapters.settings import DEFAULT_POLICIES
 from policies.snapshot import RemoteFileView, ResultView, WaiverView
 from policies.spec import policy_set_from_canonical
-from projections.gating_state import ActivePolicies, BuildState, GroupCheck
-from projections.graph import ArtifactGraph, ArtifactNode, decode_graph, encode_graph
-from projections.records import BisectionState, GateState
-from projections.remote_files import decode_files, encode_files
-from projections.view_docs import Docs, ViewMeta
+from projections.folds.gating_state import ActivePolicies, BuildState, GroupCheck
+from projections.folds.graph import ArtifactGraph, ArtifactNode, decode_graph, encode_graph
+from projections.folds.records import BisectionState, GateState
+from projections.folds.remote_files import decode_files, encode_files
+from projections.folds.view_docs import Docs, ViewMeta
 
 
 class MemoryDocStore:

@@ -1,6 +1,6 @@
 """The read models' fold, its machinery: the caches of names, build rows and action
 rows, filled a page at a time from the tables (``prefetch``), and the helpers every
-handler uses (``projections.readmodel`` has the handlers and their table)."""
+handler uses (``projections.folds.readmodel`` has the handlers and their table)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 from domain import gating, topics
 from projections.config import GatingConfig
-from projections.gating import package_of
-from projections.readmodel_rows import BUILD_COLUMNS, Changes, Lookup, Name, event_ref
+from projections.folds.gating import package_of
+from projections.folds.readmodel_rows import BUILD_COLUMNS, Changes, Lookup, Name, event_ref
 
 _ACTIONS = frozenset({topics.ACTION_REQUESTED, topics.ACTION_COMPLETED, topics.ACTION_CANCELLED})
 # Events whose aggregate needs no name: messages and outbox actions.

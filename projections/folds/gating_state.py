@@ -1,12 +1,16 @@
 """The gating view's state: what it keeps about each build, change, batch check,
-the policy set in force and manual overrides (``projections.gating`` folds it)."""
+the policy set in force and manual overrides (``projections.folds.gating`` folds it),
+and the results and waivers it keeps as the engine sees them (``result_view``,
+``waiver_view``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from policies.snapshot import ResultView, WaiverView
+from policies.snapshot import ResultView, WaiverView, public_id
+from projections.folds.greenwave_records import arch_and_variant
+from projections.folds.records import ref
 
 
 def package_of(nvr: str) -> str | None:
@@ -76,6 +80,12 @@ class ActivePolicies:
     at: str | None
 
 
+# Requirement types of manual overrides (ours, next to Greenwave's): the decider adds
+# one to the decision of an overridden build; the read side names its state.
+MANUAL_OVERRIDE = "manual-override"
+MANUAL_HOLD = "manual-hold"
+
+
 @dataclass(frozen=True)
 class OverrideState:
     """A manual override in force on a build (``GateOverride.Recorded``)."""
@@ -86,3 +96,43 @@ class OverrideState:
     msg: str
     event: str
     at: str | None
+
+
+def result_view(e: Any, position: int) -> ResultView:
+    """A result as the engine sees it, from its ``Subject.ResultRecorded`` event."""
+    data = e.data if isinstance(e.data, dict) else {}
+    arch, variant = arch_and_variant(data)
+    return ResultView(
+        testcase=e.testcase,
+        outcome=e.outcome,
+        subject_type=e.subject_type,
+        subject_identifier=e.subject_identifier,
+        event=ref(e),
+        position=position,
+        scenario=e.scenario,
+        result_id=public_id(e.result_id, ref(e)),
+        stage=e.stage,
+        pipeline=data.get("pipeline"),
+        ref_url=e.ref_url,
+        at=e.at,
+        note=e.note,  # an INVALID result's schema errors (the engine's detail)
+        system_architecture=arch,
+        system_variant=variant,
+    )
+
+
+def waiver_view(e: Any, position: int, subject_type: str, ident: str) -> WaiverView:
+    """A waiver as the engine sees it, of the subject ``subject_type`` ``ident``."""
+    return WaiverView(
+        testcase=e.testcase,
+        waived=e.waived,
+        subject_type=subject_type,
+        subject_identifier=ident,
+        event=ref(e),
+        position=position,
+        scenario=e.scenario,
+        waiver_id=public_id(e.waiver_id, ref(e)),
+        product_version=e.product_version,
+        username=e.username,
+        comment=e.comment,
+    )

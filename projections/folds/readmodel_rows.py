@@ -74,7 +74,7 @@ class Changes:
 
 
 def event_ref(oid: bytes, version: int) -> str:
-    """``<aggregate uuid>/<version>``, as ``projections.records.ref`` writes it."""
+    """``<aggregate uuid>/<version>``, as ``projections.folds.records.ref`` writes it."""
     h = oid.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}/{version}"
 

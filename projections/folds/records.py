@@ -15,8 +15,8 @@ from uuid import UUID
 from domain import topics
 from domain.topics import EventHandlers
 from projections.config import GatingConfig
-from projections.gating_state import package_of
-from projections.view_docs import Docs
+from projections.folds.gating_state import package_of
+from projections.folds.view_docs import Docs
 
 
 def ref(event: Any) -> str:
@@ -235,7 +235,8 @@ class DecisionRecords:
         s.fallback_reason[e.group] = e.reason
         self.dirty.update(e.nvrs)
 
-    def _members(self, group: str) -> tuple[str, ...]:
+    def members(self, group: str) -> tuple[str, ...]:
+        """The builds of a bisection group (none if no bisection split it off)."""
         s = self.bisections.get(self.group_root.get(group, ""))
         return s.members.get(group, ()) if s else ()
 

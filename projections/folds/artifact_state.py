@@ -1,5 +1,5 @@
 """The artifacts view's state: what it keeps about each definition, manifest,
-compose, push and outbox action (``projections.artifacts`` folds it)."""
+compose, push and outbox action (``projections.folds.artifacts`` folds it)."""
 
 from __future__ import annotations
 

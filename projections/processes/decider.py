@@ -21,29 +21,27 @@ from typing import Any, cast
 
 from domain import ids
 from domain.application import RelengApp
-from domain.gating import Bisection, Gate
+from domain.gating import Gate
 from domain.outbox import KOJI_MOVE
 from policies.answers import Requirement
 from policies.decision import Decision
 from policies.engine import evaluate
 from policies.snapshot import Snapshot
 from policies.spec import BatchIntegrityRule, PolicySet, policy_set_from_canonical
-from projections import bisection, outbox
 from projections.config import GatingConfig
-from projections.follower import PAGE, Follower
-from projections.gating import OWN_TOPICS, TOPICS, GatingView, OverrideState, package_of
-from projections.outbox import COMPOSER_ACTION_PREFIXES
-from projections.remote_files import awaits_remote_file, with_remote_files
-from projections.view_docs import Docs, DocStore
+from projections.folds.gating import OWN_TOPICS, TOPICS, GatingView, OverrideState, package_of
+from projections.folds.gating_state import MANUAL_HOLD, MANUAL_OVERRIDE
+from projections.folds.remote_files import awaits_remote_file, with_remote_files
+from projections.folds.view_docs import Docs, DocStore
+from projections.processes.bisection import Bisector
+from projections.processes.follower import PAGE, Follower
+from projections.processes.outbox import COMPOSER_ACTION_PREFIXES, DecisionActions, Outbox
 
 NAME = "decider"
 # Bump when GatingView's documents change: stored views are folded again.
 # 3: results with architecture/variant and integer ids; builds named under an alias.
 # 4: remote rule files (gating.yaml); builds with their creation time.
-VIEW_FORMAT = 5  # 5: kept in tables as documents (projections.view_docs), no more pickles
-# Requirement types of manual overrides (ours, next to Greenwave's).
-MANUAL_OVERRIDE = "manual-override"
-MANUAL_HOLD = "manual-hold"
+VIEW_FORMAT = 5  # 5: kept in tables as documents (projections.folds.view_docs), no more pickles
 
 __all__ = ["NAME", "Decider", "DeciderReport"]
 
@@ -89,6 +87,10 @@ class Decider(Follower[GatingView, DeciderReport]):
         self.policies = policies  # in force until the log activates a policy set
         self.config = config
         self._parsed: dict[str, PolicySet] = {policies.content_hash: policies}
+        # Its collaborators: what decisions ask of the world, and bisections.
+        self.outbox = Outbox(self)
+        self.actions = DecisionActions(self, self.outbox)
+        self.bisector = Bisector(self, self.outbox)
 
     def policy_set(self) -> PolicySet:
         """The policy set in force at the current point of the log."""
@@ -127,11 +129,8 @@ class Decider(Follower[GatingView, DeciderReport]):
     def new_report(self) -> DeciderReport:
         return DeciderReport()
 
-    def _bisection(self, root: str) -> Bisection:
-        return cast(Bisection, self._get(ids.bisection_id(self.config.decision_context, root)))
-
     def _gate(self, nvr: str) -> Gate | None:
-        gate = cast(Gate | None, self._get(ids.gate_id(self.config.decision_context, nvr)))
+        gate = cast(Gate | None, self.get(ids.gate_id(self.config.decision_context, nvr)))
         if gate is not None:
             self.view._names[gate.id] = ("gate", nvr)
         return gate
@@ -161,8 +160,8 @@ class Decider(Follower[GatingView, DeciderReport]):
                 else:
                     self._untagged_pending(nvr, user, trigger, at)
         for group in sorted(view.dirty_groups):
-            bisection.bisect(self, group, trigger, at)
-        bisection.deadlines(self, trigger, at)
+            self.bisector.bisect(group, self.batch_testcases, trigger, at)
+        self.bisector.deadlines(trigger, at)
         for nvr in sorted(view.dirty):
             if view.is_candidate(nvr):
                 self._evaluate(nvr, trigger, at)
@@ -174,10 +173,10 @@ class Decider(Follower[GatingView, DeciderReport]):
         if gate is None:
             gate = Gate(self.config.decision_context, nvr, package_of(nvr), tag, trigger, at)
             self.view._names[gate.id] = ("gate", nvr)
-            self._add(gate)
+            self.add(gate)
         elif not gate.open:
             gate.reopen(trigger=trigger, at=at, tag=tag)
-            self._fold(gate)
+            self.fold(gate)
         else:
             return
         package = package_of(nvr)
@@ -220,8 +219,8 @@ class Decider(Follower[GatingView, DeciderReport]):
         at: str | None,
     ) -> None:
         gate.withdraw(trigger=trigger, at=at, reason=reason, detail=detail, by=by)
-        self._fold(gate)
-        outbox.cancel_moves(self, gate.nvr, f"{reason}: {detail}", trigger, at)
+        self.fold(gate)
+        self.actions.cancel_moves(gate.nvr, f"{reason}: {detail}", trigger, at)
 
     def _evaluate(self, nvr: str, trigger: str | None, at: str | None) -> None:
         self.report.evaluated += 1
@@ -250,12 +249,12 @@ class Decider(Follower[GatingView, DeciderReport]):
             fingerprint=fingerprint,
             decision=body,
         )
-        self._fold(gate)
+        self.fold(gate)
         self.report.decisions.append(
             {"nvr": nvr, "verdict": decision.verdict, "previous": previous, "at": at}
         )
-        outbox.plan_move(self, nvr, gate, decision.verdict, decision.summary, trigger, at)
-        outbox.announce(self, nvr, gate, body, previous, trigger, at)
+        self.actions.plan_move(nvr, gate, decision.verdict, decision.summary, trigger, at)
+        self.actions.announce(nvr, gate, body, previous, trigger, at)
 
 
 def overridden(decision: Decision, o: OverrideState) -> Decision:

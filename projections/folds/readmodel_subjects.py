@@ -7,10 +7,10 @@ from typing import Any
 
 from domain import ids
 from domain.facts import canonical_subject_type
-from projections.gating_state import creation_time
-from projections.greenwave_records import arch_and_variant, result_record, waiver_record
-from projections.readmodel_core import FoldCore
-from projections.readmodel_rows import event_ref
+from projections.folds.gating_state import creation_time
+from projections.folds.greenwave_records import arch_and_variant, result_record, waiver_record
+from projections.folds.readmodel_core import FoldCore
+from projections.folds.readmodel_rows import event_ref
 
 
 class SubjectFold(FoldCore):

@@ -1,13 +1,13 @@
 """The artifacts read model: definitions, manifests, the graph, composes and pushes.
 
 ``ArtifactView.apply(event, position)`` folds one stored event. Besides the
-state, it queues what the composer (``projections.composer``) must react to:
+state, it queues what the composer (``projections.processes.composer``) must react to:
 builds on their way to the promoted tag, Bodhi pushes listing their updates,
 compose statuses, koji task ends, outcomes of our own actions and test results
 on composes. The model is pure: it never reads the store or the clock. What it
 keeps per definition, manifest, compose, push and action is in
-``projections.artifact_state``; what the composer recorded (its composes, push runs
-and actions) is folded by ``projections.compose_records``, which this view extends.
+``projections.folds.artifact_state``; what the composer recorded (its composes, push runs
+and actions) is folded by ``projections.folds.compose_records``, which this view extends.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from typing import Any
 from domain import topics
 from domain.facts import INVALID, MANIFEST_SOURCES
 from domain.topics import EventHandlers
-from projections.artifact_state import ComposeState as ComposeState  # importers' path
-from projections.artifact_state import Definition, ManifestRecord
-from projections.artifact_state import PushState as PushState  # importers' path
-from projections.compose_records import RECORD_HANDLERS, ComposeRecords
 from projections.config import ComposerConfig
-from projections.graph import ArtifactNode
-from projections.view_docs import Docs
+from projections.folds.artifact_state import ComposeState as ComposeState  # importers' path
+from projections.folds.artifact_state import Definition, ManifestRecord
+from projections.folds.artifact_state import PushState as PushState  # importers' path
+from projections.folds.compose_records import RECORD_HANDLERS, ComposeRecords
+from projections.folds.graph import ArtifactNode
+from projections.folds.view_docs import Docs
 
 # Subjects whose results are about builds, not artifacts.
 _BUILD_SUBJECTS = frozenset(

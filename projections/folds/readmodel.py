@@ -33,8 +33,8 @@ from typing import Any
 
 from domain import topics
 from domain.topics import EventHandlers
-from projections.readmodel_rows import describe_action, event_ref
-from projections.readmodel_subjects import SubjectFold
+from projections.folds.readmodel_rows import describe_action, event_ref
+from projections.folds.readmodel_subjects import SubjectFold
 
 _MOVED = {"moved", "already"}
 

@@ -2,7 +2,7 @@
 changes added, requested, started, finished, cancelled), its Bodhi push runs and
 its outbox actions with their outcomes. Events of one aggregate may be read after
 newer ones this process wrote itself, so each fold checks the aggregate version
-first. ``projections.artifacts.ArtifactView`` adds the input (definitions,
+first. ``projections.folds.artifacts.ArtifactView`` adds the input (definitions,
 manifests, compose runs, koji tasks, Bodhi pushes and updates, results)."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from uuid import UUID
 from domain import topics
 from domain.composing import WAITING
 from domain.topics import EventHandlers
-from projections.artifact_state import ActionView, ComposeState, PushState
 from projections.config import ComposerConfig
-from projections.graph import ArtifactGraph, decode_graph, encode_graph
-from projections.view_docs import Docs
+from projections.folds.artifact_state import ActionView, ComposeState, PushState
+from projections.folds.graph import ArtifactGraph, decode_graph, encode_graph
+from projections.folds.view_docs import Docs
 
 
 class ComposeRecords:

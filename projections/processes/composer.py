@@ -1,13 +1,13 @@
 """The composer: which artifacts to compose, in which order, and when.
 
-A follower of the log (see ``projections.follower``) next to the decider. It
+A follower of the log (see ``projections.processes.follower``) next to the decider. It
 reacts to:
 
 * **promotions** — koji moves into the promoted tag that the decider requested
   (one decision round is one batch): the affected artifacts get a compose
   planned, parents first; a repository compose waits for the moves to be done,
   a child waits for its parents' composes;
-* **Bodhi pushes** — see ``projections.pushes``;
+* **Bodhi pushes** — its ``Pushes`` (``projections.processes.pushes``);
 * **outcomes** — our compose requests' submissions (outbox), and completion or
   failure reported by the backends (pungi, ODCS, koji tasks, CI pipelines).
 
@@ -33,19 +33,19 @@ from domain.composing import (
     WAITING,
     ArtifactCompose,
 )
-from projections import pushes
-from projections.artifacts import TOPICS, ArtifactView, ComposeState
 from projections.config import ComposerConfig
-from projections.follower import PAGE, Follower
-from projections.gating import package_of
-from projections.graph import BuildChange
-from projections.outbox import COMPOSER_ACTION_PREFIXES, request
-from projections.rounds import DECIDER_ROUND, INPUT_ROUND, is_legacy_trigger
-from projections.view_docs import Docs, DocStore
+from projections.folds.artifacts import TOPICS, ArtifactView, ComposeState
+from projections.folds.gating import package_of
+from projections.folds.graph import BuildChange
+from projections.folds.view_docs import Docs, DocStore
+from projections.processes.follower import PAGE, Follower
+from projections.processes.outbox import COMPOSE_REQUEST as COMPOSE_REQUEST  # its importers' path
+from projections.processes.outbox import COMPOSER_ACTION_PREFIXES, Outbox
+from projections.processes.outbox import PUSH_RELEASE as PUSH_RELEASE  # its importers' path
+from projections.processes.pushes import Pushes
+from projections.processes.rounds import DECIDER_ROUND, INPUT_ROUND, is_legacy_trigger
 
 NAME = "composer"
-COMPOSE_REQUEST = "compose.request"
-PUSH_RELEASE = "push.release"
 # Keys of the actions the composer requests (its own events never start a group).
 OWN_ACTION_PREFIXES = COMPOSER_ACTION_PREFIXES
 OWN_TOPICS = (
@@ -93,7 +93,7 @@ class ComposerReport:
 class Composer(Follower[ArtifactView, ComposerReport]):
     NAME = NAME
     VIEW_KIND = "artifact-view"
-    VIEW_FORMAT = 2  # 2: kept in tables as documents (projections.view_docs), no more pickles
+    VIEW_FORMAT = 2  # 2: kept in tables as documents (projections.folds.view_docs), no more pickles
     TOPICS = TOPICS
 
     def __init__(
@@ -107,6 +107,10 @@ class Composer(Follower[ArtifactView, ComposerReport]):
     ) -> None:
         super().__init__(app, config, page_size=page_size, progress=progress, views=views)
         self.config = config
+        # Its collaborators: the outbox, and the pushes it coordinates (which plan
+        # composes as promotions do).
+        self.outbox = Outbox(self)
+        self.pushes = Pushes(self, self.outbox, self.plan)
 
     def new_view(self, docs: Docs | None = None) -> ArtifactView:
         return ArtifactView(self.config, docs)
@@ -116,7 +120,8 @@ class Composer(Follower[ArtifactView, ComposerReport]):
 
     def group_key(self, e: Any, position: int) -> str | None:
         """Input messages, the decider's rounds and each outcome are groups, each named
-        uniquely (``projections.rounds``): the name is the trigger of what it decides after."""
+        uniquely (``projections.processes.rounds``): the name is the trigger of what it
+        decides after."""
         if type(e).__module__ == "domain.composing":
             return None
         key = getattr(e, "key", None)
@@ -158,14 +163,14 @@ class Composer(Follower[ArtifactView, ComposerReport]):
             ]
             self.plan(changes, moves, None, None, trigger, at)
         for m in list(v.push_messages):
-            pushes.on_push_message(self, m, trigger, at)
+            self.pushes.on_message(m, trigger, at)
         for status in list(v.statuses):
             self._on_status(status, trigger, at)
         for key in list(v.completed):
             self._on_completed(key, trigger, at)
         if v.touched or v.promotions or v.push_messages or v.statuses or v.completed:
             self._advance(trigger, at)
-            pushes.advance(self, trigger, at)
+            self.pushes.advance(trigger, at)
         v.settle()
 
     def plan(
@@ -199,7 +204,7 @@ class Composer(Follower[ArtifactView, ComposerReport]):
                     trigger=trigger,
                     at=at,
                 )
-                self._fold(agg)
+                self.fold(agg)
                 planned[a.artifact] = current.key
                 continue
             previous = v.latest(a.artifact)
@@ -207,7 +212,7 @@ class Composer(Follower[ArtifactView, ComposerReport]):
                 waits.append(previous.key)  # one compose of an artifact at a time
             generation = len(v.by_artifact.get(a.artifact, ())) + 1
             key = f"{a.artifact}#{generation}"
-            self._add(
+            self.add(
                 ArtifactCompose(
                     key, a.artifact, d.kind, generation, own, reasons, waits, own_moves, push,
                     trigger, at,
@@ -218,7 +223,7 @@ class Composer(Follower[ArtifactView, ComposerReport]):
         return list(planned.values())
 
     def _compose(self, key: str) -> ArtifactCompose:
-        agg = self._get(ids.artifact_compose_id(key))
+        agg = self.get(ids.artifact_compose_id(key))
         self.view._names[agg.id] = key
         return cast(ArtifactCompose, agg)
 
@@ -279,16 +284,16 @@ class Composer(Follower[ArtifactView, ComposerReport]):
             "push": c.push,
             "reasons": c.reasons,
         }
-        request(self, key, COMPOSE_REQUEST, order, None, f"compose {c.key}", trigger, at)
+        self.outbox.request(key, COMPOSE_REQUEST, order, None, f"compose {c.key}", trigger, at)
         agg = self._compose(c.key)
         agg.request(action=key, backend=backend, trigger=trigger, at=at)
-        self._fold(agg)
+        self.fold(agg)
         self.report.requested.append(c.key)
 
     def _cancel(self, c: ComposeState, reason: str, trigger: str | None, at: str | None) -> None:
         agg = self._compose(c.key)
         agg.cancel(reason=reason, trigger=trigger, at=at)
-        self._fold(agg)
+        self.fold(agg)
         self.report.cancelled.append({"compose": c.key, "reason": reason})
 
     def _finish(
@@ -305,7 +310,7 @@ class Composer(Follower[ArtifactView, ComposerReport]):
         agg.finish(
             outcome=outcome, ref=ref, location=location, detail=detail, trigger=trigger, at=at
         )
-        self._fold(agg)
+        self.fold(agg)
         self.report.finished.append({"compose": c.key, "outcome": outcome, "detail": detail})
 
     def _start(
@@ -313,14 +318,14 @@ class Composer(Follower[ArtifactView, ComposerReport]):
     ) -> None:
         agg = self._compose(c.key)
         agg.start(ref=ref, detail=detail, trigger=trigger, at=at)
-        self._fold(agg)
+        self.fold(agg)
 
     # --------------------------------------------------------------- outcomes
 
     def _on_completed(self, key: str, trigger: str | None, at: str | None) -> None:
         a = self.view.actions[key]
         if a.kind == PUSH_RELEASE:
-            return  # pushes.advance reads it
+            return  # Pushes.advance reads it
         if a.kind != COMPOSE_REQUEST:
             return
         c = self.view.composes.get(a.params.get("compose", ""))
@@ -377,13 +382,4 @@ def _matches(data: Mapping[str, Any], target: str | None) -> bool:
     return isinstance(prefix, str) and bool(prefix) and target.startswith(prefix)
 
 
-def carried(view: ArtifactView, keys: Iterable[str]) -> list[str]:
-    """Every build the composes carry, in order."""
-    seen: dict[str, None] = {}
-    for k in keys:
-        for nvr in view.composes[k].changes:
-            seen[nvr] = None
-    return list(seen)
-
-
-__all__ = ["CANCELLED", "NAME", "Composer", "ComposerReport", "carried"]
+__all__ = ["CANCELLED", "COMPOSE_REQUEST", "NAME", "PUSH_RELEASE", "Composer", "ComposerReport"]

@@ -9,7 +9,7 @@ What it records is saved with its new tracked position in one transaction, so a
 crash never loses a decision nor takes one twice, and a replay of the same log
 re-derives the same events.
 
-Its folded view is kept in tables (``projections.view_docs``): documents written
+Its folded view is kept in tables (``projections.folds.view_docs``): documents written
 with its tracked position, in the same transaction, at every flush. A run resumes
 from them and reads only the entries its new input touches.
 
@@ -24,10 +24,7 @@ after the input group that triggered it, as when it was taken.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator, Sequence
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from uuid import UUID
 
@@ -36,7 +33,8 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Notification
 
 from domain.application import RelengApp
-from projections.view_docs import Docs, DocStore, ViewMeta
+from projections.folds.view_docs import Docs, DocStore, ViewMeta
+from projections.processes.view_format import belongs, view_format
 
 PAGE = 1000
 ATTEMPTS = 3
@@ -61,22 +59,30 @@ class View(Protocol):
 
 V = TypeVar("V", bound=View)
 R = TypeVar("R", bound=Report)
+VT = TypeVar("VT", covariant=True)
+CT = TypeVar("CT", covariant=True)
+RT = TypeVar("RT", covariant=True)
 
 
-@lru_cache(maxsize=1)
-def _code_digest() -> str:
-    """A digest of the projection code (the stored views are documents of its classes)."""
-    h = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
+class Host(Protocol[VT, CT, RT]):
+    """What a follower's collaborators (the outbox, the bisector, the pushes) use of
+    the follower they work for: its view as folded so far, its settings, the report
+    of the run, and the aggregates the run records to (see ``Follower.get``)."""
 
+    @property
+    def view(self) -> VT: ...
 
-def _belongs(meta: ViewMeta, cursor: int) -> bool:
-    """Whether a view written with ``meta`` is the view at the tracked position ``cursor``:
-    written with it, or with an earlier one and folded no further than it (input
-    decided before, read without deciding again)."""
-    return meta.tracked == cursor or (meta.tracked < cursor and meta.position <= cursor)
+    @property
+    def config(self) -> CT: ...
+
+    @property
+    def report(self) -> RT: ...
+
+    def get(self, aggregate_id: UUID) -> Any: ...
+
+    def add(self, agg: Aggregate) -> None: ...
+
+    def fold(self, agg: Aggregate) -> None: ...
 
 
 class Follower(Generic[V, R]):
@@ -105,8 +111,7 @@ class Follower(Generic[V, R]):
         self._kept: tuple[V, ViewMeta] | None = None
         # The format names the view's fields, the settings and the code that folds it:
         # a stored view of other settings or an older projection is folded again.
-        digest = hashlib.sha256(f"{config!r}\n{_code_digest()}".encode()).hexdigest()[:16]
-        self.view_format = f"v{self.VIEW_FORMAT}:{digest}"
+        self.view_format = view_format(self.VIEW_FORMAT, config)
 
     VIEW_KIND: ClassVar[str]
 
@@ -161,12 +166,12 @@ class Follower(Generic[V, R]):
         position the follower has not reached) is folded again from the start."""
         kept, self._kept = self._kept, None  # a run that fails must not leave it half-folded
         cursor = self.app.tracked_position(self.NAME)
-        if kept is not None and _belongs(kept[1], cursor):
+        if kept is not None and belongs(kept[1], cursor):
             return kept[0], kept[1].position
         if self.views is None:
             return self.new_view(), 0
         meta = self.views.meta(self.VIEW_KIND)
-        if meta is not None and meta.format == self.view_format and _belongs(meta, cursor):
+        if meta is not None and meta.format == self.view_format and belongs(meta, cursor):
             docs = Docs(self.views, self.VIEW_KIND, self.view_format)
             docs.complete = False
             return self.new_view(docs), meta.position
@@ -351,7 +356,10 @@ class Follower(Generic[V, R]):
 
     # -------------------------------------------------------------- aggregates
 
-    def _get(self, aggregate_id: UUID) -> Any:
+    # What a run records is saved at its next flush, with the view and the position.
+
+    def get(self, aggregate_id: UUID) -> Any:
+        """An aggregate as this run left it (loaded once from the store), or None."""
         agg = self._aggs.get(aggregate_id)
         if agg is None:
             try:
@@ -361,10 +369,11 @@ class Follower(Generic[V, R]):
             self._aggs[aggregate_id] = agg
         return agg
 
-    def _add(self, agg: Aggregate) -> None:
+    def add(self, agg: Aggregate) -> None:
+        """Record a new aggregate (its first event is folded into the view)."""
         self._aggs[agg.id] = agg
-        self._fold(agg)
+        self.fold(agg)
 
-    def _fold(self, agg: Aggregate) -> None:
+    def fold(self, agg: Aggregate) -> None:
         """Show the view the event just triggered (it is skipped when read back)."""
         self.view.apply(agg._pending_events[-1], 0)

@@ -1,10 +1,11 @@
 """The gating read model: builds, their tags, results and waivers, batch checks, gates.
 
 ``GatingView.apply(event, position)`` folds one stored event into the model and
-marks what it affects as dirty; the decider (``projections.decider``) reads the
-model to build policy snapshots. The model is pure: it never reads the store.
+marks what it affects as dirty; the decider (``projections.processes.decider``) reads
+the model to build policy snapshots. The model is pure: it never reads the store.
 What it keeps per build, change, batch check, policy set and override is in
-``projections.gating_state`` (importable from here too).
+``projections.folds.gating_state`` (importable from here too); where a build stands in
+batch checks, in ``projections.folds.gating_batch``.
 """
 
 from __future__ import annotations
@@ -12,42 +13,27 @@ from __future__ import annotations
 from typing import Any
 
 from domain import topics
-from domain.facts import (
-    FAILED,
-    INFO,
-    INVALID,
-    KOJI_BUILD,
-    KOJI_BUILD_GROUP,
-    NEEDS_INSPECTION,
-    PASSED,
-    canonical_subject_type,
-)
+from domain.facts import INVALID, KOJI_BUILD, KOJI_BUILD_GROUP, canonical_subject_type
 from domain.topics import EventHandlers
-from policies.snapshot import (
-    BATCH_INVALID,
-    BatchView,
-    RemoteFileView,
-    ResultView,
-    Snapshot,
-    WaiverView,
-    public_id,
-)
+from policies.snapshot import BatchView, RemoteFileView, Snapshot
 from projections.config import GatingConfig
-from projections.gating_state import (
+from projections.folds.gating_batch import batch_views
+from projections.folds.gating_state import (
     ActivePolicies,
     BuildState,
     ChangeState,
     GroupCheck,
     OverrideState,
     creation_time,
+    result_view,
+    waiver_view,
 )
-from projections.gating_state import package_of as package_of  # its importers' path
-from projections.greenwave_records import arch_and_variant
+from projections.folds.gating_state import package_of as package_of  # its importers' path
+from projections.folds.records import RECORD_HANDLERS, DecisionRecords, Handler, ref
+from projections.folds.remote_files import decode_files, encode_files, file_view
+from projections.folds.view_docs import Docs
 from projections.policy_input import policy_input
 from projections.queries import SubjectFacts
-from projections.records import RECORD_HANDLERS, DecisionRecords, Handler, ref
-from projections.remote_files import decode_files, encode_files, file_view
-from projections.view_docs import Docs
 
 # The stored event topics the model reads (the store filters on them).
 SUBJECT_TOPICS = (
@@ -89,10 +75,6 @@ TOPICS = SUBJECT_TOPICS + DECIDER_TOPICS + CONTROL_TOPICS + REMOTE_TOPICS
 # not: they are recorded at the wall-clock time of a sync, which may be far later
 # than the messages ingested after them (an archive), and must not expire bisections.
 _CLOCK_MODULES = ("domain.subjects", "domain.overrides")
-
-_PASSING = {PASSED, INFO}
-_FAILING = {FAILED, NEEDS_INSPECTION}
-_MOVED = {"moved", "already"}
 
 
 class GatingView(DecisionRecords):
@@ -255,37 +237,16 @@ class GatingView(DecisionRecords):
         self.tag_changes.append((nvr, e.tag, False, e.user))
         self.dirty.add(nvr)
 
-    def _result(self, e: Any, position: int) -> ResultView:
-        data = e.data if isinstance(e.data, dict) else {}
-        arch, variant = arch_and_variant(data)
-        return ResultView(
-            testcase=e.testcase,
-            outcome=e.outcome,
-            subject_type=e.subject_type,
-            subject_identifier=e.subject_identifier,
-            event=ref(e),
-            position=position,
-            scenario=e.scenario,
-            result_id=public_id(e.result_id, ref(e)),
-            stage=e.stage,
-            pipeline=data.get("pipeline"),
-            ref_url=e.ref_url,
-            at=e.at,
-            note=e.note,  # an INVALID result's schema errors (the engine's detail)
-            system_architecture=arch,
-            system_variant=variant,
-        )
-
     def _on_subject_result_recorded(self, e: Any, position: int) -> None:
         kind, ident = self._names.get(e.originator_id, (None, None))
         if kind == "build" and ident:
-            self.build(ident).results.append(self._result(e, position))
+            self.build(ident).results.append(result_view(e, position))
             self.dirty.add(ident)
         elif kind == "change" and ident:
             if e.nvr:
                 return  # also recorded in the build's own stream
             c = self._change(ident)
-            c.results.append(self._result(e, position))
+            c.results.append(result_view(e, position))
             self.dirty.update(c.nvrs)
         elif e.subject_type == KOJI_BUILD_GROUP:
             self._group_check(e, position)
@@ -304,7 +265,7 @@ class GatingView(DecisionRecords):
             at=e.at,
             note=e.note if invalid else None,
         )
-        covered = check.covered or self._members(check.group)
+        covered = check.covered or self.members(check.group)
         by_nvr = self.invalid_checks_by_nvr if invalid else self.checks_by_nvr
         for nvr in covered:
             by_nvr.setdefault(nvr, []).append(check)
@@ -314,29 +275,14 @@ class GatingView(DecisionRecords):
         self.checks.setdefault(check.group, []).append(check)
         self.dirty_groups.add(check.group)
 
-    def _waiver(self, e: Any, position: int, subject_type: str, ident: str) -> WaiverView:
-        return WaiverView(
-            testcase=e.testcase,
-            waived=e.waived,
-            subject_type=subject_type,
-            subject_identifier=ident,
-            event=ref(e),
-            position=position,
-            scenario=e.scenario,
-            waiver_id=public_id(e.waiver_id, ref(e)),
-            product_version=e.product_version,
-            username=e.username,
-            comment=e.comment,
-        )
-
     def _on_subject_waiver_recorded(self, e: Any, position: int) -> None:
         kind, ident = self._names.get(e.originator_id, (None, None))
         if kind == "build" and ident:
-            self.build(ident).waivers.append(self._waiver(e, position, "koji_build", ident))
+            self.build(ident).waivers.append(waiver_view(e, position, "koji_build", ident))
             self.dirty.add(ident)
         elif kind == "change" and ident:
             c = self._change(ident)
-            c.waivers.append(self._waiver(e, position, "dist_git_commit", ident))
+            c.waivers.append(waiver_view(e, position, "dist_git_commit", ident))
             self.dirty.update(c.nvrs)
 
     def _on_policy_log_activated(self, e: Any, position: int) -> None:
@@ -378,58 +324,9 @@ class GatingView(DecisionRecords):
         return tuple(sorted(n for n in nvrs if self.is_candidate(n)))
 
     def batch_views(self, nvr: str) -> tuple[BatchView, ...]:
-        """For each batch testcase, where the build stands after the latest check covering it."""
-        latest: dict[str, GroupCheck] = {}
-        for check in self.checks_by_nvr.get(nvr, ()):
-            latest[check.testcase] = check
-        views = [self._status(nvr, c) for c in latest.values()]
-        invalid = {c.testcase: c for c in self.invalid_checks_by_nvr.get(nvr, ())}
-        views += [  # no valid check for the testcase: say why (policies.engine)
-            BatchView(c.testcase, BATCH_INVALID, c.group, c.event, c.position, None, c.note)
-            for c in invalid.values()
-            if c.testcase not in latest
-        ]
-        return tuple(views)
-
-    def _status(self, nvr: str, c: GroupCheck) -> BatchView:
-        def view(status: str, detail: str) -> BatchView:
-            return BatchView(
-                testcase=c.testcase,
-                status=status,
-                subject_identifier=c.group,
-                event=c.event,
-                position=c.position,
-                result_id=c.result_id,
-                detail=detail,
-            )
-
-        covered = c.covered or self._members(c.group)
-        if c.outcome in _PASSING:
-            return view("passed", f"batch check {c.group} passed ({len(covered)} builds)")
-        if c.outcome in _FAILING:
-            if c.suspects:
-                if nvr in c.suspects:
-                    return view("suspect", f"named as a suspect by the failing check {c.group}")
-                return view("innocent", f"the failing check {c.group} named other suspects")
-            if len(covered) == 1:
-                return view("suspect", f"the only build covered by the failing check {c.group}")
-            s = self.bisections.get(self.group_root.get(c.group, ""))
-            for group, fallback in s.fallback.items() if s is not None else ():
-                if s is not None and nvr in s.members.get(group, ()):
-                    return view(
-                        f"unresolved-{fallback}",
-                        f"bisection of {s.root} gave up on {group}: {s.fallback_reason[group]}",
-                    )
-            if s is not None:
-                return view(
-                    "pending",
-                    f"bisecting {s.root}: {c.group} failed in round "
-                    f"{s.rounds.get(c.group, 0)} of at most {s.max_rounds}",
-                )
-            return view("pending", f"batch check {c.group} failed; bisection starting")
-        if c.outcome == "ERROR":
-            return view("unresolved-hold", f"batch check {c.group} errored; it must be re-run")
-        return view("pending", f"batch check {c.group} is {c.outcome.lower()}")
+        """For each batch testcase, where the build stands after the latest check covering
+        it (``projections.folds.gating_batch``)."""
+        return batch_views(nvr, self.checks_by_nvr, self.invalid_checks_by_nvr, self)
 
     def subject_facts(self, nvr: str) -> SubjectFacts:
         """What this view knows about a build, in the read side's shape: its results

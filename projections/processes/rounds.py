@@ -2,7 +2,7 @@
 
 The composer decides after each group of the log it reads, and names the group in
 what it records, so a restarted composer folds each of its events right after that
-group (``projections.follower``), wherever the log holds the event. The name must be
+group (``projections.processes.follower``), wherever the log holds the event. The name must be
 unique in the log:
 
 * ``input:<message key>`` — after an input message;

@@ -20,7 +20,7 @@ from policies.answers import (
     TEST_MISSING,
     TEST_PASSED,
 )
-from projections.decider import MANUAL_HOLD, MANUAL_OVERRIDE
+from projections.folds.gating_state import MANUAL_HOLD, MANUAL_OVERRIDE
 
 __all__ = ["STATES", "requirement_state", "with_states"]
 
