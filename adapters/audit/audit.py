@@ -133,7 +133,7 @@ def explain(app: RelengApp, cfg: Settings, nvr: str) -> dict[str, Any] | None:
     for ctx in (context, None):
         streams[override_id(ctx, nvr)] = "override"
     actions = [
-        a for a in view.actions.values() if a.params.get("nvr") == nvr or a.gate == str(gate_id)
+        a for a in view.actions_for(nvr) if a.params.get("nvr") == nvr or a.gate == str(gate_id)
     ]
     for a in actions:
         streams[ids.action_id(a.key)] = "action"

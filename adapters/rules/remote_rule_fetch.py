@@ -154,7 +154,7 @@ def fetch_needed(
         return 0  # nothing to read: no snapshot is built
     recorded = 0
     chains: dict[tuple[str, ...], set[str]] = {}
-    for nvr in sorted(n for n in view.builds if view.is_candidate(n)):
+    for nvr in sorted(n for n in view.candidates() if n in view.builds):
         snapshot = decider.snapshot(nvr)
         remote = snapshot.remote
         if remote is not None and remote.scm is None and _ask_koji(view, nvr, remote):
@@ -167,7 +167,11 @@ def fetch_needed(
             )
         for urls in needed_urls(policy_set, snapshot):
             chains.setdefault(tuple(urls), set()).add(nvr)
-    done: dict[str, str] = {url: fs[-1].status for url, fs in view.remote_files.items() if fs}
+    done: dict[str, str] = {
+        url: fs[-1].status
+        for url in sorted({u for chain in chains for u in chain})
+        if (fs := view.remote_files.get(url))
+    }
     for chain, nvrs in chains.items():
         for url in chain:  # Greenwave's order: the next URL only when this file is absent
             status = done.get(url)

@@ -35,7 +35,7 @@ def build_status(view: GatingView, nvr: str, pending_tag: str) -> dict[str, Any]
             "detail": a.detail,
             "requested_at": a.requested_at,
         }
-        for a in view.actions.values()
+        for a in view.actions_for(nvr)
         if a.kind == KOJI_MOVE and a.params.get("nvr") == nvr
     ]
     return {

@@ -10,12 +10,7 @@ from typing import Any
 
 from policies.snapshot import ResultView, WaiverView, public_id
 from projections.folds.greenwave_records import arch_and_variant
-from projections.folds.records import ref
-
-
-def package_of(nvr: str) -> str | None:
-    parts = nvr.rsplit("-", 2)
-    return parts[0] if len(parts) == 3 else None
+from projections.folds.records import package_of, ref
 
 
 def creation_time(known: str | None, state: str, at: str | None) -> str | None:

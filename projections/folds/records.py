@@ -15,8 +15,13 @@ from uuid import UUID
 from domain import topics
 from domain.topics import EventHandlers
 from projections.config import GatingConfig
-from projections.folds.gating_state import package_of
 from projections.folds.view_docs import Docs
+
+
+def package_of(nvr: str) -> str | None:
+    """The package (source name) of an NVR: ``bash`` of ``bash-5.2-1.fc44``."""
+    parts = nvr.rsplit("-", 2)
+    return parts[0] if len(parts) == 3 else None
 
 
 def ref(event: Any) -> str:
@@ -81,7 +86,8 @@ class DecisionRecords:
         self.gates = docs.map("gates", GateState)
         self.actions = docs.map("actions", ActionState)
         self._action_by_id = docs.map("action_ids", str, unkey=UUID)
-        # NVR -> keys of the actions about it (their ``nvr`` parameter), oldest first.
+        # NVR -> keys of the actions about it (their ``nvr`` parameter or its gate), oldest
+        # first.
         self.actions_of = docs.map("actions_of", list[str])
         # Package -> {NVR: the gate's ``seq``} of its open gates not promoted (candidates).
         self.open_gates = docs.map("open_gates", dict[str, int])
@@ -123,7 +129,7 @@ class DecisionRecords:
         return sorted(open_, key=open_.__getitem__)
 
     def actions_for(self, nvr: str) -> list[ActionState]:
-        """The actions about a build, oldest first."""
+        """The actions about a build (naming it, or requested for its gate), oldest first."""
         return [self.actions[k] for k in self.actions_of.get(nvr, ())]
 
     def bisections_in_order(self) -> list[BisectionState]:
@@ -175,12 +181,25 @@ class DecisionRecords:
             reason=e.reason,
             requested_at=e.at,
         )
-        nvr = e.params.get("nvr")
-        if isinstance(nvr, str):
+        for nvr in self._builds_of_action(e):
             keys = self.actions_of.get(nvr)
             if keys is None:
                 keys = self.actions_of[nvr] = []
             keys.append(e.key)
+
+    def _builds_of_action(self, e: Any) -> list[str]:
+        """The builds an action is about: its ``nvr`` parameter, and its gate's build."""
+        nvrs = []
+        nvr = e.params.get("nvr")
+        if isinstance(nvr, str):
+            nvrs.append(nvr)
+        try:
+            name = self._names.peek(UUID(e.gate)) if e.gate else None
+        except ValueError:
+            name = None
+        if name is not None and name[0] == "gate" and name[1] not in nvrs:
+            nvrs.append(name[1])
+        return nvrs
 
     def _on_action_completed(self, e: Any, position: int) -> None:
         a = self.actions.get(self._action_by_id.get(e.originator_id, ""))
