@@ -44,6 +44,10 @@ class ComposeRecords:
         self.completed: list[str] = []  # keys of our own actions that completed
         self.touched = False  # anything a compose or push may be waiting for changed
 
+    def name(self, aggregate_id: UUID, key: str) -> None:
+        """Know an aggregate (a compose, a push run) by its natural key."""
+        self._names[aggregate_id] = key
+
     @property
     def graph(self) -> ArtifactGraph:
         graph: ArtifactGraph = self._graph.value

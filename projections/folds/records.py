@@ -97,6 +97,10 @@ class DecisionRecords:
         self.group_root = docs.map("group_roots", str)  # any bisection group -> its root
         self.dirty: set[str] = set()  # NVRs to evaluate
 
+    def name_gate(self, aggregate_id: UUID, nvr: str) -> None:
+        """Know a gate aggregate by its build (the decider names the gates it loads)."""
+        self._names[aggregate_id] = ("gate", nvr)
+
     def _gate(self, nvr: str) -> GateState:
         g = self.gates.get(nvr)
         if g is None:

@@ -224,7 +224,7 @@ class Composer(Follower[ArtifactView, ComposerReport]):
 
     def _compose(self, key: str) -> ArtifactCompose:
         agg = self.get(ids.artifact_compose_id(key))
-        self.view._names[agg.id] = key
+        self.view.name(agg.id, key)
         return cast(ArtifactCompose, agg)
 
     def _advance(self, trigger: str | None, at: str | None) -> None:

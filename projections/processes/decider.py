@@ -132,7 +132,7 @@ class Decider(Follower[GatingView, DeciderReport]):
     def _gate(self, nvr: str) -> Gate | None:
         gate = cast(Gate | None, self.get(ids.gate_id(self.config.decision_context, nvr)))
         if gate is not None:
-            self.view._names[gate.id] = ("gate", nvr)
+            self.view.name_gate(gate.id, nvr)
         return gate
 
     def snapshot(self, nvr: str) -> Snapshot:
@@ -172,7 +172,7 @@ class Decider(Follower[GatingView, DeciderReport]):
         tag = self.config.pending_tag
         if gate is None:
             gate = Gate(self.config.decision_context, nvr, package_of(nvr), tag, trigger, at)
-            self.view._names[gate.id] = ("gate", nvr)
+            self.view.name_gate(gate.id, nvr)
             self.add(gate)
         elif not gate.open:
             gate.reopen(trigger=trigger, at=at, tag=tag)

@@ -179,7 +179,7 @@ class Pushes:
 
     def _run(self, key: str) -> PushRun:
         run = self.host.get(ids.push_run_id(key))
-        self.host.view._names[run.id] = key
+        self.host.view.name(run.id, key)
         return cast(PushRun, run)
 
     def _stop(
