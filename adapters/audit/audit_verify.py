@@ -28,6 +28,7 @@ from typing import Any
 from adapters import bootstrap
 from adapters.audit.audit import MESSAGE_TOPIC, fields, notifications
 from adapters.ingest.branches import BranchFilter, recorded_as_not_monitored
+from adapters.ingest.collector import fewer_collections
 from adapters.ingest.ingest import to_incoming
 from adapters.settings import Settings
 from adapters.store.store import open_app
@@ -123,6 +124,16 @@ def verify(
     *,
     progress: Callable[[int, int | None, int | None], None] | None = None,
     workdir: str | None = None,
+) -> dict[str, Any]:
+    with fewer_collections():
+        return _verify(app, cfg, progress, workdir)
+
+
+def _verify(
+    app: RelengApp,
+    cfg: Settings,
+    progress: Callable[[int, int | None, int | None], None] | None,
+    workdir: str | None,
 ) -> dict[str, Any]:
     configured = bootstrap.policy_set(cfg)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:

@@ -11,6 +11,7 @@ from typing import Any
 
 from adapters import bootstrap
 from adapters.cli.cli_errors import UsageError
+from adapters.ingest.collector import fewer_collections
 from adapters.store.readmodels import ProjectReport
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -65,7 +66,8 @@ def run(args: argparse.Namespace) -> int | None:
 
         bar = ProgressBar("project", unit="events")
     projector = bootstrap.projector(app, cfg, page_size=args.page_size, progress=bar)
-    report = projector.rebuild() if args.rebuild else projector.run()
+    with fewer_collections():  # bulk work: a rebuild, or a first run, folds the whole log
+        report = projector.rebuild() if args.rebuild else projector.run()
     if bar is not None:
         bar.close()
     _print(report, args.json)

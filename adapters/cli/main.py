@@ -13,6 +13,7 @@ from typing import Any
 from adapters import bootstrap
 from adapters.cli import cli_api, cli_artifacts, cli_audit, cli_gating, cli_live, cli_project
 from adapters.cli.cli_errors import EXIT_OK, EXIT_USAGE, UsageError, run_command
+from adapters.ingest.collector import fewer_collections
 from adapters.ingest.ingest import render_summary
 from adapters.services import decisions, inputs
 from adapters.services.history import subject_history
@@ -144,14 +145,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         from adapters.cli.progress import ProgressBar
 
         progress = ProgressBar("ingest")
-    summary = inputs.ingest(app, args.files, batch_size=args.batch_size, progress=progress, cfg=cfg)
-    if progress is not None:
-        progress.close()
-    decided = None
-    if policies is not None:
-        decided = decisions.decide_with(app, cfg, policies)
-    # The read models (the API, `decision`, the page) reflect what was just recorded.
-    bootstrap.projector(app, cfg).run()
+    with fewer_collections():  # bulk work all through (adapters/ingest/collector.py)
+        summary = inputs.ingest(
+            app, args.files, batch_size=args.batch_size, progress=progress, cfg=cfg
+        )
+        if progress is not None:
+            progress.close()
+        decided = None
+        if policies is not None:
+            decided = decisions.decide_with(app, cfg, policies)
+        # The read models (the API, `decision`, the page) reflect what was just recorded.
+        bootstrap.projector(app, cfg).run()
     if args.json:
         out = summary.as_json()
         if decided is not None:
