@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import StoredEvent, Transcoder
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import (
     SQLAlchemyApplicationRecorder,
@@ -28,6 +28,8 @@ from eventsourcing_sqlalchemy.recorders import (
 from sqlalchemy import Table, inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+
+from adapters.store.transcoder import OrjsonTranscoder
 
 CHUNK = 500
 
@@ -176,8 +178,18 @@ class BulkProcessRecorder(_SerializedCreate, _BulkInsert, SQLAlchemyProcessRecor
 
 
 class RelengFactory(SQLAlchemyFactory):
+    """The one place every reader and writer gets its recorders and transcoder from
+    (``adapters.store.store.open_app`` names it as the persistence module)."""
+
     application_recorder_class = BulkApplicationRecorder
     process_recorder_class = BulkProcessRecorder
+
+    def transcoder(self) -> Transcoder:
+        # eventsourcing's JSON format, with orjson (adapters.store.transcoder);
+        # TRANSCODER_TOPIC still chooses another one.
+        if self.env.get(self.TRANSCODER_TOPIC):
+            return super().transcoder()
+        return OrjsonTranscoder()
 
 
 class SQLStreamReader:
