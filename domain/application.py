@@ -24,11 +24,11 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, ProcessRecorder, StoredEvent, Tracking
 
 from domain import ids
-from domain.handlers import apply_fact, targets
+from domain.handlers import APPEND_ONLY, apply_fact, targets
 from domain.message import InboundMessage, RejectedInput
 from domain.ports import StreamReader
 from domain.safe_text import TooDeep, safe_str, store_safe
-from domain.unit_of_work import UnitOfWork
+from domain.unit_of_work import Appends, UnitOfWork
 from domain.values import IncomingMessage, RecordOutcome, RejectedLine
 
 MAX_ATTEMPTS = 12
@@ -44,11 +44,14 @@ class RelengApp(Application[UUID]):
 
     name = "relengotron"
     cache_size = 20_000
+    #: The aggregates ``record`` writes as appended events, without the aggregates
+    #: (``domain.unit_of_work``); empty: every one as an aggregate (the same events).
+    append_only: frozenset[type] = APPEND_ONLY
 
     def __init__(self, env: Any = None, stream_reader: StreamReader | None = None) -> None:
         super().__init__(env)
         self.stream_reader = stream_reader
-        self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self._cache: OrderedDict[UUID, Aggregate | Appends] = OrderedDict()
 
     # ------------------------------------------------------------ the cache
     # Aggregates saved by this process, reused by later batches. Entries are
@@ -56,15 +59,17 @@ class RelengApp(Application[UUID]):
     # cache never holds unsaved changes; another writer advancing an aggregate
     # makes the next save conflict, which drops the stale entry and retries.
 
-    def cache_get(self, aggregate_id: UUID) -> Aggregate | None:
+    def cache_get(self, aggregate_id: UUID) -> Aggregate | Appends | None:
         agg = self._cache.get(aggregate_id)
         if agg is not None:
             self._cache.move_to_end(aggregate_id)
         return agg
 
-    def _cache_put(self, aggregates: Iterable[Aggregate]) -> None:
+    def _cache_put(self, aggregates: Iterable[Aggregate | Appends]) -> None:
         for agg in aggregates:
-            if isinstance(agg, InboundMessage | RejectedInput):
+            if isinstance(agg, InboundMessage | RejectedInput) or (
+                isinstance(agg, Appends) and agg.cls is InboundMessage
+            ):
                 continue  # never touched again
             self._cache[agg.id] = agg
             self._cache.move_to_end(agg.id)
@@ -115,6 +120,18 @@ class RelengApp(Application[UUID]):
             return self.stream_reader.load(ids_)
         return {i: list(evs) for i in ids_ if (evs := self.recorder.select_events(i))}
 
+    def read_heads(self, ids_: Collection[UUID]) -> dict[UUID, tuple[int, str]]:
+        """Each existing stream's last version and first event's topic."""
+        if self.stream_reader is not None:
+            return self.stream_reader.heads(ids_)
+        heads: dict[UUID, tuple[int, str]] = {}
+        for i in ids_:
+            first = self.recorder.select_events(i, limit=1)
+            if first:
+                last = self.recorder.select_events(i, desc=True, limit=1)
+                heads[i] = (last[0].originator_version, first[0].topic)
+        return heads
+
     def existing(self, ids_: Collection[UUID]) -> set[UUID]:
         if self.stream_reader is not None:
             return self.stream_reader.existing(ids_)
@@ -147,7 +164,7 @@ class RelengApp(Application[UUID]):
                 todo.append(m)
         for attempt in range(MAX_ATTEMPTS):
             todo = self._without_recorded(todo, duplicate)
-            uow = UnitOfWork(self)
+            uow = UnitOfWork(self, self.append_only)
             uow.preload(t for m in todo for fact in m.facts for t in targets(fact))
             for m in todo:
                 self._apply(uow, m)
@@ -270,31 +287,53 @@ class RelengApp(Application[UUID]):
         whatever the batch size: followers that decide "after each message"
         see the same sequence however the messages were batched.
         """
-        batch: ProcessingEvent[UUID] = ProcessingEvent()
-        ranked: list[tuple[int, int, Any]] = []
+        ranked: list[tuple[int, int, StoredEvent]] = []
+        rank = len(order)
+        to_stored = self.mapper.to_stored_event
         for agg in uow.aggregates.values():
-            if agg._pending_events:
-                # Collected directly: Application.save() would re-check each
-                # object against runtime protocols, a hot spot in bulk ingest.
-                events = agg.collect_events()
+            if isinstance(agg, Appends):
+                if not agg.pending:
+                    continue
                 rank = len(order)
                 # Walk backwards: an event without a message (an aggregate's
                 # creation) belongs to the message of the event that follows it.
-                for e in reversed(events):
+                for p in reversed(agg.collect()):
+                    if p.msg is not None and p.msg in order:
+                        rank = order[p.msg]
+                    stored = self._stored(agg.id, p.version, p.topic, p.state)
+                    ranked.append((rank, len(ranked), stored))
+            elif agg._pending_events:
+                # Collected directly: Application.save() would re-check each
+                # object against runtime protocols, a hot spot in bulk ingest.
+                rank = len(order)
+                for e in reversed(agg.collect_events()):
                     key = getattr(e, "msg", None) or getattr(e, "key", None)
                     if key is not None and key in order:
                         rank = order[key]
-                    ranked.append((rank, len(ranked), e))
-                batch.aggregates[agg.id] = agg
+                    ranked.append((rank, len(ranked), to_stored(e)))
         if ranked:
             # Stable within an aggregate: the reversed walk is undone by the index.
             ranked.sort(key=lambda r: (r[0], -r[1]))
-            batch.events.extend(e for _, _, e in ranked)
-            self._record(batch)
-        return len(batch.events)
+            self.recorder.insert_events([e for _, _, e in ranked])
+        return len(ranked)
+
+    def _stored(self, aggregate_id: UUID, version: int, topic: str, state: Any) -> StoredEvent:
+        """A stored event as the mapper writes it (``Mapper.to_stored_event``)."""
+        mapper = self.mapper
+        data = mapper.transcoder.encode(state)
+        if mapper.compressor:
+            data = mapper.compressor.compress(data)
+        if mapper.cipher:
+            data = mapper.cipher.encrypt(data)
+        return StoredEvent(
+            originator_id=aggregate_id, originator_version=version, topic=topic, state=data
+        )
 
     def _apply(self, uow: UnitOfWork, m: IncomingMessage) -> None:
-        msg = InboundMessage(
+        uow.next_message()
+        uow.new(
+            ids.message_id(m.key),
+            InboundMessage,
             key=m.key,
             msg_id=m.msg_id,
             topic=m.topic,
@@ -310,7 +349,6 @@ class RelengApp(Application[UUID]):
             source=m.source,
             original=m.original,
         )
-        uow.add(msg)
         for fact in m.facts:
             apply_fact(uow, fact, m.key, m.sent_at)
 

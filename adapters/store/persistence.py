@@ -15,7 +15,7 @@ Same tables, same stored format as ``eventsourcing_sqlalchemy``; two changes:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -25,7 +25,7 @@ from eventsourcing_sqlalchemy.recorders import (
     SQLAlchemyApplicationRecorder,
     SQLAlchemyProcessRecorder,
 )
-from sqlalchemy import Table, inspect, select
+from sqlalchemy import Table, bindparam, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -200,17 +200,59 @@ class SQLStreamReader:
         self.table = recorder.events_record_cls.__table__
 
     def existing(self, ids: Collection[UUID]) -> set[UUID]:
-        c = self.table.c
-        found: set[UUID] = set()
-        ids = list(ids)
         with self.recorder.transaction(commit=False) as session:
-            for i in range(0, len(ids), CHUNK):
-                chunk = ids[i : i + CHUNK]
-                q = select(c.originator_id).where(
-                    c.originator_version == 1, c.originator_id.in_(chunk)
+            return {
+                oid
+                for (oid,) in self._select_in(
+                    session, "originator_id", ids, "originator_version = 1 AND "
                 )
-                found.update(_uuid(r[0]) for r in session.execute(q))
-        return found
+            }
+
+    def heads(self, ids: Collection[UUID]) -> dict[UUID, tuple[int, str]]:
+        """Last version (from the index alone) and first topic of each existing stream."""
+        with self.recorder.transaction(commit=False) as session:
+            last = dict(
+                self._select_in(
+                    session,
+                    "originator_id, MAX(originator_version)",
+                    ids,
+                    tail=" GROUP BY originator_id",
+                )
+            )
+            first = dict(
+                self._select_in(session, "originator_id, topic", ids, "originator_version = 1 AND ")
+            )
+        return {oid: (version, first[oid]) for oid, version in last.items() if oid in first}
+
+    def _select_in(
+        self, session: Session, columns: str, ids: Collection[UUID], where: str = "", tail: str = ""
+    ) -> Iterator[tuple[Any, ...]]:
+        """``SELECT columns ... WHERE where originator_id IN ids tail``, straight to the
+        driver (SQLAlchemy would compile a statement of up to CHUNK parameters each
+        time); the first column, an originator id, read as a UUID."""
+        conn = session.connection()
+        dialect = conn.dialect.name
+        name = conn.dialect.identifier_preparer.format_table(self.table)
+        ids = list(ids)
+        for i in range(0, len(ids), CHUNK):
+            chunk = ids[i : i + CHUNK]
+            if dialect == "postgresql":
+                sql = f"SELECT {columns} FROM {name} WHERE {where}originator_id = ANY(%s){tail}"
+                for row in conn.exec_driver_sql(sql, (chunk,)):
+                    yield (row[0], *row[1:])
+            elif dialect == "sqlite":
+                marks = ", ".join("?" * len(chunk))
+                sql = f"SELECT {columns} FROM {name} WHERE {where}originator_id IN ({marks}){tail}"
+                for row in conn.exec_driver_sql(sql, tuple(u.bytes for u in chunk)):
+                    yield (UUID(bytes=bytes(row[0])), *row[1:])
+            else:  # not reached with our stores; the same query through SQLAlchemy
+                c = self.table.c
+                sql = f"SELECT {columns} FROM {name} WHERE {where}originator_id IN :ids{tail}"
+                q = text(sql).bindparams(
+                    bindparam("ids", expanding=True, type_=c.originator_id.type)
+                )
+                for row in session.execute(q, {"ids": chunk}):
+                    yield (_uuid(row[0]), *row[1:])
 
     def load(self, ids: Collection[UUID]) -> dict[UUID, list[StoredEvent]]:
         c = self.table.c

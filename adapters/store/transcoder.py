@@ -41,6 +41,10 @@ _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
 class OrjsonTranscoder(JSONTranscoder):
     """``JSONTranscoder``'s format, with orjson (``json`` where orjson would differ)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: tuple[Any, Any] = (None, None)
+
     def encode(self, obj: Any) -> bytes:
         if type(obj) is dict and any(type(v) is UUID for v in obj.values()):
             # orjson writes UUIDs without asking ``default``: wrap them as json would.
@@ -54,10 +58,15 @@ class OrjsonTranscoder(JSONTranscoder):
         return self._encode_obj(value) if type(value) is UUID else value
 
     def _default(self, o: Any) -> Any:
+        last = self._last  # the events of one message share their timestamp
+        if last[0] is o:
+            return last[1]
         transcoding = self.types.get(type(o))
         if transcoding is None:
             raise TypeError(f"not serializable: {type(o)}")
-        return {"_type_": transcoding.name, "_data_": transcoding.encode(o)}
+        wrapped = {"_type_": transcoding.name, "_data_": transcoding.encode(o)}
+        self._last = (o, wrapped)
+        return wrapped
 
     def decode(self, data: bytes) -> Any:
         if _LONG_NUMBER in data.translate(_DIGITS):
