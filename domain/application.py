@@ -197,10 +197,16 @@ class RelengApp(Application[UUID]):
         if not todo:
             return todo
         taken = self.existing([ids.message_id(m.key) for m in todo])
+        # The recorded messages of the taken keys, read with one query (not one each).
+        recorded = self.read_streams(taken) if taken else {}
         keep: list[IncomingMessage] = []
         for m in todo:
-            while ids.message_id(m.key) in taken:
-                stored = self.stored_message(m.key)
+            while (mid := ids.message_id(m.key)) in taken:
+                first = recorded.get(mid)
+                if first:
+                    stored: Any = self.mapper.to_domain_event(first[0])
+                else:
+                    stored = self.stored_message(m.key)
                 if stored is not None and _same(stored, m):
                     duplicate.append(m.key)
                     break
@@ -290,6 +296,7 @@ class RelengApp(Application[UUID]):
         ranked: list[tuple[int, int, StoredEvent]] = []
         rank = len(order)
         to_stored = self.mapper.to_stored_event
+        encode = self._state_encoder()
         for agg in uow.aggregates.values():
             if isinstance(agg, Appends):
                 if not agg.pending:
@@ -297,10 +304,10 @@ class RelengApp(Application[UUID]):
                 rank = len(order)
                 # Walk backwards: an event without a message (an aggregate's
                 # creation) belongs to the message of the event that follows it.
-                for p in reversed(agg.collect()):
-                    if p.msg is not None and p.msg in order:
-                        rank = order[p.msg]
-                    stored = self._stored(agg.id, p.version, p.topic, p.state)
+                for version, topic, state, msg in reversed(agg.collect()):
+                    if msg is not None and msg in order:
+                        rank = order[msg]
+                    stored = StoredEvent(agg.id, version, topic, encode(state))
                     ranked.append((rank, len(ranked), stored))
             elif agg._pending_events:
                 # Collected directly: Application.save() would re-check each
@@ -317,17 +324,23 @@ class RelengApp(Application[UUID]):
             self.recorder.insert_events([e for _, _, e in ranked])
         return len(ranked)
 
-    def _stored(self, aggregate_id: UUID, version: int, topic: str, state: Any) -> StoredEvent:
-        """A stored event as the mapper writes it (``Mapper.to_stored_event``)."""
+    def _state_encoder(self) -> Callable[[Any], bytes]:
+        """An event's state to stored bytes, as the mapper writes them
+        (``Mapper.to_stored_event``: transcoded, compressed, encrypted)."""
         mapper = self.mapper
-        data = mapper.transcoder.encode(state)
-        if mapper.compressor:
-            data = mapper.compressor.compress(data)
-        if mapper.cipher:
-            data = mapper.cipher.encrypt(data)
-        return StoredEvent(
-            originator_id=aggregate_id, originator_version=version, topic=topic, state=data
-        )
+        encode = mapper.transcoder.encode
+        if not mapper.compressor and not mapper.cipher:
+            return encode
+
+        def stored(state: Any) -> bytes:
+            data = encode(state)
+            if mapper.compressor:
+                data = mapper.compressor.compress(data)
+            if mapper.cipher:
+                data = mapper.cipher.encrypt(data)
+            return data
+
+        return stored
 
     def _apply(self, uow: UnitOfWork, m: IncomingMessage) -> None:
         uow.next_message()

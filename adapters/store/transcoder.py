@@ -36,6 +36,7 @@ _DIGITS = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
 _LONG_NUMBER = b"0" * 19
 _TYPE_KEY = b'"_type_"'
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
+_REMEMBERED = 4096  # wrapped values kept for reuse (a batch's timestamps)
 
 
 class OrjsonTranscoder(JSONTranscoder):
@@ -43,10 +44,10 @@ class OrjsonTranscoder(JSONTranscoder):
 
     def __init__(self) -> None:
         super().__init__()
-        self._last: tuple[Any, Any] = (None, None)
+        self._wrapped: dict[int, tuple[Any, dict[str, Any]]] = {}
 
     def encode(self, obj: Any) -> bytes:
-        if type(obj) is dict and any(type(v) is UUID for v in obj.values()):
+        if type(obj) is dict and UUID in map(type, obj.values()):
             # orjson writes UUIDs without asking ``default``: wrap them as json would.
             obj = {k: self._wrap_uuid(v) for k, v in obj.items()}
         try:
@@ -58,14 +59,17 @@ class OrjsonTranscoder(JSONTranscoder):
         return self._encode_obj(value) if type(value) is UUID else value
 
     def _default(self, o: Any) -> Any:
-        last = self._last  # the events of one message share their timestamp
-        if last[0] is o:
-            return last[1]
+        # The events of one message share their timestamp object: wrapped once.
+        known = self._wrapped.get(id(o))
+        if known is not None and known[0] is o:
+            return known[1]
         transcoding = self.types.get(type(o))
         if transcoding is None:
             raise TypeError(f"not serializable: {type(o)}")
         wrapped = {"_type_": transcoding.name, "_data_": transcoding.encode(o)}
-        self._last = (o, wrapped)
+        if len(self._wrapped) >= _REMEMBERED:
+            self._wrapped = {}
+        self._wrapped[id(o)] = (o, wrapped)  # o kept: its id is not reused meanwhile
         return wrapped
 
     def decode(self, data: bytes) -> Any:
