@@ -166,8 +166,13 @@ class RelengApp(Application[UUID]):
             todo = self._without_recorded(todo, duplicate)
             uow = UnitOfWork(self, self.append_only)
             uow.preload(t for m in todo for fact in m.facts for t in targets(fact))
-            for m in todo:
-                self._apply(uow, m)
+            try:
+                for m in todo:
+                    self._apply(uow, m)
+            except BaseException:
+                # A handler failed half-way: cached streams may hold its unsaved events.
+                self._evict(uow.aggregates)
+                raise
             try:
                 events = self._save(uow, {m.key: i for i, m in enumerate(todo)})
             except IntegrityError:

@@ -136,7 +136,9 @@ class Appends:
         self.pending.append(Pending(self.version, spec.topic, state, msg))
 
     def collect(self) -> list[Pending]:
+        """The pending events, taken (the stream is done with this unit of work)."""
         pending, self.pending = self.pending, []
+        self.uow = None  # a cached stream must not keep its batch alive
         return pending
 
 

@@ -277,3 +277,33 @@ def test_a_stream_of_another_class_is_an_aggregate(tmp_path: Path, appends: bool
         assert type(app.repository.get(ids.build_id("old-1-1"))) is Subject
     finally:
         app.close()
+
+
+@pytest.mark.parametrize("appends", [False, True])
+def test_a_failed_batch_leaves_no_events_behind(tmp_path: Path, appends: bool) -> None:
+    """A handler failing half-way: the streams it changed are not cached with the
+    unsaved events, so the next batch writes only its own."""
+    app = open_app(f"sqlite:///{tmp_path / 's.db'}")
+    try:
+        app.append_only = APPEND_ONLY if appends else frozenset()
+        app.save(Subject("koji_build", "old-1-1"))
+        app.record([IncomingMessage(key="a", topic="t", body={}, facts=_facts()[3])])
+        with pytest.raises(AttributeError):
+            app.record(
+                [
+                    IncomingMessage(
+                        key="b",
+                        topic="t",
+                        body={},
+                        facts=(
+                            f.BuildSigned(NVR, "k"),
+                            f.BuildTagged("old-1-1", "f44"),
+                        ),
+                    )
+                ]
+            )
+        app.record([IncomingMessage(key="c", topic="t", body={}, facts=_facts()[3])])
+        build = [e.originator_version for e in app.events.get(ids.build_id(NVR))]
+        assert build == [1, 2, 3]  # Seen, Tagged (a), Tagged (c): no Signed (b)
+    finally:
+        app.close()
