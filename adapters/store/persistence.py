@@ -200,58 +200,62 @@ class SQLStreamReader:
         self.table = recorder.events_record_cls.__table__
 
     def existing(self, ids: Collection[UUID]) -> set[UUID]:
+        sql = "SELECT originator_id FROM {table} WHERE originator_version = 1 AND {ids}"
         with self.recorder.transaction(commit=False) as session:
-            return {
-                oid
-                for (oid,) in self._select_in(
-                    session, "originator_id", ids, "originator_version = 1 AND "
-                )
-            }
+            return {oid for (oid,) in self._select_in(session, sql, ids)}
 
     def heads(self, ids: Collection[UUID]) -> dict[UUID, tuple[int, str]]:
-        """Last version (from the index alone) and first topic of each existing stream."""
+        """Last version (from the index alone) and first topic of each existing stream,
+        in one query (one round trip: workers record small batches)."""
+        sql = (
+            "SELECT originator_id, 0, topic FROM {table} WHERE originator_version = 1 AND {ids}"
+            " UNION ALL SELECT originator_id, MAX(originator_version), NULL FROM {table}"
+            " WHERE {ids} GROUP BY originator_id"
+        )
+        first: dict[UUID, str] = {}
+        last: dict[UUID, int] = {}
         with self.recorder.transaction(commit=False) as session:
-            last = dict(
-                self._select_in(
-                    session,
-                    "originator_id, MAX(originator_version)",
-                    ids,
-                    tail=" GROUP BY originator_id",
-                )
-            )
-            first = dict(
-                self._select_in(session, "originator_id, topic", ids, "originator_version = 1 AND ")
-            )
+            for oid, version, topic in self._select_in(session, sql, ids):
+                if topic is not None:
+                    first[oid] = topic
+                else:
+                    last[oid] = version
         return {oid: (version, first[oid]) for oid, version in last.items() if oid in first}
 
     def _select_in(
-        self, session: Session, columns: str, ids: Collection[UUID], where: str = "", tail: str = ""
+        self, session: Session, sql: str, ids: Collection[UUID]
     ) -> Iterator[tuple[Any, ...]]:
-        """``SELECT columns ... WHERE where originator_id IN ids tail``, straight to the
-        driver (SQLAlchemy would compile a statement of up to CHUNK parameters each
-        time); the first column, an originator id, read as a UUID."""
+        """Rows of ``sql`` (``{table}``: the events table; each ``{ids}``: "originator_id
+        is one of ``ids``"), a chunk of ids at a time, straight to the driver
+        (SQLAlchemy would compile a statement of up to CHUNK parameters each time);
+        the first column, an originator id, read as a UUID."""
         conn = session.connection()
         dialect = conn.dialect.name
-        name = conn.dialect.identifier_preparer.format_table(self.table)
+        table = conn.dialect.identifier_preparer.format_table(self.table)
+        times = sql.count("{ids}")
         ids = list(ids)
         for i in range(0, len(ids), CHUNK):
             chunk = ids[i : i + CHUNK]
             if dialect == "postgresql":
-                sql = f"SELECT {columns} FROM {name} WHERE {where}originator_id = ANY(%s){tail}"
-                for row in conn.exec_driver_sql(sql, (chunk,)):
-                    yield (row[0], *row[1:])
+                query = sql.format(table=table, ids="originator_id = ANY(%s)")
+                for row in conn.exec_driver_sql(query, (chunk,) * times):
+                    yield tuple(row)
             elif dialect == "sqlite":
                 marks = ", ".join("?" * len(chunk))
-                sql = f"SELECT {columns} FROM {name} WHERE {where}originator_id IN ({marks}){tail}"
-                for row in conn.exec_driver_sql(sql, tuple(u.bytes for u in chunk)):
+                query = sql.format(table=table, ids=f"originator_id IN ({marks})")
+                params = tuple(u.bytes for u in chunk) * times
+                for row in conn.exec_driver_sql(query, params):
                     yield (UUID(bytes=bytes(row[0])), *row[1:])
             else:  # not reached with our stores; the same query through SQLAlchemy
-                c = self.table.c
-                sql = f"SELECT {columns} FROM {name} WHERE {where}originator_id IN :ids{tail}"
-                q = text(sql).bindparams(
-                    bindparam("ids", expanding=True, type_=c.originator_id.type)
+                names = [f"ids{n}" for n in range(times)]
+                query = sql.replace("{table}", table)
+                for n in names:
+                    query = query.replace("{ids}", f"originator_id IN :{n}", 1)
+                kind = self.table.c.originator_id.type
+                q = text(query).bindparams(
+                    *(bindparam(n, expanding=True, type_=kind) for n in names)
                 )
-                for row in session.execute(q, {"ids": chunk}):
+                for row in session.execute(q, dict.fromkeys(names, chunk)):
                     yield (_uuid(row[0]), *row[1:])
 
     def load(self, ids: Collection[UUID]) -> dict[UUID, list[StoredEvent]]:

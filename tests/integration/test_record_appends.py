@@ -307,3 +307,22 @@ def test_a_failed_batch_leaves_no_events_behind(tmp_path: Path, appends: bool) -
         assert build == [1, 2, 3]  # Seen, Tagged (a), Tagged (c): no Signed (b)
     finally:
         app.close()
+
+
+def test_heads_are_each_streams_last_version_and_first_topic(store: RelengApp) -> None:
+    items = [m for m in messages(None) if m.key != "m-4" or m.topic == "test.t1"]
+    for batch in batches(items):
+        store.record(batch)
+    want: dict[Any, tuple[int, str]] = {}
+    for n in store.recorder.select_notifications(1, 1_000_000):
+        version, topic = want.get(n.originator_id, (0, n.topic))
+        want[n.originator_id] = (max(version, n.originator_version), topic)
+    absent = ids.build_id("never-1-1")
+    assert store.stream_reader is not None
+    assert store.stream_reader.heads([*want, absent]) == want
+    assert store.read_heads(list(want)[:3]) == {i: want[i] for i in list(want)[:3]}
+    store.stream_reader, reader = None, store.stream_reader
+    try:
+        assert store.read_heads([*want, absent]) == want  # one stream at a time
+    finally:
+        store.stream_reader = reader
