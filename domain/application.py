@@ -10,12 +10,10 @@ aggregates, so one bad apple never loses the rest of the batch.
 
 from __future__ import annotations
 
-import base64
 import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import replace
 from typing import Any, cast
 from uuid import UUID
 
@@ -24,11 +22,11 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, ProcessRecorder, StoredEvent, Tracking
 
 from domain import ids
-from domain.handlers import apply_fact, targets
+from domain.handlers import APPEND_ONLY, apply_fact, targets
 from domain.message import InboundMessage, RejectedInput
 from domain.ports import StreamReader
-from domain.safe_text import TooDeep, safe_str, store_safe
-from domain.unit_of_work import UnitOfWork
+from domain.redelivery import rekeyed, same_message, store_safe_line
+from domain.unit_of_work import Appends, UnitOfWork
 from domain.values import IncomingMessage, RecordOutcome, RejectedLine
 
 MAX_ATTEMPTS = 12
@@ -44,11 +42,14 @@ class RelengApp(Application[UUID]):
 
     name = "relengotron"
     cache_size = 20_000
+    #: The aggregates ``record`` writes as appended events, without the aggregates
+    #: (``domain.unit_of_work``); empty: every one as an aggregate (the same events).
+    append_only: frozenset[type] = APPEND_ONLY
 
     def __init__(self, env: Any = None, stream_reader: StreamReader | None = None) -> None:
         super().__init__(env)
         self.stream_reader = stream_reader
-        self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self._cache: OrderedDict[UUID, Aggregate | Appends] = OrderedDict()
 
     # ------------------------------------------------------------ the cache
     # Aggregates saved by this process, reused by later batches. Entries are
@@ -56,15 +57,17 @@ class RelengApp(Application[UUID]):
     # cache never holds unsaved changes; another writer advancing an aggregate
     # makes the next save conflict, which drops the stale entry and retries.
 
-    def cache_get(self, aggregate_id: UUID) -> Aggregate | None:
+    def cache_get(self, aggregate_id: UUID) -> Aggregate | Appends | None:
         agg = self._cache.get(aggregate_id)
         if agg is not None:
             self._cache.move_to_end(aggregate_id)
         return agg
 
-    def _cache_put(self, aggregates: Iterable[Aggregate]) -> None:
+    def _cache_put(self, aggregates: Iterable[Aggregate | Appends]) -> None:
         for agg in aggregates:
-            if isinstance(agg, InboundMessage | RejectedInput):
+            if isinstance(agg, InboundMessage | RejectedInput) or (
+                isinstance(agg, Appends) and agg.cls is InboundMessage
+            ):
                 continue  # never touched again
             self._cache[agg.id] = agg
             self._cache.move_to_end(agg.id)
@@ -115,6 +118,18 @@ class RelengApp(Application[UUID]):
             return self.stream_reader.load(ids_)
         return {i: list(evs) for i in ids_ if (evs := self.recorder.select_events(i))}
 
+    def read_heads(self, ids_: Collection[UUID]) -> dict[UUID, tuple[int, str]]:
+        """Each existing stream's last version and first event's topic."""
+        if self.stream_reader is not None:
+            return self.stream_reader.heads(ids_)
+        heads: dict[UUID, tuple[int, str]] = {}
+        for i in ids_:
+            first = self.recorder.select_events(i, limit=1)
+            if first:
+                last = self.recorder.select_events(i, desc=True, limit=1)
+                heads[i] = (last[0].originator_version, first[0].topic)
+        return heads
+
     def existing(self, ids_: Collection[UUID]) -> set[UUID]:
         if self.stream_reader is not None:
             return self.stream_reader.existing(ids_)
@@ -138,19 +153,24 @@ class RelengApp(Application[UUID]):
         in_batch: dict[str, IncomingMessage] = {}
         for m in messages:
             while m.key in in_batch:
-                if _same(in_batch[m.key], m):
+                if same_message(in_batch[m.key], m):
                     duplicate.append(m.key)
                     break
-                m = _rekeyed(m)
+                m = rekeyed(m)
             else:
                 in_batch[m.key] = m
                 todo.append(m)
         for attempt in range(MAX_ATTEMPTS):
             todo = self._without_recorded(todo, duplicate)
-            uow = UnitOfWork(self)
+            uow = UnitOfWork(self, self.append_only)
             uow.preload(t for m in todo for fact in m.facts for t in targets(fact))
-            for m in todo:
-                self._apply(uow, m)
+            try:
+                for m in todo:
+                    self._apply(uow, m)
+            except BaseException:
+                # A handler failed half-way: cached streams may hold its unsaved events.
+                self._evict(uow.aggregates)
+                raise
             try:
                 events = self._save(uow, {m.key: i for i, m in enumerate(todo)})
             except IntegrityError:
@@ -180,14 +200,20 @@ class RelengApp(Application[UUID]):
         if not todo:
             return todo
         taken = self.existing([ids.message_id(m.key) for m in todo])
+        # The recorded messages of the taken keys, read with one query (not one each).
+        recorded = self.read_streams(taken) if taken else {}
         keep: list[IncomingMessage] = []
         for m in todo:
-            while ids.message_id(m.key) in taken:
-                stored = self.stored_message(m.key)
-                if stored is not None and _same(stored, m):
+            while (mid := ids.message_id(m.key)) in taken:
+                first = recorded.get(mid)
+                if first:
+                    stored: Any = self.mapper.to_domain_event(first[0])
+                else:
+                    stored = self.stored_message(m.key)
+                if stored is not None and same_message(stored, m):
                     duplicate.append(m.key)
                     break
-                m = _rekeyed(m)
+                m = rekeyed(m)
                 taken |= self.existing([ids.message_id(m.key)])
             else:
                 keep.append(m)
@@ -223,7 +249,7 @@ class RelengApp(Application[UUID]):
         aggs: dict[UUID, RejectedInput] = {}
         written: dict[UUID, RejectedLine] = {}
         for line in lines:
-            line = _store_safe_line(line)
+            line = store_safe_line(line)
             rid = ids.rejected_line_id(line.source, line.line, line.raw, line.original)
             if rid in aggs or self._exists(rid) or self._kept_before(line):
                 continue
@@ -270,31 +296,60 @@ class RelengApp(Application[UUID]):
         whatever the batch size: followers that decide "after each message"
         see the same sequence however the messages were batched.
         """
-        batch: ProcessingEvent[UUID] = ProcessingEvent()
-        ranked: list[tuple[int, int, Any]] = []
+        ranked: list[tuple[int, int, StoredEvent]] = []
+        rank = len(order)
+        to_stored = self.mapper.to_stored_event
+        encode = self._state_encoder()
         for agg in uow.aggregates.values():
-            if agg._pending_events:
-                # Collected directly: Application.save() would re-check each
-                # object against runtime protocols, a hot spot in bulk ingest.
-                events = agg.collect_events()
+            if isinstance(agg, Appends):
+                if not agg.pending:
+                    continue
                 rank = len(order)
                 # Walk backwards: an event without a message (an aggregate's
                 # creation) belongs to the message of the event that follows it.
-                for e in reversed(events):
+                for version, topic, state, msg in reversed(agg.collect()):
+                    if msg is not None and msg in order:
+                        rank = order[msg]
+                    stored = StoredEvent(agg.id, version, topic, encode(state))
+                    ranked.append((rank, len(ranked), stored))
+            elif agg._pending_events:
+                # Collected directly: Application.save() would re-check each
+                # object against runtime protocols, a hot spot in bulk ingest.
+                rank = len(order)
+                for e in reversed(agg.collect_events()):
                     key = getattr(e, "msg", None) or getattr(e, "key", None)
                     if key is not None and key in order:
                         rank = order[key]
-                    ranked.append((rank, len(ranked), e))
-                batch.aggregates[agg.id] = agg
+                    ranked.append((rank, len(ranked), to_stored(e)))
         if ranked:
             # Stable within an aggregate: the reversed walk is undone by the index.
             ranked.sort(key=lambda r: (r[0], -r[1]))
-            batch.events.extend(e for _, _, e in ranked)
-            self._record(batch)
-        return len(batch.events)
+            self.recorder.insert_events([e for _, _, e in ranked])
+        return len(ranked)
+
+    def _state_encoder(self) -> Callable[[Any], bytes]:
+        """An event's state to stored bytes, as the mapper writes them
+        (``Mapper.to_stored_event``: transcoded, compressed, encrypted)."""
+        mapper = self.mapper
+        encode = mapper.transcoder.encode
+        if not mapper.compressor and not mapper.cipher:
+            return encode
+
+        def stored(state: Any) -> bytes:
+            data = encode(state)
+            if mapper.compressor:
+                data = mapper.compressor.compress(data)
+            if mapper.cipher:
+                data = mapper.cipher.encrypt(data)
+            return data
+
+        return stored
 
     def _apply(self, uow: UnitOfWork, m: IncomingMessage) -> None:
-        msg = InboundMessage(
+        uow.next_message()
+        uow.new(
+            ids.message_id(m.key),
+            InboundMessage,
             key=m.key,
             msg_id=m.msg_id,
             topic=m.topic,
@@ -310,44 +365,5 @@ class RelengApp(Application[UUID]):
             source=m.source,
             original=m.original,
         )
-        uow.add(msg)
         for fact in m.facts:
             apply_fact(uow, fact, m.key, m.sent_at)
-
-
-def _same(stored: Any, m: IncomingMessage) -> bool:
-    """``stored`` (a recorded message, or one earlier in the batch) is ``m`` again: the
-    same topic and stored body. The exact input (``original``) is not compared: the
-    same message read from a file and from the bus keeps different exact forms."""
-    if stored.topic != m.topic:
-        return False
-    if stored.body == m.body:
-        return True
-    if m.original is None or getattr(stored, "original", None) is not None:
-        return False
-    # Recorded before issue 14, as it came: compare it as it would be stored now.
-    try:
-        return bool(store_safe(stored.body, set()) == m.body)
-    except TooDeep:
-        return False
-
-
-def _store_safe_line(line: RejectedLine) -> RejectedLine:
-    """The line with text every store can hold (domain.safe_text), its exact bytes kept."""
-    raw = safe_str(line.raw)
-    reason = safe_str(line.reason)
-    source = safe_str(line.source) if line.source is not None else None
-    if raw is line.raw and reason is line.reason and source is line.source:
-        return line
-    original = line.original
-    if original is None and raw is not line.raw:
-        original = base64.b64encode(line.raw.encode("utf-8", "surrogatepass")).decode()
-    return replace(line, raw=raw, reason=reason, source=source, original=original)
-
-
-def _rekeyed(m: IncomingMessage) -> IncomingMessage:
-    content = m.body if m.original is None else [m.body, m.original]
-    digest = ids.content_key(m.topic, content).split(":", 1)[1][:16]
-    key = f"{m.key}~{digest}"
-    problem = f"message id {m.key!r} is also used by a different message; recorded as {key!r}"
-    return replace(m, key=key, problems=(*m.problems, problem))

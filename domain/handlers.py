@@ -10,6 +10,7 @@ from domain import facts as f
 from domain import ids
 from domain.artifacts import Artifact, ComposeRun
 from domain.koji import KojiTag, KojiTask
+from domain.message import InboundMessage
 from domain.overrides import GateOverride, override_id
 from domain.policyset import LOG_NAME, PolicyLog, policy_log_id
 from domain.push import Push
@@ -21,9 +22,7 @@ def _subject(uow: UnitOfWork, subject_type: str, identifier: str) -> Subject:
     cls = subject_class(subject_type)
     return cast(
         Subject,
-        uow.get_or_create(
-            ids.subject_id(subject_type, identifier), lambda: cls(subject_type, identifier)
-        ),
+        uow.get_or_create(ids.subject_id(subject_type, identifier), cls, subject_type, identifier),
     )
 
 
@@ -41,6 +40,14 @@ def _change_str(key: f.ChangeKey | None) -> str | None:
 
 
 # -------------------------------------------------------------- the aggregates
+
+# The aggregates no handler reads or asks anything of, only appends to: written as
+# streams of events without the aggregates (``domain.unit_of_work.Appends``). An
+# aggregate whose state a handler reads (``Artifact``) must not be listed here.
+APPEND_ONLY: frozenset[type] = frozenset(
+    {Subject, Build, Change, Update, Push, KojiTag, KojiTask, ComposeRun, PolicyLog}
+    | {GateOverride, InboundMessage}
+)
 
 
 def _change_ids(key: f.ChangeKey | None) -> list[UUID]:
@@ -139,7 +146,7 @@ def _apply_update(uow: UnitOfWork, fact: f.BodhiUpdateChanged, msg: str, at: str
 
 
 def _apply_push(uow: UnitOfWork, fact: f.BodhiComposeChanged, msg: str, at: str | None) -> None:
-    push = uow.get_or_create(ids.push_id(fact.compose), lambda: Push(fact.compose))
+    push = uow.get_or_create(ids.push_id(fact.compose), Push, fact.compose)
     push.progress(
         msg=msg,
         at=at,
@@ -167,21 +174,21 @@ def _apply_greenwave(
 
 
 def _apply_repo(uow: UnitOfWork, fact: f.KojiRepoChanged, msg: str, at: str | None) -> None:
-    tag = uow.get_or_create(ids.tag_id(fact.tag), lambda: KojiTag(fact.tag))
+    tag = uow.get_or_create(ids.tag_id(fact.tag), KojiTag, fact.tag)
     tag.change_repo(msg=msg, at=at, repo_id=fact.repo_id, state=fact.state)
 
 
 def _apply_package_list(
     uow: UnitOfWork, fact: f.KojiPackageListChanged, msg: str, at: str | None
 ) -> None:
-    tag = uow.get_or_create(ids.tag_id(fact.tag), lambda: KojiTag(fact.tag))
+    tag = uow.get_or_create(ids.tag_id(fact.tag), KojiTag, fact.tag)
     tag.change_package_list(
         msg=msg, at=at, package=fact.package, action=fact.action, owner=fact.owner
     )
 
 
 def _apply_task(uow: UnitOfWork, fact: f.KojiTaskChanged, msg: str, at: str | None) -> None:
-    task = uow.get_or_create(ids.task_id(fact.task_id), lambda: KojiTask(fact.task_id))
+    task = uow.get_or_create(ids.task_id(fact.task_id), KojiTask, fact.task_id)
     task.change_state(
         msg=msg,
         at=at,
@@ -196,7 +203,7 @@ def _apply_task(uow: UnitOfWork, fact: f.KojiTaskChanged, msg: str, at: str | No
 def _apply_compose(uow: UnitOfWork, fact: f.ComposeStatusChanged, msg: str, at: str | None) -> None:
     run = cast(
         ComposeRun,
-        uow.get_or_create(ids.compose_run_id(fact.ref), lambda: ComposeRun(fact.ref)),
+        uow.get_or_create(ids.compose_run_id(fact.ref), ComposeRun, fact.ref),
     )
     run.change_status(
         msg=msg,
@@ -212,7 +219,7 @@ def _apply_compose(uow: UnitOfWork, fact: f.ComposeStatusChanged, msg: str, at: 
 
 
 def _apply_policies(uow: UnitOfWork, fact: f.PolicySetActivated, msg: str, at: str | None) -> None:
-    log = uow.get_or_create(policy_log_id(), lambda: PolicyLog(LOG_NAME))
+    log = uow.get_or_create(policy_log_id(), PolicyLog, LOG_NAME)
     log.activate(
         msg=msg,
         at=at,
@@ -225,7 +232,7 @@ def _apply_policies(uow: UnitOfWork, fact: f.PolicySetActivated, msg: str, at: s
 
 def _apply_override(uow: UnitOfWork, fact: f.GateOverridden, msg: str, at: str | None) -> None:
     override = uow.get_or_create(
-        override_id(fact.context, fact.nvr), lambda: GateOverride(fact.context, fact.nvr)
+        override_id(fact.context, fact.nvr), GateOverride, fact.context, fact.nvr
     )
     override.record(msg=msg, at=at, action=fact.action, reason=fact.reason, username=fact.username)
 

@@ -19,3 +19,7 @@ class StreamReader(Protocol):
     def load(self, ids: Collection[UUID]) -> dict[UUID, list[StoredEvent]]:
         """The stored events of each existing aggregate, in version order."""
         ...
+
+    def heads(self, ids: Collection[UUID]) -> dict[UUID, tuple[int, str]]:
+        """Each existing aggregate's last version and the topic of its first event."""
+        ...

@@ -18,20 +18,22 @@ Same tables, same stored format as ``eventsourcing_sqlalchemy``; two changes:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import StoredEvent, Transcoder
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import (
     SQLAlchemyApplicationRecorder,
     SQLAlchemyProcessRecorder,
 )
-from sqlalchemy import Table, inspect, select
+from sqlalchemy import Table, bindparam, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+
+from adapters.store.transcoder import OrjsonTranscoder
 
 CHUNK = 500
 
@@ -201,8 +203,18 @@ class BulkProcessRecorder(_SerializedCreate, _BulkInsert, SQLAlchemyProcessRecor
 
 
 class RelengFactory(SQLAlchemyFactory):
+    """The one place every reader and writer gets its recorders and transcoder from
+    (``adapters.store.store.open_app`` names it as the persistence module)."""
+
     application_recorder_class = BulkApplicationRecorder
     process_recorder_class = BulkProcessRecorder
+
+    def transcoder(self) -> Transcoder:
+        # eventsourcing's JSON format, with orjson (adapters.store.transcoder);
+        # TRANSCODER_TOPIC still chooses another one.
+        if self.env.get(self.TRANSCODER_TOPIC):
+            return super().transcoder()
+        return OrjsonTranscoder()
 
 
 class SQLStreamReader:
@@ -213,17 +225,63 @@ class SQLStreamReader:
         self.table = recorder.events_record_cls.__table__
 
     def existing(self, ids: Collection[UUID]) -> set[UUID]:
-        c = self.table.c
-        found: set[UUID] = set()
-        ids = list(ids)
+        sql = "SELECT originator_id FROM {table} WHERE originator_version = 1 AND {ids}"
         with self.recorder.transaction(commit=False) as session:
-            for i in range(0, len(ids), CHUNK):
-                chunk = ids[i : i + CHUNK]
-                q = select(c.originator_id).where(
-                    c.originator_version == 1, c.originator_id.in_(chunk)
+            return {oid for (oid,) in self._select_in(session, sql, ids)}
+
+    def heads(self, ids: Collection[UUID]) -> dict[UUID, tuple[int, str]]:
+        """Last version (from the index alone) and first topic of each existing stream,
+        in one query (one round trip: workers record small batches)."""
+        sql = (
+            "SELECT originator_id, 0, topic FROM {table} WHERE originator_version = 1 AND {ids}"
+            " UNION ALL SELECT originator_id, MAX(originator_version), NULL FROM {table}"
+            " WHERE {ids} GROUP BY originator_id"
+        )
+        first: dict[UUID, str] = {}
+        last: dict[UUID, int] = {}
+        with self.recorder.transaction(commit=False) as session:
+            for oid, version, topic in self._select_in(session, sql, ids):
+                if topic is not None:
+                    first[oid] = topic
+                else:
+                    last[oid] = version
+        return {oid: (version, first[oid]) for oid, version in last.items() if oid in first}
+
+    def _select_in(
+        self, session: Session, sql: str, ids: Collection[UUID]
+    ) -> Iterator[tuple[Any, ...]]:
+        """Rows of ``sql`` (``{table}``: the events table; each ``{ids}``: "originator_id
+        is one of ``ids``"), a chunk of ids at a time, straight to the driver
+        (SQLAlchemy would compile a statement of up to CHUNK parameters each time);
+        the first column, an originator id, read as a UUID."""
+        conn = session.connection()
+        dialect = conn.dialect.name
+        table = conn.dialect.identifier_preparer.format_table(self.table)
+        times = sql.count("{ids}")
+        ids = list(ids)
+        for i in range(0, len(ids), CHUNK):
+            chunk = ids[i : i + CHUNK]
+            if dialect == "postgresql":
+                query = sql.format(table=table, ids="originator_id = ANY(%s)")
+                for row in conn.exec_driver_sql(query, (chunk,) * times):
+                    yield tuple(row)
+            elif dialect == "sqlite":
+                marks = ", ".join("?" * len(chunk))
+                query = sql.format(table=table, ids=f"originator_id IN ({marks})")
+                params = tuple(u.bytes for u in chunk) * times
+                for row in conn.exec_driver_sql(query, params):
+                    yield (UUID(bytes=bytes(row[0])), *row[1:])
+            else:  # not reached with our stores; the same query through SQLAlchemy
+                names = [f"ids{n}" for n in range(times)]
+                query = sql.replace("{table}", table)
+                for n in names:
+                    query = query.replace("{ids}", f"originator_id IN :{n}", 1)
+                kind = self.table.c.originator_id.type
+                q = text(query).bindparams(
+                    *(bindparam(n, expanding=True, type_=kind) for n in names)
                 )
-                found.update(_uuid(r[0]) for r in session.execute(q))
-        return found
+                for row in session.execute(q, dict.fromkeys(names, chunk)):
+                    yield (_uuid(row[0]), *row[1:])
 
     def load(self, ids: Collection[UUID]) -> dict[UUID, list[StoredEvent]]:
         c = self.table.c
