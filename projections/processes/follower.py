@@ -166,11 +166,15 @@ class Follower(Generic[V, R]):
         position the follower has not reached) is folded again from the start."""
         kept, self._kept = self._kept, None  # a run that fails must not leave it half-folded
         cursor = self.app.tracked_position(self.NAME)
-        if kept is not None and belongs(kept[1], cursor):
+        meta = self.views.meta(self.VIEW_KIND) if self.views is not None else None
+        # A kept view holds some entries in memory and reads the rest from the tables:
+        # it is that view only while the tables are still as this process wrote them
+        # (another worker that led meanwhile wrote them on).
+        same_tables = self.views is None or meta == kept[1] if kept is not None else False
+        if kept is not None and belongs(kept[1], cursor) and same_tables:
             return kept[0], kept[1].position
         if self.views is None:
             return self.new_view(), 0
-        meta = self.views.meta(self.VIEW_KIND)
         if meta is not None and meta.format == self.view_format and belongs(meta, cursor):
             docs = Docs(self.views, self.VIEW_KIND, self.view_format)
             docs.complete = False
