@@ -79,21 +79,18 @@ class Codec(Generic[V]):
         encode: Callable[[V], Any] | None = None,
         decode: Callable[[Any], V] | None = None,
     ) -> None:
+        # With its own encode/decode the document is plain JSON; else pydantic reads the
+        # value type (dataclasses, tuples, sets) from its annotations.
         self._adapter: TypeAdapter[Any] = TypeAdapter(Any if encode else value_type)
         self._encode = encode
         self._decode = decode
-        self._typed: TypeAdapter[Any] = TypeAdapter(value_type)
 
     def dumps(self, value: V) -> bytes:
-        if self._encode is not None:
-            return self._adapter.dump_json(self._encode(value))
-        return self._typed.dump_json(value)
+        return self._adapter.dump_json(value if self._encode is None else self._encode(value))
 
     def loads(self, data: bytes) -> V:
-        if self._decode is not None:
-            return self._decode(self._adapter.validate_json(data))
-        value: V = self._typed.validate_json(data)
-        return value
+        value = self._adapter.validate_json(data)
+        return value if self._decode is None else self._decode(value)
 
 
 _MISSING = object()
