@@ -117,6 +117,42 @@ def activate_policies(app: Any, config: Path) -> None:
     assert inputs.active_policy_hash(app) == policies.content_hash
 
 
+def crash_definitions(low: range, high: range) -> str:
+    """Artifact definitions over the gating story's packages (crashNN): a repository of
+    the promoted tag, an image and an OSTree composed from it (``low`` and ``high``
+    packages in their manifests), and an image built from the OSTree (a child waits for
+    its parent's compose)."""
+
+    def names(r: range) -> str:
+        return ", ".join(f"crash{p:02d}" for p in r)
+
+    return f"""
+- name: rawhide-repo
+  kind: repo
+  release: rawhide
+  arches: [x86_64]
+  tags: [rawhide]
+- name: crash-low
+  kind: qcow2
+  release: rawhide
+  arches: [x86_64]
+  repositories: [rawhide-repo]
+  packages: [{names(low)}]
+- name: crash-high
+  kind: ostree
+  release: rawhide
+  arches: [x86_64]
+  repositories: [rawhide-repo]
+  packages: [{names(high)}]
+  match: {{ostree_ref: fedora/rawhide/x86_64/crash}}
+- name: crash-high-image
+  kind: qcow2
+  release: rawhide
+  arches: [x86_64]
+  built_from: [crash-high]
+"""
+
+
 def artifact_messages(directory: Path) -> list[dict[str, Any]]:
     """The ``relengotron.artifact.defined`` messages ``relengotron artifacts sync``
     records for ``directory`` (``adapters.artifacts.artifact_sync``), sent at a fixed time

@@ -42,6 +42,7 @@ from tests.crashing import (
     artifact_messages,
     command,
     composer_events,
+    crash_definitions,
     differences,
     event_streams,
     followers_events,
@@ -56,33 +57,7 @@ from tests.live import hub_moves, new_hub, write_policies, write_settings
 SEED = 1414
 BATCH = "25"
 # The story's packages (crashNN, 60 of them) in the promoted tag's repository and images.
-DEFINITIONS = """
-- name: rawhide-repo
-  kind: repo
-  release: rawhide
-  arches: [x86_64]
-  tags: [rawhide]
-- name: crash-low
-  kind: qcow2
-  release: rawhide
-  arches: [x86_64]
-  repositories: [rawhide-repo]
-  packages: [LOW]
-- name: crash-high
-  kind: ostree
-  release: rawhide
-  arches: [x86_64]
-  repositories: [rawhide-repo]
-  packages: [HIGH]
-  match: {ostree_ref: fedora/rawhide/x86_64/crash}
-- name: crash-high-image
-  kind: qcow2
-  release: rawhide
-  arches: [x86_64]
-  built_from: [crash-high]
-""".replace("LOW", ", ".join(f"crash{p:02d}" for p in range(30))).replace(
-    "HIGH", ", ".join(f"crash{p:02d}" for p in range(30, 60))
-)
+DEFINITIONS = crash_definitions(range(30), range(30, 60))
 # A compose backend that answers as one does (``adapters.effects.compose_backends``).
 BACKEND = """
 import json, sys

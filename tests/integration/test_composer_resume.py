@@ -37,6 +37,7 @@ from projections.processes.decider import Decider
 from projections.processes.rounds import DECIDER_ROUND, is_legacy_trigger
 from tests.crashing import (
     activate_policies,
+    crash_definitions,
     differences,
     event_streams,
     gating_story,
@@ -49,31 +50,7 @@ PAGE = 10  # events read between the composer's commits (production: 1000)
 
 # The gating story's packages (crashNN) into the promoted tag's repository, and images
 # built from it (a child waits for its parent's compose; each absorbs later changes).
-DEFINITIONS = """
-- name: rawhide-repo
-  kind: repo
-  release: rawhide
-  arches: [x86_64]
-  tags: [rawhide]
-- name: crash-low
-  kind: qcow2
-  release: rawhide
-  arches: [x86_64]
-  repositories: [rawhide-repo]
-  packages: [crash00, crash01, crash02, crash03, crash04, crash05, crash06]
-- name: crash-high
-  kind: ostree
-  release: rawhide
-  arches: [x86_64]
-  repositories: [rawhide-repo]
-  packages: [crash07, crash08, crash09, crash10, crash11, crash12, crash13]
-  match: {ostree_ref: fedora/rawhide/x86_64/crash}
-- name: crash-high-image
-  kind: qcow2
-  release: rawhide
-  arches: [x86_64]
-  built_from: [crash-high]
-"""
+DEFINITIONS = crash_definitions(range(7), range(7, 14))
 
 
 class Stop(Exception):
