@@ -7,8 +7,8 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain import ids, topics
-from domain.stored import StoredAggregate
+from relengotron.domain import ids, topics
+from relengotron.domain.stored import StoredAggregate
 
 # The stored topic of a received message (a class path: a schema, see the README).
 RECEIVED_TOPIC = topics.INBOUND_MESSAGE_RECEIVED

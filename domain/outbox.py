@@ -15,8 +15,8 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain import ids
-from domain.stored import StoredAggregate
+from relengotron.domain import ids
+from relengotron.domain.stored import StoredAggregate
 
 KOJI_MOVE = "koji.move"
 BUS_PUBLISH = "bus.publish"

@@ -11,8 +11,8 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
 
-from domain import ids
-from domain.stored import StoredAggregate
+from relengotron.domain import ids
+from relengotron.domain.stored import StoredAggregate
 
 ANY_CONTEXT = "*"
 

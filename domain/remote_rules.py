@@ -15,8 +15,8 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
 
-from domain import ids
-from domain.stored import StoredAggregate
+from relengotron.domain import ids
+from relengotron.domain.stored import StoredAggregate
 
 # The stored event topics are a schema, named once in domain.topics.
 

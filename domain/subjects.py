@@ -16,8 +16,8 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain import ids
-from domain.stored import StoredAggregate
+from relengotron.domain import ids
+from relengotron.domain.stored import StoredAggregate
 
 
 class Subject(StoredAggregate):
