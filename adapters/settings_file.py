@@ -13,6 +13,8 @@ from typing import Any
 from relengotron.adapters.ingest.branches import DEFAULT_MONITORED_BRANCHES, BranchFilter
 from relengotron.adapters.koji.koji_profile import KojiProfile, KojiProfileError, read_profile
 from relengotron.adapters.koji.koji_values import KojiAuth
+from relengotron.adapters.lifecycle.config import SCHEMA as LIFECYCLE_SCHEMA
+from relengotron.adapters.lifecycle.config import lifecycle_settings
 from relengotron.adapters.settings import (
     DEFAULT_ARTIFACTS,
     DEFAULT_POLICIES,
@@ -79,6 +81,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "catch_up_timeout": (int, float),
         "decision_threads": int,
     },
+    **LIFECYCLE_SCHEMA,
 }
 
 
@@ -306,6 +309,7 @@ def settings_from(
         compose=compose,
         api=api,
         monitored_branches=branches.patterns,
+        release=lifecycle_settings(t, path),
     )
 
 

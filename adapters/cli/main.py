@@ -18,6 +18,7 @@ from relengotron.adapters.cli import (
     cli_gating,
     cli_live,
     cli_project,
+    cli_release,
 )
 from relengotron.adapters.cli.cli_errors import EXIT_OK, EXIT_USAGE, UsageError, run_command
 from relengotron.adapters.ingest.collector import fewer_collections
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_audit.add_parsers(sub, _db_option)
     cli_api.add_parsers(sub, _db_option)
     cli_live.add_parsers(sub, _db_option)
+    cli_release.add_parsers(sub, _db_option)
     for command in sub.choices.values():  # --debug before or after the command
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                              help=DEBUG_HELP)  # fmt: skip
@@ -121,7 +123,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from relengotron.adapters.demo.demo import run_demo
 
         return run_demo(args.db, fresh=not args.keep)
-    for commands in (cli_gating, cli_artifacts, cli_project, cli_audit, cli_api, cli_live):
+    for commands in (cli_gating, cli_artifacts, cli_project, cli_audit, cli_api, cli_live,
+                     cli_release):  # fmt: skip
         result = commands.run(args)
         if result is not None:
             return result
