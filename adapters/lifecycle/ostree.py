@@ -77,7 +77,8 @@ class Repo:
         self.run("refs", "--delete", ref)
 
     def pull_local(self, source: Repo, refs: list[str]) -> None:
-        self.run("pull-local", str(source.path), *refs)
+        # A ref branched from another keeps its commit, bound to the first ref: copied as is.
+        self.run("pull-local", "--disable-verify-bindings", str(source.path), *refs)
 
     def prune(self, depth: int) -> str:
         out = self.run("prune", "--refs-only", f"--depth={depth}").stdout
