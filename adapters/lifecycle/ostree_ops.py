@@ -148,10 +148,9 @@ def carry_out(
         action: Action | None = cast(Action, app.repository.get(ids.action_id(key)))
     except AggregateNotFoundError:
         action = None
+    precheck(kind, repo, params)  # also for an action done: a tag asked to move refuses
     if action is not None and action.done:
         return {**row, "outcome": ALREADY, "detail": "done by an earlier run"}
-    if action is None:
-        precheck(kind, repo, params)
     if dry_run:
         return {**row, "outcome": WOULD, "detail": reason}
     if action is None:
