@@ -3,8 +3,9 @@
 locked=False, maven_support=False, maven_include_all=False, extra=None)``,
 ``editTag2(tagInfo, **kwargs)``, ``getInheritanceData(tag)``,
 ``getBuildTarget(info)``, ``createBuildTarget(name, build_tag, dest_tag)``,
-``deleteBuildTarget(buildTargetInfo)``; ``koji lock-tag`` sends ``editTag2(id,
-perm=<permission>)``). Mixed into ``tests.fakekoji.FakeKojiHub``."""
+``deleteBuildTarget(buildTargetInfo)``, ``getAllPerms``; ``koji lock-tag`` sends
+``editTag2(id, perm_id=<id of the permission>)``, koji_cli/commands.py
+``handle_lock_tag``; ``getTag`` answers ``perm_id`` and ``perm``, the permission's name). Mixed into ``tests.fakekoji.FakeKojiHub``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import xmlrpc.client
 from typing import Any
 
 GENERIC = 1000
+PERMS = {1: "admin", 2: "build", 3: "repo", 4: "tag"}  # koji's permissions table (some)
 Fault = xmlrpc.client.Fault
 
 
@@ -40,8 +42,8 @@ class KojiAdminMixin:
         tag_id = self._tags[name]
         info = self._tag_info.setdefault(name, {"parents": [], "perm": None, "locked": False,
                                                 "arches": None})  # fmt: skip
-        return {"id": tag_id, "name": name, "perm": info["perm"],
-                "perm_id": 1 if info["perm"] else None, "arches": info["arches"],
+        return {"id": tag_id, "name": name, "perm": PERMS.get(info["perm"]),
+                "perm_id": info["perm"], "arches": info["arches"],
                 "locked": info["locked"], "maven_support": False, "maven_include_all": False,
                 "extra": {}}  # fmt: skip
 
@@ -68,7 +70,8 @@ class KojiAdminMixin:
                 raise Fault(GENERIC, f"Parent tag {parent!r} not found")
         self._tagged.setdefault(name, set())
         tag_id = self._tags.setdefault(name, 100 + len(self._tags))
-        self._tag_info[name] = {"parents": [parent_name] if parent_name else [], "perm": perm,
+        perm_id = {v: k for k, v in PERMS.items()}.get(perm, perm)
+        self._tag_info[name] = {"parents": [parent_name] if parent_name else [], "perm": perm_id,
                                 "locked": locked, "arches": arches}  # fmt: skip
         return tag_id
 
@@ -78,11 +81,19 @@ class KojiAdminMixin:
             raise Fault(GENERIC, f"No such tagInfo: {tagInfo!r}")
         self._info(name)
         info = self._tag_info[name]
-        for key in ("perm", "locked", "arches"):
+        for key in ("locked", "arches"):
             if key in kwargs:
                 info[key] = kwargs[key]
-        if "permission" in kwargs:
-            info["perm"] = kwargs["permission"]
+        for key in ("perm", "perm_id"):  # the hub takes a permission's id or name
+            if key in kwargs:
+                perm = kwargs[key]
+                ids = {v: k for k, v in PERMS.items()}
+                if perm is not None and perm not in PERMS and perm not in ids:
+                    raise Fault(GENERIC, f"No such permission: {perm!r}")
+                info["perm"] = ids.get(perm, perm)
+
+    def _api_getAllPerms(self) -> list[dict[str, Any]]:
+        return [{"id": i, "name": n, "description": None} for i, n in PERMS.items()]
 
     def _api_getInheritanceData(self, tag: Any, event: Any = None) -> list[dict[str, Any]]:
         name = self._resolve_tag(tag)

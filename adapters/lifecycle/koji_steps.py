@@ -5,8 +5,10 @@ Calls as koji's hub names them (``koji.ClientSession`` over XML-RPC; hub.py's
 ``getTag``, ``createTag(name, parent=None, arches=None, ...)``,
 ``getInheritanceData``/``setInheritanceData``, ``getBuildTarget``,
 ``createBuildTarget(name, build_tag, dest_tag)``, ``deleteBuildTarget(id)``,
-``editTag2(tagInfo, perm=...)``: what ``koji lock-tag`` does with its default
-permission ``admin``). Every step reads before it writes.
+``getAllPerms``, ``editTag2(tagInfo, perm_id=...)``: what ``koji lock-tag`` does
+with its default permission ``admin``, in koji_cli/commands.py ``handle_lock_tag``;
+``koji add-tag --parent --arches`` is ``createTag``, ``koji add-target`` is
+``createBuildTarget``, ``koji remove-target`` is ``deleteBuildTarget(target['id'])``). Every step reads before it writes.
 """
 
 from __future__ import annotations
@@ -136,10 +138,15 @@ class KojiSteps(StepPlugin):
         return Outcome(DONE, f"deleted target {p['target']}", {"target_id": info["id"]})
 
     def _lock(self, s: Any, p: dict[str, Any]) -> Outcome:
+        """``koji lock-tag TAG`` (koji_cli/commands.py ``handle_lock_tag``): the
+        permission's id from ``getAllPerms``; nothing when the tag requires it already."""
         info = s.getTag(p["tag"])
         if info is None:
             return Outcome(ALREADY, f"no tag {p['tag']}: nothing to lock")
-        if info.get("locked") or info.get("perm") == p["perm"]:
+        perm_ids = {x["name"]: x["id"] for x in s.getAllPerms()}
+        if p["perm"] not in perm_ids:
+            raise StepError(f"koji has no permission {p['perm']!r}")
+        if info.get("locked") or info.get("perm_id") == perm_ids[p["perm"]]:
             return Outcome(ALREADY, f"{p['tag']} locked already")
-        s.editTag2(info["id"], perm=p["perm"])
+        s.editTag2(info["id"], perm_id=perm_ids[p["perm"]])
         return Outcome(DONE, f"locked {p['tag']}")

@@ -3,10 +3,20 @@ composer's record of an OSTree compose naming the commit), on a real repository.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+from relengotron.adapters.store.store import open_app
+from relengotron.domain import ids
+
 from tests.e2e.test_composes import ComposeSite, csite  # noqa: F401  (the fixture)
-from tests.e2e.test_release_lifecycle import commit, ostree
+from tests.e2e.test_release_lifecycle import ROOT, commit, ostree
 
 SOURCE, TARGET = "fedora/rawhide/x86_64/iot", "fedora/rawhide/x86_64/stable/iot"
 
@@ -45,3 +55,56 @@ def test_promote_waits_for_the_compose_gate(csite: ComposeSite, tmp_path: Path) 
     code, out = csite.cli(*args)
     assert code == 1 and second[:12] in out["detail"]
     assert ostree(repo, "rev-parse", TARGET) == first
+
+
+WRAPPER = """#!/bin/sh
+# ostree, held before it deletes refs (the test kills the command there)
+case "$*" in *"refs --delete"*) touch "$MARKER"; sleep 60;; esac
+exec {real} "$@"
+"""
+
+
+def test_archive_killed_before_deleting_refs_is_finished_by_the_next_run(
+    tmp_path: Path,
+) -> None:
+    """kill -9 of ``relengotron ostree archive`` after ``pull-local`` copied the refs and
+    before they were deleted: the action stays requested; the next run copies again (a
+    no-op), deletes and completes it; one Requested and one Completed event."""
+    repo, archive = tmp_path / "repo", tmp_path / "archive"
+    repo.mkdir()
+    ostree(repo, "init", "--mode=archive")
+    refs = [f"fedora/43/{a}/iot" for a in ("x86_64", "aarch64")]
+    heads = [commit(repo, r, tmp_path / r, r) for r in refs]
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "ostree").write_text(WRAPPER.format(real=shutil.which("ostree")))
+    (bindir / "ostree").chmod(0o755)
+    marker = tmp_path / "deleting"
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    argv = [sys.executable, "-m", "relengotron", "ostree", "archive", "fedora/43",
+            "--repo", str(repo), "--archive-repo", str(archive), "--db", db, "--json"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MARKER": str(marker),
+           "PATH": f"{bindir}:{os.environ['PATH']}"}  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert marker.exists(), "the command never reached the deletion"
+    assert sorted(ostree(repo, "refs").split()) == sorted(refs)  # not deleted yet
+
+    env["PATH"] = os.environ["PATH"]
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["outcome"] == "done" and sorted(out["result"]["refs"]) == sorted(refs)
+    assert ostree(repo, "refs") == ""
+    assert [ostree(archive, "rev-parse", r) for r in refs] == heads
+    app = open_app(db)
+    try:
+        events = app.recorder.select_events(ids.action_id(out["action"]))
+        assert [e.topic.rsplit(".", 1)[1] for e in events] == ["Requested", "Completed"]
+    finally:
+        app.close()
