@@ -5,7 +5,8 @@ locked=False, maven_support=False, maven_include_all=False, extra=None)``,
 ``getBuildTarget(info)``, ``createBuildTarget(name, build_tag, dest_tag)``,
 ``deleteBuildTarget(buildTargetInfo)``, ``getAllPerms``; ``koji lock-tag`` sends
 ``editTag2(id, perm_id=<id of the permission>)``, koji_cli/commands.py
-``handle_lock_tag``; ``getTag`` answers ``perm_id`` and ``perm``, the permission's name). Mixed into ``tests.fakekoji.FakeKojiHub``."""
+``handle_lock_tag``; ``getTag`` answers ``perm_id`` and ``perm``, the permission's
+name). Mixed into ``tests.fakekoji.FakeKojiHub``."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ Calls as koji's hub names them (``koji.ClientSession`` over XML-RPC; hub.py's
 ``getAllPerms``, ``editTag2(tagInfo, perm_id=...)``: what ``koji lock-tag`` does
 with its default permission ``admin``, in koji_cli/commands.py ``handle_lock_tag``;
 ``koji add-tag --parent --arches`` is ``createTag``, ``koji add-target`` is
-``createBuildTarget``, ``koji remove-target`` is ``deleteBuildTarget(target['id'])``). Every step reads before it writes.
+``createBuildTarget``, ``koji remove-target`` is ``deleteBuildTarget(target['id'])``).
+Every step reads before it writes.
 """
 
 from __future__ import annotations

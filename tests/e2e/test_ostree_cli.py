@@ -14,7 +14,6 @@ from pathlib import Path
 
 from relengotron.adapters.store.store import open_app
 from relengotron.domain import ids
-
 from tests.e2e.test_composes import ComposeSite, csite  # noqa: F401  (the fixture)
 from tests.e2e.test_release_lifecycle import ROOT, commit, ostree
 
