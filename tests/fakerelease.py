@@ -28,6 +28,7 @@ TOKEN = "s3cret"
 STATES = ("disabled", "pending", "frozen", "current", "archived")  # bodhi ReleaseState
 REQUIRED = ("name", "long_name", "branch", "id_prefix", "dist_tag", "stable_tag",
             "testing_tag", "candidate_tag")  # fmt: skip
+TAG_TYPES = ("candidate", "testing", "stable", "override", "pending_testing", "pending_stable")
 OPEN = ("NEW", "ASSIGNED", "POST", "MODIFIED", "ON_DEV", "ON_QA", "VERIFIED", "RELEASE_PENDING")
 
 
@@ -101,8 +102,13 @@ def _error(status: int, location: str, name: str, description: str) -> tuple[int
 
 
 class FakeBodhi(_Server):
-    def __init__(self) -> None:
+    """``koji``: the hub Bodhi checks a release's tags against (``validate_tags`` in
+    ``bodhi/server/validators.py``: ``getTag(tag, strict=True)`` for each tag type of
+    ``Release.get_tags``); None: no check."""
+
+    def __init__(self, koji: Any = None) -> None:
         super().__init__()
+        self.koji = koji
         self.releases: dict[str, dict[str, Any]] = {}
         self.csrf = "csrf-token-1"
 
@@ -115,7 +121,7 @@ class FakeBodhi(_Server):
             name = path.split("/")[2]
             r = self.releases.get(name.upper())
             if r is None:
-                return _error(404, "url", "name", "No such release")
+                return _error(404, "body", "name", "No such release")  # get_release_json
             return 200, r, j
         if method == "POST" and path == "/releases/":
             if (n := self.fail.pop("POST /releases/", 0)) != 0:
@@ -130,6 +136,10 @@ class FakeBodhi(_Server):
                 return _error(400, "body", missing[0], "Required")
             if data.get("state", "disabled") not in STATES:
                 return _error(400, "body", "state", f'"{data["state"]}" is not one of ...')
+            for kind in TAG_TYPES:
+                tag = data.get(f"{kind}_tag")
+                if tag and self.koji is not None and self.koji.tag_info(tag) is None:
+                    return _error(400, "body", f"{kind}_tag", f"Invalid tag: {tag}")
             data.pop("csrf_token")
             edited = data.pop("edited", None)
             if edited is None and data["name"] in self.releases:

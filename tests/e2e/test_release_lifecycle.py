@@ -24,7 +24,7 @@ import pytest
 
 from relengotron.adapters.cli.main import main
 from tests.fakekoji import FakeKojiHub
-from tests.fakerelease import TOKEN, FakeBodhi, FakeBugzilla, FakePagure
+from tests.fakerelease import TAG_TYPES, TOKEN, FakeBodhi, FakeBugzilla, FakePagure
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ["bash", "systemd", "kernel"]
@@ -68,7 +68,7 @@ def commit(repo: Path, ref: str, tree: Path, content: str) -> str:
 class World:
     def __init__(self, tmp: Path, hub: FakeKojiHub) -> None:
         self.tmp, self.hub = tmp, hub
-        self.bodhi = FakeBodhi().start()
+        self.bodhi = FakeBodhi(koji=hub).start()
         self.pagure = FakePagure({f"rpms/{p}": ["rawhide"] for p in PACKAGES}).start()
         self.bugzilla = FakeBugzilla(versions=("43", "44", "rawhide")).start()
         (tmp / "token").write_text(TOKEN + "\n")
@@ -265,3 +265,31 @@ def test_kill_9_mid_run_resumes_without_redoing_steps(world: World, capsys: Any)
     assert [c for c in world.hub.calls if c[0] == "createTag"] == creates
     assert world.bodhi.calls.count("POST /releases/") == 1
     assert world.bodhi.releases["F45"]["state"] == "pending"
+
+
+def test_a_failing_system_stops_the_run_with_its_answer(world: World, capsys: Any) -> None:
+    """Bodhi answers 500 to the release's creation: the run stops there with Bodhi's
+    answer, the steps after it are not reached; the next run resumes at the Bodhi step."""
+    world.bugzilla.versions.append("45")
+    world.bodhi.fail["POST /releases/"] = 500
+    code, out = world.cli(capsys, "release", "branch", "45")
+    assert code == 1
+    assert out["stopped"].startswith("bodhi.release:F45: Bodhi POST releases/: 500")
+    assert [s["id"] for s in out["steps"]][-1] == "bodhi.release:F45"
+    assert world.pagure.calls == []
+    code, out = world.cli(capsys, "release", "branch", "45")
+    assert code == 0 and out["finished"]
+    assert statuses(out)["bodhi.release:F45"] == "done"
+
+
+def test_the_bodhi_release_names_the_tags_the_koji_steps_create(world: World, capsys: Any) -> None:
+    """Bodhi validates each tag type of a release against koji (``validate_tags``; the
+    fake does too): every one is a tag the koji steps create before the Bodhi step."""
+    code, out = world.cli(capsys, "release", "branch", "45", "--dry-run")
+    assert code == 0
+    ids_ = [s["id"] for s in out["steps"]]
+    body = out["steps"][ids_.index("bodhi.release:F45")]["params"]["release"]
+    created = [s["params"]["tag"] for s in out["steps"][: ids_.index("bodhi.release:F45")]
+               if s["id"].startswith("koji.tag:")]  # fmt: skip
+    assert {body[f"{k}_tag"] for k in TAG_TYPES} <= set(created)
+    assert body["pending_signing_tag"] in created and body["dist_tag"] == "f45"
