@@ -37,12 +37,12 @@ class BugzillaSteps(StepPlugin):
     order = 40
 
     def plan(self, release: Release) -> list[Step]:
-        product = self.settings.bugzilla_product
+        product = release.settings.bugzilla_product
         if release.operation == BRANCH:
             return [Step(f"bugzilla.version:{release.version}", self.name,
                          f"check that {product} has version {release.version} in Bugzilla",
                          {"product": product, "version": release.version})]  # fmt: skip
-        batch = self.settings.bugzilla_batch
+        batch = release.settings.bugzilla_batch
         return [Step(f"bugzilla.close:{release.version}", self.name,
                      f"close the open {product} {release.version} bugs as CLOSED EOL with the "
                      f"EOL comment, {batch} at a time",

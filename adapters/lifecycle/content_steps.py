@@ -39,7 +39,7 @@ class MirrorSteps(StepPlugin):
         if release.operation != BRANCH:
             return []
         dirs = [f"{t}/Everything/{a}" + ("/os" if t.startswith("releases") else "")
-                for t in trees(release.version) for a in self.settings.arches]  # fmt: skip
+                for t in trees(release.version) for a in release.settings.arches]  # fmt: skip
         return [Step(f"mirrors.dirs:{release.version}", self.name,
                      f"create {len(dirs)} mirror directories under releases/, updates/ and "
                      f"updates/testing/{release.version}", {"dirs": dirs})]  # fmt: skip
@@ -101,7 +101,7 @@ class OstreeSteps(StepPlugin):
     order = 80
 
     def plan(self, release: Release) -> list[Step]:
-        os_ = self.settings.ostree_os
+        os_ = release.settings.ostree_os
         if release.operation == BRANCH:
             return [Step(f"ostree.branch:{release.version}", self.name,
                          f"create {os_}/{release.version}/* refs at the commits of "

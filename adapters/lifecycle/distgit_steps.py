@@ -31,12 +31,12 @@ class DistGitSteps(StepPlugin):
     def plan(self, release: Release) -> list[Step]:
         if release.operation != BRANCH:
             return []
-        pkgs = list(self.settings.packages)
+        pkgs = list(release.settings.packages)
         return [Step(f"distgit.branches:{release.tag}", self.name,
                      f"branch {release.tag} from {FROM} in {len(pkgs)} "
-                     f"{self.settings.distgit_namespace} repositories",
+                     f"{release.settings.distgit_namespace} repositories",
                      {"branch": release.tag, "from": FROM, "packages": pkgs,
-                      "namespace": self.settings.distgit_namespace})]  # fmt: skip
+                      "namespace": release.settings.distgit_namespace})]  # fmt: skip
 
     def apply(self, step: Step, release: Release) -> Outcome:
         url = self.settings.distgit_url

@@ -61,7 +61,7 @@ class KojiSteps(StepPlugin):
     order = 10
 
     def plan(self, release: Release) -> list[Step]:
-        arches = " ".join(self.settings.arches)
+        arches = " ".join(release.settings.arches)
         if release.operation == BRANCH:
             steps = [
                 Step(f"koji.tag:{t}", self.name,
