@@ -71,7 +71,7 @@ def test_release_settings(tmp_path: Path) -> None:
     s = load_settings(str(f)).release
     assert s.mirrors == tmp_path / "pub" and s.ostree_repo == Path("/srv/repo")
     f.write_text('[release.bodhi]\nurls = "x"\n')
-    with pytest.raises(SettingsError, match="unknown key 'urls' in \\[release.bodhi\\]"):
+    with pytest.raises(SettingsError, match=r"unknown key 'urls' in \[release\.bodhi\]"):
         load_settings(str(f))
 
 
