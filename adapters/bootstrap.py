@@ -116,6 +116,8 @@ def compose_effects(cfg: Settings, koji: KojiGateway | None) -> Any:
 def effector(app: RelengApp, cfg: Settings, *, scan: Any = None) -> Effector:
     """The effector; ``scan`` (``adapters.effects.effector.PendingScan``) keeps its place in the
     log between runs, for a process that acts again and again."""
+    from relengotron.adapters.effects.ostree_effects import Effects, OstreeEffects
+
     koji = koji_gateway(cfg)
     publisher = factory = None
     if cfg.bus.enabled:
@@ -130,7 +132,7 @@ def effector(app: RelengApp, cfg: Settings, *, scan: Any = None) -> Effector:
         koji=koji,
         publisher=publisher,
         message_factory=factory,
-        composes=compose_effects(cfg, koji),
+        composes=Effects(compose_effects(cfg, koji), OstreeEffects()),
         scan=scan,
     )
 

@@ -50,10 +50,11 @@ def tag_tree(r: Release) -> list[tuple[str, str | None, bool]]:
 
 
 def targets(r: Release) -> list[tuple[str, str, str]]:
-    """(target, build tag, destination tag) of a release."""
+    """(target, build tag, destination tag) of a release: the End of Life SOP removes
+    ``fN`` and ``fN-updates-candidate`` (docs.pagure.org/releng/sop_end_of_life.html)."""
     f = r.tag
-    return [(f, f"{f}-build", f"{f}-updates-candidate"),
-            (f"{f}-candidate", f"{f}-build", f"{f}-updates-candidate")]  # fmt: skip
+    return [(t, f"{f}-build", f"{f}-updates-candidate")
+            for t in (f, f"{f}-candidate", f"{f}-updates-candidate")]  # fmt: skip
 
 
 class KojiSteps(StepPlugin):

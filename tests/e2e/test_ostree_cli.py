@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from relengotron.adapters.store.store import open_app
 from relengotron.domain import ids
 from tests.e2e.test_composes import ComposeSite, csite  # noqa: F401  (the fixture)
@@ -63,12 +65,14 @@ exec {real} "$@"
 """
 
 
+@pytest.mark.parametrize("finisher", ["the same command", "act"])
 def test_archive_killed_before_deleting_refs_is_finished_by_the_next_run(
-    tmp_path: Path,
+    tmp_path: Path, finisher: str
 ) -> None:
     """kill -9 of ``relengotron ostree archive`` after ``pull-local`` copied the refs and
-    before they were deleted: the action stays requested; the next run copies again (a
-    no-op), deletes and completes it; one Requested and one Completed event."""
+    before they were deleted: the action stays requested; the next run (the same
+    command, or the effector's ``act``) copies again (a no-op), deletes and completes
+    it; one Requested and one Completed event."""
     repo, archive = tmp_path / "repo", tmp_path / "archive"
     repo.mkdir()
     ostree(repo, "init", "--mode=archive")
@@ -95,10 +99,19 @@ def test_archive_killed_before_deleting_refs_is_finished_by_the_next_run(
     assert sorted(ostree(repo, "refs").split()) == sorted(refs)  # not deleted yet
 
     env["PATH"] = os.environ["PATH"]
+    if finisher == "act":
+        act = [sys.executable, "-m", "relengotron", "act", "--db", db, "--json"]
+        done = subprocess.run(act, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        (row,) = json.loads(done.stdout)["done"]
+        assert row["kind"] == "ostree.archive" and row["outcome"] == "done"
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
-    assert out["outcome"] == "done" and sorted(out["result"]["refs"]) == sorted(refs)
+    if finisher == "act":
+        assert out["outcome"] == "already"
+    else:
+        assert out["outcome"] == "done" and sorted(out["result"]["refs"]) == sorted(refs)
     assert ostree(repo, "refs") == ""
     assert [ostree(archive, "rev-parse", r) for r in refs] == heads
     app = open_app(db)
