@@ -149,19 +149,33 @@ class ArtifactSteps(StepPlugin):
 
     @staticmethod
     def cloned(defs: list[Any], release: Release) -> str:
+        """The definitions for the release: "rawhide" in every string becomes the release
+        (``/rawhide/`` in a path or ref ``/45/``, ``Rawhide`` ``45``, else ``f45``); a name
+        without "rawhide" gets ``-f45``; references to cloned artifacts follow."""
         import yaml
 
         v, f = release.version, release.tag
 
         def swap(value: object) -> object:
             if isinstance(value, str):
-                return value.replace("/rawhide/", f"/{v}/").replace("rawhide", f)
+                return (value.replace("/rawhide/", f"/{v}/").replace("Rawhide", v)
+                        .replace("rawhide", f))  # fmt: skip
             if isinstance(value, list):
                 return [swap(x) for x in value]
             if isinstance(value, dict):
                 return {k: swap(x) for k, x in value.items()}
             return value
 
-        docs = [swap({**d.data, "name": d.name}) for d in defs]
+        names = {d.name: (str(swap(d.name)) if "rawhide" in d.name else f"{d.name}-{f}")
+                 for d in defs}  # fmt: skip
+        docs = []
+        for d in defs:
+            doc = {**d.data, "name": d.name}
+            doc = {k: swap(x) for k, x in doc.items() if k not in ("repositories", "built_from")}
+            doc["name"] = names[d.name]
+            for key in ("repositories", "built_from"):
+                if d.data.get(key):
+                    doc[key] = [names.get(n) or str(swap(n)) for n in d.data[key]]
+            docs.append(doc)
         head = f"# Cloned from the rawhide definitions by `relengotron release branch {v}`.\n"
         return head + yaml.safe_dump(docs, sort_keys=False)

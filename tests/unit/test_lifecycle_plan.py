@@ -118,3 +118,26 @@ def test_no_policy_for_the_release_stops_the_run(tmp_path: Path) -> None:
     r = _policies(tmp_path, POLICY.replace("fedora-4", "epel-"))
     with pytest.raises(StepError, match="add the product version to the policies by hand"):
         plugin.apply(plugin.plan(r)[0], r)
+
+
+def test_the_shipped_definitions_clone_for_a_new_release(tmp_path: Path) -> None:
+    """Rawhide's artifacts are named without "rawhide" (fedora-iot-ostree): the clones
+    get the release in their names, and their references follow."""
+    import shutil
+
+    from relengotron.adapters.artifacts.definitions import load_definitions
+    from relengotron.adapters.artifacts.registry import load_kinds
+
+    shipped = Path(__file__).resolve().parents[2] / "config" / "artifacts"
+    shutil.copytree(shipped, tmp_path / "a")
+    r = Release("branch", "45", LifecycleSettings(), tmp_path, tmp_path / "a")
+    plugin = config_steps.ArtifactSteps(None)
+    (step,) = plugin.plan(r)
+    assert plugin.apply(step, r).outcome == "done"
+    defs = {d.name: d for d in load_definitions(tmp_path / "a", load_kinds())}
+    iot = defs["fedora-iot-ostree-f45"]
+    assert iot.data["release"] == "f45" and iot.data["repositories"] == ["f45-repo"]
+    assert iot.data["match"]["ostree_ref"] == "fedora/45/x86_64/iot"
+    assert defs["fedora-iot-qcow2-f45"].data["built_from"] == ["fedora-iot-ostree-f45"]
+    assert defs["fedora-iot-ostree"].data["release"] == "rawhide"  # the original stays
+    assert plugin.apply(step, r).outcome == "already"
