@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 
 from relengotron.adapters.cli.main import main
+from tests.crashing import Killer, last_position
 from tests.fakekoji import FakeKojiHub
 from tests.fakerelease import TAG_TYPES, TOKEN, FakeBodhi, FakeBugzilla, FakePagure
 
@@ -293,3 +295,46 @@ def test_the_bodhi_release_names_the_tags_the_koji_steps_create(world: World, ca
                if s["id"].startswith("koji.tag:")]  # fmt: skip
     assert {body[f"{k}_tag"] for k in TAG_TYPES} <= set(created)
     assert body["pending_signing_tag"] in created and body["dist_tag"] == "f45"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [21, 2021])
+def test_killed_anywhere_the_branch_and_eol_end_as_a_clean_run(
+    world: World, tmp_path: Path, seed: int, capsys: Any
+) -> None:
+    """``tests.crashing.Killer``: each command killed with SIGKILL at seeded random points
+    of its commits (aimed by the store's event count, known from the plan: one Planned,
+    one StepDone per step, one Finished), then run to its end. Every system ends as one
+    clean run leaves it, and no write is made twice: each tag and target created once,
+    one Bodhi release created and one archived, one branch per package, each bug
+    closed once."""
+    world.bugzilla.versions.append("45")
+    bugs = [world.bugzilla.add_bug("45") for _ in range(5)]
+    killer = Killer(random.Random(seed), tmp_path)
+    for operation in ("branch", "eol"):
+        steps = len(world.cli(capsys, "release", operation, "45", "--dry-run")[1]["steps"])
+        argv = [sys.executable, "-m", "relengotron",
+                *world.argv("release", operation, "45")]  # fmt: skip
+        before = _events(world.db)
+        # every other kill waits for the run's own commits (the step records)
+        result = killer.run(
+            argv, url=world.db, goal=before + steps + 2, kills=4, deciding=before + 1
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        out = json.loads(result.stdout)
+        assert out["finished"] and len(out["steps"]) == steps
+    assert killer.points >= 1, killer.log
+    calls = [c[0] for c in world.hub.calls]
+    assert calls.count("createTag") == 11 and calls.count("createBuildTarget") == 3
+    assert calls.count("deleteBuildTarget") == 3 and calls.count("editTag2") == 11
+    assert world.bodhi.calls.count("POST /releases/") == 2  # created, archived
+    assert world.bodhi.releases["F45"]["state"] == "archived"
+    posts = [c for c in world.pagure.calls if c.startswith("POST")]
+    assert sorted(posts) == sorted(f"POST /api/0/rpms/{p}/git/branch" for p in PACKAGES)
+    assert all(len(world.bugzilla.comments[b]) == 1 for b in bugs)
+    assert "fedora/45" not in ostree(world.repo, "refs")
+    assert ostree(world.archive_repo, "rev-parse", "fedora/45/x86_64/iot") == world.rawhide
+
+
+def _events(url: str) -> int:
+    return max(last_position(url), 0)
