@@ -40,6 +40,7 @@ from adapters.http.guard import describe
 from adapters.http.metrics import Metrics
 from adapters.http.responses import ApiError, _default, _message, json_response
 from adapters.http.routes import add_reads, add_writes
+from adapters.http.security import SecurityHeaders, add_docs
 from adapters.rules.remote_rule_yaml import gating_yaml_check
 from adapters.settings import ApiSettings
 from policies.spec import PolicySet
@@ -129,7 +130,11 @@ def create_app(
         version=version,
         description="Greenwave-compatible decisions, explained; builds, decisions and the "
         "audit trail of the event log.",
+        docs_url=None,  # served from this server, not a CDN (adapters.http.security)
+        redoc_url=None,
     )
+    app.add_middleware(SecurityHeaders)
+    add_docs(app)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
@@ -257,6 +262,7 @@ def create_app(
     )
     add_writes(app, read_model, commands, authorized)
 
+    app.state.writes_enabled = bool(write_token)
     app.state.metrics = Metrics(read_model.health, now)
     app.state.answer_decision = answer_decision
     app.state.decisions = deciding
