@@ -660,6 +660,18 @@ def test_operations_panel_and_compose_state_on_the_graph(demo_url: str, page: An
         )
     )
     assert states == {name: a["state"] for name, a in artifacts.items()}
+    # ... and shown: a composed artifact is filled green, an idle one is not
+    fills = dict(
+        zip(
+            nodes.evaluate_all("n => n.map(x => x.dataset.composeState)"),
+            nodes.evaluate_all(
+                "n => n.map(x => getComputedStyle(x.querySelector('polygon, ellipse, path')).fill)"
+            ),
+            strict=False,
+        )
+    )
+    assert fills["composed"] == "rgb(227, 244, 230)"  # --green-bg
+    assert fills.get("idle", "rgb(236, 239, 243)") == "rgb(236, 239, 243)"  # --grey-bg
     assert page.errors == []
 
 
