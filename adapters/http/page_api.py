@@ -14,7 +14,8 @@
   made yet, follower lag;
 * ``GET /api/v1/updates``: server-sent events: ``position`` (the read models' log
   position) at once and whenever it moves; the stream ends after ``STREAM_SECONDS``
-  with a ``retry`` hint, and the browser's ``EventSource`` reconnects.
+  with a ``retry`` hint, and the browser's ``EventSource`` reconnects (uvicorn waits
+  for open streams when it stops: a short stream keeps that wait short).
 
 Wiring: ``configure(app, PageSources(...))`` then ``app.include_router(router)``.
 """
@@ -38,7 +39,9 @@ from adapters.services.page import Operations, build_links, page_builds, recent_
 from projections.queries import ReadModel
 
 SOURCES_ATTR = "page_sources"
-STREAM_SECONDS = 25.0  # one server-sent event stream, then the browser reconnects
+# One server-sent event stream lasts this long, then the browser reconnects (and is told
+# the position again). Short, because a server shutting down waits for open streams.
+STREAM_SECONDS = 5.0
 STREAM_POLL = 0.5  # seconds between looks at the read models' position
 HEARTBEAT = 10.0
 
@@ -150,7 +153,7 @@ async def updates(request: Request) -> Response:
     sources = _sources(request)
 
     async def stream() -> AsyncIterator[bytes]:
-        yield b"retry: 1000\n\n"
+        yield b"retry: 500\n\n"
         last: int | None = None
         quiet = time.monotonic()
         end = time.monotonic() + sources.stream_seconds

@@ -20,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -759,6 +760,14 @@ def test_live_updates_and_the_token_holders_actions(
             assert p.locator("#detail-actions button[data-action='rerun']").is_visible()
         finally:
             context.close()
+
+        # A page left open does not hold up the server's stop for long (uvicorn waits
+        # for open streams; Server.stop kills it after 10 s).
+        listening = threading.Thread(target=_fetch, args=(base + "/api/v1/updates",), daemon=True)
+        listening.start()
+        time.sleep(0.5)
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 8.0
 
 
 def test_read_only_server_offers_no_actions(demo_url: str, page: Any) -> None:

@@ -720,8 +720,15 @@
       return;
     }
     const source = new EventSource(`${API}/updates`);
-    source.addEventListener("open", () => setLive("live", "Live"));
+    // Each stream ends after a few seconds and the browser reconnects at once: only a
+    // reconnection that does not come back soon is shown as one.
+    let down = null;
+    source.addEventListener("open", () => {
+      clearTimeout(down);
+      setLive("live", "Live");
+    });
     source.addEventListener("position", (event) => {
+      clearTimeout(down);
       setLive("live", "Live");
       try {
         moved(JSON.parse(event.data).position);
@@ -730,7 +737,10 @@
       }
     });
     source.addEventListener("problem", () => setLive("down", "Store unreadable"));
-    source.addEventListener("error", () => setLive("down", "Reconnecting…"));
+    source.addEventListener("error", () => {
+      clearTimeout(down);
+      down = setTimeout(() => setLive("down", "Reconnecting…"), 3000);
+    });
   }
 
   async function loadInfo() {
