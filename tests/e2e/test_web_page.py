@@ -739,6 +739,25 @@ def test_live_updates_and_the_token_holders_actions(
                 timeout=30_000,
             )
             _shot(p, "desktop-actions")
+
+            # The waiver can be revoked from the same panel, and the build held.
+            def act(selector: str, label: str, why: str) -> None:
+                p.locator(selector).click()
+                p.fill("#act-reason", why)
+                p.click("#act-confirm")
+                p.wait_for_selector(f"#act-result :is(.ok, .error):has-text('{label}')",
+                                    timeout=TIMEOUT_MS)  # fmt: skip
+                assert p.locator("#act-result .ok").count() == 1, p.inner_text("#act-result")
+
+            revoke = "#detail-actions button.act-revoke[data-testcase='dist.rpmdeplint']"
+            p.wait_for_selector(revoke, timeout=30_000)
+            act(revoke, "Revoke waiver", "not flaky after all")
+            act("#detail-actions button[data-action='hold']", "Hold", "looking into it")
+            history = _get(base, f"/api/v1/builds/{HTOP}")["history"]
+            summaries = [h["summary"] for h in history]
+            assert any("revoked" in t and "not flaky after all" in t for t in summaries)
+            assert any("Manually held by releng-tester (looking into it)" in t for t in summaries)
+            assert _get(base, f"/api/v1/builds/{HTOP}")["gate"] == "held"
             assert p.errors == []
         finally:
             context.close()

@@ -601,6 +601,7 @@
         getJSON(`${PAGE}/links/${encodeURIComponent(nvr)}`).catch(() => ({ links: null })),
       ]);
       if (byId("detail-nvr").textContent !== nvr) return; // another build was clicked since
+      if (quiet && busyInDetail()) return; // an action was opened meanwhile: not under it
       const build = data.build || data; // {"build": {...}, "history": ...} or flat
       const known = knownBuild(nvr);
       build.move_pending = known ? known.move_pending : null;
