@@ -6,7 +6,7 @@
   template, else null: the page shows no rerun button);
 * ``GET /api/v1/page/builds?gate=G[&gate=G...]``: builds in those gate states, each
   with its ``links`` and ``move_pending`` (a koji move requested and not made yet);
-* ``GET /api/v1/page/decisions``: the latest decisions, newest (message time) first,
+* ``GET /api/v1/page/decisions[?nvr=NVR]``: the latest decisions, newest (message time) first,
   each with its trigger message (``trigger_message``: topic and link) and a ``changed``
   flag; ``all=true`` keeps those whose verdict did not change;
 * ``GET /api/v1/page/links/{nvr}``: a build's koji, dist-git and Bodhi pages;
@@ -114,10 +114,16 @@ def decisions(
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
     all: Annotated[bool, Query(description="also those whose verdict did not change")] = False,
     package: Annotated[str | None, Query(description="only this package's builds")] = None,
+    nvr: Annotated[str | None, Query(description="only this build")] = None,
 ) -> Response:
     sources = _sources(request)
     rows = recent_decisions(
-        sources.read_model, sources.bases, limit=limit, changed_only=not all, package=package
+        sources.read_model,
+        sources.bases,
+        limit=limit,
+        changed_only=not all,
+        package=package,
+        nvr=nvr or None,
     )
     return json_response({"decisions": [stated(d) for d in rows]})
 

@@ -40,12 +40,13 @@ def recent_decisions(
     limit: int = 20,
     changed_only: bool = True,
     package: str | None = None,
+    nvr: str | None = None,
 ) -> list[dict[str, Any]]:
     """The latest recorded decisions, newest (by message time) first; ``changed_only``
     leaves out those whose verdict is the one before (their summary changed only).
     Each names its trigger: ``trigger_message`` {key, topic, family, at, url} or None."""
     scan = min(MAX_SCAN, limit * SCAN_FACTOR) if (changed_only or package) else limit
-    rows = read_model.decisions(None, limit=scan)
+    rows = read_model.decisions(nvr, limit=scan)
     if changed_only:
         rows = [r for r in rows if r.get("previous") != r.get("verdict")]
     if package:

@@ -550,6 +550,12 @@ def test_links_out_and_the_trigger_of_a_decision(demo_url: str, page: Any) -> No
     }
     ci = set(page.locator("#build-detail a.link-ci").evaluate_all("a => a.map(x => x.href)"))
     assert ci and ci <= ref_urls
+    # ... and its decisions name their trigger too
+    mine = page.locator("#build-detail table.decisions tbody tr")
+    assert mine.count() == len(vim["decisions"]) > 0
+    named = _get(demo_url, f"/api/v1/page/decisions?nvr={VIM}&all=true&limit=50")["decisions"]
+    topics = mine.locator(".trigger code.topic").all_inner_texts()
+    assert topics == [d["trigger_message"]["topic"] for d in named]
     detail_koji = page.locator("#detail-links a.link-koji")
     assert _attr(detail_koji, "href").endswith(f"buildID={vim['koji_id']}")
     assert page.errors == []

@@ -115,6 +115,8 @@ def test_recent_decisions_by_time_without_unchanged_ones_unless_asked() -> None:
     assert first["url"] and first["key"] in first["url"]
     only_vim = recent_decisions(rm, BASES, limit=10, package="vim")
     assert {d["nvr"] for d in only_vim} == {VIM}
+    one_build = recent_decisions(rm, BASES, limit=10, changed_only=False, nvr=VIM)
+    assert [d["nvr"] for d in one_build] == [VIM] * 3
     assert len(recent_decisions(rm, BASES, limit=1)) == 1
 
 

@@ -596,9 +596,11 @@
       panel.scrollIntoView({ block: "start" });
     }
     try {
-      const [data, links] = await Promise.all([
+      const [data, links, named] = await Promise.all([
         getJSON(`${API}/builds/${encodeURIComponent(nvr)}`),
         getJSON(`${PAGE}/links/${encodeURIComponent(nvr)}`).catch(() => ({ links: null })),
+        // the same decisions with their trigger named (topic and link)
+        getJSON(`${PAGE}/decisions?nvr=${encodeURIComponent(nvr)}&all=true&limit=50`).catch(() => null),
       ]);
       if (byId("detail-nvr").textContent !== nvr) return; // another build was clicked since
       if (quiet && busyInDetail()) return; // an action was opened meanwhile: not under it
@@ -606,8 +608,8 @@
       const known = knownBuild(nvr);
       build.move_pending = known ? known.move_pending : null;
       const history = data.history || [];
-      const decisions = [...(data.decisions || [])];
-      decisions.sort((a, b) => (b.position ?? 0) - (a.position ?? 0)); // newest first
+      const decisions = [...((named && named.decisions) || data.decisions || [])];
+      if (!named) decisions.sort((a, b) => (b.position ?? 0) - (a.position ?? 0)); // newest first
       fill(byId("detail-links"), buildLinks(links.links));
       const actions = el("div", { id: "detail-actions" });
       if (window.RelengActions) {
