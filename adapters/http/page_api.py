@@ -33,10 +33,15 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from fastapi.routing import APIRoute
 
-from adapters.http.responses import ApiError, json_response
-from adapters.http.routes import Gate, stated
-from adapters.services.page import Operations, build_links, page_builds, recent_decisions
-from projections.queries import ReadModel
+from relengotron.adapters.http.responses import ApiError, json_response
+from relengotron.adapters.http.routes import Gate, stated
+from relengotron.adapters.services.page import (
+    Operations,
+    build_links,
+    page_builds,
+    recent_decisions,
+)
+from relengotron.projections.queries import ReadModel
 
 SOURCES_ATTR = "page_sources"
 # One server-sent event stream lasts this long, then the browser reconnects (and is told

@@ -12,9 +12,9 @@ from urllib.parse import quote, urlencode
 
 from sqlalchemy import func, select
 
-from adapters.store.readmodel_tables import ReadModelTables, decode_row
-from domain.outbox import KOJI_MOVE
-from projections.queries import ReadModel
+from relengotron.adapters.store.readmodel_tables import ReadModelTables, decode_row
+from relengotron.domain.outbox import KOJI_MOVE
+from relengotron.projections.queries import ReadModel
 
 #: Outcomes of a settled action that did not do what it was asked (adapters.koji.koji_values).
 FAILED_OUTCOMES = ("failed",)

@@ -14,13 +14,13 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from adapters.http import page_api
-from adapters.http.app import create_app
-from adapters.http.security import CSP
-from adapters.rules.policy_loader import load_policy_set
-from adapters.services.page import build_links, message_url, recent_decisions
-from adapters.settings import LinkSettings, SettingsError
-from adapters.settings_file import settings_from
+from relengotron.adapters.http import page_api
+from relengotron.adapters.http.app import create_app
+from relengotron.adapters.http.security import CSP
+from relengotron.adapters.rules.policy_loader import load_policy_set
+from relengotron.adapters.services.page import build_links, message_url, recent_decisions
+from relengotron.adapters.settings import LinkSettings, SettingsError
+from relengotron.adapters.settings_file import settings_from
 from tests.fakes import FakeReadModel
 
 REPO = Path(__file__).resolve().parents[2]
@@ -178,7 +178,7 @@ def test_server_sent_events_follow_the_read_models_position() -> None:
 
 
 def test_every_answer_has_the_policy_and_nosniff() -> None:
-    from adapters.http import page
+    from relengotron.adapters.http import page
 
     app = _app(FakeReadModel())
     app.include_router(page.router)
