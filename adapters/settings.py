@@ -72,6 +72,16 @@ class ComposeSettings:
 
 
 @dataclass(frozen=True)
+class SigningSettings:
+    """``[signing]``: how a signing request is carried out (``adapters.effects.signing``)."""
+
+    backend: str | None = None  # "robosignatory" | "command"; None: requests wait
+    pending_tag: str = "rawhide-signing-pending"  # robosignatory's ``from`` tag
+    argv: tuple[str, ...] = ()  # the command backend: argv + [NVR, SIGKEY]
+    timeout: float = 600.0
+
+
+@dataclass(frozen=True)
 class ApiSettings:
     """``relengotron serve``: where it listens and who may write."""
 
@@ -122,6 +132,7 @@ class Settings:
     compose: ComposeSettings = field(default_factory=ComposeSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     remote_rules: RemoteRuleSettings = field(default_factory=RemoteRuleSettings)
+    signing: SigningSettings = field(default_factory=SigningSettings)
     # [gating] monitored_branches: dist-git branches whose pushes count (regular
     # expressions, whole name); pushes to others are recorded as ignored.
     monitored_branches: tuple[str, ...] = DEFAULT_MONITORED_BRANCHES

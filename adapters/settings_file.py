@@ -24,10 +24,12 @@ from adapters.settings import (
     RemoteRuleSettings,
     Settings,
     SettingsError,
+    SigningSettings,
 )
 from projections.config import FALLBACKS, GatingConfig
 
 BACKENDS = ("koji", "odcs", "command")
+SIGNING_BACKENDS = ("robosignatory", "command")  # adapters.effects.signing
 ANY_KEY = "*"  # a table whose keys are names (artifact kinds), each of the given type
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -66,6 +68,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "compose.odcs": {"url": str, "token_file": str, "timeout": (int, float)},
     "compose.command": {"argv": list, "timeout": (int, float)},
     "push": {"release": list, "timeout": (int, float)},
+    "signing": {"backend": str, "pending_tag": str, "argv": list, "timeout": (int, float)},
     "api": {
         "host": str,
         "port": int,
@@ -259,6 +262,7 @@ def settings_from(
             raise SettingsError(
                 f"{source}: [compose.kinds] {kind} must be one of {BACKENDS}, not {backend!r}"
             )
+    signing = _signing(source, t.get("signing", {}), gating)
     api = ApiSettings(
         host=get("api", "host", "127.0.0.1"),
         port=get("api", "port", 8090),
@@ -306,7 +310,31 @@ def settings_from(
         compose=compose,
         api=api,
         monitored_branches=branches.patterns,
+        signing=signing,
     )
+
+
+def _signing(source: str, table: dict[str, Any], gating: GatingConfig) -> SigningSettings:
+    """``[signing]``: backend robosignatory (a pending tag apart from the gating tags) or
+    command (``argv`` given)."""
+    s = SigningSettings(
+        backend=table.get("backend"),
+        pending_tag=table.get("pending_tag", SigningSettings.pending_tag),
+        argv=tuple(table.get("argv", ())),
+        timeout=float(table.get("timeout", SigningSettings.timeout)),
+    )
+    if s.backend is not None and s.backend not in SIGNING_BACKENDS:
+        raise SettingsError(
+            f"{source}: [signing] backend must be one of {SIGNING_BACKENDS}, not {s.backend!r}"
+        )
+    if s.backend == "command" and not s.argv:
+        raise SettingsError(f"{source}: [signing] backend command needs argv")
+    tags = (gating.pending_tag, gating.promoted_tag, gating.quarantine_tag)
+    if s.pending_tag in tags:
+        raise SettingsError(f"{source}: [signing] pending_tag must not be a gating tag {tags}")
+    if s.timeout <= 0:
+        raise SettingsError(f"{source}: [signing] timeout must be positive")
+    return s
 
 
 def _remote_rule_templates(

@@ -5,7 +5,10 @@ it, so a crash can never lose it; effectors (``adapters.effects.effector``) exec
 pending actions and record each outcome. Kinds:
 
 * ``koji.move`` — params ``nvr``, ``from_tag``, ``to_tag``;
-* ``bus.publish`` — params ``kind`` (a schema of ``adapters.messaging``) and ``body``.
+* ``bus.publish`` — params ``kind`` (a schema of ``adapters.messaging``) and ``body``;
+* ``sign.request`` — params ``nvr``, ``sigkey``: sign every rpm of the build with the key
+  (the effector's signing backend: robosignatory through a koji tag, or a command); its
+  result names the build's ``rpms`` as koji listed them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from domain import ids
 
 KOJI_MOVE = "koji.move"
 BUS_PUBLISH = "bus.publish"
+SIGN_REQUEST = "sign.request"
 
 
 class Action(Aggregate):

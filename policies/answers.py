@@ -25,6 +25,7 @@ __all__ = [
     "GATING_YAML_INVALID",
     "GATING_YAML_MISSING",
     "SATISFIED_TYPES",
+    "SIGNED",
     "TEST_ERRORED",
     "TEST_ERRORED_WAIVED",
     "TEST_FAILED",
@@ -33,6 +34,7 @@ __all__ = [
     "TEST_MISSING_WAIVED",
     "TEST_PASSED",
     "UNSATISFIED_TYPES",
+    "UNSIGNED",
     "WAIVABLE_TYPES",
     "Requirement",
     "no_applicable_policies_summary",
@@ -66,6 +68,9 @@ GATING_YAML_ERRORS = frozenset(_GATING_YAML_TEXT)
 BATCH_INNOCENT = "batch-innocent"
 BATCH_PENDING = "batch-bisection-pending"
 BATCH_UNRESOLVED = "batch-unresolved"
+# Ours: signing (``!SignedRule``). Not tests: the summary counts them apart.
+SIGNED = "signed"
+UNSIGNED = "unsigned"
 
 SATISFIED_TYPES = frozenset(
     {
@@ -76,10 +81,11 @@ SATISFIED_TYPES = frozenset(
         EXCLUDED,
         BATCH_INNOCENT,
         GATING_YAML_FETCHED,
+        SIGNED,
     }
 )
 UNSATISFIED_TYPES = frozenset(
-    {TEST_FAILED, TEST_ERRORED, TEST_MISSING, BATCH_PENDING, BATCH_UNRESOLVED}
+    {TEST_FAILED, TEST_ERRORED, TEST_MISSING, BATCH_PENDING, BATCH_UNRESOLVED, UNSIGNED}
     | _GATING_YAML_TEXT.keys()
 )
 #: Unsatisfied type -> its satisfied type once a waiver applies.
@@ -238,6 +244,7 @@ _SUMMARY_TEXT: dict[str, str] = {
 _MISSING_TEXT = "result{s} missing"
 _INCOMPLETE_TEXT = "test{s} incomplete"
 _UNEXPECTED_TEXT = "unexpected unsatisfied requirement{s}"
+_UNSIGNED_TEXT = "build signature{s} pending"
 
 
 def _sformat(text: str, number: int) -> str:
@@ -253,7 +260,10 @@ def summarize(requirements: Iterable[Requirement]) -> str:
     non_test_msgs: dict[str, int] = defaultdict(int)
     test_count = 0
     for req in requirements:
-        if req.type in (EXCLUDED, GATING_YAML_FETCHED):
+        if req.type in (EXCLUDED, GATING_YAML_FETCHED, SIGNED):
+            continue
+        if req.type == UNSIGNED:
+            non_test_msgs[_UNSIGNED_TEXT] += 1
             continue
         if req.type in _GATING_YAML_TEXT:
             non_test_msgs[_GATING_YAML_TEXT[req.type]] += 1

@@ -23,6 +23,7 @@ from policies.answers import (
 )
 from policies.latest import latest as _latest
 from policies.latest import latest_per_scenario as _latest_per_scenario
+from policies.signing import check_signed
 from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot
 from policies.spec import (
     BatchIntegrityRule,
@@ -30,6 +31,7 @@ from policies.spec import (
     PassingTestCaseRule,
     Policy,
     Rule,
+    SignedRule,
 )
 
 __all__ = [
@@ -210,6 +212,9 @@ def check_rule(
         )
     if isinstance(rule, BatchIntegrityRule):
         return [_check_batch(rule, snapshot, policy)]
+    if isinstance(rule, SignedRule):
+        event = check_signed(rule, snapshot, policy)
+        return [Answer(event, (event.event,) if event.event else ())]
     raise TypeError(f"not a rule: {rule!r}")  # pragma: no cover - the type says it cannot be
 
 

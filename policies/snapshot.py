@@ -20,6 +20,7 @@ __all__ = [
     "RemoteFileView",
     "RemoteRuleInput",
     "ResultView",
+    "SigningView",
     "Snapshot",
     "WaiverView",
     "first_value",
@@ -163,6 +164,26 @@ class RemoteRuleInput:
 
 
 @dataclass(frozen=True)
+class SigningView:
+    """Where the build's signing with one key stands (resolved by the decider from the
+    log: koji's ``buildsys.rpm.sign`` messages and the outcome of our signing request).
+
+    ``rpms``: every rpm of the build (``name-version-release.arch``) as koji listed them
+    when signing was requested; None while not listed (nothing can be signed yet).
+    ``signed``: the rpms koji said were signed with ``sigkey``. ``state``: the request's
+    progress for people (``not-requested``, ``requested``, ``failed: ...``)."""
+
+    sigkey: str
+    rpms: tuple[str, ...] | None = None
+    signed: tuple[str, ...] = ()
+    state: str = "not-requested"
+    event: str | None = None  # the latest signature's event
+    # The requirement exactly as a recorded decision gave it (the decision API re-answers
+    # a signing rule from the decider's record): (type, detail), shown as is.
+    answer: tuple[str, str | None] | None = None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """The input of one evaluation."""
 
@@ -182,3 +203,5 @@ class Snapshot:
     # falls back to the time of the decision), for rules with ``valid_since``/
     # ``valid_until``. None: unknown, and dated rules count (fail closed).
     subject_time: str | None = None
+    # Signing with each key a SignedRule names (``SigningView``); none known: unsigned.
+    signing: tuple[SigningView, ...] = ()

@@ -30,6 +30,7 @@ __all__ = [
     "PolicySet",
     "RemoteRule",
     "Rule",
+    "SignedRule",
     "policy_set_from_canonical",
 ]
 
@@ -79,13 +80,24 @@ class RemoteRule:
     required: bool = False
 
 
-Rule = PassingTestCaseRule | PassingPipelineStageRule | BatchIntegrityRule | RemoteRule
+@dataclass(frozen=True)
+class SignedRule:
+    """Ours: every rpm of the build is signed with the release's key before it may be
+    promoted; until then the requirement is pending (``unsigned``) and a signing request
+    goes out. ``sigkey``: koji's sigkey, the key id in lower case hex (e.g. ``a15b79cc``).
+    YAML: ``!SignedRule {sigkey: a15b79cc}``. Evaluated by ``policies/signing.py``."""
+
+    sigkey: str
+
+
+Rule = PassingTestCaseRule | PassingPipelineStageRule | BatchIntegrityRule | RemoteRule | SignedRule
 
 _RULE_CLASSES: dict[str, type[Any]] = {
     "PassingTestCaseRule": PassingTestCaseRule,
     "PassingPipelineStageRule": PassingPipelineStageRule,
     "BatchIntegrityRule": BatchIntegrityRule,
     "RemoteRule": RemoteRule,
+    "SignedRule": SignedRule,
 }
 
 #: YAML tag name (without ``!``) -> (required keys, optional keys). All values are strings.
@@ -96,6 +108,7 @@ RULE_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     ),
     "PassingPipelineStageRule": (frozenset({"stage"}), frozenset({"pipeline", "scenario"})),
     "BatchIntegrityRule": (frozenset({"test_case_name"}), frozenset()),
+    "SignedRule": (frozenset({"sigkey"}), frozenset()),
     # Not strings: a list of strings and a boolean (read by adapters/rules/remote_rule_yaml.py).
     "RemoteRule": (frozenset(), frozenset({"sources", "required"})),
 }

@@ -42,12 +42,14 @@ from policies.snapshot import (
     BatchView,
     RemoteRuleInput,
     ResultView,
+    SigningView,
     Snapshot,
     WaiverView,
 )
 from policies.spec import BatchIntegrityRule, Policy, PolicySet, rule_as_dict
 from policies.waivers import active_waivers
 from projections.decision_request import ON_DEMAND_CONTEXT, DecisionRequest, DecisionRequestError
+from projections.decision_signing import recorded_signing, signing_keys
 from projections.folds.greenwave_records import pick_records
 from projections.folds.requirement_states import STATES, requirement_state, with_states
 from projections.policy_input import policy_input
@@ -266,6 +268,7 @@ class DecisionService:
     ) -> tuple[Requirement, ...]:
         results, waivers = self._used(base, facts, req)
         batch = self._batch(matched, base, when)
+        signing = self._signing(matched, base, when)
         asked: tuple[str, ...] = ()
         if len(req.contexts) == 1:
             used, context = policy_set, req.contexts[0]
@@ -277,6 +280,7 @@ class DecisionService:
             product_version=req.product_version,
             decision_context=context,
             batch=batch,
+            signing=signing,
             remote=base.remote,
             asked_contexts=asked or base.asked_contexts,
         )
@@ -333,6 +337,16 @@ class DecisionService:
             if view is not None:
                 views.append(view)
         return tuple(views)
+
+    def _signing(
+        self, matched: Sequence[Policy], base: Snapshot, when: str | None
+    ) -> tuple[SigningView, ...]:
+        """Signing, from the latest recorded gate decision (koji builds only)."""
+        keys = signing_keys(matched)
+        if not keys or base.subject_type != "koji_build":
+            return ()
+        latest = self.read_model.decisions(base.subject_identifier, limit=1, when=when)
+        return recorded_signing((latest[0].get("decision") or {}) if latest else {}, keys)
 
     def _overdue(self, facts: SubjectFacts, clock: datetime | None) -> bool:
         first = _parse_time(facts.first_seen)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from policies.snapshot import BatchView, RemoteRuleInput, Snapshot
+from policies.snapshot import BatchView, RemoteRuleInput, SigningView, Snapshot
 from projections.queries import SubjectFacts
 
 __all__ = ["koji_package", "policy_input"]
@@ -32,6 +32,7 @@ def policy_input(
     batch: Sequence[BatchView] = (),
     remote: RemoteRuleInput | None = None,
     asked_contexts: Sequence[str] = (),
+    signing: Sequence[SigningView] = (),
 ) -> Snapshot:
     """The engine's input for one subject: its facts under a product version and decision
     context, with the batch statuses the caller resolved (the decider folds them; the
@@ -55,4 +56,5 @@ def policy_input(
         subject_time=facts.created,
         remote=remote,
         asked_contexts=tuple(asked_contexts),
+        signing=tuple(signing),
     )

@@ -36,7 +36,7 @@ from adapters.koji.koji_values import (
 from domain import ids, topics
 from domain.application import RelengApp
 from domain.gating import Gate
-from domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action
+from domain.outbox import BUS_PUBLISH, KOJI_MOVE, SIGN_REQUEST, Action
 from projections.config import GatingConfig
 
 ACTION_TOPICS = (
@@ -53,6 +53,12 @@ class KojiPort(Protocol):
 
 class PublisherPort(Protocol):
     def publish(self, message: Any) -> str: ...
+
+
+class SignPort(Protocol):
+    """Signing requests (``adapters.effects.signing``: robosignatory or a command)."""
+
+    def sign(self, nvr: str, sigkey: str) -> Any: ...
 
 
 class ComposePort(Protocol):
@@ -148,8 +154,10 @@ class Effector:
         clock: Callable[[], str] = utc_now,
         composes: ComposePort | None = None,
         scan: PendingScan | None = None,
+        signer: SignPort | None = None,
     ) -> None:
         self.app = app
+        self.signer = signer
         self.scan = scan  # None: read the whole log each run (one-shot commands)
         self.composes = composes
         self.config = config
@@ -164,7 +172,9 @@ class Effector:
         moves = [a for a in actions if a.kind == KOJI_MOVE]
         for i in range(0, len(moves), BATCH):
             self._moves(moves[i : i + BATCH], dry_run, report)
-        others = [a for a in actions if a.kind not in (KOJI_MOVE, BUS_PUBLISH)]
+        for a in (a for a in actions if a.kind == SIGN_REQUEST):
+            self._sign(a, dry_run, report)
+        others = [a for a in actions if a.kind not in (KOJI_MOVE, BUS_PUBLISH, SIGN_REQUEST)]
         if others and self.composes is not None:
             for a in others:  # each outcome saved as soon as it is known
                 done, pending, changed = self.composes.run([a], dry_run=dry_run, at=self.clock)
@@ -271,6 +281,26 @@ class Effector:
         notice = Action(key, BUS_PUBLISH, {"kind": kind, "body": body}, a.gate, kind, None, at)
         self.app.save(notice)
 
+    # --------------------------------------------------------------- signing
+
+    def _sign(self, a: Action, dry_run: bool, report: ActReport) -> None:
+        nvr, sigkey = a.params["nvr"], a.params["sigkey"]
+        if self.signer is None:
+            report.pending.append(_row(a, "not-configured", "no signing backend ([signing])"))
+            return
+        if dry_run:
+            report.pending.append(_row(a, "would-sign", f"{nvr} with key {sigkey}"))
+            return
+        out = self.signer.sign(nvr, sigkey)
+        at = self.clock()
+        if out.outcome == TRANSIENT:
+            a.attempt(at=at, outcome=out.outcome, detail=out.detail)
+            report.pending.append(_row(a, out.outcome, out.detail))
+        else:
+            a.complete(at=at, outcome=out.outcome, detail=out.detail, result=out.result)
+            report.done.append(_row(a, out.outcome, out.detail))
+        self._save([a])
+
     # ------------------------------------------------------------------- bus
 
     def _publish(self, a: Action, dry_run: bool, report: ActReport) -> None:
@@ -340,6 +370,8 @@ def _row(a: Action, outcome: str, detail: str) -> dict[str, Any]:
     row: dict[str, Any] = {"action": a.key, "kind": a.kind, "outcome": outcome, "detail": detail}
     if a.kind == KOJI_MOVE:
         row.update(nvr=p.get("nvr"), from_tag=p.get("from_tag"), to_tag=p.get("to_tag"))
+    elif a.kind == SIGN_REQUEST:
+        row.update(nvr=p.get("nvr"), sigkey=p.get("sigkey"))
     else:
         row.update(message=p.get("kind"))
     return row

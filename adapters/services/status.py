@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from domain import gating
-from domain.outbox import KOJI_MOVE
+from domain.outbox import KOJI_MOVE, SIGN_REQUEST
+from policies.signing import unsigned_rpms
 from projections.folds.gating import GatingView
+from projections.folds.gating_signing import signing_views
 
 
 def build_status(view: GatingView, nvr: str, pending_tag: str) -> dict[str, Any] | None:
@@ -36,9 +38,9 @@ def build_status(view: GatingView, nvr: str, pending_tag: str) -> dict[str, Any]
             "requested_at": a.requested_at,
         }
         for a in view.actions_for(nvr)
-        if a.kind == KOJI_MOVE and a.params.get("nvr") == nvr
+        if a.kind in (KOJI_MOVE, SIGN_REQUEST) and a.params.get("nvr") == nvr
     ]
-    return {
+    out = {
         "nvr": nvr,
         "state": state,
         "candidate": gate is not None,
@@ -54,3 +56,30 @@ def build_status(view: GatingView, nvr: str, pending_tag: str) -> dict[str, Any]
         "decision": gate.decision if gate else None,
         "actions": actions,
     }
+    signing = _signing(view, nvr, gate.decision if gate else None)
+    if signing:  # only for builds a signing rule gates (older outputs stay as they were)
+        out["signing"] = signing
+    return out
+
+
+def _signing(view: GatingView, nvr: str, decision: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Where signing stands now for each key the decision asks for (the recorded
+    requirement's detail is as of the decision; signatures arrive one by one)."""
+    reqs = [
+        *(decision or {}).get("satisfied_requirements", ()),
+        *(decision or {}).get("unsatisfied_requirements", ()),
+    ]
+    keys = tuple(
+        str(r["testcase"]).removeprefix("signed-with:")
+        for r in reqs
+        if str(r.get("testcase") or "").startswith("signed-with:")
+    )
+    return [
+        {
+            "sigkey": v.sigkey,
+            "request": v.state,
+            "rpms": list(v.rpms) if v.rpms is not None else None,
+            "unsigned": list(u) if (u := unsigned_rpms(v)) is not None else None,
+        }
+        for v in signing_views(view, nvr, keys)
+    ]

@@ -18,6 +18,7 @@ from domain.topics import EventHandlers
 from policies.snapshot import BatchView, RemoteFileView, Snapshot
 from projections.config import GatingConfig
 from projections.folds.gating_batch import batch_views
+from projections.folds.gating_signing import on_build_signed, signing_views
 from projections.folds.gating_state import (
     ActivePolicies,
     BuildState,
@@ -44,6 +45,7 @@ SUBJECT_TOPICS = (
     topics.BUILD_STATE_CHANGED,
     topics.BUILD_TAGGED,
     topics.BUILD_UNTAGGED,
+    topics.BUILD_SIGNED,
     topics.CHANGE_BUILD_LINKED,
     topics.SUBJECT_RESULT_RECORDED,
     topics.SUBJECT_WAIVER_RECORDED,
@@ -347,13 +349,15 @@ class GatingView(DecisionRecords):
             waivers=tuple(waivers),
         )
 
-    def snapshot(self, nvr: str) -> Snapshot:
-        """The policy input for a build (:func:`projections.policy_input.policy_input`)."""
+    def snapshot(self, nvr: str, sigkeys: tuple[str, ...] = ()) -> Snapshot:
+        """The policy input for a build (:func:`projections.policy_input.policy_input`),
+        with its signing by each of ``sigkeys`` (the keys the policies ask for)."""
         return policy_input(
             self.subject_facts(nvr),
             product_version=self.config.product_version,
             decision_context=self.config.decision_context,
             batch=self.batch_views(nvr),
+            signing=signing_views(self, nvr, sigkeys),
         )
 
 
@@ -365,6 +369,7 @@ HANDLERS: EventHandlers[Handler] = RECORD_HANDLERS | EventHandlers(
         topics.BUILD_STATE_CHANGED: GatingView._on_build_state_changed,
         topics.BUILD_TAGGED: GatingView._on_build_tagged,
         topics.BUILD_UNTAGGED: GatingView._on_build_untagged,
+        topics.BUILD_SIGNED: on_build_signed,
         topics.CHANGE_BUILD_LINKED: GatingView._on_change_build_linked,
         topics.SUBJECT_RESULT_RECORDED: GatingView._on_subject_result_recorded,
         topics.SUBJECT_WAIVER_RECORDED: GatingView._on_subject_waiver_recorded,

@@ -34,6 +34,10 @@ class BuildState:
     # When koji created the build: the send time of its BUILDING message (koji sends it
     # on creation; Greenwave reads getBuild's creation_time) for dated rules.
     created: str | None = None
+    # koji's rpm.sign messages: sigkey (lower case) -> the rpms signed with it, and the
+    # event of the latest signature.
+    signatures: dict[str, list[str]] = field(default_factory=dict)
+    signed_by: str | None = None
 
     @property
     def package(self) -> str | None:

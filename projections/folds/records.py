@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from domain import topics
+from domain.outbox import SIGN_REQUEST
 from domain.topics import EventHandlers
 from projections.config import GatingConfig
 from projections.folds.view_docs import Docs
@@ -60,6 +61,7 @@ class ActionState:
     done: bool = False
     outcome: str | None = None
     detail: str | None = None
+    result: dict[str, Any] | None = None  # what the effector recorded with the outcome
 
 
 @dataclass
@@ -211,6 +213,9 @@ class DecisionRecords:
             return
         a.done, a.outcome, a.detail = True, e.outcome, e.detail
         nvr = a.params.get("nvr")
+        if a.kind == SIGN_REQUEST and nvr:
+            a.result = dict(e.result or {})  # koji's rpm list of the build
+            self.dirty.add(nvr)
         if a.kind == "koji.move" and nvr and e.outcome in _MOVED:
             g = self._gate(nvr)
             g.location = a.params.get("to_tag")

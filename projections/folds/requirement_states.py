@@ -15,10 +15,12 @@ from policies.answers import (
     BATCH_PENDING,
     BATCH_UNRESOLVED,
     EXCLUDED,
+    SIGNED,
     TEST_ERRORED,
     TEST_FAILED,
     TEST_MISSING,
     TEST_PASSED,
+    UNSIGNED,
 )
 from projections.folds.gating_state import MANUAL_HOLD, MANUAL_OVERRIDE
 
@@ -26,6 +28,7 @@ __all__ = ["STATES", "requirement_state", "with_states"]
 
 STATES = (
     "passed", "pending", "overdue", "failed", "errored", "waived", "not-required", "invalid",
+    "unsigned",
 )  # fmt: skip
 _STATE_OF_TYPE = {
     TEST_PASSED: "passed",
@@ -35,6 +38,9 @@ _STATE_OF_TYPE = {
     TEST_ERRORED: "errored",
     BATCH_UNRESOLVED: "errored",
     BATCH_PENDING: "pending",
+    # Signing (``!SignedRule``): pending until every rpm is signed with the key.
+    SIGNED: "passed",
+    UNSIGNED: "unsigned",
     # The decider's manual overrides: a release engineer accepted the build (as a waiver
     # does), or holds it until released.
     MANUAL_OVERRIDE: "waived",

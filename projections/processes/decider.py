@@ -27,7 +27,7 @@ from policies.answers import Requirement
 from policies.decision import Decision
 from policies.engine import evaluate
 from policies.snapshot import Snapshot
-from policies.spec import BatchIntegrityRule, PolicySet, policy_set_from_canonical
+from policies.spec import BatchIntegrityRule, PolicySet, SignedRule, policy_set_from_canonical
 from projections.config import GatingConfig
 from projections.folds.gating import OWN_TOPICS, TOPICS, GatingView, OverrideState, package_of
 from projections.folds.gating_state import MANUAL_HOLD, MANUAL_OVERRIDE
@@ -41,7 +41,8 @@ NAME = "decider"
 # Bump when GatingView's documents change: stored views are folded again.
 # 3: results with architecture/variant and integer ids; builds named under an alias.
 # 4: remote rule files (gating.yaml); builds with their creation time.
-VIEW_FORMAT = 5  # 5: kept in tables as documents (projections.folds.view_docs), no more pickles
+# 5: kept in tables as documents (projections.folds.view_docs), no more pickles.
+VIEW_FORMAT = 6  # 6: builds' signatures, signing requests' results (issue 20)
 
 __all__ = ["NAME", "Decider", "DeciderReport"]
 
@@ -113,6 +114,20 @@ class Decider(Follower[GatingView, DeciderReport]):
             if isinstance(r, BatchIntegrityRule)
         }
 
+    @property
+    def sigkeys(self) -> tuple[str, ...]:
+        """The keys the policy set's ``!SignedRule``s ask builds to be signed with."""
+        return tuple(
+            sorted(
+                {
+                    r.sigkey.lower()
+                    for p in self.policy_set().policies
+                    for r in p.rules
+                    if isinstance(r, SignedRule)
+                }
+            )
+        )
+
     OWN_TOPICS = OWN_TOPICS
 
     def owns(self, e: Any) -> bool:
@@ -140,7 +155,7 @@ class Decider(Follower[GatingView, DeciderReport]):
         view = self.view
         build = view.builds.get(nvr)
         return with_remote_files(
-            view.snapshot(nvr),
+            view.snapshot(nvr, self.sigkeys),
             self.policy_set(),
             self.config.remote_rule_templates,
             build.change if build else None,
@@ -235,7 +250,10 @@ class Decider(Follower[GatingView, DeciderReport]):
             decision = overridden(decision, override)
         fingerprint = decision.state_fingerprint()
         gate = self._gate(nvr)
-        if gate is None or gate.fingerprint == fingerprint:
+        if gate is None:
+            return
+        self.actions.request_signing(nvr, gate, decision.unsatisfied_requirements, trigger, at)
+        if gate.fingerprint == fingerprint:
             return
         previous = gate.verdict
         body = decision.as_dict()

@@ -17,7 +17,8 @@ from eventsourcing.domain import Aggregate
 
 from domain import ids
 from domain.gating import Gate
-from domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action
+from domain.outbox import BUS_PUBLISH, KOJI_MOVE, SIGN_REQUEST, Action
+from policies.answers import UNSIGNED, Requirement
 from projections.config import GatingConfig
 from projections.folds.gating import GatingView
 from projections.processes.follower import Host
@@ -138,6 +139,31 @@ class DecisionActions:
             trigger,
             at,
         )
+
+    def request_signing(
+        self,
+        nvr: str,
+        gate: Gate,
+        unsatisfied: tuple[Requirement, ...],
+        trigger: str | None,
+        at: str | None,
+    ) -> None:
+        """Once everything else a build needs is satisfied and only signatures are
+        missing, ask for it to be signed with each key still missing (once per key)."""
+        if not unsatisfied or any(r.type != UNSIGNED for r in unsatisfied):
+            return
+        b = self.host.view.build(nvr)
+        for r in unsatisfied:
+            sigkey = (r.testcase or "").removeprefix("signed-with:")
+            self.outbox.request(
+                f"{gate.id}:sign:{sigkey}",
+                SIGN_REQUEST,
+                {"nvr": nvr, "sigkey": sigkey, "package": b.package, "koji_id": b.koji_id},
+                gate,
+                f"all other requirements satisfied: sign with key {sigkey}",
+                trigger,
+                at,
+            )
 
     def cancel_moves(
         self,
