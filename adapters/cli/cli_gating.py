@@ -16,9 +16,10 @@ from adapters.services import decisions, inputs
 from adapters.services.status import build_status
 from adapters.settings import Settings
 from adapters.store.store import shown_url
-from domain.outbox import BUS_PUBLISH, KOJI_MOVE
+from domain.outbox import BUS_PUBLISH, KOJI_MOVE, SIGN_REQUEST
 from policies.decision import Decision
 from policies.engine import evaluate
+from projections.decision_signing import signing_keys
 from projections.folds.remote_files import with_remote_files
 from projections.processes.composer import COMPOSE_REQUEST, PUSH_RELEASE
 from projections.processes.decider import DeciderReport
@@ -173,6 +174,8 @@ def _render_row(r: dict[str, Any]) -> str:
     kind = r.get("kind")
     if kind == KOJI_MOVE:
         what = f"move {r.get('nvr')} {r.get('from_tag')} -> {r.get('to_tag')}"
+    elif kind == SIGN_REQUEST:
+        what = f"sign {r.get('nvr')} with key {r.get('sigkey')}"
     elif kind == BUS_PUBLISH:
         what = f"publish {r.get('message') or '(no message kind)'}"
     elif kind == COMPOSE_REQUEST and r.get("target"):
@@ -216,7 +219,16 @@ def render_status(s: dict[str, Any]) -> str:
         lines.append(f"  policies: {', '.join(d.get('applicable_policies', [])) or '(none)'}")
         lines += _render_requirements(d)
     for a in s["actions"]:
-        lines.append(f"  move {a['from_tag']} -> {a['to_tag']}: {a['status']}  {a['detail'] or ''}")
+        what = (
+            f"sign with key {a.get('sigkey')}"
+            if a["kind"] == SIGN_REQUEST
+            else f"move {a['from_tag']} -> {a['to_tag']}"
+        )
+        lines.append(f"  {what}: {a['status']}  {a['detail'] or ''}".rstrip())
+    for g in s.get("signing", ()):
+        unsigned = g["unsigned"]
+        done = "rpms not listed yet" if unsigned is None else f"{len(unsigned)} rpm(s) unsigned"
+        lines.append(f"  signing with {g['sigkey']}: {g['request']}, {done}")
     return "\n".join(lines)
 
 
@@ -268,7 +280,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     view = bootstrap.decider(app, cfg, policies).read_view()
     build = view.builds.get(args.nvr)
     snapshot = with_remote_files(  # the gating.yaml files recorded, never fetched here
-        view.snapshot(args.nvr),
+        view.snapshot(args.nvr, tuple(signing_keys(policies.policies))),
         policies,
         cfg.gating.remote_rule_templates,
         build.change if build else None,

@@ -33,6 +33,7 @@ def build_status(view: GatingView, nvr: str, pending_tag: str) -> dict[str, Any]
             "kind": a.kind,
             "from_tag": a.params.get("from_tag"),
             "to_tag": a.params.get("to_tag"),
+            **({"sigkey": a.params.get("sigkey")} if a.kind == SIGN_REQUEST else {}),
             "status": a.outcome or "pending",
             "detail": a.detail,
             "requested_at": a.requested_at,

@@ -177,3 +177,22 @@ def test_signing_settings_are_checked(
     site = signing_site(tmp_path, fake_koji, capsys, bad)
     code, _ = site.cli("status", "x-1-1")
     assert code == 2
+
+
+def test_people_see_the_signing_in_status_and_act(
+    tmp_path: Path, fake_koji: FakeKojiHub, capsys: Any
+) -> None:
+    from adapters.cli.main import main
+
+    site = signing_site(tmp_path, fake_koji, capsys)
+    nvr = "bash-5.3-1.fc44"
+    site.ingest(passing(site, nvr, RPMS))
+    args = ["--db", site.db, "--config", str(site.config)]
+    capsys.readouterr()
+    assert main(["act", *args]) == 0
+    assert f"requested     sign {nvr} with key {KEY}" in capsys.readouterr().out
+    assert main(["status", nvr, *args]) == 0
+    out = capsys.readouterr().out
+    assert "NOT unsigned" in out
+    assert f"sign with key {KEY}: requested" in out
+    assert f"signing with {KEY}: requested, 3 rpm(s) unsigned" in out
