@@ -55,7 +55,13 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "decision_context": str,
         "monitored_branches": list,
     },
-    "gating.bisection": {"max_rounds": int, "timeout_hours": (int, float), "fallback": str},
+    "gating.bisection": {
+        "max_rounds": int,
+        "timeout_hours": (int, float),
+        "fallback": str,
+        "max_rechecks": int,
+    },
+    "gating.rerun": {"timeout_hours": (int, float)},
     "gating.remote_rules": {
         "url_templates": list,
         "timeout": (int, float),
@@ -214,10 +220,14 @@ def settings_from(
             product_version=get("gating", "product_version", defaults.product_version),
             decision_context=get("gating", "decision_context", defaults.decision_context),
             max_rounds=get("gating.bisection", "max_rounds", defaults.max_rounds),
+            max_rechecks=get("gating.bisection", "max_rechecks", defaults.max_rechecks),
             bisection_timeout_hours=float(
                 get("gating.bisection", "timeout_hours", defaults.bisection_timeout_hours)
             ),
             fallback=fallback,
+            rerun_timeout_hours=float(
+                get("gating.rerun", "timeout_hours", defaults.rerun_timeout_hours)
+            ),
             topic_prefix=bus.topic_prefix,
             remote_rule_templates=_remote_rule_templates(
                 source, get("gating.remote_rules", "url_templates"), defaults

@@ -135,6 +135,9 @@ class Requirement:
     # asked for it; ``sources``: the URLs tried for a missing or unfetched file.
     source: str | None = None
     sources: tuple[str, ...] | None = None
+    # Ours: a rerun of this failed/errored test was asked for and is awaited until this
+    # time (the build is held, not quarantined, meanwhile).
+    rerun_deadline: str | None = None
 
     @property
     def satisfied(self) -> bool:
@@ -182,6 +185,8 @@ class Requirement:
             data["detail"] = self.detail
         if self.invalid:
             data["invalid"] = True
+        if self.rerun_deadline is not None:
+            data["rerun_deadline"] = self.rerun_deadline
         return data
 
     def _gating_yaml_dict(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -230,6 +235,7 @@ class Requirement:
             system_variant=data.get("system_variant"),
             source=data.get("source"),
             sources=None if sources is None else tuple(sources),
+            rerun_deadline=data.get("rerun_deadline"),
         )
 
 

@@ -24,7 +24,7 @@ from policies.answers import (
 from policies.latest import latest as _latest
 from policies.latest import latest_per_scenario as _latest_per_scenario
 from policies.signing import check_signed
-from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot
+from policies.snapshot import BATCH_INVALID, BatchView, RerunView, ResultView, Snapshot
 from policies.spec import (
     BatchIntegrityRule,
     PassingPipelineStageRule,
@@ -65,6 +65,18 @@ def pipeline_stage_testcase(rule: PassingPipelineStageRule) -> str:
     return f"pipeline-stage:{rule.pipeline or '*'}:{rule.stage}"
 
 
+def _rerun(result: ResultView, snapshot: Snapshot) -> RerunView | None:
+    """The latest rerun asked for after this result of its test (and scenario)."""
+    found = [
+        r
+        for r in snapshot.reruns
+        if r.testcase == result.testcase
+        and r.position > result.position
+        and (r.scenario is None or r.scenario == result.scenario)
+    ]
+    return max(found, key=lambda r: (r.position, r.event)) if found else None
+
+
 def _result_answer(result: ResultView, snapshot: Snapshot, policy: Policy) -> Answer:
     if result.outcome in OUTCOMES_PASSED:
         type_ = TEST_PASSED
@@ -86,7 +98,16 @@ def _result_answer(result: ResultView, snapshot: Snapshot, policy: Policy) -> An
         system_architecture=result.system_architecture,
         system_variant=result.system_variant,
     )
-    return Answer(req, (result.event,))
+    rerun = _rerun(result, snapshot) if type_ in (TEST_FAILED, TEST_ERRORED) else None
+    if rerun is None:
+        return Answer(req, (result.event,))
+    who = f" by {rerun.username}" if rerun.username else ""
+    if rerun.expired:
+        detail = f"rerun asked{who} at {rerun.requested_at}: no result by {rerun.deadline}"
+        return Answer(replace(req, detail=detail), (result.event, rerun.event))
+    detail = f"rerun asked{who} at {rerun.requested_at}, awaited until {rerun.deadline}"
+    req = replace(req, detail=detail, rerun_deadline=rerun.deadline or "")
+    return Answer(req, (result.event, rerun.event))
 
 
 def _missing(

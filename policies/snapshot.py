@@ -19,6 +19,7 @@ __all__ = [
     "BatchView",
     "RemoteFileView",
     "RemoteRuleInput",
+    "RerunView",
     "ResultView",
     "SigningView",
     "Snapshot",
@@ -164,6 +165,24 @@ class RemoteRuleInput:
 
 
 @dataclass(frozen=True)
+class RerunView:
+    """A rerun someone asked for (``relengotron rerun``) that no newer result answered
+    yet. Until its ``deadline`` (message time) a failed or errored result of the test
+    older than the request holds the build instead of quarantining it; ``expired``:
+    the deadline passed (resolved by the decider, from message time) and the failure
+    stands again."""
+
+    testcase: str
+    event: str
+    position: int
+    scenario: str | None = None  # None: every scenario of the test
+    requested_at: str | None = None
+    deadline: str | None = None
+    username: str | None = None
+    expired: bool = False
+
+
+@dataclass(frozen=True)
 class SigningView:
     """Where the build's signing with one key stands (resolved by the decider from the
     log: koji's ``buildsys.rpm.sign`` messages and the outcome of our signing request).
@@ -203,5 +222,7 @@ class Snapshot:
     # falls back to the time of the decision), for rules with ``valid_since``/
     # ``valid_until``. None: unknown, and dated rules count (fail closed).
     subject_time: str | None = None
+    # Reruns asked for and not answered yet (``RerunView``).
+    reruns: tuple[RerunView, ...] = ()
     # Signing with each key a SignedRule names (``SigningView``); none known: unsigned.
     signing: tuple[SigningView, ...] = ()

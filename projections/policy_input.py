@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from policies.snapshot import BatchView, RemoteRuleInput, SigningView, Snapshot
+from policies.snapshot import BatchView, RemoteRuleInput, RerunView, SigningView, Snapshot
 from projections.queries import SubjectFacts
 
 __all__ = ["koji_package", "policy_input"]
@@ -33,6 +33,7 @@ def policy_input(
     remote: RemoteRuleInput | None = None,
     asked_contexts: Sequence[str] = (),
     signing: Sequence[SigningView] = (),
+    reruns: Sequence[RerunView] = (),
 ) -> Snapshot:
     """The engine's input for one subject: its facts under a product version and decision
     context, with the batch statuses the caller resolved (the decider folds them; the
@@ -57,4 +58,5 @@ def policy_input(
         remote=remote,
         asked_contexts=tuple(asked_contexts),
         signing=tuple(signing),
+        reruns=tuple(reruns),
     )

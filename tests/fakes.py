@@ -13,7 +13,7 @@ from typing import Any
 
 from policies.snapshot import ResultView, WaiverView, public_id
 from projections.folds.greenwave_records import result_record, waiver_record
-from projections.queries import SubjectFacts
+from projections.queries import SubjectFacts, flaky_rows
 
 Subject = tuple[str, str]
 
@@ -229,6 +229,9 @@ class FakeReadModel:
 
     def build_history(self, nvr: str) -> list[dict[str, Any]]:
         return list(self.history.get(nvr, []))
+
+    def flaky(self) -> list[dict[str, Any]]:
+        return flaky_rows(h for rows in self.history.values() for h in rows)
 
     def decisions(
         self, nvr: str | None = None, *, limit: int = 50, when: str | None = None

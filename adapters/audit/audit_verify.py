@@ -36,7 +36,7 @@ from adapters.store.view_store import SQLViewStore
 from adapters.translate import Envelope
 from domain import topics
 from domain.application import RelengApp
-from domain.outbox import KOJI_MOVE, Action
+from domain.outbox import KOJI_MOVE, SIGN_REQUEST, Action
 from domain.remote_rules import BuildSource, RemoteRuleFile
 from domain.topics import topic_of
 from policies.spec import PolicySet
@@ -46,12 +46,13 @@ from projections.processes.decider import Decider
 OUTCOME_TOPICS = (topics.ACTION_ATTEMPTED, topics.ACTION_COMPLETED)
 COMPARED = tuple(t for t in DECIDER_TOPICS if t != topics.ACTION_COMPLETED)
 ACTIVATED = topics.POLICY_LOG_ACTIVATED
-_DECIDER_MESSAGES = {"decision.changed", "batch.check.requested"}
+_DECIDER_MESSAGES = {"decision.changed", "batch.check.requested", "test.rerun.requested"}
 BATCH = 500
 
 
 def _is_decider_action(e: Any) -> bool:
-    return e.kind == KOJI_MOVE or e.params.get("kind") in _DECIDER_MESSAGES
+    # A signing request's outcome names the build's rpms, which its decisions count.
+    return e.kind in (KOJI_MOVE, SIGN_REQUEST) or e.params.get("kind") in _DECIDER_MESSAGES
 
 
 def derived(app: RelengApp) -> dict[str, list[dict[str, Any]]]:

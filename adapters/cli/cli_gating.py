@@ -225,6 +225,16 @@ def render_status(s: dict[str, Any]) -> str:
             else f"move {a['from_tag']} -> {a['to_tag']}"
         )
         lines.append(f"  {what}: {a['status']}  {a['detail'] or ''}".rstrip())
+    for r in s.get("reruns", ()):
+        scenario = f" ({r['scenario']})" if r["scenario"] else ""
+        until = f" until {r['deadline']}" if r["state"] == "requested" else f": {r['outcome']}"
+        lines.append(
+            f"  rerun of {r['testcase']}{scenario} by {r['username']}: {r['state']}{until}"
+        )
+    for testcase, count in (s.get("flaky") or {}).items():
+        lines.append(f"  flaky: {testcase} passed on {count} rerun(s) after failing")
+    for h in s.get("hints", ()):
+        lines.append(f"  to do about {h['testcase']}: " + "  or  ".join(h["do"]))
     for g in s.get("signing", ()):
         unsigned = g["unsigned"]
         done = "rpms not listed yet" if unsigned is None else f"{len(unsigned)} rpm(s) unsigned"

@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from adapters import bootstrap
-from adapters.cli import cli_api, cli_artifacts, cli_audit, cli_gating, cli_live, cli_project
+from adapters.cli import (
+    cli_api,
+    cli_artifacts,
+    cli_audit,
+    cli_gating,
+    cli_live,
+    cli_project,
+    cli_rerun,
+)
 from adapters.cli.cli_errors import EXIT_OK, EXIT_USAGE, UsageError, run_command
 from adapters.ingest.collector import fewer_collections
 from adapters.ingest.ingest import render_summary
@@ -83,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", metavar="URL", help="store URL (default: ./.relengotron/demo.db)")
     p.add_argument("--keep", action="store_true", help="do not start from an empty store")
     cli_gating.add_parsers(sub, _db_option)
+    cli_rerun.add_parsers(sub, _db_option)
     cli_artifacts.add_parsers(sub, _db_option)
     cli_project.add_parsers(sub, _db_option)
     cli_audit.add_parsers(sub, _db_option)
@@ -114,7 +123,9 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from adapters.demo.demo import run_demo
 
         return run_demo(args.db, fresh=not args.keep)
-    for commands in (cli_gating, cli_artifacts, cli_project, cli_audit, cli_api, cli_live):
+    for commands in (
+        cli_gating, cli_rerun, cli_artifacts, cli_project, cli_audit, cli_api, cli_live,
+    ):  # fmt: skip
         result = commands.run(args)
         if result is not None:
             return result

@@ -8,11 +8,13 @@ from typing import Any
 from adapters.messaging import schemas
 from adapters.messaging.base import DEFAULT_PREFIX, RelengotronMessage, create_from
 from adapters.messaging.push_schemas import PushCompletedV1, PushStoppedV1
+from adapters.messaging.rerun_schemas import TestRerunRequestedV1
 
 SCHEMAS: dict[str, type[RelengotronMessage]] = {
     **schemas.SCHEMAS,
     PushCompletedV1.TOPIC_SUFFIX: PushCompletedV1,
     PushStoppedV1.TOPIC_SUFFIX: PushStoppedV1,
+    TestRerunRequestedV1.TOPIC_SUFFIX: TestRerunRequestedV1,
 }
 
 

@@ -11,6 +11,7 @@ from domain.outbox import KOJI_MOVE, SIGN_REQUEST
 from policies.signing import unsigned_rpms
 from projections.folds.gating import GatingView
 from projections.folds.gating_signing import signing_views
+from projections.folds.gating_state import RerunState
 
 
 def build_status(view: GatingView, nvr: str, pending_tag: str) -> dict[str, Any] | None:
@@ -57,6 +58,12 @@ def build_status(view: GatingView, nvr: str, pending_tag: str) -> dict[str, Any]
         "decision": gate.decision if gate else None,
         "actions": actions,
     }
+    if build is not None and build.reruns:  # only for builds with reruns (as before)
+        out["reruns"] = [_rerun(r) for r in build.reruns]
+        out["flaky"] = view.reruns.flaky_counts(sorted({r.testcase for r in build.reruns}))
+    found = _hints(gate.decision if gate else None, nvr)
+    if found:  # what to do about unsatisfied requirements: rerun first, then waive
+        out["hints"] = found
     signing = _signing(view, nvr, gate.decision if gate else None)
     if signing:  # only for builds a signing rule gates (older outputs stay as they were)
         out["signing"] = signing
@@ -84,3 +91,41 @@ def _signing(view: GatingView, nvr: str, decision: dict[str, Any] | None) -> lis
         }
         for v in signing_views(view, nvr, keys)
     ]
+
+
+def _rerun(r: RerunState) -> dict[str, Any]:
+    state = "requested" if r.answered_by is None else ("flaky" if r.flaky else "answered")
+    return {
+        "testcase": r.testcase,
+        "scenario": r.scenario,
+        "state": state,
+        "requested_at": r.at,
+        "deadline": r.deadline,
+        "username": r.username,
+        "reason": r.reason,
+        "answered_by": r.answered_by,
+        "outcome": r.outcome,
+    }
+
+
+def hints(req: dict[str, Any], nvr: str) -> list[str]:
+    """What a person can do about an unsatisfied requirement, the gentlest first: run a
+    failed or errored test again, then waive it."""
+    tc = req.get("testcase")
+    if not tc or req.get("type") not in ("test-result-failed", "test-result-errored"):
+        return []
+    scenario = f" --scenario {req['scenario']}" if req.get("scenario") else ""
+    out = []
+    if not req.get("rerun_deadline"):
+        out.append(f"relengotron rerun {nvr} {tc}{scenario} --reason TEXT")
+    out.append(f"relengotron waive {nvr} {tc}{scenario} --reason TEXT")
+    return out
+
+
+def _hints(decision: dict[str, Any] | None, nvr: str) -> list[dict[str, Any]]:
+    out = []
+    for r in (decision or {}).get("unsatisfied_requirements", ()):
+        found = hints(r, nvr)
+        if found:
+            out.append({"testcase": r.get("testcase"), "scenario": r.get("scenario"), "do": found})
+    return out

@@ -18,7 +18,7 @@ from domain.message import RECEIVED_TOPIC as _RECEIVED
 from policies.snapshot import ResultView, WaiverView, public_id
 from projections.config import GatingConfig
 from projections.folds.gating import package_of
-from projections.queries import Subject, SubjectFacts
+from projections.queries import Subject, SubjectFacts, flaky_rows
 
 
 class SQLReadModel:
@@ -126,6 +126,12 @@ class SQLReadModel:
         with self.engine.connect() as conn:
             rows = conn.execute(select(h).where(h.c.nvr == nvr).order_by(h.c.position)).all()
         return [decode_row(r._mapping) for r in rows]
+
+    def flaky(self) -> list[dict[str, Any]]:
+        h = self.t["history"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(h).where(h.c.kind == "flaky").order_by(h.c.position)).all()
+        return flaky_rows(decode_row(r._mapping) for r in rows)
 
     def decisions(
         self, nvr: str | None = None, *, limit: int = 50, when: str | None = None

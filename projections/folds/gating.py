@@ -17,7 +17,8 @@ from domain.facts import INVALID, KOJI_BUILD, KOJI_BUILD_GROUP, canonical_subjec
 from domain.topics import EventHandlers
 from policies.snapshot import BatchView, RemoteFileView, Snapshot
 from projections.config import GatingConfig
-from projections.folds.gating_batch import batch_views
+from projections.folds.gating_batch import Rechecked, batch_views
+from projections.folds.gating_reruns import Reruns
 from projections.folds.gating_signing import on_build_signed, signing_views
 from projections.folds.gating_state import (
     ActivePolicies,
@@ -46,6 +47,7 @@ SUBJECT_TOPICS = (
     topics.BUILD_TAGGED,
     topics.BUILD_UNTAGGED,
     topics.BUILD_SIGNED,
+    topics.BUILD_RERUN_REQUESTED,
     topics.CHANGE_BUILD_LINKED,
     topics.SUBJECT_RESULT_RECORDED,
     topics.SUBJECT_WAIVER_RECORDED,
@@ -55,9 +57,11 @@ DECIDER_TOPICS = (
     topics.GATE_DECIDED,
     topics.GATE_WITHDRAWN,
     topics.GATE_REOPENED,
+    topics.GATE_FLAKY_FOUND,
     topics.BISECTION_STARTED,
     topics.BISECTION_HALVES_REQUESTED,
     topics.BISECTION_FELL_BACK,
+    topics.BISECTION_RECHECK_REQUESTED,
     topics.ACTION_REQUESTED,
     topics.ACTION_COMPLETED,
     topics.ACTION_CANCELLED,
@@ -99,6 +103,7 @@ class GatingView(DecisionRecords):
         )
         # Builds' sources as koji's getBuild answered: nvr -> (source, error).
         self.observed_sources = docs.map("observed_sources", tuple[str | None, str | None])
+        self.reruns = Reruns(docs)  # reruns asked for, and the flaky tests they found
         # What the next decision round reacts to (cleared by settle(); never stored).
         self.dirty_groups: set[str] = set()  # groups with a new result
         self.tag_changes: list[tuple[str, str, bool, str | None]] = []  # nvr, tag, added, user
@@ -196,6 +201,7 @@ class GatingView(DecisionRecords):
         b.owner = e.owner or b.owner
         b.koji_id = e.build_id if e.build_id is not None else b.koji_id
         b.created = creation_time(b.created, e.state, e.at)
+        b.task_id = e.task_id if e.task_id is not None else b.task_id
         if e.change:
             b.change = e.change
             self._change(e.change).nvrs.add(nvr)
@@ -242,7 +248,9 @@ class GatingView(DecisionRecords):
     def _on_subject_result_recorded(self, e: Any, position: int) -> None:
         kind, ident = self._names.get(e.originator_id, (None, None))
         if kind == "build" and ident:
-            self.build(ident).results.append(result_view(e, position))
+            result = result_view(e, position)
+            self.build(ident).results.append(result)
+            self.reruns.on_result(self, ident, result)
             self.dirty.add(ident)
         elif kind == "change" and ident:
             if e.nvr:
@@ -315,6 +323,8 @@ class GatingView(DecisionRecords):
         self.dirty.clear()
         self.dirty_groups.clear()
         self.tag_changes.clear()
+        self.reruns.requested.clear()
+        self.reruns.found.clear()
 
     # --------------------------------------------------------------- reading
 
@@ -325,10 +335,14 @@ class GatingView(DecisionRecords):
     def candidates_in(self, nvrs: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(sorted(n for n in nvrs if self.is_candidate(n)))
 
-    def batch_views(self, nvr: str) -> tuple[BatchView, ...]:
+    def batch_views(
+        self, nvr: str, rechecked: frozenset[str] = frozenset()
+    ) -> tuple[BatchView, ...]:
         """For each batch testcase, where the build stands after the latest check covering
-        it (``projections.folds.gating_batch``)."""
-        return batch_views(nvr, self.checks_by_nvr, self.invalid_checks_by_nvr, self)
+        it (``projections.folds.gating_batch``; ``rechecked``: testcases re-checked after
+        quarantine)."""
+        r = Rechecked(rechecked, self.checks, self.config.pending_tag) if rechecked else None
+        return batch_views(nvr, self.checks_by_nvr, self.invalid_checks_by_nvr, self, r)
 
     def subject_facts(self, nvr: str) -> SubjectFacts:
         """What this view knows about a build, in the read side's shape: its results
@@ -349,15 +363,19 @@ class GatingView(DecisionRecords):
             waivers=tuple(waivers),
         )
 
-    def snapshot(self, nvr: str, sigkeys: tuple[str, ...] = ()) -> Snapshot:
+    def snapshot(
+        self, nvr: str, sigkeys: tuple[str, ...] = (), rechecked: frozenset[str] = frozenset()
+    ) -> Snapshot:
         """The policy input for a build (:func:`projections.policy_input.policy_input`),
-        with its signing by each of ``sigkeys`` (the keys the policies ask for)."""
+        with its signing by each of ``sigkeys`` and the batch testcases ``rechecked``
+        after quarantine (as the policies ask)."""
         return policy_input(
             self.subject_facts(nvr),
             product_version=self.config.product_version,
             decision_context=self.config.decision_context,
-            batch=self.batch_views(nvr),
+            batch=self.batch_views(nvr, rechecked),
             signing=signing_views(self, nvr, sigkeys),
+            reruns=Reruns.views(self.builds.get(nvr), self.now),
         )
 
 
@@ -370,6 +388,8 @@ HANDLERS: EventHandlers[Handler] = RECORD_HANDLERS | EventHandlers(
         topics.BUILD_TAGGED: GatingView._on_build_tagged,
         topics.BUILD_UNTAGGED: GatingView._on_build_untagged,
         topics.BUILD_SIGNED: on_build_signed,
+        topics.BUILD_RERUN_REQUESTED: lambda v, e, p: v.reruns.on_requested(v, e, p),
+        topics.GATE_FLAKY_FOUND: lambda v, e, p: v.reruns.on_flaky_found(v, e, p),
         topics.CHANGE_BUILD_LINKED: GatingView._on_change_build_linked,
         topics.SUBJECT_RESULT_RECORDED: GatingView._on_subject_result_recorded,
         topics.SUBJECT_WAIVER_RECORDED: GatingView._on_subject_waiver_recorded,

@@ -77,6 +77,8 @@ class BisectionState:
     fallback: dict[str, str] = field(default_factory=dict)  # group -> hold|quarantine
     fallback_reason: dict[str, str] = field(default_factory=dict)
     version: int = 1
+    rechecks: list[str] = field(default_factory=list)  # re-check groups, in order
+    handled: list[str] = field(default_factory=list)  # suspects a re-check came after
 
 
 class DecisionRecords:
@@ -255,6 +257,17 @@ class DecisionRecords:
             s.members[group] = tuple(nvrs)
             self.group_root[group] = s.root
 
+    def _on_bisection_recheck_requested(self, e: Any, position: int) -> None:
+        s = self.bisections.get(self.group_root.get(e.group.rsplit("/recheck-", 1)[0], ""))
+        if s is None or not self._fresh(s, e):
+            return
+        s.rechecks.append(e.group)
+        s.handled.extend(n for n in e.suspects if n not in s.handled)
+        s.rounds[e.group] = 0
+        s.members[e.group] = tuple(e.nvrs)
+        self.group_root[e.group] = s.root
+        self.dirty.update(e.nvrs)
+
     def _on_bisection_fell_back(self, e: Any, position: int) -> None:
         s = self.bisections.get(self.group_root.get(e.group, ""))
         if s is None or not self._fresh(s, e):
@@ -280,6 +293,7 @@ RECORD_HANDLERS: EventHandlers[Handler] = EventHandlers(
         topics.BISECTION_STARTED: DecisionRecords._on_bisection_started,
         topics.BISECTION_HALVES_REQUESTED: DecisionRecords._on_bisection_halves_requested,
         topics.BISECTION_FELL_BACK: DecisionRecords._on_bisection_fell_back,
+        topics.BISECTION_RECHECK_REQUESTED: DecisionRecords._on_bisection_recheck_requested,
         topics.ACTION_REQUESTED: DecisionRecords._on_action_requested,
         topics.ACTION_COMPLETED: DecisionRecords._on_action_completed,
         topics.ACTION_CANCELLED: DecisionRecords._on_action_cancelled,

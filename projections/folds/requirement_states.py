@@ -28,7 +28,7 @@ __all__ = ["STATES", "requirement_state", "with_states"]
 
 STATES = (
     "passed", "pending", "overdue", "failed", "errored", "waived", "not-required", "invalid",
-    "unsigned",
+    "unsigned", "rerun-requested",
 )  # fmt: skip
 _STATE_OF_TYPE = {
     TEST_PASSED: "passed",
@@ -58,6 +58,8 @@ def requirement_state(req: Mapping[str, Any], *, overdue: bool = False) -> str:
         return "waived"
     if req.get("invalid"):  # no valid result, only messages that failed their schema
         return "invalid"
+    if req.get("rerun_deadline") and type_ in (TEST_FAILED, TEST_ERRORED):
+        return "rerun-requested"  # a rerun is awaited (until the deadline)
     if type_ == TEST_MISSING:
         return "overdue" if overdue else "pending"
     state = _STATE_OF_TYPE.get(type_)

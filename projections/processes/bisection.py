@@ -21,6 +21,7 @@ from domain.gating import Bisection
 from domain.outbox import BUS_PUBLISH
 from projections.config import GatingConfig
 from projections.folds.gating import GatingView, package_of
+from projections.folds.gating_batch import settled
 from projections.processes.follower import Host
 from projections.processes.outbox import Outbox
 
@@ -135,6 +136,61 @@ class Bisector:
             "generated_at": at,
             "version": "1.0.0",
         }
+
+    def rechecks(self, testcases: Collection[str], trigger: str | None, at: str | None) -> None:
+        """Check the rest of a bisected batch again once the suspects it found left the
+        pending tag (for the batch testcases whose policy asks for it); bounded by
+        ``max_rechecks``, past which the fallback applies to the rest."""
+        view, config = self.host.view, self.host.config
+        for state in view.bisections_in_order():
+            if state.testcase not in testcases:
+                continue
+            done, suspects = settled(state, view.checks)
+            new = [n for n in suspects if n not in state.handled]
+            if not done or not new or not all(self._left(n) for n in new):
+                continue
+            gone = set(suspects)
+            given_up = {n for g in state.fallback for n in state.members.get(g, ())}
+            rest = [
+                n for n in view.candidates_in(state.members[state.root])
+                if n not in gone and n not in given_up
+            ]  # fmt: skip
+            if not rest:
+                continue
+            agg = self.aggregate(state.root)
+            number = len(state.rechecks) + 1
+            if number > config.max_rechecks:
+                last = state.rechecks[-1] if state.rechecks else state.root
+                if last not in state.fallback:
+                    reason = f"the bound of {config.max_rechecks} re-checks was reached"
+                    self._fall_back(agg, last, tuple(rest), reason, trigger, at)
+                continue
+            group = f"{state.root}/recheck-{number}"
+            agg.request_recheck(
+                trigger=trigger, at=at, group=group, nvrs=rest, suspects=new, number=number
+            )
+            self.host.fold(agg)
+            self.host.report.bisections += 1
+            body = self._check_body(group, rest, agg, at)
+            body["bisection"].update(round=1, half=None, parent=state.root, recheck=number)
+            self.outbox.request(
+                f"{agg.id}:{group}:check",
+                BUS_PUBLISH,
+                {"kind": "batch.check.requested", "body": body},
+                None,
+                f"re-check {number} of {state.root} after {', '.join(new)} left",
+                trigger,
+                at,
+            )
+
+    def _left(self, nvr: str) -> bool:
+        """Whether a suspect left the pending tag (moved by us, or by someone)."""
+        view, pending = self.host.view, self.host.config.pending_tag
+        gate = view.gates.get(nvr)
+        if gate is not None and (not gate.open or gate.location not in (None, pending)):
+            return True
+        build = view.builds.get(nvr)
+        return build is not None and pending not in build.tags
 
     def deadlines(self, trigger: str | None, at: str | None) -> None:
         """Fall back on every unsettled group of a bisection past its deadline."""

@@ -27,10 +27,16 @@ from policies.answers import Requirement
 from policies.decision import Decision
 from policies.engine import evaluate
 from policies.snapshot import Snapshot
-from policies.spec import BatchIntegrityRule, PolicySet, SignedRule, policy_set_from_canonical
+from policies.spec import (
+    RECHECK_AFTER_QUARANTINE,
+    BatchIntegrityRule,
+    PolicySet,
+    SignedRule,
+    policy_set_from_canonical,
+)
 from projections.config import GatingConfig
 from projections.folds.gating import OWN_TOPICS, TOPICS, GatingView, OverrideState, package_of
-from projections.folds.gating_state import MANUAL_HOLD, MANUAL_OVERRIDE
+from projections.folds.gating_state import MANUAL_HOLD, MANUAL_OVERRIDE, RerunState
 from projections.folds.remote_files import awaits_remote_file, with_remote_files
 from projections.folds.view_docs import Docs, DocStore
 from projections.processes.bisection import Bisector
@@ -115,6 +121,16 @@ class Decider(Follower[GatingView, DeciderReport]):
         }
 
     @property
+    def rechecked(self) -> frozenset[str]:
+        """The batch testcases whose policy asks for a re-check after quarantine."""
+        return frozenset(
+            r.test_case_name
+            for p in self.policy_set().policies
+            for r in p.rules
+            if isinstance(r, BatchIntegrityRule) and r.recheck == RECHECK_AFTER_QUARANTINE
+        )
+
+    @property
     def sigkeys(self) -> tuple[str, ...]:
         """The keys the policy set's ``!SignedRule``s ask builds to be signed with."""
         return tuple(
@@ -155,7 +171,7 @@ class Decider(Follower[GatingView, DeciderReport]):
         view = self.view
         build = view.builds.get(nvr)
         return with_remote_files(
-            view.snapshot(nvr, self.sigkeys),
+            view.snapshot(nvr, self.sigkeys, self.rechecked),
             self.policy_set(),
             self.config.remote_rule_templates,
             build.change if build else None,
@@ -177,6 +193,12 @@ class Decider(Follower[GatingView, DeciderReport]):
         for group in sorted(view.dirty_groups):
             self.bisector.bisect(group, self.batch_testcases, trigger, at)
         self.bisector.deadlines(trigger, at)
+        self.bisector.rechecks(self.rechecked, trigger, at)
+        for nvr, rerun in view.reruns.requested:
+            self.actions.request_rerun(nvr, rerun, trigger, at)
+        for nvr, rerun, failed, passed in view.reruns.found:
+            self._flaky(nvr, rerun, failed, passed, trigger, at)
+        view.dirty.update(view.reruns.due(at))  # awaited reruns past their deadline
         for nvr in sorted(view.dirty):
             if view.is_candidate(nvr):
                 self._evaluate(nvr, trigger, at)
@@ -223,6 +245,25 @@ class Decider(Follower[GatingView, DeciderReport]):
             return
         detail = f"untagged from {self.config.pending_tag} by {user or 'someone'}"
         self._withdraw(gate, "untagged", detail, user, trigger, at)
+
+    def _flaky(
+        self,
+        nvr: str,
+        rerun: RerunState,
+        failed: str | None,
+        passed: str,
+        trigger: str | None,
+        at: str | None,
+    ) -> None:
+        """Record a test found flaky (it failed, and passed on the rerun asked for)."""
+        gate = self._gate(nvr)
+        if gate is None or rerun.event in (self.view.reruns.flaky.get(rerun.testcase) or ()):
+            return  # not a gating candidate (nothing of ours to record it on), or recorded
+        gate.find_flaky(
+            trigger=trigger, at=at, testcase=rerun.testcase, scenario=rerun.scenario,
+            rerun=rerun.event, failed=failed, passed=passed,
+        )  # fmt: skip
+        self.fold(gate)
 
     def _withdraw(
         self,

@@ -21,6 +21,7 @@ from domain.outbox import BUS_PUBLISH, KOJI_MOVE, SIGN_REQUEST, Action
 from policies.answers import UNSIGNED, Requirement
 from projections.config import GatingConfig
 from projections.folds.gating import GatingView
+from projections.folds.gating_state import RerunState
 from projections.processes.follower import Host
 
 # Keys of the actions the composer requests; the decider's are any other with a trigger
@@ -164,6 +165,33 @@ class DecisionActions:
                 trigger,
                 at,
             )
+
+    def request_rerun(
+        self, nvr: str, rerun: RerunState, trigger: str | None, at: str | None
+    ) -> None:
+        """Publish a rerun someone asked for (``test.rerun.requested``), once."""
+        b = self.host.view.build(nvr)
+        build = {"type": "koji-build", "id": b.koji_id, "task_id": b.task_id, "nvr": nvr}
+        body = {
+            "artifact": {"type": "koji-build-group", "builds": [build]},
+            "agent": rerun.username or "relengotron",
+            "re-trigger": True,
+            "update": None,
+            "testcase": rerun.testcase,
+            "scenario": rerun.scenario,
+            "reason": rerun.reason,
+            "requested_at": rerun.at,
+            "deadline": rerun.deadline,
+        }
+        self.outbox.request(
+            f"rerun:{rerun.event}",
+            BUS_PUBLISH,
+            {"kind": "test.rerun.requested", "body": body, "nvr": nvr},
+            None,
+            f"rerun of {rerun.testcase} asked by {rerun.username or 'someone'}",
+            trigger,
+            at,
+        )
 
     def cancel_moves(
         self,

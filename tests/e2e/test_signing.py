@@ -196,3 +196,20 @@ def test_people_see_the_signing_in_status_and_act(
     assert "NOT unsigned" in out
     assert f"sign with key {KEY}: requested" in out
     assert f"signing with {KEY}: requested, 3 rpm(s) unsigned" in out
+
+
+def test_replay_verify_re_derives_signing_decisions(
+    tmp_path: Path, fake_koji: FakeKojiHub, capsys: Any
+) -> None:
+    site = signing_site(tmp_path, fake_koji, capsys)
+    nvr = "bash-5.3-1.fc44"
+    site.ingest(passing(site, nvr, RPMS))
+    site.act()
+    signer = FakeSigner(fake_koji, site.bus, SIGNING, KEY)
+    site.ingest(signer.sign(nvr, skip={"bash-5.3-1.fc44.src"}))
+    site.ingest(signer.sign(nvr))
+    site.act()
+    assert site.status(nvr)["state"] == "promoted"
+    code, report = site.cli("replay", "--verify", "--no-progress")
+    assert report["differences"] == []
+    assert (code, report["identical"]) == (0, True)
