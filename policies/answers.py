@@ -17,6 +17,7 @@ from typing import Any
 __all__ = [
     "BATCH_INNOCENT",
     "BATCH_PENDING",
+    "BATCH_RECHECK_PENDING",
     "BATCH_UNRESOLVED",
     "EXCLUDED",
     "GATING_YAML_ERRORS",
@@ -68,6 +69,8 @@ GATING_YAML_ERRORS = frozenset(_GATING_YAML_TEXT)
 BATCH_INNOCENT = "batch-innocent"
 BATCH_PENDING = "batch-bisection-pending"
 BATCH_UNRESOLVED = "batch-unresolved"
+# Cleared by a bisection, awaiting the re-check of the rest after quarantine.
+BATCH_RECHECK_PENDING = "batch-recheck-pending"
 # Ours: signing (``!SignedRule``). Not tests: the summary counts them apart.
 SIGNED = "signed"
 UNSIGNED = "unsigned"
@@ -85,7 +88,15 @@ SATISFIED_TYPES = frozenset(
     }
 )
 UNSATISFIED_TYPES = frozenset(
-    {TEST_FAILED, TEST_ERRORED, TEST_MISSING, BATCH_PENDING, BATCH_UNRESOLVED, UNSIGNED}
+    {
+        TEST_FAILED,
+        TEST_ERRORED,
+        TEST_MISSING,
+        BATCH_PENDING,
+        BATCH_RECHECK_PENDING,
+        BATCH_UNRESOLVED,
+        UNSIGNED,
+    }
     | _GATING_YAML_TEXT.keys()
 )
 #: Unsatisfied type -> its satisfied type once a waiver applies.
@@ -245,6 +256,7 @@ _SUMMARY_TEXT: dict[str, str] = {
     TEST_FAILED: "test{s} failed",
     TEST_ERRORED: "test{s} errored",
     BATCH_PENDING: "test{s} awaiting batch bisection",
+    BATCH_RECHECK_PENDING: "test{s} awaiting a re-check after quarantine",
     BATCH_UNRESOLVED: "test{s} unresolved after batch bisection",
 }
 _MISSING_TEXT = "result{s} missing"

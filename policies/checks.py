@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from policies.answers import (
     BATCH_INNOCENT,
     BATCH_PENDING,
+    BATCH_RECHECK_PENDING,
     BATCH_UNRESOLVED,
     TEST_ERRORED,
     TEST_FAILED,
@@ -165,6 +166,7 @@ _BATCH_TYPES = {
     "innocent": BATCH_INNOCENT,
     "suspect": TEST_FAILED,
     "pending": BATCH_PENDING,
+    "recheck-pending": BATCH_RECHECK_PENDING,
     "unresolved-hold": BATCH_UNRESOLVED,
     "unresolved-quarantine": TEST_FAILED,
 }

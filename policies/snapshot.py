@@ -102,6 +102,7 @@ BATCH_STATUSES = (
     "suspect",
     "innocent",
     "pending",
+    "recheck-pending",
     "unresolved-hold",
     "unresolved-quarantine",
 )

@@ -25,6 +25,7 @@ from typing import Any
 from policies.answers import (
     BATCH_INNOCENT,
     BATCH_PENDING,
+    BATCH_RECHECK_PENDING,
     BATCH_UNRESOLVED,
     TEST_FAILED,
     TEST_PASSED,
@@ -80,6 +81,7 @@ _BATCH_STATUS_OF_TYPE = {
     BATCH_INNOCENT: "innocent",
     TEST_FAILED: "suspect",
     BATCH_PENDING: "pending",
+    BATCH_RECHECK_PENDING: "recheck-pending",
     BATCH_UNRESOLVED: "unresolved-hold",
 }
 

@@ -37,6 +37,7 @@ from projections.folds.view_docs import Docs
 from projections.policy_input import policy_input
 from projections.queries import SubjectFacts
 
+Batch = tuple[BatchView, ...]
 # The stored event topics the model reads (the store filters on them).
 SUBJECT_TOPICS = (
     # Results and waivers are Subject events whatever the subject's class; the
@@ -335,12 +336,8 @@ class GatingView(DecisionRecords):
     def candidates_in(self, nvrs: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(sorted(n for n in nvrs if self.is_candidate(n)))
 
-    def batch_views(
-        self, nvr: str, rechecked: frozenset[str] = frozenset()
-    ) -> tuple[BatchView, ...]:
-        """For each batch testcase, where the build stands after the latest check covering
-        it (``projections.folds.gating_batch``; ``rechecked``: testcases re-checked after
-        quarantine)."""
+    def batch_views(self, nvr: str, rechecked: frozenset[str] = frozenset()) -> Batch:
+        """Where the build stands in each batch testcase (``folds.gating_batch``)."""
         r = Rechecked(rechecked, self.checks, self.config.pending_tag) if rechecked else None
         return batch_views(nvr, self.checks_by_nvr, self.invalid_checks_by_nvr, self, r)
 
@@ -366,9 +363,8 @@ class GatingView(DecisionRecords):
     def snapshot(
         self, nvr: str, sigkeys: tuple[str, ...] = (), rechecked: frozenset[str] = frozenset()
     ) -> Snapshot:
-        """The policy input for a build (:func:`projections.policy_input.policy_input`),
-        with its signing by each of ``sigkeys`` and the batch testcases ``rechecked``
-        after quarantine (as the policies ask)."""
+        """The policy input for a build (``projections.policy_input``); ``sigkeys`` and
+        ``rechecked`` (batch testcases re-checked after quarantine): as the policies ask."""
         return policy_input(
             self.subject_facts(nvr),
             product_version=self.config.product_version,

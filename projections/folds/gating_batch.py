@@ -113,12 +113,14 @@ def _recheck_status(
     if new:
         return _view(
             c,
-            "pending",
+            "recheck-pending",
             f"cleared by {c.group}; the rest of {s.root} is checked again once "
             f"{', '.join(new)} left {r.pending_tag}",
         )
     if suspects and s.rechecks and c.group != s.rechecks[-1]:
-        return _view(c, "pending", f"cleared by {c.group}; re-check {s.rechecks[-1]} requested")
+        return _view(
+            c, "recheck-pending", f"cleared by {c.group}; re-check {s.rechecks[-1]} requested"
+        )
     if suspects:
         return _view(c, "passed", f"re-check {c.group} of the rest passed after quarantine")
     return None

@@ -13,6 +13,7 @@ from typing import Any
 from policies.answers import (
     BATCH_INNOCENT,
     BATCH_PENDING,
+    BATCH_RECHECK_PENDING,
     BATCH_UNRESOLVED,
     EXCLUDED,
     SIGNED,
@@ -38,6 +39,7 @@ _STATE_OF_TYPE = {
     TEST_ERRORED: "errored",
     BATCH_UNRESOLVED: "errored",
     BATCH_PENDING: "pending",
+    BATCH_RECHECK_PENDING: "pending",
     # Signing (``!SignedRule``): pending until every rpm is signed with the key.
     SIGNED: "passed",
     UNSIGNED: "unsigned",

@@ -22,6 +22,7 @@ from domain.outbox import BUS_PUBLISH
 from projections.config import GatingConfig
 from projections.folds.gating import GatingView, package_of
 from projections.folds.gating_batch import settled
+from projections.folds.records import BisectionState
 from projections.processes.follower import Host
 from projections.processes.outbox import Outbox
 
@@ -137,6 +138,15 @@ class Bisector:
             "version": "1.0.0",
         }
 
+    def touch(self, groups: Collection[str], testcases: Collection[str]) -> None:
+        """A check of one group of a bisection whose batch is re-checked after quarantine
+        can change where every build of it stands: evaluate them all again."""
+        view = self.host.view
+        for group in groups:
+            state = view.bisections.get(view.group_root.get(group, ""))
+            if state is not None and state.testcase in testcases:
+                view.dirty.update(view.candidates_in(state.members[state.root]))
+
     def rechecks(self, testcases: Collection[str], trigger: str | None, at: str | None) -> None:
         """Check the rest of a bisected batch again once the suspects it found left the
         pending tag (for the batch testcases whose policy asks for it); bounded by
@@ -147,6 +157,12 @@ class Bisector:
                 continue
             done, suspects = settled(state, view.checks)
             new = [n for n in suspects if n not in state.handled]
+            if done and not new and self._unexplained(state):
+                last = state.rechecks[-1]
+                reason = f"re-check {last} failed and its bisection named no suspect"
+                held = view.candidates_in(state.members[last])
+                self._fall_back(self.aggregate(state.root), last, held, reason, trigger, at)
+                continue
             if not done or not new or not all(self._left(n) for n in new):
                 continue
             gone = set(suspects)
@@ -182,6 +198,13 @@ class Bisector:
                 trigger,
                 at,
             )
+
+    def _unexplained(self, state: BisectionState) -> bool:
+        """The latest re-check failed, yet every group of its bisection passed."""
+        if not state.rechecks or state.rechecks[-1] in state.fallback:
+            return False
+        checks = self.host.view.checks.get(state.rechecks[-1])
+        return bool(checks) and checks[-1].outcome in ("FAILED", "NEEDS_INSPECTION")
 
     def _left(self, nvr: str) -> bool:
         """Whether a suspect left the pending tag (moved by us, or by someone)."""

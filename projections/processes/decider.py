@@ -190,10 +190,13 @@ class Decider(Follower[GatingView, DeciderReport]):
                     self._tagged_pending(nvr, trigger, at)
                 else:
                     self._untagged_pending(nvr, user, trigger, at)
+        rechecked = self.rechecked
         for group in sorted(view.dirty_groups):
             self.bisector.bisect(group, self.batch_testcases, trigger, at)
+        if rechecked:
+            self.bisector.touch(view.dirty_groups, rechecked)
         self.bisector.deadlines(trigger, at)
-        self.bisector.rechecks(self.rechecked, trigger, at)
+        self.bisector.rechecks(rechecked, trigger, at)
         for nvr, rerun in view.reruns.requested:
             self.actions.request_rerun(nvr, rerun, trigger, at)
         for nvr, rerun, failed, passed in view.reruns.found:
