@@ -46,8 +46,8 @@ def test_recheck_is_read_and_kept(tmp_path: Path) -> None:
 def test_another_recheck_value_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="recheck must be 'after-quarantine'"):
         load(tmp_path, ", recheck: sometimes")
+    rule = {"rule": "BatchIntegrityRule", "test_case_name": TC, "recheck": "no"}
     bad = [{"id": "b", "product_versions": ["x"], "decision_contexts": ["c"],
-            "subject_type": "koji_build",
-            "rules": [{"rule": "BatchIntegrityRule", "test_case_name": TC, "recheck": "no"}]}]  # fmt: skip
+            "subject_type": "koji_build", "rules": [rule]}]  # fmt: skip
     with pytest.raises(PolicyError, match="recheck"):
         policy_set_from_canonical(bad)
