@@ -6,13 +6,20 @@ or the deadline, and a test that failed and then passed on the rerun is counted 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
+from fedora_messaging import message as fm
+
 from adapters.messaging.catalog import message_for
+from adapters.messaging.rerun_schemas import TestRerunRequestedV1
 from adapters.store.store import open_app
 from projections.folds.requirement_states import with_states
 from tests.e2e.test_gating import PENDING, PROMOTED, QUARANTINE, Site, _requested
+from tests.fakekoji import FakeKojiHub
 from tests.messages import Bus
+from tests.rabbit import URL, receive
 
 TC = "dist.rpmdeplint"
 
@@ -204,3 +211,35 @@ def test_people_see_reruns_hints_and_flaky_tests(site: Site, capsys: Any) -> Non
     out = capsys.readouterr().out
     assert f"rerun of {TC} asked by adamw: flaky" in out
     assert f"flaky: {TC} (passed on 1 rerun(s) after failing)" in out
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.timeout(120)
+def test_the_rerun_request_reaches_the_bus(
+    tmp_path: Path, fake_koji: FakeKojiHub, capsys: Any, listener: Any, prefix: str
+) -> None:
+    site = Site(tmp_path, fake_koji, capsys)
+    site.config.write_text(
+        site.config.read_text()
+        + f'\n[bus]\nenabled = true\namqp_url = "{URL}"\ntopic_prefix = "{prefix}"\n'
+    )
+    nvr = "vim-9.1-1.fc44"
+    site.ingest(failing(site, nvr))
+    site.act()
+    receive(listener, count=len(_published(site)), wait=20)  # the decisions so far
+    assert rerun(site, nvr)[0] == 0
+    out = site.act()
+    [sent] = [r for r in out["done"] if r.get("message") == "test.rerun.requested"]
+    assert sent["outcome"] == "published"
+    received = receive(listener, count=2, wait=20)  # the request, and the hold it makes
+    messages = [fm.get_message(m.routing_key, props, body) for m, props, body in received]
+    [asked] = [m for m in messages if isinstance(m, TestRerunRequestedV1)]
+    assert asked.topic == f"{prefix}.test.rerun.requested"
+    assert asked.body["re-trigger"] is True and asked.body["agent"] == "adamw"
+    assert asked.body["artifact"]["builds"][0]["nvr"] == nvr
+    assert asked.usernames == ["adamw"] and asked.packages == ["vim"]
+    assert (asked.body["testcase"], asked.body["reason"]) == (TC, "mirror was down")
+
+
+def _published(site: Site) -> list[Any]:
+    return [a for a in _requested(open_app(site.db)) if a.kind == "bus.publish"]
