@@ -233,6 +233,11 @@ def render_status(s: dict[str, Any]) -> str:
         )
     for testcase, count in (s.get("flaky") or {}).items():
         lines.append(f"  flaky: {testcase} passed on {count} rerun(s) after failing")
+    for c in s.get("rechecks", ()):
+        gave_up = f" (gave up: {c['fallback']})" if c["fallback"] else ""
+        lines.append(
+            f"  re-check {c['group']} of {len(c['builds'])} build(s): {c['outcome']}{gave_up}"
+        )
     for h in s.get("hints", ()):
         lines.append(f"  to do about {h['testcase']}: " + "  or  ".join(h["do"]))
     for g in s.get("signing", ()):

@@ -61,6 +61,9 @@ def build_status(view: GatingView, nvr: str, pending_tag: str) -> dict[str, Any]
     if build is not None and build.reruns:  # only for builds with reruns (as before)
         out["reruns"] = [_rerun(r) for r in build.reruns]
         out["flaky"] = view.reruns.flaky_counts(sorted({r.testcase for r in build.reruns}))
+    rechecks = _rechecks(view, nvr)
+    if rechecks:  # only for builds of a bisection that re-checked (as before otherwise)
+        out["rechecks"] = rechecks
     found = _hints(gate.decision if gate else None, nvr)
     if found:  # what to do about unsatisfied requirements: rerun first, then waive
         out["hints"] = found
@@ -128,4 +131,25 @@ def _hints(decision: dict[str, Any] | None, nvr: str) -> list[dict[str, Any]]:
         found = hints(r, nvr)
         if found:
             out.append({"testcase": r.get("testcase"), "scenario": r.get("scenario"), "do": found})
+    return out
+
+
+def _rechecks(view: GatingView, nvr: str) -> list[dict[str, Any]]:
+    """The re-checks after quarantine of the bisections the build was part of, each with
+    its builds, the suspects that had left before it and its latest outcome."""
+    out = []
+    for state in view.bisections_in_order():
+        if not state.rechecks or nvr not in state.members.get(state.root, ()):
+            continue
+        for group in state.rechecks:
+            checks = view.checks.get(group)
+            out.append(
+                {
+                    "group": group,
+                    "root": state.root,
+                    "builds": list(state.members.get(group, ())),
+                    "outcome": checks[-1].outcome if checks else "requested",
+                    "fallback": state.fallback_reason.get(group),
+                }
+            )
     return out

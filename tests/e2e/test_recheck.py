@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from adapters.cli.main import main
 from tests.e2e.test_gating import PENDING, PROMOTED, QUARANTINE, Site, nvrs
 from tests.fakekoji import FakeKojiHub
 
@@ -119,9 +120,17 @@ def test_the_rest_is_promoted_only_when_its_recheck_passes(
     site.act()
     for b in rest:
         assert fake_koji.tags_of(b) == [PENDING], b  # nothing promoted before it passes
+    [shown] = site.status(rest[0])["rechecks"]
+    assert (shown["group"], shown["outcome"]) == ("snapshot-1/recheck-1", "requested")
+    assert sorted(shown["builds"]) == rest
+    args = ["--db", site.db, "--config", str(site.config)]
+    capsys.readouterr()
+    assert main(["status", rest[0], *args]) == 0
+    assert "re-check snapshot-1/recheck-1 of 3 build(s): requested" in capsys.readouterr().out
     site.ingest([site.bus.group_check("snapshot-1/recheck-1", rest, "passed")])
     for b in rest:
         assert batch_requirement(site, b)["type"] == "test-result-passed"
+    assert site.status(rest[0])["rechecks"][0]["outcome"] == "PASSED"
     site.act()
     for b in rest:
         assert fake_koji.tags_of(b) == [PROMOTED], b
