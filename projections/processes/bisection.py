@@ -151,6 +151,8 @@ class Bisector:
         """Check the rest of a bisected batch again once the suspects it found left the
         pending tag (for the batch testcases whose policy asks for it); bounded by
         ``max_rechecks``, past which the fallback applies to the rest."""
+        if not testcases:
+            return
         view, config = self.host.view, self.host.config
         for state in view.bisections_in_order():
             if state.testcase not in testcases:

@@ -48,7 +48,8 @@ NAME = "decider"
 # 3: results with architecture/variant and integer ids; builds named under an alias.
 # 4: remote rule files (gating.yaml); builds with their creation time.
 # 5: kept in tables as documents (projections.folds.view_docs), no more pickles.
-VIEW_FORMAT = 6  # 6: builds' signatures, signing requests' results (issue 20)
+# 6: builds' signatures, signing requests' results, reruns and flaky tests, re-checks.
+VIEW_FORMAT = 6
 
 __all__ = ["NAME", "Decider", "DeciderReport"]
 
