@@ -95,6 +95,7 @@ class Decider(Follower[GatingView, DeciderReport]):
         self.policies = policies  # in force until the log activates a policy set
         self.config = config
         self._parsed: dict[str, PolicySet] = {policies.content_hash: policies}
+        self._asks: dict[int, tuple[PolicySet, frozenset[str], tuple[str, ...]]] = {}
         # Its collaborators: what decisions ask of the world, and bisections.
         self.outbox = Outbox(self)
         self.actions = DecisionActions(self, self.outbox)
@@ -124,26 +125,28 @@ class Decider(Follower[GatingView, DeciderReport]):
     @property
     def rechecked(self) -> frozenset[str]:
         """The batch testcases whose policy asks for a re-check after quarantine."""
-        return frozenset(
-            r.test_case_name
-            for p in self.policy_set().policies
-            for r in p.rules
-            if isinstance(r, BatchIntegrityRule) and r.recheck == RECHECK_AFTER_QUARANTINE
-        )
+        return self._asked()[0]
 
     @property
     def sigkeys(self) -> tuple[str, ...]:
         """The keys the policy set's ``!SignedRule``s ask builds to be signed with."""
-        return tuple(
-            sorted(
-                {
-                    r.sigkey.lower()
-                    for p in self.policy_set().policies
-                    for r in p.rules
-                    if isinstance(r, SignedRule)
-                }
+        return self._asked()[1]
+
+    def _asked(self) -> tuple[frozenset[str], tuple[str, ...]]:
+        """Re-checked batch testcases and signing keys of the policy set in force (read
+        once per set: asked on every evaluation)."""
+        policies = self.policy_set()
+        found = self._asks.get(id(policies))
+        if found is None or found[0] is not policies:
+            rules = [r for p in policies.policies for r in p.rules]
+            rechecked = frozenset(
+                r.test_case_name
+                for r in rules
+                if isinstance(r, BatchIntegrityRule) and r.recheck == RECHECK_AFTER_QUARANTINE
             )
-        )
+            keys = tuple(sorted({r.sigkey.lower() for r in rules if isinstance(r, SignedRule)}))
+            found = self._asks[id(policies)] = (policies, rechecked, keys)
+        return found[1], found[2]
 
     OWN_TOPICS = OWN_TOPICS
 
