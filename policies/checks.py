@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from policies.answers import (
+from relengotron.policies.answers import (
     BATCH_INNOCENT,
     BATCH_PENDING,
     BATCH_RECHECK_PENDING,
@@ -22,11 +22,11 @@ from policies.answers import (
     TEST_PASSED,
     Requirement,
 )
-from policies.latest import latest as _latest
-from policies.latest import latest_per_scenario as _latest_per_scenario
-from policies.signing import check_signed
-from policies.snapshot import BATCH_INVALID, BatchView, RerunView, ResultView, Snapshot
-from policies.spec import (
+from relengotron.policies.latest import latest as _latest
+from relengotron.policies.latest import latest_per_scenario as _latest_per_scenario
+from relengotron.policies.signing import check_signed
+from relengotron.policies.snapshot import BATCH_INVALID, BatchView, RerunView, ResultView, Snapshot
+from relengotron.policies.spec import (
     BatchIntegrityRule,
     PassingPipelineStageRule,
     PassingTestCaseRule,

@@ -8,9 +8,9 @@ messages name every listed rpm with the key is it ``signed``.
 
 from __future__ import annotations
 
-from policies.answers import SIGNED, UNSIGNED, Requirement
-from policies.snapshot import SigningView, Snapshot
-from policies.spec import Policy, SignedRule
+from relengotron.policies.answers import SIGNED, UNSIGNED, Requirement
+from relengotron.policies.snapshot import SigningView, Snapshot
+from relengotron.policies.spec import Policy, SignedRule
 
 __all__ = ["check_signed", "signing_testcase", "unsigned_rpms"]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from policies.answers import SIGNED, UNSIGNED
-from policies.snapshot import SigningView
-from policies.spec import Policy, SignedRule
+from relengotron.policies.answers import SIGNED, UNSIGNED
+from relengotron.policies.snapshot import SigningView
+from relengotron.policies.spec import Policy, SignedRule
 
 __all__ = ["recorded_signing", "signing_keys"]
 

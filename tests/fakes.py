@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from policies.snapshot import ResultView, WaiverView, public_id
-from projections.folds.greenwave_records import result_record, waiver_record
-from projections.queries import SubjectFacts, flaky_rows
+from relengotron.policies.snapshot import ResultView, WaiverView, public_id
+from relengotron.projections.folds.greenwave_records import result_record, waiver_record
+from relengotron.projections.queries import SubjectFacts, flaky_rows
 
 Subject = tuple[str, str]
 

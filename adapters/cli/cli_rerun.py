@@ -15,10 +15,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from adapters import bootstrap
-from adapters.cli.cli_gating import render_status
-from adapters.services import inputs
-from adapters.services.status import build_status
+from relengotron.adapters import bootstrap
+from relengotron.adapters.cli.cli_gating import render_status
+from relengotron.adapters.services import inputs
+from relengotron.adapters.services.status import build_status
 
 EXIT_OK, EXIT_PROBLEM = 0, 1
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from adapters.koji.koji_values import FAILED, TRANSIENT, KojiSignError
+from relengotron.adapters.koji.koji_values import FAILED, TRANSIENT, KojiSignError
 
 REQUESTED = "requested"
 BACKENDS = ("robosignatory", "command")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from adapters.koji.koji_gateway import KojiGateway, is_transient
-from adapters.koji.koji_values import KojiSignError, KojiUnavailable
+from relengotron.adapters.koji.koji_gateway import KojiGateway, is_transient
+from relengotron.adapters.koji.koji_values import KojiSignError, KojiUnavailable
 
 
 class KojiSigning:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain import gating
-from domain.outbox import KOJI_MOVE, SIGN_REQUEST
-from policies.signing import unsigned_rpms
-from projections.folds.gating import GatingView
-from projections.folds.gating_signing import signing_views
-from projections.folds.gating_state import RerunState
+from relengotron.domain import gating
+from relengotron.domain.outbox import KOJI_MOVE, SIGN_REQUEST
+from relengotron.policies.signing import unsigned_rpms
+from relengotron.projections.folds.gating import GatingView
+from relengotron.projections.folds.gating_signing import signing_views
+from relengotron.projections.folds.gating_state import RerunState
 
 
 def build_status(view: GatingView, nvr: str, pending_tag: str) -> dict[str, Any] | None:

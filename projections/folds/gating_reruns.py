@@ -13,13 +13,13 @@ import math
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from policies.snapshot import RerunView, ResultView
-from projections.folds.gating_state import BuildState, RerunState
-from projections.folds.records import ref
-from projections.folds.view_docs import Docs
+from relengotron.policies.snapshot import RerunView, ResultView
+from relengotron.projections.folds.gating_state import BuildState, RerunState
+from relengotron.projections.folds.records import ref
+from relengotron.projections.folds.view_docs import Docs
 
 if TYPE_CHECKING:
-    from projections.folds.gating import GatingView
+    from relengotron.projections.folds.gating import GatingView
 
 __all__ = ["Reruns"]
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from domain.outbox import SIGN_REQUEST
-from policies.snapshot import SigningView
-from projections.folds.records import ActionState, ref
+from relengotron.domain.outbox import SIGN_REQUEST
+from relengotron.policies.snapshot import SigningView
+from relengotron.projections.folds.records import ActionState, ref
 
 if TYPE_CHECKING:
-    from projections.folds.gating import GatingView
+    from relengotron.projections.folds.gating import GatingView
 
 __all__ = ["on_build_signed", "sign_action", "signing_views"]
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from adapters.cli.main import main
+from relengotron.adapters.cli.main import main
 from tests.e2e.test_gating import PENDING, PROMOTED, QUARANTINE, Site, nvrs
 from tests.fakekoji import FakeKojiHub
 

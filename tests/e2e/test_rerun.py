@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from fedora_messaging import message as fm
 
-from adapters.messaging.catalog import message_for
-from adapters.messaging.rerun_schemas import TestRerunRequestedV1
-from adapters.store.store import open_app
-from projections.folds.requirement_states import with_states
+from relengotron.adapters.messaging.catalog import message_for
+from relengotron.adapters.messaging.rerun_schemas import TestRerunRequestedV1
+from relengotron.adapters.store.store import open_app
+from relengotron.projections.folds.requirement_states import with_states
 from tests.e2e.test_gating import PENDING, PROMOTED, QUARANTINE, Site, _requested
 from tests.fakekoji import FakeKojiHub
 from tests.messages import Bus
@@ -152,9 +152,9 @@ def test_rerun_of_what_was_never_run_is_refused(site: Site) -> None:
 def test_the_api_asks_for_a_rerun_and_counts_flaky_tests(site: Site) -> None:
     from fastapi.testclient import TestClient
 
-    from adapters import bootstrap
-    from adapters.http.app import create_app
-    from adapters.http.commands import StoreCommands
+    from relengotron.adapters import bootstrap
+    from relengotron.adapters.http.app import create_app
+    from relengotron.adapters.http.commands import StoreCommands
 
     nvr = "vim-9.1-1.fc44"
     site.ingest(failing(site, nvr))
@@ -194,7 +194,7 @@ def test_the_api_asks_for_a_rerun_and_counts_flaky_tests(site: Site) -> None:
 
 
 def test_people_see_reruns_hints_and_flaky_tests(site: Site, capsys: Any) -> None:
-    from adapters.cli.main import main
+    from relengotron.adapters.cli.main import main
 
     nvr = "vim-9.1-1.fc44"
     site.ingest(failing(site, nvr))

@@ -182,7 +182,7 @@ def test_signing_settings_are_checked(
 def test_people_see_the_signing_in_status_and_act(
     tmp_path: Path, fake_koji: FakeKojiHub, capsys: Any
 ) -> None:
-    from adapters.cli.main import main
+    from relengotron.adapters.cli.main import main
 
     site = signing_site(tmp_path, fake_koji, capsys)
     nvr = "bash-5.3-1.fc44"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.rules.policy_loader import load_policy_set
-from policies.spec import (
+from relengotron.adapters.rules.policy_loader import load_policy_set
+from relengotron.policies.spec import (
     RECHECK_AFTER_QUARANTINE,
     BatchIntegrityRule,
     PolicyError,

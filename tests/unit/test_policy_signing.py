@@ -7,13 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from adapters.rules.policy_loader import load_policy_set
-from policies.answers import SIGNED, UNSIGNED
-from policies.engine import evaluate
-from policies.snapshot import ResultView, SigningView
-from policies.spec import PassingTestCaseRule, PolicyError, SignedRule, policy_set_from_canonical
-from projections.decision_signing import recorded_signing
-from projections.folds.requirement_states import requirement_state
+from relengotron.adapters.rules.policy_loader import load_policy_set
+from relengotron.policies.answers import SIGNED, UNSIGNED
+from relengotron.policies.engine import evaluate
+from relengotron.policies.snapshot import ResultView, SigningView
+from relengotron.policies.spec import (
+    PassingTestCaseRule,
+    PolicyError,
+    SignedRule,
+    policy_set_from_canonical,
+)
+from relengotron.projections.decision_signing import recorded_signing
+from relengotron.projections.folds.requirement_states import requirement_state
 from tests.unit.test_policy_engine import NVR, TC, policy, pset, snap
 
 KEY = "e99d6ad1"
