@@ -93,6 +93,15 @@ class ReadModel(Protocol):
         ``outbox`` ({pending, oldest_requested_at}), ``messages`` (recorded)."""
         ...
 
+    def result_records(
+        self, contains: Sequence[Sequence[str]] = (), *, testcases: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The ResultsDB records of recorded results (``projections.folds.greenwave_records``),
+        oldest first. Narrowed, never exactly (callers check what they asked): ``contains``,
+        only records whose JSON text holds, for each group, one of its strings; ``testcases``,
+        only results of these testcases."""
+        ...
+
     def messages(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Input messages by key: ``key``, ``topic``, ``family``, ``status``, ``at``,
         ``position``."""

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from policies.snapshot import ResultView, WaiverView, public_id
 from projections.folds.greenwave_records import result_record, waiver_record
 from projections.queries import SubjectFacts
@@ -222,6 +224,23 @@ class FakeReadModel:
                 result_records=tuple(r for _, r in results),
                 waiver_records=tuple(r for _, r in waivers),
             )
+        return out
+
+    def result_records(
+        self, contains: Sequence[Sequence[str]] = (), *, testcases: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        self.calls.append("result_records")
+        found = sorted(
+            ((v.position, r) for s in self.subjects.values() for v, r in s.results),
+            key=lambda x: x[0],
+        )
+        out = []
+        for _, record in found:
+            text = orjson.dumps(record).decode()
+            if testcases is not None and record["testcase"]["name"] not in testcases:
+                continue
+            if all(any(c in text for c in group) for group in contains):
+                out.append(record)
         return out
 
     def build(self, nvr: str) -> dict[str, Any] | None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, func, select
+import orjson
+from sqlalchemy import Table, func, or_, select
 from sqlalchemy.engine import Connection
 
 from adapters.store.readmodel_tables import ReadModelTables, chunks, decode_row
@@ -199,6 +200,18 @@ class SQLReadModel:
             "messages": int(messages or 0),
         }
 
+    def result_records(
+        self, contains: Sequence[Sequence[str]] = (), *, testcases: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        r = self.t["results"]
+        q = select(r.c.record).where(r.c.record.is_not(None)).order_by(r.c.position)
+        for group in contains:
+            q = q.where(or_(*[r.c.record.like(f"%{_like_text(s)}%", escape="\\") for s in group]))
+        if testcases is not None:
+            q = q.where(r.c.testcase.in_(list(testcases)))
+        with self.engine.connect() as conn:
+            return [orjson.loads(text) for (text,) in conn.execute(q)]
+
     def messages(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         m = self.t["messages"]
         out: dict[str, dict[str, Any]] = {}
@@ -224,6 +237,11 @@ _RESULT_AT = RESULT_COLUMNS.index("at")
 _WAIVER_AT = WAIVER_COLUMNS.index("at")
 _RESULT_RECORD = RESULT_COLUMNS.index("record")
 _WAIVER_RECORD = WAIVER_COLUMNS.index("record")
+
+
+def _like_text(text: str) -> str:
+    """``text`` as itself in a ``LIKE`` pattern (escape character ``\\``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class _FactSQL:

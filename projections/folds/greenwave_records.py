@@ -10,7 +10,9 @@ before records were kept) is
 rebuilt in the same shape from what the event has: ``submit_time`` / ``timestamp`` is
 the message's send time as ResultsDB writes times (``YYYY-MM-DDTHH:MM:SS.ffffff``,
 UTC), ``note`` is ``""`` when there is none, ``groups`` is empty and ``href`` null
-(there is no ResultsDB page for it). ``origin``, ``event`` and ``msg`` are ours, added
+(there is no ResultsDB page for it); a compose's data also names it by
+``productmd.compose.id``, the key Greenwave queries composes by
+(``conf/subject_types/compose.yaml``). ``origin``, ``event`` and ``msg`` are ours, added
 to every record so that an answer leads back to the message.
 
 Pure: the read models call it when they fold an event; tests' fakes call it too.
@@ -82,6 +84,8 @@ def result_record(s: Mapping[str, Any], event: str) -> dict[str, Any]:
         data = {k: _as_list(v) for k, v in stored.items() if v is not None}
     data.setdefault("type", [s["subject_type"]])
     data.setdefault("item", [s["subject_identifier"]])
+    if s["subject_type"] == COMPOSE:  # Greenwave asks for composes by this key
+        data.setdefault("productmd.compose.id", [s["subject_identifier"]])
     for key in DISTINCT_KEYS:
         value = s.get("scenario") if key == "scenario" else first_value(stored.get(key))
         if value is not None:
