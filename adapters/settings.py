@@ -82,6 +82,7 @@ class SyncSettings:
     product_version: str = "fedora-rawhide"
     rsync: tuple[str, ...] = ("rsync",)  # the command, and any options of the site's
     timeout: float = 6 * 3600.0
+    auto: bool = True  # the live followers sync every finished compose whose gate passes
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "product_version": str,
         "rsync": list,
         "timeout": (int, float),
+        "auto": bool,
     },
     "api": {
         "host": str,
@@ -299,6 +300,7 @@ def settings_from(
         product_version=get("sync", "product_version", SyncSettings.product_version),
         rsync=tuple(get("sync", "rsync", SyncSettings.rsync)),
         timeout=float(get("sync", "timeout", SyncSettings.timeout)),
+        auto=get("sync", "auto", SyncSettings.auto),
     )
     if not sync.rsync:
         raise SettingsError(f"{source}: [sync] rsync must name the command")

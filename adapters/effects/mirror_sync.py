@@ -123,7 +123,7 @@ class MirrorSync:
         if into == staging:
             os.rename(staging, final)
         _fsync_dir(final.parent)
-        kept = previous is not None and _newer(previous, compose)
+        kept = previous is not None and is_newer(previous, compose)
         if kept:
             detail = f"synced to {final}; {link.name} stays at the newer {previous}"
         else:
@@ -160,7 +160,8 @@ def _is_remote(source: str) -> bool:
     return source.startswith("rsync://") or (":" in source.split("/", 1)[0])
 
 
-def _newer(current: str, compose: str) -> bool:
+def is_newer(current: str, compose: str) -> bool:
+    """``current`` is a later compose than ``compose`` (by pungi's date and respin)."""
     a, b = _order(current), _order(compose)
     return a is not None and b is not None and a > b
 
@@ -191,4 +192,4 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["ALREADY", "SYNCED", "WOULD_SYNC", "MirrorSync", "Outcome", "latest_link"]
+__all__ = ["ALREADY", "SYNCED", "WOULD_SYNC", "MirrorSync", "Outcome", "is_newer", "latest_link"]

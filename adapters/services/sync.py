@@ -8,31 +8,43 @@ settings) over what the log holds, from the read models brought up to date first
 * The gate fails, or cannot be known (no policy for that gating point, the compose not
   finished, nowhere to sync to): nothing is recorded, nothing is synced (fail closed).
 * It passes: a ``compose.sync`` outbox action is requested, with the decision in its
-  params, and carried out at once by the effector (``adapters.effects.mirror_sync``:
+  params, and carried out by the effector (at once by ``sync``) (``adapters.effects.mirror_sync``:
   rsync into a staging copy, then an atomic switch of the ``latest-…`` link); when done
   it asks for the ``compose.synced`` message. A sync interrupted by a crash is a pending
   action: ``sync`` again, or ``act``, finishes it; a finished one is not done twice.
+
+Without anyone asking, :class:`ReadyComposes` is the engine's own trigger (the live
+followers run it each round, ``[sync] auto``): every compose pungi reports FINISHED is
+kept waiting until its gate passes, then its sync is requested for the effector; one
+whose gate never passes is never synced, and waiting ones older than a compose of the
+same ``latest-`` name that was synced are dropped.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
 from adapters import bootstrap
-from adapters.effects.mirror_sync import latest_link
+from adapters.effects.mirror_sync import is_newer, latest_link
 from adapters.settings import Settings
-from domain import ids
+from domain import ids, topics
 from domain.application import RelengApp
 from domain.artifacts import ComposeRun
 from domain.facts import COMPOSE
 from domain.outbox import COMPOSE_SYNC, Action
 from projections.decision_api import DecisionService
 from projections.decision_request import DecisionRequest, DecisionRequestError
+
+log = logging.getLogger(__name__)
 
 # Outcomes of a sync request, besides the effector's.
 BLOCKED, UNKNOWN, NOT_CONFIGURED = "gate-failed", "unknown", "not-configured"
@@ -98,15 +110,7 @@ def sync_compose(
         if source is None:
             report.outcome, report.detail = UNKNOWN, why
             return report
-        params = {
-            "compose": compose,
-            "source": source,
-            "target": s.target,
-            "link": latest_link(compose),
-            "decision": {k: decision.get(k) for k in _DECISION_KEYS},
-        }
-        action = Action(key, COMPOSE_SYNC, params, None, f"gate passed: {decision['summary']}",
-                        None, datetime.now(UTC).isoformat())  # fmt: skip
+        action = _sync_action(cfg, compose, source, decision)
         if dry_run:
             return _carry_out_dry(cfg, action, report)
         app.save(action)  # recorded before anything is copied: a crash leaves it pending
@@ -120,6 +124,71 @@ def sync_compose(
             report.outcome, report.detail = row["outcome"], row["detail"]
             report.result = row.get("result") or {}
     return report
+
+
+def _sync_action(cfg: Settings, compose: str, source: str, decision: dict[str, Any]) -> Action:
+    params = {
+        "compose": compose,
+        "source": source,
+        "target": cfg.sync.target,
+        "link": latest_link(compose),
+        "decision": {k: decision.get(k) for k in _DECISION_KEYS},
+    }
+    reason = f"gate passed: {decision['summary']}"
+    return Action(action_key(compose), COMPOSE_SYNC, params, None, reason, None,
+                  datetime.now(UTC).isoformat())  # fmt: skip
+
+
+class ReadyComposes:
+    """Finished pungi composes waiting for their gate; ``__call__`` requests the syncs of
+    those whose gate passes now (the read models must be up to date) and returns their
+    ids. The composes are read from the log incrementally."""
+
+    def __init__(self) -> None:
+        self.after = 0
+        self.waiting: dict[str, None] = {}
+        self.problem: str | None = None  # why no gate can be evaluated (logged once)
+
+    def __call__(self, app: RelengApp, cfg: Settings) -> list[str]:
+        if not cfg.sync.target or not cfg.sync.auto:
+            return []
+        self._read(app)
+        requested: list[str] = []
+        for compose in list(self.waiting):
+            if _action(app, action_key(compose)) is not None:  # asked by hand, or before
+                self.waiting.pop(compose, None)
+                continue
+            try:
+                decision = gate(app, cfg, compose)
+            except SyncUsageError as exc:  # no policy for the gating point: nothing passes
+                if self.problem != str(exc):
+                    log.warning("compose syncs: %s", exc)
+                self.problem = str(exc)
+                return requested
+            source, _ = compose_source(app, cfg, compose)
+            if not decision["policies_satisfied"] or source is None:
+                continue  # not yet: results may still come
+            with contextlib.suppress(IntegrityError):  # requested meanwhile elsewhere
+                app.save(_sync_action(cfg, compose, source, decision))
+            requested.append(compose)
+            link = latest_link(compose)
+            for other in list(self.waiting):
+                if other == compose or (latest_link(other) == link and is_newer(compose, other)):
+                    self.waiting.pop(other, None)
+        return requested
+
+    def _read(self, app: RelengApp) -> None:
+        wanted = (topics.COMPOSE_RUN_STATUS_CHANGED,)
+        while True:
+            page = app.recorder.select_notifications(start=self.after + 1, limit=1000,
+                                                     topics=wanted)  # fmt: skip
+            if not page:
+                return
+            for n in page:
+                run = cast(ComposeRun, app.repository.get(UUID(str(n.originator_id))))
+                if run.ref.startswith("pungi:") and run.status == "FINISHED":
+                    self.waiting.setdefault(run.ref.removeprefix("pungi:"), None)
+                self.after = n.id
 
 
 def _carry_out_dry(cfg: Settings, action: Action, report: SyncReport) -> SyncReport:

@@ -190,6 +190,9 @@ def test_a_compose_whose_gate_passes_is_synced_once_and_announced(
     code, again = site.cli("sync", NEW)
     assert (code, again["outcome"]) == (0, "already")
     assert site.action(f"{COMPOSE_SYNC}:{NEW}") == ["Action.Requested", "Action.Completed"]
+    # The log with a sync in it still re-derives every decision from the raw messages.
+    code, verified = site.cli("replay", "--verify", "--no-progress")
+    assert (code, verified["identical"], verified["differences"]) == (0, True, [])
 
 
 def test_the_next_compose_switches_the_link_and_shares_unchanged_files(
@@ -324,3 +327,42 @@ def test_a_sync_killed_midway_resumes_and_finishes_once(
     assert events.count("Action.Completed") == 1
     assert set(events[1:-1]) <= {"Action.Attempted"}
     assert site.action(f"{COMPOSE_SYNC}:{NEW}:compose.synced").count("Action.Requested") == 1
+
+
+def test_the_live_followers_sync_a_compose_once_its_gate_passes(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """No one asks: the engine syncs (``[sync] auto``, the live followers' round)."""
+    from adapters import bootstrap
+    from adapters.live.followers import Followers
+
+    site = MirrorSite(tmp_path, capsys)
+    required = required_tests()
+    failing = make_compose(tmp_path / "koji-compose", OLD, 1)
+    top = make_compose(tmp_path / "koji-compose", NEW, 2)
+    site.ingest(
+        [site.bus.pungi(OLD, "FINISHED", str(failing))]
+        + [site.openqa(OLD, n, s, "PASSED" if i else "FAILED") for i, (n, s) in enumerate(required)]
+        + [site.bus.pungi(NEW, "FINISHED", str(top))]
+        + [site.openqa(NEW, n, s, "PASSED") for n, s in required[:-1]]  # one still missing
+    )  # fmt: skip
+    app = open_app(site.db)
+    followers = Followers(app, bootstrap.settings(str(site.config)), project_every=0)
+    try:
+        for _ in range(3):
+            assert followers.round() is True
+        assert followers.stats.last_error is None
+        assert not (site.mirror / NEW).exists() and not (site.mirror / OLD).exists()
+        assert site.action(f"{COMPOSE_SYNC}:{NEW}") == []
+        name, scenario = required[-1]
+        site.ingest([site.openqa(NEW, name, scenario, "PASSED")])  # the gate passes now
+        for _ in range(3):
+            assert followers.round() is True
+        assert followers.stats.last_error is None
+    finally:
+        app.close()
+    assert same_tree(top, site.mirror / NEW)
+    assert os.readlink(site.mirror / LINK) == NEW
+    assert site.action(f"{COMPOSE_SYNC}:{NEW}") == ["Action.Requested", "Action.Completed"]
+    assert site.action(f"{COMPOSE_SYNC}:{OLD}") == []  # its gate failed: never synced
+    assert not (site.mirror / OLD).exists()
