@@ -30,10 +30,13 @@ from policies.snapshot import ResultView, WaiverView, first_value, public_id
 
 __all__ = [
     "DISTINCT_KEYS",
+    "SYNC_OUTCOMES",
+    "SYNC_TESTCASE",
     "arch_and_variant",
     "pick_records",
     "result_record",
     "resultsdb_time",
+    "sync_result_row",
     "waiver_record",
 ]
 
@@ -102,6 +105,45 @@ def result_record(s: Mapping[str, Any], event: str) -> dict[str, Any]:
         "href": None,
         **_ours(s, event),
     }
+
+
+# Our syncs to the master mirror as results on the compose (seed 003: the engine stores
+# the results in its ResultsDB): a done ``compose.sync`` action's outcome -> ResultsDB's.
+SYNC_TESTCASE = "relengotron.compose.sync"
+SYNC_OUTCOMES = {"synced": "PASSED", "already": "PASSED", "failed": "FAILED"}
+
+
+def sync_result_row(
+    position: int,
+    event: str,
+    action: Mapping[str, Any],
+    s: Mapping[str, Any],
+    outcome: str,
+    detail: str,
+) -> dict[str, Any]:
+    """The ``results`` row of a finished ``compose.sync`` action (its ``Completed`` state
+    ``s``): testcase ``relengotron.compose.sync`` on the compose, the mirror path and link
+    in its data, the detail as its note."""
+    params = action.get("params") or {}
+    compose = str(params.get("compose"))
+    state: dict[str, Any] = {
+        "subject_type": COMPOSE, "subject_identifier": compose, "testcase": SYNC_TESTCASE,
+        "outcome": SYNC_OUTCOMES[outcome], "origin": "relengotron", "at": s.get("at"),
+        "note": detail, "ref_url": None, "msg": None, "data": {},
+    }  # fmt: skip
+    record = result_record(state, event)
+    raw = s.get("result")
+    done: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    for key, value in (("location", done.get("path")), ("link", done.get("link"))):
+        if value:
+            record["data"][key] = [value]
+    return {
+        "position": position, "subject_type": COMPOSE, "subject_identifier": compose,
+        "testcase": SYNC_TESTCASE, "scenario": None, "outcome": state["outcome"],
+        "result_id": None, "stage": None, "pipeline": None, "ref_url": None, "note": detail,
+        "origin": "relengotron", "at": s.get("at"), "msg": None, "event": event,
+        "system_architecture": None, "system_variant": None, "record": record,
+    }  # fmt: skip
 
 
 def _subject_dict(subject_type: str, identifier: str) -> dict[str, str]:

@@ -12,7 +12,8 @@ module turns them into rows of the read-model tables:
 * ``history``   — what happened to each build, one line per event, for people
   and for the audit trail;
 * ``decisions`` — every recorded gate decision;
-* ``actions``   — outbox actions and their outcomes (upserted);
+* ``actions``   — outbox actions and their outcomes (upserted); a finished sync to the
+  master mirror is also a result on its compose (``relengotron.compose.sync``);
 * ``names``     — aggregate id -> what it is (later events name only the id).
 
 The fold is pure: what it must know about earlier pages (names, build rows,
@@ -32,7 +33,9 @@ from collections.abc import Callable
 from typing import Any
 
 from domain import topics
+from domain.outbox import COMPOSE_SYNC
 from domain.topics import EventHandlers
+from projections.folds.greenwave_records import SYNC_OUTCOMES, sync_result_row
 from projections.folds.readmodel_rows import describe_action, event_ref
 from projections.folds.readmodel_subjects import SubjectFold
 
@@ -171,6 +174,9 @@ class ReadModelFold(SubjectFold):
         self._actions[oid] = row
         row.update(outcome=outcome, detail=detail, done_at=s.get("at"), position=position)
         self.changes.actions[oid] = row
+        if row["kind"] == COMPOSE_SYNC and outcome in SYNC_OUTCOMES:
+            ref = event_ref(oid, version)
+            self.changes.add("results", sync_result_row(position, ref, row, s, outcome, detail))
         nvr = row["nvr"]
         if not nvr:
             return

@@ -190,6 +190,23 @@ def test_a_compose_whose_gate_passes_is_synced_once_and_announced(
     code, again = site.cli("sync", NEW)
     assert (code, again["outcome"]) == (0, "already")
     assert site.action(f"{COMPOSE_SYNC}:{NEW}") == ["Action.Requested", "Action.Completed"]
+    # The sync is a result on the compose in our ResultsDB (seed 003), found as Greenwave
+    # finds a compose's results (productmd.compose.id, conf/subject_types/compose.yaml).
+    from fastapi.testclient import TestClient
+
+    from adapters.cli.cli_api import make_app
+
+    with TestClient(make_app(site.db, str(site.config))) as client:
+        latest = client.get(
+            "/api/v2.0/results/latest",
+            params={"productmd.compose.id": NEW, "testcases": "relengotron.compose.sync",
+                    "_distinct_on": "scenario,system_architecture,system_variant"},
+        ).json()["data"]  # fmt: skip
+    (synced,) = latest
+    assert synced["outcome"] == "PASSED" and synced["note"] == out["detail"]
+    assert synced["data"]["location"] == [str(site.mirror / NEW)]
+    assert synced["data"]["link"] == [str(site.mirror / LINK)]
+    assert synced["data"]["type"] == ["compose"] and synced["data"]["item"] == [NEW]
     # The log with a sync in it still re-derives every decision from the raw messages.
     code, verified = site.cli("replay", "--verify", "--no-progress")
     assert (code, verified["identical"], verified["differences"]) == (0, True, [])
@@ -231,6 +248,14 @@ def test_a_compose_whose_gate_fails_is_never_synced(tmp_path: Path, capsys: Any)
     assert site.cli("sync", NEW, "--dry-run")[0] == 1
     assert site.cli("act")[0] == 0  # the outbox holds no sync either
     assert not (site.mirror / NEW).exists()
+    from fastapi.testclient import TestClient
+
+    from adapters.cli.cli_api import make_app
+
+    with TestClient(make_app(site.db, str(site.config))) as client:
+        got = client.get("/api/v2.0/results", params={"productmd.compose.id": NEW}).json()
+    names = {r["testcase"]["name"] for r in got["data"]}
+    assert "relengotron.compose.sync" not in names and len(got["data"]) == 20  # a page
 
 
 def test_no_results_no_compose_no_mirror(tmp_path: Path, capsys: Any) -> None:

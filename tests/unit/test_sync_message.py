@@ -66,3 +66,25 @@ def test_latest_link_is_pungis() -> None:
     assert latest_link("Fedora-41-updates-20261206.0") == "latest-Fedora-41-updates"
     assert latest_link("Fedora-IoT-42-20261206.t.1") == "latest-Fedora-IoT-42"
     assert latest_link("odcs-1234") == "latest-odcs-1234"  # not a pungi id: its own link
+
+
+@pytest.mark.parametrize(("outcome", "resultsdb"), [("synced", "PASSED"), ("already", "PASSED"),
+                                                    ("failed", "FAILED")])  # fmt: skip
+def test_a_finished_sync_is_a_result_on_its_compose(outcome: str, resultsdb: str) -> None:
+    from projections.folds.greenwave_records import SYNC_TESTCASE, sync_result_row
+
+    compose = "Fedora-Rawhide-20261206.n.0"
+    action = {"params": {"compose": compose, "target": "/srv/mirror"}}
+    result = {"path": f"/srv/mirror/{compose}", "link": "/srv/mirror/latest-F"}
+    done = {"at": "2026-12-06T10:00:00+00:00", "result": result}
+    row = sync_result_row(7, "ab/3", action, done, outcome, "why")
+    assert (row["subject_type"], row["subject_identifier"]) == ("compose", compose)
+    assert (row["testcase"], row["outcome"], row["position"]) == (SYNC_TESTCASE, resultsdb, 7)
+    record = row["record"]
+    assert record["outcome"] == resultsdb and record["note"] == "why"
+    assert record["submit_time"] == "2026-12-06T10:00:00.000000"
+    assert record["data"] == {
+        "type": ["compose"], "item": [compose], "productmd.compose.id": [compose],
+        "location": [f"/srv/mirror/{compose}"], "link": ["/srv/mirror/latest-F"],
+    }  # fmt: skip
+    assert isinstance(record["id"], int) and record["id"] < 0
