@@ -3,7 +3,7 @@
 For the ``compose.sync`` outbox action (``domain.outbox``) of compose ``C`` into the
 mirror directory ``T``:
 
-1. ``rsync -a --delete`` the compose's tree into ``T/.C.partial`` (the staging copy;
+1. ``rsync -a --delete`` the compose's tree into ``T/.relengotron/C`` (the staging copy;
    unchanged files hard-linked to the compose ``latest-…`` names now, as mirrors do
    with ``--link-dest``), then ``rename`` it to ``T/C`` (atomic on one file system);
 2. point ``T/latest-<name>`` at ``C``: a new symlink made beside it and ``rename``\\d
@@ -33,7 +33,10 @@ from typing import Any
 
 SYNCED, ALREADY, WOULD_SYNC = "synced", "already", "would-sync"
 FAILED, TRANSIENT = "failed", "transient"
-LOCK = ".relengotron-sync.lock"
+# Ours inside the mirror, in one hidden directory (downstream mirrors exclude it): the
+# staging copies and the lock. On the target's file system, so a rename is atomic.
+WORK = ".relengotron"
+LOCK = "sync.lock"
 # pungi's compose ids: <name>-<date>[.<type>].<respin> (production composes have no type)
 _DATED = re.compile(r"^(?P<name>.+)-(?P<date>\d{8})(?:\.(?P<type>[a-z]+))?\.(?P<respin>\d+)$")
 # rsync's exit codes worth another try later (rsync(1) EXIT VALUES): socket, file I/O,
@@ -71,14 +74,14 @@ class MirrorSync:
         compose, source = str(params["compose"]), str(params["source"])
         target = Path(str(params["target"]))
         link = target / (params.get("link") or latest_link(compose))
-        final, staging = target / compose, target / f".{compose}.partial"
+        final, staging = target / compose, target / WORK / compose
         if not _is_remote(source) and not Path(source).is_dir():
             return Outcome(FAILED, f"the compose is not at {source}", {"source": source})
         if link.is_symlink() and os.readlink(link) == compose and final.is_dir():
             return Outcome(ALREADY, f"{link.name} already at {compose}", _paths(final, link))
         try:
-            target.mkdir(parents=True, exist_ok=True)
-            lock = os.open(target / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            (target / WORK).mkdir(parents=True, exist_ok=True)
+            lock = os.open(target / WORK / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             return Outcome(TRANSIENT, f"cannot use the mirror {target}: {exc}", {})
         try:
@@ -192,4 +195,13 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["ALREADY", "SYNCED", "WOULD_SYNC", "MirrorSync", "Outcome", "is_newer", "latest_link"]
+__all__ = [
+    "ALREADY",
+    "SYNCED",
+    "WORK",
+    "WOULD_SYNC",
+    "MirrorSync",
+    "Outcome",
+    "is_newer",
+    "latest_link",
+]

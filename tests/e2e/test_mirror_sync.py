@@ -179,7 +179,7 @@ def test_a_compose_whose_gate_passes_is_synced_once_and_announced(
     assert out["outcome"] == "synced" and out["source"] == str(source)
     assert same_tree(source, site.mirror / NEW)
     assert os.readlink(site.mirror / LINK) == NEW
-    assert not (site.mirror / f".{NEW}.partial").exists()
+    assert not (site.mirror / ".relengotron" / NEW).exists()
     assert site.action(f"{COMPOSE_SYNC}:{NEW}") == ["Action.Requested", "Action.Completed"]
     # The compose.synced message was asked for, and settled (the bus is off here).
     assert site.action(f"{COMPOSE_SYNC}:{NEW}:compose.synced") == [
@@ -301,7 +301,7 @@ def test_a_sync_killed_midway_resumes_and_finishes_once(
     # rsync slowed down (--bwlimit, KiB/s) so that the kill falls mid-copy.
     site = MirrorSite(tmp_path, capsys, rsync_options=("--bwlimit=400",))
     source = site.compose(NEW, seed=3, files=16, size=256 * 1024)
-    staging = site.mirror / f".{NEW}.partial"
+    staging = site.mirror / ".relengotron" / NEW
     proc = _sync_process(site)
     try:
         deadline = time.monotonic() + 60

@@ -18,7 +18,7 @@ def params(source: Path, target: Path, compose: str = NEW) -> dict[str, str]:
 def test_a_half_filled_staging_copy_is_finished(tmp_path: Path) -> None:
     source = make_compose(tmp_path / "src", NEW, 1)
     mirror = tmp_path / "mirror"
-    staging = mirror / f".{NEW}.partial"
+    staging = mirror / ".relengotron" / NEW
     (staging / "Everything").mkdir(parents=True)
     (staging / "Everything" / "leftover.tmp").write_text("from the killed rsync")
     (staging / "metadata").mkdir()
