@@ -41,6 +41,7 @@ from domain.application import RelengApp
 from domain.artifacts import ComposeRun
 from domain.facts import COMPOSE
 from domain.outbox import COMPOSE_SYNC, Action
+from policies.spec import PolicySet
 from projections.decision_api import DecisionService
 from projections.decision_request import DecisionRequest, DecisionRequestError
 
@@ -148,6 +149,7 @@ class ReadyComposes:
         self.after = 0
         self.waiting: dict[str, None] = {}
         self.problem: str | None = None  # why no gate can be evaluated (logged once)
+        self.policies: PolicySet | None = None
 
     def __call__(self, app: RelengApp, cfg: Settings) -> list[str]:
         if not cfg.sync.target or not cfg.sync.auto:
@@ -158,8 +160,10 @@ class ReadyComposes:
             if _action(app, action_key(compose)) is not None:  # asked by hand, or before
                 self.waiting.pop(compose, None)
                 continue
+            if self.policies is None:  # read once, as the decider reads them
+                self.policies = bootstrap.policy_set(cfg)
             try:
-                decision = gate(app, cfg, compose)
+                decision = gate(app, cfg, compose, self.policies)
             except SyncUsageError as exc:  # no policy for the gating point: nothing passes
                 if self.problem != str(exc):
                     log.warning("compose syncs: %s", exc)
@@ -200,10 +204,14 @@ def _carry_out_dry(cfg: Settings, action: Action, report: SyncReport) -> SyncRep
     return report
 
 
-def gate(app: RelengApp, cfg: Settings, compose: str) -> dict[str, Any]:
-    """The compose's decision at its gating point (``[sync]``), as Greenwave gives it."""
+def gate(
+    app: RelengApp, cfg: Settings, compose: str, policies: PolicySet | None = None
+) -> dict[str, Any]:
+    """The compose's decision at its gating point (``[sync]``), as Greenwave gives it
+    (``policies``: the set in force, else read from ``[gating] policies``)."""
     s = cfg.sync
-    service = DecisionService(bootstrap.read_model(app, cfg), bootstrap.policy_set(cfg))
+    policies = policies if policies is not None else bootstrap.policy_set(cfg)
+    service = DecisionService(bootstrap.read_model(app, cfg), policies)
     request = DecisionRequest(
         product_version=s.product_version,
         contexts=(s.decision_context,),
