@@ -391,3 +391,42 @@ def test_the_live_followers_sync_a_compose_once_its_gate_passes(
     assert site.action(f"{COMPOSE_SYNC}:{NEW}") == ["Action.Requested", "Action.Completed"]
     assert site.action(f"{COMPOSE_SYNC}:{OLD}") == []  # its gate failed: never synced
     assert not (site.mirror / OLD).exists()
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.timeout(120)
+def test_the_compose_synced_message_arrives_on_the_bus(
+    tmp_path: Path, capsys: Any, prefix: str, listener: Any
+) -> None:
+    from fedora_messaging import message as fm
+
+    from adapters.messaging.sync_schemas import ComposeSyncedV1
+    from tests.rabbit import URL, receive
+
+    site = MirrorSite(tmp_path, capsys)
+    site.config.write_text(
+        site.config.read_text()
+        + f'\n[bus]\nenabled = true\namqp_url = "{URL}"\ntopic_prefix = "{prefix}"\n'
+    )
+    site.compose(NEW, seed=1)
+    code, out = site.cli("sync", NEW)
+    assert (code, out["outcome"]) == (0, "synced")
+    [(method, props, raw)] = receive(listener)
+    assert method.routing_key == f"{prefix}.compose.synced"
+    assert props.headers["fedora_messaging_schema"] == "relengotron.compose.synced.v1"
+    message = fm.get_message(method.routing_key, props, raw)
+    assert type(message) is ComposeSyncedV1
+    body = message.body
+    assert (body["compose"], body["location"]) == (NEW, str(site.mirror / NEW))
+    assert (body["link"], body["switched"], body["previous"]) == (
+        str(site.mirror / LINK), True, None,
+    )  # fmt: skip
+    assert body["decision_context"] == "rawhide_compose_sync_to_mirrors"
+    n = len(required_tests())
+    assert body["summary"] == f"All required tests ({n} total) have passed or been waived"
+    # Published once: the action's id is the message id, and it is not asked again.
+    assert site.cli("sync", NEW)[1]["outcome"] == "already"
+    assert site.action(f"{COMPOSE_SYNC}:{NEW}:compose.synced") == [
+        "Action.Requested",
+        "Action.Completed",
+    ]
