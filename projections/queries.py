@@ -102,6 +102,23 @@ class ReadModel(Protocol):
         only results of these testcases."""
         ...
 
+    def result_page(
+        self,
+        *,
+        testcases: Sequence[str] | None = None,
+        outcomes: Sequence[str] | None = None,
+        since: tuple[str | None, str | None] = (None, None),
+        order: str = "desc",
+        offset: int = 0,
+        limit: int = 20,
+    ) -> list[dict[str, Any]]:
+        """Exactly: the ResultsDB records of results of these testcases and outcomes (None:
+        any; never ``INVALID``) submitted within ``since`` (sortable text, both ends
+        included, as ``greenwave_records.submit_sort_time`` writes it), in ``order``:
+        ``desc`` newest ``submit_time`` first (then the later recorded; no time last),
+        ``asc`` the reverse, ``log`` as recorded; ``limit`` of them from ``offset``."""
+        ...
+
     def messages(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Input messages by key: ``key``, ``topic``, ``family``, ``status``, ``at``,
         ``position``."""

@@ -258,16 +258,30 @@ class ResultsDBService:
 
     def results(self, q: ResultsDBQuery, url: str, base: str) -> dict[str, Any]:
         """``GET /api/v2.0/results`` for the request ``url``."""
-        rows = self._select(self._rows(q), q, outcomes=True, testcases=True)
         m = _SORT.match(q.sort) if q.sort else None
+        order = "desc"
         if m and m.group("column") == "submit_time":
-            rows = self._newest_first(rows)
-            if m.group("order") == "asc":
-                rows.reverse()
-        elif q.sort != "disable_sorting":
-            rows = self._newest_first(rows)
+            order = m.group("order")
+        elif q.sort == "disable_sorting":
+            order = "log"
         offset = q.page * q.limit if q.page > 0 else 0
-        page = rows[offset : offset + q.limit + 1]
+        if not (q.data or q.groups or q.testcases_like):  # all in the store, paged there
+            records = self.read_model.result_page(
+                testcases=q.testcases or None,
+                outcomes=q.outcomes or None,
+                since=(_text(q.since[0]), _text(q.since[1])),
+                order=order,
+                offset=offset,
+                limit=q.limit + 1,
+            )
+            page = [_Row(r, None, 0) for r in records]
+        else:
+            rows = self._select(self._rows(q), q, outcomes=True, testcases=True)
+            if order != "log":
+                rows = self._newest_first(rows)
+                if order == "asc":
+                    rows.reverse()
+            page = rows[offset : offset + q.limit + 1]
         data, prev, nxt = _prev_next(page, q.limit, url)
         return {"prev": prev, "next": nxt, "data": [_shown(r.record, base) for r in data]}
 
@@ -321,6 +335,11 @@ def _modifier(key: str) -> tuple[str, bool]:
     if len(parts) == 2:
         return parts[0], parts[1] == "like"
     return key, False
+
+
+def _text(t: datetime | None) -> str | None:
+    """A ``since`` bound as the store's sortable text (``submit_sort_time``)."""
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f") if t is not None else None
 
 
 def _later(a: datetime | None, b: datetime | None) -> bool:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from adapters.store.readmodel_tables import ReadModelTables, chunks, decode_row
 from domain.application import RelengApp
+from domain.facts import INVALID
 from domain.message import RECEIVED_TOPIC as _RECEIVED
 from policies.snapshot import ResultView, WaiverView, public_id
 from projections.config import GatingConfig
@@ -209,6 +210,36 @@ class SQLReadModel:
             q = q.where(or_(*[r.c.record.like(f"%{_like_text(s)}%", escape="\\") for s in group]))
         if testcases is not None:
             q = q.where(r.c.testcase.in_(list(testcases)))
+        with self.engine.connect() as conn:
+            return [orjson.loads(text) for (text,) in conn.execute(q)]
+
+    def result_page(
+        self,
+        *,
+        testcases: Sequence[str] | None = None,
+        outcomes: Sequence[str] | None = None,
+        since: tuple[str | None, str | None] = (None, None),
+        order: str = "desc",
+        offset: int = 0,
+        limit: int = 20,
+    ) -> list[dict[str, Any]]:
+        r = self.t["results"]
+        q = select(r.c.record).where(r.c.record.is_not(None), r.c.outcome != INVALID)
+        if testcases is not None:
+            q = q.where(r.c.testcase.in_(list(testcases)))
+        if outcomes is not None:
+            q = q.where(r.c.outcome.in_(list(outcomes)))
+        if since[0] is not None:
+            q = q.where(r.c.submit_time >= since[0])
+        if since[1] is not None:
+            q = q.where(r.c.submit_time <= since[1])
+        if order == "desc":
+            q = q.order_by(r.c.submit_time.desc().nulls_last(), r.c.position.desc())
+        elif order == "asc":
+            q = q.order_by(r.c.submit_time.asc().nulls_first(), r.c.position.asc())
+        else:
+            q = q.order_by(r.c.position)
+        q = q.offset(offset).limit(limit)
         with self.engine.connect() as conn:
             return [orjson.loads(text) for (text,) in conn.execute(q)]
 

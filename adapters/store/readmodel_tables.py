@@ -83,6 +83,9 @@ def _tables(schema: str | None) -> dict[str, Table]:
             Column("system_architecture", Text),
             Column("system_variant", Text),
             Column("record", Text),  # ResultsDB's record (projections.folds.greenwave_records)
+            # The record's submit_time as sortable text (``submit_sort_time``): ResultsDB's
+            # API pages and orders by it.
+            Column("submit_time", Text),
         ),
         "waivers": Table(
             p + "waivers",
@@ -172,6 +175,7 @@ def _tables(schema: str | None) -> dict[str, Table]:
         ),
     }
     Index(p + "results_subject", t["results"].c.subject_identifier)
+    Index(p + "results_time", t["results"].c.submit_time, t["results"].c.position)
     Index(p + "waivers_subject", t["waivers"].c.subject_identifier)
     Index(p + "history_nvr", t["history"].c.nvr, t["history"].c.position)
     Index(p + "decisions_nvr", t["decisions"].c.nvr, t["decisions"].c.position)

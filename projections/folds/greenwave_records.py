@@ -36,6 +36,7 @@ __all__ = [
     "pick_records",
     "result_record",
     "resultsdb_time",
+    "submit_sort_time",
     "sync_result_row",
     "waiver_record",
 ]
@@ -57,6 +58,17 @@ def resultsdb_time(at: str | None) -> str | None:
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def submit_sort_time(record: Mapping[str, Any]) -> str | None:
+    """A record's ``submit_time`` as text that sorts as the time does
+    (``YYYY-MM-DDTHH:MM:SS.ffffff``; a time zone dropped, as ResultsDB's ``since`` drops
+    it); None when it is not a time."""
+    try:
+        parsed = datetime.fromisoformat(str(record.get("submit_time")))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def arch_and_variant(data: Any) -> tuple[str | None, str | None]:
@@ -143,6 +155,7 @@ def sync_result_row(
         "result_id": None, "stage": None, "pipeline": None, "ref_url": None, "note": detail,
         "origin": "relengotron", "at": s.get("at"), "msg": None, "event": event,
         "system_architecture": None, "system_variant": None, "record": record,
+        "submit_time": submit_sort_time(record),
     }  # fmt: skip
 
 

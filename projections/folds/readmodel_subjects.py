@@ -8,7 +8,12 @@ from typing import Any
 from domain import ids
 from domain.facts import canonical_subject_type
 from projections.folds.gating_state import creation_time
-from projections.folds.greenwave_records import arch_and_variant, result_record, waiver_record
+from projections.folds.greenwave_records import (
+    arch_and_variant,
+    result_record,
+    submit_sort_time,
+    waiver_record,
+)
 from projections.folds.readmodel_core import FoldCore
 from projections.folds.readmodel_rows import event_ref
 
@@ -126,6 +131,7 @@ class SubjectFold(FoldCore):
             raw = s.get("data")
             data: dict[str, Any] = raw if isinstance(raw, dict) else {}
             arch, variant = arch_and_variant(data)
+            record = result_record(s, ref)
             self.changes.add(
                 "results",
                 {
@@ -146,7 +152,8 @@ class SubjectFold(FoldCore):
                     "event": ref,
                     "system_architecture": arch,
                     "system_variant": variant,
-                    "record": result_record(s, ref),
+                    "record": record,
+                    "submit_time": submit_sort_time(record),
                 },
             )
         nvr = self._nvr_of(oid)

@@ -164,6 +164,18 @@ def test_filters_paging_and_one_result_over_the_store(site: Any) -> None:
     assert len(every) == 9
     times = [r["submit_time"] for r in every]
     assert times == sorted(times, reverse=True)
+    # Paged in the store (no data filter) or checked here (testcases:like=* matches every
+    # result): the same results in the same order, whatever the sort and bounds.
+    since = f"{every[6]['submit_time']},{every[1]['submit_time']}"
+    sorts = ({}, {"_sort": "asc:submit_time"}, {"_sort": "disable_sorting"})
+    for extra in (*sorts, {"since": since}, {"outcome": "PASSED,INFO"}, {"page": 1, "limit": 4}):
+        in_store = client.get("/api/v2.0/results", params={"limit": 100} | extra).json()
+        here = client.get(
+            "/api/v2.0/results", params={"limit": 100, "testcases:like": "*"} | extra
+        ).json()
+        assert _ids(in_store["data"]) == _ids(here["data"]), extra
+        assert in_store["data"], extra
+    assert len(client.get("/api/v2.0/results", params={"since": since}).json()["data"]) == 6
     like = client.get("/api/v2.0/results", params={"testcases:like": "dist.*", "outcome": "FAILED"})
     assert sorted(_ids(like.json()["data"])) == [101, 103]
     arch = client.get("/api/v2.0/results", params={"system_architecture:like": "aarch*"})
