@@ -4,9 +4,9 @@ release-engineering/resultsdb at a0e1e8b (``test_get_results*``): the same resul
 the same answers out. Their semantics are ``resultsdb/controllers/api_v2.py``
 (``select_results``, ``get_results_latest``, ``pagination``, ``prev_next_urls``) and
 ``resultsdb/parsers/api_v2.py`` (``ResultsParams``); the shape
-``resultsdb/serializers/api_v2.py``. Through the HTTP app (FastAPI's test client) over
-the in-memory read model; tests/integration/test_resultsdb_store.py does it over a
-real store."""
+``resultsdb/serializers/api_v2.py``, with the example of its ``APIDOCS.apiary``. Through
+the HTTP app (FastAPI's test client) over the in-memory read model;
+tests/integration/test_resultsdb_store.py does it over a real store."""
 
 from __future__ import annotations
 
@@ -145,6 +145,11 @@ def test_get_results_by_result_data(db: Results) -> None:
                   "moo:anything=boo"):  # fmt: skip
         data = db.get(f"/api/v2.0/results?{query}")["data"]
         assert [r["id"] for r in data] == [first["id"]], query
+    # APIDOCS.apiary's own example: .../results?item:like=koschei*fc24*&outcome=PASSED,FAILED
+    # &since=2016-08-15T13:00:00,2016-08-15T13:30:00
+    since = f"{T0.isoformat()},{(T0 + timedelta(minutes=30)).isoformat()}"
+    apiary = db.get(f"/api/v2.0/results?item:like=perl*fc26*&outcome=PASSED,FAILED&since={since}")
+    assert [r["id"] for r in apiary["data"]] == [first["id"]]
     assert db.get("/api/v2.0/results?moo=fake")["data"] == []
     assert db.get("/api/v2.0/results?moo:like=oo")["data"] == []  # LIKE matches the whole
     assert db.get("/api/v2.0/results?moo:like=b_o")["data"][0]["id"] == first["id"]
