@@ -9,7 +9,7 @@ was sent), the clock decisions use; ``when`` filters on it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -94,12 +94,17 @@ class ReadModel(Protocol):
         ...
 
     def result_records(
-        self, contains: Sequence[Sequence[str]] = (), *, testcases: Sequence[str] | None = None
+        self,
+        contains: Sequence[Sequence[str]] = (),
+        *,
+        data: Mapping[str, Sequence[str]] | None = None,
+        testcases: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         """The ResultsDB records of recorded results (``projections.folds.greenwave_records``),
         oldest first. Narrowed, never exactly (callers check what they asked): ``contains``,
-        only records whose JSON text holds, for each group, one of its strings; ``testcases``,
-        only results of these testcases."""
+        only records whose JSON text holds, for each group, one of its strings; ``data``,
+        only those with, for each key, one of these values (the first ``VALUE_CHARS``
+        characters); ``testcases``, only results of these testcases."""
         ...
 
     def result_page(

@@ -38,8 +38,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from domain.facts import INVALID, OUTCOMES
 from projections.queries import ReadModel
 
@@ -200,15 +198,11 @@ class ResultsDBService:
     # ------------------------------------------------------------------ reading
 
     def _rows(self, q: ResultsDBQuery) -> list[_Row]:
-        # Narrowed in the store by the exact data values (each filter's values as JSON
-        # text); everything is then checked here exactly.
-        groups = [
-            [orjson.dumps(v).decode()[1:-1] for v in values]
-            for key, values in q.data.items()
-            if ":" not in key and values
-        ]
+        # Narrowed in the store by the exact data filters (looked up by value) and the
+        # testcases; everything is then checked here exactly.
+        data = {key: values for key, values in q.data.items() if ":" not in key and values}
         names = q.testcases if q.testcases and not q.testcases_like else None
-        records = self.read_model.result_records(groups, testcases=names)
+        records = self.read_model.result_records(data=data, testcases=names)
         rows = [_Row(r, _time(r), n) for n, r in enumerate(records) if r.get("outcome") != INVALID]
         return rows
 

@@ -6,7 +6,7 @@ after it, as the SQL read model does. Positions grow with every fact added.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +14,13 @@ from typing import Any
 import orjson
 
 from policies.snapshot import ResultView, WaiverView, public_id
-from projections.folds.greenwave_records import result_record, submit_sort_time, waiver_record
+from projections.folds.greenwave_records import (
+    VALUE_CHARS,
+    data_rows,
+    result_record,
+    submit_sort_time,
+    waiver_record,
+)
 from projections.queries import SubjectFacts
 
 Subject = tuple[str, str]
@@ -227,7 +233,11 @@ class FakeReadModel:
         return out
 
     def result_records(
-        self, contains: Sequence[Sequence[str]] = (), *, testcases: Sequence[str] | None = None
+        self,
+        contains: Sequence[Sequence[str]] = (),
+        *,
+        data: Mapping[str, Sequence[str]] | None = None,
+        testcases: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         self.calls.append("result_records")
         found = sorted(
@@ -238,6 +248,10 @@ class FakeReadModel:
         for _, record in found:
             text = orjson.dumps(record).decode()
             if testcases is not None and record["testcase"]["name"] not in testcases:
+                continue
+            values = {(r["key"], r["value"]) for r in data_rows(0, record)}
+            wanted = (data or {}).items()
+            if not all(any((k, v[:VALUE_CHARS]) in values for v in vs) for k, vs in wanted):
                 continue
             if all(any(c in text for c in group) for group in contains):
                 out.append(record)

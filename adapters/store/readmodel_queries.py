@@ -6,7 +6,7 @@ SQLAlchemy Core. Tables and the projector that fills them: ``adapters.store.read
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -20,6 +20,7 @@ from domain.message import RECEIVED_TOPIC as _RECEIVED
 from policies.snapshot import ResultView, WaiverView, public_id
 from projections.config import GatingConfig
 from projections.folds.gating import package_of
+from projections.folds.greenwave_records import VALUE_CHARS
 from projections.queries import Subject, SubjectFacts
 
 
@@ -202,10 +203,32 @@ class SQLReadModel:
         }
 
     def result_records(
-        self, contains: Sequence[Sequence[str]] = (), *, testcases: Sequence[str] | None = None
+        self,
+        contains: Sequence[Sequence[str]] = (),
+        *,
+        data: Mapping[str, Sequence[str]] | None = None,
+        testcases: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        r = self.t["results"]
+        r, d = self.t["results"], self.t["result_data"]
         q = select(r.c.record).where(r.c.record.is_not(None)).order_by(r.c.position)
+        with self.engine.connect() as conn:
+            # The results of the most selective data filter (an indexed lookup each, cut
+            # at NARROW rows: ``type=koji_build`` names nearly everything); the other
+            # filters are the caller's to check.
+            best: list[int] | None = None
+            for cap in NARROW:  # a small cap first: an item names a few results
+                for key, values in (data or {}).items():
+                    cut = sorted({v[:VALUE_CHARS] for v in values})
+                    lookup = select(d.c.position).where(d.c.key == key, d.c.value.in_(cut))
+                    found = conn.execute(lookup.limit(cap + 1)).scalars().all()
+                    if len(found) <= cap and (best is None or len(found) < len(best)):
+                        best = list(found)
+                if best is not None:
+                    break
+            if best is not None:
+                if not best:
+                    return []
+                q = q.where(r.c.position.in_(sorted(set(best))))
         for group in contains:
             q = q.where(or_(*[r.c.record.like(f"%{_like_text(s)}%", escape="\\") for s in group]))
         if testcases is not None:
@@ -268,6 +291,9 @@ _RESULT_AT = RESULT_COLUMNS.index("at")
 _WAIVER_AT = WAIVER_COLUMNS.index("at")
 _RESULT_RECORD = RESULT_COLUMNS.index("record")
 _WAIVER_RECORD = WAIVER_COLUMNS.index("record")
+
+
+NARROW = (200, 5000)  # at most this many results from one data filter's lookup
 
 
 def _like_text(text: str) -> str:

@@ -32,7 +32,9 @@ __all__ = [
     "DISTINCT_KEYS",
     "SYNC_OUTCOMES",
     "SYNC_TESTCASE",
+    "VALUE_CHARS",
     "arch_and_variant",
+    "data_rows",
     "pick_records",
     "result_record",
     "resultsdb_time",
@@ -58,6 +60,24 @@ def resultsdb_time(at: str | None) -> str | None:
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+# How much of a data value the ``result_data`` rows keep (an index entry has a size limit).
+VALUE_CHARS = 200
+
+
+def data_rows(position: int, record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The ``result_data`` rows of a result's record: one per value of each data key
+    (as text, cut to ``VALUE_CHARS``), what ResultsDB's data filters look up."""
+    data = record.get("data")
+    if not isinstance(data, Mapping):
+        return []
+    rows = []
+    for key, value in data.items():
+        for v in value if isinstance(value, list) else [value]:
+            if v is not None:
+                rows.append({"position": position, "key": str(key), "value": str(v)[:VALUE_CHARS]})
+    return rows
 
 
 def submit_sort_time(record: Mapping[str, Any]) -> str | None:

@@ -35,7 +35,7 @@ from typing import Any
 from domain import topics
 from domain.outbox import COMPOSE_SYNC
 from domain.topics import EventHandlers
-from projections.folds.greenwave_records import SYNC_OUTCOMES, sync_result_row
+from projections.folds.greenwave_records import SYNC_OUTCOMES, data_rows, sync_result_row
 from projections.folds.readmodel_rows import describe_action, event_ref
 from projections.folds.readmodel_subjects import SubjectFold
 
@@ -176,7 +176,10 @@ class ReadModelFold(SubjectFold):
         self.changes.actions[oid] = row
         if row["kind"] == COMPOSE_SYNC and outcome in SYNC_OUTCOMES:
             ref = event_ref(oid, version)
-            self.changes.add("results", sync_result_row(position, ref, row, s, outcome, detail))
+            result = sync_result_row(position, ref, row, s, outcome, detail)
+            self.changes.add("results", result)
+            for data in data_rows(position, result["record"]):
+                self.changes.add("result_data", data)
         nvr = row["nvr"]
         if not nvr:
             return

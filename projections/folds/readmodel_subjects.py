@@ -10,6 +10,7 @@ from domain.facts import canonical_subject_type
 from projections.folds.gating_state import creation_time
 from projections.folds.greenwave_records import (
     arch_and_variant,
+    data_rows,
     result_record,
     submit_sort_time,
     waiver_record,
@@ -156,6 +157,8 @@ class SubjectFold(FoldCore):
                     "submit_time": submit_sort_time(record),
                 },
             )
+            for row in data_rows(position, record):
+                self.changes.add("result_data", row)
         nvr = self._nvr_of(oid)
         if nvr is not None:
             about = "" if (typ, ident) == ("koji_build", nvr) else f" (about {typ} {ident})"

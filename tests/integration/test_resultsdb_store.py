@@ -227,3 +227,47 @@ def test_a_store_written_by_the_previous_code_answers(tmp_path: Path) -> None:
         assert len(got) == len(latest)
     finally:
         store.close()
+
+
+def test_long_data_values_are_matched_whole(store: Any, tmp_path: Path) -> None:
+    """Data values are looked up by their first VALUE_CHARS characters (an index entry
+    has a size limit on PostgreSQL); the whole value decides."""
+    from projections.folds.greenwave_records import VALUE_CHARS
+
+    bus = Bus()
+    common = "x" * (VALUE_CHARS + 50)
+    one, two = common + "-one", common + "-two"
+    koji = {"type": "koji_build", "item": NVR}
+    messages = [
+        resultsdb(bus, 201, "dist.long", "PASSED", koji | {"long": one}),
+        resultsdb(bus, 202, "dist.long", "FAILED", koji | {"long": two}),
+    ]
+    cfg = Settings()
+    inputs.ingest(store, [str(write(tmp_path / "long.jsonl", messages))], cfg=cfg)
+    bootstrap.projector(store, cfg).run()
+    client = TestClient(create_app(SQLReadModel.of(store, cfg.gating), PolicySet(()), token=None))
+    for value, wanted in ((one, [201]), (two, [202]), (f"{one},{two}", [202, 201]), (common, [])):
+        got = client.get("/api/v2.0/results", params={"long": value}).json()["data"]
+        assert _ids(got) == wanted
+
+
+def test_broad_and_narrow_data_filters_together(store: Any, tmp_path: Path) -> None:
+    """``type=koji_build`` names every result, ``item`` a few: the answer is the same
+    whichever the store looks up first (more results of a type than the first lookup
+    takes)."""
+    bus = Bus()
+    messages = [
+        resultsdb(bus, 300 + n, f"dist.t{n % 2}", "PASSED",
+                  {"type": "koji_build", "item": f"pkg{n // 2}-1-1.fc44"})
+        for n in range(230)
+    ]  # fmt: skip
+    cfg = Settings()
+    inputs.ingest(store, [str(write(tmp_path / "many.jsonl", messages))], cfg=cfg)
+    bootstrap.projector(store, cfg).run()
+    client = TestClient(create_app(SQLReadModel.of(store, cfg.gating), PolicySet(()), token=None))
+    both = {"type": "koji_build,brew-build", "item": "pkg7-1-1.fc44"}
+    assert sorted(_ids(client.get("/api/v2.0/results", params=both).json()["data"])) == [314, 315]
+    every = client.get("/api/v2.0/results", params={"type": "koji_build", "limit": 500}).json()
+    assert len(every["data"]) == 230 and every["next"] is None
+    latest = client.get("/api/v2.0/results/latest", params={"type": "koji_build"}).json()
+    assert sorted(_ids(latest["data"])) == [528, 529]  # the newest of each testcase

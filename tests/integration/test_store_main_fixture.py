@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from adapters.cli.main import main
-from projections.folds.greenwave_records import submit_sort_time
+from projections.folds.greenwave_records import data_rows, submit_sort_time
 from tests.fixtures.make_store_main_20261206 import read_models
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -64,7 +64,14 @@ def test_old_store_replays_identically_and_answers_as_before(
     assert rc == 0
     assert decided["changes"] == [] and decided["actions_requested"] == 0
     models = read_models(old_store)
+    # Added since (read-model format 4, issue 20): each value of each result's data, what
+    # ResultsDB's data filters look up.
+    data = models.pop("relengotron_rm_result_data")
     assert sorted(models) == sorted(expected["read_models"])
+    derived = [
+        row for r in models[RESULTS] for row in data_rows(r["position"], json.loads(r["record"]))
+    ]
+    assert data and sorted(map(json.dumps, data)) == sorted(map(json.dumps, derived))
     # Added since (read-model format 3): a build's creation time, the send time of its
     # first BUILDING message (issue 16, dated rules in the decision API).
     builds = models[BUILDS]
