@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/graph.py
 	$(BIN)/python bench/replay.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/resultsdb.py
 
 clean:
 	rm -rf $(VENV) .relengotron .pytest_cache .mypy_cache .ruff_cache
