@@ -24,13 +24,13 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from adapters import bootstrap
-from adapters.http.app import create_app
-from adapters.services import inputs
-from adapters.settings import Settings
-from adapters.store.readmodel_queries import SQLReadModel
-from adapters.store.store import open_app
-from policies.spec import PolicySet
+from relengotron.adapters import bootstrap
+from relengotron.adapters.http.app import create_app
+from relengotron.adapters.services import inputs
+from relengotron.adapters.settings import Settings
+from relengotron.adapters.store.readmodel_queries import SQLReadModel
+from relengotron.adapters.store.store import open_app
+from relengotron.policies.spec import PolicySet
 from tests.messages import PREFIX, Bus, write
 
 DISTINCT_ON = "scenario,system_architecture,system_variant"

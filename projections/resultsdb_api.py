@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from domain.facts import INVALID, OUTCOMES
-from projections.queries import ReadModel
+from relengotron.domain.facts import INVALID, OUTCOMES
+from relengotron.projections.queries import ReadModel
 
 __all__ = ["QUERY_LIMIT", "ResultsDBError", "ResultsDBQuery", "ResultsDBService"]
 

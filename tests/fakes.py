@@ -13,15 +13,15 @@ from typing import Any
 
 import orjson
 
-from policies.snapshot import ResultView, WaiverView, public_id
-from projections.folds.greenwave_records import (
+from relengotron.policies.snapshot import ResultView, WaiverView, public_id
+from relengotron.projections.folds.greenwave_records import (
     VALUE_CHARS,
     data_rows,
     result_record,
     submit_sort_time,
     waiver_record,
 )
-from projections.queries import SubjectFacts
+from relengotron.projections.queries import SubjectFacts
 
 Subject = tuple[str, str]
 

@@ -9,12 +9,12 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from adapters import bootstrap
-from adapters.audit import audit, audit_asof, audit_verify
-from adapters.cli.cli_gating import render_status
-from adapters.services import inputs
-from adapters.services.status import build_status
-from adapters.store.store import shown_url
+from relengotron.adapters import bootstrap
+from relengotron.adapters.audit import audit, audit_asof, audit_verify
+from relengotron.adapters.cli.cli_gating import render_status
+from relengotron.adapters.services import inputs
+from relengotron.adapters.services.status import build_status
+from relengotron.adapters.store.store import shown_url
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
@@ -78,7 +78,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if args.nvrs:
             print("relengotron replay: --verify replays the whole log; no NVRs", file=sys.stderr)
             return EXIT_USAGE
-        from adapters.cli.progress import ProgressBar
+        from relengotron.adapters.cli.progress import ProgressBar
 
         bar = None if args.no_progress or args.json else ProgressBar("replay")
         report = audit_verify.verify(app, cfg, progress=bar)

@@ -8,20 +8,20 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from adapters import bootstrap
-from adapters.cli.cli_errors import UsageError
-from adapters.effects.effector import ActReport
-from adapters.koji.koji_values import FAILED, TRANSIENT
-from adapters.services import decisions, inputs
-from adapters.services.status import build_status
-from adapters.settings import Settings
-from adapters.store.store import shown_url
-from domain.outbox import BUS_PUBLISH, KOJI_MOVE
-from policies.decision import Decision
-from policies.engine import evaluate
-from projections.folds.remote_files import with_remote_files
-from projections.processes.composer import COMPOSE_REQUEST, PUSH_RELEASE
-from projections.processes.decider import DeciderReport
+from relengotron.adapters import bootstrap
+from relengotron.adapters.cli.cli_errors import UsageError
+from relengotron.adapters.effects.effector import ActReport
+from relengotron.adapters.koji.koji_values import FAILED, TRANSIENT
+from relengotron.adapters.services import decisions, inputs
+from relengotron.adapters.services.status import build_status
+from relengotron.adapters.settings import Settings
+from relengotron.adapters.store.store import shown_url
+from relengotron.domain.outbox import BUS_PUBLISH, KOJI_MOVE
+from relengotron.policies.decision import Decision
+from relengotron.policies.engine import evaluate
+from relengotron.projections.folds.remote_files import with_remote_files
+from relengotron.projections.processes.composer import COMPOSE_REQUEST, PUSH_RELEASE
+from relengotron.projections.processes.decider import DeciderReport
 
 EXIT_OK, EXIT_PROBLEM = 0, 1
 
@@ -132,7 +132,7 @@ def _act_follow(app: Any, cfg: Settings, args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from adapters.live.followers import Followers
+    from relengotron.adapters.live.followers import Followers
 
     if args.dry_run or args.interval <= 0:
         raise UsageError("--follow takes no --dry-run and a positive --interval")

@@ -9,10 +9,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from adapters import bootstrap
-from adapters.cli.cli_errors import UsageError
-from adapters.ingest.collector import fewer_collections
-from adapters.store.readmodels import ProjectReport
+from relengotron.adapters import bootstrap
+from relengotron.adapters.cli.cli_errors import UsageError
+from relengotron.adapters.ingest.collector import fewer_collections
+from relengotron.adapters.store.readmodels import ProjectReport
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int | None:
     app = bootstrap.application(args.db, cfg)
     bar = None
     if not args.no_progress:
-        from adapters.cli.progress import ProgressBar
+        from relengotron.adapters.cli.progress import ProgressBar
 
         bar = ProgressBar("project", unit="events")
     projector = bootstrap.projector(app, cfg, page_size=args.page_size, progress=bar)

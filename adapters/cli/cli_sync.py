@@ -7,9 +7,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from adapters import bootstrap
-from adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, UsageError
-from adapters.services.sync import SyncUsageError, sync_compose
+from relengotron.adapters import bootstrap
+from relengotron.adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, UsageError
+from relengotron.adapters.services.sync import SyncUsageError, sync_compose
 
 
 def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:

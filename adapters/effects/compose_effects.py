@@ -17,16 +17,16 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from adapters.artifacts.kinds import ArtifactKind
-from adapters.effects import mirror_sync
-from adapters.effects.compose_backends import (
+from relengotron.adapters.artifacts.kinds import ArtifactKind
+from relengotron.adapters.effects import mirror_sync
+from relengotron.adapters.effects.compose_backends import (
     EX_TEMPFAIL,
     FAILED,
     TRANSIENT,
     ComposeBackend,
     run_command,
 )
-from domain.outbox import COMPOSE_SYNC, Action
+from relengotron.domain.outbox import COMPOSE_SYNC, Action
 
 COMPOSE_REQUEST, PUSH_RELEASE = "compose.request", "push.release"
 KINDS = (COMPOSE_REQUEST, PUSH_RELEASE, COMPOSE_SYNC)

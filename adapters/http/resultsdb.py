@@ -12,11 +12,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.http import schemas
-from adapters.http.guard import describe
-from adapters.http.responses import json_response
-from projections.queries import ReadModel
-from projections.resultsdb_api import ResultsDBError, ResultsDBQuery, ResultsDBService
+from relengotron.adapters.http import schemas
+from relengotron.adapters.http.guard import describe
+from relengotron.adapters.http.responses import json_response
+from relengotron.projections.queries import ReadModel
+from relengotron.projections.resultsdb_api import ResultsDBError, ResultsDBQuery, ResultsDBService
 
 _QUERY_DOC = (
     "ResultsDB's filters: page, limit (20), since=START[,END], outcome, testcases, "

@@ -33,17 +33,17 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from adapters import bootstrap
-from adapters.effects.mirror_sync import is_newer, latest_link
-from adapters.settings import Settings
-from domain import ids, topics
-from domain.application import RelengApp
-from domain.artifacts import ComposeRun
-from domain.facts import COMPOSE
-from domain.outbox import COMPOSE_SYNC, Action
-from policies.spec import PolicySet
-from projections.decision_api import DecisionService
-from projections.decision_request import DecisionRequest, DecisionRequestError
+from relengotron.adapters import bootstrap
+from relengotron.adapters.effects.mirror_sync import is_newer, latest_link
+from relengotron.adapters.settings import Settings
+from relengotron.domain import ids, topics
+from relengotron.domain.application import RelengApp
+from relengotron.domain.artifacts import ComposeRun
+from relengotron.domain.facts import COMPOSE
+from relengotron.domain.outbox import COMPOSE_SYNC, Action
+from relengotron.policies.spec import PolicySet
+from relengotron.projections.decision_api import DecisionService
+from relengotron.projections.decision_request import DecisionRequest, DecisionRequestError
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ class ReadyComposes:
 
 
 def _carry_out_dry(cfg: Settings, action: Action, report: SyncReport) -> SyncReport:
-    from adapters.effects.mirror_sync import MirrorSync
+    from relengotron.adapters.effects.mirror_sync import MirrorSync
 
     done = MirrorSync(cfg.sync.rsync, timeout=cfg.sync.timeout).sync(action.params, dry_run=True)
     report.outcome, report.detail, report.result = done.outcome, done.detail, done.result

@@ -32,12 +32,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from domain import topics
-from domain.outbox import COMPOSE_SYNC
-from domain.topics import EventHandlers
-from projections.folds.greenwave_records import SYNC_OUTCOMES, data_rows, sync_result_row
-from projections.folds.readmodel_rows import describe_action, event_ref
-from projections.folds.readmodel_subjects import SubjectFold
+from relengotron.domain import topics
+from relengotron.domain.outbox import COMPOSE_SYNC
+from relengotron.domain.topics import EventHandlers
+from relengotron.projections.folds.greenwave_records import (
+    SYNC_OUTCOMES,
+    data_rows,
+    sync_result_row,
+)
+from relengotron.projections.folds.readmodel_rows import describe_action, event_ref
+from relengotron.projections.folds.readmodel_subjects import SubjectFold
 
 _MOVED = {"moved", "already"}
 

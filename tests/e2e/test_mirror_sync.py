@@ -23,12 +23,12 @@ from typing import Any
 
 import pytest
 
-from adapters.cli.main import main
-from adapters.rules.policy_loader import load_policy_text
-from adapters.store.store import open_app
-from domain import ids
-from domain.outbox import COMPOSE_SYNC
-from policies.spec import PassingTestCaseRule
+from relengotron.adapters.cli.main import main
+from relengotron.adapters.rules.policy_loader import load_policy_text
+from relengotron.adapters.store.store import open_app
+from relengotron.domain import ids
+from relengotron.domain.outbox import COMPOSE_SYNC
+from relengotron.policies.spec import PassingTestCaseRule
 from tests.messages import PREFIX, Bus, write
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,7 +194,7 @@ def test_a_compose_whose_gate_passes_is_synced_once_and_announced(
     # finds a compose's results (productmd.compose.id, conf/subject_types/compose.yaml).
     from fastapi.testclient import TestClient
 
-    from adapters.cli.cli_api import make_app
+    from relengotron.adapters.cli.cli_api import make_app
 
     with TestClient(make_app(site.db, str(site.config))) as client:
         latest = client.get(
@@ -250,7 +250,7 @@ def test_a_compose_whose_gate_fails_is_never_synced(tmp_path: Path, capsys: Any)
     assert not (site.mirror / NEW).exists()
     from fastapi.testclient import TestClient
 
-    from adapters.cli.cli_api import make_app
+    from relengotron.adapters.cli.cli_api import make_app
 
     with TestClient(make_app(site.db, str(site.config))) as client:
         got = client.get("/api/v2.0/results", params={"productmd.compose.id": NEW}).json()
@@ -287,7 +287,7 @@ def _children(pid: int) -> list[int]:
 
 def _sync_process(site: MirrorSite) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "adapters.cli.main", "sync", NEW, "--db", site.db,
+        [sys.executable, "-m", "relengotron.adapters.cli.main", "sync", NEW, "--db", site.db,
          "--config", str(site.config), "--json"],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -358,8 +358,8 @@ def test_the_live_followers_sync_a_compose_once_its_gate_passes(
     tmp_path: Path, capsys: Any
 ) -> None:
     """No one asks: the engine syncs (``[sync] auto``, the live followers' round)."""
-    from adapters import bootstrap
-    from adapters.live.followers import Followers
+    from relengotron.adapters import bootstrap
+    from relengotron.adapters.live.followers import Followers
 
     site = MirrorSite(tmp_path, capsys)
     required = required_tests()
@@ -400,7 +400,7 @@ def test_the_compose_synced_message_arrives_on_the_bus(
 ) -> None:
     from fedora_messaging import message as fm
 
-    from adapters.messaging.sync_schemas import ComposeSyncedV1
+    from relengotron.adapters.messaging.sync_schemas import ComposeSyncedV1
     from tests.rabbit import URL, receive
 
     site = MirrorSite(tmp_path, capsys)

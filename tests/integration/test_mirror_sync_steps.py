@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from adapters.effects.mirror_sync import ALREADY, FAILED, SYNCED, TRANSIENT, MirrorSync
+from relengotron.adapters.effects.mirror_sync import ALREADY, FAILED, SYNCED, TRANSIENT, MirrorSync
 from tests.e2e.test_mirror_sync import LINK, NEW, OLD, make_compose, same_tree
 
 

@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters import bootstrap
-from adapters.http.app import create_app
-from adapters.services import inputs
-from adapters.settings import Settings
-from adapters.store.readmodel_queries import SQLReadModel
-from policies.spec import PolicySet
+from relengotron.adapters import bootstrap
+from relengotron.adapters.http.app import create_app
+from relengotron.adapters.services import inputs
+from relengotron.adapters.settings import Settings
+from relengotron.adapters.store.readmodel_queries import SQLReadModel
+from relengotron.policies.spec import PolicySet
 from tests.messages import PREFIX, Bus, write
 
 NVR = "bash-5.3-1.fc44"
@@ -192,8 +192,8 @@ def test_a_store_written_by_the_previous_code_answers(tmp_path: Path) -> None:
     Greenwave's queries for a build find that build's results."""
     import shutil
 
-    from adapters.store.store import open_app
-    from domain import topics
+    from relengotron.adapters.store.store import open_app
+    from relengotron.domain import topics
 
     db = tmp_path / "old.db"
     shutil.copyfile(Path(__file__).resolve().parents[1] / "fixtures" / "store_main_20261206.db", db)
@@ -232,7 +232,7 @@ def test_a_store_written_by_the_previous_code_answers(tmp_path: Path) -> None:
 def test_long_data_values_are_matched_whole(store: Any, tmp_path: Path) -> None:
     """Data values are looked up by their first VALUE_CHARS characters (an index entry
     has a size limit on PostgreSQL); the whole value decides."""
-    from projections.folds.greenwave_records import VALUE_CHARS
+    from relengotron.projections.folds.greenwave_records import VALUE_CHARS
 
     bus = Bus()
     common = "x" * (VALUE_CHARS + 50)

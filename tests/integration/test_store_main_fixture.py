@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from adapters.cli.main import main
-from projections.folds.greenwave_records import data_rows, submit_sort_time
+from relengotron.adapters.cli.main import main
+from relengotron.projections.folds.greenwave_records import data_rows, submit_sort_time
 from tests.fixtures.make_store_main_20261206 import read_models
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

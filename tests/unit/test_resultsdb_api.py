@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters.http.app import create_app
-from policies.spec import PolicySet
+from relengotron.adapters.http.app import create_app
+from relengotron.policies.spec import PolicySet
 from tests.fakes import FakeReadModel
 
 TC = "scratch.testing.mytestcase"

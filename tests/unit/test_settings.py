@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.settings import DEFAULT_POLICIES, Settings, SettingsError, database_url
-from adapters.settings_file import load_settings
+from relengotron.adapters.settings import DEFAULT_POLICIES, Settings, SettingsError, database_url
+from relengotron.adapters.settings_file import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config" / "relengotron.example.toml"

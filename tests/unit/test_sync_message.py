@@ -9,9 +9,9 @@ import pytest
 from fedora_messaging import message as fm
 from fedora_messaging.exceptions import ValidationError
 
-from adapters.effects.mirror_sync import latest_link
-from adapters.messaging.catalog import SCHEMAS, message_for
-from adapters.messaging.sync_schemas import ComposeSyncedV1
+from relengotron.adapters.effects.mirror_sync import latest_link
+from relengotron.adapters.messaging.catalog import SCHEMAS, message_for
+from relengotron.adapters.messaging.sync_schemas import ComposeSyncedV1
 
 
 def body() -> dict[str, Any]:
@@ -71,7 +71,7 @@ def test_latest_link_is_pungis() -> None:
 @pytest.mark.parametrize(("outcome", "resultsdb"), [("synced", "PASSED"), ("already", "PASSED"),
                                                     ("failed", "FAILED")])  # fmt: skip
 def test_a_finished_sync_is_a_result_on_its_compose(outcome: str, resultsdb: str) -> None:
-    from projections.folds.greenwave_records import SYNC_TESTCASE, sync_result_row
+    from relengotron.projections.folds.greenwave_records import SYNC_TESTCASE, sync_result_row
 
     compose = "Fedora-Rawhide-20261206.n.0"
     action = {"params": {"compose": compose, "target": "/srv/mirror"}}
