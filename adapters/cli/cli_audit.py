@@ -11,12 +11,12 @@ from typing import Any
 
 from adapters import bootstrap
 from adapters.audit import audit, audit_asof, audit_verify
+from adapters.cli import progress
+from adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
 from adapters.cli.cli_gating import render_status
 from adapters.services import inputs
 from adapters.services.status import build_status
 from adapters.store.store import shown_url
-
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
 
 def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -34,7 +34,7 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
     p.add_argument("nvrs", nargs="*", metavar="NVR", help="with --until: only these builds")
     common(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (--verify)")
+    progress.add_option(p)
 
     p = sub.add_parser("override", help="promote or hold a build by hand, or release that")
     p.add_argument("nvr", metavar="NVR")
@@ -78,9 +78,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if args.nvrs:
             print("relengotron replay: --verify replays the whole log; no NVRs", file=sys.stderr)
             return EXIT_USAGE
-        from adapters.cli.progress import ProgressBar
-
-        bar = None if args.no_progress or args.json else ProgressBar("replay")
+        bar = progress.bar_for(args, "replay")
         report = audit_verify.verify(app, cfg, progress=bar)
         if bar is not None:
             bar.close()

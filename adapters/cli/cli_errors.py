@@ -17,7 +17,9 @@ code   meaning
 
 from __future__ import annotations
 
+import logging
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from typing import TextIO
@@ -25,6 +27,8 @@ from typing import TextIO
 from adapters.store.store_errors import StoreError, last_url, store_failure
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
+
+log = logging.getLogger("adapters.cli")
 
 
 class UsageError(Exception):
@@ -56,6 +60,13 @@ def run_command(
     command: str, body: Callable[[], int], *, debug: bool = False, stderr: TextIO | None = None
 ) -> int:
     """Run ``body`` (a command) and turn how it ended into the exit code of the table."""
+    started = time.monotonic()
+    code = _run(command, body, debug=debug, stderr=stderr)
+    log.info("%s: exit %d in %.2f s", command, code, time.monotonic() - started)
+    return code
+
+
+def _run(command: str, body: Callable[[], int], *, debug: bool, stderr: TextIO | None) -> int:
     err = stderr or sys.stderr
 
     def say(text: str) -> None:

@@ -9,32 +9,34 @@ from collections.abc import Callable
 from typing import Any
 
 from adapters import bootstrap
-from adapters.cli.cli_errors import UsageError
+from adapters.cli import progress
+from adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, UsageError
+from adapters.cli.summaries import render_act, render_decisions, render_row
 from adapters.effects.effector import ActReport
 from adapters.koji.koji_values import FAILED, TRANSIENT
 from adapters.services import decisions, inputs
 from adapters.services.status import build_status
 from adapters.settings import Settings
 from adapters.store.store import shown_url
-from domain.outbox import BUS_PUBLISH, KOJI_MOVE
 from policies.decision import Decision
 from policies.engine import evaluate
 from projections.folds.remote_files import with_remote_files
-from projections.processes.composer import COMPOSE_REQUEST, PUSH_RELEASE
-from projections.processes.decider import DeciderReport
 
-EXIT_OK, EXIT_PROBLEM = 0, 1
+__all__ = ["add_parsers", "render_act", "render_decisions", "render_row", "run"]
 
 
 def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
     p = sub.add_parser("decide", help="bring decisions up to date with the log (ingest does this)")
     common(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--verbose", action="store_true", help="list every decision change")
+    progress.add_option(p)
 
     p = sub.add_parser("act", help="carry out pending koji moves and bus messages")
     common(p)
     p.add_argument("--dry-run", action="store_true", help="show what would be done; change nothing")
     p.add_argument("--json", action="store_true", help="print what was done as JSON")
+    p.add_argument("--verbose", action="store_true", help="list every action")
     p.add_argument(
         "--follow",
         action="store_true",
@@ -87,22 +89,20 @@ def _setup(args: argparse.Namespace, *, create: bool = True) -> tuple[Settings, 
 
 def cmd_decide(args: argparse.Namespace) -> int:
     cfg, app = _setup(args)
-    report = decisions.decide(app, cfg)
+    with progress.bar_for(args, "decide", unit="events") or _nothing() as bar:
+        report = decisions.decide(app, cfg, progress=bar)
     bootstrap.projector(app, cfg).run()  # the read models reflect the new decisions
-    print(json.dumps(report.as_json()) if args.json else render_decisions(report))
+    if args.json:
+        print(json.dumps(report.as_json()))
+    else:
+        print(render_decisions(report, verbose=args.verbose))
     return EXIT_OK
 
 
-def render_decisions(report: DeciderReport) -> str:
-    lines = [
-        f"Decider at position {report.position:,}: {report.read:,} events read, "
-        f"{report.evaluated:,} evaluations, {len(report.decisions):,} decision(s) changed, "
-        f"{report.actions:,} action(s) requested."
-    ]
-    for d in report.decisions:
-        was = f" (was {d['previous']})" if d["previous"] else ""
-        lines.append(f"  {d['verdict']:<10} {d['nvr']}{was}")
-    return "\n".join(lines)
+def _nothing() -> Any:
+    import contextlib
+
+    return contextlib.nullcontext(None)
 
 
 def cmd_act(args: argparse.Namespace) -> int:
@@ -111,7 +111,7 @@ def cmd_act(args: argparse.Namespace) -> int:
         return _act_follow(app, cfg, args)
     decisions.decide(app, cfg)  # never act on a stale outbox
     report = bootstrap.effector(app, cfg).run(dry_run=args.dry_run)
-    print(json.dumps(report.as_json()) if args.json else render_act(report))
+    print(json.dumps(report.as_json()) if args.json else render_act(report, verbose=args.verbose))
     return EXIT_PROBLEM if act_failed(report) else EXIT_OK
 
 
@@ -151,37 +151,6 @@ def _act_follow(app: Any, cfg: Settings, args: argparse.Namespace) -> int:
     stats = followers.stats.as_json()
     print(json.dumps(stats) if args.json else f"relengotron act: stopped ({stats})")
     return EXIT_OK
-
-
-def render_act(report: ActReport) -> str:
-    lines = []
-    head = "Would do" if report.dry_run else "Done"
-    if report.done:
-        lines.append(f"{head}: {len(report.done)} action(s)")
-    for r in report.done:
-        lines.append("  " + _render_row(r))
-    if report.pending:
-        lines.append(f"{'Would do' if report.dry_run else 'Still pending'}: {len(report.pending)}")
-        lines += ["  " + _render_row(r) for r in report.pending]
-    lines += [f"Error: {e}" for e in report.errors]
-    return "\n".join(lines) or "Nothing to do."
-
-
-def _render_row(r: dict[str, Any]) -> str:
-    """One line per action, whichever kind the outbox holds (``domain.outbox``,
-    ``projections.processes.composer``); a kind this code does not know is named as it is."""
-    kind = r.get("kind")
-    if kind == KOJI_MOVE:
-        what = f"move {r.get('nvr')} {r.get('from_tag')} -> {r.get('to_tag')}"
-    elif kind == BUS_PUBLISH:
-        what = f"publish {r.get('message') or '(no message kind)'}"
-    elif kind == COMPOSE_REQUEST and r.get("target"):
-        what = f"compose {r['target']} via {r.get('backend') or '?'}"
-    elif kind == PUSH_RELEASE and r.get("target"):
-        what = f"release push {r['target']}"
-    else:
-        what = f"{kind} {r.get('action')}"
-    return f"{r.get('outcome', '?'):<13} {what}: {r.get('detail') or ''}".rstrip()
 
 
 # ------------------------------------------------------------------ status
