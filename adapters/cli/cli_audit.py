@@ -14,6 +14,7 @@ from adapters.audit import audit, audit_asof, audit_verify
 from adapters.cli import progress
 from adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
 from adapters.cli.cli_gating import render_status
+from adapters.cli.subjects import check_nvr, warn
 from adapters.services import inputs
 from adapters.services.status import build_status
 from adapters.store.store import shown_url
@@ -58,6 +59,7 @@ def _setup(args: argparse.Namespace, *, create: bool = True) -> tuple[Any, Any]:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    check_nvr(args.nvr)
     cfg, app = _setup(args, create=False)
     result = audit.explain(app, cfg, args.nvr)
     if result is None:
@@ -84,6 +86,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
             bar.close()
         print(json.dumps(report, default=str) if args.json else audit_verify.render_verify(report))
         return EXIT_OK if report["identical"] else EXIT_PROBLEM
+    for nvr in args.nvrs:
+        check_nvr(nvr)
     try:
         audit.parse_time(args.until)
     except ValueError:
@@ -98,6 +102,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_override(args: argparse.Namespace) -> int:
+    check_nvr(args.nvr)
     cfg, app = _setup(args)
     username = args.username or getpass.getuser()
     inputs.sync_policies(app, cfg)
@@ -119,6 +124,6 @@ def cmd_override(args: argparse.Namespace) -> int:
         print(f"Recorded override {args.action} of {args.nvr} ({key}).")
         if status:
             print(render_status(status))
-        else:
-            print("(nothing is known about this build yet: the override waits for it)")
+    if not status:
+        warn("override", f"nothing is recorded about {args.nvr}; the override waits for it")
     return EXIT_OK

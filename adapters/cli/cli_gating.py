@@ -11,6 +11,7 @@ from typing import Any
 from adapters import bootstrap
 from adapters.cli import progress
 from adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, UsageError
+from adapters.cli.subjects import check_nvr, warn
 from adapters.cli.summaries import render_act, render_decisions, render_row
 from adapters.effects.effector import ActReport
 from adapters.koji.koji_values import FAILED, TRANSIENT
@@ -21,6 +22,7 @@ from adapters.store.store import shown_url
 from policies.decision import Decision
 from policies.engine import evaluate
 from projections.folds.remote_files import with_remote_files
+from projections.policy_input import policy_input
 
 __all__ = ["add_parsers", "render_act", "render_decisions", "render_row", "run"]
 
@@ -64,6 +66,13 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
     p = sub.add_parser("evaluate", help="dry-run a policy directory against current state")
     p.add_argument("nvr", metavar="NVR")
     p.add_argument("--policies", required=True, metavar="DIR", help="policy directory to try")
+    p.add_argument(
+        "--product-version",
+        metavar="PV",
+        help="the product version to decide for (default: [gating] product_version)",
+    )
+    p.add_argument("--context", metavar="CONTEXT",
+                   help="the decision context (default: [gating] decision_context)")  # fmt: skip
     common(p)
     p.add_argument("--json", action="store_true", help="print the decision as JSON")
 
@@ -157,6 +166,7 @@ def _act_follow(app: Any, cfg: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    check_nvr(args.nvr)
     cfg, app = _setup(args, create=False)
     view = bootstrap.decider(app, cfg).read_view()
     status = build_status(view, args.nvr, cfg.gating.pending_tag)
@@ -205,7 +215,9 @@ def _render_requirements(d: dict[str, Any]) -> list[str]:
 def cmd_waive(args: argparse.Namespace) -> int:
     import getpass
 
+    check_nvr(args.nvr)
     cfg, app = _setup(args)
+    problems = waiver_warnings(bootstrap.decider(app, cfg).read_view(), args.nvr, args.testcase)
     inputs.sync_policies(app, cfg)
     waiver_id = inputs.record_waiver(
         app,
@@ -227,17 +239,54 @@ def cmd_waive(args: argparse.Namespace) -> int:
         print(f"{verb} {args.testcase} for {args.nvr} ({waiver_id}).")
         if status:
             print(render_status(status))
+    for problem in problems:  # said once the waiver is recorded and decided with
+        warn("waive", problem)
     return EXIT_OK
 
 
+def waiver_warnings(view: Any, nvr: str, testcase: str) -> list[str]:
+    """Why a waiver of ``testcase`` for ``nvr`` may not be what was meant: nothing is
+    recorded about the build, or the test case is neither required of it (its latest
+    decision) nor among its results. The waiver is recorded all the same (it may come
+    before the build or its results, as in WaiverDB)."""
+    if nvr not in view.builds and nvr not in view.gates:
+        return [f"nothing is recorded about {nvr}; the waiver waits for it"]
+    gate = view.gates.get(nvr)
+    decision = (gate.decision if gate is not None else None) or {}
+    known = {
+        r.get("testcase")
+        for key in ("satisfied_requirements", "unsatisfied_requirements")
+        for r in decision.get(key, [])
+    }
+    known |= {r.testcase for r in view.snapshot(nvr).results}
+    if testcase in known:
+        return []
+    names = ", ".join(sorted(str(k) for k in known if k)) or "none"
+    return [f"{testcase} is neither required of {nvr} nor among its results (known: {names})"]
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    check_nvr(args.nvr)
     cfg = bootstrap.settings(args.config)
     policies = bootstrap.policy_set(cfg, args.policies)  # the directory tried first
     app = bootstrap.application(args.db, cfg, create=False)
     view = bootstrap.decider(app, cfg, policies).read_view()
     build = view.builds.get(args.nvr)
+    if build is None and args.nvr not in view.gates:
+        if args.json:
+            print(json.dumps({"nvr": args.nvr, "known": False}))
+        else:
+            print(
+                f"{args.nvr}: unknown in {shown_url(app)} (no message about it has been recorded)."
+            )
+        return EXIT_PROBLEM
     snapshot = with_remote_files(  # the gating.yaml files recorded, never fetched here
-        view.snapshot(args.nvr),
+        policy_input(
+            view.subject_facts(args.nvr),
+            product_version=args.product_version or cfg.gating.product_version,
+            decision_context=args.context or cfg.gating.decision_context,
+            batch=view.batch_views(args.nvr),
+        ),
         policies,
         cfg.gating.remote_rule_templates,
         build.change if build else None,
@@ -252,4 +301,4 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"  {out['verdict']} — {out['summary']}")
         print(f"  policies: {', '.join(out.get('applicable_policies', [])) or '(none)'}")
         print("\n".join(_render_requirements(out)))
-    return EXIT_OK
+    return EXIT_OK if out.get("policies_satisfied") else EXIT_PROBLEM

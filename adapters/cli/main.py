@@ -22,6 +22,7 @@ from adapters.cli import (
     progress,
 )
 from adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, UsageError, run_command
+from adapters.cli.subjects import check_nvr
 from adapters.ingest.collector import fewer_collections
 from adapters.ingest.ingest import render_summary
 from adapters.services import decisions, inputs
@@ -209,14 +210,16 @@ def cmd_events(args: argparse.Namespace) -> int:
         subject_type, identifier = "dist_git_commit", f"{parts[0]}/{parts[1]}#{parts[2]}"
     else:
         subject_type, identifier = args.subject_type, args.subject
+        if subject_type == "koji_build":
+            check_nvr(identifier)
     app = bootstrap.application(args.db, bootstrap.settings(args.config), create=False)
     listing = subject_history(app, subject_type, identifier)
     if args.json:
         print(json.dumps(listing, indent=2, default=str))
-        return EXIT_OK
+        return EXIT_OK if listing else EXIT_PROBLEM
     if not listing:
         print(f"No events for {subject_type} {identifier} in {shown_url(app)}.")
-        return EXIT_OK
+        return EXIT_PROBLEM
     print(f"{subject_type} {identifier}: {len(listing)} event(s)")
     for e in listing:
         print(render_event(e, subject_type, identifier))
