@@ -294,6 +294,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )
     decision: Decision = evaluate(policies, snapshot)
     out = decision.as_dict()
+    if not out.get("applicable_policies"):  # as decision: Greenwave's 404, not a "no"
+        raise UsageError(out["summary"])
     if args.json:
         print(json.dumps(out))
     else:

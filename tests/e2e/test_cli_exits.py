@@ -662,3 +662,28 @@ def test_a_waiver_for_an_unknown_build_or_test_case_is_recorded_with_a_warning(c
         "relengotron override: warning: nothing is recorded about zsh-2-1.fc44; "
         "the override waits for it"
     )
+
+
+def test_evaluate_takes_the_gating_point_and_decision_takes_it_from_the_settings(cli, tmp_path):
+    store = tmp_path / "s.db"
+    assert cli("ingest", "--no-progress", str(SAMPLE), "--db", str(store)).returncode == 0
+    db = ["--db", str(store), "--json"]
+    at = ["--product-version", "fedora-44", "--context", "bodhi_update_push_testing"]
+    done = cli("evaluate", PROMOTED, "--policies", POLICIES, *at, *db)
+    assert done.returncode == 1, done.stderr  # no tier-0 result: not satisfied
+    out = json.loads(done.stdout)
+    assert out["applicable_policies"] == ["fedora_ci_tier0_for_testing"]
+    assert (out["product_version"], out["decision_context"]) == tuple(at[1::2])
+    done = cli("evaluate", PROMOTED, "--policies", POLICIES, *db)  # the settings' point
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["decision_context"] == "rawhide_pending"
+    done = cli("evaluate", PROMOTED, "--policies", POLICIES, "--context", "nowhere", *db)
+    assert done.returncode == 2, done.stdout  # as decision: Greenwave's 404, not a "no"
+    assert "Found no applicable policies" in one_line(done)
+    settings = tmp_path / "testing.toml"
+    settings.write_text(
+        '[gating]\nproduct_version = "fedora-44"\ndecision_context = "bodhi_update_push_testing"\n'
+    )
+    done = cli("decision", PROMOTED, *db, "--config", str(settings))
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["applicable_policies"] == ["fedora_ci_tier0_for_testing"]
