@@ -183,3 +183,30 @@ def test_json_logs_are_one_object_per_line(sample_store, tmp_path):
     assert any(r["message"].startswith("status: exit 1") for r in records), records
     quiet = relengotron(*argv, cwd=tmp_path)
     assert quiet.stderr == ""  # WARNING by default: nothing to say
+
+
+def test_explain_orders_by_the_time_sent_and_shows_the_time_recorded(tmp_path):
+    """Messages recorded in the opposite order to the one they were sent in (a backlog
+    replayed newest first): the timeline follows the time sent; each step shows when
+    it was recorded too; a first decision is not "(was None)"."""
+    lines = SAMPLE.read_text().splitlines()
+    reversed_file = tmp_path / "reversed.jsonl"
+    reversed_file.write_text("\n".join(reversed(lines)) + "\n")
+    store = tmp_path / "r.db"
+    done = relengotron("ingest", "--no-progress", str(reversed_file), "--db", str(store),
+                       cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    vim = "vim-9.1.1800-1.fc44"
+    done = relengotron("explain", vim, "--db", str(store), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    steps = json.loads(done.stdout)["timeline"]
+    messages = [s for s in steps if s["kind"] == "message"]
+    assert len(messages) > 5
+    sent = [s["at"] for s in messages]
+    assert sent == sorted(sent)  # by the time sent ...
+    assert [s["position"] for s in messages] != sorted(s["position"] for s in messages)
+    assert all(s["recorded_at"] for s in steps)  # ... the time recorded beside it
+    text = relengotron("explain", vim, "--db", str(store), cwd=tmp_path).stdout
+    assert "(was None)" not in text and "first decision" in text
+    first = next(line for line in text.splitlines() if "message " in line)
+    assert "recorded" in first, first
