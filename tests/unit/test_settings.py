@@ -117,9 +117,9 @@ def test_a_settings_file_with_several_mistakes_reports_them_all(tmp_path):
     f = tmp_path / "bad.toml"
     f.write_text(
         "stray = 1\n"
-        "[koji]\nhub = 5\ntimeout = \"soon\"\n"
+        '[koji]\nhub = 5\ntimeout = "soon"\n'
         "[gating]\nfoo = 1\n"
-        "[gating.bisection]\nfallback = \"guess\"\n"
+        '[gating.bisection]\nfallback = "guess"\n'
         "[api]\nport = 70000\nworkers = 0\n"
         "[nosuch]\nx = 1\n"
     )
