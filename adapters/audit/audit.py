@@ -3,9 +3,10 @@ readers the other audit commands share.
 
 ``explain`` reads the streams that concern a build (its own, its dist-git change's, its
 gate's, its overrides' and its outbox actions'), resolves every event to the message it
-came from and every requirement's evidence to its message, and orders it all by log
-position. ``replay --until`` is in ``adapters.audit.audit_asof``, ``replay --verify`` in
-``adapters.audit.audit_verify``.
+came from and every requirement's evidence to its message, each with its log position
+and the time it was recorded; its timeline (``adapters.audit.audit_timeline``) follows
+the time each step happened. ``replay --until`` is in ``adapters.audit.audit_asof``,
+``replay --verify`` in ``adapters.audit.audit_verify``.
 """
 
 from __future__ import annotations
