@@ -53,7 +53,7 @@ class ProgressBar:
         self.through = through  # the unit of done/total (bytes "B", log "positions")
         self._bar: Any = tqdm(
             desc=label,
-            unit=unit,
+            unit=f" {unit}",
             file=self.stream,
             disable=not self.enabled,
             dynamic_ncols=True,
@@ -69,7 +69,7 @@ class ProgressBar:
         if total:  # how far through the input: the bar; the count beside it
             if bar.total != total:
                 bar.total = total
-                bar.unit = self.through or self.unit
+                bar.unit = self.through if self.through == "B" else f" {self.through or self.unit}"
                 bar.unit_scale = self.through == "B"
             position = min(done or 0, total)
             bar.set_postfix_str(f"{count:,} {self.unit}", refresh=False)

@@ -210,3 +210,33 @@ def test_explain_orders_by_the_time_sent_and_shows_the_time_recorded(tmp_path):
     assert "(was None)" not in text and "first decision" in text
     first = next(line for line in text.splitlines() if "message " in line)
     assert "recorded" in first, first
+
+
+def test_a_terminal_gets_a_progress_bar_without_asking(big, tmp_path):
+    """On a terminal (a pseudo-terminal of 120 columns here) ``decide`` shows its bar."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import sys
+    import termios
+
+    _, store = big
+    store = copy(store, tmp_path)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a terminal of 120 columns, then relengotron
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        os.chdir(REPO)
+        os.execv(sys.executable, [sys.executable, "-m", "adapters.cli.main", "decide",
+                                  "--db", str(store)])  # fmt: skip
+    out = b""
+    try:
+        while chunk := os.read(fd, 65536):
+            out += chunk
+    except OSError:  # the child closed the terminal
+        pass
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    text = out.decode()
+    assert "\rdecide: " in text and " events/s]" in text, text
+    assert "Decider at position" in text
