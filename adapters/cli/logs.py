@@ -62,8 +62,8 @@ def configure(
     default: str = "WARNING",
     stream: TextIO | None = None,
 ) -> None:
-    """Log to ``stream`` (stderr): everybody's messages from WARNING on (from ``level``
-    when it is lower: DEBUG shows the libraries too), ours from ``level`` or ``default``."""
+    """Log to ``stream`` (stderr): ours from ``level`` (else ``default``) on, the
+    libraries' from WARNING on (from ``level`` when it is higher; DEBUG shows them all)."""
     ours = level or default
     root = logging.getLogger()
     for h in list(root.handlers):
@@ -71,7 +71,8 @@ def configure(
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter(fmt))
     root.addHandler(handler)
-    root.setLevel(min(logging.getLevelName(ours), logging.WARNING))
+    number = logging.getLevelName(ours)
+    root.setLevel(logging.DEBUG if number == logging.DEBUG else max(number, logging.WARNING))
     for name in OURS:
         logging.getLogger(name).setLevel(ours)
 
