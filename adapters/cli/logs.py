@@ -66,9 +66,11 @@ def configure(
     libraries' from WARNING on (from ``level`` when it is higher; DEBUG shows them all)."""
     ours = level or default
     root = logging.getLogger()
-    for h in list(root.handlers):
-        root.removeHandler(h)
+    for h in list(root.handlers):  # ours from an earlier call (main run in-process)
+        if getattr(h, "relengotron", False):
+            root.removeHandler(h)
     handler = logging.StreamHandler(stream or sys.stderr)
+    handler.relengotron = True  # type: ignore[attr-defined]
     handler.setFormatter(formatter(fmt))
     root.addHandler(handler)
     number = logging.getLevelName(ours)
