@@ -5,21 +5,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from adapters.effects.effector import Effector
-from adapters.rules.policy_loader import load_policy_set
-from adapters.settings import Settings, database_url
-from adapters.settings_file import load_settings
-from adapters.store.store import open_app
-from adapters.store.view_store import SQLViewStore
-from domain.application import RelengApp
-from policies.spec import PolicySet
-from projections.config import ComposerConfig, KindTraits
-from projections.processes.composer import Composer
-from projections.processes.decider import Decider
+from relengotron.adapters.effects.effector import Effector
+from relengotron.adapters.rules.policy_loader import load_policy_set
+from relengotron.adapters.settings import Settings, database_url
+from relengotron.adapters.settings_file import load_settings
+from relengotron.adapters.store.store import open_app
+from relengotron.adapters.store.view_store import SQLViewStore
+from relengotron.domain.application import RelengApp
+from relengotron.policies.spec import PolicySet
+from relengotron.projections.config import ComposerConfig, KindTraits
+from relengotron.projections.processes.composer import Composer
+from relengotron.projections.processes.decider import Decider
 
 if TYPE_CHECKING:
-    from adapters.artifacts.kinds import ArtifactKind
-    from adapters.koji.koji_gateway import KojiGateway
+    from relengotron.adapters.artifacts.kinds import ArtifactKind
+    from relengotron.adapters.koji.koji_gateway import KojiGateway
 
 
 def settings(config: str | None = None) -> Settings:
@@ -43,7 +43,7 @@ def decider(app: RelengApp, cfg: Settings, policies: PolicySet | None = None) ->
 
 
 def kinds() -> dict[str, ArtifactKind]:
-    from adapters.artifacts.registry import load_kinds
+    from relengotron.adapters.artifacts.registry import load_kinds
 
     return load_kinds()
 
@@ -75,7 +75,7 @@ def composer(app: RelengApp, cfg: Settings) -> Composer:
 def koji_gateway(cfg: Settings) -> KojiGateway | None:
     if not cfg.koji.hub:
         return None
-    from adapters.koji.koji_gateway import KojiGateway
+    from relengotron.adapters.koji.koji_gateway import KojiGateway
 
     return KojiGateway(
         cfg.koji.hub,
@@ -89,13 +89,13 @@ def koji_gateway(cfg: Settings) -> KojiGateway | None:
 
 
 def compose_effects(cfg: Settings, koji: KojiGateway | None) -> Any:
-    from adapters.effects.compose_backends import (
+    from relengotron.adapters.effects.compose_backends import (
         CommandBackend,
         ComposeBackend,
         KojiTaskBackend,
         OdcsBackend,
     )
-    from adapters.effects.compose_effects import ComposeEffects
+    from relengotron.adapters.effects.compose_effects import ComposeEffects
 
     c = cfg.compose
     backends: dict[str, ComposeBackend] = {}
@@ -119,8 +119,8 @@ def effector(app: RelengApp, cfg: Settings, *, scan: Any = None) -> Effector:
     koji = koji_gateway(cfg)
     publisher = factory = None
     if cfg.bus.enabled:
-        from adapters.messaging.catalog import message_for
-        from adapters.messaging.publisher import FedoraMessagingPublisher
+        from relengotron.adapters.messaging.catalog import message_for
+        from relengotron.adapters.messaging.publisher import FedoraMessagingPublisher
 
         publisher = FedoraMessagingPublisher(cfg.bus.amqp_url, config_file=cfg.bus.config_file)
         factory = message_for
@@ -143,13 +143,13 @@ def projector(
     progress: Any = None,
 ) -> Any:
     """The read models' projector (``relengotron project``)."""
-    from adapters.store.readmodels import Projector
+    from relengotron.adapters.store.readmodels import Projector
 
     return Projector(app, cfg.gating, page_size=page_size, progress=progress)
 
 
 def read_model(app: RelengApp, cfg: Settings) -> Any:
     """The read side the API, the page and the audit commands ask (SQL tables)."""
-    from adapters.store.readmodel_queries import SQLReadModel
+    from relengotron.adapters.store.readmodel_queries import SQLReadModel
 
     return SQLReadModel.of(app, cfg.gating)

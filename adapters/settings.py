@@ -13,10 +13,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adapters.ingest.branches import DEFAULT_MONITORED_BRANCHES
-from adapters.koji.koji_values import KojiAuth
-from adapters.store.store import default_url, normalize_url
-from projections.config import GatingConfig
+from relengotron.adapters.ingest.branches import DEFAULT_MONITORED_BRANCHES
+from relengotron.adapters.koji.koji_values import KojiAuth
+from relengotron.adapters.store.store import default_url, normalize_url
+from relengotron.projections.config import GatingConfig
 
 ENV_DB = "RELENGOTRON_DB"
 ENV_CONFIG = "RELENGOTRON_CONFIG"

@@ -10,10 +10,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from adapters.ingest.branches import DEFAULT_MONITORED_BRANCHES, BranchFilter
-from adapters.koji.koji_profile import KojiProfile, KojiProfileError, read_profile
-from adapters.koji.koji_values import KojiAuth
-from adapters.settings import (
+from relengotron.adapters.ingest.branches import DEFAULT_MONITORED_BRANCHES, BranchFilter
+from relengotron.adapters.koji.koji_profile import KojiProfile, KojiProfileError, read_profile
+from relengotron.adapters.koji.koji_values import KojiAuth
+from relengotron.adapters.settings import (
     DEFAULT_ARTIFACTS,
     DEFAULT_POLICIES,
     ENV_CONFIG,
@@ -25,7 +25,7 @@ from adapters.settings import (
     Settings,
     SettingsError,
 )
-from projections.config import FALLBACKS, GatingConfig
+from relengotron.projections.config import FALLBACKS, GatingConfig
 
 BACKENDS = ("koji", "odcs", "command")
 ANY_KEY = "*"  # a table whose keys are names (artifact kinds), each of the given type

@@ -44,12 +44,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.cli.progress import ProgressBar
-from adapters.ingest.envelope import to_envelope
-from adapters.ingest.ingest import to_incoming
-from adapters.store.readmodels import Projector
-from adapters.store.store import open_app
-from projections.config import GatingConfig
+from relengotron.adapters.cli.progress import ProgressBar
+from relengotron.adapters.ingest.envelope import to_envelope
+from relengotron.adapters.ingest.ingest import to_incoming
+from relengotron.adapters.store.readmodels import Projector
+from relengotron.adapters.store.store import open_app
+from relengotron.projections.config import GatingConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIX = "org.fedoraproject.prod"

@@ -22,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.translate import Envelope, translate
+from relengotron.adapters.translate import Envelope, translate
 
 PREFIX = "org.fedoraproject.prod.ci"
 CONTACT = {

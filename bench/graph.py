@@ -56,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from graph_data import Distribution, change_batches, generate
 
-from projections.folds.graph import ArtifactGraph, BuildChange
+from relengotron.projections.folds.graph import ArtifactGraph, BuildChange
 
 SIZES = (1, 10, 300)
 TARGET_P99_MS_10 = 10.0

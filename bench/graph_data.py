@@ -9,7 +9,7 @@ import itertools
 import random
 from dataclasses import dataclass
 
-from projections.folds.graph import ArtifactNode, BuildChange
+from relengotron.projections.folds.graph import ArtifactNode, BuildChange
 
 _CORE_NAMES = """
 glibc bash coreutils filesystem setup systemd ncurses zlib openssl xz bzip2 libgcc

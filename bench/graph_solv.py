@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.artifacts.manifests import RepoMetadata
+from relengotron.adapters.artifacts.manifests import RepoMetadata
 
 _HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'

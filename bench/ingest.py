@@ -43,9 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import stream
 
-from adapters.ingest.collector import fewer_collections
-from adapters.ingest.ingest import ingest_files
-from adapters.store.store import open_app
+from relengotron.adapters.ingest.collector import fewer_collections
+from relengotron.adapters.ingest.ingest import ingest_files
+from relengotron.adapters.store.store import open_app
 
 TARGET_EVENTS_PER_S = 50_000
 BASELINE_RUNS = 3  # the best of these (one run of a baseline is noisy on a busy machine)
@@ -123,8 +123,8 @@ def log_head(app: Any) -> int:
 def timed_step(what: str, url: str, schema: str | None) -> dict[str, Any]:
     """``replay --verify`` or ``project --rebuild`` as the command runs it (its own
     process, the store opened afresh), timed from after opening the store."""
-    from adapters import bootstrap
-    from adapters.audit import audit_verify
+    from relengotron.adapters import bootstrap
+    from relengotron.adapters.audit import audit_verify
 
     cfg = bootstrap.settings(None)
     app = open_app(url, schema=schema, create=False)
@@ -149,7 +149,7 @@ def in_own_process(what: str, url: str, schema: str | None) -> dict[str, Any]:
 
 def after_ingest(app: Any, url: str, schema: str | None, result: dict[str, Any]) -> None:
     """Decide, then ``replay --verify`` and ``project --rebuild`` on the store, timed."""
-    from adapters import bootstrap
+    from relengotron.adapters import bootstrap
 
     cfg = bootstrap.settings(None)
     policies = bootstrap.policy_set(cfg)

@@ -13,8 +13,8 @@ from typing import Any
 import psycopg
 from live_broker import retrying
 
-from domain import topics
-from projections.folds.gating import SUBJECT_TOPICS
+from relengotron.domain import topics
+from relengotron.projections.folds.gating import SUBJECT_TOPICS
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 RECEIVED = topics.INBOUND_MESSAGE_RECEIVED

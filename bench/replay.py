@@ -34,14 +34,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import stream
 
-from adapters.ingest.ingest import ingest_files
-from adapters.rules.policy_loader import load_policy_set
-from adapters.settings import DEFAULT_POLICIES
-from adapters.store.readmodels import Projector
-from adapters.store.store import open_app
-from domain.application import RelengApp
-from projections.config import GatingConfig
-from projections.processes.decider import Decider
+from relengotron.adapters.ingest.ingest import ingest_files
+from relengotron.adapters.rules.policy_loader import load_policy_set
+from relengotron.adapters.settings import DEFAULT_POLICIES
+from relengotron.adapters.store.readmodels import Projector
+from relengotron.adapters.store.store import open_app
+from relengotron.domain.application import RelengApp
+from relengotron.projections.config import GatingConfig
+from relengotron.projections.processes.decider import Decider
 
 TARGET = 20_000
 

@@ -21,13 +21,13 @@ from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, ProcessRecorder, StoredEvent, Tracking
 
-from domain import ids
-from domain.handlers import APPEND_ONLY, apply_fact, targets
-from domain.message import InboundMessage, RejectedInput
-from domain.ports import StreamReader
-from domain.redelivery import rekeyed, same_message, store_safe_line
-from domain.unit_of_work import Appends, UnitOfWork
-from domain.values import IncomingMessage, RecordOutcome, RejectedLine
+from relengotron.domain import ids
+from relengotron.domain.handlers import APPEND_ONLY, apply_fact, targets
+from relengotron.domain.message import InboundMessage, RejectedInput
+from relengotron.domain.ports import StreamReader
+from relengotron.domain.redelivery import rekeyed, same_message, store_safe_line
+from relengotron.domain.unit_of_work import Appends, UnitOfWork
+from relengotron.domain.values import IncomingMessage, RecordOutcome, RejectedLine
 
 MAX_ATTEMPTS = 12
 

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import ids
+from relengotron.domain import ids
 
 
 class Artifact(Aggregate):

@@ -21,7 +21,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import ids
+from relengotron.domain import ids
 
 # ArtifactCompose states.
 WAITING, REQUESTED, RUNNING, COMPOSED, FAILED, CANCELLED = (

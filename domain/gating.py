@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import ids
+from relengotron.domain import ids
 
 # Gate states, as ``relengotron status`` shows them.
 CANDIDATE, PROMOTED, QUARANTINED, HELD, WAIVED, OBSOLETED = (

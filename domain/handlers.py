@@ -6,16 +6,16 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, cast
 from uuid import UUID
 
-from domain import facts as f
-from domain import ids
-from domain.artifacts import Artifact, ComposeRun
-from domain.koji import KojiTag, KojiTask
-from domain.message import InboundMessage
-from domain.overrides import GateOverride, override_id
-from domain.policyset import LOG_NAME, PolicyLog, policy_log_id
-from domain.push import Push
-from domain.subjects import Build, Change, Subject, Update, subject_class
-from domain.unit_of_work import UnitOfWork
+from relengotron.domain import facts as f
+from relengotron.domain import ids
+from relengotron.domain.artifacts import Artifact, ComposeRun
+from relengotron.domain.koji import KojiTag, KojiTask
+from relengotron.domain.message import InboundMessage
+from relengotron.domain.overrides import GateOverride, override_id
+from relengotron.domain.policyset import LOG_NAME, PolicyLog, policy_log_id
+from relengotron.domain.push import Push
+from relengotron.domain.subjects import Build, Change, Subject, Update, subject_class
+from relengotron.domain.unit_of_work import UnitOfWork
 
 
 def _subject(uow: UnitOfWork, subject_type: str, identifier: str) -> Subject:

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import ids, topics
+from relengotron.domain import ids, topics
 
 # The stored topic of a received message (a class path: a schema, see the README).
 RECEIVED_TOPIC = topics.INBOUND_MESSAGE_RECEIVED

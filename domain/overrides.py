@@ -11,7 +11,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import ids
+from relengotron.domain import ids
 
 ANY_CONTEXT = "*"
 

@@ -14,7 +14,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import ids
+from relengotron.domain import ids
 
 LOG_NAME = "gating"  # the one policy log (the policies name their decision contexts)
 

@@ -7,9 +7,9 @@ import base64
 from dataclasses import replace
 from typing import Any
 
-from domain import ids
-from domain.safe_text import TooDeep, safe_str, store_safe
-from domain.values import IncomingMessage, RejectedLine
+from relengotron.domain import ids
+from relengotron.domain.safe_text import TooDeep, safe_str, store_safe
+from relengotron.domain.values import IncomingMessage, RejectedLine
 
 
 def same_message(stored: Any, m: IncomingMessage) -> bool:

@@ -15,7 +15,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import ids
+from relengotron.domain import ids
 
 # The stored event topics are a schema, named once in domain.topics.
 

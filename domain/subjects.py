@@ -16,7 +16,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import ids
+from relengotron.domain import ids
 
 
 class Subject(Aggregate):

@@ -31,7 +31,7 @@ from eventsourcing.domain import (
 from eventsourcing.utils import get_topic
 
 if TYPE_CHECKING:
-    from domain.application import RelengApp
+    from relengotron.domain.application import RelengApp
 
 _COMMON = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 _MISSING: Any = dataclasses.MISSING

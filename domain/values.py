@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from domain.facts import Fact
+from relengotron.domain.facts import Fact
 
 
 @dataclass(frozen=True)

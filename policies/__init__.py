@@ -10,12 +10,18 @@
 Standard library only: no I/O, no clock, no YAML (``adapters/rules/policy_loader.py`` reads files).
 """
 
-from policies.answers import Requirement
-from policies.applicability import applicable
-from policies.decision import VERDICTS, Decision
-from policies.engine import evaluate
-from policies.snapshot import BATCH_STATUSES, BatchView, ResultView, Snapshot, WaiverView
-from policies.spec import (
+from relengotron.policies.answers import Requirement
+from relengotron.policies.applicability import applicable
+from relengotron.policies.decision import VERDICTS, Decision
+from relengotron.policies.engine import evaluate
+from relengotron.policies.snapshot import (
+    BATCH_STATUSES,
+    BatchView,
+    ResultView,
+    Snapshot,
+    WaiverView,
+)
+from relengotron.policies.spec import (
     BatchIntegrityRule,
     PassingPipelineStageRule,
     PassingTestCaseRule,

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from domain.facts import canonical_subject_type
-from policies.remote import rule_matches
-from policies.snapshot import Snapshot
-from policies.spec import Policy, PolicySet, RemoteRule
+from relengotron.domain.facts import canonical_subject_type
+from relengotron.policies.remote import rule_matches
+from relengotron.policies.snapshot import Snapshot
+from relengotron.policies.spec import Policy, PolicySet, RemoteRule
 
 __all__ = ["allowed", "applicable", "excluded"]
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from policies.answers import (
+from relengotron.policies.answers import (
     BATCH_INNOCENT,
     BATCH_PENDING,
     BATCH_UNRESOLVED,
@@ -21,10 +21,10 @@ from policies.answers import (
     TEST_PASSED,
     Requirement,
 )
-from policies.latest import latest as _latest
-from policies.latest import latest_per_scenario as _latest_per_scenario
-from policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot
-from policies.spec import (
+from relengotron.policies.latest import latest as _latest
+from relengotron.policies.latest import latest_per_scenario as _latest_per_scenario
+from relengotron.policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot
+from relengotron.policies.spec import (
     BatchIntegrityRule,
     PassingPipelineStageRule,
     PassingTestCaseRule,

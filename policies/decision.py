@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from policies.answers import GATING_YAML_ERRORS, Requirement
+from relengotron.policies.answers import GATING_YAML_ERRORS, Requirement
 
 __all__ = ["VERDICTS", "Decision"]
 

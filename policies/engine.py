@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from policies.answers import (
+from relengotron.policies.answers import (
     EXCLUDED,
     TEST_FAILED,
     WAIVABLE_TYPES,
@@ -42,16 +42,16 @@ from policies.answers import (
     no_applicable_policies_summary,
     summarize,
 )
-from policies.applicability import allowed as _allowed
-from policies.applicability import applicable
-from policies.applicability import excluded as _excluded
-from policies.checks import Answer, check_rule
-from policies.decision import Decision
-from policies.latest import latest as _latest
-from policies.remote import remote_outcome, sub_policy_matches
-from policies.snapshot import ResultView, Snapshot, WaiverView
-from policies.spec import Policy, PolicySet, RemoteRule, Rule
-from policies.waivers import waivers_in_force
+from relengotron.policies.applicability import allowed as _allowed
+from relengotron.policies.applicability import applicable
+from relengotron.policies.applicability import excluded as _excluded
+from relengotron.policies.checks import Answer, check_rule
+from relengotron.policies.decision import Decision
+from relengotron.policies.latest import latest as _latest
+from relengotron.policies.remote import remote_outcome, sub_policy_matches
+from relengotron.policies.snapshot import ResultView, Snapshot, WaiverView
+from relengotron.policies.spec import Policy, PolicySet, RemoteRule, Rule
+from relengotron.policies.waivers import waivers_in_force
 
 __all__ = ["evaluate"]
 

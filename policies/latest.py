@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any, TypeVar
 
-from policies.snapshot import BatchView, ResultView, WaiverView
+from relengotron.policies.snapshot import BatchView, ResultView, WaiverView
 
 __all__ = ["latest", "latest_per_scenario", "latest_results", "newer", "newest_first", "order"]
 

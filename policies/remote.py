@@ -16,22 +16,22 @@ import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from domain.facts import canonical_subject_type
-from policies.answers import (
+from relengotron.domain.facts import canonical_subject_type
+from relengotron.policies.answers import (
     GATING_YAML_FAILED_FETCH,
     GATING_YAML_FETCHED,
     GATING_YAML_INVALID,
     GATING_YAML_MISSING,
     Requirement,
 )
-from policies.snapshot import (
+from relengotron.policies.snapshot import (
     REMOTE_ABSENT,
     REMOTE_ERROR,
     REMOTE_FOUND,
     RemoteFileView,
     Snapshot,
 )
-from policies.spec import Policy, RemoteRule
+from relengotron.policies.spec import Policy, RemoteRule
 
 __all__ = ["ANY_CONTEXT", "RemoteOutcome", "remote_outcome", "remote_urls", "scm_from_source_url"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from policies.spec import Policy
+from relengotron.policies.spec import Policy
 
 __all__ = [
     "BATCH_INVALID",

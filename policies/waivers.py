@@ -5,9 +5,9 @@ waiver without one waives any), if it waives; ``waived: false`` revokes. Pure.
 
 from __future__ import annotations
 
-from policies.latest import newer as _newer
-from policies.latest import newest_first as _newest_first
-from policies.snapshot import Snapshot, WaiverView
+from relengotron.policies.latest import newer as _newer
+from relengotron.policies.latest import newest_first as _newest_first
+from relengotron.policies.snapshot import Snapshot, WaiverView
 
 __all__ = ["active_waivers", "waivers_in_force"]
 

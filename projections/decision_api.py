@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from policies.answers import (
+from relengotron.policies.answers import (
     BATCH_INNOCENT,
     BATCH_PENDING,
     BATCH_UNRESOLVED,
@@ -32,12 +32,12 @@ from policies.answers import (
     no_applicable_policies_summary,
     summarize,
 )
-from policies.applicability import applicable
-from policies.checks import OUTCOME_INVALID
-from policies.engine import evaluate
-from policies.latest import latest_results
-from policies.remote import ANY_CONTEXT
-from policies.snapshot import (
+from relengotron.policies.applicability import applicable
+from relengotron.policies.checks import OUTCOME_INVALID
+from relengotron.policies.engine import evaluate
+from relengotron.policies.latest import latest_results
+from relengotron.policies.remote import ANY_CONTEXT
+from relengotron.policies.snapshot import (
     BATCH_INVALID,
     BatchView,
     RemoteRuleInput,
@@ -45,13 +45,17 @@ from policies.snapshot import (
     Snapshot,
     WaiverView,
 )
-from policies.spec import BatchIntegrityRule, Policy, PolicySet, rule_as_dict
-from policies.waivers import active_waivers
-from projections.decision_request import ON_DEMAND_CONTEXT, DecisionRequest, DecisionRequestError
-from projections.folds.greenwave_records import pick_records
-from projections.folds.requirement_states import STATES, requirement_state, with_states
-from projections.policy_input import policy_input
-from projections.queries import ReadModel, SubjectFacts
+from relengotron.policies.spec import BatchIntegrityRule, Policy, PolicySet, rule_as_dict
+from relengotron.policies.waivers import active_waivers
+from relengotron.projections.decision_request import (
+    ON_DEMAND_CONTEXT,
+    DecisionRequest,
+    DecisionRequestError,
+)
+from relengotron.projections.folds.greenwave_records import pick_records
+from relengotron.projections.folds.requirement_states import STATES, requirement_state, with_states
+from relengotron.projections.policy_input import policy_input
+from relengotron.projections.queries import ReadModel, SubjectFacts
 
 __all__ = [
     "IGNORE_MISSING_POLICY",

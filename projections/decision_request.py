@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from policies.spec import PolicySet
+from relengotron.policies.spec import PolicySet
 
 __all__ = ["ON_DEMAND_CONTEXT", "DecisionRequest", "DecisionRequestError"]
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from policies.snapshot import BatchView, RemoteRuleInput, Snapshot
-from projections.queries import SubjectFacts
+from relengotron.policies.snapshot import BatchView, RemoteRuleInput, Snapshot
+from relengotron.projections.queries import SubjectFacts
 
 __all__ = ["koji_package", "policy_input"]
 

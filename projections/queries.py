@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from policies.snapshot import ResultView, WaiverView
+from relengotron.policies.snapshot import ResultView, WaiverView
 
 __all__ = ["ReadModel", "SubjectFacts"]
 

@@ -71,7 +71,7 @@ def pg_store():
 @pytest.fixture(params=["sqlite", "postgres"])
 def store(request, tmp_path):
     """An application on a fresh store: each test runs on SQLite and PostgreSQL."""
-    from adapters.store.store import open_app
+    from relengotron.adapters.store.store import open_app
 
     if request.param == "sqlite":
         yield open_app(f"sqlite:///{tmp_path / 'store.db'}")

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from adapters.translate.base import Envelope, Translation
+from relengotron.adapters.translate.base import Envelope, Translation
 
 T = TypeVar("T")
 

@@ -94,10 +94,10 @@ def activate_policies(app: Any, config: Path) -> None:
     """Record the policy activation ``relengotron ingest`` would record at its start
     (``adapters.services.inputs.sync_policies``), under a fixed key and time instead of a random one
     and the wall clock, so a clean store and a crashed one hold the same input."""
-    from adapters import bootstrap
-    from adapters.ingest.envelope import to_envelope
-    from adapters.ingest.ingest import to_incoming
-    from adapters.services import inputs
+    from relengotron.adapters import bootstrap
+    from relengotron.adapters.ingest.envelope import to_envelope
+    from relengotron.adapters.ingest.ingest import to_incoming
+    from relengotron.adapters.services import inputs
 
     cfg = bootstrap.settings(str(config))
     policies = bootstrap.policy_set(cfg)
@@ -158,9 +158,9 @@ def artifact_messages(directory: Path) -> list[dict[str, Any]]:
     records for ``directory`` (``adapters.artifacts.artifact_sync``), sent at a fixed time
     instead of the wall clock's, so a clean store and a crashed one hold the same
     input (the composer's clock is message time)."""
-    from adapters import bootstrap
-    from adapters.artifacts.artifact_sync import _defined
-    from adapters.artifacts.definitions import load_definitions
+    from relengotron.adapters import bootstrap
+    from relengotron.adapters.artifacts.artifact_sync import _defined
+    from relengotron.adapters.artifacts.definitions import load_definitions
 
     out = []
     for d in load_definitions(directory, bootstrap.kinds()):
@@ -179,7 +179,7 @@ EFFECTOR_TOPICS = ("domain.outbox:Action.Completed", "domain.outbox:Action.Attem
 
 def event_streams(url: str, schema: str | None = None) -> dict[str, Stream]:
     """Every aggregate of the store: its events in version order, state decoded."""
-    from adapters.store.store import open_app
+    from relengotron.adapters.store.store import open_app
 
     app = open_app(url, schema=schema)
     try:
@@ -273,7 +273,7 @@ class Counter:
     def __init__(self, url: str) -> None:
         from sqlalchemy import create_engine
 
-        from adapters.store.store import normalize_url
+        from relengotron.adapters.store.store import normalize_url
 
         self.engine = create_engine(normalize_url(url), pool_size=1)
 
@@ -296,7 +296,7 @@ def followers_events(url: str) -> int:
     from sqlalchemy import create_engine, text
     from sqlalchemy.pool import NullPool
 
-    from adapters.store.store import normalize_url
+    from relengotron.adapters.store.store import normalize_url
 
     engine = create_engine(normalize_url(url), poolclass=NullPool)
     try:
@@ -315,7 +315,7 @@ def composer_events(url: str) -> int:
     from sqlalchemy import create_engine, text
     from sqlalchemy.pool import NullPool
 
-    from adapters.store.store import normalize_url
+    from relengotron.adapters.store.store import normalize_url
 
     engine = create_engine(normalize_url(url), poolclass=NullPool)
     try:
@@ -341,7 +341,7 @@ def last_position(url: str) -> int:
 
 
 def command(*argv: str) -> list[str]:
-    return [sys.executable, "-m", "adapters.cli.main", *argv]
+    return [sys.executable, "-m", "relengotron.adapters.cli.main", *argv]
 
 
 @dataclass

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from policies.snapshot import ResultView, WaiverView, public_id
-from projections.folds.greenwave_records import result_record, waiver_record
-from projections.queries import SubjectFacts
+from relengotron.policies.snapshot import ResultView, WaiverView, public_id
+from relengotron.projections.folds.greenwave_records import result_record, waiver_record
+from relengotron.projections.queries import SubjectFacts
 
 Subject = tuple[str, str]
 

@@ -46,7 +46,12 @@ from tests.services import (  # re-exported: the fault tests import them from he
 ROOT = Path(__file__).resolve().parents[1]
 PENDING, PROMOTED, QUARANTINE = "rawhide-pending", "rawhide", "rawhide-badnewsbears"
 READY_LINE = "relengotron consume: ready"
-CONSUME = [sys.executable, "-m", "adapters.cli.main", "consume"]  # the command under test
+CONSUME = [
+    sys.executable,
+    "-m",
+    "relengotron.adapters.cli.main",
+    "consume",
+]  # the command under test
 
 RECEIVED = "domain.message:InboundMessage.Received"
 REJECTED = "domain.message:RejectedInput.Rejected"
@@ -421,7 +426,7 @@ class Store:
         from sqlalchemy import create_engine
         from sqlalchemy.pool import NullPool
 
-        from adapters.store.store import normalize_url
+        from relengotron.adapters.store.store import normalize_url
 
         url = normalize_url(url)
         args = {"connect_timeout": 3} if url.startswith("postgresql") else {}
@@ -570,7 +575,7 @@ def hub_moves(hub: FakeKojiHub) -> Counter[tuple[str, str, str]]:
 
 def cli(*argv: str) -> tuple[int, Any]:
     """``relengotron ARGV --json`` in this process: (exit status, parsed stdout)."""
-    from adapters.cli.main import main
+    from relengotron.adapters.cli.main import main
 
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):

@@ -1,8 +1,8 @@
 """Artifacts: their kinds (plugins, entry point group ``relengotron.artifacts``) and
 their definitions (``config/artifacts/*.yaml``)."""
 
-from adapters.artifacts.definitions import Definition, DefinitionError, load_definitions
-from adapters.artifacts.kinds import (
+from relengotron.adapters.artifacts.definitions import Definition, DefinitionError, load_definitions
+from relengotron.adapters.artifacts.kinds import (
     BACKENDS,
     ArtifactKind,
     ContainerKind,
@@ -10,7 +10,7 @@ from adapters.artifacts.kinds import (
     Qcow2Kind,
     RepoKind,
 )
-from adapters.artifacts.registry import GROUP, KindLoadError, kind_traits, load_kinds
+from relengotron.adapters.artifacts.registry import GROUP, KindLoadError, kind_traits, load_kinds
 
 __all__ = [
     "BACKENDS",

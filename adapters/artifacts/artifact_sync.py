@@ -18,15 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.artifacts.definitions import Definition, load_definitions
-from adapters.artifacts.kinds import ArtifactKind
-from adapters.artifacts.manifests import Manifest, RepoMetadata
-from adapters.artifacts.rpms_json import parse_rpms_json
-from adapters.effects.effector import utc_now
-from adapters.ingest.envelope import to_envelope
-from adapters.ingest.ingest import to_incoming
-from domain.application import RelengApp
-from projections.folds.artifacts import ArtifactView
+from relengotron.adapters.artifacts.definitions import Definition, load_definitions
+from relengotron.adapters.artifacts.kinds import ArtifactKind
+from relengotron.adapters.artifacts.manifests import Manifest, RepoMetadata
+from relengotron.adapters.artifacts.rpms_json import parse_rpms_json
+from relengotron.adapters.effects.effector import utc_now
+from relengotron.adapters.ingest.envelope import to_envelope
+from relengotron.adapters.ingest.ingest import to_incoming
+from relengotron.domain.application import RelengApp
+from relengotron.projections.folds.artifacts import ArtifactView
 
 DEFINED, RETIRED, LEARNED = (
     "relengotron.artifact.defined",

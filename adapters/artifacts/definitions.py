@@ -21,7 +21,7 @@ from typing import Any
 import networkx as nx
 import yaml
 
-from adapters.artifacts.kinds import BACKENDS, ArtifactKind
+from relengotron.adapters.artifacts.kinds import BACKENDS, ArtifactKind
 
 SUFFIXES = (".yaml", ".yml")
 REQUIRED = ("name", "kind", "release", "arches")

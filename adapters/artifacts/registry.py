@@ -16,7 +16,7 @@ import importlib.metadata
 import re
 from collections.abc import Iterable, Mapping
 
-from adapters.artifacts.kinds import ArtifactKind
+from relengotron.adapters.artifacts.kinds import ArtifactKind
 
 GROUP = "relengotron.artifacts"
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")

@@ -11,7 +11,7 @@ from typing import Any
 
 import productmd.rpms
 
-from adapters.artifacts.manifests import (
+from relengotron.adapters.artifacts.manifests import (
     Manifest,
     ManifestError,
     Versions,

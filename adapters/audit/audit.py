@@ -19,16 +19,16 @@ from uuid import UUID
 from eventsourcing.persistence import Notification
 from sqlalchemy import select
 
-from adapters import bootstrap
-from adapters.audit.audit_timeline import render_explain, timeline
-from adapters.services.status import build_status
-from adapters.settings import Settings
-from domain import ids, topics
-from domain.application import RelengApp
-from domain.message import RECEIVED_TOPIC
-from domain.overrides import override_id
-from domain.policyset import policy_log_id
-from domain.topics import topic_of
+from relengotron.adapters import bootstrap
+from relengotron.adapters.audit.audit_timeline import render_explain, timeline
+from relengotron.adapters.services.status import build_status
+from relengotron.adapters.settings import Settings
+from relengotron.domain import ids, topics
+from relengotron.domain.application import RelengApp
+from relengotron.domain.message import RECEIVED_TOPIC
+from relengotron.domain.overrides import override_id
+from relengotron.domain.policyset import policy_log_id
+from relengotron.domain.topics import topic_of
 
 __all__ = ["explain", "parse_time", "render_explain", "timeline"]
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from adapters.audit.audit import MESSAGE_TOPIC, notifications, parse_time
-from adapters.services.status import build_status
-from adapters.settings import Settings
-from domain import topics
-from domain.application import RelengApp
-from domain.topics import topic_of
-from projections.folds.gating import TOPICS, GatingView
+from relengotron.adapters.audit.audit import MESSAGE_TOPIC, notifications, parse_time
+from relengotron.adapters.services.status import build_status
+from relengotron.adapters.settings import Settings
+from relengotron.domain import topics
+from relengotron.domain.application import RelengApp
+from relengotron.domain.topics import topic_of
+from relengotron.projections.folds.gating import TOPICS, GatingView
 
 
 def as_of(app: RelengApp, cfg: Settings, until: str, nvrs: list[str]) -> dict[str, Any]:

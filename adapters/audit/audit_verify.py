@@ -25,23 +25,23 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from adapters import bootstrap
-from adapters.audit.audit import MESSAGE_TOPIC, fields, notifications
-from adapters.ingest.branches import BranchFilter, recorded_as_not_monitored
-from adapters.ingest.collector import fewer_collections
-from adapters.ingest.ingest import to_incoming
-from adapters.settings import Settings
-from adapters.store.store import open_app
-from adapters.store.view_store import SQLViewStore
-from adapters.translate import Envelope
-from domain import topics
-from domain.application import RelengApp
-from domain.outbox import KOJI_MOVE, Action
-from domain.remote_rules import BuildSource, RemoteRuleFile
-from domain.topics import topic_of
-from policies.spec import PolicySet
-from projections.folds.gating import DECIDER_TOPICS
-from projections.processes.decider import Decider
+from relengotron.adapters import bootstrap
+from relengotron.adapters.audit.audit import MESSAGE_TOPIC, fields, notifications
+from relengotron.adapters.ingest.branches import BranchFilter, recorded_as_not_monitored
+from relengotron.adapters.ingest.collector import fewer_collections
+from relengotron.adapters.ingest.ingest import to_incoming
+from relengotron.adapters.settings import Settings
+from relengotron.adapters.store.store import open_app
+from relengotron.adapters.store.view_store import SQLViewStore
+from relengotron.adapters.translate import Envelope
+from relengotron.domain import topics
+from relengotron.domain.application import RelengApp
+from relengotron.domain.outbox import KOJI_MOVE, Action
+from relengotron.domain.remote_rules import BuildSource, RemoteRuleFile
+from relengotron.domain.topics import topic_of
+from relengotron.policies.spec import PolicySet
+from relengotron.projections.folds.gating import DECIDER_TOPICS
+from relengotron.projections.processes.decider import Decider
 
 OUTCOME_TOPICS = (topics.ACTION_ATTEMPTED, topics.ACTION_COMPLETED)
 COMPARED = tuple(t for t in DECIDER_TOPICS if t != topics.ACTION_COMPLETED)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.audit.audit import notifications
-from domain.application import RelengApp
-from domain.message import INVALID, RECEIVED_TOPIC
+from relengotron.adapters.audit.audit import notifications
+from relengotron.domain.application import RelengApp
+from relengotron.domain.message import INVALID, RECEIVED_TOPIC
 
 
 def invalid_messages(app: RelengApp) -> list[dict[str, Any]]:

@@ -15,10 +15,10 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adapters import bootstrap
-from adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
-from adapters.services.history import subject_history
-from adapters.settings import ENV_CONFIG, ENV_DB, database_url
+from relengotron.adapters import bootstrap
+from relengotron.adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
+from relengotron.adapters.services.history import subject_history
+from relengotron.adapters.settings import ENV_CONFIG, ENV_DB, database_url
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -59,7 +59,7 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
 
 def _remote_rules(store: Any, cfg: Any) -> Any:
     """gating.yaml for the decision API's RemoteRules (read from the log, fetched once)."""
-    from adapters.rules.remote_rule_source import StoreRemoteRules
+    from relengotron.adapters.rules.remote_rule_source import StoreRemoteRules
 
     return StoreRemoteRules(store, cfg)
 
@@ -77,8 +77,8 @@ def run(args: argparse.Namespace) -> int | None:
 def cmd_validate_gating_yaml(args: argparse.Namespace) -> int:
     """0: All OK; 1: Greenwave would refuse the file or warn about it; 2: the file (or
     the parent policies) cannot be read."""
-    from adapters.rules.remote_rule_yaml import ALL_OK, gating_yaml_check
-    from policies.spec import PolicyError
+    from relengotron.adapters.rules.remote_rule_yaml import ALL_OK, gating_yaml_check
+    from relengotron.policies.spec import PolicyError
 
     try:
         body = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
@@ -103,7 +103,7 @@ def cmd_validate_gating_yaml(args: argparse.Namespace) -> int:
 
 def make_server(db: str | None = None, config: str | None = None) -> Any:
     """What ``serve`` runs: the app behind the decision fast path."""
-    from adapters.http.app import DecisionFastPath
+    from relengotron.adapters.http.app import DecisionFastPath
 
     return DecisionFastPath(make_app(db, config))
 
@@ -111,12 +111,12 @@ def make_server(db: str | None = None, config: str | None = None) -> Any:
 def make_app(db: str | None = None, config: str | None = None) -> FastAPI:
     """The API on the configured store: the SQL read model, the configured policies
     (loaded once), writes through the store, the audit trail and the composer's view."""
-    from adapters.http.app import create_app
-    from adapters.http.artifacts import ArtifactQueries
-    from adapters.http.catchup import CatchUp, Readiness
-    from adapters.http.commands import StoreCommands
-    from adapters.http.guard import StoreGuard
-    from adapters.store.readmodel_tables import ReadModelTables
+    from relengotron.adapters.http.app import create_app
+    from relengotron.adapters.http.artifacts import ArtifactQueries
+    from relengotron.adapters.http.catchup import CatchUp, Readiness
+    from relengotron.adapters.http.commands import StoreCommands
+    from relengotron.adapters.http.guard import StoreGuard
+    from relengotron.adapters.store.readmodel_tables import ReadModelTables
 
     cfg = bootstrap.settings(config)
     store = bootstrap.application(db, cfg, create=False)
@@ -147,7 +147,7 @@ def make_app(db: str | None = None, config: str | None = None) -> FastAPI:
     app.router.on_shutdown.append(follower.stop)
     app.state.projector = follower
     app.router.on_startup.append(_settle_memory)
-    from adapters.http import page
+    from relengotron.adapters.http import page
 
     page.configure(app, page.graph_renderer(store, cfg))
     app.include_router(page.router)
@@ -178,7 +178,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not 0 < port < 65536 or workers < 1:
         print("relengotron serve: --port must be 1-65535 and --workers at least 1", file=sys.stderr)
         return EXIT_USAGE
-    from adapters.store.store import require_store
+    from relengotron.adapters.store.store import require_store
 
     require_store(database_url(args.db, configured=cfg.db))  # serve creates no store
     _can_listen(host, port)
@@ -201,7 +201,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with _multiprocess_metrics():
         _uvicorn(
             uvicorn.run,
-            "adapters.cli.cli_api:app_from_env",
+            "relengotron.adapters.cli.cli_api:app_from_env",
             factory=True,
             host=host,
             port=port,
@@ -217,7 +217,7 @@ def _multiprocess_metrics() -> Iterator[None]:
     """The workers' request metrics summed at every scrape (``adapters.http.metrics``):
     prometheus_client's multiprocess mode in a fresh directory, removed at the end (an
     operator's own ``PROMETHEUS_MULTIPROC_DIR`` is used as it is)."""
-    from adapters.http.metrics import MULTIPROC_ENV
+    from relengotron.adapters.http.metrics import MULTIPROC_ENV
 
     if os.environ.get(MULTIPROC_ENV):
         yield
@@ -234,7 +234,7 @@ def _can_listen(host: str, port: int) -> None:
     """Fail before starting (exit 2, one line) when the address cannot be bound."""
     import socket
 
-    from adapters.cli.cli_errors import UsageError
+    from relengotron.adapters.cli.cli_errors import UsageError
 
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -248,7 +248,7 @@ def _can_listen(host: str, port: int) -> None:
 
 def _uvicorn(run: Callable[..., None], *args: Any, **kwargs: Any) -> None:
     """uvicorn ends a failed start with ``sys.exit(3)``: that is exit 2 here."""
-    from adapters.cli.cli_errors import UsageError
+    from relengotron.adapters.cli.cli_errors import UsageError
 
     try:
         run(*args, **kwargs)
@@ -261,9 +261,9 @@ def _uvicorn(run: Callable[..., None], *args: Any, **kwargs: Any) -> None:
 
 
 def cmd_decision(args: argparse.Namespace) -> int:
-    from adapters.http.decision_request import decide
-    from projections.decision_api import DecisionService
-    from projections.decision_request import DecisionRequestError
+    from relengotron.adapters.http.decision_request import decide
+    from relengotron.projections.decision_api import DecisionService
+    from relengotron.projections.decision_request import DecisionRequestError
 
     cfg = bootstrap.settings(args.config)
     store = bootstrap.application(args.db, cfg, create=False)

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from adapters import bootstrap
-from adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
-from adapters.cli.subjects import check_nvr_or_package
-from adapters.services import decisions
-from adapters.services.artifacts import artifact_row, push_status
-from adapters.settings import Settings
-from projections.folds.artifacts import ArtifactView
-from projections.folds.graph import BuildChange, explain
+from relengotron.adapters import bootstrap
+from relengotron.adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
+from relengotron.adapters.cli.subjects import check_nvr_or_package
+from relengotron.adapters.services import decisions
+from relengotron.adapters.services.artifacts import artifact_row, push_status
+from relengotron.adapters.settings import Settings
+from relengotron.projections.folds.artifacts import ArtifactView
+from relengotron.projections.folds.graph import BuildChange, explain
 
 
 class ArtifactUsageError(Exception):
@@ -97,8 +97,8 @@ def _print(args: argparse.Namespace, data: Any, text: str) -> None:
 
 def cmd_artifacts(args: argparse.Namespace) -> int:
     if args.action == "sync":
-        from adapters.artifacts.artifact_sync import sync_definitions
-        from adapters.artifacts.definitions import DefinitionError
+        from relengotron.adapters.artifacts.artifact_sync import sync_definitions
+        from relengotron.adapters.artifacts.definitions import DefinitionError
 
         cfg = bootstrap.settings(args.config)
         app = bootstrap.application(args.db, cfg)
@@ -235,8 +235,8 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 def cmd_manifest(args: argparse.Namespace) -> int:
-    from adapters.artifacts import artifact_sync
-    from adapters.artifacts.manifests import ManifestError
+    from relengotron.adapters.artifacts import artifact_sync
+    from relengotron.adapters.artifacts.manifests import ManifestError
 
     cfg, app, view = _view(args, create=True)
     try:

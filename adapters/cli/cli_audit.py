@@ -9,15 +9,15 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from adapters import bootstrap
-from adapters.audit import audit, audit_asof, audit_verify
-from adapters.cli import progress
-from adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
-from adapters.cli.cli_gating import render_status
-from adapters.cli.subjects import check_nvr, warn
-from adapters.services import inputs
-from adapters.services.status import build_status
-from adapters.store.store import shown_url
+from relengotron.adapters import bootstrap
+from relengotron.adapters.audit import audit, audit_asof, audit_verify
+from relengotron.adapters.cli import progress
+from relengotron.adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
+from relengotron.adapters.cli.cli_gating import render_status
+from relengotron.adapters.cli.subjects import check_nvr, warn
+from relengotron.adapters.services import inputs
+from relengotron.adapters.services.status import build_status
+from relengotron.adapters.store.store import shown_url
 
 
 def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:

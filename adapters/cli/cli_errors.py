@@ -35,11 +35,11 @@ import traceback
 from collections.abc import Callable
 from typing import TextIO
 
-from adapters.store.store_errors import StoreError, last_url, store_failure
+from relengotron.adapters.store.store_errors import StoreError, last_url, store_failure
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 
-log = logging.getLogger("adapters.cli")
+log = logging.getLogger("relengotron.adapters.cli")
 
 
 class UsageError(Exception):
@@ -49,12 +49,12 @@ class UsageError(Exception):
 def _usage_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that say the user's input (arguments, settings, policies, URL) is
     unusable. Imported here, when needed, so the table stays in one place."""
-    from adapters.artifacts.definitions import DefinitionError
-    from adapters.artifacts.registry import KindLoadError
-    from adapters.koji.koji_values import KojiConfigError
-    from adapters.settings import SettingsError
-    from adapters.store.store import StoreURLError
-    from policies.spec import PolicyError
+    from relengotron.adapters.artifacts.definitions import DefinitionError
+    from relengotron.adapters.artifacts.registry import KindLoadError
+    from relengotron.adapters.koji.koji_values import KojiConfigError
+    from relengotron.adapters.settings import SettingsError
+    from relengotron.adapters.store.store import StoreURLError
+    from relengotron.policies.spec import PolicyError
 
     return (
         UsageError,

@@ -8,21 +8,21 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from adapters import bootstrap
-from adapters.cli import progress
-from adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, UsageError
-from adapters.cli.subjects import check_nvr, warn
-from adapters.cli.summaries import render_act, render_decisions, render_row
-from adapters.effects.effector import ActReport
-from adapters.koji.koji_values import FAILED, TRANSIENT
-from adapters.services import decisions, inputs
-from adapters.services.status import build_status
-from adapters.settings import Settings
-from adapters.store.store import shown_url
-from policies.decision import Decision
-from policies.engine import evaluate
-from projections.folds.remote_files import with_remote_files
-from projections.policy_input import policy_input
+from relengotron.adapters import bootstrap
+from relengotron.adapters.cli import progress
+from relengotron.adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, UsageError
+from relengotron.adapters.cli.subjects import check_nvr, warn
+from relengotron.adapters.cli.summaries import render_act, render_decisions, render_row
+from relengotron.adapters.effects.effector import ActReport
+from relengotron.adapters.koji.koji_values import FAILED, TRANSIENT
+from relengotron.adapters.services import decisions, inputs
+from relengotron.adapters.services.status import build_status
+from relengotron.adapters.settings import Settings
+from relengotron.adapters.store.store import shown_url
+from relengotron.policies.decision import Decision
+from relengotron.policies.engine import evaluate
+from relengotron.projections.folds.remote_files import with_remote_files
+from relengotron.projections.policy_input import policy_input
 
 __all__ = ["add_parsers", "render_act", "render_decisions", "render_row", "run"]
 
@@ -141,7 +141,7 @@ def _act_follow(app: Any, cfg: Settings, args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from adapters.live.followers import Followers
+    from relengotron.adapters.live.followers import Followers
 
     if args.dry_run or args.interval <= 0:
         raise UsageError("--follow takes no --dry-run and a positive --interval")

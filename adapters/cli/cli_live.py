@@ -36,9 +36,9 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from adapters import bootstrap
-from adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
-from adapters.cli.cli_live_config import (
+from relengotron.adapters import bootstrap
+from relengotron.adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
+from relengotron.adapters.cli.cli_live_config import (
     DEFAULT_FM_CONF,
     ENV_FM_CONF,
     ConsumeConfig,
@@ -46,17 +46,17 @@ from adapters.cli.cli_live_config import (
     load_consume_config,
     setup_logging,
 )
-from adapters.ingest.branches import BranchFilter
-from adapters.settings import Settings, database_url
+from relengotron.adapters.ingest.branches import BranchFilter
+from relengotron.adapters.settings import Settings, database_url
 
 if TYPE_CHECKING:
-    from domain.application import RelengApp
+    from relengotron.domain.application import RelengApp
 
 EXIT_FAILED = EXIT_PROBLEM
 STATUS_EVERY = 60.0  # seconds between status lines in the log (when something changed)
 CANCEL_TIMEOUT = 60.0
 
-log = logging.getLogger("adapters.live")
+log = logging.getLogger("relengotron.adapters.live")
 
 
 class Followers(Protocol):
@@ -92,7 +92,7 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
 def run(args: argparse.Namespace) -> int | None:
     if args.command != "consume":
         return None
-    from adapters.live.followers import start_followers
+    from relengotron.adapters.live.followers import start_followers
 
     return run_consume(args, followers_factory=start_followers)
 
@@ -141,8 +141,8 @@ class Consume:
         db_url: str,
         followers_factory: FollowersFactory | None,
     ) -> None:
-        from adapters.live.storage import LiveStats
-        from adapters.store.store import open_app
+        from relengotron.adapters.live.storage import LiveStats
+        from relengotron.adapters.store.store import open_app
 
         self.args = args
         self.cfg = cfg
@@ -162,13 +162,13 @@ class Consume:
     def run(self) -> int:
         from fedora_messaging.exceptions import ConfigurationException
 
-        from adapters.live.consumer import Recorder, RelengConsumer
-        from adapters.live.deadletter import (
+        from relengotron.adapters.live.consumer import Recorder, RelengConsumer
+        from relengotron.adapters.live.deadletter import (
             DeadLetterDrainer,
             DeadLetterSettings,
             dead_letter_parameters,
         )
-        from adapters.live.storage import AppHolder, StorageRetry
+        from relengotron.adapters.live.storage import AppHolder, StorageRetry
 
         try:
             params = dead_letter_parameters(self.cc.conf)
@@ -232,8 +232,8 @@ class Consume:
         from fedora_messaging import api
         from twisted.internet import defer
 
-        from adapters.live import decoding
-        from adapters.live.schemas import install
+        from relengotron.adapters.live import decoding
+        from relengotron.adapters.live.schemas import install
 
         install()  # each schema checked once, not once per message
         decoding.install()  # a body fedora-messaging cannot read is refused, never a halt

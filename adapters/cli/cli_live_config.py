@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adapters.settings import Settings
+from relengotron.adapters.settings import Settings
 
 ENV_FM_CONF = "FEDORA_MESSAGING_CONF"
 DEFAULT_FM_CONF = "/etc/fedora-messaging/config.toml"
@@ -55,7 +55,7 @@ def load_consume_config(option: str | None, cfg: Settings) -> ConsumeConfig:
     from fedora_messaging import config as fm_config
     from fedora_messaging.exceptions import ConfigurationException
 
-    from adapters.live.deadletter import DEFAULT_EXCHANGE, DEFAULT_QUEUE, url_parameters
+    from relengotron.adapters.live.deadletter import DEFAULT_EXCHANGE, DEFAULT_QUEUE, url_parameters
 
     path, origin = fm_config_path(option, cfg)
     if not Path(path).is_file():
@@ -118,7 +118,7 @@ def setup_logging(path: str, conf: Any, level: str | None = None, fmt: str = "te
     """fedora-messaging's ``log_config`` when the file has one (``--log-level`` and
     ``--log-format`` still apply on top when given); else stderr, our lines at INFO (or
     ``level``) and everybody else's (fedora-messaging logs each message at INFO) at WARNING."""
-    from adapters.cli import logs
+    from relengotron.adapters.cli import logs
 
     try:
         with open(path, "rb") as f:

@@ -9,11 +9,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from adapters import bootstrap
-from adapters.cli import progress
-from adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, UsageError
-from adapters.ingest.collector import fewer_collections
-from adapters.store.readmodels import ProjectReport
+from relengotron.adapters import bootstrap
+from relengotron.adapters.cli import progress
+from relengotron.adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, UsageError
+from relengotron.adapters.ingest.collector import fewer_collections
+from relengotron.adapters.store.readmodels import ProjectReport
 
 
 def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:

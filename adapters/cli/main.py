@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from adapters import bootstrap
-from adapters.cli import (
+from relengotron.adapters import bootstrap
+from relengotron.adapters.cli import (
     cli_api,
     cli_artifacts,
     cli_audit,
@@ -21,13 +21,19 @@ from adapters.cli import (
     logs,
     progress,
 )
-from adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, UsageError, run_command
-from adapters.cli.subjects import check_nvr
-from adapters.ingest.collector import fewer_collections
-from adapters.ingest.ingest import render_summary
-from adapters.services import decisions, inputs
-from adapters.services.history import subject_history
-from adapters.store.store import shown_url
+from relengotron.adapters.cli.cli_errors import (
+    EXIT_OK,
+    EXIT_PROBLEM,
+    EXIT_USAGE,
+    UsageError,
+    run_command,
+)
+from relengotron.adapters.cli.subjects import check_nvr
+from relengotron.adapters.ingest.collector import fewer_collections
+from relengotron.adapters.ingest.ingest import render_summary
+from relengotron.adapters.services import decisions, inputs
+from relengotron.adapters.services.history import subject_history
+from relengotron.adapters.store.store import shown_url
 
 CONNECT_TIMEOUT = "10"  # seconds
 DEBUG_HELP = "on an error, print the traceback too"
@@ -137,7 +143,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "events":
         return cmd_events(args)
     if args.command == "demo":
-        from adapters.demo.demo import run_demo
+        from relengotron.adapters.demo.demo import run_demo
 
         return run_demo(args.db, fresh=not args.keep)
     for commands in (cli_gating, cli_artifacts, cli_project, cli_audit, cli_api, cli_live):
@@ -197,7 +203,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_events(args: argparse.Namespace) -> int:
     if args.invalid:
-        from adapters.audit.invalid_inputs import invalid_messages, render_invalid
+        from relengotron.adapters.audit.invalid_inputs import invalid_messages, render_invalid
 
         app = bootstrap.application(args.db, bootstrap.settings(args.config), create=False)
         rows = invalid_messages(app)

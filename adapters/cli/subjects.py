@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import sys
 
-from adapters.cli.cli_errors import UsageError
+from relengotron.adapters.cli.cli_errors import UsageError
 
 # rpm's allowed characters (name may hold dashes; version and release may not).
 _NAME = r"[A-Za-z0-9._+]+(?:-[A-Za-z0-9._+]+)*"

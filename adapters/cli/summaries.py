@@ -8,10 +8,10 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from adapters.effects.effector import ActReport
-from domain.outbox import BUS_PUBLISH, KOJI_MOVE
-from projections.processes.composer import COMPOSE_REQUEST, PUSH_RELEASE
-from projections.processes.decider import DeciderReport
+from relengotron.adapters.effects.effector import ActReport
+from relengotron.domain.outbox import BUS_PUBLISH, KOJI_MOVE
+from relengotron.projections.processes.composer import COMPOSE_REQUEST, PUSH_RELEASE
+from relengotron.projections.processes.decider import DeciderReport
 
 FEW = 10  # rows of each interesting kind shown without --verbose
 MORE = "--verbose or --json lists them all"

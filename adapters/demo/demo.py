@@ -23,16 +23,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from adapters import bootstrap
-from adapters.effects.effector import pending_actions
-from adapters.ingest.envelope import to_envelope
-from adapters.ingest.ingest import render_summary, to_incoming
-from adapters.services import decisions, inputs
-from adapters.services.status import build_status
-from adapters.store.store import DEFAULT_DIR, normalize_url
-from domain.application import RelengApp
-from domain.outbox import KOJI_MOVE
-from projections.processes.decider import Decider
+from relengotron.adapters import bootstrap
+from relengotron.adapters.effects.effector import pending_actions
+from relengotron.adapters.ingest.envelope import to_envelope
+from relengotron.adapters.ingest.ingest import render_summary, to_incoming
+from relengotron.adapters.services import decisions, inputs
+from relengotron.adapters.services.status import build_status
+from relengotron.adapters.store.store import DEFAULT_DIR, normalize_url
+from relengotron.domain.application import RelengApp
+from relengotron.domain.outbox import KOJI_MOVE
+from relengotron.projections.processes.decider import Decider
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
 SAMPLE = EXAMPLES / "sample-stream.jsonl"
@@ -58,7 +58,7 @@ def run_demo(db: str | None, *, fresh: bool = True) -> int:
     print(f"== Policies: {cfg.policies} (hash {decider.policies.content_hash[:19]}...)")
     if inputs.sync_policies(app, cfg, decider.policies, username="demo"):
         print("   recorded in the log as relengotron.policy.activated (replays use it)")
-    from adapters.demo.demo_artifacts import record_definitions, run_artifacts
+    from relengotron.adapters.demo.demo_artifacts import record_definitions, run_artifacts
 
     record_definitions(app, cfg)
     print(f"== Night one: ingesting {SAMPLE.name} (real message shapes from the Fedora bus)\n")
@@ -149,7 +149,7 @@ def _with_package_gating(cfg: Any, dist_git: Path) -> Any:
     ``dist_git`` (written here); the settings to decide with them."""
     from dataclasses import replace
 
-    from adapters.settings import DEFAULT_POLICIES
+    from relengotron.adapters.settings import DEFAULT_POLICIES
 
     policies = dist_git / "policies"
     policies.mkdir(parents=True, exist_ok=True)

@@ -13,16 +13,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from adapters import bootstrap
-from adapters.artifacts.artifact_sync import sync_definitions
-from adapters.effects.effector import Effector
-from adapters.ingest.envelope import to_envelope
-from adapters.ingest.ingest import to_incoming
-from adapters.koji.koji_values import MOVED, WOULD_MOVE, Move, MoveResult
-from adapters.settings import Settings
-from domain.application import RelengApp
-from domain.composing import REQUESTED
-from projections.folds.graph import BuildChange, explain
+from relengotron.adapters import bootstrap
+from relengotron.adapters.artifacts.artifact_sync import sync_definitions
+from relengotron.adapters.effects.effector import Effector
+from relengotron.adapters.ingest.envelope import to_envelope
+from relengotron.adapters.ingest.ingest import to_incoming
+from relengotron.adapters.koji.koji_values import MOVED, WOULD_MOVE, Move, MoveResult
+from relengotron.adapters.settings import Settings
+from relengotron.domain.application import RelengApp
+from relengotron.domain.composing import REQUESTED
+from relengotron.projections.folds.graph import BuildChange, explain
 
 
 class SimulatedKoji:

@@ -34,8 +34,8 @@ from typing import Any, Protocol
 
 import koji
 
-from adapters.artifacts.kinds import ArtifactKind
-from adapters.koji.koji_gateway import is_transient
+from relengotron.adapters.artifacts.kinds import ArtifactKind
+from relengotron.adapters.koji.koji_gateway import is_transient
 
 SUBMITTED, FINISHED, FAILED, TRANSIENT, WOULD_SUBMIT = (
     "submitted", "finished", "failed", "transient", "would-submit",

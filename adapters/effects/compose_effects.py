@@ -14,15 +14,15 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from adapters.artifacts.kinds import ArtifactKind
-from adapters.effects.compose_backends import (
+from relengotron.adapters.artifacts.kinds import ArtifactKind
+from relengotron.adapters.effects.compose_backends import (
     EX_TEMPFAIL,
     FAILED,
     TRANSIENT,
     ComposeBackend,
     run_command,
 )
-from domain.outbox import Action
+from relengotron.domain.outbox import Action
 
 COMPOSE_REQUEST, PUSH_RELEASE = "compose.request", "push.release"
 KINDS = (COMPOSE_REQUEST, PUSH_RELEASE)

@@ -23,7 +23,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from adapters.koji.koji_values import (
+from relengotron.adapters.koji.koji_values import (
     ALREADY,
     FAILED,
     GONE,
@@ -33,11 +33,11 @@ from adapters.koji.koji_values import (
     Move,
     MoveResult,
 )
-from domain import ids, topics
-from domain.application import RelengApp
-from domain.gating import Gate
-from domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action
-from projections.config import GatingConfig
+from relengotron.domain import ids, topics
+from relengotron.domain.application import RelengApp
+from relengotron.domain.gating import Gate
+from relengotron.domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action
+from relengotron.projections.config import GatingConfig
 
 ACTION_TOPICS = (
     topics.ACTION_REQUESTED,

@@ -31,21 +31,21 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
-from adapters.http import schemas
-from adapters.http.catchup import Readiness
-from adapters.http.commands import Commands
-from adapters.http.decision_request import decide
-from adapters.http.front import Decisions, Front, unavailable
-from adapters.http.guard import describe
-from adapters.http.metrics import Metrics
-from adapters.http.responses import ApiError, _default, _message, json_response
-from adapters.http.routes import add_reads, add_writes
-from adapters.rules.remote_rule_yaml import gating_yaml_check
-from adapters.settings import ApiSettings
-from policies.spec import PolicySet
-from projections.decision_api import DecisionService, policy_json
-from projections.decision_request import DecisionRequestError
-from projections.queries import ReadModel
+from relengotron.adapters.http import schemas
+from relengotron.adapters.http.catchup import Readiness
+from relengotron.adapters.http.commands import Commands
+from relengotron.adapters.http.decision_request import decide
+from relengotron.adapters.http.front import Decisions, Front, unavailable
+from relengotron.adapters.http.guard import describe
+from relengotron.adapters.http.metrics import Metrics
+from relengotron.adapters.http.responses import ApiError, _default, _message, json_response
+from relengotron.adapters.http.routes import add_reads, add_writes
+from relengotron.adapters.rules.remote_rule_yaml import gating_yaml_check
+from relengotron.adapters.settings import ApiSettings
+from relengotron.policies.spec import PolicySet
+from relengotron.projections.decision_api import DecisionService, policy_json
+from relengotron.projections.decision_request import DecisionRequestError
+from relengotron.projections.queries import ReadModel
 
 __all__ = ["DecisionFastPath", "create_app"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters import bootstrap
-from adapters.services.artifacts import artifact_row, push_status
-from adapters.settings import Settings
-from domain.application import RelengApp
-from projections.folds.artifacts import ArtifactView
+from relengotron.adapters import bootstrap
+from relengotron.adapters.services.artifacts import artifact_row, push_status
+from relengotron.adapters.settings import Settings
+from relengotron.domain.application import RelengApp
+from relengotron.projections.folds.artifacts import ArtifactView
 
 __all__ = ["ArtifactQueries"]
 

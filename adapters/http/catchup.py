@@ -21,9 +21,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from adapters.http.guard import StoreGuard, StoreUnavailable, describe
-from adapters.store.readmodel_tables import NAME, ReadModelTables
-from adapters.store.readmodels import ConcurrentProjection, Projector
+from relengotron.adapters.http.guard import StoreGuard, StoreUnavailable, describe
+from relengotron.adapters.store.readmodel_tables import NAME, ReadModelTables
+from relengotron.adapters.store.readmodels import ConcurrentProjection, Projector
 
 __all__ = ["CatchUp", "Readiness"]
 

@@ -7,10 +7,10 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from adapters import bootstrap
-from adapters.services import decisions, inputs
-from adapters.settings import Settings
-from domain.application import RelengApp
+from relengotron.adapters import bootstrap
+from relengotron.adapters.services import decisions, inputs
+from relengotron.adapters.settings import Settings
+from relengotron.domain.application import RelengApp
 
 __all__ = ["Commands", "StoreCommands"]
 

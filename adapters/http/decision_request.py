@@ -13,10 +13,14 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.facts import SUBJECT_TYPE_ALIASES
-from policies.spec import PassingTestCaseRule, Policy, PolicySet, RemoteRule
-from projections.decision_api import DecisionService
-from projections.decision_request import ON_DEMAND_CONTEXT, DecisionRequest, DecisionRequestError
+from relengotron.domain.facts import SUBJECT_TYPE_ALIASES
+from relengotron.policies.spec import PassingTestCaseRule, Policy, PolicySet, RemoteRule
+from relengotron.projections.decision_api import DecisionService
+from relengotron.projections.decision_request import (
+    ON_DEMAND_CONTEXT,
+    DecisionRequest,
+    DecisionRequestError,
+)
 
 __all__ = [
     "ITEM_KEYS",

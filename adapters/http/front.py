@@ -32,10 +32,10 @@ from typing import Any
 
 import orjson
 
-from adapters.http.catchup import Readiness
-from adapters.http.guard import StoreUnavailable
-from adapters.http.metrics import UNMATCHED, Metrics
-from adapters.settings import ApiSettings
+from relengotron.adapters.http.catchup import Readiness
+from relengotron.adapters.http.guard import StoreUnavailable
+from relengotron.adapters.http.metrics import UNMATCHED, Metrics
+from relengotron.adapters.settings import ApiSettings
 
 __all__ = ["DECISION_PATH", "Decisions", "Front", "message"]
 

@@ -33,8 +33,8 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 if TYPE_CHECKING:
-    from adapters.settings import Settings
-    from domain.application import RelengApp
+    from relengotron.adapters.settings import Settings
+    from relengotron.domain.application import RelengApp
 
 STATIC = Path(__file__).resolve().parent / "static"
 GRAPH_SVG_ATTR = "graph_svg"
@@ -84,7 +84,7 @@ def graph_renderer(app: RelengApp, cfg: Settings) -> GraphSvg:
     Read-only: it folds the log into the artifact view (``Composer.read_view``) and
     decides nothing, the way ``relengotron graph --format svg`` draws it.
     """
-    from adapters import bootstrap
+    from relengotron.adapters import bootstrap
 
     composer = bootstrap.composer(app, cfg)
 

@@ -13,13 +13,13 @@ from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.http import schemas
-from adapters.http.commands import Commands
-from adapters.http.decision_request import parse_when
-from adapters.http.responses import ApiError, json_response
-from projections.decision_api import DecisionService
-from projections.folds.requirement_states import with_states
-from projections.queries import ReadModel
+from relengotron.adapters.http import schemas
+from relengotron.adapters.http.commands import Commands
+from relengotron.adapters.http.decision_request import parse_when
+from relengotron.adapters.http.responses import ApiError, json_response
+from relengotron.projections.decision_api import DecisionService
+from relengotron.projections.folds.requirement_states import with_states
+from relengotron.projections.queries import ReadModel
 
 GATES = ("candidate", "promoted", "quarantined", "held", "waived", "obsoleted", "untagged")
 Gate = Literal["candidate", "promoted", "quarantined", "held", "waived", "obsoleted", "untagged"]

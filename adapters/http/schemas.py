@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.folds.requirement_states import STATES
+from relengotron.projections.folds.requirement_states import STATES
 
 ERROR: dict[str, Any] = {
     "type": "object",

@@ -18,9 +18,9 @@ import re
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-from domain.facts import ChangePushed
-from domain.message import IGNORED, RECOGNIZED
-from domain.values import IncomingMessage
+from relengotron.domain.facts import ChangePushed
+from relengotron.domain.message import IGNORED, RECOGNIZED
+from relengotron.domain.values import IncomingMessage
 
 __all__ = [
     "DEFAULT_MONITORED_BRANCHES",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.translate.base import Envelope
+from relengotron.adapters.translate.base import Envelope
 
 
 class NotAMessage(ValueError):

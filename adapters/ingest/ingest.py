@@ -18,15 +18,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.ingest.branches import BranchFilter
-from adapters.ingest.collector import fewer_collections
-from adapters.ingest.envelope import NotAMessage, to_envelope
-from adapters.ingest.reader import InputFile, Item
-from adapters.translate import FAMILIES, Envelope, translate
-from domain import ids
-from domain.application import RelengApp
-from domain.message import IGNORED, INVALID, RECOGNIZED, UNRECOGNIZED
-from domain.values import IncomingMessage, RecordOutcome, RejectedLine
+from relengotron.adapters.ingest.branches import BranchFilter
+from relengotron.adapters.ingest.collector import fewer_collections
+from relengotron.adapters.ingest.envelope import NotAMessage, to_envelope
+from relengotron.adapters.ingest.reader import InputFile, Item
+from relengotron.adapters.translate import FAMILIES, Envelope, translate
+from relengotron.domain import ids
+from relengotron.domain.application import RelengApp
+from relengotron.domain.message import IGNORED, INVALID, RECOGNIZED, UNRECOGNIZED
+from relengotron.domain.values import IncomingMessage, RecordOutcome, RejectedLine
 
 DEFAULT_BATCH = 500
 

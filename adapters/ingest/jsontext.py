@@ -15,7 +15,7 @@ import math
 import re
 from typing import Any
 
-from domain.safe_text import (
+from relengotron.domain.safe_text import (
     BIG_INT,
     I64_MIN,
     MAX_DEPTH,

@@ -22,9 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adapters.ingest.compressed import decompress, kind_of
-from adapters.ingest.jsontext import DUPLICATES, SUSPECT, NotJSON, parser
-from domain.safe_text import BAD_UTF8, I64_MIN, MAX_DEPTH, U64_MAX, TooDeep, safe_str, store_safe
+from relengotron.adapters.ingest.compressed import decompress, kind_of
+from relengotron.adapters.ingest.jsontext import DUPLICATES, SUSPECT, NotJSON, parser
+from relengotron.domain.safe_text import (
+    BAD_UTF8,
+    I64_MIN,
+    MAX_DEPTH,
+    U64_MAX,
+    TooDeep,
+    safe_str,
+    store_safe,
+)
 
 _BOM = b"\xef\xbb\xbf"
 

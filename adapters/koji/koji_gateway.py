@@ -30,7 +30,7 @@ from typing import Any, NamedTuple, TypeVar
 import koji
 import requests
 
-from adapters.koji.koji_values import (
+from relengotron.adapters.koji.koji_values import (
     ALREADY,
     FAILED,
     GONE,

@@ -38,9 +38,15 @@ from dataclasses import dataclass, field
 from fedora_messaging.exceptions import Nack
 from fedora_messaging.message import Message
 
-from adapters.ingest.branches import BranchFilter
-from adapters.live.messages import Raw, canonical, incoming_from, message_record, raw_text
-from adapters.live.storage import (
+from relengotron.adapters.ingest.branches import BranchFilter
+from relengotron.adapters.live.messages import (
+    Raw,
+    canonical,
+    incoming_from,
+    message_record,
+    raw_text,
+)
+from relengotron.adapters.live.storage import (
     FIRST_DELAY,
     MAX_DELAY,
     AppFactory,
@@ -49,7 +55,7 @@ from adapters.live.storage import (
     Sleep,
     StorageRetry,
 )
-from domain.values import IncomingMessage, RecordOutcome, RejectedLine
+from relengotron.domain.values import IncomingMessage, RecordOutcome, RejectedLine
 
 log = logging.getLogger(__name__)
 

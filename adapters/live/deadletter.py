@@ -46,14 +46,14 @@ from fedora_messaging.message import Message, get_class
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
-from adapters.ingest.branches import BranchFilter
-from adapters.ingest.jsontext import NotJSON, parser
-from adapters.live.consumer import Recorder
-from adapters.live.messages import canonical, incoming_from, jsonable
-from adapters.live.storage import FIRST_DELAY, MAX_DELAY, LiveStats
-from adapters.messaging.publisher import FedoraMessagingPublisher
-from domain.safe_text import BAD_UTF8, ORIGINAL
-from domain.values import IncomingMessage, RejectedLine
+from relengotron.adapters.ingest.branches import BranchFilter
+from relengotron.adapters.ingest.jsontext import NotJSON, parser
+from relengotron.adapters.live.consumer import Recorder
+from relengotron.adapters.live.messages import canonical, incoming_from, jsonable
+from relengotron.adapters.live.storage import FIRST_DELAY, MAX_DELAY, LiveStats
+from relengotron.adapters.messaging.publisher import FedoraMessagingPublisher
+from relengotron.domain.safe_text import BAD_UTF8, ORIGINAL
+from relengotron.domain.values import IncomingMessage, RejectedLine
 
 log = logging.getLogger(__name__)
 

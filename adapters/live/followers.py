@@ -41,11 +41,11 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import Connection, Engine
 
-from adapters import bootstrap
-from adapters.effects.effector import PendingScan
-from adapters.services import decisions, inputs
-from adapters.settings import Settings
-from domain.application import RelengApp
+from relengotron.adapters import bootstrap
+from relengotron.adapters.effects.effector import PendingScan
+from relengotron.adapters.services import decisions, inputs
+from relengotron.adapters.settings import Settings
+from relengotron.domain.application import RelengApp
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ from typing import Any
 
 from fedora_messaging.message import Message
 
-from adapters.ingest.branches import BranchFilter
-from adapters.ingest.envelope import NotAMessage, to_envelope
-from adapters.ingest.ingest import to_incoming
-from domain.safe_text import MAX_DEPTH, ORIGINAL, TooDeep, store_safe
-from domain.values import IncomingMessage, RejectedLine
+from relengotron.adapters.ingest.branches import BranchFilter
+from relengotron.adapters.ingest.envelope import NotAMessage, to_envelope
+from relengotron.adapters.ingest.ingest import to_incoming
+from relengotron.domain.safe_text import MAX_DEPTH, ORIGINAL, TooDeep, store_safe
+from relengotron.domain.values import IncomingMessage, RejectedLine
 
 #: What is kept as rejected input if a message cannot be recorded: the text, or a
 #: function giving it (a message's canonical JSON is only written out when needed).

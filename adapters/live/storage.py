@@ -18,12 +18,12 @@ import psycopg
 from eventsourcing.persistence import PersistenceError
 from sqlalchemy.exc import SQLAlchemyError
 
-from domain.application import RelengApp
-from domain.message import UNRECOGNIZED
-from domain.values import RecordOutcome
+from relengotron.domain.application import RelengApp
+from relengotron.domain.message import UNRECOGNIZED
+from relengotron.domain.values import RecordOutcome
 
 # The consumer's logger: its retry lines keep the name they have always had.
-log = logging.getLogger("adapters.live.consumer")
+log = logging.getLogger("relengotron.adapters.live.consumer")
 
 T = TypeVar("T")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.messaging import schemas
-from adapters.messaging.base import DEFAULT_PREFIX, RelengotronMessage, create_from
-from adapters.messaging.push_schemas import PushCompletedV1, PushStoppedV1
+from relengotron.adapters.messaging import schemas
+from relengotron.adapters.messaging.base import DEFAULT_PREFIX, RelengotronMessage, create_from
+from relengotron.adapters.messaging.push_schemas import PushCompletedV1, PushStoppedV1
 
 SCHEMAS: dict[str, type[RelengotronMessage]] = {
     **schemas.SCHEMAS,

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from fedora_messaging import message as fm
 
-from adapters.messaging.base import (
+from relengotron.adapters.messaging.base import (
     _OPT_TEXT,
     _TEXT,
     DEFAULT_PREFIX,

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from adapters.rules.remote_rule_yaml import read_remote_rule_node
-from adapters.rules.yaml_nodes import (
+from relengotron.adapters.rules.remote_rule_yaml import read_remote_rule_node
+from relengotron.adapters.rules.yaml_nodes import (
     _NULL,
     _OURS,
     NodeReader,
@@ -27,7 +27,7 @@ from adapters.rules.yaml_nodes import (
     _kind,
     _line,
 )
-from policies.spec import (
+from relengotron.policies.spec import (
     GREENWAVE_RULE_TAGS,
     OBSOLETE_RULE_TAGS,
     POLICY_FIELDS,

@@ -26,10 +26,10 @@ import requests
 import urllib3
 from eventsourcing.application import AggregateNotFoundError
 
-from adapters.rules.remote_rule_yaml import GatingYamlError, load_remote_policies
-from adapters.settings import RemoteRuleSettings
-from domain.application import RelengApp
-from domain.remote_rules import (
+from relengotron.adapters.rules.remote_rule_yaml import GatingYamlError, load_remote_policies
+from relengotron.adapters.settings import RemoteRuleSettings
+from relengotron.domain.application import RelengApp
+from relengotron.domain.remote_rules import (
     ABSENT,
     ERROR,
     FOUND,
@@ -38,11 +38,11 @@ from domain.remote_rules import (
     build_source_id,
     remote_rule_file_id,
 )
-from domain.safe_text import safe_str, store_safe
-from policies.snapshot import RemoteRuleInput
-from policies.spec import RemoteRule
-from projections.folds.remote_files import needed_urls, source_input
-from projections.processes.decider import Decider
+from relengotron.domain.safe_text import safe_str, store_safe
+from relengotron.policies.snapshot import RemoteRuleInput
+from relengotron.policies.spec import RemoteRule
+from relengotron.projections.folds.remote_files import needed_urls, source_input
+from relengotron.projections.processes.decider import Decider
 
 __all__ = ["Fetched", "RemoteRuleSettings", "fetch", "fetch_needed", "record"]
 

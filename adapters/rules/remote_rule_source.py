@@ -8,16 +8,16 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from adapters.rules.remote_rule_fetch import fetch, record
-from adapters.settings import Settings
-from domain import ids, topics
-from domain.application import RelengApp
-from domain.remote_rules import ABSENT, FOUND, build_source_id, remote_rule_file_id
-from domain.topics import topic_of
-from policies.remote import remote_urls
-from policies.snapshot import RemoteFileView, RemoteRuleInput, Snapshot
-from policies.spec import PolicySet, RemoteRule
-from projections.folds.remote_files import file_view, source_input
+from relengotron.adapters.rules.remote_rule_fetch import fetch, record
+from relengotron.adapters.settings import Settings
+from relengotron.domain import ids, topics
+from relengotron.domain.application import RelengApp
+from relengotron.domain.remote_rules import ABSENT, FOUND, build_source_id, remote_rule_file_id
+from relengotron.domain.topics import topic_of
+from relengotron.policies.remote import remote_urls
+from relengotron.policies.snapshot import RemoteFileView, RemoteRuleInput, Snapshot
+from relengotron.policies.spec import PolicySet, RemoteRule
+from relengotron.projections.folds.remote_files import file_view, source_input
 
 __all__ = ["StoreRemoteRules"]
 

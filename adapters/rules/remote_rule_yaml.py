@@ -19,7 +19,7 @@ from typing import Any
 import dateutil.parser
 import yaml
 
-from policies.spec import (
+from relengotron.policies.spec import (
     OBSOLETE_RULE_TAGS,
     PassingTestCaseRule,
     Policy,

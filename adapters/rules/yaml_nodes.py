@@ -9,7 +9,7 @@ from datetime import UTC
 import dateutil.parser
 import yaml
 
-from policies.spec import PolicyError
+from relengotron.policies.spec import PolicyError
 
 _STR = "tag:yaml.org,2002:str"
 _NULL = "tag:yaml.org,2002:null"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.folds.artifacts import ArtifactView, ComposeState, PushState
-from projections.folds.graph import explain
+from relengotron.projections.folds.artifacts import ArtifactView, ComposeState, PushState
+from relengotron.projections.folds.graph import explain
 
 
 def compose_row(c: ComposeState | None) -> dict[str, Any] | None:

@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from adapters import bootstrap
-from adapters.rules import remote_rule_fetch
-from adapters.services.inputs import sync_policies
-from adapters.settings import Settings
-from domain.application import RelengApp
-from policies.spec import PolicySet
-from projections.processes.composer import ComposerReport
-from projections.processes.decider import Decider, DeciderReport
+from relengotron.adapters import bootstrap
+from relengotron.adapters.rules import remote_rule_fetch
+from relengotron.adapters.services.inputs import sync_policies
+from relengotron.adapters.settings import Settings
+from relengotron.domain.application import RelengApp
+from relengotron.policies.spec import PolicySet
+from relengotron.projections.processes.composer import ComposerReport
+from relengotron.projections.processes.decider import Decider, DeciderReport
 
 Progress = Callable[[int, int], None]  # (events read so far, 0): the follower's report
 

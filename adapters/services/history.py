@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain import ids
-from domain.application import RelengApp
+from relengotron.domain import ids
+from relengotron.domain.application import RelengApp
 
 _INTERNAL = {"originator_id", "originator_version", "timestamp", "msg", "at"}
 

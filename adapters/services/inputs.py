@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from adapters import bootstrap
-from adapters.ingest.branches import BranchFilter
-from adapters.ingest.ingest import IngestSummary, Progress, ingest_files
-from adapters.settings import Settings
-from domain.application import RelengApp
-from policies.spec import PolicySet
+from relengotron.adapters import bootstrap
+from relengotron.adapters.ingest.branches import BranchFilter
+from relengotron.adapters.ingest.ingest import IngestSummary, Progress, ingest_files
+from relengotron.adapters.settings import Settings
+from relengotron.domain.application import RelengApp
+from relengotron.policies.spec import PolicySet
 
 
 def ingest(
@@ -36,7 +36,7 @@ def active_policy_hash(app: RelengApp) -> str | None:
     """The hash of the policy set last activated in the log, if any."""
     from eventsourcing.application import AggregateNotFoundError
 
-    from domain.policyset import PolicyLog, policy_log_id
+    from relengotron.domain.policyset import PolicyLog, policy_log_id
 
     log: Any
     try:
@@ -83,9 +83,9 @@ OVERRIDE_ACTIONS = ("promote", "hold", "release")
 def record_input(app: RelengApp, topic: str, key: str, body: dict[str, Any], source: str) -> str:
     """Record one message of our own (sent now, by the wall clock: an input, like a
     message from the bus), the same way ingest records one. Returns its key."""
-    from adapters.effects.effector import utc_now
-    from adapters.ingest.envelope import to_envelope
-    from adapters.ingest.ingest import to_incoming
+    from relengotron.adapters.effects.effector import utc_now
+    from relengotron.adapters.ingest.envelope import to_envelope
+    from relengotron.adapters.ingest.ingest import to_incoming
 
     record = {"topic": topic, "id": key, "headers": {"sent-at": utc_now()}, "body": body}
     app.record([to_incoming(to_envelope(record), source=source)])

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain import gating
-from domain.outbox import KOJI_MOVE
-from projections.folds.gating import GatingView
+from relengotron.domain import gating
+from relengotron.domain.outbox import KOJI_MOVE
+from relengotron.projections.folds.gating import GatingView
 
 
 def build_status(view: GatingView, nvr: str, pending_tag: str) -> dict[str, Any] | None:

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from adapters.store.transcoder import OrjsonTranscoder
+from relengotron.adapters.store.transcoder import OrjsonTranscoder
 
 CHUNK = 500
 

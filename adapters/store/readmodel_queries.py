@@ -12,13 +12,13 @@ from typing import Any
 from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Connection
 
-from adapters.store.readmodel_tables import ReadModelTables, chunks, decode_row
-from domain.application import RelengApp
-from domain.message import RECEIVED_TOPIC as _RECEIVED
-from policies.snapshot import ResultView, WaiverView, public_id
-from projections.config import GatingConfig
-from projections.folds.gating import package_of
-from projections.queries import Subject, SubjectFacts
+from relengotron.adapters.store.readmodel_tables import ReadModelTables, chunks, decode_row
+from relengotron.domain.application import RelengApp
+from relengotron.domain.message import RECEIVED_TOPIC as _RECEIVED
+from relengotron.policies.snapshot import ResultView, WaiverView, public_id
+from relengotron.projections.config import GatingConfig
+from relengotron.projections.folds.gating import package_of
+from relengotron.projections.queries import Subject, SubjectFacts
 
 
 class SQLReadModel:

@@ -24,8 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
-from adapters.store.persistence import create_tables
-from domain.application import RelengApp
+from relengotron.adapters.store.persistence import create_tables
+from relengotron.domain.application import RelengApp
 
 NAME = "readmodels"  # the tracking row
 CHUNK = 500

@@ -33,18 +33,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from adapters.store.readmodel_tables import (
+from relengotron.adapters.store.readmodel_tables import (
     JSON_COLUMNS,
     NAME,
     ReadModelTables,
     chunks,
     decode_row,
 )
-from domain.application import RelengApp
-from domain.message import RECEIVED_TOPIC as _RECEIVED
-from projections.config import GatingConfig
-from projections.folds.readmodel import TOPICS, ReadModelFold
-from projections.folds.readmodel_rows import Changes, Name
+from relengotron.domain.application import RelengApp
+from relengotron.domain.message import RECEIVED_TOPIC as _RECEIVED
+from relengotron.projections.config import GatingConfig
+from relengotron.projections.folds.readmodel import TOPICS, ReadModelFold
+from relengotron.projections.folds.readmodel_rows import Changes, Name
 
 log = logging.getLogger(__name__)
 

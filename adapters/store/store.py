@@ -16,9 +16,15 @@ from typing import cast
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from adapters.store.persistence import SQLStreamReader
-from adapters.store.store_errors import StoreError, StoreMissing, mask_url, remember, store_failure
-from domain.application import RelengApp
+from relengotron.adapters.store.persistence import SQLStreamReader
+from relengotron.adapters.store.store_errors import (
+    StoreError,
+    StoreMissing,
+    mask_url,
+    remember,
+    store_failure,
+)
+from relengotron.domain.application import RelengApp
 
 DEFAULT_DIR = ".relengotron"
 DEFAULT_FILE = "relengotron.db"
@@ -212,7 +218,7 @@ def shown_url(app: RelengApp) -> str:
 
 def _open(url: str, schema: str | None, cache_size: int) -> RelengApp:
     env = {
-        "PERSISTENCE_MODULE": "adapters.store.persistence:RelengFactory",
+        "PERSISTENCE_MODULE": "relengotron.adapters.store.persistence:RelengFactory",
         "SQLALCHEMY_URL": url,
     }
     if schema:

@@ -35,8 +35,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.store.persistence import create_tables
-from projections.folds.view_docs import ViewMeta
+from relengotron.adapters.store.persistence import create_tables
+from relengotron.projections.folds.view_docs import ViewMeta
 
 CHUNK = 500
 _OLD_PICKLES = "relengotron_views"

@@ -9,7 +9,7 @@ was. Translators never raise on odd bodies: a body they cannot read gives a
 
 from __future__ import annotations
 
-from adapters.translate.base import Envelope, Translation, strip_prefix
-from adapters.translate.registry import FAMILIES, translate
+from relengotron.adapters.translate.base import Envelope, Translation, strip_prefix
+from relengotron.adapters.translate.registry import FAMILIES, translate
 
 __all__ = ["FAMILIES", "Envelope", "Translation", "strip_prefix", "translate"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from domain.facts import ChangeKey, Fact
+from relengotron.domain.facts import ChangeKey, Fact
 
 # Topic prefixes seen on the Fedora, CentOS CI, Pagure and UMB buses.
 _PREFIX = re.compile(

@@ -31,8 +31,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.translate.base import Envelope, Translation, as_str, split_nvr
-from domain.facts import BodhiComposeChanged, BodhiUpdateChanged
+from relengotron.adapters.translate.base import Envelope, Translation, as_str, split_nvr
+from relengotron.domain.facts import BodhiComposeChanged, BodhiUpdateChanged
 
 FAMILY = "bodhi"
 _PREFIX = "bodhi."

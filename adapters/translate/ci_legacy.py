@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from adapters.translate.base import Envelope, Translation, as_str, split_nvr
-from adapters.translate.compose import legacy_pipeline_status
-from domain.facts import (
+from relengotron.adapters.translate.base import Envelope, Translation, as_str, split_nvr
+from relengotron.adapters.translate.compose import legacy_pipeline_status
+from relengotron.domain.facts import (
     DIST_GIT_COMMIT,
     DIST_GIT_PR,
     ERROR,

@@ -26,21 +26,21 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from adapters.translate.base import (
+from relengotron.adapters.translate.base import (
     Envelope,
     Translation,
     as_str,
     change_from_scm_url,
     split_nvr,
 )
-from adapters.translate.ci_legacy import (
+from relengotron.adapters.translate.ci_legacy import (
     body_topic_of,
     dist_git_pr_identifier,
     is_legacy_suffix,
     load_body,
 )
-from adapters.translate.ci_validate import validate
-from domain.facts import (
+from relengotron.adapters.translate.ci_validate import validate
+from relengotron.domain.facts import (
     BODHI_UPDATE,
     COMPOSE,
     DIST_GIT_PR,

@@ -139,7 +139,7 @@ def _text(error: ValidationError) -> str:
 @cache
 def _files(line: str) -> dict[str, Any]:
     """The shipped schema files of a line, by file name."""
-    root = resources.files("adapters.translate").joinpath("ci_schemas", line)
+    root = resources.files("relengotron.adapters.translate").joinpath("ci_schemas", line)
     return {
         entry.name: json.loads(entry.read_text(encoding="utf-8"))
         for entry in root.iterdir()

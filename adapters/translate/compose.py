@@ -33,9 +33,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from adapters.translate.base import Envelope, Translation, as_int, as_str, get_path
-from adapters.translate.ci_validate import validate
-from domain.facts import (
+from relengotron.adapters.translate.base import Envelope, Translation, as_int, as_str, get_path
+from relengotron.adapters.translate.ci_validate import validate
+from relengotron.domain.facts import (
     COMPOSE_FAILED,
     COMPOSE_FINISHED,
     COMPOSE_STARTED,

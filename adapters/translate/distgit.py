@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.translate.base import Envelope, Translation, as_str, get_path
-from domain.facts import ChangeKey, ChangePushed
+from relengotron.adapters.translate.base import Envelope, Translation, as_str, get_path
+from relengotron.domain.facts import ChangeKey, ChangePushed
 
 FAMILY = "dist-git"
 DEFAULT_NAMESPACE = "rpms"

@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.translate.base import Envelope, Translation, as_str, get_path
-from adapters.translate.resultsdb import subject_from_item
-from domain.facts import GreenwaveDecisionObserved
+from relengotron.adapters.translate.base import Envelope, Translation, as_str, get_path
+from relengotron.adapters.translate.resultsdb import subject_from_item
+from relengotron.domain.facts import GreenwaveDecisionObserved
 
 FAMILY = "greenwave"
 TOPICS = ("greenwave.decision.update", "greenwave.greenwave.decision.update")

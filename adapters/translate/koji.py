@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from adapters.translate.base import (
+from relengotron.adapters.translate.base import (
     Envelope,
     Translation,
     as_int,
@@ -31,7 +31,7 @@ from adapters.translate.base import (
     get_path,
     make_nvr,
 )
-from domain.facts import (
+from relengotron.domain.facts import (
     BUILD_STATES,
     BuildSigned,
     BuildStateChanged,

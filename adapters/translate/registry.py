@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from adapters.translate import (
+from relengotron.adapters.translate import (
     bodhi,
     ci_legacy,
     ci_spec,
@@ -16,7 +16,7 @@ from adapters.translate import (
     resultsdb,
     waiverdb,
 )
-from adapters.translate.base import Envelope, Translation
+from relengotron.adapters.translate.base import Envelope, Translation
 
 Translator = Callable[[Envelope, str], "Translation | None"]
 

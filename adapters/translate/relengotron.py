@@ -34,8 +34,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from adapters.translate.base import Envelope, Translation
-from domain.facts import (
+from relengotron.adapters.translate.base import Envelope, Translation
+from relengotron.domain.facts import (
     COMPOSE_STATUSES,
     MANIFEST_SOURCES,
     OVERRIDE_ACTIONS,
@@ -47,7 +47,7 @@ from domain.facts import (
     ManifestLearned,
     PolicySetActivated,
 )
-from policies.spec import PolicyError, policy_set_from_canonical
+from relengotron.policies.spec import PolicyError, policy_set_from_canonical
 
 FAMILY = "relengotron"
 

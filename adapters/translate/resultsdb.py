@@ -24,8 +24,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.translate.base import Envelope, Translation, as_str
-from domain.facts import COMPOSE, KOJI_BUILD, NEEDS_INSPECTION, OUTCOMES, TestResultReported
+from relengotron.adapters.translate.base import Envelope, Translation, as_str
+from relengotron.domain.facts import (
+    COMPOSE,
+    KOJI_BUILD,
+    NEEDS_INSPECTION,
+    OUTCOMES,
+    TestResultReported,
+)
 
 FAMILY = "resultsdb"
 TOPICS = ("resultsdb.result.new", "taskotron.result.new")

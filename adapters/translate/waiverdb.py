@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.translate.base import Envelope, Translation, as_str
-from adapters.translate.resultsdb import subject_from_item
-from domain.facts import WaiverRecorded, canonical_subject_type
+from relengotron.adapters.translate.base import Envelope, Translation, as_str
+from relengotron.adapters.translate.resultsdb import subject_from_item
+from relengotron.domain.facts import WaiverRecorded, canonical_subject_type
 
 FAMILY = "waiverdb"
 TOPIC = "waiverdb.waiver.new"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from domain.composing import WAITING
+from relengotron.domain.composing import WAITING
 
 
 @dataclass

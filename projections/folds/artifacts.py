@@ -15,16 +15,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from domain import topics
-from domain.facts import INVALID, MANIFEST_SOURCES
-from domain.topics import EventHandlers
-from projections.config import ComposerConfig
-from projections.folds.artifact_state import ComposeState as ComposeState  # importers' path
-from projections.folds.artifact_state import Definition, ManifestRecord
-from projections.folds.artifact_state import PushState as PushState  # importers' path
-from projections.folds.compose_records import RECORD_HANDLERS, ComposeRecords
-from projections.folds.graph import ArtifactNode
-from projections.folds.view_docs import Docs
+from relengotron.domain import topics
+from relengotron.domain.facts import INVALID, MANIFEST_SOURCES
+from relengotron.domain.topics import EventHandlers
+from relengotron.projections.config import ComposerConfig
+from relengotron.projections.folds.artifact_state import (
+    ComposeState as ComposeState,  # importers' path
+)
+from relengotron.projections.folds.artifact_state import Definition, ManifestRecord
+from relengotron.projections.folds.artifact_state import PushState as PushState  # importers' path
+from relengotron.projections.folds.compose_records import RECORD_HANDLERS, ComposeRecords
+from relengotron.projections.folds.graph import ArtifactNode
+from relengotron.projections.folds.view_docs import Docs
 
 # Subjects whose results are about builds, not artifacts.
 _BUILD_SUBJECTS = frozenset(

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from domain import topics
-from domain.composing import WAITING
-from domain.topics import EventHandlers
-from projections.config import ComposerConfig
-from projections.folds.artifact_state import ActionView, ComposeState, PushState
-from projections.folds.graph import ArtifactGraph, decode_graph, encode_graph
-from projections.folds.view_docs import Docs
+from relengotron.domain import topics
+from relengotron.domain.composing import WAITING
+from relengotron.domain.topics import EventHandlers
+from relengotron.projections.config import ComposerConfig
+from relengotron.projections.folds.artifact_state import ActionView, ComposeState, PushState
+from relengotron.projections.folds.graph import ArtifactGraph, decode_graph, encode_graph
+from relengotron.projections.folds.view_docs import Docs
 
 
 class ComposeRecords:

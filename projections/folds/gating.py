@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain import topics
-from domain.facts import INVALID, KOJI_BUILD, KOJI_BUILD_GROUP, canonical_subject_type
-from domain.topics import EventHandlers
-from policies.snapshot import BatchView, RemoteFileView, Snapshot
-from projections.config import GatingConfig
-from projections.folds.gating_batch import batch_views
-from projections.folds.gating_state import (
+from relengotron.domain import topics
+from relengotron.domain.facts import INVALID, KOJI_BUILD, KOJI_BUILD_GROUP, canonical_subject_type
+from relengotron.domain.topics import EventHandlers
+from relengotron.policies.snapshot import BatchView, RemoteFileView, Snapshot
+from relengotron.projections.config import GatingConfig
+from relengotron.projections.folds.gating_batch import batch_views
+from relengotron.projections.folds.gating_state import (
     ActivePolicies,
     BuildState,
     ChangeState,
@@ -28,12 +28,14 @@ from projections.folds.gating_state import (
     result_view,
     waiver_view,
 )
-from projections.folds.gating_state import package_of as package_of  # its importers' path
-from projections.folds.records import RECORD_HANDLERS, DecisionRecords, Handler, ref
-from projections.folds.remote_files import decode_files, encode_files, file_view
-from projections.folds.view_docs import Docs
-from projections.policy_input import policy_input
-from projections.queries import SubjectFacts
+from relengotron.projections.folds.gating_state import (
+    package_of as package_of,  # its importers' path
+)
+from relengotron.projections.folds.records import RECORD_HANDLERS, DecisionRecords, Handler, ref
+from relengotron.projections.folds.remote_files import decode_files, encode_files, file_view
+from relengotron.projections.folds.view_docs import Docs
+from relengotron.projections.policy_input import policy_input
+from relengotron.projections.queries import SubjectFacts
 
 # The stored event topics the model reads (the store filters on them).
 SUBJECT_TOPICS = (
@@ -74,7 +76,7 @@ TOPICS = SUBJECT_TOPICS + DECIDER_TOPICS + CONTROL_TOPICS + REMOTE_TOPICS
 # Input events that move the decider's clock (message time). Policy activations do
 # not: they are recorded at the wall-clock time of a sync, which may be far later
 # than the messages ingested after them (an archive), and must not expire bisections.
-_CLOCK_MODULES = ("domain.subjects", "domain.overrides")
+_CLOCK_MODULES = ("relengotron.domain.subjects", "relengotron.domain.overrides")
 
 
 class GatingView(DecisionRecords):

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from domain.facts import FAILED, INFO, NEEDS_INSPECTION, PASSED
-from policies.snapshot import BATCH_INVALID, BatchView
-from projections.folds.gating_state import GroupCheck
-from projections.folds.records import DecisionRecords
+from relengotron.domain.facts import FAILED, INFO, NEEDS_INSPECTION, PASSED
+from relengotron.policies.snapshot import BATCH_INVALID, BatchView
+from relengotron.projections.folds.gating_state import GroupCheck
+from relengotron.projections.folds.records import DecisionRecords
 
 _PASSING = {PASSED, INFO}
 _FAILING = {FAILED, NEEDS_INSPECTION}

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from policies.snapshot import ResultView, WaiverView, public_id
-from projections.folds.greenwave_records import arch_and_variant
-from projections.folds.records import package_of, ref
+from relengotron.policies.snapshot import ResultView, WaiverView, public_id
+from relengotron.projections.folds.greenwave_records import arch_and_variant
+from relengotron.projections.folds.records import package_of, ref
 
 
 def creation_time(known: str | None, state: str, at: str | None) -> str | None:

@@ -23,8 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.facts import COMPOSE
-from policies.snapshot import ResultView, WaiverView, first_value, public_id
+from relengotron.domain.facts import COMPOSE
+from relengotron.policies.snapshot import ResultView, WaiverView, first_value, public_id
 
 __all__ = [
     "DISTINCT_KEYS",

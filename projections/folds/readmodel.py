@@ -31,10 +31,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from domain import topics
-from domain.topics import EventHandlers
-from projections.folds.readmodel_rows import describe_action, event_ref
-from projections.folds.readmodel_subjects import SubjectFold
+from relengotron.domain import topics
+from relengotron.domain.topics import EventHandlers
+from relengotron.projections.folds.readmodel_rows import describe_action, event_ref
+from relengotron.projections.folds.readmodel_subjects import SubjectFold
 
 _MOVED = {"moved", "already"}
 

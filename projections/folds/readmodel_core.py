@@ -6,10 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain import gating, topics
-from projections.config import GatingConfig
-from projections.folds.gating import package_of
-from projections.folds.readmodel_rows import BUILD_COLUMNS, Changes, Lookup, Name, event_ref
+from relengotron.domain import gating, topics
+from relengotron.projections.config import GatingConfig
+from relengotron.projections.folds.gating import package_of
+from relengotron.projections.folds.readmodel_rows import (
+    BUILD_COLUMNS,
+    Changes,
+    Lookup,
+    Name,
+    event_ref,
+)
 
 _ACTIONS = frozenset({topics.ACTION_REQUESTED, topics.ACTION_COMPLETED, topics.ACTION_CANCELLED})
 # Events whose aggregate needs no name: messages and outbox actions.

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain import ids
-from domain.facts import canonical_subject_type
-from projections.folds.gating_state import creation_time
-from projections.folds.greenwave_records import arch_and_variant, result_record, waiver_record
-from projections.folds.readmodel_core import FoldCore
-from projections.folds.readmodel_rows import event_ref
+from relengotron.domain import ids
+from relengotron.domain.facts import canonical_subject_type
+from relengotron.projections.folds.gating_state import creation_time
+from relengotron.projections.folds.greenwave_records import (
+    arch_and_variant,
+    result_record,
+    waiver_record,
+)
+from relengotron.projections.folds.readmodel_core import FoldCore
+from relengotron.projections.folds.readmodel_rows import event_ref
 
 
 class SubjectFold(FoldCore):

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from domain import topics
-from domain.topics import EventHandlers
-from projections.config import GatingConfig
-from projections.folds.view_docs import Docs
+from relengotron.domain import topics
+from relengotron.domain.topics import EventHandlers
+from relengotron.projections.config import GatingConfig
+from relengotron.projections.folds.view_docs import Docs
 
 
 def package_of(nvr: str) -> str | None:

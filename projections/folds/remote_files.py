@@ -13,11 +13,16 @@ from dataclasses import replace
 from fnmatch import fnmatchcase
 from typing import Any
 
-from policies.answers import GATING_YAML_FAILED_FETCH
-from policies.decision import Decision
-from policies.remote import NOT_FETCHED, SOURCE_UNKNOWN, remote_urls, scm_from_source_url
-from policies.snapshot import RemoteFileView, RemoteRuleInput, Snapshot
-from policies.spec import PolicySet, RemoteRule, policy_set_from_canonical
+from relengotron.policies.answers import GATING_YAML_FAILED_FETCH
+from relengotron.policies.decision import Decision
+from relengotron.policies.remote import (
+    NOT_FETCHED,
+    SOURCE_UNKNOWN,
+    remote_urls,
+    scm_from_source_url,
+)
+from relengotron.policies.snapshot import RemoteFileView, RemoteRuleInput, Snapshot
+from relengotron.policies.spec import PolicySet, RemoteRule, policy_set_from_canonical
 
 __all__ = [
     "awaits_remote_file",

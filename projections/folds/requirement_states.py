@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from policies.answers import (
+from relengotron.policies.answers import (
     BATCH_INNOCENT,
     BATCH_PENDING,
     BATCH_UNRESOLVED,
@@ -20,7 +20,7 @@ from policies.answers import (
     TEST_MISSING,
     TEST_PASSED,
 )
-from projections.folds.gating_state import MANUAL_HOLD, MANUAL_OVERRIDE
+from relengotron.projections.folds.gating_state import MANUAL_HOLD, MANUAL_OVERRIDE
 
 __all__ = ["STATES", "requirement_state", "with_states"]
 

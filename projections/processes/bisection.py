@@ -16,13 +16,13 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from domain import ids
-from domain.gating import Bisection
-from domain.outbox import BUS_PUBLISH
-from projections.config import GatingConfig
-from projections.folds.gating import GatingView, package_of
-from projections.processes.follower import Host
-from projections.processes.outbox import Outbox
+from relengotron.domain import ids
+from relengotron.domain.gating import Bisection
+from relengotron.domain.outbox import BUS_PUBLISH
+from relengotron.projections.config import GatingConfig
+from relengotron.projections.folds.gating import GatingView, package_of
+from relengotron.projections.processes.follower import Host
+from relengotron.projections.processes.outbox import Outbox
 
 
 class BisectionCount(Protocol):

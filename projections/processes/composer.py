@@ -22,9 +22,9 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from domain import ids, topics
-from domain.application import RelengApp
-from domain.composing import (
+from relengotron.domain import ids, topics
+from relengotron.domain.application import RelengApp
+from relengotron.domain.composing import (
     CANCELLED,
     COMPOSED,
     FAILED,
@@ -33,17 +33,21 @@ from domain.composing import (
     WAITING,
     ArtifactCompose,
 )
-from projections.config import ComposerConfig
-from projections.folds.artifacts import TOPICS, ArtifactView, ComposeState
-from projections.folds.gating import package_of
-from projections.folds.graph import BuildChange
-from projections.folds.view_docs import Docs, DocStore
-from projections.processes.follower import PAGE, Follower
-from projections.processes.outbox import COMPOSE_REQUEST as COMPOSE_REQUEST  # its importers' path
-from projections.processes.outbox import COMPOSER_ACTION_PREFIXES, Outbox
-from projections.processes.outbox import PUSH_RELEASE as PUSH_RELEASE  # its importers' path
-from projections.processes.pushes import Pushes
-from projections.processes.rounds import DECIDER_ROUND, INPUT_ROUND, is_legacy_trigger
+from relengotron.projections.config import ComposerConfig
+from relengotron.projections.folds.artifacts import TOPICS, ArtifactView, ComposeState
+from relengotron.projections.folds.gating import package_of
+from relengotron.projections.folds.graph import BuildChange
+from relengotron.projections.folds.view_docs import Docs, DocStore
+from relengotron.projections.processes.follower import PAGE, Follower
+from relengotron.projections.processes.outbox import (
+    COMPOSE_REQUEST as COMPOSE_REQUEST,  # its importers' path
+)
+from relengotron.projections.processes.outbox import COMPOSER_ACTION_PREFIXES, Outbox
+from relengotron.projections.processes.outbox import (
+    PUSH_RELEASE as PUSH_RELEASE,  # its importers' path
+)
+from relengotron.projections.processes.pushes import Pushes
+from relengotron.projections.processes.rounds import DECIDER_ROUND, INPUT_ROUND, is_legacy_trigger
 
 NAME = "composer"
 # Keys of the actions the composer requests (its own events never start a group).
@@ -122,7 +126,7 @@ class Composer(Follower[ArtifactView, ComposerReport]):
         """Input messages, the decider's rounds and each outcome are groups, each named
         uniquely (``projections.processes.rounds``): the name is the trigger of what it
         decides after."""
-        if type(e).__module__ == "domain.composing":
+        if type(e).__module__ == "relengotron.domain.composing":
             return None
         key = getattr(e, "key", None)
         if isinstance(key, str) and key.startswith(OWN_ACTION_PREFIXES):
@@ -143,7 +147,7 @@ class Composer(Follower[ArtifactView, ComposerReport]):
         round they were decided in. A trigger that is a bare message key was written
         before rounds were named (it may be the message's or the decider's round after
         it): such an event stays where the log holds it, as that code folded it."""
-        if type(e).__module__ != "domain.composing":
+        if type(e).__module__ != "relengotron.domain.composing":
             key = getattr(e, "key", None)
             if not (isinstance(key, str) and key.startswith(OWN_ACTION_PREFIXES)):
                 return False

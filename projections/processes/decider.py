@@ -19,23 +19,33 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
-from domain import ids
-from domain.application import RelengApp
-from domain.gating import Gate
-from domain.outbox import KOJI_MOVE
-from policies.answers import Requirement
-from policies.decision import Decision
-from policies.engine import evaluate
-from policies.snapshot import Snapshot
-from policies.spec import BatchIntegrityRule, PolicySet, policy_set_from_canonical
-from projections.config import GatingConfig
-from projections.folds.gating import OWN_TOPICS, TOPICS, GatingView, OverrideState, package_of
-from projections.folds.gating_state import MANUAL_HOLD, MANUAL_OVERRIDE
-from projections.folds.remote_files import awaits_remote_file, with_remote_files
-from projections.folds.view_docs import Docs, DocStore
-from projections.processes.bisection import Bisector
-from projections.processes.follower import PAGE, Follower
-from projections.processes.outbox import COMPOSER_ACTION_PREFIXES, DecisionActions, Outbox
+from relengotron.domain import ids
+from relengotron.domain.application import RelengApp
+from relengotron.domain.gating import Gate
+from relengotron.domain.outbox import KOJI_MOVE
+from relengotron.policies.answers import Requirement
+from relengotron.policies.decision import Decision
+from relengotron.policies.engine import evaluate
+from relengotron.policies.snapshot import Snapshot
+from relengotron.policies.spec import BatchIntegrityRule, PolicySet, policy_set_from_canonical
+from relengotron.projections.config import GatingConfig
+from relengotron.projections.folds.gating import (
+    OWN_TOPICS,
+    TOPICS,
+    GatingView,
+    OverrideState,
+    package_of,
+)
+from relengotron.projections.folds.gating_state import MANUAL_HOLD, MANUAL_OVERRIDE
+from relengotron.projections.folds.remote_files import awaits_remote_file, with_remote_files
+from relengotron.projections.folds.view_docs import Docs, DocStore
+from relengotron.projections.processes.bisection import Bisector
+from relengotron.projections.processes.follower import PAGE, Follower
+from relengotron.projections.processes.outbox import (
+    COMPOSER_ACTION_PREFIXES,
+    DecisionActions,
+    Outbox,
+)
 
 NAME = "decider"
 # Bump when GatingView's documents change: stored views are folded again.
@@ -118,7 +128,7 @@ class Decider(Follower[GatingView, DeciderReport]):
     def owns(self, e: Any) -> bool:
         """Gates and bisections, and the actions it requested or cancelled (the
         composer's and the effector's are input here)."""
-        if type(e).__module__ == "domain.gating":
+        if type(e).__module__ == "relengotron.domain.gating":
             return True
         key = getattr(e, "key", None)  # Action.Cancelled: only the decider cancels
         return key is None or not key.startswith(COMPOSER_ACTION_PREFIXES)

@@ -32,9 +32,9 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Notification
 
-from domain.application import RelengApp
-from projections.folds.view_docs import Docs, DocStore, ViewMeta
-from projections.processes.view_format import belongs, view_format
+from relengotron.domain.application import RelengApp
+from relengotron.projections.folds.view_docs import Docs, DocStore, ViewMeta
+from relengotron.projections.processes.view_format import belongs, view_format
 
 PAGE = 1000
 ATTEMPTS = 3

@@ -15,12 +15,12 @@ from typing import Any, Protocol, cast
 
 from eventsourcing.domain import Aggregate
 
-from domain import ids
-from domain.gating import Gate
-from domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action
-from projections.config import GatingConfig
-from projections.folds.gating import GatingView
-from projections.processes.follower import Host
+from relengotron.domain import ids
+from relengotron.domain.gating import Gate
+from relengotron.domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action
+from relengotron.projections.config import GatingConfig
+from relengotron.projections.folds.gating import GatingView
+from relengotron.projections.processes.follower import Host
 
 # Keys of the actions the composer requests; the decider's are any other with a trigger
 # (the effector's own notices have none).

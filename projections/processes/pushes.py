@@ -21,16 +21,16 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Protocol, cast
 
-from domain import ids
-from domain.composing import COMPOSED, PushRun
-from domain.facts import FAILED, INFO, NEEDS_INSPECTION, PASSED
-from domain.outbox import BUS_PUBLISH
-from projections.config import ComposerConfig
-from projections.folds.artifacts import ArtifactView, ComposeState, PushState
-from projections.folds.gating import package_of
-from projections.folds.graph import BuildChange
-from projections.processes.follower import Host
-from projections.processes.outbox import PUSH_RELEASE, Outbox
+from relengotron.domain import ids
+from relengotron.domain.composing import COMPOSED, PushRun
+from relengotron.domain.facts import FAILED, INFO, NEEDS_INSPECTION, PASSED
+from relengotron.domain.outbox import BUS_PUBLISH
+from relengotron.projections.config import ComposerConfig
+from relengotron.projections.folds.artifacts import ArtifactView, ComposeState, PushState
+from relengotron.projections.folds.gating import package_of
+from relengotron.projections.folds.graph import BuildChange
+from relengotron.projections.processes.follower import Host
+from relengotron.projections.processes.outbox import PUSH_RELEASE, Outbox
 
 OPENING = {"compose.start", "compose.composing", "mashtask.start", "mashtask.mashing"}
 _PASS = {PASSED, INFO}

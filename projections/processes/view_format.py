@@ -13,7 +13,7 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
-from projections.folds.view_docs import ViewMeta
+from relengotron.projections.folds.view_docs import ViewMeta
 
 # The projections package: every module in it, in every subpackage, folds or decides.
 _PROJECTIONS = Path(__file__).resolve().parents[1]

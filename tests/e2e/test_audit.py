@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from adapters.cli.main import main
-from adapters.demo.demo import run_demo
-from adapters.rules.policy_loader import load_policy_set
-from adapters.store.store import open_app
-from domain import ids
-from projections.config import GatingConfig
-from projections.processes.decider import Decider
+from relengotron.adapters.cli.main import main
+from relengotron.adapters.demo.demo import run_demo
+from relengotron.adapters.rules.policy_loader import load_policy_set
+from relengotron.adapters.store.store import open_app
+from relengotron.domain import ids
+from relengotron.projections.config import GatingConfig
+from relengotron.projections.processes.decider import Decider
 from tests.e2e.test_gating import Site
 from tests.e2e.test_policy_log import LENIENT
 from tests.messages import write

@@ -123,7 +123,7 @@ def relengotron(*argv: str, cwd: Path, **env: str) -> subprocess.CompletedProces
         if name not in env:
             environ.pop(name, None)
     return subprocess.run(
-        [sys.executable, "-m", "adapters.cli.main", *argv],
+        [sys.executable, "-m", "relengotron.adapters.cli.main", *argv],
         cwd=cwd,
         env=environ,
         capture_output=True,
@@ -139,7 +139,7 @@ def in_process(
     argv: list[str], cwd: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> subprocess.CompletedProcess[str]:
     """``relengotron ARGV`` in this process: the same ``main`` the script runs."""
-    from adapters.cli.main import main
+    from relengotron.adapters.cli.main import main
 
     monkeypatch.chdir(cwd)
     monkeypatch.delenv("RELENGOTRON_DB", raising=False)
@@ -369,7 +369,7 @@ def test_debug_shows_the_traceback(tmp_path, where):
 
 
 def test_every_command_accepts_debug():
-    from adapters.cli.main import build_parser
+    from relengotron.adapters.cli.main import build_parser
 
     parser = build_parser()
     for name in ALL:
@@ -454,7 +454,7 @@ def test_a_postgresql_server_that_never_answers_is_given_up_on(tmp_path):
         environ = {k: v for k, v in os.environ.items() if k != "PGCONNECT_TIMEOUT"}
         started = time.monotonic()
         done = subprocess.run(
-            [sys.executable, "-m", "adapters.cli.main", "status", NVR, "--db",
+            [sys.executable, "-m", "relengotron.adapters.cli.main", "status", NVR, "--db",
              f"postgresql://u:{SECRET}@127.0.0.1:{port}/x"],
             cwd=tmp_path, env={**environ, "PYTHONPATH": str(REPO)},
             capture_output=True, text=True, timeout=120,
@@ -607,7 +607,7 @@ def sample_store(tmp_path_factory) -> Path:
 
 
 def test_every_command_is_in_the_table():
-    from adapters.cli.main import build_parser
+    from relengotron.adapters.cli.main import build_parser
 
     parser = build_parser()
     choices = next(a for a in parser._actions if a.dest == "command").choices

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.cli.main import main
-from adapters.translate import FAMILIES
+from relengotron.adapters.cli.main import main
+from relengotron.adapters.translate import FAMILIES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,7 +29,7 @@ def ingest_json(capsys, *argv: str) -> tuple[int, dict]:
 
 
 def event_count(url: str) -> int:
-    from adapters.store.store import open_app
+    from relengotron.adapters.store.store import open_app
 
     app = open_app(url)
     return app.recorder.max_notification_id() or 0
@@ -75,7 +75,7 @@ def test_unknown_topic_is_recorded_and_counted(capsys, tmp_path, store_url):
     assert code == 0
     assert (s["new"], s["unrecognized"]) == (1, 1)
     assert s["unrecognized_topics"] == {"org.fedoraproject.prod.fedocal.meeting.new": 1}
-    from adapters.store.store import open_app
+    from relengotron.adapters.store.store import open_app
 
     stored = open_app(store_url).stored_message("2026-unk")
     assert stored is not None and stored.status == "unrecognized" and stored.body == {"x": 1}
@@ -117,8 +117,8 @@ def test_broken_lines_are_named_kept_and_the_rest_ingested(capsys, tmp_path, sto
     assert s["rejected"] == 4 and s["duplicate"] == 3 and s["new"] == 0
     assert [r["line"] for r in s["rejections"]] == [2, 4, 5, 8]
     # the broken text itself is kept, named with its file and line
-    from adapters.store.store import open_app
-    from domain import ids
+    from relengotron.adapters.store.store import open_app
+    from relengotron.domain import ids
 
     app = open_app(store_url)
     kept = app.repository.get(ids.rejected_line_id(str(f), 2, "{this is not json", None))
@@ -156,7 +156,7 @@ def test_formats_array_datagrepper_gzip_and_stdin(capsys, tmp_path, store_url, c
     env = {**os.environ, "RELENGOTRON_DB": store_url}
     body = "\n".join(json.dumps(r) for r in records[9:]) + "\n"
     proc = subprocess.run(
-        [sys.executable, "-m", "adapters.cli.main", "ingest", "--json", "-"],
+        [sys.executable, "-m", "relengotron.adapters.cli.main", "ingest", "--json", "-"],
         input=body,
         capture_output=True,
         text=True,

@@ -160,7 +160,7 @@ def test_version():
 
 
 def test_every_command_takes_log_level_and_json_logs():
-    from adapters.cli.main import build_parser
+    from relengotron.adapters.cli.main import build_parser
     from tests.e2e.test_cli_exits import ALL, commands
 
     parser = build_parser()
@@ -227,7 +227,7 @@ def test_a_terminal_gets_a_progress_bar_without_asking(big, tmp_path):
     if pid == 0:  # the child: a terminal of 120 columns, then relengotron
         fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
         os.chdir(REPO)
-        os.execv(sys.executable, [sys.executable, "-m", "adapters.cli.main", "decide",
+        os.execv(sys.executable, [sys.executable, "-m", "relengotron.adapters.cli.main", "decide",
                                   "--db", str(store)])  # fmt: skip
     out = b""
     try:

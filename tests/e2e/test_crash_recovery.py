@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from adapters.store.store import open_app
+from relengotron.adapters.store.store import open_app
 from tests.crashing import (
     Killer,
     activate_policies,

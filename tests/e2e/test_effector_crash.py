@@ -28,7 +28,7 @@ def _act_process(site: Site) -> subprocess.Popen[bytes]:
         [
             sys.executable,
             "-m",
-            "adapters.cli.main",
+            "relengotron.adapters.cli.main",
             "act",
             "--db",
             site.db,

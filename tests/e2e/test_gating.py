@@ -12,9 +12,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from adapters.cli.main import main
-from adapters.effects.effector import pending_actions
-from adapters.store.store import open_app
+from relengotron.adapters.cli.main import main
+from relengotron.adapters.effects.effector import pending_actions
+from relengotron.adapters.store.store import open_app
 from tests.fakekoji import FakeKojiHub
 from tests.messages import BATCH_TESTCASE, Bus, write
 

@@ -12,7 +12,11 @@ from typing import Any
 import pytest
 from fedora_messaging import message as fm
 
-from adapters.messaging.schemas import BuildPromotedV1, BuildQuarantinedV1, DecisionChangedV1
+from relengotron.adapters.messaging.schemas import (
+    BuildPromotedV1,
+    BuildQuarantinedV1,
+    DecisionChangedV1,
+)
 from tests.e2e.test_gating import PROMOTED, QUARANTINE, Site
 from tests.fakekoji import FakeKojiHub
 from tests.rabbit import URL, receive

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from adapters.cli.main import main
-from adapters.store.store import open_app
+from relengotron.adapters.cli.main import main
+from relengotron.adapters.store.store import open_app
 from tests.e2e.test_gating import PENDING, PROMOTED, STAGE_TESTCASE, Site
 from tests.fakekoji import FakeKojiHub
 

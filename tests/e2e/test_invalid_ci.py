@@ -96,7 +96,7 @@ def test_an_invalid_pass_after_a_failure_keeps_the_failure(site: Site) -> None:
 
 
 def _human(site: Site, *argv: str) -> tuple[int, str]:
-    from adapters.cli.main import main
+    from relengotron.adapters.cli.main import main
 
     site.capsys.readouterr()
     code = main([*argv, "--db", site.db, "--config", str(site.config)])
@@ -183,7 +183,7 @@ def _old_store(db_path: Path) -> None:
     invalid today)."""
     import sqlite3
 
-    from adapters.store.store import open_app
+    from relengotron.adapters.store.store import open_app
 
     open_app(f"sqlite:///{db_path}")  # today's tables
     rows = [json.loads(line) for line in FIXTURE.read_text().splitlines()]

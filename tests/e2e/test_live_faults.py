@@ -233,7 +233,7 @@ def _sample_leaders(run: LiveRun, samples: int) -> list[int]:
     advisory locks but the one table creators take for a moment (``SCHEMA_LOCK``)."""
     from sqlalchemy import text
 
-    from adapters.store.persistence import SCHEMA_LOCK
+    from relengotron.adapters.store.persistence import SCHEMA_LOCK
 
     # pg_locks shows a bigint advisory key as two oids: its high and low 32 bits.
     key = SCHEMA_LOCK & 0xFFFF_FFFF_FFFF_FFFF

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from adapters.cli.main import main
+from relengotron.adapters.cli.main import main
 from tests.rpmrepo import Binary, Source, build_repo
 
 DEFINITIONS = """

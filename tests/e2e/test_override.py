@@ -3,7 +3,7 @@ promotes or holds the build whatever the policies say, and says who and why."""
 
 from __future__ import annotations
 
-from adapters.store.store import open_app
+from relengotron.adapters.store.store import open_app
 from tests.e2e.test_gating import PROMOTED, Site
 
 
@@ -92,8 +92,8 @@ def test_override_hold_then_release(site: Site) -> None:
 
 
 def test_an_override_of_another_context_is_ignored(site: Site) -> None:
-    from adapters.ingest.envelope import to_envelope
-    from adapters.ingest.ingest import to_incoming
+    from relengotron.adapters.ingest.envelope import to_envelope
+    from relengotron.adapters.ingest.ingest import to_incoming
 
     nvr = "vim-9.1-1.fc44"
     _failing(site, nvr)

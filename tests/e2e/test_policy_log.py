@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from adapters.settings import DEFAULT_POLICIES
-from adapters.store.store import open_app
-from domain.application import RelengApp
+from relengotron.adapters.settings import DEFAULT_POLICIES
+from relengotron.adapters.store.store import open_app
+from relengotron.domain.application import RelengApp
 from tests.e2e.test_gating import Site
 from tests.fakekoji import FakeKojiHub
 
@@ -51,7 +51,7 @@ def activations(db: str) -> list[Any]:
 
 
 def decisions(app: RelengApp, nvr: str) -> list[Any]:
-    from domain import ids
+    from relengotron.domain import ids
 
     gate = ids.gate_id("rawhide_pending", nvr)
     return [e for e in app.events.get(gate) if type(e).__qualname__ == "Gate.Decided"]
@@ -131,7 +131,7 @@ def test_without_an_activation_the_decider_uses_its_own_set(psite: Site) -> None
     code, _ = psite.cli("ingest", str(path), "--no-progress", "--no-decide")
     assert code == 0
     assert activations(psite.db) == []
-    from adapters import bootstrap
+    from relengotron.adapters import bootstrap
 
     cfg = bootstrap.settings(str(psite.config))
     app = open_app(psite.db)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from adapters import bootstrap
-from adapters.cli.cli_gating import render_act
-from adapters.settings import Settings
-from adapters.store.store import open_app
-from domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action
-from projections.processes.composer import COMPOSE_REQUEST, PUSH_RELEASE
+from relengotron.adapters import bootstrap
+from relengotron.adapters.cli.cli_gating import render_act
+from relengotron.adapters.settings import Settings
+from relengotron.adapters.store.store import open_app
+from relengotron.domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action
+from relengotron.projections.processes.composer import COMPOSE_REQUEST, PUSH_RELEASE
 
 ACTIONS = [
     ("move:bash-5.3-1.fc44", KOJI_MOVE,
@@ -58,7 +58,7 @@ def test_every_action_kind_renders(outbox, dry_run):
 
 def test_an_unknown_kind_still_renders():
     row = {"action": "x:1", "kind": "future.thing", "outcome": "not-configured", "detail": "?"}
-    from adapters.effects.effector import ActReport
+    from relengotron.adapters.effects.effector import ActReport
 
     text = render_act(ActReport(dry_run=True, pending=[row]))
     assert "future.thing x:1" in text

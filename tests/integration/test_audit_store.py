@@ -3,12 +3,12 @@ explain, as-of, and verify (whose replay store is always a temporary SQLite file
 
 from __future__ import annotations
 
-from adapters import bootstrap
-from adapters.audit import audit, audit_asof, audit_verify
-from adapters.ingest.envelope import to_envelope
-from adapters.ingest.ingest import to_incoming
-from adapters.services import inputs
-from domain.application import RelengApp
+from relengotron.adapters import bootstrap
+from relengotron.adapters.audit import audit, audit_asof, audit_verify
+from relengotron.adapters.ingest.envelope import to_envelope
+from relengotron.adapters.ingest.ingest import to_incoming
+from relengotron.adapters.services import inputs
+from relengotron.domain.application import RelengApp
 from tests.messages import Bus
 
 NVR = "vim-9.1-1.fc44"

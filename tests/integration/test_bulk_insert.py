@@ -9,11 +9,11 @@ import uuid
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from adapters.store.persistence import COPY_MIN
-from adapters.store.store import open_app
-from domain import ids
-from domain.facts import BuildTagged
-from domain.values import IncomingMessage
+from relengotron.adapters.store.persistence import COPY_MIN
+from relengotron.adapters.store.store import open_app
+from relengotron.domain import ids
+from relengotron.domain.facts import BuildTagged
+from relengotron.domain.values import IncomingMessage
 
 # Values COPY's text format must escape: tabs, newlines, backslashes, NUL bytes,
 # bytes that are not UTF-8, non-ASCII text, an empty state.

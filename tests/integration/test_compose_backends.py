@@ -13,8 +13,8 @@ from typing import Any
 import koji
 import pytest
 
-from adapters.artifacts.kinds import ContainerKind, OstreeKind, Qcow2Kind, RepoKind
-from adapters.effects.compose_backends import (
+from relengotron.adapters.artifacts.kinds import ContainerKind, OstreeKind, Qcow2Kind, RepoKind
+from relengotron.adapters.effects.compose_backends import (
     FAILED,
     FINISHED,
     SUBMITTED,

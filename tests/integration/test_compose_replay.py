@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from adapters.store.store import open_app
-from domain import facts as f
-from domain.application import RelengApp
-from domain.outbox import Action
-from domain.values import IncomingMessage
-from projections.config import ComposerConfig, KindTraits
-from projections.processes.composer import Composer
+from relengotron.adapters.store.store import open_app
+from relengotron.domain import facts as f
+from relengotron.domain.application import RelengApp
+from relengotron.domain.outbox import Action
+from relengotron.domain.values import IncomingMessage
+from relengotron.projections.config import ComposerConfig, KindTraits
+from relengotron.projections.processes.composer import Composer
 
 CONFIG = ComposerConfig(
     promoted_tag="rawhide",
@@ -103,7 +103,7 @@ def composer_events(app: RelengApp) -> list[tuple[str, dict[str, Any]]]:
         for n in page:
             e = app.mapper.to_domain_event(n)
             name = type(e).__qualname__
-            own = type(e).__module__ == "domain.composing" or (
+            own = type(e).__module__ == "relengotron.domain.composing" or (
                 name == "Action.Requested" and e.key.startswith(("compose:", "push:"))
             )
             if own:
@@ -137,7 +137,7 @@ def test_plans_do_not_depend_on_run_boundaries(tmp_path: Any, every: int) -> Non
 
 
 def test_resuming_from_a_saved_view_gives_the_same_view(tmp_path: Any) -> None:
-    from adapters.store.view_store import SQLViewStore
+    from relengotron.adapters.store.view_store import SQLViewStore
 
     app = open_app(f"sqlite:///{tmp_path / 's.db'}")
     steps = inputs()

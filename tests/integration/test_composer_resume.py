@@ -27,14 +27,14 @@ from pathlib import Path
 
 import pytest
 
-from adapters import bootstrap
-from adapters.artifacts.artifact_sync import sync_definitions
-from adapters.ingest.ingest import ingest_files
-from adapters.store.store import open_app
-from adapters.store.view_store import SQLViewStore
-from projections.processes.composer import Composer
-from projections.processes.decider import Decider
-from projections.processes.rounds import DECIDER_ROUND, is_legacy_trigger
+from relengotron.adapters import bootstrap
+from relengotron.adapters.artifacts.artifact_sync import sync_definitions
+from relengotron.adapters.ingest.ingest import ingest_files
+from relengotron.adapters.store.store import open_app
+from relengotron.adapters.store.view_store import SQLViewStore
+from relengotron.projections.processes.composer import Composer
+from relengotron.projections.processes.decider import Decider
+from relengotron.projections.processes.rounds import DECIDER_ROUND, is_legacy_trigger
 from tests.crashing import (
     activate_policies,
     crash_definitions,

@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from adapters.store.store import open_app
+from relengotron.adapters.store.store import open_app
 from tests.conftest import _service_missing
 from tests.crashing import (
     ROOT,

@@ -34,8 +34,8 @@ import pika
 import pytest
 from fedora_messaging.message import Message, load_message
 
-from adapters.store.store import open_app
-from domain.application import RelengApp
+from relengotron.adapters.store.store import open_app
+from relengotron.domain.application import RelengApp
 from tests.conftest import _service_missing
 from tests.live import write_fm_config
 from tests.rabbit import HOST, PORT, require_rabbitmq
@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "fedora-messaging.example.toml"
 SAMPLE = ROOT / "config" / "examples" / "sample-stream.jsonl"
 READY = "relengotron consume: ready"
-COMMAND = (sys.executable, "-m", "adapters.cli.main", "consume")
+COMMAND = (sys.executable, "-m", "relengotron.adapters.cli.main", "consume")
 REJECTED = "domain.message:RejectedInput.Rejected"
 GARBAGE = b"\x00this is {not JSON, \xff\xfe nor UTF-8"
 ARRAY = b'[1, "two", {"three": 3}]'
@@ -98,7 +98,7 @@ class Bus:
 
     def publish(self, *messages: Message) -> None:
         """Through our publisher: fedora-messaging's body, headers and properties."""
-        from adapters.messaging.publisher import FedoraMessagingPublisher
+        from relengotron.adapters.messaging.publisher import FedoraMessagingPublisher
 
         with FedoraMessagingPublisher(self.url, config_file=str(self.fm_config)) as pub:
             for m in messages:
@@ -436,8 +436,8 @@ def _load(path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """``load_consume_config`` on a file, without touching the process-wide config."""
     from fedora_messaging import config as fm_config
 
-    from adapters.cli.cli_live_config import load_consume_config
-    from adapters.settings import Settings
+    from relengotron.adapters.cli.cli_live_config import load_consume_config
+    from relengotron.adapters.settings import Settings
 
     monkeypatch.setenv("FEDORA_MESSAGING_CONF", "/nonexistent")  # restored afterwards
     monkeypatch.setattr(fm_config, "conf", fm_config.LazyConfig())
@@ -464,7 +464,7 @@ def _load(path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 def test_configurations_that_would_lose_messages_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old: str, new: str, message: str
 ) -> None:
-    from adapters.cli.cli_live_config import ConsumeUsageError
+    from relengotron.adapters.cli.cli_live_config import ConsumeUsageError
 
     good = tmp_path / "good.toml"
     write_fm_config(good, "amqp://guest:guest@127.0.0.1/%2F", "q", "q.dlx", "q.dlq")
@@ -479,7 +479,7 @@ def test_configurations_that_would_lose_messages_are_refused(
 def test_missing_fm_config_is_a_usage_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from adapters.cli.main import main
+    from relengotron.adapters.cli.main import main
 
     monkeypatch.delenv("RELENGOTRON_CONFIG", raising=False)
     missing = tmp_path / "missing.toml"
@@ -491,8 +491,8 @@ def test_missing_fm_config_is_a_usage_error(
 def test_example_config_binds_every_translated_family(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every message of the sample streams and the shared corpus that a translator turns
     into facts, on a production topic, is routed to the example queue."""
-    from adapters.ingest.envelope import NotAMessage, to_envelope
-    from adapters.translate import translate
+    from relengotron.adapters.ingest.envelope import NotAMessage, to_envelope
+    from relengotron.adapters.translate import translate
     from tests.conftest import CORPUS
 
     cc = _load(EXAMPLE, monkeypatch)
@@ -543,8 +543,8 @@ def _amqp_topic_pattern(key: str) -> re.Pattern[str]:
 
 def test_dead_letter_items() -> None:
     """What each refused body becomes (the decoding rules, without a broker)."""
-    from adapters.live.deadletter import dead_letter_item
-    from domain.values import IncomingMessage, RejectedLine
+    from relengotron.adapters.live.deadletter import dead_letter_item
+    from relengotron.domain.values import IncomingMessage, RejectedLine
 
     death = {"x-death": [{"reason": "rejected", "queue": "q", "count": 1, "exchange": "amq.topic"}]}
 

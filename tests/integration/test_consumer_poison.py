@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from adapters.store.store import open_app
+from relengotron.adapters.store.store import open_app
 from tests.integration.test_consumer import (  # noqa: F401  (fixtures)
     Bus,
     Consume,
@@ -142,7 +142,7 @@ def test_repeated_dead_letters_without_an_id_are_records_of_their_own(store) -> 
 
     import pika
 
-    from adapters.live.deadletter import dead_letter_item
+    from relengotron.adapters.live.deadletter import dead_letter_item
 
     def letter(second: int) -> Any:
         death = {

@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from adapters import bootstrap
-from adapters.ingest.ingest import ingest_files
-from adapters.store.store import open_app
-from adapters.store.view_store import SQLViewStore
-from projections.processes.decider import Decider
+from relengotron.adapters import bootstrap
+from relengotron.adapters.ingest.ingest import ingest_files
+from relengotron.adapters.store.store import open_app
+from relengotron.adapters.store.view_store import SQLViewStore
+from relengotron.projections.processes.decider import Decider
 from tests.crashing import (
     activate_policies,
     differences,
@@ -111,8 +111,8 @@ def test_a_refolded_view_takes_each_gates_events_in_their_order(tmp_path: Path) 
     """Found by test_readmodels' hypothesis run while placing own events: the first own
     event of a group, met where the log holds it, was folded after the later ones
     (``Gate.Decided`` before ``Gate.Opened``: a gate without an NVR)."""
-    from adapters.ingest.envelope import to_envelope
-    from adapters.ingest.ingest import to_incoming
+    from relengotron.adapters.ingest.envelope import to_envelope
+    from relengotron.adapters.ingest.ingest import to_incoming
     from tests.messages import Bus
 
     config = write_settings(

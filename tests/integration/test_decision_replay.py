@@ -14,15 +14,15 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.ingest.envelope import to_envelope
-from adapters.ingest.ingest import to_incoming
-from adapters.rules.policy_loader import load_policy_set
-from adapters.settings import DEFAULT_POLICIES
-from adapters.store.store import open_app
-from adapters.store.view_store import SQLViewStore
-from domain.application import RelengApp
-from projections.config import GatingConfig
-from projections.processes.decider import Decider
+from relengotron.adapters.ingest.envelope import to_envelope
+from relengotron.adapters.ingest.ingest import to_incoming
+from relengotron.adapters.rules.policy_loader import load_policy_set
+from relengotron.adapters.settings import DEFAULT_POLICIES
+from relengotron.adapters.store.store import open_app
+from relengotron.adapters.store.view_store import SQLViewStore
+from relengotron.domain.application import RelengApp
+from relengotron.projections.config import GatingConfig
+from relengotron.projections.processes.decider import Decider
 from tests.messages import Bus
 
 NVRS = ["bash-5.3-1.fc44", "bash-5.3-2.fc44", "vim-9.1-1.fc44", "glibc-2.42-1.fc44"]

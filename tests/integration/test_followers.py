@@ -25,18 +25,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine
 
-from adapters import bootstrap
-from adapters.ingest.envelope import to_envelope
-from adapters.ingest.ingest import to_incoming
-from adapters.live.followers import (
+from relengotron.adapters import bootstrap
+from relengotron.adapters.ingest.envelope import to_envelope
+from relengotron.adapters.ingest.ingest import to_incoming
+from relengotron.adapters.live.followers import (
     CommitWakeups,
     FileLeaderLock,
     Followers,
     PostgresLeaderLock,
     leader_lock,
 )
-from adapters.store.store import normalize_url, open_app
-from projections.processes.decider import Decider
+from relengotron.adapters.store.store import normalize_url, open_app
+from relengotron.projections.processes.decider import Decider
 from tests.e2e.test_gating import PENDING, PROMOTED, QUARANTINE
 from tests.fakekoji import FakeKojiHub
 from tests.integration.test_decision_replay import (

@@ -27,19 +27,19 @@ from typing import Any
 
 import pytest
 
-from adapters.cli.main import main
-from adapters.http.decision_request import decide
-from adapters.ingest.envelope import to_envelope
-from adapters.ingest.ingest import to_incoming
-from adapters.rules.policy_loader import load_policy_set
-from adapters.settings import DEFAULT_POLICIES
-from adapters.store.readmodel_queries import SQLReadModel
-from adapters.store.readmodels import Projector
-from adapters.store.store import open_app
-from domain.application import RelengApp
-from policies.spec import PolicySet
-from projections.decision_api import DecisionService
-from projections.processes.decider import Decider
+from relengotron.adapters.cli.main import main
+from relengotron.adapters.http.decision_request import decide
+from relengotron.adapters.ingest.envelope import to_envelope
+from relengotron.adapters.ingest.ingest import to_incoming
+from relengotron.adapters.rules.policy_loader import load_policy_set
+from relengotron.adapters.settings import DEFAULT_POLICIES
+from relengotron.adapters.store.readmodel_queries import SQLReadModel
+from relengotron.adapters.store.readmodels import Projector
+from relengotron.adapters.store.store import open_app
+from relengotron.domain.application import RelengApp
+from relengotron.policies.spec import PolicySet
+from relengotron.projections.decision_api import DecisionService
+from relengotron.projections.processes.decider import Decider
 from tests.integration.test_decision_replay import CONFIG, POLICIES, run
 from tests.messages import CI_CONTACT, PREFIX, Bus
 

@@ -10,12 +10,12 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters.http.app import create_app
-from adapters.http.commands import StoreCommands
-from adapters.rules.policy_loader import load_policy_set
-from adapters.services.history import subject_history
-from adapters.settings import ApiSettings, Settings
-from policies.spec import PolicySet
+from relengotron.adapters.http.app import create_app
+from relengotron.adapters.http.commands import StoreCommands
+from relengotron.adapters.rules.policy_loader import load_policy_set
+from relengotron.adapters.services.history import subject_history
+from relengotron.adapters.settings import ApiSettings, Settings
+from relengotron.policies.spec import PolicySet
 from tests.fakes import FakeReadModel
 
 REPO = Path(__file__).resolve().parents[2]
@@ -214,7 +214,7 @@ def test_writes_are_refused_without_a_configured_token(client: TestClient) -> No
 
 @pytest.fixture
 def store_client(tmp_path: Path, rm: FakeReadModel, policies: PolicySet) -> tuple[TestClient, Any]:
-    from adapters.store.store import open_app
+    from relengotron.adapters.store.store import open_app
 
     app = open_app(f"sqlite:///{tmp_path / 'store.db'}")
     api = create_app(rm, policies, token="s3cret", commands=StoreCommands(app, Settings()))
@@ -298,7 +298,7 @@ def test_the_fast_path_answers_as_the_documented_route(
 ) -> None:
     """``serve`` answers decisions through ``DecisionFastPath``: byte for byte what the
     FastAPI route (the one in the OpenAPI document) answers, errors included."""
-    from adapters.http.app import DecisionFastPath
+    from relengotron.adapters.http.app import DecisionFastPath
 
     app = create_app(rm, lambda: policies, token=None, clock=lambda: NOW)
     raw = body if isinstance(body, bytes) else orjson.dumps(body)

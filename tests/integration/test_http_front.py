@@ -31,13 +31,13 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters.cli.cli_api import make_server
-from adapters.cli.main import main
-from adapters.ingest.envelope import to_envelope
-from adapters.ingest.ingest import to_incoming
-from adapters.settings_file import load_settings
-from adapters.store.readmodels import Projector
-from adapters.store.store import open_app
+from relengotron.adapters.cli.cli_api import make_server
+from relengotron.adapters.cli.main import main
+from relengotron.adapters.ingest.envelope import to_envelope
+from relengotron.adapters.ingest.ingest import to_incoming
+from relengotron.adapters.settings_file import load_settings
+from relengotron.adapters.store.readmodels import Projector
+from relengotron.adapters.store.store import open_app
 from tests.conftest import PG_URL, REPO, _service_missing
 from tests.messages import Bus, write
 
@@ -190,7 +190,7 @@ def test_no_cors_url_no_cors_headers_but_options_is_answered(site: Site) -> None
 
 def test_cors_url_must_be_a_string(site: Site) -> None:
     site.settings(cors_url=5)
-    from adapters.settings import SettingsError
+    from relengotron.adapters.settings import SettingsError
 
     with pytest.raises(SettingsError, match="cors_url"):
         load_settings(str(site.config))
@@ -241,7 +241,7 @@ def test_too_many_subjects_is_400(site: Site) -> None:
 
 
 def test_limit_settings_have_sane_defaults_and_are_checked(site: Site) -> None:
-    from adapters.settings import ApiSettings, SettingsError
+    from relengotron.adapters.settings import ApiSettings, SettingsError
 
     api = ApiSettings()
     assert api.max_body_bytes == 1024 * 1024 and api.max_subjects == 1000
@@ -353,7 +353,7 @@ def test_another_process_recording_after_a_store_check_is_seen(site: Site) -> No
         assert _satisfied(c) is True
         path = write(site.tmp / "failed.jsonl", [site.bus.rpmdeplint(NVR, "FAILED")])
         done = subprocess.run(
-            [sys.executable, "-m", "adapters.cli.main", "ingest", str(path), "--db", site.db,
+            [sys.executable, "-m", "relengotron.adapters.cli.main", "ingest", str(path), "--db", site.db,
              "--config", str(site.config), "--no-progress", "--json"],
             cwd=REPO, capture_output=True, text=True, timeout=120,
         )  # fmt: skip

@@ -152,7 +152,7 @@ def test_several_workers_answer_every_scrape_with_all_their_counts(tmp_path: Pat
 def test_process_metrics_of_running_workers_only(tmp_path: Path) -> None:
     """A file left by a worker whose pid now names another process (here pid 1, not a
     child of this process's parent) brings no process metrics; this worker's does."""
-    from adapters.http.metrics import _Workers
+    from relengotron.adapters.http.metrics import _Workers
 
     for pid in (os.getpid(), 1, 4_000_000):  # this worker, someone else's, no process
         (tmp_path / f"counter_{pid}.db").write_bytes(b"")

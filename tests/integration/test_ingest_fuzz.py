@@ -23,10 +23,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.ingest.ingest import ingest_files
-from adapters.store.readmodels import Projector
-from adapters.store.store import open_app
-from domain.application import RelengApp
+from relengotron.adapters.ingest.ingest import ingest_files
+from relengotron.adapters.store.readmodels import Projector
+from relengotron.adapters.store.store import open_app
+from relengotron.domain.application import RelengApp
 
 REJECTED = "domain.message:RejectedInput.Rejected"
 PER_BATCH = 250
@@ -198,7 +198,7 @@ def test_ingest_fuzz(corpus_dir, tmp_path):
     report = Projector(app, _config()).run()
     assert report.events > 0
     # ... and through the decider (gates of every fuzzed build that reached a gating tag).
-    from projections.processes.decider import Decider
+    from relengotron.projections.processes.decider import Decider
     from tests.integration.test_decision_replay import CONFIG, POLICIES
 
     Decider(app, POLICIES, CONFIG).run()

@@ -10,9 +10,16 @@ from typing import Any
 import koji
 import pytest
 
-from adapters.koji import koji_gateway as kg
-from adapters.koji import koji_values as kv
-from adapters.koji.koji_values import ALREADY, FAILED, GONE, MOVED, TRANSIENT, WOULD_MOVE
+from relengotron.adapters.koji import koji_gateway as kg
+from relengotron.adapters.koji import koji_values as kv
+from relengotron.adapters.koji.koji_values import (
+    ALREADY,
+    FAILED,
+    GONE,
+    MOVED,
+    TRANSIENT,
+    WOULD_MOVE,
+)
 from tests.fakekoji import FakeKojiHub
 
 PENDING, RAWHIDE = "rawhide-pending", "rawhide"

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 import zstandard
 
-from adapters.artifacts.manifests import Manifest, ManifestError, RepoMetadata, vercmp
-from adapters.artifacts.rpms_json import parse_rpms_json
+from relengotron.adapters.artifacts.manifests import Manifest, ManifestError, RepoMetadata, vercmp
+from relengotron.adapters.artifacts.rpms_json import parse_rpms_json
 from tests.rpmrepo import Binary, Source, build_repo
 
 # ------------------------------------------------------------------ the universe

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import zstandard
 
-from adapters.ingest.ingest import ingest_files
-from adapters.store.store import open_app
-from domain.application import RelengApp
+from relengotron.adapters.ingest.ingest import ingest_files
+from relengotron.adapters.store.store import open_app
+from relengotron.domain.application import RelengApp
 
 REJECTED = "domain.message:RejectedInput.Rejected"
 RECEIVED = "domain.message:InboundMessage.Received"
@@ -232,7 +232,7 @@ TAG = (
 def test_the_same_odd_input_is_stored_and_decided_the_same_on_sqlite_and_postgresql(
     tmp_path, pg_store
 ):
-    from projections.processes.decider import Decider
+    from relengotron.projections.processes.decider import Decider
     from tests.integration.test_decision_replay import CONFIG, POLICIES
 
     lines: list[str | bytes] = [
@@ -339,7 +339,7 @@ def test_a_store_written_before_keeps_reading(store, tmp_path):
 def test_the_read_models_project_every_odd_message(store, tmp_path):
     """What the read models read (orjson) and write (text columns; PostgreSQL refuses NUL)
     holds for every odd message: a koji tag with a NUL in its NVR, NaN, a huge integer."""
-    from adapters.store.readmodels import Projector
+    from relengotron.adapters.store.readmodels import Projector
     from tests.integration.test_readmodels import CONFIG
 
     tag = (
@@ -368,7 +368,16 @@ def test_compressed_standard_input_is_known_by_its_first_bytes(tmp_path):
     for packed in (gzip.compress(text), lzma.compress(text), _zstd_frames(text)):
         db = f"sqlite:///{tmp_path / 'stdin.db'}"
         done = subprocess.run(
-            [sys.executable, "-m", "adapters.cli.main", "ingest", "-", "--db", db, "--json"],
+            [
+                sys.executable,
+                "-m",
+                "relengotron.adapters.cli.main",
+                "ingest",
+                "-",
+                "--db",
+                db,
+                "--json",
+            ],
             input=packed,
             capture_output=True,
             cwd=root,
@@ -415,8 +424,8 @@ def test_odd_elements_of_a_json_array(store, tmp_path):
 def test_a_message_no_store_can_hold_costs_no_neighbour_even_past_the_reader(store):
     """The safety net: a message built without the reader (surrogates in its body)
     fails its batch; the rest is recorded one at a time and it is kept as rejected."""
-    from adapters.ingest.ingest import Ingestor
-    from domain.values import IncomingMessage
+    from relengotron.adapters.ingest.ingest import Ingestor
+    from relengotron.domain.values import IncomingMessage
 
     ing = Ingestor(store, batch_size=10)
     for key, body in (("n1", {"a": 1}), ("bad", {"a": "\udc00"}), ("n2", {"a": 2})):
@@ -447,7 +456,7 @@ def test_a_file_name_that_is_not_utf8(store, tmp_path):
 def test_the_same_odd_message_from_a_file_and_from_the_bus_is_one_message(store, tmp_path):
     """A backfill overlapping the live stream: the exact forms differ (the line's bytes,
     the received record), the stored message is the same, so the second is a duplicate."""
-    from adapters.live.messages import incoming_from
+    from relengotron.adapters.live.messages import incoming_from
 
     line = odd("both-1", r'{"t": "a\udc00", "n": NaN}')
     f = write(tmp_path, "backfill.jsonl", [line])

@@ -19,8 +19,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from adapters.http.app import create_app
-from adapters.rules.policy_loader import load_policy_set
+from relengotron.adapters.http.app import create_app
+from relengotron.adapters.rules.policy_loader import load_policy_set
 from tests.fakes import FakeReadModel
 
 REPO = Path(__file__).resolve().parents[2]

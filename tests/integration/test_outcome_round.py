@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from adapters import bootstrap
-from adapters.ingest.ingest import ingest_files
-from adapters.store.store import open_app
-from projections.processes.composer import Composer
-from projections.processes.decider import Decider
+from relengotron.adapters import bootstrap
+from relengotron.adapters.ingest.ingest import ingest_files
+from relengotron.adapters.store.store import open_app
+from relengotron.projections.processes.composer import Composer
+from relengotron.projections.processes.decider import Decider
 from tests.crashing import (
     activate_policies,
     event_streams,

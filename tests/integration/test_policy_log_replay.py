@@ -11,10 +11,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.audit.audit_verify import compare
-from adapters.audit.audit_verify import derived as verify_derived
-from adapters.rules.policy_loader import load_policy_text
-from policies.spec import PolicySet
+from relengotron.adapters.audit.audit_verify import compare
+from relengotron.adapters.audit.audit_verify import derived as verify_derived
+from relengotron.adapters.rules.policy_loader import load_policy_text
+from relengotron.policies.spec import PolicySet
 from tests.integration.test_decision_replay import NVRS, POLICIES, derived, messages, operation, run
 
 LENIENT = PolicySet(

@@ -19,14 +19,14 @@ from fedora_messaging import config as fm_config
 from fedora_messaging import exceptions as fm_exc
 from fedora_messaging import message as fm
 
-from adapters.messaging.publisher import (
+from relengotron.adapters.messaging.publisher import (
     FedoraMessagingPublisher,
     Publisher,
     PublishError,
     RecordingPublisher,
     publish_error_from,
 )
-from adapters.messaging.schemas import SCHEMAS, BuildPromotedV1, message_for
+from relengotron.adapters.messaging.schemas import SCHEMAS, BuildPromotedV1, message_for
 from tests.rabbit import HOST, URL
 from tests.rabbit import receive as _receive
 from tests.rabbit import require_rabbitmq as _require_rabbitmq

@@ -28,18 +28,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from adapters.http.decision_request import decide
-from adapters.ingest.envelope import to_envelope
-from adapters.ingest.ingest import to_incoming
-from adapters.services.status import build_status
-from adapters.store.readmodel_queries import SQLReadModel
-from adapters.store.readmodel_tables import ReadModelTables
-from adapters.store.readmodels import Projector
-from domain.application import RelengApp
-from projections.config import GatingConfig
-from projections.decision_api import DecisionService
-from projections.folds.readmodel import TOPICS
-from projections.processes.decider import Decider
+from relengotron.adapters.http.decision_request import decide
+from relengotron.adapters.ingest.envelope import to_envelope
+from relengotron.adapters.ingest.ingest import to_incoming
+from relengotron.adapters.services.status import build_status
+from relengotron.adapters.store.readmodel_queries import SQLReadModel
+from relengotron.adapters.store.readmodel_tables import ReadModelTables
+from relengotron.adapters.store.readmodels import Projector
+from relengotron.domain.application import RelengApp
+from relengotron.projections.config import GatingConfig
+from relengotron.projections.decision_api import DecisionService
+from relengotron.projections.folds.readmodel import TOPICS
+from relengotron.projections.processes.decider import Decider
 from tests.integration.test_decision_replay import (
     CONFIG,
     NVRS,
@@ -155,7 +155,7 @@ def test_incremental_projection_equals_a_rebuild(
 
 
 def open_sqlite(path: Path) -> RelengApp:
-    from adapters.store.store import open_app
+    from relengotron.adapters.store.store import open_app
 
     return open_app(f"sqlite:///{path}")
 

@@ -19,15 +19,15 @@ from typing import Any
 
 import pytest
 
-from adapters.ingest.envelope import to_envelope
-from adapters.ingest.ingest import to_incoming
-from adapters.store.store import open_app
-from domain import facts as f
-from domain import ids
-from domain.application import RelengApp
-from domain.handlers import APPEND_ONLY, FACT_HANDLERS
-from domain.subjects import Subject
-from domain.values import IncomingMessage
+from relengotron.adapters.ingest.envelope import to_envelope
+from relengotron.adapters.ingest.ingest import to_incoming
+from relengotron.adapters.store.store import open_app
+from relengotron.domain import facts as f
+from relengotron.domain import ids
+from relengotron.domain.application import RelengApp
+from relengotron.domain.handlers import APPEND_ONLY, FACT_HANDLERS
+from relengotron.domain.subjects import Subject
+from relengotron.domain.values import IncomingMessage
 from tests.corpus import records
 from tests.messages import Bus
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from adapters import bootstrap
-from adapters.audit import audit, audit_verify
-from adapters.cli.main import main
-from adapters.services import decisions
-from adapters.store.store import open_app
+from relengotron.adapters import bootstrap
+from relengotron.adapters.audit import audit, audit_verify
+from relengotron.adapters.cli.main import main
+from relengotron.adapters.services import decisions
+from relengotron.adapters.store.store import open_app
 from tests.fakedistgit import FakeDistGit
 from tests.messages import Bus
 
@@ -180,8 +180,8 @@ def test_a_store_written_before_remote_rules(tmp_path: Path) -> None:
     RemoteRule."""
     import shutil
 
-    from adapters.settings import Settings
-    from projections.processes.decider import Decider
+    from relengotron.adapters.settings import Settings
+    from relengotron.projections.processes.decider import Decider
     from tests.integration.test_decision_replay import CONFIG, POLICIES
 
     fixture = Path(__file__).resolve().parents[1] / "fixtures" / "store_before_gw_verdict.db"
@@ -281,9 +281,9 @@ def test_bodhi_contexts_through_the_decision_api(
     ]
     # An on-demand RemoteRule (Greenwave's OnDemandPolicy: the file's policies chosen by
     # product version, whatever their contexts)
-    from adapters.http.decision_request import decide
-    from adapters.rules.remote_rule_source import StoreRemoteRules
-    from projections.decision_api import DecisionService
+    from relengotron.adapters.http.decision_request import decide
+    from relengotron.adapters.rules.remote_rule_source import StoreRemoteRules
+    from relengotron.projections.decision_api import DecisionService
 
     cfg = bootstrap.settings(str(config))
     app = open_app(db)
@@ -359,8 +359,8 @@ def test_a_file_no_store_can_keep_is_invalid(tmp_path: Path) -> None:
     """A gating.yaml whose strings hold NUL (a YAML escape) cannot be stored as read on
     PostgreSQL (domain/safe_text.py): the file is recorded as invalid, saying why, the
     same on every store; its bytes are kept (base64) for the audit."""
-    from adapters.rules.remote_rule_fetch import Fetched, record
-    from domain.remote_rules import remote_rule_file_id
+    from relengotron.adapters.rules.remote_rule_fetch import Fetched, record
+    from relengotron.domain.remote_rules import remote_rule_file_id
 
     app = open_app(f"sqlite:///{tmp_path / 's.db'}")
     body = gating_yaml('"dist.rpm\\0deplint"').encode()
@@ -384,8 +384,8 @@ def test_a_body_that_stalls_is_a_failed_fetch() -> None:
     import threading
     import time
 
-    from adapters.rules.remote_rule_fetch import fetch
-    from adapters.settings import RemoteRuleSettings
+    from relengotron.adapters.rules.remote_rule_fetch import fetch
+    from relengotron.adapters.settings import RemoteRuleSettings
 
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))

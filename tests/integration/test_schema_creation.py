@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect
 
-from adapters.store.readmodel_tables import ReadModelTables
-from adapters.store.store import open_app
-from domain.application import RelengApp
+from relengotron.adapters.store.readmodel_tables import ReadModelTables
+from relengotron.adapters.store.store import open_app
+from relengotron.domain.application import RelengApp
 from tests.conftest import _service_missing
 from tests.services import pg_answers, pg_database
 
@@ -90,7 +90,7 @@ def test_a_store_where_tables_cannot_be_created_says_so(tmp_path: Path) -> None:
     from sqlalchemy import Column, Integer, MetaData, Table, create_engine
     from sqlalchemy.exc import DatabaseError
 
-    from adapters.store.persistence import create_tables
+    from relengotron.adapters.store.persistence import create_tables
 
     db = tmp_path / "ro.db"
     create_engine(f"sqlite:///{db}").connect().close()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 
-from adapters.ingest.ingest import to_incoming
-from adapters.store.store import open_app
-from adapters.translate import Envelope
-from domain import ids
-from domain.facts import BuildTagged, ChangeKey
-from domain.facts import TestResultReported as ResultFact
-from domain.values import IncomingMessage, RejectedLine
+from relengotron.adapters.ingest.ingest import to_incoming
+from relengotron.adapters.store.store import open_app
+from relengotron.adapters.translate import Envelope
+from relengotron.domain import ids
+from relengotron.domain.facts import BuildTagged, ChangeKey
+from relengotron.domain.facts import TestResultReported as ResultFact
+from relengotron.domain.values import IncomingMessage, RejectedLine
 
 
 def _msg(key: str, nvr: str = "bash-5.2-1.fc44", tag: str = "rawhide-pending") -> IncomingMessage:

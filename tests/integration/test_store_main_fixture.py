@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from adapters.cli.main import main
+from relengotron.adapters.cli.main import main
 from tests.fixtures.make_store_main_20261206 import read_models
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

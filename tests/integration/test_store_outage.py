@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from adapters.ingest.envelope import to_envelope
-from adapters.ingest.ingest import to_incoming
-from adapters.store.store import open_app
-from domain import ids
+from relengotron.adapters.ingest.envelope import to_envelope
+from relengotron.adapters.ingest.ingest import to_incoming
+from relengotron.adapters.store.store import open_app
+from relengotron.domain import ids
 from tests.messages import Bus
 
 

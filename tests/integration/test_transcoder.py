@@ -19,8 +19,8 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
 
-from adapters.store.store import open_app
-from adapters.store.transcoder import OrjsonTranscoder
+from relengotron.adapters.store.store import open_app
+from relengotron.adapters.store.transcoder import OrjsonTranscoder
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 STORES = sorted(FIXTURES.glob("*.db"))

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters.cli.main import main
-from adapters.http.app import create_app
-from adapters.rules.policy_loader import load_policy_set
-from policies.spec import PolicySet
+from relengotron.adapters.cli.main import main
+from relengotron.adapters.http.app import create_app
+from relengotron.adapters.rules.policy_loader import load_policy_set
+from relengotron.policies.spec import PolicySet
 from tests.fakes import FakeReadModel
 
 FEDORA = Path(__file__).resolve().parents[1] / "fixtures" / "fedora-greenwave"

@@ -19,16 +19,16 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 from sqlalchemy import select
 
-from adapters import bootstrap
-from adapters.ingest.ingest import ingest_files
-from adapters.rules.policy_loader import load_policy_set
-from adapters.services import decisions
-from adapters.settings import DEFAULT_POLICIES
-from adapters.store.store import open_app
-from adapters.store.view_store import SQLViewStore
-from projections.config import GatingConfig
-from projections.folds.view_docs import ViewMeta
-from projections.processes.decider import Decider
+from relengotron.adapters import bootstrap
+from relengotron.adapters.ingest.ingest import ingest_files
+from relengotron.adapters.rules.policy_loader import load_policy_set
+from relengotron.adapters.services import decisions
+from relengotron.adapters.settings import DEFAULT_POLICIES
+from relengotron.adapters.store.store import open_app
+from relengotron.adapters.store.view_store import SQLViewStore
+from relengotron.projections.config import GatingConfig
+from relengotron.projections.folds.view_docs import ViewMeta
+from relengotron.projections.processes.decider import Decider
 from tests.crashing import event_streams, gating_story, normalized, write_jsonl
 
 CONFIG = GatingConfig()

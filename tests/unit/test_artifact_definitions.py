@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from adapters.artifacts import (
+from relengotron.adapters.artifacts import (
     ArtifactKind,
     DefinitionError,
     KindLoadError,
@@ -18,8 +18,8 @@ from adapters.artifacts import (
     load_definitions,
     load_kinds,
 )
-from adapters.artifacts.definitions import FIELDS
-from adapters.artifacts.kinds import ContainerKind, OstreeKind, Qcow2Kind, RepoKind
+from relengotron.adapters.artifacts.definitions import FIELDS
+from relengotron.adapters.artifacts.kinds import ContainerKind, OstreeKind, Qcow2Kind, RepoKind
 from tests.conftest import REPO
 
 SHIPPED = REPO / "config" / "artifacts"
@@ -300,7 +300,7 @@ def test_installed_kinds_and_traits() -> None:
 
 
 IMAGE_KIND = """\
-from adapters.artifacts.kinds import ArtifactKind
+from relengotron.adapters.artifacts.kinds import ArtifactKind
 
 
 class IsoKind(ArtifactKind):
@@ -354,8 +354,8 @@ def ep(name: str, value: str) -> importlib.metadata.EntryPoint:
 
 
 def test_entry_points_can_be_given() -> None:
-    kinds = load_kinds([ep("repo", "adapters.artifacts.kinds:RepoKind"),
-                        ep("repo", "adapters.artifacts.kinds:RepoKind")])  # fmt: skip
+    kinds = load_kinds([ep("repo", "relengotron.adapters.artifacts.kinds:RepoKind"),
+                        ep("repo", "relengotron.adapters.artifacts.kinds:RepoKind")])  # fmt: skip
     assert list(kinds) == ["repo"]
 
 
@@ -385,8 +385,8 @@ def test_a_broken_plugin_is_named(
 
 def test_two_plugins_for_one_kind() -> None:
     with pytest.raises(KindLoadError, match="two plugins define kind repo"):
-        load_kinds([ep("repo", "adapters.artifacts.kinds:RepoKind"),
-                    ep("repo", "adapters.artifacts.kinds:OstreeKind")])  # fmt: skip
+        load_kinds([ep("repo", "relengotron.adapters.artifacts.kinds:RepoKind"),
+                    ep("repo", "relengotron.adapters.artifacts.kinds:OstreeKind")])  # fmt: skip
 
 
 def test_kinds_are_artifact_kinds() -> None:

@@ -17,13 +17,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.ingest.ingest import to_incoming
-from adapters.translate import Envelope, translate
-from adapters.translate.base import strip_prefix
-from adapters.translate.ci_validate import _validator, line_of, validate
-from domain.facts import INVALID, PASSED
-from domain.facts import TestResultReported as ResultFact
-from domain.message import INVALID as INVALID_STATUS
+from relengotron.adapters.ingest.ingest import to_incoming
+from relengotron.adapters.translate import Envelope, translate
+from relengotron.adapters.translate.base import strip_prefix
+from relengotron.adapters.translate.ci_validate import _validator, line_of, validate
+from relengotron.domain.facts import INVALID, PASSED
+from relengotron.domain.facts import TestResultReported as ResultFact
+from relengotron.domain.message import INVALID as INVALID_STATUS
 from tests import corpus
 
 SDIST = "spec_examples/ci-messages_sdist_examples.jsonl"
@@ -283,7 +283,7 @@ def test_fastjsonschema_and_jsonschema_agree(corpus_dir: Path, data: Any) -> Non
     line = line_of(body.get("version") if isinstance(body, dict) else None)
     if line is None:
         return
-    from adapters.translate.ci_validate import _ARTIFACTS, _shape
+    from relengotron.adapters.translate.ci_validate import _ARTIFACTS, _shape
 
     kind = _ARTIFACTS.get(artifact, "other") if line == "v1" else None
     fast, slow = _validator(line, _shape(line, event, state), kind)

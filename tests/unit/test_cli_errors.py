@@ -8,9 +8,9 @@ import sqlite3
 
 import pytest
 
-from adapters.cli.cli_errors import UsageError, run_command
-from adapters.settings import SettingsError
-from adapters.store.store_errors import StoreMissing, remember, store_failure
+from relengotron.adapters.cli.cli_errors import UsageError, run_command
+from relengotron.adapters.settings import SettingsError
+from relengotron.adapters.store.store_errors import StoreMissing, remember, store_failure
 
 
 def ended(body, *, debug: bool = False) -> tuple[int, str]:
@@ -93,9 +93,9 @@ def test_opening_an_unreachable_store_raises_what_the_consumer_retries_on():
     """``consume`` and the followers wait for a store that is down at start
     (``adapters.live.storage.STORAGE_ERRORS``): open_app must not turn the driver's
     error into one of ours; the command line names the store instead."""
-    from adapters.live.storage import STORAGE_ERRORS
-    from adapters.store.store import open_app
-    from adapters.store.store_errors import last_url
+    from relengotron.adapters.live.storage import STORAGE_ERRORS
+    from relengotron.adapters.store.store import open_app
+    from relengotron.adapters.store.store_errors import last_url
 
     with pytest.raises(STORAGE_ERRORS) as caught:
         open_app("postgresql://u:pw@127.0.0.1:1/x")

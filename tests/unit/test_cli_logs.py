@@ -9,8 +9,8 @@ import logging
 
 import pytest
 
-from adapters.cli import logs
-from adapters.cli.cli_live_config import setup_logging
+from relengotron.adapters.cli import logs
+from relengotron.adapters.cli.cli_live_config import setup_logging
 
 
 @pytest.fixture(autouse=True)
@@ -31,14 +31,14 @@ def restore_logging():
 def test_json_lines_from_the_level_given():
     stream = io.StringIO()
     logs.configure("INFO", "json", stream=stream)
-    logging.getLogger("adapters.x").debug("not shown")
-    logging.getLogger("adapters.x").info("shown %d", 1)
+    logging.getLogger("relengotron.adapters.x").debug("not shown")
+    logging.getLogger("relengotron.adapters.x").info("shown %d", 1)
     logging.getLogger("some.library").info("a library's INFO: not shown")
     (line,) = stream.getvalue().splitlines()
     record = json.loads(line)
     assert (record["level"], record["logger"], record["message"]) == (
         "INFO",
-        "adapters.x",
+        "relengotron.adapters.x",
         "shown 1",
     )
     assert record["time"].endswith("+00:00")
@@ -48,10 +48,10 @@ def test_consume_without_log_config_takes_the_options(tmp_path, capsys):
     fm = tmp_path / "fm.toml"
     fm.write_text('amqp_url = "amqp://localhost"\n')
     setup_logging(str(fm), conf=None, level="WARNING", fmt="json")
-    logging.getLogger("adapters.live").info("not shown: below WARNING")
-    logging.getLogger("adapters.live").warning("the broker went away")
+    logging.getLogger("relengotron.adapters.live").info("not shown: below WARNING")
+    logging.getLogger("relengotron.adapters.live").warning("the broker went away")
     (line,) = capsys.readouterr().err.splitlines()
     assert json.loads(line)["message"] == "the broker went away"
     setup_logging(str(fm), conf=None)  # the defaults: text, ours at INFO
-    logging.getLogger("adapters.live").info("ready")
+    logging.getLogger("relengotron.adapters.live").info("ready")
     assert capsys.readouterr().err.rstrip().endswith("adapters.live INFO ready")

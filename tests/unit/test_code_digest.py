@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from projections.processes.view_format import code_files
+from relengotron.projections.processes.view_format import code_files
 
 ROOT = Path(__file__).resolve().parents[2] / "projections"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from adapters.ingest.collector import THRESHOLDS, fewer_collections
+from relengotron.adapters.ingest.collector import THRESHOLDS, fewer_collections
 
 
 def test_thresholds_and_frozen_objects_are_restored_also_after_an_error():

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from adapters.http.decision_request import decide, parse_when
-from adapters.rules.policy_loader import load_policy_set, load_policy_text
-from policies.spec import PolicySet
-from projections.decision_api import (
+from relengotron.adapters.http.decision_request import decide, parse_when
+from relengotron.adapters.rules.policy_loader import load_policy_set, load_policy_text
+from relengotron.policies.spec import PolicySet
+from relengotron.projections.decision_api import (
     DecisionRequestError,
     DecisionService,
     policy_json,

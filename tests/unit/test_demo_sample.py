@@ -35,7 +35,7 @@ def _state(out: str, nvr: str) -> tuple[str, str]:
 
 
 def test_demo_runs(tmp_path, capsys):
-    from adapters.cli.main import main
+    from relengotron.adapters.cli.main import main
 
     assert main(["demo", "--db", f"sqlite:///{tmp_path / 'demo.db'}"]) == 0
     out = capsys.readouterr().out

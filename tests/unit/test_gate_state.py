@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from domain import gating
-from domain.gating import gate_state
+from relengotron.domain import gating
+from relengotron.domain.gating import gate_state
 
 
 def test_each_verdict_gives_its_state_and_withdrawal_or_a_done_move_win() -> None:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.folds.graph import (
+from relengotron.projections.folds.graph import (
     Affected,
     ArtifactGraph,
     ArtifactNode,

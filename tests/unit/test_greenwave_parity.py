@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from adapters.http.decision_request import decide
-from adapters.rules.policy_loader import load_policy_text
-from policies.snapshot import public_id
-from policies.spec import PolicySet
-from projections.decision_api import DecisionRequestError, DecisionService
+from relengotron.adapters.http.decision_request import decide
+from relengotron.adapters.rules.policy_loader import load_policy_text
+from relengotron.policies.snapshot import public_id
+from relengotron.policies.spec import PolicySet
+from relengotron.projections.decision_api import DecisionRequestError, DecisionService
 from tests.fakes import FakeReadModel
 
 NOW = datetime(2024, 3, 1, 13, 0, tzinfo=UTC)

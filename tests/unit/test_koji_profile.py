@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from adapters import bootstrap
-from adapters.settings import SettingsError
-from adapters.settings_file import settings_from
+from relengotron.adapters import bootstrap
+from relengotron.adapters.settings import SettingsError
+from relengotron.adapters.settings_file import settings_from
 from tests.fakekoji import FakeKojiHub
 
 PROFILE = "relengotron-test-koji"

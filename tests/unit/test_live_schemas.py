@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 from fedora_messaging import message as fm
 
-from adapters.live.schemas import CachedValidation, install
+from relengotron.adapters.live.schemas import CachedValidation, install
 
 SCHEMAS: list[dict[str, Any]] = [
     fm.Message.body_schema,

@@ -9,9 +9,9 @@ import pytest
 from fedora_messaging import message as fm
 from fedora_messaging.exceptions import ValidationError
 
-from adapters.messaging import schemas
-from adapters.messaging.base import RelengotronMessage, topic_for
-from adapters.messaging.schemas import (
+from relengotron.adapters.messaging import schemas
+from relengotron.adapters.messaging.base import RelengotronMessage, topic_for
+from relengotron.adapters.messaging.schemas import (
     SCHEMAS,
     BatchCheckRequestedV1,
     BuildPromotedV1,

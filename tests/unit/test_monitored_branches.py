@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 
-from adapters.audit import audit_verify
-from adapters.audit.audit import MESSAGE_TOPIC, notifications
-from adapters.ingest.branches import DEFAULT_MONITORED_BRANCHES, BranchFilter
-from adapters.ingest.ingest import to_incoming
-from adapters.services import inputs
-from adapters.settings import Settings, SettingsError
-from adapters.settings_file import settings_from
-from adapters.store.store import open_app
-from domain.message import IGNORED, RECOGNIZED
+from relengotron.adapters.audit import audit_verify
+from relengotron.adapters.audit.audit import MESSAGE_TOPIC, notifications
+from relengotron.adapters.ingest.branches import DEFAULT_MONITORED_BRANCHES, BranchFilter
+from relengotron.adapters.ingest.ingest import to_incoming
+from relengotron.adapters.services import inputs
+from relengotron.adapters.settings import Settings, SettingsError
+from relengotron.adapters.settings_file import settings_from
+from relengotron.adapters.store.store import open_app
+from relengotron.domain.message import IGNORED, RECOGNIZED
 from tests import corpus
 
 

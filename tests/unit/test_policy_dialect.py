@@ -14,18 +14,22 @@ from pathlib import Path
 
 import pytest
 
-from adapters.rules.policy_loader import load_policy_set, load_policy_text
-from adapters.rules.subject_types import SUBJECT_TYPES_DIR, alias_table, load_subject_types
-from domain.facts import SUBJECT_TYPE_ALIASES
-from policies.engine import evaluate
-from policies.spec import (
+from relengotron.adapters.rules.policy_loader import load_policy_set, load_policy_text
+from relengotron.adapters.rules.subject_types import (
+    SUBJECT_TYPES_DIR,
+    alias_table,
+    load_subject_types,
+)
+from relengotron.domain.facts import SUBJECT_TYPE_ALIASES
+from relengotron.policies.engine import evaluate
+from relengotron.policies.spec import (
     PassingTestCaseRule,
     PolicyError,
     PolicySet,
     RemoteRule,
     policy_set_from_canonical,
 )
-from projections.decision_api import IGNORE_MISSING_POLICY, policy_json
+from relengotron.projections.decision_api import IGNORE_MISSING_POLICY, policy_json
 from tests.unit.test_policy_engine import result, snap
 
 REPO = Path(__file__).resolve().parents[2]
@@ -340,9 +344,9 @@ def test_the_shipped_policy_keeps_its_hash() -> None:
 def test_the_gating_view_dates_a_build_by_its_building_message() -> None:
     # Greenwave compares dated rules with koji's creation_time (resources.py
     # retrieve_koji_build_creation_time); koji announces a new build in state BUILDING.
-    from domain.subjects import Build
-    from projections.config import GatingConfig
-    from projections.folds.gating import GatingView
+    from relengotron.domain.subjects import Build
+    from relengotron.projections.config import GatingConfig
+    from relengotron.projections.folds.gating import GatingView
 
     def view_of(*states: tuple[str, str]) -> GatingView:
         build = Build("koji_build", "x-1-1.fc44")

@@ -9,12 +9,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.answers import Requirement, no_applicable_policies_summary, summarize
-from policies.applicability import applicable
-from policies.decision import VERDICTS, Decision
-from policies.engine import evaluate
-from policies.snapshot import BATCH_STATUSES, BatchView, ResultView, Snapshot, WaiverView
-from policies.spec import (
+from relengotron.policies.answers import Requirement, no_applicable_policies_summary, summarize
+from relengotron.policies.applicability import applicable
+from relengotron.policies.decision import VERDICTS, Decision
+from relengotron.policies.engine import evaluate
+from relengotron.policies.snapshot import (
+    BATCH_STATUSES,
+    BatchView,
+    ResultView,
+    Snapshot,
+    WaiverView,
+)
+from relengotron.policies.spec import (
     BatchIntegrityRule,
     PassingPipelineStageRule,
     PassingTestCaseRule,

@@ -12,9 +12,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from policies.snapshot import RemoteRuleInput, ResultView, Snapshot, WaiverView
-from projections.policy_input import policy_input
-from projections.queries import SubjectFacts
+from relengotron.policies.snapshot import RemoteRuleInput, ResultView, Snapshot, WaiverView
+from relengotron.projections.policy_input import policy_input
+from relengotron.projections.queries import SubjectFacts
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILDER = "projections/policy_input.py"

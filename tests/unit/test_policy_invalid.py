@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from domain.facts import INVALID
-from policies.answers import TEST_FAILED, TEST_MISSING, TEST_PASSED, Requirement
-from policies.checks import OUTCOME_INVALID
-from policies.decision import Decision
-from policies.engine import evaluate
-from policies.spec import PassingTestCaseRule
+from relengotron.domain.facts import INVALID
+from relengotron.policies.answers import TEST_FAILED, TEST_MISSING, TEST_PASSED, Requirement
+from relengotron.policies.checks import OUTCOME_INVALID
+from relengotron.policies.decision import Decision
+from relengotron.policies.engine import evaluate
+from relengotron.policies.spec import PassingTestCaseRule
 from tests.unit.test_policy_engine import NVR, TC, policy, pset, result, snap, waiver
 
 ERRORS = (

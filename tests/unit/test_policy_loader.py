@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.rules.policy_loader import load_policy_set, load_policy_text
-from policies.engine import evaluate
-from policies.snapshot import ResultView, Snapshot
-from policies.spec import (
+from relengotron.adapters.rules.policy_loader import load_policy_set, load_policy_text
+from relengotron.policies.engine import evaluate
+from relengotron.policies.snapshot import ResultView, Snapshot
+from relengotron.policies.spec import (
     BatchIntegrityRule,
     PassingPipelineStageRule,
     PassingTestCaseRule,

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from adapters.ingest.envelope import to_envelope
-from adapters.rules.policy_loader import load_policy_set, load_policy_text
-from adapters.settings import DEFAULT_POLICIES
-from adapters.translate import translate
-from domain.facts import GateOverridden, PolicySetActivated
-from policies.spec import PolicyError, PolicySet, policy_set_from_canonical
+from relengotron.adapters.ingest.envelope import to_envelope
+from relengotron.adapters.rules.policy_loader import load_policy_set, load_policy_text
+from relengotron.adapters.settings import DEFAULT_POLICIES
+from relengotron.adapters.translate import translate
+from relengotron.domain.facts import GateOverridden, PolicySetActivated
+from relengotron.policies.spec import PolicyError, PolicySet, policy_set_from_canonical
 
 MIXED = """
 --- !Policy

@@ -20,15 +20,15 @@ from typing import Any
 
 import pytest
 
-from adapters.rules.policy_loader import load_policy_set, load_policy_text
-from adapters.rules.remote_rule_yaml import (
+from relengotron.adapters.rules.policy_loader import load_policy_set, load_policy_text
+from relengotron.adapters.rules.remote_rule_yaml import (
     GatingYamlError,
     load_remote_policies,
     validate_gating_yaml,
 )
-from policies.engine import evaluate
-from policies.remote import scm_from_source_url
-from policies.snapshot import (
+from relengotron.policies.engine import evaluate
+from relengotron.policies.remote import scm_from_source_url
+from relengotron.policies.snapshot import (
     REMOTE_ABSENT,
     REMOTE_ERROR,
     REMOTE_FOUND,
@@ -37,7 +37,7 @@ from policies.snapshot import (
     ResultView,
     Snapshot,
 )
-from policies.spec import PolicySet, RemoteRule, policy_set_from_canonical
+from relengotron.policies.spec import PolicySet, RemoteRule, policy_set_from_canonical
 
 FEDORA = Path(__file__).resolve().parents[1] / "fixtures" / "fedora-greenwave"
 TEMPLATE = "https://src.fedoraproject.org/{pkg_namespace}{pkg_name}/raw/{rev}/f/gating.yaml"
@@ -276,8 +276,8 @@ def test_validate_like_greenwave(fedora: PolicySet) -> None:
 
 
 def test_remote_rule_settings(tmp_path: Path) -> None:
-    from adapters.settings import SettingsError
-    from adapters.settings_file import load_settings
+    from relengotron.adapters.settings import SettingsError
+    from relengotron.adapters.settings_file import load_settings
 
     default = load_settings(None)
     assert default.gating.remote_rule_templates == (TEMPLATE,)  # Greenwave's default

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from adapters.artifacts.manifests import Versions, vercmp
+from relengotron.adapters.artifacts.manifests import Versions, vercmp
 
 _SEGMENT = re.compile(r"[~^]|[0-9]+|[a-zA-Z]+")
 _NVR = re.compile(r"^([A-Za-z][A-Za-z0-9._+-]*)-(?:(\d+):)?([^-:/\s]+)-([^-:/\s]+)$")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.settings import DEFAULT_POLICIES, Settings, SettingsError, database_url
-from adapters.settings_file import load_settings
+from relengotron.adapters.settings import DEFAULT_POLICIES, Settings, SettingsError, database_url
+from relengotron.adapters.settings_file import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config" / "relengotron.example.toml"
@@ -111,8 +111,8 @@ def test_api_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_settings_file_with_several_mistakes_reports_them_all(tmp_path):
     """Issue 19: one run says everything that is wrong, not the first mistake only."""
-    from adapters.settings import SettingsError
-    from adapters.settings_file import load_settings
+    from relengotron.adapters.settings import SettingsError
+    from relengotron.adapters.settings_file import load_settings
 
     f = tmp_path / "bad.toml"
     f.write_text(

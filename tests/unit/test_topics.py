@@ -12,7 +12,7 @@ from typing import get_args
 from eventsourcing.domain import DomainEvent
 from eventsourcing.utils import get_topic, resolve_topic
 
-from domain import topics
+from relengotron.domain import topics
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "store_main_20261206.db"
 
@@ -44,9 +44,9 @@ def test_every_topic_of_an_old_store_has_its_constant() -> None:
 
 
 def test_each_fold_has_one_table_naming_every_topic_it_reads() -> None:
-    from domain.facts import Fact
-    from domain.handlers import FACT_HANDLERS
-    from projections.folds import artifacts, gating, readmodel
+    from relengotron.domain.facts import Fact
+    from relengotron.domain.handlers import FACT_HANDLERS
+    from relengotron.projections.folds import artifacts, gating, readmodel
 
     named = set(constants().values())
     assert set(gating.HANDLERS.topics) == set(gating.TOPICS)
@@ -64,8 +64,8 @@ def test_each_fold_has_one_table_naming_every_topic_it_reads() -> None:
 
 
 def test_the_composer_reads_back_what_it_records() -> None:
-    from projections.folds import artifacts
-    from projections.processes import composer
+    from relengotron.projections.folds import artifacts
+    from relengotron.projections.processes import composer
 
     # Its own events are all it records (domain.composing) and the actions it requests.
     composing = {t for t in constants().values() if t.startswith("domain.composing:")}

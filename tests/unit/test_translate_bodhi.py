@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from adapters.translate import bodhi
-from adapters.translate.base import Envelope, Translation
-from domain.facts import BodhiComposeChanged, BodhiUpdateChanged
+from relengotron.adapters.translate import bodhi
+from relengotron.adapters.translate.base import Envelope, Translation
+from relengotron.domain.facts import BodhiComposeChanged, BodhiUpdateChanged
 from tests import corpus
 
 KBG = "bodhi.update.status.testing.koji-build-group.build.complete"

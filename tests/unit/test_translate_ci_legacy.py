@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from adapters.translate import ci_legacy
-from adapters.translate.base import Envelope, Translation
-from domain.facts import (
+from relengotron.adapters.translate import ci_legacy
+from relengotron.adapters.translate.base import Envelope, Translation
+from relengotron.domain.facts import (
     DIST_GIT_COMMIT,
     DIST_GIT_PR,
     ERROR,
@@ -25,7 +25,7 @@ from domain.facts import (
     ChangeKey,
     ComposeStatusChanged,
 )
-from domain.facts import (
+from relengotron.domain.facts import (
     TestResultReported as ResultFact,
 )
 from tests import corpus

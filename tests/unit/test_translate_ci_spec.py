@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from adapters.translate import ci_legacy, ci_spec
-from adapters.translate.base import Envelope, Translation
-from domain.facts import (
+from relengotron.adapters.translate import ci_legacy, ci_spec
+from relengotron.adapters.translate.base import Envelope, Translation
+from relengotron.domain.facts import (
     BODHI_UPDATE,
     COMPOSE,
     DIST_GIT_PR,
@@ -30,7 +30,7 @@ from domain.facts import (
     RUNNING,
     ChangeKey,
 )
-from domain.facts import TestResultReported as ResultFact
+from relengotron.domain.facts import TestResultReported as ResultFact
 from tests import corpus
 
 SDIST = "ci-messages_sdist_examples.jsonl"

@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 
-from adapters.translate import FAMILIES, compose, relengotron, translate
-from adapters.translate.base import Envelope, Translation
-from domain.facts import (
+from relengotron.adapters.translate import FAMILIES, compose, relengotron, translate
+from relengotron.adapters.translate.base import Envelope, Translation
+from relengotron.domain.facts import (
     ArtifactDefined,
     ArtifactRetired,
     ComposeStatusChanged,
     ManifestLearned,
     WaiverRecorded,
 )
-from domain.facts import TestResultReported as ResultFact
+from relengotron.domain.facts import TestResultReported as ResultFact
 from tests import corpus
 
 CI_PIPELINE = "centos-ci-pipeline_README.jsonl"

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from adapters.translate import distgit
-from adapters.translate.base import Envelope, Translation
-from domain.facts import ChangeKey, ChangePushed
+from relengotron.adapters.translate import distgit
+from relengotron.adapters.translate.base import Envelope, Translation
+from relengotron.domain.facts import ChangeKey, ChangePushed
 from tests import corpus
 
 SUFFIXES = ("git.receive", "pagure.git.receive")

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from adapters.translate import koji
-from adapters.translate.base import Envelope, Translation
-from domain.facts import (
+from relengotron.adapters.translate import koji
+from relengotron.adapters.translate.base import Envelope, Translation
+from relengotron.domain.facts import (
     BuildSigned,
     BuildStateChanged,
     BuildTagged,

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from adapters.translate import greenwave, resultsdb, waiverdb
-from adapters.translate.base import Envelope, Translation
-from domain.facts import GreenwaveDecisionObserved, WaiverRecorded
-from domain.facts import TestResultReported as ResultReported
+from relengotron.adapters.translate import greenwave, resultsdb, waiverdb
+from relengotron.adapters.translate.base import Envelope, Translation
+from relengotron.domain.facts import GreenwaveDecisionObserved, WaiverRecorded
+from relengotron.domain.facts import TestResultReported as ResultReported
 from tests import corpus
 
 FAMILY_OF_SUFFIX = {

@@ -8,15 +8,20 @@ from uuid import UUID, uuid4
 
 import networkx as nx
 
-from adapters.rules.policy_loader import load_policy_set
-from adapters.settings import DEFAULT_POLICIES
-from policies.snapshot import RemoteFileView, ResultView, WaiverView
-from policies.spec import policy_set_from_canonical
-from projections.folds.gating_state import ActivePolicies, BuildState, GroupCheck
-from projections.folds.graph import ArtifactGraph, ArtifactNode, decode_graph, encode_graph
-from projections.folds.records import BisectionState, GateState
-from projections.folds.remote_files import decode_files, encode_files
-from projections.folds.view_docs import Docs, ViewMeta
+from relengotron.adapters.rules.policy_loader import load_policy_set
+from relengotron.adapters.settings import DEFAULT_POLICIES
+from relengotron.policies.snapshot import RemoteFileView, ResultView, WaiverView
+from relengotron.policies.spec import policy_set_from_canonical
+from relengotron.projections.folds.gating_state import ActivePolicies, BuildState, GroupCheck
+from relengotron.projections.folds.graph import (
+    ArtifactGraph,
+    ArtifactNode,
+    decode_graph,
+    encode_graph,
+)
+from relengotron.projections.folds.records import BisectionState, GateState
+from relengotron.projections.folds.remote_files import decode_files, encode_files
+from relengotron.projections.folds.view_docs import Docs, ViewMeta
 
 
 class MemoryDocStore:
