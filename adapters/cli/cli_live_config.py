@@ -130,7 +130,7 @@ def setup_logging(path: str, conf: Any) -> None:
         level=logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
-    logging.getLogger("adapters").setLevel(logging.INFO)
+    logging.getLogger("relengotron").setLevel(logging.INFO)
     # pika logs each failed connection attempt at ERROR, with a traceback; the drainer
     # says it once per attempt, at WARNING.
     logging.getLogger("pika").setLevel(logging.CRITICAL)
