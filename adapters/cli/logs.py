@@ -12,7 +12,7 @@ from typing import TextIO
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TEXT_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
-OURS = ("adapters", "projections", "policies", "domain")  # our loggers
+OURS = ("relengotron",)  # our loggers (every module is under the namespace)
 
 
 def add_options(p: argparse.ArgumentParser, *, top: bool = False) -> None:

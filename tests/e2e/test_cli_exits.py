@@ -123,7 +123,7 @@ def relengotron(*argv: str, cwd: Path, **env: str) -> subprocess.CompletedProces
         if name not in env:
             environ.pop(name, None)
     return subprocess.run(
-        [sys.executable, "-m", "relengotron.adapters.cli.main", *argv],
+        [sys.executable, "-m", "relengotron", *argv],
         cwd=cwd,
         env=environ,
         capture_output=True,
@@ -454,7 +454,7 @@ def test_a_postgresql_server_that_never_answers_is_given_up_on(tmp_path):
         environ = {k: v for k, v in os.environ.items() if k != "PGCONNECT_TIMEOUT"}
         started = time.monotonic()
         done = subprocess.run(
-            [sys.executable, "-m", "relengotron.adapters.cli.main", "status", NVR, "--db",
+            [sys.executable, "-m", "relengotron", "status", NVR, "--db",
              f"postgresql://u:{SECRET}@127.0.0.1:{port}/x"],
             cwd=tmp_path, env={**environ, "PYTHONPATH": str(REPO)},
             capture_output=True, text=True, timeout=120,

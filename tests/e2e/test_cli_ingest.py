@@ -156,7 +156,7 @@ def test_formats_array_datagrepper_gzip_and_stdin(capsys, tmp_path, store_url, c
     env = {**os.environ, "RELENGOTRON_DB": store_url}
     body = "\n".join(json.dumps(r) for r in records[9:]) + "\n"
     proc = subprocess.run(
-        [sys.executable, "-m", "relengotron.adapters.cli.main", "ingest", "--json", "-"],
+        [sys.executable, "-m", "relengotron", "ingest", "--json", "-"],
         input=body,
         capture_output=True,
         text=True,

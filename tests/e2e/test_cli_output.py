@@ -227,7 +227,7 @@ def test_a_terminal_gets_a_progress_bar_without_asking(big, tmp_path):
     if pid == 0:  # the child: a terminal of 120 columns, then relengotron
         fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
         os.chdir(REPO)
-        os.execv(sys.executable, [sys.executable, "-m", "relengotron.adapters.cli.main", "decide",
+        os.execv(sys.executable, [sys.executable, "-m", "relengotron", "decide",
                                   "--db", str(store)])  # fmt: skip
     out = b""
     try:
