@@ -19,16 +19,17 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from relengotron.domain import ids
+from relengotron.domain.stored import StoredAggregate
 
 KOJI_MOVE = "koji.move"
 BUS_PUBLISH = "bus.publish"
 COMPOSE_SYNC = "compose.sync"
 
 
-class Action(Aggregate):
+class Action(StoredAggregate):
     @staticmethod
     def create_id(key: str) -> UUID:
         return ids.action_id(key)

@@ -358,6 +358,12 @@ def _row(a: Action, outcome: str, detail: str) -> dict[str, Any]:
         row.update(nvr=p.get("nvr"), from_tag=p.get("from_tag"), to_tag=p.get("to_tag"))
     else:
         row.update(message=p.get("kind"))
+        body: dict[str, Any] = p["body"] if isinstance(p.get("body"), dict) else {}
+        subject = body.get("nvr") or body.get("subject_identifier")
+        if subject:  # which build the message is about (decision.changed, promoted, ...)
+            row.update(nvr=subject)
+        if body.get("verdict"):
+            row.update(verdict=body["verdict"])
     return row
 
 

@@ -287,7 +287,7 @@ def _children(pid: int) -> list[int]:
 
 def _sync_process(site: MirrorSite) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "relengotron.adapters.cli.main", "sync", NEW, "--db", site.db,
+        [sys.executable, "-m", "relengotron", "sync", NEW, "--db", site.db,
          "--config", str(site.config), "--json"],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -369,7 +369,7 @@ def test_another_process_recording_after_a_store_check_is_seen(site: Site) -> No
         assert _satisfied(c) is True
         path = write(site.tmp / "failed.jsonl", [site.bus.rpmdeplint(NVR, "FAILED")])
         done = subprocess.run(
-            [sys.executable, "-m", "relengotron.adapters.cli.main", "ingest", str(path), "--db", site.db,
+            [sys.executable, "-m", "relengotron", "ingest", str(path), "--db", site.db,
              "--config", str(site.config), "--no-progress", "--json"],
             cwd=REPO, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
