@@ -24,6 +24,7 @@ from relengotron.adapters.settings import (
     RemoteRuleSettings,
     Settings,
     SettingsError,
+    SyncSettings,
 )
 from relengotron.projections.config import FALLBACKS, GatingConfig
 
@@ -66,6 +67,15 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "compose.odcs": {"url": str, "token_file": str, "timeout": (int, float)},
     "compose.command": {"argv": list, "timeout": (int, float)},
     "push": {"release": list, "timeout": (int, float)},
+    "sync": {
+        "target": str,
+        "compose_root": str,
+        "decision_context": str,
+        "product_version": str,
+        "rsync": list,
+        "timeout": (int, float),
+        "auto": bool,
+    },
     "api": {
         "host": str,
         "port": int,
@@ -287,11 +297,23 @@ def settings_from(
     for key in ("max_body_bytes", "max_subjects", "catch_up_timeout", "decision_threads"):
         if getattr(api, key) <= 0:
             problems.append(f"[api] {key} must be positive")
+    sync = SyncSettings(
+        target=str(path(st, Path(st))) if (st := get("sync", "target")) else None,
+        compose_root=str(path(cr, Path(cr))) if (cr := get("sync", "compose_root")) else None,
+        decision_context=get("sync", "decision_context", SyncSettings.decision_context),
+        product_version=get("sync", "product_version", SyncSettings.product_version),
+        rsync=tuple(get("sync", "rsync", SyncSettings.rsync)),
+        timeout=float(get("sync", "timeout", SyncSettings.timeout)),
+        auto=get("sync", "auto", SyncSettings.auto),
+    )
+    if not sync.rsync:
+        problems.append("[sync] rsync must name the command")
     if problems:  # every mistake at once, on one line
         many = f"{len(problems)} problems: " if len(problems) > 1 else ""
         raise SettingsError(f"{source}: {many}{'; '.join(problems)}")
     return Settings(
         source=source,
+        sync=sync,
         koji=KojiSettings(
             hub=koji_value("koji", "hub", "hub"),
             auth=auth,

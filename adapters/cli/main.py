@@ -18,6 +18,7 @@ from relengotron.adapters.cli import (
     cli_gating,
     cli_live,
     cli_project,
+    cli_sync,
     logs,
     progress,
 )
@@ -106,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_audit.add_parsers(sub, _db_option)
     cli_api.add_parsers(sub, _db_option)
     cli_live.add_parsers(sub, _db_option)
+    cli_sync.add_parsers(sub, _db_option)
     for command in sub.choices.values():  # --debug before or after the command
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                              help=DEBUG_HELP)  # fmt: skip
@@ -146,7 +148,9 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from relengotron.adapters.demo.demo import run_demo
 
         return run_demo(args.db, fresh=not args.keep)
-    for commands in (cli_gating, cli_artifacts, cli_project, cli_audit, cli_api, cli_live):
+    for commands in (
+        cli_gating, cli_artifacts, cli_project, cli_audit, cli_api, cli_live, cli_sync,
+    ):  # fmt: skip
         result = commands.run(args)
         if result is not None:
             return result

@@ -35,6 +35,8 @@ def test_the_example_file_loads_with_every_table() -> None:
     assert s.gating.decision_context == "rawhide_pending"
     assert s.gating.fallback == "hold" and s.gating.max_rounds == 6
     assert s.bus.topic_prefix == "relengotron"
+    assert s.sync.target is None and s.sync.auto  # no syncs until a mirror is named
+    assert s.sync.decision_context == "rawhide_compose_sync_to_mirrors"
 
 
 def test_env_var_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,6 +55,9 @@ def test_env_var_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         ("[kojii]\nhub = 'x'\n", "unknown table [kojii]"),
         ("[koji]\ntimeout = 'soon'\n", "[koji] timeout must be a number"),
         ("[bus]\nenabled = 'yes'\n", "[bus] enabled must be true or false"),
+        ("[sync]\nrsync = []\n", "[sync] rsync must name the command"),
+        ("[sync]\nrsync = 'rsync'\n", "[sync] rsync must be a list of strings"),
+        ("[sync]\ntarget = 7\n", "[sync] target must be"),
         ("[koji]\nauth = 'password'\n", "[koji] auth"),
         ("[koji]\nauth = 'ssl'\n", "[koji] auth"),
         ("[gating.bisection]\nfallback = 'promote'\n", "fallback must be one of"),
