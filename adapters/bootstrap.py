@@ -110,7 +110,15 @@ def compose_effects(cfg: Settings, koji: KojiGateway | None) -> Any:
         backends["odcs"] = OdcsBackend(c.odcs_url, token, timeout=c.odcs_timeout)
     if c.command:
         backends["command"] = CommandBackend(c.command, timeout=c.command_timeout)
-    return ComposeEffects(kinds(), backends, release=c.release, release_timeout=c.release_timeout)
+    from relengotron.adapters.effects.mirror_sync import MirrorSync
+
+    return ComposeEffects(
+        kinds(),
+        backends,
+        release=c.release,
+        release_timeout=c.release_timeout,
+        mirror=MirrorSync(cfg.sync.rsync, timeout=cfg.sync.timeout),
+    )
 
 
 def effector(app: RelengApp, cfg: Settings, *, scan: Any = None) -> Effector:

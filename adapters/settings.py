@@ -82,6 +82,20 @@ class SigningSettings:
 
 
 @dataclass(frozen=True)
+class SyncSettings:
+    """``[sync]``: syncing a compose whose gate passes to the master mirror (``relengotron
+    sync``, ``adapters.effects.mirror_sync``)."""
+
+    target: str | None = None  # the master mirror's directory; None: syncing not configured
+    compose_root: str | None = None  # where composes are when their location is a URL
+    decision_context: str = "rawhide_compose_sync_to_mirrors"  # Fedora's compose gate
+    product_version: str = "fedora-rawhide"
+    rsync: tuple[str, ...] = ("rsync",)  # the command, and any options of the site's
+    timeout: float = 6 * 3600.0
+    auto: bool = True  # the live followers sync every finished compose whose gate passes
+
+
+@dataclass(frozen=True)
 class ApiSettings:
     """``relengotron serve``: where it listens and who may write."""
 
@@ -133,6 +147,7 @@ class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     remote_rules: RemoteRuleSettings = field(default_factory=RemoteRuleSettings)
     signing: SigningSettings = field(default_factory=SigningSettings)
+    sync: SyncSettings = field(default_factory=SyncSettings)
     # [gating] monitored_branches: dist-git branches whose pushes count (regular
     # expressions, whole name); pushes to others are recorded as ignored.
     monitored_branches: tuple[str, ...] = DEFAULT_MONITORED_BRANCHES

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from relengotron.domain import ids
+from relengotron.domain.stored import StoredAggregate
 
 # Gate states, as ``relengotron status`` shows them.
 CANDIDATE, PROMOTED, QUARANTINED, HELD, WAIVED, OBSOLETED = (
@@ -38,7 +39,7 @@ def gate_state(verdict: str | None, *, withdrawn: bool, promoted: bool) -> str:
     return _STATE_OF_VERDICT.get(verdict or "", CANDIDATE)
 
 
-class Gate(Aggregate):
+class Gate(StoredAggregate):
     """One build in one decision context (e.g. ``rawhide_pending``)."""
 
     @staticmethod
@@ -106,7 +107,7 @@ class Gate(Aggregate):
         it passed on it: flaky. ``failed``/``passed``: the events of the two results."""
 
 
-class Bisection(Aggregate):
+class Bisection(StoredAggregate):
     """Narrowing down the culprit(s) of a failing batch integrity check."""
 
     @staticmethod

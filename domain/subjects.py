@@ -14,12 +14,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from relengotron.domain import ids
+from relengotron.domain.stored import StoredAggregate
 
 
-class Subject(Aggregate):
+class Subject(StoredAggregate):
     """Any test subject. Subclasses add what their kind knows."""
 
     @staticmethod

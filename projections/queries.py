@@ -9,7 +9,7 @@ was sent), the clock decisions use; ``when`` filters on it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -97,6 +97,37 @@ class ReadModel(Protocol):
         ``followers`` (name -> {position, lag}; the decider's and the composer's lag is
         input messages recorded after their position, the read models' lag is events),
         ``outbox`` ({pending, oldest_requested_at}), ``messages`` (recorded)."""
+        ...
+
+    def result_records(
+        self,
+        contains: Sequence[Sequence[str]] = (),
+        *,
+        data: Mapping[str, Sequence[str]] | None = None,
+        testcases: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The ResultsDB records of recorded results (``projections.folds.greenwave_records``),
+        oldest first. Narrowed, never exactly (callers check what they asked): ``contains``,
+        only records whose JSON text holds, for each group, one of its strings; ``data``,
+        only those with, for each key, one of these values (the first ``VALUE_CHARS``
+        characters); ``testcases``, only results of these testcases."""
+        ...
+
+    def result_page(
+        self,
+        *,
+        testcases: Sequence[str] | None = None,
+        outcomes: Sequence[str] | None = None,
+        since: tuple[str | None, str | None] = (None, None),
+        order: str = "desc",
+        offset: int = 0,
+        limit: int = 20,
+    ) -> list[dict[str, Any]]:
+        """Exactly: the ResultsDB records of results of these testcases and outcomes (None:
+        any; never ``INVALID``) submitted within ``since`` (sortable text, both ends
+        included, as ``greenwave_records.submit_sort_time`` writes it), in ``order``:
+        ``desc`` newest ``submit_time`` first (then the later recorded; no time last),
+        ``asc`` the reverse, ``log`` as recorded; ``limit`` of them from ``offset``."""
         ...
 
     def messages(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -12,7 +12,8 @@ module turns them into rows of the read-model tables:
 * ``history``   — what happened to each build, one line per event, for people
   and for the audit trail;
 * ``decisions`` — every recorded gate decision;
-* ``actions``   — outbox actions and their outcomes (upserted);
+* ``actions``   — outbox actions and their outcomes (upserted); a finished sync to the
+  master mirror is also a result on its compose (``relengotron.compose.sync``);
 * ``names``     — aggregate id -> what it is (later events name only the id).
 
 The fold is pure: what it must know about earlier pages (names, build rows,
@@ -32,7 +33,13 @@ from collections.abc import Callable
 from typing import Any
 
 from relengotron.domain import topics
+from relengotron.domain.outbox import COMPOSE_SYNC
 from relengotron.domain.topics import EventHandlers
+from relengotron.projections.folds.greenwave_records import (
+    SYNC_OUTCOMES,
+    data_rows,
+    sync_result_row,
+)
 from relengotron.projections.folds.readmodel_rows import describe_action, event_ref
 from relengotron.projections.folds.readmodel_subjects import SubjectFold
 
@@ -184,6 +191,12 @@ class ReadModelFold(SubjectFold):
         self._actions[oid] = row
         row.update(outcome=outcome, detail=detail, done_at=s.get("at"), position=position)
         self.changes.actions[oid] = row
+        if row["kind"] == COMPOSE_SYNC and outcome in SYNC_OUTCOMES:
+            ref = event_ref(oid, version)
+            result = sync_result_row(position, ref, row, s, outcome, detail)
+            self.changes.add("results", result)
+            for data in data_rows(position, result["record"]):
+                self.changes.add("result_data", data)
         nvr = row["nvr"]
         if not nvr:
             return

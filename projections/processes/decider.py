@@ -174,8 +174,15 @@ class Decider(Follower[GatingView, DeciderReport]):
     def new_report(self) -> DeciderReport:
         return DeciderReport()
 
+    def has_action(self, key: str) -> bool:
+        """Whether an action of this key was requested (the view folds every request)."""
+        return self.view.actions.peek(key) is not None
+
     def _gate(self, nvr: str) -> Gate | None:
-        gate = cast(Gate | None, self.get(ids.gate_id(self.config.decision_context, nvr)))
+        # No gate state for the build: no gate was ever opened for it (in any context).
+        recorded = self.view.gates.peek(nvr) is not None
+        gate_id = ids.gate_id(self.config.decision_context, nvr)
+        gate = cast(Gate | None, self.get(gate_id, recorded=recorded))
         if gate is not None:
             self.view.name_gate(gate.id, nvr)
         return gate

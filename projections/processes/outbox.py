@@ -55,7 +55,7 @@ class Outbox:
         at: str | None,
     ) -> None:
         host = self.host
-        if host.get(ids.action_id(key)) is not None:
+        if host.get(ids.action_id(key), recorded=host.has_action(key)) is not None:
             return  # requested by an earlier run
         action = Action(key, kind, params, str(gate.id) if gate else None, reason, trigger, at)
         host.add(action)

@@ -97,7 +97,7 @@ TMUX_MESSAGES: list[dict[str, Any]] = [
 
 def _cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        [sys.executable, "-m", "relengotron.adapters.cli.main", *args],
+        [sys.executable, "-m", "relengotron", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -127,7 +127,7 @@ class Server:
         self.log_path = log
         self._log = log.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "relengotron.adapters.cli.main", "serve", "--db", db,
+            [sys.executable, "-m", "relengotron", "serve", "--db", db,
              "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=REPO,
             stdout=self._log,
