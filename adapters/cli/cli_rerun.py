@@ -16,11 +16,11 @@ from collections.abc import Callable
 from typing import Any
 
 from relengotron.adapters import bootstrap
+from relengotron.adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM
 from relengotron.adapters.cli.cli_gating import render_status
+from relengotron.adapters.cli.subjects import check_nvr
 from relengotron.adapters.services import inputs
 from relengotron.adapters.services.status import build_status
-
-EXIT_OK, EXIT_PROBLEM = 0, 1
 
 
 def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int | None:
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
+    check_nvr(args.nvr)  # a malformed name is a usage error (exit 2), as for every command
     cfg = bootstrap.settings(args.config)
     app = bootstrap.application(args.db, cfg, create=False)
     decider = bootstrap.decider(app, cfg)
