@@ -140,7 +140,21 @@ def effector(app: RelengApp, cfg: Settings, *, scan: Any = None) -> Effector:
         message_factory=factory,
         composes=compose_effects(cfg, koji),
         scan=scan,
+        signer=signer(cfg, koji),
     )
+
+
+def signer(cfg: Settings, koji: KojiGateway | None) -> Any:
+    """The signing backend of ``[signing]`` (None: not configured, or no koji hub)."""
+    s = cfg.signing
+    if s.backend is None or koji is None:
+        return None
+    from relengotron.adapters.effects.signing import CommandSigner, RobosignatorySigner
+    from relengotron.adapters.koji.koji_signing import KojiSigning
+
+    if s.backend == "command":
+        return CommandSigner(KojiSigning(koji), s.argv, s.timeout)
+    return RobosignatorySigner(KojiSigning(koji), s.pending_tag)
 
 
 def projector(

@@ -72,6 +72,16 @@ class ComposeSettings:
 
 
 @dataclass(frozen=True)
+class SigningSettings:
+    """``[signing]``: how a signing request is carried out (``adapters.effects.signing``)."""
+
+    backend: str | None = None  # "robosignatory" | "command"; None: requests wait
+    pending_tag: str = "rawhide-signing-pending"  # robosignatory's ``from`` tag
+    argv: tuple[str, ...] = ()  # the command backend: argv + [NVR, SIGKEY]
+    timeout: float = 600.0
+
+
+@dataclass(frozen=True)
 class SyncSettings:
     """``[sync]``: syncing a compose whose gate passes to the master mirror (``relengotron
     sync``, ``adapters.effects.mirror_sync``)."""
@@ -136,6 +146,7 @@ class Settings:
     compose: ComposeSettings = field(default_factory=ComposeSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     remote_rules: RemoteRuleSettings = field(default_factory=RemoteRuleSettings)
+    signing: SigningSettings = field(default_factory=SigningSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
     # [gating] monitored_branches: dist-git branches whose pushes count (regular
     # expressions, whole name); pushes to others are recorded as ignored.

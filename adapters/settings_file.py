@@ -24,11 +24,13 @@ from relengotron.adapters.settings import (
     RemoteRuleSettings,
     Settings,
     SettingsError,
+    SigningSettings,
     SyncSettings,
 )
 from relengotron.projections.config import FALLBACKS, GatingConfig
 
 BACKENDS = ("koji", "odcs", "command")
+SIGNING_BACKENDS = ("robosignatory", "command")  # adapters.effects.signing
 ANY_KEY = "*"  # a table whose keys are names (artifact kinds), each of the given type
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -54,7 +56,13 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "decision_context": str,
         "monitored_branches": list,
     },
-    "gating.bisection": {"max_rounds": int, "timeout_hours": (int, float), "fallback": str},
+    "gating.bisection": {
+        "max_rounds": int,
+        "timeout_hours": (int, float),
+        "fallback": str,
+        "max_rechecks": int,
+    },
+    "gating.rerun": {"timeout_hours": (int, float)},
     "gating.remote_rules": {
         "url_templates": list,
         "timeout": (int, float),
@@ -67,6 +75,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "compose.odcs": {"url": str, "token_file": str, "timeout": (int, float)},
     "compose.command": {"argv": list, "timeout": (int, float)},
     "push": {"release": list, "timeout": (int, float)},
+    "signing": {"backend": str, "pending_tag": str, "argv": list, "timeout": (int, float)},
     "sync": {
         "target": str,
         "compose_root": str,
@@ -228,10 +237,14 @@ def settings_from(
             product_version=get("gating", "product_version", defaults.product_version),
             decision_context=get("gating", "decision_context", defaults.decision_context),
             max_rounds=get("gating.bisection", "max_rounds", defaults.max_rounds),
+            max_rechecks=get("gating.bisection", "max_rechecks", defaults.max_rechecks),
             bisection_timeout_hours=float(
                 get("gating.bisection", "timeout_hours", defaults.bisection_timeout_hours)
             ),
             fallback=fallback,
+            rerun_timeout_hours=float(
+                get("gating.rerun", "timeout_hours", defaults.rerun_timeout_hours)
+            ),
             topic_prefix=bus.topic_prefix,
             remote_rule_templates=_remote_rule_templates(
                 problems, get("gating.remote_rules", "url_templates"), defaults
@@ -273,6 +286,7 @@ def settings_from(
     for kind, backend in compose.kinds.items():
         if backend not in BACKENDS:
             problems.append(f"[compose.kinds] {kind} must be one of {BACKENDS}, not {backend!r}")
+    signing = _signing(problems, t.get("signing", {}), gating)
     api = ApiSettings(
         host=get("api", "host", "127.0.0.1"),
         port=get("api", "port", 8090),
@@ -335,7 +349,29 @@ def settings_from(
         compose=compose,
         api=api,
         monitored_branches=branches.patterns,
+        signing=signing,
     )
+
+
+def _signing(problems: list[str], table: dict[str, Any], gating: GatingConfig) -> SigningSettings:
+    """``[signing]``: backend robosignatory (a pending tag apart from the gating tags) or
+    command (``argv`` given). What is wrong is added to ``problems``."""
+    s = SigningSettings(
+        backend=table.get("backend"),
+        pending_tag=table.get("pending_tag", SigningSettings.pending_tag),
+        argv=tuple(table.get("argv", ())),
+        timeout=float(table.get("timeout", SigningSettings.timeout)),
+    )
+    if s.backend is not None and s.backend not in SIGNING_BACKENDS:
+        problems.append(f"[signing] backend must be one of {SIGNING_BACKENDS}, not {s.backend!r}")
+    if s.backend == "command" and not s.argv:
+        problems.append("[signing] backend command needs argv")
+    tags = (gating.pending_tag, gating.promoted_tag, gating.quarantine_tag)
+    if s.pending_tag in tags:
+        problems.append(f"[signing] pending_tag must not be a gating tag {tags}")
+    if s.timeout <= 0:
+        problems.append("[signing] timeout must be positive")
+    return s
 
 
 def _remote_rule_templates(

@@ -9,13 +9,13 @@ was sent), the clock decisions use; ``when`` filters on it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from relengotron.policies.snapshot import ResultView, WaiverView
 
-__all__ = ["ReadModel", "SubjectFacts"]
+__all__ = ["ReadModel", "SubjectFacts", "flaky_rows"]
 
 Subject = tuple[str, str]  # (subject_type, subject_identifier)
 
@@ -64,7 +64,8 @@ class ReadModel(Protocol):
     def build_history(self, nvr: str) -> list[dict[str, Any]]:
         """What happened to a build, oldest first: ``position``, ``at``, ``kind``
         (state, tagged, untagged, result, waiver, opened, decided, withdrawn, reopened,
-        action-requested, action-completed, action-cancelled), ``summary`` (for people),
+        action-requested, action-completed, action-cancelled, signed, rerun-requested,
+        flaky), ``summary`` (for people),
         ``msg`` (input message key or None), ``event`` (event ref), ``data`` (dict)."""
         ...
 
@@ -79,6 +80,11 @@ class ReadModel(Protocol):
     def builds_by_gate(self, gate: str, *, limit: int = 200) -> list[dict[str, Any]]:
         """Builds whose gate state is ``gate`` (e.g. candidate, quarantined), newest first,
         shaped as :meth:`build`."""
+        ...
+
+    def flaky(self) -> list[dict[str, Any]]:
+        """Tests found flaky (failed, then passed on a rerun asked for), one row per test
+        case, most first: ``testcase``, ``count`` (reruns it passed on), ``builds``."""
         ...
 
     def actions(self, nvr: str) -> list[dict[str, Any]]:
@@ -128,3 +134,18 @@ class ReadModel(Protocol):
         """Input messages by key: ``key``, ``topic``, ``family``, ``status``, ``at``,
         ``position``."""
         ...
+
+
+def flaky_rows(history: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``ReadModel.flaky`` from a build history's ``flaky`` rows (``Gate.FlakyFound``)."""
+    found: dict[str, dict[str, Any]] = {}
+    for h in history:
+        data = h.get("data") or {}
+        testcase = data.get("testcase")
+        if h.get("kind") != "flaky" or not isinstance(testcase, str):
+            continue
+        row = found.setdefault(testcase, {"testcase": testcase, "count": 0, "builds": []})
+        row["count"] += 1
+        if h["nvr"] not in row["builds"]:
+            row["builds"].append(h["nvr"])
+    return sorted(found.values(), key=lambda r: (-r["count"], r["testcase"]))

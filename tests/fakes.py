@@ -21,7 +21,7 @@ from relengotron.projections.folds.greenwave_records import (
     submit_sort_time,
     waiver_record,
 )
-from relengotron.projections.queries import SubjectFacts
+from relengotron.projections.queries import SubjectFacts, flaky_rows
 
 Subject = tuple[str, str]
 
@@ -295,6 +295,9 @@ class FakeReadModel:
 
     def build_history(self, nvr: str) -> list[dict[str, Any]]:
         return list(self.history.get(nvr, []))
+
+    def flaky(self) -> list[dict[str, Any]]:
+        return flaky_rows(h for rows in self.history.values() for h in rows)
 
     def decisions(
         self, nvr: str | None = None, *, limit: int = 50, when: str | None = None

@@ -62,6 +62,10 @@ def render_explain(x: dict[str, Any]) -> str:
     s = x["status"]
     lines = [f"{x['nvr']} ({x['context']}): {s['state'] or 'not a gating candidate'}"]
     lines.append(f"  tags: {', '.join(s['tags']) or '(none seen)'}")
+    for r in s.get("reruns", ()):
+        lines.append(f"  rerun of {r['testcase']} asked by {r['username']}: {r['state']}")
+    for testcase, count in (s.get("flaky") or {}).items():
+        lines.append(f"  flaky: {testcase} (passed on {count} rerun(s) after failing)")
     decisions = {d["position"]: d for d in x["decisions"]}
     for step in x["timeline"]:
         when = (step.get("at") or "-")[:19].replace("T", " ")

@@ -19,8 +19,11 @@ from relengotron.adapters.services import decisions, inputs
 from relengotron.adapters.services.status import build_status
 from relengotron.adapters.settings import Settings
 from relengotron.adapters.store.store import shown_url
+from relengotron.domain.outbox import SIGN_REQUEST
 from relengotron.policies.decision import Decision
 from relengotron.policies.engine import evaluate
+from relengotron.projections.decision_signing import signing_keys
+from relengotron.projections.folds.gating_signing import signing_views
 from relengotron.projections.folds.remote_files import with_remote_files
 from relengotron.projections.policy_input import policy_input
 
@@ -195,7 +198,31 @@ def render_status(s: dict[str, Any]) -> str:
         lines.append(f"  policies: {', '.join(d.get('applicable_policies', [])) or '(none)'}")
         lines += _render_requirements(d)
     for a in s["actions"]:
-        lines.append(f"  move {a['from_tag']} -> {a['to_tag']}: {a['status']}  {a['detail'] or ''}")
+        what = (
+            f"sign with key {a.get('sigkey')}"
+            if a["kind"] == SIGN_REQUEST
+            else f"move {a['from_tag']} -> {a['to_tag']}"
+        )
+        lines.append(f"  {what}: {a['status']}  {a['detail'] or ''}".rstrip())
+    for r in s.get("reruns", ()):
+        scenario = f" ({r['scenario']})" if r["scenario"] else ""
+        until = f" until {r['deadline']}" if r["state"] == "requested" else f": {r['outcome']}"
+        lines.append(
+            f"  rerun of {r['testcase']}{scenario} by {r['username']}: {r['state']}{until}"
+        )
+    for testcase, count in (s.get("flaky") or {}).items():
+        lines.append(f"  flaky: {testcase} passed on {count} rerun(s) after failing")
+    for c in s.get("rechecks", ()):
+        gave_up = f" (gave up: {c['fallback']})" if c["fallback"] else ""
+        lines.append(
+            f"  re-check {c['group']} of {len(c['builds'])} build(s): {c['outcome']}{gave_up}"
+        )
+    for h in s.get("hints", ()):
+        lines.append(f"  to do about {h['testcase']}: " + "  or  ".join(h["do"]))
+    for g in s.get("signing", ()):
+        unsigned = g["unsigned"]
+        done = "rpms not listed yet" if unsigned is None else f"{len(unsigned)} rpm(s) unsigned"
+        lines.append(f"  signing with {g['sigkey']}: {g['request']}, {done}")
     return "\n".join(lines)
 
 
@@ -286,6 +313,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             product_version=args.product_version or cfg.gating.product_version,
             decision_context=args.context or cfg.gating.decision_context,
             batch=view.batch_views(args.nvr),
+            signing=signing_views(view, args.nvr, tuple(signing_keys(policies.policies))),
         ),
         policies,
         cfg.gating.remote_rule_templates,

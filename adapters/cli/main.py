@@ -18,6 +18,7 @@ from relengotron.adapters.cli import (
     cli_gating,
     cli_live,
     cli_project,
+    cli_rerun,
     cli_sync,
     logs,
     progress,
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", metavar="URL", help="store URL (default: ./.relengotron/demo.db)")
     p.add_argument("--keep", action="store_true", help="do not start from an empty store")
     cli_gating.add_parsers(sub, _db_option)
+    cli_rerun.add_parsers(sub, _db_option)
     cli_artifacts.add_parsers(sub, _db_option)
     cli_project.add_parsers(sub, _db_option)
     cli_audit.add_parsers(sub, _db_option)
@@ -149,7 +151,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
         return run_demo(args.db, fresh=not args.keep)
     for commands in (
-        cli_gating, cli_artifacts, cli_project, cli_audit, cli_api, cli_live, cli_sync,
+        cli_gating, cli_rerun, cli_artifacts, cli_project, cli_audit, cli_api, cli_live, cli_sync,
     ):  # fmt: skip
         result = commands.run(args)
         if result is not None:

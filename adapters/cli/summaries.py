@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from relengotron.adapters.effects.effector import ActReport
-from relengotron.domain.outbox import BUS_PUBLISH, KOJI_MOVE
+from relengotron.domain.outbox import BUS_PUBLISH, KOJI_MOVE, SIGN_REQUEST
 from relengotron.projections.processes.composer import COMPOSE_REQUEST, PUSH_RELEASE
 from relengotron.projections.processes.decider import DeciderReport
 
@@ -122,9 +122,12 @@ def _distinct(items: Iterable[str]) -> list[str]:
 
 def _what(r: dict[str, Any]) -> str:
     kind = r.get("kind")
-    name = {KOJI_MOVE: "move", BUS_PUBLISH: "publish", COMPOSE_REQUEST: "compose"}.get(
-        str(kind), "release" if kind == PUSH_RELEASE else str(kind)
-    )
+    name = {
+        KOJI_MOVE: "move",
+        BUS_PUBLISH: "publish",
+        COMPOSE_REQUEST: "compose",
+        SIGN_REQUEST: "sign",
+    }.get(str(kind), "release" if kind == PUSH_RELEASE else str(kind))
     return f"{name} {r.get('outcome', '?')}"
 
 
@@ -134,6 +137,8 @@ def render_row(r: dict[str, Any], *, short: bool = False) -> str:
     kind = r.get("kind")
     if kind == KOJI_MOVE:
         what = f"move {r.get('nvr')} {r.get('from_tag')} -> {r.get('to_tag')}"
+    elif kind == SIGN_REQUEST:
+        what = f"sign {r.get('nvr')} with key {r.get('sigkey')}"
     elif kind == BUS_PUBLISH:
         what = f"publish {r.get('message') or '(no message kind)'}"
         if r.get("nvr"):

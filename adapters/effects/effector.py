@@ -36,7 +36,7 @@ from relengotron.adapters.koji.koji_values import (
 from relengotron.domain import ids, topics
 from relengotron.domain.application import RelengApp
 from relengotron.domain.gating import Gate
-from relengotron.domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action
+from relengotron.domain.outbox import BUS_PUBLISH, KOJI_MOVE, SIGN_REQUEST, Action
 from relengotron.projections.config import GatingConfig
 
 ACTION_TOPICS = (
@@ -54,6 +54,12 @@ class KojiPort(Protocol):
 
 class PublisherPort(Protocol):
     def publish(self, message: Any) -> str: ...
+
+
+class SignPort(Protocol):
+    """Signing requests (``adapters.effects.signing``: robosignatory or a command)."""
+
+    def sign(self, nvr: str, sigkey: str) -> Any: ...
 
 
 class ComposePort(Protocol):
@@ -149,8 +155,10 @@ class Effector:
         clock: Callable[[], str] = utc_now,
         composes: ComposePort | None = None,
         scan: PendingScan | None = None,
+        signer: SignPort | None = None,
     ) -> None:
         self.app = app
+        self.signer = signer
         self.scan = scan  # None: read the whole log each run (one-shot commands)
         self.composes = composes
         self.config = config
@@ -167,7 +175,9 @@ class Effector:
         moves = [a for a in actions if a.kind == KOJI_MOVE]
         for i in range(0, len(moves), BATCH):
             self._moves(moves[i : i + BATCH], dry_run, report)
-        others = [a for a in actions if a.kind not in (KOJI_MOVE, BUS_PUBLISH)]
+        for a in (a for a in actions if a.kind == SIGN_REQUEST):
+            self._sign(a, dry_run, report)
+        others = [a for a in actions if a.kind not in (KOJI_MOVE, BUS_PUBLISH, SIGN_REQUEST)]
         if others and self.composes is not None:
             for a in others:  # each outcome saved as soon as it is known
                 done, pending, changed = self.composes.run([a], dry_run=dry_run, at=self.clock)
@@ -283,6 +293,26 @@ class Effector:
         notice = Action(key, BUS_PUBLISH, {"kind": kind, "body": body}, gate, kind, None, at)
         self.app.save(notice)
 
+    # --------------------------------------------------------------- signing
+
+    def _sign(self, a: Action, dry_run: bool, report: ActReport) -> None:
+        nvr, sigkey = a.params["nvr"], a.params["sigkey"]
+        if self.signer is None:
+            report.pending.append(_row(a, "not-configured", "no signing backend ([signing])"))
+            return
+        if dry_run:
+            report.pending.append(_row(a, "would-sign", f"{nvr} with key {sigkey}"))
+            return
+        out = self.signer.sign(nvr, sigkey)
+        at = self.clock()
+        if out.outcome == TRANSIENT:
+            a.attempt(at=at, outcome=out.outcome, detail=out.detail)
+            report.pending.append(_row(a, out.outcome, out.detail))
+        else:
+            a.complete(at=at, outcome=out.outcome, detail=out.detail, result=out.result)
+            report.done.append(_row(a, out.outcome, out.detail))
+        self._save([a])
+
     def _pending(self, only: str | None) -> list[Action]:
         actions = pending_actions(self.app, self.scan)
         return actions if only is None else [a for a in actions if a.key.startswith(only)]
@@ -356,6 +386,8 @@ def _row(a: Action, outcome: str, detail: str) -> dict[str, Any]:
     row: dict[str, Any] = {"action": a.key, "kind": a.kind, "outcome": outcome, "detail": detail}
     if a.kind == KOJI_MOVE:
         row.update(nvr=p.get("nvr"), from_tag=p.get("from_tag"), to_tag=p.get("to_tag"))
+    elif a.kind == SIGN_REQUEST:
+        row.update(nvr=p.get("nvr"), sigkey=p.get("sigkey"))
     else:
         row.update(message=p.get("kind"))
         body: dict[str, Any] = p["body"] if isinstance(p.get("body"), dict) else {}

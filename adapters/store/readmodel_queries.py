@@ -21,7 +21,7 @@ from relengotron.policies.snapshot import ResultView, WaiverView, public_id
 from relengotron.projections.config import GatingConfig
 from relengotron.projections.folds.gating import package_of
 from relengotron.projections.folds.greenwave_records import VALUE_CHARS
-from relengotron.projections.queries import Subject, SubjectFacts
+from relengotron.projections.queries import Subject, SubjectFacts, flaky_rows
 
 
 class SQLReadModel:
@@ -129,6 +129,12 @@ class SQLReadModel:
         with self.engine.connect() as conn:
             rows = conn.execute(select(h).where(h.c.nvr == nvr).order_by(h.c.position)).all()
         return [decode_row(r._mapping) for r in rows]
+
+    def flaky(self) -> list[dict[str, Any]]:
+        h = self.t["history"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(h).where(h.c.kind == "flaky").order_by(h.c.position)).all()
+        return flaky_rows(decode_row(r._mapping) for r in rows)
 
     def decisions(
         self, nvr: str | None = None, *, limit: int = 50, when: str | None = None

@@ -134,6 +134,19 @@ class ReadModelFold(SubjectFold):
             f"gating candidate again (tagged into {s['tag']})", s.get("trigger"), {"tag": s["tag"]},
         )  # fmt: skip
 
+    def _on_gate_flaky_found(
+        self, position: int, oid: bytes, version: int, s: dict[str, Any]
+    ) -> None:
+        nvr = self._nvr_of(oid, "gate")
+        if nvr is not None:
+            scenario = f" ({s['scenario']})" if s.get("scenario") else ""
+            self._history(
+                nvr, position, oid, version, s.get("at"), "flaky",
+                f"{s['testcase']}{scenario} failed, then passed on the rerun asked for: flaky",
+                s.get("trigger"),
+                {"testcase": s["testcase"], "scenario": s.get("scenario"), "rerun": s["rerun"]},
+            )  # fmt: skip
+
     # -- outbox
 
     def _on_action_requested(
@@ -226,6 +239,7 @@ HANDLERS: EventHandlers[Callable[[ReadModelFold, int, bytes, int, dict[str, Any]
             topics.BUILD_TAGGED: ReadModelFold._on_build_tagged,
             topics.BUILD_UNTAGGED: ReadModelFold._on_build_untagged,
             topics.BUILD_SIGNED: ReadModelFold._on_build_signed,
+            topics.BUILD_RERUN_REQUESTED: ReadModelFold._on_build_rerun_requested,
             topics.CHANGE_BUILD_LINKED: ReadModelFold._on_change_build_linked,
             topics.SUBJECT_RESULT_RECORDED: ReadModelFold._on_subject_result_recorded,
             topics.SUBJECT_WAIVER_RECORDED: ReadModelFold._on_subject_waiver_recorded,
@@ -233,6 +247,7 @@ HANDLERS: EventHandlers[Callable[[ReadModelFold, int, bytes, int, dict[str, Any]
             topics.GATE_DECIDED: ReadModelFold._on_gate_decided,
             topics.GATE_WITHDRAWN: ReadModelFold._on_gate_withdrawn,
             topics.GATE_REOPENED: ReadModelFold._on_gate_reopened,
+            topics.GATE_FLAKY_FOUND: ReadModelFold._on_gate_flaky_found,
             topics.ACTION_REQUESTED: ReadModelFold._on_action_requested,
             topics.ACTION_COMPLETED: ReadModelFold._on_action_completed,
             topics.ACTION_CANCELLED: ReadModelFold._on_action_cancelled,

@@ -110,6 +110,20 @@ class SubjectFold(FoldCore):
                 f"signed with key {s.get('sigkey') or '?'}", s.get("msg"), {"rpm": s.get("rpm")},
             )  # fmt: skip
 
+    def _on_build_rerun_requested(
+        self, position: int, oid: bytes, version: int, s: dict[str, Any]
+    ) -> None:
+        nvr = self._nvr_of(oid)
+        if nvr is not None:
+            scenario = f" ({s['scenario']})" if s.get("scenario") else ""
+            self._history(
+                nvr, position, oid, version, s.get("at"), "rerun-requested",
+                f"rerun of {s['testcase']}{scenario} asked by {s.get('username') or 'someone'}: "
+                f"{s.get('reason')}", s.get("msg"),
+                {"testcase": s["testcase"], "scenario": s.get("scenario"),
+                 "username": s.get("username"), "reason": s.get("reason")},
+            )  # fmt: skip
+
     def _on_change_build_linked(
         self, position: int, oid: bytes, version: int, s: dict[str, Any]
     ) -> None:

@@ -597,6 +597,9 @@ def table(where: Path) -> list[tuple[str, list[str], int]]:
         # No [sync] target in these settings: a configuration problem (the gate's
         # answers, 0 and 1, are tests/e2e/test_mirror_sync.py's).
         ("sync", ["sync", "Fedora-Rawhide-20990101.n.0"], 2),
+        ("rerun", ["rerun", QUARANTINED, "dist.rpmdeplint", "--reason", "r"], 0),
+        ("rerun", ["rerun", UNKNOWN, "dist.rpmdeplint", "--reason", "r"], 1),
+        ("rerun", ["rerun", "not an nvr!", "dist.rpmdeplint", "--reason", "r"], 2),
     ]
 
 

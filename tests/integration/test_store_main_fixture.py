@@ -54,6 +54,15 @@ def test_old_store_replays_identically_and_answers_as_before(
     assert len(expected["status"]) == 10
     for nvr, was in expected["status"].items():
         rc, body = run_json(capsys, "status", nvr, "--db", url)
+        # Added since (issue 20): what to do about a failed test, rerun before waive.
+        hints = body.pop("hints", None)
+        failed = [
+            r["testcase"]
+            for r in (body["decision"] or {}).get("unsatisfied_requirements", ())
+            if r["type"] in ("test-result-failed", "test-result-errored")
+        ]
+        assert [h["testcase"] for h in hints or ()] == failed, nvr
+        assert all(h["do"][0].startswith("relengotron rerun ") for h in hints or ()), nvr
         assert (rc, body) == (was["rc"], was["body"]), nvr
     rc, body = run_json(capsys, "artifacts", "--db", url)
     assert (rc, body) == (expected["artifacts"]["rc"], expected["artifacts"]["body"])

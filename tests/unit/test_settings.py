@@ -35,6 +35,8 @@ def test_the_example_file_loads_with_every_table() -> None:
     assert s.gating.decision_context == "rawhide_pending"
     assert s.gating.fallback == "hold" and s.gating.max_rounds == 6
     assert s.bus.topic_prefix == "relengotron"
+    assert (s.gating.max_rechecks, s.gating.rerun_timeout_hours) == (3, 6.0)
+    assert s.signing.backend is None and s.signing.pending_tag == "rawhide-signing-pending"
     assert s.sync.target is None and s.sync.auto  # no syncs until a mirror is named
     assert s.sync.decision_context == "rawhide_compose_sync_to_mirrors"
 
