@@ -12,8 +12,8 @@ STAMP  := $(VENV)/.installed
 # the web page is tested in headless Chromium (playwright drives Debian's browser);
 # bench/api.py loads the API with wrk; the Bodhi contract test runs bodhi-server from PyPI
 # in its own venv on Debian's python3 with python3-rpm/python3-librepo (tests/bodhi_env.py)
-# and the update page's moment.js in Node.js.
-DEB_PACKAGES := libkrb5-dev gcc pkg-config rpm createrepo-c graphviz chromium wrk \
+# and the update page's moment.js in Node.js; `relengotron sync` and its tests run rsync.
+DEB_PACKAGES := libkrb5-dev gcc pkg-config rpm createrepo-c graphviz chromium wrk rsync \
                 python3-venv python3-rpm python3-librepo nodejs
 PYTEST_ARGS ?=
 
@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/graph.py
 	$(BIN)/python bench/replay.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/resultsdb.py
 
 clean:
 	rm -rf $(VENV) .relengotron .pytest_cache .mypy_cache .ruff_cache

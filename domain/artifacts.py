@@ -13,12 +13,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from relengotron.domain import ids
+from relengotron.domain.stored import StoredAggregate
 
 
-class Artifact(Aggregate):
+class Artifact(StoredAggregate):
     @staticmethod
     def create_id(name: str) -> UUID:
         return ids.artifact_id(name)
@@ -72,7 +73,7 @@ class Artifact(Aggregate):
         self.manifests[source] = digest
 
 
-class ComposeRun(Aggregate):
+class ComposeRun(StoredAggregate):
     @staticmethod
     def create_id(ref: str) -> UUID:
         return ids.compose_run_id(ref)

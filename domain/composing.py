@@ -19,9 +19,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from relengotron.domain import ids
+from relengotron.domain.stored import StoredAggregate
 
 # ArtifactCompose states.
 WAITING, REQUESTED, RUNNING, COMPOSED, FAILED, CANCELLED = (
@@ -36,7 +37,7 @@ WAITING, REQUESTED, RUNNING, COMPOSED, FAILED, CANCELLED = (
 PUSH_STAGES = ("repos", "artifacts", "tests", "release", "done")
 
 
-class ArtifactCompose(Aggregate):
+class ArtifactCompose(StoredAggregate):
     @staticmethod
     def create_id(key: str) -> UUID:
         return ids.artifact_compose_id(key)
@@ -97,7 +98,7 @@ class ArtifactCompose(Aggregate):
         self.state = CANCELLED
 
 
-class PushRun(Aggregate):
+class PushRun(StoredAggregate):
     @staticmethod
     def create_id(key: str) -> UUID:
         return ids.push_run_id(key)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from relengotron.domain import ids
+from relengotron.domain.stored import StoredAggregate
 
 # Gate states, as ``relengotron status`` shows them.
 CANDIDATE, PROMOTED, QUARANTINED, HELD, WAIVED, OBSOLETED = (
@@ -38,7 +39,7 @@ def gate_state(verdict: str | None, *, withdrawn: bool, promoted: bool) -> str:
     return _STATE_OF_VERDICT.get(verdict or "", CANDIDATE)
 
 
-class Gate(Aggregate):
+class Gate(StoredAggregate):
     """One build in one decision context (e.g. ``rawhide_pending``)."""
 
     @staticmethod
@@ -91,8 +92,22 @@ class Gate(Aggregate):
         self.open = True
         self.withdrawn = None
 
+    @event("FlakyFound")
+    def find_flaky(
+        self,
+        trigger: str | None,
+        at: str | None,
+        testcase: str,
+        scenario: str | None,
+        rerun: str,
+        failed: str | None,
+        passed: str,
+    ) -> None:
+        """A test of the build failed, a rerun was asked for (``rerun``: its event) and
+        it passed on it: flaky. ``failed``/``passed``: the events of the two results."""
 
-class Bisection(Aggregate):
+
+class Bisection(StoredAggregate):
     """Narrowing down the culprit(s) of a failing batch integrity check."""
 
     @staticmethod
@@ -126,6 +141,20 @@ class Bisection(Aggregate):
         halves: dict[str, list[str]],
     ) -> None:
         self.requested.update(halves)
+
+    @event("RecheckRequested")
+    def request_recheck(
+        self,
+        trigger: str | None,
+        at: str | None,
+        group: str,
+        nvrs: list[str],
+        suspects: list[str],
+        number: int,
+    ) -> None:
+        """The suspects found left the pending tag: the rest (``nvrs``) is checked again
+        as ``group`` (the ``number``-th re-check of this bisection)."""
+        self.requested[group] = list(nvrs)
 
     @event("FellBack")
     def fall_back(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from relengotron.domain import ids
+from relengotron.domain.stored import StoredAggregate
 
 
-class KojiTag(Aggregate):
+class KojiTag(StoredAggregate):
     @staticmethod
     def create_id(name: str) -> UUID:
         return ids.tag_id(name)
@@ -31,7 +32,7 @@ class KojiTag(Aggregate):
         pass
 
 
-class KojiTask(Aggregate):
+class KojiTask(StoredAggregate):
     @staticmethod
     def create_id(task_id: int) -> UUID:
         return ids.task_id(task_id)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from relengotron.domain import ids, topics
+from relengotron.domain.stored import StoredAggregate
 
 # The stored topic of a received message (a class path: a schema, see the README).
 RECEIVED_TOPIC = topics.INBOUND_MESSAGE_RECEIVED
@@ -18,7 +19,7 @@ IGNORED = "ignored"
 INVALID = "invalid"  # recognized, and failed its spec's JSON Schema: not processed
 
 
-class InboundMessage(Aggregate):
+class InboundMessage(StoredAggregate):
     """A message as received: topic, headers, body, id, time, and how it was read.
 
     Its id is ``domain.ids.message_id(key)``: creating it twice conflicts, which
@@ -29,7 +30,7 @@ class InboundMessage(Aggregate):
     def create_id(key: str) -> UUID:
         return ids.message_id(key)
 
-    class Received(Aggregate.Created):
+    class Received(StoredAggregate.Created):
         """Declared (not only named) so that ``original``, added by issue 14, reads as
         None on events written before it."""
 
@@ -72,7 +73,7 @@ class InboundMessage(Aggregate):
         self.status = status
 
 
-class RejectedInput(Aggregate):
+class RejectedInput(StoredAggregate):
     """Input that was not a message (bad JSON, no topic, not an object), kept verbatim:
     one per line or delivery (``ids.rejected_line_id``), the exact bytes as base64 in
     ``original`` when ``raw`` cannot be them. Stores written before issue 14 hold records
@@ -84,7 +85,7 @@ class RejectedInput(Aggregate):
     ) -> UUID:
         return ids.rejected_line_id(source, line, raw, original)
 
-    class Rejected(Aggregate.Created):
+    class Rejected(StoredAggregate.Created):
         """Declared so that ``original`` reads as None on events written before it."""
 
         raw: str

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from relengotron.domain import ids
+from relengotron.domain.stored import StoredAggregate
 
 ANY_CONTEXT = "*"
 
@@ -21,7 +22,7 @@ def override_id(context: str | None, nvr: str) -> UUID:
     return uuid5(ids.NAMESPACE, f"gate-override:{context or ANY_CONTEXT}:{nvr}")
 
 
-class GateOverride(Aggregate):
+class GateOverride(StoredAggregate):
     @staticmethod
     def create_id(context: str | None, nvr: str) -> UUID:
         return override_id(context, nvr)

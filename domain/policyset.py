@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from relengotron.domain import ids
+from relengotron.domain.stored import StoredAggregate
 
 LOG_NAME = "gating"  # the one policy log (the policies name their decision contexts)
 
@@ -24,7 +25,7 @@ def policy_log_id(name: str = LOG_NAME) -> UUID:
     return uuid5(ids.NAMESPACE, f"policy-log:{name}")
 
 
-class PolicyLog(Aggregate):
+class PolicyLog(StoredAggregate):
     @staticmethod
     def create_id(name: str) -> UUID:
         return policy_log_id(name)

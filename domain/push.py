@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from relengotron.domain import ids
+from relengotron.domain.stored import StoredAggregate
 
 
-class Push(Aggregate):
+class Push(StoredAggregate):
     @staticmethod
     def create_id(key: str) -> UUID:
         return ids.push_id(key)

@@ -13,9 +13,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from relengotron.domain import ids
+from relengotron.domain.stored import StoredAggregate
 
 # The stored event topics are a schema, named once in domain.topics.
 
@@ -30,7 +31,7 @@ def remote_rule_file_id(url: str) -> UUID:
     return uuid5(ids.NAMESPACE, f"remote-rule-file:{url}")
 
 
-class RemoteRuleFile(Aggregate):
+class RemoteRuleFile(StoredAggregate):
     @staticmethod
     def create_id(url: str) -> UUID:
         return remote_rule_file_id(url)
@@ -71,7 +72,7 @@ def build_source_id(nvr: str) -> UUID:
     return uuid5(ids.NAMESPACE, f"build-source:{nvr}")
 
 
-class BuildSource(Aggregate):
+class BuildSource(StoredAggregate):
     """A build's SCM source as koji's ``getBuild`` answered it, asked when no message gave
     it (Greenwave's ``retrieve_koji_build_source``): the dist-git commit a RemoteRule reads."""
 

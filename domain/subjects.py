@@ -14,12 +14,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from relengotron.domain import ids
+from relengotron.domain.stored import StoredAggregate
 
 
-class Subject(Aggregate):
+class Subject(StoredAggregate):
     """Any test subject. Subclasses add what their kind knows."""
 
     @staticmethod
@@ -153,6 +154,18 @@ class Build(Subject):
 
     @event("Signed")
     def sign(self, msg: str, at: str | None, sigkey: str | None, rpm: str | None) -> None:
+        pass
+
+    @event("RerunRequested")
+    def request_rerun(
+        self,
+        msg: str,
+        at: str | None,
+        testcase: str,
+        scenario: str | None,
+        reason: str,
+        username: str | None,
+    ) -> None:
         pass
 
 

@@ -341,7 +341,7 @@ def last_position(url: str) -> int:
 
 
 def command(*argv: str) -> list[str]:
-    return [sys.executable, "-m", "relengotron.adapters.cli.main", *argv]
+    return [sys.executable, "-m", "relengotron", *argv]
 
 
 @dataclass

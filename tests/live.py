@@ -49,7 +49,7 @@ READY_LINE = "relengotron consume: ready"
 CONSUME = [
     sys.executable,
     "-m",
-    "relengotron.adapters.cli.main",
+    "relengotron",
     "consume",
 ]  # the command under test
 

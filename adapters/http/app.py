@@ -7,6 +7,8 @@ authenticated writes. ``create_app`` builds it from ports; ``adapters.cli.cli_ap
   413, and 503 when the store is lost or the read models cannot catch up, from
   :class:`adapters.http.front.Decisions`);
 * ``GET /api/v1.0/policies``, ``/api/v1.0/about`` and ``/healthcheck`` are Greenwave's;
+* ``GET /api/v2.0/results``, ``/results/latest`` and ``/results/<id>`` are ResultsDB's
+  (``adapters.http.resultsdb``), over the results we recorded;
 * ``/api/v1/...`` are ours: builds, decisions, the audit trail, artifacts and pushes, and
   the writes (waivers, promote/hold/release), which need ``Authorization: Bearer <token>``.
   Without a configured token every write is refused (403); reads are open.
@@ -39,6 +41,7 @@ from relengotron.adapters.http.front import Decisions, Front, unavailable
 from relengotron.adapters.http.guard import describe
 from relengotron.adapters.http.metrics import Metrics
 from relengotron.adapters.http.responses import ApiError, _default, _message, json_response
+from relengotron.adapters.http.resultsdb import add_resultsdb
 from relengotron.adapters.http.routes import add_reads, add_writes
 from relengotron.adapters.http.security import SecurityHeaders, add_docs
 from relengotron.adapters.rules.remote_rule_yaml import gating_yaml_check
@@ -261,6 +264,7 @@ def create_app(
         push=push,
     )
     add_writes(app, read_model, commands, authorized)
+    add_resultsdb(app, read_model)  # ResultsDB's read API over our results
 
     app.state.writes_enabled = bool(write_token)
     app.state.metrics = Metrics(read_model.health, now)

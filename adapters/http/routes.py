@@ -45,6 +45,14 @@ class OverrideIn(BaseModel):
     context: str | None = Field(None, description="default: [gating] decision_context")
 
 
+class RerunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    testcase: str = Field(min_length=1)
+    scenario: str | None = Field(None, description="only this scenario (default: every one)")
+    reason: str = Field(min_length=1)
+    username: str = Field(min_length=1)
+
+
 def stated(row: dict[str, Any]) -> dict[str, Any]:
     """A build or decision row whose recorded decision carries requirement states."""
     return {**row, "decision": with_states(row.get("decision"))}
@@ -102,6 +110,17 @@ def add_reads(
                 "decisions": [stated(d) for d in read_model.decisions(nvr, limit=50)],
             }
         )
+
+    @app.get(
+        "/api/v1/flaky",
+        tags=["builds"],
+        responses={200: {"description": "Tests that failed and then passed on a rerun",
+                         **schemas.json_content(schemas.listing("flaky"))}},
+    )  # fmt: skip
+    def flaky() -> Response:
+        """Per test case, how many reruns it failed before and passed on (flaky), most
+        first, and the builds."""
+        return json_response({"flaky": read_model.flaky()})
 
     @app.get(
         "/api/v1/builds",
@@ -250,6 +269,22 @@ def add_writes(
             f"Record a ``relengotron.gate.override`` ({action}) for the build, then decide."
         )
         return endpoint
+
+    @app.post(
+        "/api/v1/builds/{nvr}/rerun",
+        tags=["writes"],
+        status_code=202,
+        dependencies=[Depends(authorized)],
+        responses={**write_responses, **schemas.errors(404)},
+    )
+    def rerun(body: RerunIn, nvr: str = Path(min_length=1)) -> Response:
+        """Ask for a build's test to run again (as ``relengotron rerun`` does): recorded
+        (``relengotron.test.rerun``), published as ``test.rerun.requested``, and the
+        failed result holds the build (``rerun-requested``) until a newer one or the
+        deadline. Offered before waiving."""
+        if read_model.build(nvr) is None:
+            raise ApiError(404, f"Unknown build {nvr}")
+        return json_response(_commands().rerun(nvr, **body.model_dump()), 202)
 
     for action in ("promote", "hold", "release"):
         app.post(

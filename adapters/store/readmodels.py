@@ -55,7 +55,9 @@ _MESSAGE_FIELDS = ("key", "topic", "family", "status", "sent_at")  # what the fo
 # 2: results keep system_architecture/system_variant and the ResultsDB record, waivers
 #    the WaiverDB record; waivers about a subject type alias count for the type.
 # 3: builds keep their creation time (``created``, for dated rules in the decision API).
-FORMAT = 3
+# 4: a compose's rebuilt ResultsDB record names it by ``productmd.compose.id`` too; a
+#    finished sync to the master mirror is a result on its compose.
+FORMAT = 4
 PAGE = 5000
 RACES = 5  # pages lost to another projector in one run before giving up
 

@@ -326,7 +326,7 @@ def scenarios(s: Stream) -> list[Update]:
 
 def _cli(*args: str, timeout: float = 240, ok: tuple[int, ...] = (0,)) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "relengotron.adapters.cli.main", *args],
+        [sys.executable, "-m", "relengotron", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -365,7 +365,7 @@ def serve(db: str, tmp: Path, settings: str = "", port: int | None = None) -> It
     log_path = tmp / "serve.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "relengotron.adapters.cli.main", "serve", "--db", db,
+            [sys.executable, "-m", "relengotron", "serve", "--db", db,
              "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
             cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip

@@ -25,7 +25,7 @@ def relengotron(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env.pop("RELENGOTRON_DB", None)
     env.pop("RELENGOTRON_CONFIG", None)
     return subprocess.run(
-        [sys.executable, "-m", "relengotron.adapters.cli.main", *argv],
+        [sys.executable, "-m", "relengotron", *argv],
         cwd=cwd,
         env=env,
         capture_output=True,

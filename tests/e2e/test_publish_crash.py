@@ -47,7 +47,7 @@ def _bus_site(tmp_path: Path, hub: FakeKojiHub, capsys: Any, prefix: str) -> Sit
 
 def _act(site: Site) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "relengotron.adapters.cli.main", "act", "--db", site.db,
+        [sys.executable, "-m", "relengotron", "act", "--db", site.db,
          "--config", str(site.config), "--json"],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -46,7 +46,7 @@ def _call(
 
 def _serve(site: Site, port: int, log: Path) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "relengotron.adapters.cli.main", "serve", "--db", site.db, "--config",
+        [sys.executable, "-m", "relengotron", "serve", "--db", site.db, "--config",
          str(site.config), "--host", "127.0.0.1", "--port", str(port)],
         cwd=REPO, stdout=log.open("wb"), stderr=subprocess.STDOUT,
     )  # fmt: skip

@@ -34,7 +34,7 @@ def test_every_worker_answers_with_what_was_just_recorded(tmp_path: Path) -> Non
     port = _free_port()
     log = tmp_path / "serve.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "relengotron.adapters.cli.main", "serve", "--db", site.db, "--config",
+        [sys.executable, "-m", "relengotron", "serve", "--db", site.db, "--config",
          str(site.config), "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
         cwd=REPO, stdout=log.open("wb"), stderr=subprocess.STDOUT,
     )  # fmt: skip

@@ -154,7 +154,7 @@ HTOP_MESSAGES = [
 
 def _cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        [sys.executable, "-m", "relengotron.adapters.cli.main", *args],
+        [sys.executable, "-m", "relengotron", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -184,7 +184,7 @@ class Server:
         self.log_path = log
         self._log = log.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "relengotron.adapters.cli.main", "serve", "--db", db,
+            [sys.executable, "-m", "relengotron", "serve", "--db", db,
              "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=REPO,
             stdout=self._log,
@@ -706,10 +706,14 @@ def test_live_updates_and_the_token_holders_actions(
             assert p.evaluate("window.__sameDocument") is True
             assert p.locator(f"#decisions tr[data-nvr='{JQ}']").count() >= 1
 
-            # Actions on htop's page: the rerun hook stays hidden (no rerun endpoint).
+            # Actions on htop's page: its failed test offers a rerun before the waiver.
             p.goto(base + f"/#build={HTOP}")
             p.wait_for_selector("#detail-actions .act-panel", timeout=TIMEOUT_MS)
-            assert p.locator("#detail-actions button[data-action='rerun']").is_hidden()
+            rerun_first = p.locator("#detail-actions .act-waivers li").first
+            assert rerun_first.locator("button").first.get_attribute("data-action") == "rerun"
+            assert p.locator(
+                "#detail-actions button.act-rerun[data-testcase='dist.rpmdeplint']"
+            ).is_visible()
             assert p.locator("#detail-actions button[data-action='hold']").is_visible()
             waive = p.locator("#detail-actions button.act-waive[data-testcase='dist.rpmdeplint']")
             waive.click()
@@ -768,21 +772,30 @@ def test_live_updates_and_the_token_holders_actions(
         finally:
             context.close()
 
-        # A server that advertises a rerun endpoint gets the button.
+        # The server has the rerun endpoint (issue 20): it is advertised, and a failed
+        # test of a quarantined build is asked to run again from the page.
         context, p = _new_page(browser, DESKTOP)
         try:
             info = _get(base, "/api/v1/page")
-            assert info["writes"] is True and info["rerun"] is None
-            rerun = {**info, "rerun": "/api/v1/builds/{nvr}/rerun"}
-            p.route(
-                "**/api/v1/page",
-                lambda route: route.fulfill(
-                    status=200, content_type="application/json", body=json.dumps(rerun)
-                ),
-            )
+            assert info["writes"] is True and info["rerun"] == "/api/v1/builds/{nvr}/rerun"
             p.goto(base + f"/#build={VIM}")
             p.wait_for_selector("#detail-actions .act-panel", timeout=TIMEOUT_MS)
-            assert p.locator("#detail-actions button[data-action='rerun']").is_visible()
+            button = p.locator("#detail-actions button.act-rerun").first
+            testcase = button.get_attribute("data-testcase")
+            assert testcase
+            button.click()
+            p.fill("#act-reason", "the builder was out of disk")
+            p.fill("#act-user", "releng-tester")
+            p.fill("#act-token", TOKEN)
+            p.click("#act-confirm")
+            p.wait_for_selector("#act-result :is(.ok, .error)", timeout=TIMEOUT_MS)
+            assert p.locator("#act-result .ok").count() == 1, p.inner_text("#act-result")
+            history = _get(base, f"/api/v1/builds/{VIM}")["history"]
+            assert any(
+                f"rerun of {testcase}" in h["summary"] and "releng-tester" in h["summary"]
+                for h in history
+            ), [h["summary"] for h in history]
+            assert p.errors == []
         finally:
             context.close()
 

@@ -371,7 +371,7 @@ def test_compressed_standard_input_is_known_by_its_first_bytes(tmp_path):
             [
                 sys.executable,
                 "-m",
-                "relengotron.adapters.cli.main",
+                "relengotron",
                 "ingest",
                 "-",
                 "--db",

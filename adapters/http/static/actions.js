@@ -33,6 +33,8 @@
   }
 
   // Requirements a waiver can answer (unsatisfied) and waivers that can be revoked.
+  const RERUNNABLE = ["test-result-failed", "test-result-errored"];
+
   function requirementsOf(build, stateOf) {
     const d = build.decision || {};
     const waivable = (d.unsatisfied_requirements || []).filter((r) => r.testcase);
@@ -132,20 +134,6 @@
       ),
     );
 
-    // The rerun hook: shown only when the server advertises a rerun endpoint.
-    const rerun = el(
-      "button",
-      { type: "button", class: "act act-rerun", "data-action": "rerun", hidden: !info.rerun, title: "ask CI to run the failed or missing tests again" },
-      "Rerun tests",
-    );
-    if (info.rerun) {
-      rerun.addEventListener("click", () =>
-        ask("Rerun tests", `Rerun the tests of ${nvr}.`, (why, username, bearer) =>
-          post(info.rerun.replace("{nvr}", encodeURIComponent(nvr)), { reason: why, username }, bearer),
-        ),
-      );
-    }
-
     const { waivable, waived } = requirementsOf(build, stateOf);
     function waiverButton(req, waive) {
       const label = waive ? "Waive" : "Revoke waiver";
@@ -176,8 +164,34 @@
         label,
       );
     }
+    // Rerun, offered before waiving: for a failed or errored test, when the server has
+    // the rerun endpoint (POST /api/v1/builds/{nvr}/rerun: testcase, scenario, reason).
+    function rerunButton(req) {
+      if (!info.rerun || !RERUNNABLE.includes(req.type)) return null;
+      return el(
+        "button",
+        {
+          type: "button",
+          class: "act act-rerun",
+          "data-action": "rerun",
+          "data-testcase": req.testcase,
+          title: "ask CI to run this test again",
+          onclick: () =>
+            ask("Rerun", `Rerun ${req.testcase} of ${nvr}.`, (why, username, bearer) =>
+              post(
+                info.rerun.replace("{nvr}", encodeURIComponent(nvr)),
+                { testcase: req.testcase, scenario: req.scenario || null, reason: why, username },
+                bearer,
+              ),
+            ),
+        },
+        "Rerun",
+      );
+    }
     const waivers = [
-      ...waivable.map((r) => el("li", {}, waiverButton(r, true), " ", el("code", {}, r.testcase))),
+      ...waivable.map((r) =>
+        el("li", {}, rerunButton(r), rerunButton(r) ? " " : null, waiverButton(r, true), " ", el("code", {}, r.testcase)),
+      ),
       ...waived.map((r) => el("li", {}, waiverButton(r, false), " ", el("code", {}, r.testcase))),
     ];
 
@@ -188,7 +202,7 @@
         { class: "act-panel" },
         el("h3", {}, "Actions"),
         el("div", { class: "act-creds" }, el("label", {}, "Token ", token), el("label", {}, "Name ", user)),
-        el("div", { class: "act-buttons" }, overrides, rerun),
+        el("div", { class: "act-buttons" }, overrides),
         waivers.length ? el("ul", { class: "act-waivers" }, waivers) : null,
         form,
         result,

@@ -19,6 +19,9 @@
     "test-result-failed": "failed",
     "test-result-errored": "errored",
     "test-result-waived": "waived",
+    signed: "passed",
+    unsigned: "unsigned",
+    "batch-recheck-pending": "pending",
   };
 
   // ------------------------------------------------------------ helpers
