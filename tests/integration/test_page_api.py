@@ -127,7 +127,8 @@ def test_page_routes_read_only_and_say_what_the_server_offers() -> None:
     _decision(rm, VIM, "quarantine", "hold", "2026-11-20T09:41:00+00:00")
     client = TestClient(_app(rm))
     info = client.get("/api/v1/page").json()
-    assert info == {"links": BASES, "writes": False, "rerun": None}
+    # The server has the rerun route (the gatekeeper's): advertised, used only with writes.
+    assert info == {"links": BASES, "writes": False, "rerun": "/api/v1/builds/{nvr}/rerun"}
     assert TestClient(_app(rm, token="t")).get("/api/v1/page").json()["writes"] is True
     builds = client.get("/api/v1/page/builds?gate=quarantined&gate=held").json()["builds"]
     assert [b["nvr"] for b in builds] == [VIM]
