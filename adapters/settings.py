@@ -126,6 +126,26 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class LinkSettings:
+    """``[links]``: where the page's links point (Fedora's services by default)."""
+
+    koji_web: str | None = None  # koji's web UI; default: [koji] weburl, else Fedora's
+    distgit: str = "https://src.fedoraproject.org"
+    bodhi: str = "https://bodhi.fedoraproject.org"
+    datagrepper: str = "https://apps.fedoraproject.org/datagrepper"  # bus messages by id
+
+    def bases(self, koji_weburl: str | None) -> dict[str, str]:
+        """The link bases, without a trailing slash."""
+        koji = self.koji_web or koji_weburl or "https://koji.fedoraproject.org/koji"
+        return {
+            "koji": koji.rstrip("/"),
+            "distgit": self.distgit.rstrip("/"),
+            "bodhi": self.bodhi.rstrip("/"),
+            "datagrepper": self.datagrepper.rstrip("/"),
+        }
+
+
+@dataclass(frozen=True)
 class RemoteRuleSettings:
     """``[gating.remote_rules]``: fetching gating.yaml (adapters/rules/remote_rule_fetch.py)."""
 
@@ -146,6 +166,7 @@ class Settings:
     compose: ComposeSettings = field(default_factory=ComposeSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     remote_rules: RemoteRuleSettings = field(default_factory=RemoteRuleSettings)
+    links: LinkSettings = field(default_factory=LinkSettings)
     signing: SigningSettings = field(default_factory=SigningSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
     # [gating] monitored_branches: dist-git branches whose pushes count (regular

@@ -21,6 +21,7 @@ from relengotron.adapters.settings import (
     BusSettings,
     ComposeSettings,
     KojiSettings,
+    LinkSettings,
     RemoteRuleSettings,
     Settings,
     SettingsError,
@@ -98,6 +99,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "catch_up_timeout": (int, float),
         "decision_threads": int,
     },
+    "links": {"koji_web": str, "distgit": str, "bodhi": str, "datagrepper": str},
 }
 
 
@@ -348,6 +350,10 @@ def settings_from(
         artifacts=path(get("artifacts", "definitions"), DEFAULT_ARTIFACTS),
         compose=compose,
         api=api,
+        links=LinkSettings(
+            koji_web=get("links", "koji_web") or None,
+            **{k: v for k in ("distgit", "bodhi", "datagrepper") if (v := get("links", k))},
+        ),
         monitored_branches=branches.patterns,
         signing=signing,
     )

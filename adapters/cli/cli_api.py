@@ -128,8 +128,9 @@ def make_app(db: str | None = None, config: str | None = None) -> FastAPI:
     tables.create()
     follower = CatchUp(projector, guard, interval=cfg.api.project_interval)
     readiness = Readiness(guard, tables, follower, timeout=cfg.api.catch_up_timeout)
+    read_model = bootstrap.read_model(store, cfg)
     app = create_app(
-        bootstrap.read_model(store, cfg),
+        read_model,
         lambda: policies,
         settings=cfg.api,
         commands=StoreCommands(store, cfg),
@@ -147,10 +148,20 @@ def make_app(db: str | None = None, config: str | None = None) -> FastAPI:
     app.router.on_shutdown.append(follower.stop)
     app.state.projector = follower
     app.router.on_startup.append(_settle_memory)
-    from relengotron.adapters.http import page
+    from relengotron.adapters.http import page, page_api
+    from relengotron.adapters.services.page import Operations
 
     page.configure(app, page.graph_renderer(store, cfg))
     app.include_router(page.router)
+    page_api.configure(
+        app,
+        page_api.PageSources(
+            read_model,
+            cfg.links.bases(cfg.koji.weburl),
+            operations=Operations(tables, read_model),
+        ),
+    )
+    app.include_router(page_api.router)
     return app
 
 

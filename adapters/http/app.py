@@ -43,6 +43,7 @@ from relengotron.adapters.http.metrics import Metrics
 from relengotron.adapters.http.responses import ApiError, _default, _message, json_response
 from relengotron.adapters.http.resultsdb import add_resultsdb
 from relengotron.adapters.http.routes import add_reads, add_writes
+from relengotron.adapters.http.security import SecurityHeaders, add_docs
 from relengotron.adapters.rules.remote_rule_yaml import gating_yaml_check
 from relengotron.adapters.settings import ApiSettings
 from relengotron.policies.spec import PolicySet
@@ -132,7 +133,11 @@ def create_app(
         version=version,
         description="Greenwave-compatible decisions, explained; builds, decisions and the "
         "audit trail of the event log.",
+        docs_url=None,  # served from this server, not a CDN (adapters.http.security)
+        redoc_url=None,
     )
+    app.add_middleware(SecurityHeaders)
+    add_docs(app)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
@@ -261,6 +266,7 @@ def create_app(
     add_writes(app, read_model, commands, authorized)
     add_resultsdb(app, read_model)  # ResultsDB's read API over our results
 
+    app.state.writes_enabled = bool(write_token)
     app.state.metrics = Metrics(read_model.health, now)
     app.state.answer_decision = answer_decision
     app.state.decisions = deciding

@@ -53,7 +53,7 @@ class RerunIn(BaseModel):
     username: str = Field(min_length=1)
 
 
-def _stated(row: dict[str, Any]) -> dict[str, Any]:
+def stated(row: dict[str, Any]) -> dict[str, Any]:
     """A build or decision row whose recorded decision carries requirement states."""
     return {**row, "decision": with_states(row.get("decision"))}
 
@@ -104,10 +104,10 @@ def add_reads(
             raise ApiError(404, f"Unknown build {nvr}")
         return json_response(
             {
-                **_stated(found),
+                **stated(found),
                 "history": read_model.build_history(nvr),
                 "actions": read_model.actions(nvr),
-                "decisions": [_stated(d) for d in read_model.decisions(nvr, limit=50)],
+                "decisions": [stated(d) for d in read_model.decisions(nvr, limit=50)],
             }
         )
 
@@ -131,7 +131,7 @@ def add_reads(
     )  # fmt: skip
     def builds(gate: Gate = "candidate", limit: int = Query(200, ge=1, le=5000)) -> Response:
         rows = read_model.builds_by_gate(gate, limit=limit)
-        return json_response({"builds": [_stated(b) for b in rows]})
+        return json_response({"builds": [stated(b) for b in rows]})
 
     @app.get(
         "/api/v1/decisions",
@@ -152,7 +152,7 @@ def add_reads(
             except ValueError:
                 raise ApiError(400, 'Invalid "when" parameter, must be in ISO8601 format') from None
         rows = read_model.decisions(nvr or None, limit=limit, when=cutoff)
-        return json_response({"decisions": [_stated(d) for d in rows]})
+        return json_response({"decisions": [stated(d) for d in rows]})
 
     if events_for is not None:
         events_of = events_for
