@@ -12,10 +12,11 @@ STAMP  := $(VENV)/.installed
 # the web page is tested in headless Chromium (playwright drives Debian's browser);
 # bench/api.py loads the API with wrk; the Bodhi contract test runs bodhi-server from PyPI
 # in its own venv on Debian's python3 with python3-rpm/python3-librepo (tests/bodhi_env.py)
-# and the update page's moment.js in Node.js; the release lifecycle (`relengotron ostree`,
-# `relengotron release eol`) drives the ostree command on real repositories and rsync.
-DEB_PACKAGES := libkrb5-dev gcc pkg-config rpm createrepo-c graphviz chromium wrk \
-                python3-venv python3-rpm python3-librepo nodejs ostree rsync
+# and the update page's moment.js in Node.js; `relengotron sync` and its tests run rsync;
+# the release lifecycle (`relengotron ostree`, `relengotron release eol`) drives the ostree
+# command on real repositories and rsync.
+DEB_PACKAGES := libkrb5-dev gcc pkg-config rpm createrepo-c graphviz chromium wrk rsync \
+                python3-venv python3-rpm python3-librepo nodejs ostree
 PYTEST_ARGS ?=
 
 .PHONY: demo test check lint bench sysdeps clean bodhi-venv
@@ -60,6 +61,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/graph.py
 	$(BIN)/python bench/replay.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/resultsdb.py
 
 clean:
 	rm -rf $(VENV) .relengotron .pytest_cache .mypy_cache .ruff_cache

@@ -110,7 +110,15 @@ def compose_effects(cfg: Settings, koji: KojiGateway | None) -> Any:
         backends["odcs"] = OdcsBackend(c.odcs_url, token, timeout=c.odcs_timeout)
     if c.command:
         backends["command"] = CommandBackend(c.command, timeout=c.command_timeout)
-    return ComposeEffects(kinds(), backends, release=c.release, release_timeout=c.release_timeout)
+    from relengotron.adapters.effects.mirror_sync import MirrorSync
+
+    return ComposeEffects(
+        kinds(),
+        backends,
+        release=c.release,
+        release_timeout=c.release_timeout,
+        mirror=MirrorSync(cfg.sync.rsync, timeout=cfg.sync.timeout),
+    )
 
 
 def effector(app: RelengApp, cfg: Settings, *, scan: Any = None) -> Effector:
@@ -134,7 +142,21 @@ def effector(app: RelengApp, cfg: Settings, *, scan: Any = None) -> Effector:
         message_factory=factory,
         composes=Effects(compose_effects(cfg, koji), OstreeEffects()),
         scan=scan,
+        signer=signer(cfg, koji),
     )
+
+
+def signer(cfg: Settings, koji: KojiGateway | None) -> Any:
+    """The signing backend of ``[signing]`` (None: not configured, or no koji hub)."""
+    s = cfg.signing
+    if s.backend is None or koji is None:
+        return None
+    from relengotron.adapters.effects.signing import CommandSigner, RobosignatorySigner
+    from relengotron.adapters.koji.koji_signing import KojiSigning
+
+    if s.backend == "command":
+        return CommandSigner(KojiSigning(koji), s.argv, s.timeout)
+    return RobosignatorySigner(KojiSigning(koji), s.pending_tag)
 
 
 def projector(

@@ -73,6 +73,30 @@ class ComposeSettings:
 
 
 @dataclass(frozen=True)
+class SigningSettings:
+    """``[signing]``: how a signing request is carried out (``adapters.effects.signing``)."""
+
+    backend: str | None = None  # "robosignatory" | "command"; None: requests wait
+    pending_tag: str = "rawhide-signing-pending"  # robosignatory's ``from`` tag
+    argv: tuple[str, ...] = ()  # the command backend: argv + [NVR, SIGKEY]
+    timeout: float = 600.0
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """``[sync]``: syncing a compose whose gate passes to the master mirror (``relengotron
+    sync``, ``adapters.effects.mirror_sync``)."""
+
+    target: str | None = None  # the master mirror's directory; None: syncing not configured
+    compose_root: str | None = None  # where composes are when their location is a URL
+    decision_context: str = "rawhide_compose_sync_to_mirrors"  # Fedora's compose gate
+    product_version: str = "fedora-rawhide"
+    rsync: tuple[str, ...] = ("rsync",)  # the command, and any options of the site's
+    timeout: float = 6 * 3600.0
+    auto: bool = True  # the live followers sync every finished compose whose gate passes
+
+
+@dataclass(frozen=True)
 class ApiSettings:
     """``relengotron serve``: where it listens and who may write."""
 
@@ -103,6 +127,26 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class LinkSettings:
+    """``[links]``: where the page's links point (Fedora's services by default)."""
+
+    koji_web: str | None = None  # koji's web UI; default: [koji] weburl, else Fedora's
+    distgit: str = "https://src.fedoraproject.org"
+    bodhi: str = "https://bodhi.fedoraproject.org"
+    datagrepper: str = "https://apps.fedoraproject.org/datagrepper"  # bus messages by id
+
+    def bases(self, koji_weburl: str | None) -> dict[str, str]:
+        """The link bases, without a trailing slash."""
+        koji = self.koji_web or koji_weburl or "https://koji.fedoraproject.org/koji"
+        return {
+            "koji": koji.rstrip("/"),
+            "distgit": self.distgit.rstrip("/"),
+            "bodhi": self.bodhi.rstrip("/"),
+            "datagrepper": self.datagrepper.rstrip("/"),
+        }
+
+
+@dataclass(frozen=True)
 class RemoteRuleSettings:
     """``[gating.remote_rules]``: fetching gating.yaml (adapters/rules/remote_rule_fetch.py)."""
 
@@ -123,6 +167,9 @@ class Settings:
     compose: ComposeSettings = field(default_factory=ComposeSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     remote_rules: RemoteRuleSettings = field(default_factory=RemoteRuleSettings)
+    links: LinkSettings = field(default_factory=LinkSettings)
+    signing: SigningSettings = field(default_factory=SigningSettings)
+    sync: SyncSettings = field(default_factory=SyncSettings)
     # [gating] monitored_branches: dist-git branches whose pushes count (regular
     # expressions, whole name); pushes to others are recorded as ignored.
     monitored_branches: tuple[str, ...] = DEFAULT_MONITORED_BRANCHES

@@ -23,13 +23,17 @@ from relengotron.adapters.settings import (
     BusSettings,
     ComposeSettings,
     KojiSettings,
+    LinkSettings,
     RemoteRuleSettings,
     Settings,
     SettingsError,
+    SigningSettings,
+    SyncSettings,
 )
 from relengotron.projections.config import FALLBACKS, GatingConfig
 
 BACKENDS = ("koji", "odcs", "command")
+SIGNING_BACKENDS = ("robosignatory", "command")  # adapters.effects.signing
 ANY_KEY = "*"  # a table whose keys are names (artifact kinds), each of the given type
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -55,7 +59,13 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "decision_context": str,
         "monitored_branches": list,
     },
-    "gating.bisection": {"max_rounds": int, "timeout_hours": (int, float), "fallback": str},
+    "gating.bisection": {
+        "max_rounds": int,
+        "timeout_hours": (int, float),
+        "fallback": str,
+        "max_rechecks": int,
+    },
+    "gating.rerun": {"timeout_hours": (int, float)},
     "gating.remote_rules": {
         "url_templates": list,
         "timeout": (int, float),
@@ -68,6 +78,16 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "compose.odcs": {"url": str, "token_file": str, "timeout": (int, float)},
     "compose.command": {"argv": list, "timeout": (int, float)},
     "push": {"release": list, "timeout": (int, float)},
+    "signing": {"backend": str, "pending_tag": str, "argv": list, "timeout": (int, float)},
+    "sync": {
+        "target": str,
+        "compose_root": str,
+        "decision_context": str,
+        "product_version": str,
+        "rsync": list,
+        "timeout": (int, float),
+        "auto": bool,
+    },
     "api": {
         "host": str,
         "port": int,
@@ -82,6 +102,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "decision_threads": int,
     },
     **LIFECYCLE_SCHEMA,
+    "links": {"koji_web": str, "distgit": str, "bodhi": str, "datagrepper": str},
 }
 
 
@@ -100,7 +121,9 @@ def load_settings(option: str | None = None) -> Settings:
     return settings_from(data, source=str(file), base=file.parent)
 
 
-def _flatten(data: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
+def _flatten(data: dict[str, Any], problems: list[str]) -> dict[str, dict[str, Any]]:
+    """The tables by dotted name, each value checked against ``_SCHEMA``; what is wrong
+    is added to ``problems`` (and left out), so that every mistake is reported at once."""
     tables: dict[str, dict[str, Any]] = {}
 
     def walk(prefix: str, table: dict[str, Any]) -> None:
@@ -110,7 +133,7 @@ def _flatten(data: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
             if isinstance(value, dict):
                 walk(name, value)
             elif not prefix:
-                raise SettingsError(f"{source}: top-level key {key!r} must be inside a [table]")
+                problems.append(f"top-level key {key!r} must be inside a [table]")
             else:
                 values[key] = value
         parent_only = not values and any(t.startswith(prefix + ".") for t in _SCHEMA)
@@ -118,18 +141,21 @@ def _flatten(data: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
             tables[prefix] = values
 
     walk("", data)
+    checked: dict[str, dict[str, Any]] = {}
     for name, values in tables.items():
         schema = _SCHEMA.get(name)
         if schema is None:
             known = ", ".join(f"[{t}]" for t in _SCHEMA)
-            raise SettingsError(f"{source}: unknown table [{name}] (known: {known})")
-        for key, value in values.items():
+            problems.append(f"unknown table [{name}] (known: {known})")
+            continue
+        good = checked.setdefault(name, {})
+        for given, value in values.items():
+            key = given
             if ANY_KEY in schema:
                 key = ANY_KEY if key not in schema else key
             if key not in schema:
-                raise SettingsError(
-                    f"{source}: unknown key {key!r} in [{name}] (known: {', '.join(schema)})"
-                )
+                problems.append(f"unknown key {key!r} in [{name}] (known: {', '.join(schema)})")
+                continue
             expected = schema[key]
             if isinstance(value, bool) and expected is not bool:
                 ok = False
@@ -138,11 +164,13 @@ def _flatten(data: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
             if ok and expected is list and not all(isinstance(v, str) for v in value):
                 ok = False
             if not ok:
-                raise SettingsError(
-                    f"{source}: [{name}] {key} must be {_type_name(expected)}, "
-                    f"not {type(value).__name__}"
+                problems.append(
+                    f"[{name}] {given if key == ANY_KEY else key} must be "
+                    f"{_type_name(expected)}, not {type(value).__name__}"
                 )
-    return tables
+                continue
+            good[given] = value
+    return checked
 
 
 def _type_name(t: type | tuple[type, ...]) -> str:
@@ -161,7 +189,8 @@ def _type_name(t: type | tuple[type, ...]) -> str:
 def settings_from(
     data: dict[str, Any], *, source: str = "<settings>", base: Path | None = None
 ) -> Settings:
-    t = _flatten(data, source)
+    problems: list[str] = []
+    t = _flatten(data, problems)
 
     def get(table: str, key: str, default: Any = None) -> Any:
         return t.get(table, {}).get(key, default)
@@ -174,9 +203,9 @@ def settings_from(
         try:
             profile = read_profile(get("koji", "profile"), config_file)
         except KojiProfileError as exc:
-            raise SettingsError(f"{source}: [koji] profile: {exc}") from exc
+            problems.append(f"[koji] profile: {exc}")
     elif get("koji", "config_file"):
-        raise SettingsError(f"{source}: [koji] config_file needs [koji] profile")
+        problems.append("[koji] config_file needs [koji] profile")
 
     def koji_value(table: str, key: str, profile_key: str) -> Any:
         """Our key, else the koji profile's."""
@@ -193,13 +222,12 @@ def settings_from(
     try:
         auth.validate()
     except ValueError as exc:
-        raise SettingsError(f"{source}: [koji] auth: {exc}") from exc
+        problems.append(f"[koji] auth: {exc}")
     defaults = GatingConfig()
     fallback = get("gating.bisection", "fallback", defaults.fallback)
     if fallback not in FALLBACKS:
-        raise SettingsError(
-            f"{source}: [gating.bisection] fallback must be one of {FALLBACKS}, not {fallback!r}"
-        )
+        problems.append(f"[gating.bisection] fallback must be one of {FALLBACKS}, not {fallback!r}")
+        fallback = defaults.fallback
     bus = BusSettings(
         enabled=get("bus", "enabled", False),
         amqp_url=get("bus", "amqp_url"),
@@ -214,13 +242,17 @@ def settings_from(
             product_version=get("gating", "product_version", defaults.product_version),
             decision_context=get("gating", "decision_context", defaults.decision_context),
             max_rounds=get("gating.bisection", "max_rounds", defaults.max_rounds),
+            max_rechecks=get("gating.bisection", "max_rechecks", defaults.max_rechecks),
             bisection_timeout_hours=float(
                 get("gating.bisection", "timeout_hours", defaults.bisection_timeout_hours)
             ),
             fallback=fallback,
+            rerun_timeout_hours=float(
+                get("gating.rerun", "timeout_hours", defaults.rerun_timeout_hours)
+            ),
             topic_prefix=bus.topic_prefix,
             remote_rule_templates=_remote_rule_templates(
-                source, get("gating.remote_rules", "url_templates"), defaults
+                problems, get("gating.remote_rules", "url_templates"), defaults
             ),
         )
         remote_rules = RemoteRuleSettings(
@@ -229,17 +261,16 @@ def settings_from(
             backoff=float(get("gating.remote_rules", "backoff", 1.0)),
         )
     except ValueError as exc:
-        raise SettingsError(f"{source}: {exc}") from exc
+        problems.append(str(exc))
+        gating, remote_rules = defaults, RemoteRuleSettings()
 
     branches = BranchFilter(tuple(get("gating", "monitored_branches", DEFAULT_MONITORED_BRANCHES)))
     try:
         branches.check()
     except ValueError as exc:
-        raise SettingsError(f"{source}: [gating] monitored_branches: {exc}") from exc
+        problems.append(f"[gating] monitored_branches: {exc}")
     if not branches.patterns:
-        raise SettingsError(
-            f"{source}: [gating] monitored_branches must name at least one branch pattern"
-        )
+        problems.append("[gating] monitored_branches must name at least one branch pattern")
 
     def path(value: str | None, default: Path) -> Path:
         if not value:
@@ -259,9 +290,8 @@ def settings_from(
     )
     for kind, backend in compose.kinds.items():
         if backend not in BACKENDS:
-            raise SettingsError(
-                f"{source}: [compose.kinds] {kind} must be one of {BACKENDS}, not {backend!r}"
-            )
+            problems.append(f"[compose.kinds] {kind} must be one of {BACKENDS}, not {backend!r}")
+    signing = _signing(problems, t.get("signing", {}), gating)
     api = ApiSettings(
         host=get("api", "host", "127.0.0.1"),
         port=get("api", "port", 8090),
@@ -276,18 +306,33 @@ def settings_from(
         decision_threads=get("api", "decision_threads", ApiSettings.decision_threads),
     )
     if not 0 < api.port < 65536:
-        raise SettingsError(f"{source}: [api] port must be between 1 and 65535, not {api.port}")
+        problems.append(f"[api] port must be between 1 and 65535, not {api.port}")
     if api.workers < 1:
-        raise SettingsError(f"{source}: [api] workers must be at least 1, not {api.workers}")
+        problems.append(f"[api] workers must be at least 1, not {api.workers}")
     if api.project_interval < 0:
-        raise SettingsError(f"{source}: [api] project_interval must not be negative")
+        problems.append("[api] project_interval must not be negative")
     if api.overdue_hours <= 0:
-        raise SettingsError(f"{source}: [api] overdue_hours must be positive")
+        problems.append("[api] overdue_hours must be positive")
     for key in ("max_body_bytes", "max_subjects", "catch_up_timeout", "decision_threads"):
         if getattr(api, key) <= 0:
-            raise SettingsError(f"{source}: [api] {key} must be positive")
+            problems.append(f"[api] {key} must be positive")
+    sync = SyncSettings(
+        target=str(path(st, Path(st))) if (st := get("sync", "target")) else None,
+        compose_root=str(path(cr, Path(cr))) if (cr := get("sync", "compose_root")) else None,
+        decision_context=get("sync", "decision_context", SyncSettings.decision_context),
+        product_version=get("sync", "product_version", SyncSettings.product_version),
+        rsync=tuple(get("sync", "rsync", SyncSettings.rsync)),
+        timeout=float(get("sync", "timeout", SyncSettings.timeout)),
+        auto=get("sync", "auto", SyncSettings.auto),
+    )
+    if not sync.rsync:
+        problems.append("[sync] rsync must name the command")
+    if problems:  # every mistake at once, on one line
+        many = f"{len(problems)} problems: " if len(problems) > 1 else ""
+        raise SettingsError(f"{source}: {many}{'; '.join(problems)}")
     return Settings(
         source=source,
+        sync=sync,
         koji=KojiSettings(
             hub=koji_value("koji", "hub", "hub"),
             auth=auth,
@@ -308,20 +353,45 @@ def settings_from(
         artifacts=path(get("artifacts", "definitions"), DEFAULT_ARTIFACTS),
         compose=compose,
         api=api,
+        links=LinkSettings(
+            koji_web=get("links", "koji_web") or None,
+            **{k: v for k in ("distgit", "bodhi", "datagrepper") if (v := get("links", k))},
+        ),
         monitored_branches=branches.patterns,
         release=lifecycle_settings(t, path),
+        signing=signing,
     )
 
 
+def _signing(problems: list[str], table: dict[str, Any], gating: GatingConfig) -> SigningSettings:
+    """``[signing]``: backend robosignatory (a pending tag apart from the gating tags) or
+    command (``argv`` given). What is wrong is added to ``problems``."""
+    s = SigningSettings(
+        backend=table.get("backend"),
+        pending_tag=table.get("pending_tag", SigningSettings.pending_tag),
+        argv=tuple(table.get("argv", ())),
+        timeout=float(table.get("timeout", SigningSettings.timeout)),
+    )
+    if s.backend is not None and s.backend not in SIGNING_BACKENDS:
+        problems.append(f"[signing] backend must be one of {SIGNING_BACKENDS}, not {s.backend!r}")
+    if s.backend == "command" and not s.argv:
+        problems.append("[signing] backend command needs argv")
+    tags = (gating.pending_tag, gating.promoted_tag, gating.quarantine_tag)
+    if s.pending_tag in tags:
+        problems.append(f"[signing] pending_tag must not be a gating tag {tags}")
+    if s.timeout <= 0:
+        problems.append("[signing] timeout must be positive")
+    return s
+
+
 def _remote_rule_templates(
-    source: str | None, value: list[Any] | None, defaults: GatingConfig
+    problems: list[str], value: list[Any] | None, defaults: GatingConfig
 ) -> tuple[str, ...]:
     """``[gating.remote_rules] url_templates``: Greenwave's REMOTE_RULE_POLICIES for
     koji_build (placeholders {pkg_namespace} {pkg_name} {rev} {subject_id})."""
     if value is None:
         return defaults.remote_rule_templates
     if not value or not all(isinstance(v, str) and v for v in value):
-        raise SettingsError(
-            f"{source}: [gating.remote_rules] url_templates must be a non-empty list of URLs"
-        )
+        problems.append("[gating.remote_rules] url_templates must be a non-empty list of URLs")
+        return defaults.remote_rule_templates
     return tuple(value)

@@ -324,6 +324,20 @@ class GateOverridden:
     context: str | None = None
 
 
+@dataclass(frozen=True)
+class TestRerunRequested:
+    """Someone asked for a test of a build to run again (``relengotron.test.rerun``):
+    the failed result stands until a newer one comes, or the rerun's deadline passes."""
+
+    __test__ = False  # not a pytest class
+
+    nvr: str
+    testcase: str
+    reason: str
+    scenario: str | None = None
+    username: str | None = None
+
+
 Fact = (
     ChangePushed
     | BuildStateChanged
@@ -344,4 +358,5 @@ Fact = (
     | ComposeStatusChanged
     | PolicySetActivated
     | GateOverridden
+    | TestRerunRequested
 )

@@ -92,6 +92,20 @@ class Gate(StoredAggregate):
         self.open = True
         self.withdrawn = None
 
+    @event("FlakyFound")
+    def find_flaky(
+        self,
+        trigger: str | None,
+        at: str | None,
+        testcase: str,
+        scenario: str | None,
+        rerun: str,
+        failed: str | None,
+        passed: str,
+    ) -> None:
+        """A test of the build failed, a rerun was asked for (``rerun``: its event) and
+        it passed on it: flaky. ``failed``/``passed``: the events of the two results."""
+
 
 class Bisection(StoredAggregate):
     """Narrowing down the culprit(s) of a failing batch integrity check."""
@@ -127,6 +141,20 @@ class Bisection(StoredAggregate):
         halves: dict[str, list[str]],
     ) -> None:
         self.requested.update(halves)
+
+    @event("RecheckRequested")
+    def request_recheck(
+        self,
+        trigger: str | None,
+        at: str | None,
+        group: str,
+        nvrs: list[str],
+        suspects: list[str],
+        number: int,
+    ) -> None:
+        """The suspects found left the pending tag: the rest (``nvrs``) is checked again
+        as ``group`` (the ``number``-th re-check of this bisection)."""
+        self.requested[group] = list(nvrs)
 
     @event("FellBack")
     def fall_back(

@@ -104,6 +104,17 @@ def _apply_signed(uow: UnitOfWork, fact: f.BuildSigned, msg: str, at: str | None
     _build(uow, fact.nvr).sign(msg=msg, at=at, sigkey=fact.sigkey, rpm=fact.rpm)
 
 
+def _apply_rerun(uow: UnitOfWork, fact: f.TestRerunRequested, msg: str, at: str | None) -> None:
+    _build(uow, fact.nvr).request_rerun(
+        msg=msg,
+        at=at,
+        testcase=fact.testcase,
+        scenario=fact.scenario,
+        reason=fact.reason,
+        username=fact.username,
+    )
+
+
 def _apply_change_pushed(uow: UnitOfWork, fact: f.ChangePushed, msg: str, at: str | None) -> None:
     _change(uow, fact.change).push(
         msg=msg,
@@ -331,6 +342,7 @@ FACT_HANDLERS: dict[type, FactHandler] = {
     f.BuildTagged: FactHandler(lambda fact: [ids.build_id(fact.nvr)], _apply_tagged),
     f.BuildUntagged: FactHandler(lambda fact: [ids.build_id(fact.nvr)], _apply_untagged),
     f.BuildSigned: FactHandler(lambda fact: [ids.build_id(fact.nvr)], _apply_signed),
+    f.TestRerunRequested: FactHandler(lambda fact: [ids.build_id(fact.nvr)], _apply_rerun),
     f.ChangePushed: FactHandler(lambda fact: _change_ids(fact.change), _apply_change_pushed),
     f.TestResultReported: FactHandler(_result_targets, _apply_result),
     f.WaiverRecorded: FactHandler(

@@ -5,7 +5,16 @@ it, so a crash can never lose it; effectors (``adapters.effects.effector``) exec
 pending actions and record each outcome. Kinds:
 
 * ``koji.move`` — params ``nvr``, ``from_tag``, ``to_tag``;
-* ``bus.publish`` — params ``kind`` (a schema of ``adapters.messaging``) and ``body``.
+* ``bus.publish`` — params ``kind`` (a schema of ``adapters.messaging``) and ``body``;
+* ``sign.request`` — params ``nvr``, ``sigkey``: sign every rpm of the build with the key
+  (the effector's signing backend: robosignatory through a koji tag, or a command); its
+  result names the build's ``rpms`` as koji listed them.
+* ``compose.sync`` — a compose whose gate passed, to sync to the master mirror: params
+  ``compose``, ``source``, ``target``, ``link`` and the ``decision`` that let it go
+  (``adapters.services.sync`` requests it, ``adapters.effects.mirror_sync`` carries it out).
+
+The composer's kinds (``compose.request``, ``push.release``) are named in
+``projections.processes.outbox``.
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ from relengotron.domain.stored import StoredAggregate
 
 KOJI_MOVE = "koji.move"
 BUS_PUBLISH = "bus.publish"
+COMPOSE_SYNC = "compose.sync"
+SIGN_REQUEST = "sign.request"
 
 
 class Action(StoredAggregate):

@@ -156,6 +156,18 @@ class Build(Subject):
     def sign(self, msg: str, at: str | None, sigkey: str | None, rpm: str | None) -> None:
         pass
 
+    @event("RerunRequested")
+    def request_rerun(
+        self,
+        msg: str,
+        at: str | None,
+        testcase: str,
+        scenario: str | None,
+        reason: str,
+        username: str | None,
+    ) -> None:
+        pass
+
 
 class Change(Subject):
     """A dist-git change: namespace/repo#rev."""

@@ -17,6 +17,7 @@ from typing import Any
 __all__ = [
     "BATCH_INNOCENT",
     "BATCH_PENDING",
+    "BATCH_RECHECK_PENDING",
     "BATCH_UNRESOLVED",
     "EXCLUDED",
     "GATING_YAML_ERRORS",
@@ -25,6 +26,7 @@ __all__ = [
     "GATING_YAML_INVALID",
     "GATING_YAML_MISSING",
     "SATISFIED_TYPES",
+    "SIGNED",
     "TEST_ERRORED",
     "TEST_ERRORED_WAIVED",
     "TEST_FAILED",
@@ -33,6 +35,7 @@ __all__ = [
     "TEST_MISSING_WAIVED",
     "TEST_PASSED",
     "UNSATISFIED_TYPES",
+    "UNSIGNED",
     "WAIVABLE_TYPES",
     "Requirement",
     "no_applicable_policies_summary",
@@ -66,6 +69,11 @@ GATING_YAML_ERRORS = frozenset(_GATING_YAML_TEXT)
 BATCH_INNOCENT = "batch-innocent"
 BATCH_PENDING = "batch-bisection-pending"
 BATCH_UNRESOLVED = "batch-unresolved"
+# Cleared by a bisection, awaiting the re-check of the rest after quarantine.
+BATCH_RECHECK_PENDING = "batch-recheck-pending"
+# Ours: signing (``!SignedRule``). Not tests: the summary counts them apart.
+SIGNED = "signed"
+UNSIGNED = "unsigned"
 
 SATISFIED_TYPES = frozenset(
     {
@@ -76,10 +84,19 @@ SATISFIED_TYPES = frozenset(
         EXCLUDED,
         BATCH_INNOCENT,
         GATING_YAML_FETCHED,
+        SIGNED,
     }
 )
 UNSATISFIED_TYPES = frozenset(
-    {TEST_FAILED, TEST_ERRORED, TEST_MISSING, BATCH_PENDING, BATCH_UNRESOLVED}
+    {
+        TEST_FAILED,
+        TEST_ERRORED,
+        TEST_MISSING,
+        BATCH_PENDING,
+        BATCH_RECHECK_PENDING,
+        BATCH_UNRESOLVED,
+        UNSIGNED,
+    }
     | _GATING_YAML_TEXT.keys()
 )
 #: Unsatisfied type -> its satisfied type once a waiver applies.
@@ -129,6 +146,9 @@ class Requirement:
     # asked for it; ``sources``: the URLs tried for a missing or unfetched file.
     source: str | None = None
     sources: tuple[str, ...] | None = None
+    # Ours: a rerun of this failed/errored test was asked for and is awaited until this
+    # time (the build is held, not quarantined, meanwhile).
+    rerun_deadline: str | None = None
 
     @property
     def satisfied(self) -> bool:
@@ -176,6 +196,8 @@ class Requirement:
             data["detail"] = self.detail
         if self.invalid:
             data["invalid"] = True
+        if self.rerun_deadline is not None:
+            data["rerun_deadline"] = self.rerun_deadline
         return data
 
     def _gating_yaml_dict(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -224,6 +246,7 @@ class Requirement:
             system_variant=data.get("system_variant"),
             source=data.get("source"),
             sources=None if sources is None else tuple(sources),
+            rerun_deadline=data.get("rerun_deadline"),
         )
 
 
@@ -233,11 +256,13 @@ _SUMMARY_TEXT: dict[str, str] = {
     TEST_FAILED: "test{s} failed",
     TEST_ERRORED: "test{s} errored",
     BATCH_PENDING: "test{s} awaiting batch bisection",
+    BATCH_RECHECK_PENDING: "test{s} awaiting a re-check after quarantine",
     BATCH_UNRESOLVED: "test{s} unresolved after batch bisection",
 }
 _MISSING_TEXT = "result{s} missing"
 _INCOMPLETE_TEXT = "test{s} incomplete"
 _UNEXPECTED_TEXT = "unexpected unsatisfied requirement{s}"
+_UNSIGNED_TEXT = "build signature{s} pending"
 
 
 def _sformat(text: str, number: int) -> str:
@@ -253,7 +278,10 @@ def summarize(requirements: Iterable[Requirement]) -> str:
     non_test_msgs: dict[str, int] = defaultdict(int)
     test_count = 0
     for req in requirements:
-        if req.type in (EXCLUDED, GATING_YAML_FETCHED):
+        if req.type in (EXCLUDED, GATING_YAML_FETCHED, SIGNED):
+            continue
+        if req.type == UNSIGNED:
+            non_test_msgs[_UNSIGNED_TEXT] += 1
             continue
         if req.type in _GATING_YAML_TEXT:
             non_test_msgs[_GATING_YAML_TEXT[req.type]] += 1

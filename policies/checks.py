@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from relengotron.policies.answers import (
     BATCH_INNOCENT,
     BATCH_PENDING,
+    BATCH_RECHECK_PENDING,
     BATCH_UNRESOLVED,
     TEST_ERRORED,
     TEST_FAILED,
@@ -23,13 +24,15 @@ from relengotron.policies.answers import (
 )
 from relengotron.policies.latest import latest as _latest
 from relengotron.policies.latest import latest_per_scenario as _latest_per_scenario
-from relengotron.policies.snapshot import BATCH_INVALID, BatchView, ResultView, Snapshot
+from relengotron.policies.signing import check_signed
+from relengotron.policies.snapshot import BATCH_INVALID, BatchView, RerunView, ResultView, Snapshot
 from relengotron.policies.spec import (
     BatchIntegrityRule,
     PassingPipelineStageRule,
     PassingTestCaseRule,
     Policy,
     Rule,
+    SignedRule,
 )
 
 __all__ = [
@@ -63,6 +66,18 @@ def pipeline_stage_testcase(rule: PassingPipelineStageRule) -> str:
     return f"pipeline-stage:{rule.pipeline or '*'}:{rule.stage}"
 
 
+def _rerun(result: ResultView, snapshot: Snapshot) -> RerunView | None:
+    """The latest rerun asked for after this result of its test (and scenario)."""
+    found = [
+        r
+        for r in snapshot.reruns
+        if r.testcase == result.testcase
+        and r.position > result.position
+        and (r.scenario is None or r.scenario == result.scenario)
+    ]
+    return max(found, key=lambda r: (r.position, r.event)) if found else None
+
+
 def _result_answer(result: ResultView, snapshot: Snapshot, policy: Policy) -> Answer:
     if result.outcome in OUTCOMES_PASSED:
         type_ = TEST_PASSED
@@ -84,7 +99,16 @@ def _result_answer(result: ResultView, snapshot: Snapshot, policy: Policy) -> An
         system_architecture=result.system_architecture,
         system_variant=result.system_variant,
     )
-    return Answer(req, (result.event,))
+    rerun = _rerun(result, snapshot) if type_ in (TEST_FAILED, TEST_ERRORED) else None
+    if rerun is None:
+        return Answer(req, (result.event,))
+    who = f" by {rerun.username}" if rerun.username else ""
+    if rerun.expired:
+        detail = f"rerun asked{who} at {rerun.requested_at}: no result by {rerun.deadline}"
+        return Answer(replace(req, detail=detail), (result.event, rerun.event))
+    detail = f"rerun asked{who} at {rerun.requested_at}, awaited until {rerun.deadline}"
+    req = replace(req, detail=detail, rerun_deadline=rerun.deadline or "")
+    return Answer(req, (result.event, rerun.event))
 
 
 def _missing(
@@ -142,6 +166,7 @@ _BATCH_TYPES = {
     "innocent": BATCH_INNOCENT,
     "suspect": TEST_FAILED,
     "pending": BATCH_PENDING,
+    "recheck-pending": BATCH_RECHECK_PENDING,
     "unresolved-hold": BATCH_UNRESOLVED,
     "unresolved-quarantine": TEST_FAILED,
 }
@@ -210,6 +235,9 @@ def check_rule(
         )
     if isinstance(rule, BatchIntegrityRule):
         return [_check_batch(rule, snapshot, policy)]
+    if isinstance(rule, SignedRule):
+        event = check_signed(rule, snapshot, policy)
+        return [Answer(event, (event.event,) if event.event else ())]
     raise TypeError(f"not a rule: {rule!r}")  # pragma: no cover - the type says it cannot be
 
 

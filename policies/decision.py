@@ -18,7 +18,9 @@ from relengotron.policies.answers import GATING_YAML_ERRORS, Requirement
 __all__ = ["VERDICTS", "Decision"]
 
 VERDICTS = ("promote", "waived", "hold", "quarantine")
-_LATER_KEYS = frozenset({"system_architecture", "system_variant", "source", "sources"})
+_LATER_KEYS = frozenset(
+    {"system_architecture", "system_variant", "source", "sources", "rerun_deadline"}
+)
 
 
 def _fields(r: Requirement) -> dict[str, Any]:

@@ -135,10 +135,10 @@ def _waive(answer: Answer, active: dict[str, list[WaiverView]]) -> Answer:
 
 
 def _verdict(satisfied: Sequence[Requirement], unsatisfied: Sequence[Requirement]) -> str:
-    if any(r.type == TEST_FAILED for r in unsatisfied):
+    if any(r.type == TEST_FAILED and r.rerun_deadline is None for r in unsatisfied):
         return "quarantine"
     if unsatisfied:
-        return "hold"  # errored, missing, incomplete, batch pending/unresolved
+        return "hold"  # errored, missing, incomplete, batch pending/unresolved, rerun awaited
     if any(r.type.endswith("-waived") for r in satisfied):
         return "waived"
     return "promote"

@@ -19,7 +19,9 @@ __all__ = [
     "BatchView",
     "RemoteFileView",
     "RemoteRuleInput",
+    "RerunView",
     "ResultView",
+    "SigningView",
     "Snapshot",
     "WaiverView",
     "first_value",
@@ -100,6 +102,7 @@ BATCH_STATUSES = (
     "suspect",
     "innocent",
     "pending",
+    "recheck-pending",
     "unresolved-hold",
     "unresolved-quarantine",
 )
@@ -163,6 +166,44 @@ class RemoteRuleInput:
 
 
 @dataclass(frozen=True)
+class RerunView:
+    """A rerun someone asked for (``relengotron rerun``) that no newer result answered
+    yet. Until its ``deadline`` (message time) a failed or errored result of the test
+    older than the request holds the build instead of quarantining it; ``expired``:
+    the deadline passed (resolved by the decider, from message time) and the failure
+    stands again."""
+
+    testcase: str
+    event: str
+    position: int
+    scenario: str | None = None  # None: every scenario of the test
+    requested_at: str | None = None
+    deadline: str | None = None
+    username: str | None = None
+    expired: bool = False
+
+
+@dataclass(frozen=True)
+class SigningView:
+    """Where the build's signing with one key stands (resolved by the decider from the
+    log: koji's ``buildsys.rpm.sign`` messages and the outcome of our signing request).
+
+    ``rpms``: every rpm of the build (``name-version-release.arch``) as koji listed them
+    when signing was requested; None while not listed (nothing can be signed yet).
+    ``signed``: the rpms koji said were signed with ``sigkey``. ``state``: the request's
+    progress for people (``not-requested``, ``requested``, ``failed: ...``)."""
+
+    sigkey: str
+    rpms: tuple[str, ...] | None = None
+    signed: tuple[str, ...] = ()
+    state: str = "not-requested"
+    event: str | None = None  # the latest signature's event
+    # The requirement exactly as a recorded decision gave it (the decision API re-answers
+    # a signing rule from the decider's record): (type, detail), shown as is.
+    answer: tuple[str, str | None] | None = None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """The input of one evaluation."""
 
@@ -182,3 +223,7 @@ class Snapshot:
     # falls back to the time of the decision), for rules with ``valid_since``/
     # ``valid_until``. None: unknown, and dated rules count (fail closed).
     subject_time: str | None = None
+    # Reruns asked for and not answered yet (``RerunView``).
+    reruns: tuple[RerunView, ...] = ()
+    # Signing with each key a SignedRule names (``SigningView``); none known: unsigned.
+    signing: tuple[SigningView, ...] = ()

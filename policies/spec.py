@@ -30,6 +30,7 @@ __all__ = [
     "PolicySet",
     "RemoteRule",
     "Rule",
+    "SignedRule",
     "policy_set_from_canonical",
 ]
 
@@ -62,9 +63,12 @@ class PassingPipelineStageRule:
 @dataclass(frozen=True)
 class BatchIntegrityRule:
     """Ours: the build is not to blame for a failing koji-build-group integrity check.
-    YAML: ``!BatchIntegrityRule {test_case_name: X}``."""
+    YAML: ``!BatchIntegrityRule {test_case_name: X}``. With ``recheck: after-quarantine``,
+    the builds a bisection cleared pass only when the rest of the batch, checked again
+    after the suspects left the pending tag, passes (a repeat failure bisects again)."""
 
     test_case_name: str  # matches BatchView.testcase
+    recheck: str | None = None  # RECHECK_AFTER_QUARANTINE, or None (cleared by a half)
 
 
 @dataclass(frozen=True)
@@ -79,13 +83,24 @@ class RemoteRule:
     required: bool = False
 
 
-Rule = PassingTestCaseRule | PassingPipelineStageRule | BatchIntegrityRule | RemoteRule
+@dataclass(frozen=True)
+class SignedRule:
+    """Ours: every rpm of the build is signed with the release's key before it may be
+    promoted; until then the requirement is pending (``unsigned``) and a signing request
+    goes out. ``sigkey``: koji's sigkey, the key id in lower case hex (e.g. ``a15b79cc``).
+    YAML: ``!SignedRule {sigkey: a15b79cc}``. Evaluated by ``policies/signing.py``."""
+
+    sigkey: str
+
+
+Rule = PassingTestCaseRule | PassingPipelineStageRule | BatchIntegrityRule | RemoteRule | SignedRule
 
 _RULE_CLASSES: dict[str, type[Any]] = {
     "PassingTestCaseRule": PassingTestCaseRule,
     "PassingPipelineStageRule": PassingPipelineStageRule,
     "BatchIntegrityRule": BatchIntegrityRule,
     "RemoteRule": RemoteRule,
+    "SignedRule": SignedRule,
 }
 
 #: YAML tag name (without ``!``) -> (required keys, optional keys). All values are strings.
@@ -95,16 +110,22 @@ RULE_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"scenario", "valid_since", "valid_until"}),
     ),
     "PassingPipelineStageRule": (frozenset({"stage"}), frozenset({"pipeline", "scenario"})),
-    "BatchIntegrityRule": (frozenset({"test_case_name"}), frozenset()),
+    "BatchIntegrityRule": (frozenset({"test_case_name"}), frozenset({"recheck"})),
+    "SignedRule": (frozenset({"sigkey"}), frozenset()),
     # Not strings: a list of strings and a boolean (read by adapters/rules/remote_rule_yaml.py).
     "RemoteRule": (frozenset(), frozenset({"sources", "required"})),
 }
+
+#: ``!BatchIntegrityRule`` ``recheck``: its one value.
+RECHECK_AFTER_QUARANTINE = "after-quarantine"
 
 #: The rule tags that are Greenwave's (the others are ours).
 GREENWAVE_RULE_TAGS: frozenset[str] = frozenset({"PassingTestCaseRule", "RemoteRule"})
 
 #: Rule keys whose value is a date/time (Greenwave's ``SafeYAMLDateTime``), per rule tag.
 RULE_DATETIME_FIELDS: frozenset[str] = frozenset({"valid_since", "valid_until"})
+#: Optional rule keys left out of a rule's JSON when not given (older sets keep their hash).
+_OMITTED_WHEN_NONE = RULE_DATETIME_FIELDS | {"recheck"}
 
 #: ``!Policy`` keys (Greenwave's ``Policy.safe_yaml_attributes``): (required, optional).
 #: Exactly one of ``decision_context`` (a string) and ``decision_contexts`` (a list), and
@@ -165,7 +186,7 @@ def rule_as_dict(rule: Rule) -> dict[str, Any]:
     data.update(vars(rule))
     if isinstance(rule, RemoteRule) and rule.sources is not None:
         data["sources"] = list(rule.sources)
-    for key in RULE_DATETIME_FIELDS:  # only when given: older policy sets keep their hash
+    for key in _OMITTED_WHEN_NONE:  # only when given: older policy sets keep their hash
         if data.get(key, "") is None:
             del data[key]
     return data
@@ -303,7 +324,23 @@ def _rule_from_canonical(where: str, data: Any) -> Rule:
         )
     if not all(v is None or isinstance(v, str) for v in fields.values()):
         raise PolicyError(f"{where}: {tag} fields must be strings")
-    return cast(Rule, cls(**fields))
+    rule = cast(Rule, cls(**fields))
+    problem = rule_problem(rule)
+    if problem:
+        raise PolicyError(f"{where}: {problem}")
+    return rule
+
+
+def rule_problem(rule: Rule) -> str | None:
+    """What is wrong with a rule's values (their types are checked by the readers)."""
+    if isinstance(rule, BatchIntegrityRule) and rule.recheck not in (
+        None,
+        RECHECK_AFTER_QUARANTINE,
+    ):
+        return (
+            f"BatchIntegrityRule recheck must be {RECHECK_AFTER_QUARANTINE!r}, not {rule.recheck!r}"
+        )
+    return None
 
 
 def _remote_rule_from_canonical(where: str, data: dict[str, Any]) -> RemoteRule:

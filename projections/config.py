@@ -24,6 +24,12 @@ class GatingConfig:
     max_rounds: int = 6
     bisection_timeout_hours: float = 24.0
     fallback: str = "hold"
+    # Re-checks of the rest of a bisected batch after its suspects left (policies with
+    # ``recheck: after-quarantine``): at most this many per bisection.
+    max_rechecks: int = 3
+    # A rerun someone asks for (``relengotron rerun``) is awaited this long (message time)
+    # before the failure it was asked for stands again.
+    rerun_timeout_hours: float = 6.0
     topic_prefix: str = "relengotron"
     # Greenwave's REMOTE_RULE_POLICIES for koji_build: the URL templates of gating.yaml.
     remote_rule_templates: tuple[str, ...] = (DIST_GIT_URL_TEMPLATE,)
@@ -33,6 +39,10 @@ class GatingConfig:
             raise ValueError(
                 f"bisection fallback must be one of {FALLBACKS}, not {self.fallback!r}"
             )
+        if not self.rerun_timeout_hours > 0:
+            raise ValueError("rerun timeout_hours must be positive")
+        if self.max_rechecks < 0:
+            raise ValueError("bisection max_rechecks must not be negative")
         if self.max_rounds < 1:
             raise ValueError("bisection max_rounds must be at least 1")
         tags = (self.pending_tag, self.promoted_tag, self.quarantine_tag)

@@ -25,6 +25,7 @@ from typing import Any
 from relengotron.policies.answers import (
     BATCH_INNOCENT,
     BATCH_PENDING,
+    BATCH_RECHECK_PENDING,
     BATCH_UNRESOLVED,
     TEST_FAILED,
     TEST_PASSED,
@@ -42,6 +43,7 @@ from relengotron.policies.snapshot import (
     BatchView,
     RemoteRuleInput,
     ResultView,
+    SigningView,
     Snapshot,
     WaiverView,
 )
@@ -52,6 +54,7 @@ from relengotron.projections.decision_request import (
     DecisionRequest,
     DecisionRequestError,
 )
+from relengotron.projections.decision_signing import recorded_signing, signing_keys
 from relengotron.projections.folds.greenwave_records import pick_records
 from relengotron.projections.folds.requirement_states import STATES, requirement_state, with_states
 from relengotron.projections.policy_input import policy_input
@@ -82,6 +85,7 @@ _BATCH_STATUS_OF_TYPE = {
     BATCH_INNOCENT: "innocent",
     TEST_FAILED: "suspect",
     BATCH_PENDING: "pending",
+    BATCH_RECHECK_PENDING: "recheck-pending",
     BATCH_UNRESOLVED: "unresolved-hold",
 }
 
@@ -270,6 +274,7 @@ class DecisionService:
     ) -> tuple[Requirement, ...]:
         results, waivers = self._used(base, facts, req)
         batch = self._batch(matched, base, when)
+        signing = self._signing(matched, base, when)
         asked: tuple[str, ...] = ()
         if len(req.contexts) == 1:
             used, context = policy_set, req.contexts[0]
@@ -281,6 +286,7 @@ class DecisionService:
             product_version=req.product_version,
             decision_context=context,
             batch=batch,
+            signing=signing,
             remote=base.remote,
             asked_contexts=asked or base.asked_contexts,
         )
@@ -337,6 +343,16 @@ class DecisionService:
             if view is not None:
                 views.append(view)
         return tuple(views)
+
+    def _signing(
+        self, matched: Sequence[Policy], base: Snapshot, when: str | None
+    ) -> tuple[SigningView, ...]:
+        """Signing, from the latest recorded gate decision (koji builds only)."""
+        keys = signing_keys(matched)
+        if not keys or base.subject_type != "koji_build":
+            return ()
+        latest = self.read_model.decisions(base.subject_identifier, limit=1, when=when)
+        return recorded_signing((latest[0].get("decision") or {}) if latest else {}, keys)
 
     def _overdue(self, facts: SubjectFacts, clock: datetime | None) -> bool:
         first = _parse_time(facts.first_seen)

@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from relengotron.policies.snapshot import BatchView, RemoteRuleInput, Snapshot
+from relengotron.policies.snapshot import (
+    BatchView,
+    RemoteRuleInput,
+    RerunView,
+    SigningView,
+    Snapshot,
+)
 from relengotron.projections.queries import SubjectFacts
 
 __all__ = ["koji_package", "policy_input"]
@@ -32,6 +38,8 @@ def policy_input(
     batch: Sequence[BatchView] = (),
     remote: RemoteRuleInput | None = None,
     asked_contexts: Sequence[str] = (),
+    signing: Sequence[SigningView] = (),
+    reruns: Sequence[RerunView] = (),
 ) -> Snapshot:
     """The engine's input for one subject: its facts under a product version and decision
     context, with the batch statuses the caller resolved (the decider folds them; the
@@ -55,4 +63,6 @@ def policy_input(
         subject_time=facts.created,
         remote=remote,
         asked_contexts=tuple(asked_contexts),
+        signing=tuple(signing),
+        reruns=tuple(reruns),
     )

@@ -9,13 +9,13 @@ was sent), the clock decisions use; ``when`` filters on it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from relengotron.policies.snapshot import ResultView, WaiverView
 
-__all__ = ["ReadModel", "SubjectFacts"]
+__all__ = ["ReadModel", "SubjectFacts", "flaky_rows"]
 
 Subject = tuple[str, str]  # (subject_type, subject_identifier)
 
@@ -64,7 +64,8 @@ class ReadModel(Protocol):
     def build_history(self, nvr: str) -> list[dict[str, Any]]:
         """What happened to a build, oldest first: ``position``, ``at``, ``kind``
         (state, tagged, untagged, result, waiver, opened, decided, withdrawn, reopened,
-        action-requested, action-completed, action-cancelled), ``summary`` (for people),
+        action-requested, action-completed, action-cancelled, signed, rerun-requested,
+        flaky), ``summary`` (for people),
         ``msg`` (input message key or None), ``event`` (event ref), ``data`` (dict)."""
         ...
 
@@ -81,6 +82,11 @@ class ReadModel(Protocol):
         shaped as :meth:`build`."""
         ...
 
+    def flaky(self) -> list[dict[str, Any]]:
+        """Tests found flaky (failed, then passed on a rerun asked for), one row per test
+        case, most first: ``testcase``, ``count`` (reruns it passed on), ``builds``."""
+        ...
+
     def actions(self, nvr: str) -> list[dict[str, Any]]:
         """Outbox actions about a build, oldest first: ``key``, ``kind``, ``params``,
         ``reason``, ``requested_at``, ``outcome``, ``detail``, ``done_at``."""
@@ -93,7 +99,53 @@ class ReadModel(Protocol):
         ``outbox`` ({pending, oldest_requested_at}), ``messages`` (recorded)."""
         ...
 
+    def result_records(
+        self,
+        contains: Sequence[Sequence[str]] = (),
+        *,
+        data: Mapping[str, Sequence[str]] | None = None,
+        testcases: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The ResultsDB records of recorded results (``projections.folds.greenwave_records``),
+        oldest first. Narrowed, never exactly (callers check what they asked): ``contains``,
+        only records whose JSON text holds, for each group, one of its strings; ``data``,
+        only those with, for each key, one of these values (the first ``VALUE_CHARS``
+        characters); ``testcases``, only results of these testcases."""
+        ...
+
+    def result_page(
+        self,
+        *,
+        testcases: Sequence[str] | None = None,
+        outcomes: Sequence[str] | None = None,
+        since: tuple[str | None, str | None] = (None, None),
+        order: str = "desc",
+        offset: int = 0,
+        limit: int = 20,
+    ) -> list[dict[str, Any]]:
+        """Exactly: the ResultsDB records of results of these testcases and outcomes (None:
+        any; never ``INVALID``) submitted within ``since`` (sortable text, both ends
+        included, as ``greenwave_records.submit_sort_time`` writes it), in ``order``:
+        ``desc`` newest ``submit_time`` first (then the later recorded; no time last),
+        ``asc`` the reverse, ``log`` as recorded; ``limit`` of them from ``offset``."""
+        ...
+
     def messages(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Input messages by key: ``key``, ``topic``, ``family``, ``status``, ``at``,
         ``position``."""
         ...
+
+
+def flaky_rows(history: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``ReadModel.flaky`` from a build history's ``flaky`` rows (``Gate.FlakyFound``)."""
+    found: dict[str, dict[str, Any]] = {}
+    for h in history:
+        data = h.get("data") or {}
+        testcase = data.get("testcase")
+        if h.get("kind") != "flaky" or not isinstance(testcase, str):
+            continue
+        row = found.setdefault(testcase, {"testcase": testcase, "count": 0, "builds": []})
+        row["count"] += 1
+        if h["nvr"] not in row["builds"]:
+            row["builds"].append(h["nvr"])
+    return sorted(found.values(), key=lambda r: (-r["count"], r["testcase"]))

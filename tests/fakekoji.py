@@ -40,6 +40,7 @@ class FakeKojiHub(KojiAdminMixin):
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._builds: dict[str, dict[str, Any]] = {}
+        self._rpms: dict[str, list[dict[str, Any]]] = {}  # nvr -> listRPMs rows
         self._tags: dict[str, int] = {}
         self._tagged: dict[str, set[str]] = {}
         self._history: list[dict[str, Any]] = []
@@ -82,7 +83,15 @@ class FakeKojiHub(KojiAdminMixin):
             self._tagged.setdefault(name, set())
             return self._tags.setdefault(name, 100 + len(self._tags))
 
-    def add_build(self, nvr: str, owner: str = "someone", tags: Iterable[str] = ()) -> dict:
+    def add_build(
+        self,
+        nvr: str,
+        owner: str = "someone",
+        tags: Iterable[str] = (),
+        rpms: Iterable[tuple[str, str]] | None = None,
+    ) -> dict:
+        """A complete build; ``rpms``: its (name, arch) pairs (default: the source rpm
+        and one x86_64 rpm of the package's name)."""
         name, version, release = nvr.rsplit("-", 2)
         with self._lock:
             build_id = 5000 + len(self._builds)
@@ -93,9 +102,24 @@ class FakeKojiHub(KojiAdminMixin):
                 "task_id": 90000 + build_id, "volume_name": "DEFAULT", "draft": False,
                 "creation_ts": time.time(), "completion_ts": time.time(), "extra": None,
             }  # fmt: skip
+            pairs = list(rpms) if rpms is not None else [(name, "src"), (name, "x86_64")]
+            self._rpms[nvr] = [
+                {"id": 700000 + 100 * len(self._builds) + i, "build_id": build_id,
+                 "name": n, "version": version, "release": release, "epoch": None, "arch": a,
+                 "nvr": f"{n}-{version}-{release}", "buildroot_id": 4000 + build_id,
+                 "buildtime": 1_700_000_000, "external_repo_id": 0,
+                 "external_repo_name": "INTERNAL", "metadata_only": False, "extra": None,
+                 "payloadhash": f"{i:032x}", "size": 1000 + i}
+                for i, (n, a) in enumerate(pairs)
+            ]  # fmt: skip
             for tag in tags:
                 self.tag(nvr, tag, user=owner)
             return dict(self._builds[nvr])
+
+    def rpms_of(self, nvr: str) -> list[dict[str, Any]]:
+        """The build's rpms, as ``listRPMs`` answers."""
+        with self._lock:
+            return [dict(r) for r in self._rpms.get(nvr, [])]
 
     def tag(self, nvr: str, tag: str, user: str = "someone") -> None:
         """Tag a build directly (as someone else would), with history; creates the tag."""
@@ -248,6 +272,21 @@ class FakeKojiHub(KojiAdminMixin):
     def _api_getBuild(self, buildInfo: Any, strict: bool = False) -> dict[str, Any] | None:
         build = self._build(buildInfo, strict)
         return dict(build) if build else None
+
+    def _api_listRPMs(
+        self, buildID: Any = None, buildrootID: Any = None, imageID: Any = None,
+        componentBuildrootID: Any = None, hostID: Any = None, arches: Any = None,
+        queryOpts: Any = None, draft: Any = None,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        if buildID is None:
+            raise Fault(PARAMETER_ERROR, "listRPMs: only buildID queries are faked")
+        build = self._build(buildID)
+        assert build is not None
+        rows = self._rpms.get(build["nvr"], [])
+        if arches is not None:
+            wanted = [arches] if isinstance(arches, str) else list(arches)
+            rows = [r for r in rows if r["arch"] in wanted]
+        return [dict(r) for r in rows]
 
     def _api_listTags(self, build: Any = None, **_: Any) -> list[dict[str, Any]]:
         nvr = None if build is None else self._build(build)["nvr"]  # type: ignore[index]

@@ -6,14 +6,22 @@ after it, as the SQL read model does. Positions grow with every fact added.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from relengotron.policies.snapshot import ResultView, WaiverView, public_id
-from relengotron.projections.folds.greenwave_records import result_record, waiver_record
-from relengotron.projections.queries import SubjectFacts
+from relengotron.projections.folds.greenwave_records import (
+    VALUE_CHARS,
+    data_rows,
+    result_record,
+    submit_sort_time,
+    waiver_record,
+)
+from relengotron.projections.queries import SubjectFacts, flaky_rows
 
 Subject = tuple[str, str]
 
@@ -224,11 +232,72 @@ class FakeReadModel:
             )
         return out
 
+    def result_records(
+        self,
+        contains: Sequence[Sequence[str]] = (),
+        *,
+        data: Mapping[str, Sequence[str]] | None = None,
+        testcases: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        self.calls.append("result_records")
+        found = sorted(
+            ((v.position, r) for s in self.subjects.values() for v, r in s.results),
+            key=lambda x: x[0],
+        )
+        out = []
+        for _, record in found:
+            text = orjson.dumps(record).decode()
+            if testcases is not None and record["testcase"]["name"] not in testcases:
+                continue
+            values = {(r["key"], r["value"]) for r in data_rows(0, record)}
+            wanted = (data or {}).items()
+            if not all(any((k, v[:VALUE_CHARS]) in values for v in vs) for k, vs in wanted):
+                continue
+            if all(any(c in text for c in group) for group in contains):
+                out.append(record)
+        return out
+
+    def result_page(
+        self,
+        *,
+        testcases: Sequence[str] | None = None,
+        outcomes: Sequence[str] | None = None,
+        since: tuple[str | None, str | None] = (None, None),
+        order: str = "desc",
+        offset: int = 0,
+        limit: int = 20,
+    ) -> list[dict[str, Any]]:
+        self.calls.append("result_page")
+        found = sorted(
+            ((v.position, r) for s in self.subjects.values() for v, r in s.results),
+            key=lambda x: x[0],
+        )
+        rows = []
+        for position, r in found:
+            t = submit_sort_time(r)
+            if r["outcome"] == "INVALID" or (outcomes is not None and r["outcome"] not in outcomes):
+                continue
+            if testcases is not None and r["testcase"]["name"] not in testcases:
+                continue
+            if since[0] is not None and (t is None or t < since[0]):
+                continue
+            if since[1] is not None and (t is None or t > since[1]):
+                continue
+            rows.append((t, position, r))
+        if order != "log":
+            rows.sort(key=lambda x: (x[0] is not None, x[0] or "", x[1]), reverse=True)
+            if order == "asc":
+                rows.reverse()
+        return [r for _, _, r in rows[offset : offset + limit]]
+
     def build(self, nvr: str) -> dict[str, Any] | None:
         return self.builds.get(nvr)
 
     def build_history(self, nvr: str) -> list[dict[str, Any]]:
         return list(self.history.get(nvr, []))
+
+    def flaky(self) -> list[dict[str, Any]]:
+        return flaky_rows(h for rows in self.history.values() for h in rows)
 
     def decisions(
         self, nvr: str | None = None, *, limit: int = 50, when: str | None = None

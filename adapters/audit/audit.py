@@ -3,9 +3,10 @@ readers the other audit commands share.
 
 ``explain`` reads the streams that concern a build (its own, its dist-git change's, its
 gate's, its overrides' and its outbox actions'), resolves every event to the message it
-came from and every requirement's evidence to its message, and orders it all by log
-position. ``replay --until`` is in ``adapters.audit.audit_asof``, ``replay --verify`` in
-``adapters.audit.audit_verify``.
+came from and every requirement's evidence to its message, each with its log position
+and the time it was recorded; its timeline (``adapters.audit.audit_timeline``) follows
+the time each step happened. ``replay --until`` is in ``adapters.audit.audit_asof``,
+``replay --verify`` in ``adapters.audit.audit_verify``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from eventsourcing.persistence import Notification
 from sqlalchemy import select
 
 from relengotron.adapters import bootstrap
+from relengotron.adapters.audit.audit_timeline import render_explain, timeline
 from relengotron.adapters.services.status import build_status
 from relengotron.adapters.settings import Settings
 from relengotron.domain import ids, topics
@@ -27,6 +29,8 @@ from relengotron.domain.message import RECEIVED_TOPIC
 from relengotron.domain.overrides import override_id
 from relengotron.domain.policyset import policy_log_id
 from relengotron.domain.topics import topic_of
+
+__all__ = ["explain", "parse_time", "render_explain", "timeline"]
 
 MESSAGE_TOPIC = RECEIVED_TOPIC
 _SKIP = {"originator_id", "originator_version", "timestamp", "originator_topic"}
@@ -94,11 +98,18 @@ class Messages:
                     "key": key,
                     "topic": stored.topic,
                     "sent_at": stored.sent_at,
+                    "recorded_at": _recorded(stored),
                     "position": pos,
                     "family": stored.family,
                     "status": stored.status,
                 }
         return self._info[key]
+
+
+def _recorded(e: Any) -> str | None:
+    """When an event was recorded (the library's timestamp), ISO 8601."""
+    when = getattr(e, "timestamp", None)
+    return when.isoformat() if when is not None else None
 
 
 def resolve(app: RelengApp, ref: str | None, cache: dict[str, Any]) -> Any:
@@ -147,7 +158,12 @@ def explain(app: RelengApp, cfg: Settings, nvr: str) -> dict[str, Any] | None:
         return pos.get((e.originator_id, e.originator_version))
 
     activations = [
-        {"hash": e.policy_set_hash, "position": at_pos(e), "message": e.msg}
+        {
+            "hash": e.policy_set_hash,
+            "position": at_pos(e),
+            "message": e.msg,
+            "recorded_at": _recorded(e),
+        }
         for e in events[policy_log_id()]
         if topic_of(e) == topics.POLICY_LOG_ACTIVATED
     ]
@@ -171,6 +187,7 @@ def explain(app: RelengApp, cfg: Settings, nvr: str) -> dict[str, Any] | None:
         name = type(e).__qualname__.split(".")[-1]
         row = {"event": name, "ref": f"{e.originator_id}/{e.originator_version}"}
         row.update(position=at_pos(e), at=e.at, trigger=msgs.info(e.trigger))
+        row["recorded_at"] = _recorded(e)
         if name == "Decided":
             decisions.append(_decision(app, e, row, msgs, cache, activations))
             gate_events.append({**row, "verdict": e.verdict, "previous": e.previous_verdict})
@@ -205,7 +222,12 @@ def explain(app: RelengApp, cfg: Settings, nvr: str) -> dict[str, Any] | None:
         "overrides": overrides,
         "actions": action_rows,
         "policy_activations": [
-            {"policy_set_hash": a["hash"], "position": a["position"], **_msg(msgs, a["message"])}
+            {
+                "policy_set_hash": a["hash"],
+                "position": a["position"],
+                "recorded_at": a["recorded_at"],
+                **_msg(msgs, a["message"]),
+            }
             for a in activations
         ],
     }
@@ -285,6 +307,7 @@ def _action(a: Any, events: list[Any], at_pos: Any, msgs: Messages) -> dict[str,
     for e in events:
         name = type(e).__qualname__.split(".")[-1]
         row: dict[str, Any] = {"event": name, "position": at_pos(e), "at": e.at}
+        row["recorded_at"] = _recorded(e)
         for k in ("outcome", "detail", "reason", "result"):
             if hasattr(e, k):
                 row[k] = getattr(e, k)
@@ -306,72 +329,3 @@ def _action(a: Any, events: list[Any], at_pos: Any, msgs: Messages) -> dict[str,
         "params": p,
         "history": history,
     }
-
-
-def timeline(x: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every step in log order, each with a line for people."""
-    rows: list[tuple[int, str, dict[str, Any]]] = []
-    for m in x["messages"]:
-        names = ", ".join(sorted({r["event"].split(".")[-1] for r in m["events"]}))
-        text = f"message {m.get('topic')} ({m['key']}) -> {names}"
-        rows.append((m.get("position") or 0, text, {"kind": "message", "at": m.get("sent_at")}))
-    for g in x["gate"]:
-        t = g.get("trigger") or {}
-        trig = f"{t.get('topic')} ({t.get('key')})" if t else "effector outcomes"
-        if g["event"] == "Decided":
-            text = f"decided {g['verdict']} (was {g['previous']}) after {trig}"
-        else:
-            text = f"gate {g['event'].lower()} after {trig}"
-            if g.get("reason"):
-                text += f": {g['reason']} ({g.get('detail')})"
-        rows.append((g.get("position") or 0, text, {"kind": "gate", "at": g.get("at")}))
-    for a in x["actions"]:
-        for h in a["history"]:
-            outcome = f": {h.get('outcome')} {h.get('detail') or ''}" if "outcome" in h else ""
-            if h["event"] == "Cancelled":
-                outcome = f": {h.get('reason')}"
-            text = f"action {h['event'].lower()}: {a['what']}{outcome}".rstrip()
-            rows.append((h.get("position") or 0, text, {"kind": "action", "at": h.get("at")}))
-    for p in x["policy_activations"]:
-        text = f"policy set {p['policy_set_hash'][:19]}... activated ({p['message']})"
-        rows.append((p.get("position") or 0, text, {"kind": "policy", "at": p.get("sent_at")}))
-    rows.sort(key=lambda r: r[0])
-    return [
-        {"n": n, "position": pos, "text": text, **extra}
-        for n, (pos, text, extra) in enumerate(rows, 1)
-    ]
-
-
-def render_explain(x: dict[str, Any]) -> str:
-    s = x["status"]
-    lines = [f"{x['nvr']} ({x['context']}): {s['state'] or 'not a gating candidate'}"]
-    lines.append(f"  tags: {', '.join(s['tags']) or '(none seen)'}")
-    decisions = {d["position"]: d for d in x["decisions"]}
-    for step in x["timeline"]:
-        when = (step.get("at") or "")[:19].replace("T", " ")
-        lines.append(f"{step['n']:>3}. [{step['position']:>7}] {when:<19}  {step['text']}")
-        d = decisions.get(step["position"]) if step["kind"] == "gate" else None
-        if d is None:
-            continue
-        lines.append(f"       {d['summary']}")
-        act = d.get("policy_activation")
-        origin = f"activated by {act['key']}" if act else "configured set (not in the log)"
-        lines.append(f"       policy set {str(d['policy_set_hash'])[:19]}... ({origin})")
-        for r in d["requirements"]:
-            mark = "ok " if r["satisfied"] else "NOT"
-            ev = r.get("evidence") or {}
-            msg = ev.get("message") or {}
-            src = f" <- {msg.get('topic')} [{msg.get('position')}]" if msg else ""
-            name = r.get("testcase") or r.get("detail") or ""
-            lines.append(f"         {mark} {r['type']:<28} {name}{src}")
-            if r.get("invalid"):  # no valid result: the message failed its spec's schema
-                lines.append(f"             {r.get('detail')}")
-            file = ev.get("file")
-            if file:  # the gating.yaml (its URL names the commit) the answer came from
-                digest = f" {str(file['content_hash'])[:19]}..." if file["content_hash"] else ""
-                lines.append(f"             gating.yaml {file['url']}{digest}")
-            elif r.get("source") or r.get("sources"):
-                lines.append(f"             from {r.get('source') or ', '.join(r['sources'])}")
-            if r["type"] in ("invalid-gating-yaml", "failed-fetch-gating-yaml"):
-                lines.append(f"             {r.get('details') or r.get('error')}")
-    return "\n".join(lines)

@@ -36,7 +36,7 @@ from relengotron.adapters.store.view_store import SQLViewStore
 from relengotron.adapters.translate import Envelope
 from relengotron.domain import topics
 from relengotron.domain.application import RelengApp
-from relengotron.domain.outbox import KOJI_MOVE, Action
+from relengotron.domain.outbox import KOJI_MOVE, SIGN_REQUEST, Action
 from relengotron.domain.remote_rules import BuildSource, RemoteRuleFile
 from relengotron.domain.topics import topic_of
 from relengotron.policies.spec import PolicySet
@@ -46,12 +46,13 @@ from relengotron.projections.processes.decider import Decider
 OUTCOME_TOPICS = (topics.ACTION_ATTEMPTED, topics.ACTION_COMPLETED)
 COMPARED = tuple(t for t in DECIDER_TOPICS if t != topics.ACTION_COMPLETED)
 ACTIVATED = topics.POLICY_LOG_ACTIVATED
-_DECIDER_MESSAGES = {"decision.changed", "batch.check.requested"}
+_DECIDER_MESSAGES = {"decision.changed", "batch.check.requested", "test.rerun.requested"}
 BATCH = 500
 
 
 def _is_decider_action(e: Any) -> bool:
-    return e.kind == KOJI_MOVE or e.params.get("kind") in _DECIDER_MESSAGES
+    # A signing request's outcome names the build's rpms, which its decisions count.
+    return e.kind in (KOJI_MOVE, SIGN_REQUEST) or e.params.get("kind") in _DECIDER_MESSAGES
 
 
 def derived(app: RelengApp) -> dict[str, list[dict[str, Any]]]:

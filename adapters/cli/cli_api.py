@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from relengotron.adapters import bootstrap
+from relengotron.adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
 from relengotron.adapters.services.history import subject_history
 from relengotron.adapters.settings import ENV_CONFIG, ENV_DB, database_url
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
-
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
 
 def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -37,9 +36,11 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
 
     p = sub.add_parser("decision", help="a Greenwave decision from the current state")
     p.add_argument("subjects", nargs="+", metavar="SUBJECT", help="NVRs (or --subject-type)")
-    p.add_argument("--product-version", required=True, metavar="PV")
-    p.add_argument("--context", action="append", required=True, metavar="CONTEXT",
-                   help="decision context (repeat for several)")  # fmt: skip
+    p.add_argument("--product-version", metavar="PV",
+                   help="default: [gating] product_version of the settings")  # fmt: skip
+    p.add_argument("--context", action="append", metavar="CONTEXT",
+                   help="decision context (repeat for several; default: [gating] "
+                   "decision_context)")  # fmt: skip
     p.add_argument("--subject-type", default="koji_build", metavar="TYPE")
     p.add_argument("--when", metavar="TIME", help="only what was sent by then (ISO 8601)")
     p.add_argument("--verbose", action="store_true", help="include results and waivers")
@@ -127,8 +128,9 @@ def make_app(db: str | None = None, config: str | None = None) -> FastAPI:
     tables.create()
     follower = CatchUp(projector, guard, interval=cfg.api.project_interval)
     readiness = Readiness(guard, tables, follower, timeout=cfg.api.catch_up_timeout)
+    read_model = bootstrap.read_model(store, cfg)
     app = create_app(
-        bootstrap.read_model(store, cfg),
+        read_model,
         lambda: policies,
         settings=cfg.api,
         commands=StoreCommands(store, cfg),
@@ -146,10 +148,20 @@ def make_app(db: str | None = None, config: str | None = None) -> FastAPI:
     app.router.on_shutdown.append(follower.stop)
     app.state.projector = follower
     app.router.on_startup.append(_settle_memory)
-    from relengotron.adapters.http import page
+    from relengotron.adapters.http import page, page_api
+    from relengotron.adapters.services.page import Operations
 
     page.configure(app, page.graph_renderer(store, cfg))
     app.include_router(page.router)
+    page_api.configure(
+        app,
+        page_api.PageSources(
+            read_model,
+            cfg.links.bases(cfg.koji.weburl),
+            operations=Operations(tables, read_model),
+        ),
+    )
+    app.include_router(page_api.router)
     return app
 
 
@@ -273,9 +285,10 @@ def cmd_decision(args: argparse.Namespace) -> int:
     service = DecisionService(
         bootstrap.read_model(store, cfg), policies, remote=_remote_rules(store, cfg)
     )
+    contexts = args.context or [cfg.gating.decision_context]
     request: dict[str, Any] = {
-        "product_version": args.product_version,
-        "decision_context": args.context[0] if len(args.context) == 1 else args.context,
+        "product_version": args.product_version or cfg.gating.product_version,
+        "decision_context": contexts[0] if len(contexts) == 1 else contexts,
         "subject": [{"type": args.subject_type, "item": s} for s in args.subjects],
         "verbose": args.verbose,
     }

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from relengotron.adapters import bootstrap
+from relengotron.adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
+from relengotron.adapters.cli.subjects import check_nvr_or_package
 from relengotron.adapters.services import decisions
 from relengotron.adapters.services.artifacts import artifact_row, push_status
 from relengotron.adapters.settings import Settings
 from relengotron.projections.folds.artifacts import ArtifactView
 from relengotron.projections.folds.graph import BuildChange, explain
-
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
 
 class ArtifactUsageError(Exception):
@@ -148,6 +148,8 @@ def _change(item: str, tag: str) -> BuildChange:
 
 
 def cmd_affected(args: argparse.Namespace) -> int:
+    for item in args.items:
+        check_nvr_or_package(item)
     cfg, _, view = _view(args)
     tag = args.tag or cfg.gating.promoted_tag
     changes = [_change(i, tag) for i in args.items]
@@ -173,8 +175,11 @@ def cmd_affected(args: argparse.Namespace) -> int:
 
 def cmd_graph(args: argparse.Namespace) -> int:
     _, _, view = _view(args)
-    if args.artifact and args.artifact not in view.graph.nodes:
-        raise ArtifactUsageError(f"unknown artifact {args.artifact!r}")
+    if args.artifact and args.artifact not in view.graph.nodes:  # a question: "unknown"
+        known = ", ".join(sorted(view.graph.nodes)) or "none"
+        print(f"relengotron graph: unknown artifact {args.artifact!r} (known: {known})",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_PROBLEM
     if args.format == "json":
         out: str | bytes = json.dumps(view.graph.as_json(args.artifact), indent=2) + "\n"
     else:
@@ -206,9 +211,10 @@ def cmd_push(args: argparse.Namespace) -> int:
     if key not in view.pushes and view.push_runs.get(key):
         key = view.push_runs[key][-1]
     p = view.pushes.get(key)
-    if p is None:
+    if p is None:  # a question about something nothing is known about: the answer is no
         known = ", ".join(sorted(view.pushes)) or "none"
-        raise ArtifactUsageError(f"no push {args.push!r} (known: {known})")
+        _print(args, {"push": args.push, "known": False}, f"no push {args.push!r} (known: {known})")
+        return EXIT_PROBLEM
     s = push_status(view, p)
     lines = [f"Push {p.key}: {s['state']} at stage {p.stage}"]
     if p.stopped:

@@ -11,12 +11,13 @@ from typing import Any
 
 from relengotron.adapters import bootstrap
 from relengotron.adapters.audit import audit, audit_asof, audit_verify
+from relengotron.adapters.cli import progress
+from relengotron.adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
 from relengotron.adapters.cli.cli_gating import render_status
+from relengotron.adapters.cli.subjects import check_nvr, warn
 from relengotron.adapters.services import inputs
 from relengotron.adapters.services.status import build_status
 from relengotron.adapters.store.store import shown_url
-
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
 
 def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -34,7 +35,7 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
     p.add_argument("nvrs", nargs="*", metavar="NVR", help="with --until: only these builds")
     common(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (--verify)")
+    progress.add_option(p)
 
     p = sub.add_parser("override", help="promote or hold a build by hand, or release that")
     p.add_argument("nvr", metavar="NVR")
@@ -58,6 +59,7 @@ def _setup(args: argparse.Namespace, *, create: bool = True) -> tuple[Any, Any]:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    check_nvr(args.nvr)
     cfg, app = _setup(args, create=False)
     result = audit.explain(app, cfg, args.nvr)
     if result is None:
@@ -78,14 +80,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if args.nvrs:
             print("relengotron replay: --verify replays the whole log; no NVRs", file=sys.stderr)
             return EXIT_USAGE
-        from relengotron.adapters.cli.progress import ProgressBar
-
-        bar = None if args.no_progress or args.json else ProgressBar("replay")
+        bar = progress.bar_for(args, "replay")
         report = audit_verify.verify(app, cfg, progress=bar)
         if bar is not None:
             bar.close()
         print(json.dumps(report, default=str) if args.json else audit_verify.render_verify(report))
         return EXIT_OK if report["identical"] else EXIT_PROBLEM
+    for nvr in args.nvrs:
+        check_nvr(nvr)
     try:
         audit.parse_time(args.until)
     except ValueError:
@@ -100,6 +102,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_override(args: argparse.Namespace) -> int:
+    check_nvr(args.nvr)
     cfg, app = _setup(args)
     username = args.username or getpass.getuser()
     inputs.sync_policies(app, cfg)
@@ -121,6 +124,6 @@ def cmd_override(args: argparse.Namespace) -> int:
         print(f"Recorded override {args.action} of {args.nvr} ({key}).")
         if status:
             print(render_status(status))
-        else:
-            print("(nothing is known about this build yet: the override waits for it)")
+    if not status:
+        warn("override", f"nothing is recorded about {args.nvr}; the override waits for it")
     return EXIT_OK

@@ -1,23 +1,36 @@
 """How every command ends: one exit-code table, applied once (``adapters.cli.main.main``).
+The README's "Exit codes" repeats it; ``tests/e2e/test_cli_exits.py`` runs every command
+through it (``table``).
 
 =====  =============================================================================
 code   meaning
 =====  =============================================================================
 0      all done: everything recorded, every action done, the answer is yes
-1      some input rejected or some action failed, the rest done; for a question,
-       the answer is no (unknown build, policies not satisfied, push stopped, ...)
-2      usage, configuration, a file that cannot be read or written, or the store
-       missing or unreachable: one line on stderr naming what (the store's URL with
-       its password masked) and the cause
+1      some input rejected or some action failed, the rest done (partial); for a
+       question, the answer is no: a subject nothing is known about (``status``,
+       ``explain``, ``events``, ``evaluate``, ``push``, ``replay --until NVR``,
+       ``graph --artifact``), policies not satisfied (``decision``, ``evaluate``), a
+       stopped push, limits passed (``health``), a replay that differs
+2      usage, configuration, a file that cannot be read or written, a malformed
+       build or package name (``not an nvr!``), or the store missing or unreachable:
+       one line on stderr naming what (the store's URL with its password masked) and
+       the cause
 70     internal error (``EX_SOFTWARE``): an exception nobody expected; one line,
        the traceback only with ``--debug``
 130    interrupted (Ctrl-C) before the command finished
 =====  =============================================================================
+
+An input about something nothing is known about yet, that can wait for it (``waive``,
+``override`` of an unknown build, a waiver of a test case the build neither requires nor
+has results for) is recorded, with a warning on stderr, and exits 0
+(``adapters.cli.subjects``).
 """
 
 from __future__ import annotations
 
+import logging
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from typing import TextIO
@@ -25,6 +38,8 @@ from typing import TextIO
 from relengotron.adapters.store.store_errors import StoreError, last_url, store_failure
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
+
+log = logging.getLogger("relengotron.adapters.cli")
 
 
 class UsageError(Exception):
@@ -56,6 +71,13 @@ def run_command(
     command: str, body: Callable[[], int], *, debug: bool = False, stderr: TextIO | None = None
 ) -> int:
     """Run ``body`` (a command) and turn how it ended into the exit code of the table."""
+    started = time.monotonic()
+    code = _run(command, body, debug=debug, stderr=stderr)
+    log.info("%s: exit %d in %.2f s", command, code, time.monotonic() - started)
+    return code
+
+
+def _run(command: str, body: Callable[[], int], *, debug: bool, stderr: TextIO | None) -> int:
     err = stderr or sys.stderr
 
     def say(text: str) -> None:

@@ -9,32 +9,39 @@ from collections.abc import Callable
 from typing import Any
 
 from relengotron.adapters import bootstrap
-from relengotron.adapters.cli.cli_errors import UsageError
+from relengotron.adapters.cli import progress
+from relengotron.adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, UsageError
+from relengotron.adapters.cli.subjects import check_nvr, warn
+from relengotron.adapters.cli.summaries import render_act, render_decisions, render_row
 from relengotron.adapters.effects.effector import ActReport
 from relengotron.adapters.koji.koji_values import FAILED, TRANSIENT
 from relengotron.adapters.services import decisions, inputs
 from relengotron.adapters.services.status import build_status
 from relengotron.adapters.settings import Settings
 from relengotron.adapters.store.store import shown_url
-from relengotron.domain.outbox import BUS_PUBLISH, KOJI_MOVE
+from relengotron.domain.outbox import SIGN_REQUEST
 from relengotron.policies.decision import Decision
 from relengotron.policies.engine import evaluate
+from relengotron.projections.decision_signing import signing_keys
+from relengotron.projections.folds.gating_signing import signing_views
 from relengotron.projections.folds.remote_files import with_remote_files
-from relengotron.projections.processes.composer import COMPOSE_REQUEST, PUSH_RELEASE
-from relengotron.projections.processes.decider import DeciderReport
+from relengotron.projections.policy_input import policy_input
 
-EXIT_OK, EXIT_PROBLEM = 0, 1
+__all__ = ["add_parsers", "render_act", "render_decisions", "render_row", "run"]
 
 
 def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
     p = sub.add_parser("decide", help="bring decisions up to date with the log (ingest does this)")
     common(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--verbose", action="store_true", help="list every decision change")
+    progress.add_option(p)
 
     p = sub.add_parser("act", help="carry out pending koji moves and bus messages")
     common(p)
     p.add_argument("--dry-run", action="store_true", help="show what would be done; change nothing")
     p.add_argument("--json", action="store_true", help="print what was done as JSON")
+    p.add_argument("--verbose", action="store_true", help="list every action")
     p.add_argument(
         "--follow",
         action="store_true",
@@ -62,6 +69,13 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
     p = sub.add_parser("evaluate", help="dry-run a policy directory against current state")
     p.add_argument("nvr", metavar="NVR")
     p.add_argument("--policies", required=True, metavar="DIR", help="policy directory to try")
+    p.add_argument(
+        "--product-version",
+        metavar="PV",
+        help="the product version to decide for (default: [gating] product_version)",
+    )
+    p.add_argument("--context", metavar="CONTEXT",
+                   help="the decision context (default: [gating] decision_context)")  # fmt: skip
     common(p)
     p.add_argument("--json", action="store_true", help="print the decision as JSON")
 
@@ -87,22 +101,20 @@ def _setup(args: argparse.Namespace, *, create: bool = True) -> tuple[Settings, 
 
 def cmd_decide(args: argparse.Namespace) -> int:
     cfg, app = _setup(args)
-    report = decisions.decide(app, cfg)
+    with progress.bar_for(args, "decide", unit="events") or _nothing() as bar:
+        report = decisions.decide(app, cfg, progress=bar)
     bootstrap.projector(app, cfg).run()  # the read models reflect the new decisions
-    print(json.dumps(report.as_json()) if args.json else render_decisions(report))
+    if args.json:
+        print(json.dumps(report.as_json()))
+    else:
+        print(render_decisions(report, verbose=args.verbose))
     return EXIT_OK
 
 
-def render_decisions(report: DeciderReport) -> str:
-    lines = [
-        f"Decider at position {report.position:,}: {report.read:,} events read, "
-        f"{report.evaluated:,} evaluations, {len(report.decisions):,} decision(s) changed, "
-        f"{report.actions:,} action(s) requested."
-    ]
-    for d in report.decisions:
-        was = f" (was {d['previous']})" if d["previous"] else ""
-        lines.append(f"  {d['verdict']:<10} {d['nvr']}{was}")
-    return "\n".join(lines)
+def _nothing() -> Any:
+    import contextlib
+
+    return contextlib.nullcontext(None)
 
 
 def cmd_act(args: argparse.Namespace) -> int:
@@ -111,7 +123,7 @@ def cmd_act(args: argparse.Namespace) -> int:
         return _act_follow(app, cfg, args)
     decisions.decide(app, cfg)  # never act on a stale outbox
     report = bootstrap.effector(app, cfg).run(dry_run=args.dry_run)
-    print(json.dumps(report.as_json()) if args.json else render_act(report))
+    print(json.dumps(report.as_json()) if args.json else render_act(report, verbose=args.verbose))
     return EXIT_PROBLEM if act_failed(report) else EXIT_OK
 
 
@@ -153,41 +165,11 @@ def _act_follow(app: Any, cfg: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def render_act(report: ActReport) -> str:
-    lines = []
-    head = "Would do" if report.dry_run else "Done"
-    if report.done:
-        lines.append(f"{head}: {len(report.done)} action(s)")
-    for r in report.done:
-        lines.append("  " + _render_row(r))
-    if report.pending:
-        lines.append(f"{'Would do' if report.dry_run else 'Still pending'}: {len(report.pending)}")
-        lines += ["  " + _render_row(r) for r in report.pending]
-    lines += [f"Error: {e}" for e in report.errors]
-    return "\n".join(lines) or "Nothing to do."
-
-
-def _render_row(r: dict[str, Any]) -> str:
-    """One line per action, whichever kind the outbox holds (``domain.outbox``,
-    ``projections.processes.composer``); a kind this code does not know is named as it is."""
-    kind = r.get("kind")
-    if kind == KOJI_MOVE:
-        what = f"move {r.get('nvr')} {r.get('from_tag')} -> {r.get('to_tag')}"
-    elif kind == BUS_PUBLISH:
-        what = f"publish {r.get('message') or '(no message kind)'}"
-    elif kind == COMPOSE_REQUEST and r.get("target"):
-        what = f"compose {r['target']} via {r.get('backend') or '?'}"
-    elif kind == PUSH_RELEASE and r.get("target"):
-        what = f"release push {r['target']}"
-    else:
-        what = f"{kind} {r.get('action')}"
-    return f"{r.get('outcome', '?'):<13} {what}: {r.get('detail') or ''}".rstrip()
-
-
 # ------------------------------------------------------------------ status
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    check_nvr(args.nvr)
     cfg, app = _setup(args, create=False)
     view = bootstrap.decider(app, cfg).read_view()
     status = build_status(view, args.nvr, cfg.gating.pending_tag)
@@ -216,7 +198,31 @@ def render_status(s: dict[str, Any]) -> str:
         lines.append(f"  policies: {', '.join(d.get('applicable_policies', [])) or '(none)'}")
         lines += _render_requirements(d)
     for a in s["actions"]:
-        lines.append(f"  move {a['from_tag']} -> {a['to_tag']}: {a['status']}  {a['detail'] or ''}")
+        what = (
+            f"sign with key {a.get('sigkey')}"
+            if a["kind"] == SIGN_REQUEST
+            else f"move {a['from_tag']} -> {a['to_tag']}"
+        )
+        lines.append(f"  {what}: {a['status']}  {a['detail'] or ''}".rstrip())
+    for r in s.get("reruns", ()):
+        scenario = f" ({r['scenario']})" if r["scenario"] else ""
+        until = f" until {r['deadline']}" if r["state"] == "requested" else f": {r['outcome']}"
+        lines.append(
+            f"  rerun of {r['testcase']}{scenario} by {r['username']}: {r['state']}{until}"
+        )
+    for testcase, count in (s.get("flaky") or {}).items():
+        lines.append(f"  flaky: {testcase} passed on {count} rerun(s) after failing")
+    for c in s.get("rechecks", ()):
+        gave_up = f" (gave up: {c['fallback']})" if c["fallback"] else ""
+        lines.append(
+            f"  re-check {c['group']} of {len(c['builds'])} build(s): {c['outcome']}{gave_up}"
+        )
+    for h in s.get("hints", ()):
+        lines.append(f"  to do about {h['testcase']}: " + "  or  ".join(h["do"]))
+    for g in s.get("signing", ()):
+        unsigned = g["unsigned"]
+        done = "rpms not listed yet" if unsigned is None else f"{len(unsigned)} rpm(s) unsigned"
+        lines.append(f"  signing with {g['sigkey']}: {g['request']}, {done}")
     return "\n".join(lines)
 
 
@@ -236,7 +242,9 @@ def _render_requirements(d: dict[str, Any]) -> list[str]:
 def cmd_waive(args: argparse.Namespace) -> int:
     import getpass
 
+    check_nvr(args.nvr)
     cfg, app = _setup(args)
+    problems = waiver_warnings(bootstrap.decider(app, cfg).read_view(), args.nvr, args.testcase)
     inputs.sync_policies(app, cfg)
     waiver_id = inputs.record_waiver(
         app,
@@ -258,17 +266,55 @@ def cmd_waive(args: argparse.Namespace) -> int:
         print(f"{verb} {args.testcase} for {args.nvr} ({waiver_id}).")
         if status:
             print(render_status(status))
+    for problem in problems:  # said once the waiver is recorded and decided with
+        warn("waive", problem)
     return EXIT_OK
 
 
+def waiver_warnings(view: Any, nvr: str, testcase: str) -> list[str]:
+    """Why a waiver of ``testcase`` for ``nvr`` may not be what was meant: nothing is
+    recorded about the build, or the test case is neither required of it (its latest
+    decision) nor among its results. The waiver is recorded all the same (it may come
+    before the build or its results, as in WaiverDB)."""
+    if nvr not in view.builds and nvr not in view.gates:
+        return [f"nothing is recorded about {nvr}; the waiver waits for it"]
+    gate = view.gates.get(nvr)
+    decision = (gate.decision if gate is not None else None) or {}
+    known = {
+        r.get("testcase")
+        for key in ("satisfied_requirements", "unsatisfied_requirements")
+        for r in decision.get(key, [])
+    }
+    known |= {r.testcase for r in view.snapshot(nvr).results}
+    if testcase in known:
+        return []
+    names = ", ".join(sorted(str(k) for k in known if k)) or "none"
+    return [f"{testcase} is neither required of {nvr} nor among its results (known: {names})"]
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    check_nvr(args.nvr)
     cfg = bootstrap.settings(args.config)
     policies = bootstrap.policy_set(cfg, args.policies)  # the directory tried first
     app = bootstrap.application(args.db, cfg, create=False)
     view = bootstrap.decider(app, cfg, policies).read_view()
     build = view.builds.get(args.nvr)
+    if build is None and args.nvr not in view.gates:
+        if args.json:
+            print(json.dumps({"nvr": args.nvr, "known": False}))
+        else:
+            print(
+                f"{args.nvr}: unknown in {shown_url(app)} (no message about it has been recorded)."
+            )
+        return EXIT_PROBLEM
     snapshot = with_remote_files(  # the gating.yaml files recorded, never fetched here
-        view.snapshot(args.nvr),
+        policy_input(
+            view.subject_facts(args.nvr),
+            product_version=args.product_version or cfg.gating.product_version,
+            decision_context=args.context or cfg.gating.decision_context,
+            batch=view.batch_views(args.nvr),
+            signing=signing_views(view, args.nvr, tuple(signing_keys(policies.policies))),
+        ),
         policies,
         cfg.gating.remote_rule_templates,
         build.change if build else None,
@@ -276,6 +322,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )
     decision: Decision = evaluate(policies, snapshot)
     out = decision.as_dict()
+    if not out.get("applicable_policies"):  # as decision: Greenwave's 404, not a "no"
+        raise UsageError(out["summary"])
     if args.json:
         print(json.dumps(out))
     else:
@@ -283,4 +331,4 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"  {out['verdict']} — {out['summary']}")
         print(f"  policies: {', '.join(out.get('applicable_policies', [])) or '(none)'}")
         print("\n".join(_render_requirements(out)))
-    return EXIT_OK
+    return EXIT_OK if out.get("policies_satisfied") else EXIT_PROBLEM

@@ -37,6 +37,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from relengotron.adapters import bootstrap
+from relengotron.adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
 from relengotron.adapters.cli.cli_live_config import (
     DEFAULT_FM_CONF,
     ENV_FM_CONF,
@@ -51,7 +52,7 @@ from relengotron.adapters.settings import Settings, database_url
 if TYPE_CHECKING:
     from relengotron.domain.application import RelengApp
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_FAILED = EXIT_PROBLEM
 STATUS_EVERY = 60.0  # seconds between status lines in the log (when something changed)
 CANCEL_TIMEOUT = 60.0
 
@@ -114,7 +115,12 @@ def run_consume(args: argparse.Namespace, followers_factory: FollowersFactory | 
     except ConsumeUsageError as exc:
         print(f"relengotron consume: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    setup_logging(cc.fm_config, cc.conf)
+    setup_logging(
+        cc.fm_config,
+        cc.conf,
+        getattr(args, "log_level", None),
+        getattr(args, "log_format", "text"),
+    )
     print(
         f"relengotron consume: fedora-messaging configuration {cc.fm_config} "
         f"({cc.fm_config_origin})",

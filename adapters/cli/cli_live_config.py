@@ -114,9 +114,12 @@ def load_consume_config(option: str | None, cfg: Settings) -> ConsumeConfig:
     )
 
 
-def setup_logging(path: str, conf: Any) -> None:
-    """fedora-messaging's ``log_config`` when the file has one; else stderr, our lines at
-    INFO and everybody else's (fedora-messaging logs each message at INFO) at WARNING."""
+def setup_logging(path: str, conf: Any, level: str | None = None, fmt: str = "text") -> None:
+    """fedora-messaging's ``log_config`` when the file has one (``--log-level`` and
+    ``--log-format`` still apply on top when given); else stderr, our lines at INFO (or
+    ``level``) and everybody else's (fedora-messaging logs each message at INFO) at WARNING."""
+    from relengotron.adapters.cli import logs
+
     try:
         with open(path, "rb") as f:
             has_own = "log_config" in tomllib.load(f)
@@ -124,13 +127,14 @@ def setup_logging(path: str, conf: Any) -> None:
         has_own = False
     if has_own:
         conf.setup_logging()
+        if level is not None:
+            for name in logs.OURS:
+                logging.getLogger(name).setLevel(level)
+        if fmt != "text":
+            logs.reformat(fmt)
         return
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.WARNING,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
-    logging.getLogger("adapters").setLevel(logging.INFO)
+    logs.configure(level, fmt, default="INFO", stream=sys.stderr)
     # pika logs each failed connection attempt at ERROR, with a traceback; the drainer
     # says it once per attempt, at WARNING.
-    logging.getLogger("pika").setLevel(logging.CRITICAL)
+    if level != "DEBUG":
+        logging.getLogger("pika").setLevel(logging.CRITICAL)

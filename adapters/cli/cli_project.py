@@ -10,11 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 from relengotron.adapters import bootstrap
-from relengotron.adapters.cli.cli_errors import UsageError
+from relengotron.adapters.cli import progress
+from relengotron.adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, UsageError
 from relengotron.adapters.ingest.collector import fewer_collections
 from relengotron.adapters.store.readmodels import ProjectReport
-
-EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -30,7 +29,7 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
     p.add_argument(
         "--page-size", type=int, default=5000, metavar="N", help="events per transaction"
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    progress.add_option(p)
     common(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON (one per run)")
 
@@ -60,11 +59,7 @@ def run(args: argparse.Namespace) -> int | None:
         raise UsageError("--page-size and --interval must be positive")
     cfg = bootstrap.settings(args.config)
     app = bootstrap.application(args.db, cfg)
-    bar = None
-    if not args.no_progress:
-        from relengotron.adapters.cli.progress import ProgressBar
-
-        bar = ProgressBar("project", unit="events")
+    bar = progress.bar_for(args, "project", unit="events", through="positions")
     projector = bootstrap.projector(app, cfg, page_size=args.page_size, progress=bar)
     with fewer_collections():  # bulk work: a rebuild, or a first run, folds the whole log
         report = projector.rebuild() if args.rebuild else projector.run()
@@ -137,4 +132,4 @@ def cmd_health(args: argparse.Namespace) -> int:
         out = health["outbox"]
         print(f"  outbox: {out['pending']:,} pending (oldest requested {oldest or '-'})")
         print("\n".join(f"PROBLEM: {p}" for p in problems) if problems else "OK")
-    return 1 if problems else EXIT_OK
+    return EXIT_PROBLEM if problems else EXIT_OK

@@ -19,15 +19,25 @@ from relengotron.adapters.cli import (
     cli_live,
     cli_project,
     cli_release,
+    cli_rerun,
+    cli_sync,
+    logs,
+    progress,
 )
-from relengotron.adapters.cli.cli_errors import EXIT_OK, EXIT_USAGE, UsageError, run_command
+from relengotron.adapters.cli.cli_errors import (
+    EXIT_OK,
+    EXIT_PROBLEM,
+    EXIT_USAGE,
+    UsageError,
+    run_command,
+)
+from relengotron.adapters.cli.subjects import check_nvr
 from relengotron.adapters.ingest.collector import fewer_collections
 from relengotron.adapters.ingest.ingest import render_summary
 from relengotron.adapters.services import decisions, inputs
 from relengotron.adapters.services.history import subject_history
 from relengotron.adapters.store.store import shown_url
 
-EXIT_REJECTED = 1
 CONNECT_TIMEOUT = "10"  # seconds
 DEBUG_HELP = "on an error, print the traceback too"
 
@@ -51,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="relengotron", description="Event-sourced release gating for Fedora-style releng."
     )
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    logs.add_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ingest", help="record messages from files (JSON Lines, JSON, datagrepper)")
@@ -64,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="messages per transaction (default 500)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    progress.add_option(p)
+    p.add_argument("--verbose", action="store_true", help="list every decision change")
     p.add_argument(
         "--no-decide", action="store_true", help="record only; leave decisions for later"
     )
@@ -91,16 +104,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", metavar="URL", help="store URL (default: ./.relengotron/demo.db)")
     p.add_argument("--keep", action="store_true", help="do not start from an empty store")
     cli_gating.add_parsers(sub, _db_option)
+    cli_rerun.add_parsers(sub, _db_option)
     cli_artifacts.add_parsers(sub, _db_option)
     cli_project.add_parsers(sub, _db_option)
     cli_audit.add_parsers(sub, _db_option)
     cli_api.add_parsers(sub, _db_option)
     cli_live.add_parsers(sub, _db_option)
     cli_release.add_parsers(sub, _db_option)
+    cli_sync.add_parsers(sub, _db_option)
     for command in sub.choices.values():  # --debug before or after the command
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                              help=DEBUG_HELP)  # fmt: skip
+        logs.add_options(command)
     return parser
+
+
+def version() -> str:
+    """The installed distribution's version (the source tree's when not installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("releng-o-tron")
+    except PackageNotFoundError:  # pragma: no cover - run from a checkout, not installed
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # CONNECT_TIMEOUT seconds per attempt, not the system's TCP timeout of minutes;
     # PGCONNECT_TIMEOUT or connect_timeout in the URL choose otherwise.
     os.environ.setdefault("PGCONNECT_TIMEOUT", CONNECT_TIMEOUT)
+    if args.command != "consume":  # consume may log as fedora-messaging's file says
+        logs.configure(args.log_level, args.log_format)
     return run_command(args.command, lambda: _dispatch(parser, args), debug=args.debug)
 
 
@@ -123,8 +152,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from relengotron.adapters.demo.demo import run_demo
 
         return run_demo(args.db, fresh=not args.keep)
-    for commands in (cli_gating, cli_artifacts, cli_project, cli_audit, cli_api, cli_live,
-                     cli_release):  # fmt: skip
+    for commands in (
+        cli_gating, cli_rerun, cli_artifacts, cli_project, cli_audit, cli_api, cli_live, cli_sync,
+        cli_release,
+    ):  # fmt: skip
         result = commands.run(args)
         if result is not None:
             return result
@@ -150,20 +181,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     policies = None if args.no_decide else bootstrap.policy_set(cfg)  # fail early
     if policies is not None:  # the set in force is logged before the messages it decides
         inputs.sync_policies(app, cfg, policies)
-    progress = None
-    if not args.no_progress:
-        from relengotron.adapters.cli.progress import ProgressBar
-
-        progress = ProgressBar("ingest")
+    bar = progress.bar_for(args, "ingest", through="B")
     with fewer_collections():  # bulk work all through (adapters/ingest/collector.py)
-        summary = inputs.ingest(
-            app, args.files, batch_size=args.batch_size, progress=progress, cfg=cfg
-        )
-        if progress is not None:
-            progress.close()
+        summary = inputs.ingest(app, args.files, batch_size=args.batch_size, progress=bar, cfg=cfg)
+        if bar is not None:
+            bar.close()
         decided = None
         if policies is not None:
-            decided = decisions.decide_with(app, cfg, policies)
+            bar = progress.bar_for(args, "decide", unit="events")
+            decided = decisions.decide_with(app, cfg, policies, progress=bar)
+            if bar is not None:
+                bar.close()
         # The read models (the API, `decision`, the page) reflect what was just recorded.
         bootstrap.projector(app, cfg).run()
     if args.json:
@@ -175,8 +203,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(render_summary(summary))
         if decided is not None:
             print()
-            print(cli_gating.render_decisions(decided))
-    return EXIT_REJECTED if summary.rejected else EXIT_OK
+            print(cli_gating.render_decisions(decided, verbose=args.verbose))
+    return EXIT_PROBLEM if summary.rejected else EXIT_OK
 
 
 # ------------------------------------------------------------------ events
@@ -197,14 +225,16 @@ def cmd_events(args: argparse.Namespace) -> int:
         subject_type, identifier = "dist_git_commit", f"{parts[0]}/{parts[1]}#{parts[2]}"
     else:
         subject_type, identifier = args.subject_type, args.subject
+        if subject_type == "koji_build":
+            check_nvr(identifier)
     app = bootstrap.application(args.db, bootstrap.settings(args.config), create=False)
     listing = subject_history(app, subject_type, identifier)
     if args.json:
         print(json.dumps(listing, indent=2, default=str))
-        return EXIT_OK
+        return EXIT_OK if listing else EXIT_PROBLEM
     if not listing:
         print(f"No events for {subject_type} {identifier} in {shown_url(app)}.")
-        return EXIT_OK
+        return EXIT_PROBLEM
     print(f"{subject_type} {identifier}: {len(listing)} event(s)")
     for e in listing:
         print(render_event(e, subject_type, identifier))

@@ -1,10 +1,13 @@
-"""The effector's compose side: compose requests and push release steps.
+"""The effector's compose side: compose requests, push release steps and mirror syncs.
 
 ``compose.request`` actions go to the backend the order names (``koji``,
 ``odcs`` or ``command``, see ``adapters.effects.compose_backends``) through the
 artifact kind's plugin; ``push.release`` runs the configured release command
-("sync bits live"). Outcomes are recorded on the action; the composer reads
-them (and the backends' own completion messages) to move composes and pushes on.
+("sync bits live"); ``compose.sync`` syncs a compose whose gate passed to the master
+mirror (``adapters.effects.mirror_sync``) and, once it is there, gives the
+``compose.synced`` message to announce (the row's ``notice``). Outcomes are recorded
+on the action; the composer reads them (and the backends' own completion messages) to
+move composes and pushes on.
 A transient failure is recorded as an attempt and the action stays pending.
 """
 
@@ -15,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from relengotron.adapters.artifacts.kinds import ArtifactKind
+from relengotron.adapters.effects import mirror_sync
 from relengotron.adapters.effects.compose_backends import (
     EX_TEMPFAIL,
     FAILED,
@@ -22,10 +26,11 @@ from relengotron.adapters.effects.compose_backends import (
     ComposeBackend,
     run_command,
 )
-from relengotron.domain.outbox import Action
+from relengotron.domain.outbox import COMPOSE_SYNC, Action
 
 COMPOSE_REQUEST, PUSH_RELEASE = "compose.request", "push.release"
-KINDS = (COMPOSE_REQUEST, PUSH_RELEASE)
+KINDS = (COMPOSE_REQUEST, PUSH_RELEASE, COMPOSE_SYNC)
+_NOT_YET = ("would-submit", "would-release", "not-configured", mirror_sync.WOULD_SYNC)
 Row = dict[str, Any]
 
 
@@ -37,7 +42,9 @@ class ComposeEffects:
         *,
         release: Sequence[str] = (),
         release_timeout: float = 3600.0,
+        mirror: mirror_sync.MirrorSync | None = None,
     ) -> None:
+        self.mirror = mirror
         self.kinds = kinds
         self.backends = backends
         self.release = list(release)
@@ -55,10 +62,16 @@ class ComposeEffects:
                 outcome, detail, result = self._compose(a, dry_run)
             elif a.kind == PUSH_RELEASE:
                 outcome, detail, result = self._release(a, dry_run)
+            elif a.kind == COMPOSE_SYNC:
+                outcome, detail, result = self._sync(a, dry_run)
             else:
                 continue
             row = _row(a, outcome, detail)
-            if outcome in ("would-submit", "would-release", "not-configured"):
+            if a.kind == COMPOSE_SYNC:
+                row["result"] = result
+                if outcome in (mirror_sync.SYNCED, mirror_sync.ALREADY):
+                    row["notice"] = _synced_body(a, result, at())
+            if outcome in _NOT_YET:
                 pending.append(row)
                 continue
             if outcome == TRANSIENT:
@@ -107,9 +120,32 @@ class ComposeEffects:
         tail = (r.stderr or r.stdout).strip()[-300:]
         return FAILED, f"release step exited {r.returncode}: {tail}", result
 
+    def _sync(self, a: Action, dry_run: bool) -> tuple[str, str, dict[str, Any]]:
+        if self.mirror is None:
+            return "not-configured", "no rsync to run", {}
+        done = self.mirror.sync(a.params, dry_run=dry_run)
+        return done.outcome, done.detail, done.result
+
+
+def _synced_body(a: Action, result: Mapping[str, Any], at: str) -> dict[str, Any]:
+    """The ``compose.synced`` message of a finished sync (``adapters.messaging.sync_schemas``)."""
+    p = a.params
+    decision = p.get("decision") or {}
+    return {
+        "compose": p["compose"],
+        "location": result.get("path") or f"{p['target']}/{p['compose']}",
+        "link": result.get("link"),
+        "switched": bool(result.get("switched", True)),
+        "previous": result.get("previous"),
+        "decision_context": decision.get("decision_context"),
+        "product_version": decision.get("product_version"),
+        "summary": decision.get("summary") or "",
+        "at": at,
+    }
+
 
 def _row(a: Action, outcome: str, detail: str) -> Row:
     p = a.params
-    what = p.get("compose") if a.kind == COMPOSE_REQUEST else p.get("push")
+    what = p.get("push") if a.kind == PUSH_RELEASE else p.get("compose")
     return {"action": a.key, "kind": a.kind, "outcome": outcome, "detail": detail,
             "target": what, "backend": p.get("backend")}  # fmt: skip

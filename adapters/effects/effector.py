@@ -36,7 +36,7 @@ from relengotron.adapters.koji.koji_values import (
 from relengotron.domain import ids, topics
 from relengotron.domain.application import RelengApp
 from relengotron.domain.gating import Gate
-from relengotron.domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action
+from relengotron.domain.outbox import BUS_PUBLISH, KOJI_MOVE, SIGN_REQUEST, Action
 from relengotron.projections.config import GatingConfig
 
 ACTION_TOPICS = (
@@ -45,6 +45,7 @@ ACTION_TOPICS = (
     topics.ACTION_CANCELLED,
 )
 BATCH = 50
+SYNCED = "compose.synced"  # the message a finished compose.sync asks for
 
 
 class KojiPort(Protocol):
@@ -53,6 +54,12 @@ class KojiPort(Protocol):
 
 class PublisherPort(Protocol):
     def publish(self, message: Any) -> str: ...
+
+
+class SignPort(Protocol):
+    """Signing requests (``adapters.effects.signing``: robosignatory or a command)."""
+
+    def sign(self, nvr: str, sigkey: str) -> Any: ...
 
 
 class ComposePort(Protocol):
@@ -148,8 +155,10 @@ class Effector:
         clock: Callable[[], str] = utc_now,
         composes: ComposePort | None = None,
         scan: PendingScan | None = None,
+        signer: SignPort | None = None,
     ) -> None:
         self.app = app
+        self.signer = signer
         self.scan = scan  # None: read the whole log each run (one-shot commands)
         self.composes = composes
         self.config = config
@@ -158,23 +167,30 @@ class Effector:
         self.message_factory = message_factory
         self.clock = clock
 
-    def run(self, *, dry_run: bool = False) -> ActReport:
+    def run(self, *, dry_run: bool = False, only: str | None = None) -> ActReport:
+        """Carry out the pending actions (``only``: the action of that key and those it
+        asks for, whose keys start with it)."""
         report = ActReport(dry_run=dry_run)
-        actions = pending_actions(self.app, self.scan)
+        actions = self._pending(only)
         moves = [a for a in actions if a.kind == KOJI_MOVE]
         for i in range(0, len(moves), BATCH):
             self._moves(moves[i : i + BATCH], dry_run, report)
-        others = [a for a in actions if a.kind not in (KOJI_MOVE, BUS_PUBLISH)]
+        for a in (a for a in actions if a.kind == SIGN_REQUEST):
+            self._sign(a, dry_run, report)
+        others = [a for a in actions if a.kind not in (KOJI_MOVE, BUS_PUBLISH, SIGN_REQUEST)]
         if others and self.composes is not None:
             for a in others:  # each outcome saved as soon as it is known
                 done, pending, changed = self.composes.run([a], dry_run=dry_run, at=self.clock)
                 report.done += done
                 report.pending += pending
                 self._save(changed)
+                for row in done:  # a finished sync: its compose.synced message
+                    if "notice" in row and not a._pending_events:
+                        self._request(f"{a.key}:{SYNCED}", SYNCED, row["notice"], a.gate)
         elif others:
             report.pending += [_row(a, "not-configured", "no compose effector") for a in others]
         # Publish last: the moves above may have asked for notices.
-        for action in pending_actions(self.app, self.scan) if not dry_run else actions:
+        for action in self._pending(only) if not dry_run else actions:
             if action.kind == BUS_PUBLISH:
                 self._publish(action, dry_run, report)
         return report
@@ -262,14 +278,44 @@ class Effector:
                     "satisfied_requirements": list(decision.get("satisfied_requirements", [])),
                 },
             )
-        key = f"{a.key}:{kind}"
+        self._request(f"{a.key}:{kind}", kind, body, a.gate, at)
+
+    def _request(
+        self, key: str, kind: str, body: dict[str, Any], gate: str | None, at: str | None = None
+    ) -> None:
+        """Ask for a message, once (a re-run after a crash finds it asked)."""
         try:
             self.app.repository.get(ids.action_id(key))
             return
         except AggregateNotFoundError:
             pass
-        notice = Action(key, BUS_PUBLISH, {"kind": kind, "body": body}, a.gate, kind, None, at)
+        at = at or self.clock()
+        notice = Action(key, BUS_PUBLISH, {"kind": kind, "body": body}, gate, kind, None, at)
         self.app.save(notice)
+
+    # --------------------------------------------------------------- signing
+
+    def _sign(self, a: Action, dry_run: bool, report: ActReport) -> None:
+        nvr, sigkey = a.params["nvr"], a.params["sigkey"]
+        if self.signer is None:
+            report.pending.append(_row(a, "not-configured", "no signing backend ([signing])"))
+            return
+        if dry_run:
+            report.pending.append(_row(a, "would-sign", f"{nvr} with key {sigkey}"))
+            return
+        out = self.signer.sign(nvr, sigkey)
+        at = self.clock()
+        if out.outcome == TRANSIENT:
+            a.attempt(at=at, outcome=out.outcome, detail=out.detail)
+            report.pending.append(_row(a, out.outcome, out.detail))
+        else:
+            a.complete(at=at, outcome=out.outcome, detail=out.detail, result=out.result)
+            report.done.append(_row(a, out.outcome, out.detail))
+        self._save([a])
+
+    def _pending(self, only: str | None) -> list[Action]:
+        actions = pending_actions(self.app, self.scan)
+        return actions if only is None else [a for a in actions if a.key.startswith(only)]
 
     # ------------------------------------------------------------------- bus
 
@@ -340,8 +386,16 @@ def _row(a: Action, outcome: str, detail: str) -> dict[str, Any]:
     row: dict[str, Any] = {"action": a.key, "kind": a.kind, "outcome": outcome, "detail": detail}
     if a.kind == KOJI_MOVE:
         row.update(nvr=p.get("nvr"), from_tag=p.get("from_tag"), to_tag=p.get("to_tag"))
+    elif a.kind == SIGN_REQUEST:
+        row.update(nvr=p.get("nvr"), sigkey=p.get("sigkey"))
     else:
         row.update(message=p.get("kind"))
+        body: dict[str, Any] = p["body"] if isinstance(p.get("body"), dict) else {}
+        subject = body.get("nvr") or body.get("subject_identifier")
+        if subject:  # which build the message is about (decision.changed, promoted, ...)
+            row.update(nvr=subject)
+        if body.get("verdict"):
+            row.update(verdict=body["verdict"])
     return row
 
 

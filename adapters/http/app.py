@@ -7,6 +7,8 @@ authenticated writes. ``create_app`` builds it from ports; ``adapters.cli.cli_ap
   413, and 503 when the store is lost or the read models cannot catch up, from
   :class:`adapters.http.front.Decisions`);
 * ``GET /api/v1.0/policies``, ``/api/v1.0/about`` and ``/healthcheck`` are Greenwave's;
+* ``GET /api/v2.0/results``, ``/results/latest`` and ``/results/<id>`` are ResultsDB's
+  (``adapters.http.resultsdb``), over the results we recorded;
 * ``/api/v1/...`` are ours: builds, decisions, the audit trail, artifacts and pushes, and
   the writes (waivers, promote/hold/release), which need ``Authorization: Bearer <token>``.
   Without a configured token every write is refused (403); reads are open.
@@ -39,7 +41,9 @@ from relengotron.adapters.http.front import Decisions, Front, unavailable
 from relengotron.adapters.http.guard import describe
 from relengotron.adapters.http.metrics import Metrics
 from relengotron.adapters.http.responses import ApiError, _default, _message, json_response
+from relengotron.adapters.http.resultsdb import add_resultsdb
 from relengotron.adapters.http.routes import add_reads, add_writes
+from relengotron.adapters.http.security import SecurityHeaders, add_docs
 from relengotron.adapters.rules.remote_rule_yaml import gating_yaml_check
 from relengotron.adapters.settings import ApiSettings
 from relengotron.policies.spec import PolicySet
@@ -129,7 +133,11 @@ def create_app(
         version=version,
         description="Greenwave-compatible decisions, explained; builds, decisions and the "
         "audit trail of the event log.",
+        docs_url=None,  # served from this server, not a CDN (adapters.http.security)
+        redoc_url=None,
     )
+    app.add_middleware(SecurityHeaders)
+    add_docs(app)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
@@ -256,7 +264,9 @@ def create_app(
         push=push,
     )
     add_writes(app, read_model, commands, authorized)
+    add_resultsdb(app, read_model)  # ResultsDB's read API over our results
 
+    app.state.writes_enabled = bool(write_token)
     app.state.metrics = Metrics(read_model.health, now)
     app.state.answer_decision = answer_decision
     app.state.decisions = deciding

@@ -33,6 +33,10 @@ class Commands(Protocol):
         self, nvr: str, action: str, *, reason: str, username: str, context: str | None
     ) -> dict[str, Any]: ...
 
+    def rerun(
+        self, nvr: str, *, testcase: str, scenario: str | None, reason: str, username: str
+    ) -> dict[str, Any]: ...
+
 
 class StoreCommands:
     """Writes to the event store of ``app``; ``refresh`` runs after each write (default:
@@ -93,3 +97,14 @@ class StoreCommands:
             )  # fmt: skip
             self.refresh()
         return {"message_key": key, "topic": inputs.GATE_OVERRIDE, "nvr": nvr, "action": action}
+
+    def rerun(
+        self, nvr: str, *, testcase: str, scenario: str | None, reason: str, username: str
+    ) -> dict[str, Any]:
+        with self._lock:
+            key = inputs.record_rerun(
+                self.app, nvr=nvr, testcase=testcase, scenario=scenario, reason=reason,
+                username=username, source="relengotron api",
+            )  # fmt: skip
+            self.refresh()
+        return {"message_key": key, "topic": inputs.TEST_RERUN, "nvr": nvr, "testcase": testcase}

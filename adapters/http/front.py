@@ -48,7 +48,7 @@ INLINE_BYTES = 2048
 RETRY_BEHIND, RETRY_LOST, RETRY_BUSY = "1", "10", "1"
 IO_THREADS = 8
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_FRESH_PATHS = ("/api/v1/builds", "/api/v1/decisions")
+_FRESH_PATHS = ("/api/v1/builds", "/api/v1/decisions", "/api/v1/page/", "/api/v2.0/results")
 _STORE_PATHS = ("/api/", "/metrics")  # routes that read the store (not /healthcheck: its own)
 _JSON = b"application/json"
 

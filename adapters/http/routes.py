@@ -45,7 +45,15 @@ class OverrideIn(BaseModel):
     context: str | None = Field(None, description="default: [gating] decision_context")
 
 
-def _stated(row: dict[str, Any]) -> dict[str, Any]:
+class RerunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    testcase: str = Field(min_length=1)
+    scenario: str | None = Field(None, description="only this scenario (default: every one)")
+    reason: str = Field(min_length=1)
+    username: str = Field(min_length=1)
+
+
+def stated(row: dict[str, Any]) -> dict[str, Any]:
     """A build or decision row whose recorded decision carries requirement states."""
     return {**row, "decision": with_states(row.get("decision"))}
 
@@ -96,12 +104,23 @@ def add_reads(
             raise ApiError(404, f"Unknown build {nvr}")
         return json_response(
             {
-                **_stated(found),
+                **stated(found),
                 "history": read_model.build_history(nvr),
                 "actions": read_model.actions(nvr),
-                "decisions": [_stated(d) for d in read_model.decisions(nvr, limit=50)],
+                "decisions": [stated(d) for d in read_model.decisions(nvr, limit=50)],
             }
         )
+
+    @app.get(
+        "/api/v1/flaky",
+        tags=["builds"],
+        responses={200: {"description": "Tests that failed and then passed on a rerun",
+                         **schemas.json_content(schemas.listing("flaky"))}},
+    )  # fmt: skip
+    def flaky() -> Response:
+        """Per test case, how many reruns it failed before and passed on (flaky), most
+        first, and the builds."""
+        return json_response({"flaky": read_model.flaky()})
 
     @app.get(
         "/api/v1/builds",
@@ -112,7 +131,7 @@ def add_reads(
     )  # fmt: skip
     def builds(gate: Gate = "candidate", limit: int = Query(200, ge=1, le=5000)) -> Response:
         rows = read_model.builds_by_gate(gate, limit=limit)
-        return json_response({"builds": [_stated(b) for b in rows]})
+        return json_response({"builds": [stated(b) for b in rows]})
 
     @app.get(
         "/api/v1/decisions",
@@ -133,7 +152,7 @@ def add_reads(
             except ValueError:
                 raise ApiError(400, 'Invalid "when" parameter, must be in ISO8601 format') from None
         rows = read_model.decisions(nvr or None, limit=limit, when=cutoff)
-        return json_response({"decisions": [_stated(d) for d in rows]})
+        return json_response({"decisions": [stated(d) for d in rows]})
 
     if events_for is not None:
         events_of = events_for
@@ -250,6 +269,22 @@ def add_writes(
             f"Record a ``relengotron.gate.override`` ({action}) for the build, then decide."
         )
         return endpoint
+
+    @app.post(
+        "/api/v1/builds/{nvr}/rerun",
+        tags=["writes"],
+        status_code=202,
+        dependencies=[Depends(authorized)],
+        responses={**write_responses, **schemas.errors(404)},
+    )
+    def rerun(body: RerunIn, nvr: str = Path(min_length=1)) -> Response:
+        """Ask for a build's test to run again (as ``relengotron rerun`` does): recorded
+        (``relengotron.test.rerun``), published as ``test.rerun.requested``, and the
+        failed result holds the build (``rerun-requested``) until a newer one or the
+        deadline. Offered before waiving."""
+        if read_model.build(nvr) is None:
+            raise ApiError(404, f"Unknown build {nvr}")
+        return json_response(_commands().rerun(nvr, **body.model_dump()), 202)
 
     for action in ("promote", "hold", "release"):
         app.post(

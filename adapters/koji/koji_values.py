@@ -25,6 +25,14 @@ class KojiUnavailable(RuntimeError):
     """The hub did not answer (transient errors) after all retries; reads only."""
 
 
+class KojiSignError(RuntimeError):
+    """koji could not be asked what signing needs; ``transient`` when trying again may help."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
 @dataclass(frozen=True)
 class KojiAuth:
     method: str = "none"  # "none" | "ssl" | "keytab" | "kerberos" (a kinit ticket)

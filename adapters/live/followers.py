@@ -44,6 +44,7 @@ from sqlalchemy.engine import Connection, Engine
 from relengotron.adapters import bootstrap
 from relengotron.adapters.effects.effector import PendingScan
 from relengotron.adapters.services import decisions, inputs
+from relengotron.adapters.services.sync import ReadyComposes
 from relengotron.adapters.settings import Settings
 from relengotron.domain.application import RelengApp
 
@@ -337,6 +338,7 @@ class Followers(threading.Thread):
             if self.do_act
             else None,
             "projector": bootstrap.projector(self.app, self.cfg) if self.do_project else None,
+            "syncs": ReadyComposes(),
         }
 
     def round(self) -> bool:
@@ -365,6 +367,10 @@ class Followers(threading.Thread):
             if parts["projector"] is not None and due:
                 parts["projector"].run()
                 self._projected_at = time.monotonic()
+                # Composes whose gate passed (on read models just brought up to date):
+                # their syncs requested, carried out by the effector next round.
+                if parts["syncs"](self.app, self.cfg):
+                    self._wake.set()
             self.stats.last_error = None
         except Exception as exc:  # a store or koji outage: the next round tries again
             self.stats.errors += 1

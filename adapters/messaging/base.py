@@ -2,7 +2,8 @@
 validate, the properties FMN reads, the text form), topic names, the JSON Schema
 builders the message modules share, and ``create_from`` (a kind's class from a registry).
 The messages themselves are in ``adapters.messaging.schemas`` (gating) and
-``adapters.messaging.push_schemas`` (pushes)."""
+``adapters.messaging.push_schemas`` (pushes), ``adapters.messaging.sync_schemas``
+(mirror syncs)."""
 
 from __future__ import annotations
 

@@ -8,11 +8,15 @@ from typing import Any
 from relengotron.adapters.messaging import schemas
 from relengotron.adapters.messaging.base import DEFAULT_PREFIX, RelengotronMessage, create_from
 from relengotron.adapters.messaging.push_schemas import PushCompletedV1, PushStoppedV1
+from relengotron.adapters.messaging.rerun_schemas import TestRerunRequestedV1
+from relengotron.adapters.messaging.sync_schemas import ComposeSyncedV1
 
 SCHEMAS: dict[str, type[RelengotronMessage]] = {
     **schemas.SCHEMAS,
     PushCompletedV1.TOPIC_SUFFIX: PushCompletedV1,
     PushStoppedV1.TOPIC_SUFFIX: PushStoppedV1,
+    TestRerunRequestedV1.TOPIC_SUFFIX: TestRerunRequestedV1,
+    ComposeSyncedV1.TOPIC_SUFFIX: ComposeSyncedV1,
 }
 
 

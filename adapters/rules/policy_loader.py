@@ -41,6 +41,7 @@ from relengotron.policies.spec import (
     PolicySet,
     Rule,
     rule_class,
+    rule_problem,
 )
 
 __all__ = ["POLICY_SUFFIXES", "load_policy_set", "load_policy_text"]
@@ -197,6 +198,9 @@ class _Reader(NodeReader):
             if key in required or key in RULE_FIELDS[tag][1]
         }
         rule: Rule = cls(**values)
+        problem = rule_problem(rule)
+        if problem:
+            raise self.error(problem, node)
         return rule
 
 

@@ -3,6 +3,7 @@ files open gates need are fetched and recorded on the way (``adapters.rules.remo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from relengotron.adapters import bootstrap
@@ -14,22 +15,30 @@ from relengotron.policies.spec import PolicySet
 from relengotron.projections.processes.composer import ComposerReport
 from relengotron.projections.processes.decider import Decider, DeciderReport
 
+Progress = Callable[[int, int], None]  # (events read so far, 0): the follower's report
 
-def decide(app: RelengApp, cfg: Settings) -> DeciderReport:
+
+def decide(app: RelengApp, cfg: Settings, progress: Progress | None = None) -> DeciderReport:
     """Bring decisions, then compose plans, up to date with the log."""
-    return decide_all(app, cfg)[0]
+    return decide_all(app, cfg, progress)[0]
 
 
-def decide_all(app: RelengApp, cfg: Settings) -> tuple[DeciderReport, ComposerReport]:
+def decide_all(
+    app: RelengApp, cfg: Settings, progress: Progress | None = None
+) -> tuple[DeciderReport, ComposerReport]:
     policies = bootstrap.policy_set(cfg)  # read once: synced to the log, then decided with
     sync_policies(app, cfg, policies)  # the policy set in force is part of the log
-    return decide_with(app, cfg, policies), bootstrap.composer(app, cfg).run()
+    return decide_with(app, cfg, policies, progress), bootstrap.composer(app, cfg).run()
 
 
-def decide_with(app: RelengApp, cfg: Settings, policies: PolicySet) -> DeciderReport:
+def decide_with(
+    app: RelengApp, cfg: Settings, policies: PolicySet, progress: Progress | None = None
+) -> DeciderReport:
     """Run the decider; then fetch and record the gating.yaml files open gates need and
     the log lacks (RemoteRule), and decide those builds again."""
-    return run_decider(app, cfg, bootstrap.decider(app, cfg, policies))
+    deciding = bootstrap.decider(app, cfg, policies)
+    deciding.progress = progress
+    return run_decider(app, cfg, deciding)
 
 
 def run_decider(app: RelengApp, cfg: Settings, deciding: Decider) -> DeciderReport:

@@ -77,6 +77,7 @@ def sync_policies(
 
 WAIVER_NEW = "relengotron.waiver.new"
 GATE_OVERRIDE = "relengotron.gate.override"
+TEST_RERUN = "relengotron.test.rerun"
 OVERRIDE_ACTIONS = ("promote", "hold", "release")
 
 
@@ -152,3 +153,28 @@ def record_override(
         "context": context or cfg.gating.decision_context,
     }
     return record_input(app, GATE_OVERRIDE, key, body, source)
+
+
+def record_rerun(
+    app: RelengApp,
+    *,
+    nvr: str,
+    testcase: str,
+    reason: str,
+    username: str,
+    scenario: str | None = None,
+    source: str = "relengotron rerun",
+) -> str:
+    """Record a ``relengotron.test.rerun`` message (ask for a build's test to run again)
+    and return its key. The decider publishes the request and awaits the rerun."""
+    import uuid
+
+    key = f"relengotron-rerun-{uuid.uuid4()}"
+    body = {
+        "nvr": nvr,
+        "testcase": testcase,
+        "scenario": scenario,
+        "reason": reason,
+        "username": username,
+    }
+    return record_input(app, TEST_RERUN, key, body, source)

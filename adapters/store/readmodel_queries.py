@@ -6,19 +6,22 @@ SQLAlchemy Core. Tables and the projector that fills them: ``adapters.store.read
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, func, select
+import orjson
+from sqlalchemy import Table, func, or_, select
 from sqlalchemy.engine import Connection
 
 from relengotron.adapters.store.readmodel_tables import ReadModelTables, chunks, decode_row
 from relengotron.domain.application import RelengApp
+from relengotron.domain.facts import INVALID
 from relengotron.domain.message import RECEIVED_TOPIC as _RECEIVED
 from relengotron.policies.snapshot import ResultView, WaiverView, public_id
 from relengotron.projections.config import GatingConfig
 from relengotron.projections.folds.gating import package_of
-from relengotron.projections.queries import Subject, SubjectFacts
+from relengotron.projections.folds.greenwave_records import VALUE_CHARS
+from relengotron.projections.queries import Subject, SubjectFacts, flaky_rows
 
 
 class SQLReadModel:
@@ -127,6 +130,12 @@ class SQLReadModel:
             rows = conn.execute(select(h).where(h.c.nvr == nvr).order_by(h.c.position)).all()
         return [decode_row(r._mapping) for r in rows]
 
+    def flaky(self) -> list[dict[str, Any]]:
+        h = self.t["history"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(h).where(h.c.kind == "flaky").order_by(h.c.position)).all()
+        return flaky_rows(decode_row(r._mapping) for r in rows)
+
     def decisions(
         self, nvr: str | None = None, *, limit: int = 50, when: str | None = None
     ) -> list[dict[str, Any]]:
@@ -199,6 +208,70 @@ class SQLReadModel:
             "messages": int(messages or 0),
         }
 
+    def result_records(
+        self,
+        contains: Sequence[Sequence[str]] = (),
+        *,
+        data: Mapping[str, Sequence[str]] | None = None,
+        testcases: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        r, d = self.t["results"], self.t["result_data"]
+        q = select(r.c.record).where(r.c.record.is_not(None)).order_by(r.c.position)
+        with self.engine.connect() as conn:
+            # The results of the most selective data filter (an indexed lookup each, cut
+            # at NARROW rows: ``type=koji_build`` names nearly everything); the other
+            # filters are the caller's to check.
+            best: list[int] | None = None
+            for cap in NARROW:  # a small cap first: an item names a few results
+                for key, values in (data or {}).items():
+                    cut = sorted({v[:VALUE_CHARS] for v in values})
+                    lookup = select(d.c.position).where(d.c.key == key, d.c.value.in_(cut))
+                    found = conn.execute(lookup.limit(cap + 1)).scalars().all()
+                    if len(found) <= cap and (best is None or len(found) < len(best)):
+                        best = list(found)
+                if best is not None:
+                    break
+            if best is not None:
+                if not best:
+                    return []
+                q = q.where(r.c.position.in_(sorted(set(best))))
+        for group in contains:
+            q = q.where(or_(*[r.c.record.like(f"%{_like_text(s)}%", escape="\\") for s in group]))
+        if testcases is not None:
+            q = q.where(r.c.testcase.in_(list(testcases)))
+        with self.engine.connect() as conn:
+            return [orjson.loads(text) for (text,) in conn.execute(q)]
+
+    def result_page(
+        self,
+        *,
+        testcases: Sequence[str] | None = None,
+        outcomes: Sequence[str] | None = None,
+        since: tuple[str | None, str | None] = (None, None),
+        order: str = "desc",
+        offset: int = 0,
+        limit: int = 20,
+    ) -> list[dict[str, Any]]:
+        r = self.t["results"]
+        q = select(r.c.record).where(r.c.record.is_not(None), r.c.outcome != INVALID)
+        if testcases is not None:
+            q = q.where(r.c.testcase.in_(list(testcases)))
+        if outcomes is not None:
+            q = q.where(r.c.outcome.in_(list(outcomes)))
+        if since[0] is not None:
+            q = q.where(r.c.submit_time >= since[0])
+        if since[1] is not None:
+            q = q.where(r.c.submit_time <= since[1])
+        if order == "desc":
+            q = q.order_by(r.c.submit_time.desc().nulls_last(), r.c.position.desc())
+        elif order == "asc":
+            q = q.order_by(r.c.submit_time.asc().nulls_first(), r.c.position.asc())
+        else:
+            q = q.order_by(r.c.position)
+        q = q.offset(offset).limit(limit)
+        with self.engine.connect() as conn:
+            return [orjson.loads(text) for (text,) in conn.execute(q)]
+
     def messages(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         m = self.t["messages"]
         out: dict[str, dict[str, Any]] = {}
@@ -224,6 +297,14 @@ _RESULT_AT = RESULT_COLUMNS.index("at")
 _WAIVER_AT = WAIVER_COLUMNS.index("at")
 _RESULT_RECORD = RESULT_COLUMNS.index("record")
 _WAIVER_RECORD = WAIVER_COLUMNS.index("record")
+
+
+NARROW = (200, 5000)  # at most this many results from one data filter's lookup
+
+
+def _like_text(text: str) -> str:
+    """``text`` as itself in a ``LIKE`` pattern (escape character ``\\``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class _FactSQL:

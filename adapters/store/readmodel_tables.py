@@ -83,6 +83,19 @@ def _tables(schema: str | None) -> dict[str, Table]:
             Column("system_architecture", Text),
             Column("system_variant", Text),
             Column("record", Text),  # ResultsDB's record (projections.folds.greenwave_records)
+            # The record's submit_time as sortable text (``submit_sort_time``): ResultsDB's
+            # API pages and orders by it.
+            Column("submit_time", Text),
+        ),
+        # Each value of each result's data (ResultsDB's result_data): what data filters
+        # are looked up by. Values cut to VALUE_CHARS (an index entry has a size limit):
+        # a match here is checked on the whole record.
+        "result_data": Table(
+            p + "result_data",
+            md,
+            Column("position", BigInteger, nullable=False),
+            Column("key", Text, nullable=False),
+            Column("value", Text, nullable=False),
         ),
         "waivers": Table(
             p + "waivers",
@@ -172,6 +185,8 @@ def _tables(schema: str | None) -> dict[str, Table]:
         ),
     }
     Index(p + "results_subject", t["results"].c.subject_identifier)
+    Index(p + "results_time", t["results"].c.submit_time, t["results"].c.position)
+    Index(p + "result_data_value", t["result_data"].c.key, t["result_data"].c.value)
     Index(p + "waivers_subject", t["waivers"].c.subject_identifier)
     Index(p + "history_nvr", t["history"].c.nvr, t["history"].c.position)
     Index(p + "decisions_nvr", t["decisions"].c.nvr, t["decisions"].c.position)

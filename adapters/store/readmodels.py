@@ -32,6 +32,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from relengotron.adapters.store.readmodel_tables import (
     JSON_COLUMNS,
@@ -54,8 +55,11 @@ _MESSAGE_FIELDS = ("key", "topic", "family", "status", "sent_at")  # what the fo
 # 2: results keep system_architecture/system_variant and the ResultsDB record, waivers
 #    the WaiverDB record; waivers about a subject type alias count for the type.
 # 3: builds keep their creation time (``created``, for dated rules in the decision API).
-FORMAT = 3
+# 4: a compose's rebuilt ResultsDB record names it by ``productmd.compose.id`` too; a
+#    finished sync to the master mirror is a result on its compose.
+FORMAT = 4
 PAGE = 5000
+RACES = 5  # pages lost to another projector in one run before giving up
 
 
 @dataclass
@@ -178,7 +182,20 @@ class Projector:
         return report
 
     def run(self, *, until: int | None = None) -> ProjectReport:
-        """Fold everything recorded since the tracked position (up to ``until``)."""
+        """Fold everything recorded since the tracked position (up to ``until``).
+
+        Another projector folding the same store meanwhile (``serve`` beside ``ingest``)
+        wins some pages: this one's page is rolled back and it goes on from where the
+        other got to (up to ``RACES`` times, then :class:`ConcurrentProjection`)."""
+        for attempt in range(RACES):
+            try:
+                return self._run(until=until)
+            except ConcurrentProjection:
+                if attempt == RACES - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _run(self, *, until: int | None = None) -> ProjectReport:
         started = time.perf_counter()
         self.tables.create()
         report = ProjectReport()
@@ -199,16 +216,27 @@ class Projector:
             while until is None or position < until:
                 # One transaction per page: the rows read, the lookups, the rows
                 # written and the new position all belong to one snapshot.
-                with conn.begin():
-                    page = self._page(conn, position, until)
-                    if not page:
-                        break
-                    fold.prefetch(page)
-                    for pos, oid, version, topic, state in page:
-                        fold.apply(pos, oid, version, topic, state)
-                    new_position = page[-1][0]
-                    changes = fold.take()
-                    self._write(conn, changes, position, new_position)
+                try:
+                    with conn.begin():
+                        page = self._page(conn, position, until)
+                        if not page:
+                            break
+                        fold.prefetch(page)
+                        for pos, oid, version, topic, state in page:
+                            fold.apply(pos, oid, version, topic, state)
+                        new_position = page[-1][0]
+                        changes = fold.take()
+                        self._write(conn, changes, position, new_position)
+                except IntegrityError as exc:
+                    # a row of this page is there already: another projector wrote
+                    # the page first (its position moved), else a real error
+                    with self.tables.engine.connect() as other:
+                        moved = self.tables.tracked(other)[0] != position
+                    if moved:
+                        raise ConcurrentProjection(
+                            f"another projector moved the read models past {position}"
+                        ) from exc
+                    raise
                 report.events += len(page)
                 report.rows += len(changes)
                 report.pages += 1

@@ -24,6 +24,8 @@ is WaiverDB's shape and belongs to ``waiverdb``.
   back (``policies.spec.policy_set_from_canonical``) to exactly that hash.
 - ``relengotron.gate.override`` ``{"nvr", "action": "promote"|"hold"|"release",
   "reason", "username"?, "context"?}`` -> :class:`GateOverridden`.
+- ``relengotron.test.rerun`` ``{"nvr", "testcase", "reason", "scenario"?,
+  "username"?}`` -> :class:`TestRerunRequested`.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from relengotron.domain.facts import (
     GateOverridden,
     ManifestLearned,
     PolicySetActivated,
+    TestRerunRequested,
 )
 from relengotron.policies.spec import PolicyError, policy_set_from_canonical
 
@@ -57,6 +60,7 @@ MANIFEST_LEARNED = "relengotron.manifest.learned"
 COMPOSE_STATUS = "relengotron.compose.status"
 POLICY_ACTIVATED = "relengotron.policy.activated"
 GATE_OVERRIDE = "relengotron.gate.override"
+TEST_RERUN = "relengotron.test.rerun"
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -256,6 +260,16 @@ def _gate_override(fields: _Fields) -> Fact:
     )
 
 
+def _test_rerun(fields: _Fields) -> Fact:
+    return TestRerunRequested(
+        nvr=fields.text("nvr"),
+        testcase=fields.text("testcase"),
+        reason=fields.text("reason"),
+        scenario=fields.optional_text("scenario"),
+        username=fields.optional_text("username"),
+    )
+
+
 _READERS: dict[str, Callable[[_Fields], Fact]] = {
     ARTIFACT_DEFINED: _artifact_defined,
     ARTIFACT_RETIRED: _artifact_retired,
@@ -263,6 +277,7 @@ _READERS: dict[str, Callable[[_Fields], Fact]] = {
     COMPOSE_STATUS: _compose_status,
     POLICY_ACTIVATED: _policy_activated,
     GATE_OVERRIDE: _gate_override,
+    TEST_RERUN: _test_rerun,
 }
 
 

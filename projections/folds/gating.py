@@ -17,7 +17,9 @@ from relengotron.domain.facts import INVALID, KOJI_BUILD, KOJI_BUILD_GROUP, cano
 from relengotron.domain.topics import EventHandlers
 from relengotron.policies.snapshot import BatchView, RemoteFileView, Snapshot
 from relengotron.projections.config import GatingConfig
-from relengotron.projections.folds.gating_batch import batch_views
+from relengotron.projections.folds.gating_batch import Rechecked, batch_views
+from relengotron.projections.folds.gating_reruns import Reruns
+from relengotron.projections.folds.gating_signing import on_build_signed, signing_views
 from relengotron.projections.folds.gating_state import (
     ActivePolicies,
     BuildState,
@@ -37,6 +39,7 @@ from relengotron.projections.folds.view_docs import Docs
 from relengotron.projections.policy_input import policy_input
 from relengotron.projections.queries import SubjectFacts
 
+Batch = tuple[BatchView, ...]
 # The stored event topics the model reads (the store filters on them).
 SUBJECT_TOPICS = (
     # Results and waivers are Subject events whatever the subject's class; the
@@ -46,6 +49,8 @@ SUBJECT_TOPICS = (
     topics.BUILD_STATE_CHANGED,
     topics.BUILD_TAGGED,
     topics.BUILD_UNTAGGED,
+    topics.BUILD_SIGNED,
+    topics.BUILD_RERUN_REQUESTED,
     topics.CHANGE_BUILD_LINKED,
     topics.SUBJECT_RESULT_RECORDED,
     topics.SUBJECT_WAIVER_RECORDED,
@@ -55,9 +60,11 @@ DECIDER_TOPICS = (
     topics.GATE_DECIDED,
     topics.GATE_WITHDRAWN,
     topics.GATE_REOPENED,
+    topics.GATE_FLAKY_FOUND,
     topics.BISECTION_STARTED,
     topics.BISECTION_HALVES_REQUESTED,
     topics.BISECTION_FELL_BACK,
+    topics.BISECTION_RECHECK_REQUESTED,
     topics.ACTION_REQUESTED,
     topics.ACTION_COMPLETED,
     topics.ACTION_CANCELLED,
@@ -99,6 +106,7 @@ class GatingView(DecisionRecords):
         )
         # Builds' sources as koji's getBuild answered: nvr -> (source, error).
         self.observed_sources = docs.map("observed_sources", tuple[str | None, str | None])
+        self.reruns = Reruns(docs)  # reruns asked for, and the flaky tests they found
         # What the next decision round reacts to (cleared by settle(); never stored).
         self.dirty_groups: set[str] = set()  # groups with a new result
         self.tag_changes: list[tuple[str, str, bool, str | None]] = []  # nvr, tag, added, user
@@ -196,6 +204,7 @@ class GatingView(DecisionRecords):
         b.owner = e.owner or b.owner
         b.koji_id = e.build_id if e.build_id is not None else b.koji_id
         b.created = creation_time(b.created, e.state, e.at)
+        b.task_id = e.task_id if e.task_id is not None else b.task_id
         if e.change:
             b.change = e.change
             self._change(e.change).nvrs.add(nvr)
@@ -242,7 +251,9 @@ class GatingView(DecisionRecords):
     def _on_subject_result_recorded(self, e: Any, position: int) -> None:
         kind, ident = self._names.get(e.originator_id, (None, None))
         if kind == "build" and ident:
-            self.build(ident).results.append(result_view(e, position))
+            result = result_view(e, position)
+            self.build(ident).results.append(result)
+            self.reruns.on_result(self, ident, result)
             self.dirty.add(ident)
         elif kind == "change" and ident:
             if e.nvr:
@@ -315,6 +326,8 @@ class GatingView(DecisionRecords):
         self.dirty.clear()
         self.dirty_groups.clear()
         self.tag_changes.clear()
+        self.reruns.requested.clear()
+        self.reruns.found.clear()
 
     # --------------------------------------------------------------- reading
 
@@ -325,10 +338,10 @@ class GatingView(DecisionRecords):
     def candidates_in(self, nvrs: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(sorted(n for n in nvrs if self.is_candidate(n)))
 
-    def batch_views(self, nvr: str) -> tuple[BatchView, ...]:
-        """For each batch testcase, where the build stands after the latest check covering
-        it (``projections.folds.gating_batch``)."""
-        return batch_views(nvr, self.checks_by_nvr, self.invalid_checks_by_nvr, self)
+    def batch_views(self, nvr: str, rechecked: frozenset[str] = frozenset()) -> Batch:
+        """Where the build stands in each batch testcase (``folds.gating_batch``)."""
+        r = Rechecked(rechecked, self.checks, self.config.pending_tag) if rechecked else None
+        return batch_views(nvr, self.checks_by_nvr, self.invalid_checks_by_nvr, self, r)
 
     def subject_facts(self, nvr: str) -> SubjectFacts:
         """What this view knows about a build, in the read side's shape: its results
@@ -349,13 +362,18 @@ class GatingView(DecisionRecords):
             waivers=tuple(waivers),
         )
 
-    def snapshot(self, nvr: str) -> Snapshot:
-        """The policy input for a build (:func:`projections.policy_input.policy_input`)."""
+    def snapshot(
+        self, nvr: str, sigkeys: tuple[str, ...] = (), rechecked: frozenset[str] = frozenset()
+    ) -> Snapshot:
+        """The policy input for a build (``projections.policy_input``); ``sigkeys`` and
+        ``rechecked`` (batch testcases re-checked after quarantine): as the policies ask."""
         return policy_input(
             self.subject_facts(nvr),
             product_version=self.config.product_version,
             decision_context=self.config.decision_context,
-            batch=self.batch_views(nvr),
+            batch=self.batch_views(nvr, rechecked),
+            signing=signing_views(self, nvr, sigkeys),
+            reruns=Reruns.views(self.builds.get(nvr), self.now),
         )
 
 
@@ -367,6 +385,9 @@ HANDLERS: EventHandlers[Handler] = RECORD_HANDLERS | EventHandlers(
         topics.BUILD_STATE_CHANGED: GatingView._on_build_state_changed,
         topics.BUILD_TAGGED: GatingView._on_build_tagged,
         topics.BUILD_UNTAGGED: GatingView._on_build_untagged,
+        topics.BUILD_SIGNED: on_build_signed,
+        topics.BUILD_RERUN_REQUESTED: lambda v, e, p: v.reruns.on_requested(v, e, p),
+        topics.GATE_FLAKY_FOUND: lambda v, e, p: v.reruns.on_flaky_found(v, e, p),
         topics.CHANGE_BUILD_LINKED: GatingView._on_change_build_linked,
         topics.SUBJECT_RESULT_RECORDED: GatingView._on_subject_result_recorded,
         topics.SUBJECT_WAIVER_RECORDED: GatingView._on_subject_waiver_recorded,

@@ -23,6 +23,24 @@ def creation_time(known: str | None, state: str, at: str | None) -> str | None:
 
 
 @dataclass
+class RerunState:
+    """A rerun asked for a build's test (``Build.RerunRequested``) and what answered it."""
+
+    testcase: str
+    event: str
+    position: int
+    scenario: str | None = None
+    at: str | None = None
+    deadline: str | None = None
+    reason: str = ""
+    username: str | None = None
+    msg: str | None = None
+    answered_by: str | None = None  # the event of the first newer result of the test
+    outcome: str | None = None  # that result's outcome
+    flaky: bool = False  # the test had failed, and passed on this rerun
+
+
+@dataclass
 class BuildState:
     nvr: str
     owner: str | None = None
@@ -34,6 +52,12 @@ class BuildState:
     # When koji created the build: the send time of its BUILDING message (koji sends it
     # on creation; Greenwave reads getBuild's creation_time) for dated rules.
     created: str | None = None
+    # koji's rpm.sign messages: sigkey (lower case) -> the rpms signed with it, and the
+    # event of the latest signature.
+    signatures: dict[str, list[str]] = field(default_factory=dict)
+    signed_by: str | None = None
+    reruns: list[RerunState] = field(default_factory=list)
+    task_id: int | None = None  # koji's build task (a rerun request names it, as Bodhi's)
 
     @property
     def package(self) -> str | None:

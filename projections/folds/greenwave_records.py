@@ -10,7 +10,9 @@ before records were kept) is
 rebuilt in the same shape from what the event has: ``submit_time`` / ``timestamp`` is
 the message's send time as ResultsDB writes times (``YYYY-MM-DDTHH:MM:SS.ffffff``,
 UTC), ``note`` is ``""`` when there is none, ``groups`` is empty and ``href`` null
-(there is no ResultsDB page for it). ``origin``, ``event`` and ``msg`` are ours, added
+(there is no ResultsDB page for it); a compose's data also names it by
+``productmd.compose.id``, the key Greenwave queries composes by
+(``conf/subject_types/compose.yaml``). ``origin``, ``event`` and ``msg`` are ours, added
 to every record so that an answer leads back to the message.
 
 Pure: the read models call it when they fold an event; tests' fakes call it too.
@@ -28,10 +30,16 @@ from relengotron.policies.snapshot import ResultView, WaiverView, first_value, p
 
 __all__ = [
     "DISTINCT_KEYS",
+    "SYNC_OUTCOMES",
+    "SYNC_TESTCASE",
+    "VALUE_CHARS",
     "arch_and_variant",
+    "data_rows",
     "pick_records",
     "result_record",
     "resultsdb_time",
+    "submit_sort_time",
+    "sync_result_row",
     "waiver_record",
 ]
 
@@ -52,6 +60,35 @@ def resultsdb_time(at: str | None) -> str | None:
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+# How much of a data value the ``result_data`` rows keep (an index entry has a size limit).
+VALUE_CHARS = 200
+
+
+def data_rows(position: int, record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The ``result_data`` rows of a result's record: one per value of each data key
+    (as text, cut to ``VALUE_CHARS``), what ResultsDB's data filters look up."""
+    data = record.get("data")
+    if not isinstance(data, Mapping):
+        return []
+    rows = []
+    for key, value in data.items():
+        for v in value if isinstance(value, list) else [value]:
+            if v is not None:
+                rows.append({"position": position, "key": str(key), "value": str(v)[:VALUE_CHARS]})
+    return rows
+
+
+def submit_sort_time(record: Mapping[str, Any]) -> str | None:
+    """A record's ``submit_time`` as text that sorts as the time does
+    (``YYYY-MM-DDTHH:MM:SS.ffffff``; a time zone dropped, as ResultsDB's ``since`` drops
+    it); None when it is not a time."""
+    try:
+        parsed = datetime.fromisoformat(str(record.get("submit_time")))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def arch_and_variant(data: Any) -> tuple[str | None, str | None]:
@@ -82,6 +119,8 @@ def result_record(s: Mapping[str, Any], event: str) -> dict[str, Any]:
         data = {k: _as_list(v) for k, v in stored.items() if v is not None}
     data.setdefault("type", [s["subject_type"]])
     data.setdefault("item", [s["subject_identifier"]])
+    if s["subject_type"] == COMPOSE:  # Greenwave asks for composes by this key
+        data.setdefault("productmd.compose.id", [s["subject_identifier"]])
     for key in DISTINCT_KEYS:
         value = s.get("scenario") if key == "scenario" else first_value(stored.get(key))
         if value is not None:
@@ -98,6 +137,46 @@ def result_record(s: Mapping[str, Any], event: str) -> dict[str, Any]:
         "href": None,
         **_ours(s, event),
     }
+
+
+# Our syncs to the master mirror as results on the compose (seed 003: the engine stores
+# the results in its ResultsDB): a done ``compose.sync`` action's outcome -> ResultsDB's.
+SYNC_TESTCASE = "relengotron.compose.sync"
+SYNC_OUTCOMES = {"synced": "PASSED", "already": "PASSED", "failed": "FAILED"}
+
+
+def sync_result_row(
+    position: int,
+    event: str,
+    action: Mapping[str, Any],
+    s: Mapping[str, Any],
+    outcome: str,
+    detail: str,
+) -> dict[str, Any]:
+    """The ``results`` row of a finished ``compose.sync`` action (its ``Completed`` state
+    ``s``): testcase ``relengotron.compose.sync`` on the compose, the mirror path and link
+    in its data, the detail as its note."""
+    params = action.get("params") or {}
+    compose = str(params.get("compose"))
+    state: dict[str, Any] = {
+        "subject_type": COMPOSE, "subject_identifier": compose, "testcase": SYNC_TESTCASE,
+        "outcome": SYNC_OUTCOMES[outcome], "origin": "relengotron", "at": s.get("at"),
+        "note": detail, "ref_url": None, "msg": None, "data": {},
+    }  # fmt: skip
+    record = result_record(state, event)
+    raw = s.get("result")
+    done: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    for key, value in (("location", done.get("path")), ("link", done.get("link"))):
+        if value:
+            record["data"][key] = [value]
+    return {
+        "position": position, "subject_type": COMPOSE, "subject_identifier": compose,
+        "testcase": SYNC_TESTCASE, "scenario": None, "outcome": state["outcome"],
+        "result_id": None, "stage": None, "pipeline": None, "ref_url": None, "note": detail,
+        "origin": "relengotron", "at": s.get("at"), "msg": None, "event": event,
+        "system_architecture": None, "system_variant": None, "record": record,
+        "submit_time": submit_sort_time(record),
+    }  # fmt: skip
 
 
 def _subject_dict(subject_type: str, identifier: str) -> dict[str, str]:

@@ -12,7 +12,8 @@ module turns them into rows of the read-model tables:
 * ``history``   — what happened to each build, one line per event, for people
   and for the audit trail;
 * ``decisions`` — every recorded gate decision;
-* ``actions``   — outbox actions and their outcomes (upserted);
+* ``actions``   — outbox actions and their outcomes (upserted); a finished sync to the
+  master mirror is also a result on its compose (``relengotron.compose.sync``);
 * ``names``     — aggregate id -> what it is (later events name only the id).
 
 The fold is pure: what it must know about earlier pages (names, build rows,
@@ -32,7 +33,13 @@ from collections.abc import Callable
 from typing import Any
 
 from relengotron.domain import topics
+from relengotron.domain.outbox import COMPOSE_SYNC
 from relengotron.domain.topics import EventHandlers
+from relengotron.projections.folds.greenwave_records import (
+    SYNC_OUTCOMES,
+    data_rows,
+    sync_result_row,
+)
 from relengotron.projections.folds.readmodel_rows import describe_action, event_ref
 from relengotron.projections.folds.readmodel_subjects import SubjectFold
 
@@ -127,6 +134,19 @@ class ReadModelFold(SubjectFold):
             f"gating candidate again (tagged into {s['tag']})", s.get("trigger"), {"tag": s["tag"]},
         )  # fmt: skip
 
+    def _on_gate_flaky_found(
+        self, position: int, oid: bytes, version: int, s: dict[str, Any]
+    ) -> None:
+        nvr = self._nvr_of(oid, "gate")
+        if nvr is not None:
+            scenario = f" ({s['scenario']})" if s.get("scenario") else ""
+            self._history(
+                nvr, position, oid, version, s.get("at"), "flaky",
+                f"{s['testcase']}{scenario} failed, then passed on the rerun asked for: flaky",
+                s.get("trigger"),
+                {"testcase": s["testcase"], "scenario": s.get("scenario"), "rerun": s["rerun"]},
+            )  # fmt: skip
+
     # -- outbox
 
     def _on_action_requested(
@@ -171,6 +191,12 @@ class ReadModelFold(SubjectFold):
         self._actions[oid] = row
         row.update(outcome=outcome, detail=detail, done_at=s.get("at"), position=position)
         self.changes.actions[oid] = row
+        if row["kind"] == COMPOSE_SYNC and outcome in SYNC_OUTCOMES:
+            ref = event_ref(oid, version)
+            result = sync_result_row(position, ref, row, s, outcome, detail)
+            self.changes.add("results", result)
+            for data in data_rows(position, result["record"]):
+                self.changes.add("result_data", data)
         nvr = row["nvr"]
         if not nvr:
             return
@@ -213,6 +239,7 @@ HANDLERS: EventHandlers[Callable[[ReadModelFold, int, bytes, int, dict[str, Any]
             topics.BUILD_TAGGED: ReadModelFold._on_build_tagged,
             topics.BUILD_UNTAGGED: ReadModelFold._on_build_untagged,
             topics.BUILD_SIGNED: ReadModelFold._on_build_signed,
+            topics.BUILD_RERUN_REQUESTED: ReadModelFold._on_build_rerun_requested,
             topics.CHANGE_BUILD_LINKED: ReadModelFold._on_change_build_linked,
             topics.SUBJECT_RESULT_RECORDED: ReadModelFold._on_subject_result_recorded,
             topics.SUBJECT_WAIVER_RECORDED: ReadModelFold._on_subject_waiver_recorded,
@@ -220,6 +247,7 @@ HANDLERS: EventHandlers[Callable[[ReadModelFold, int, bytes, int, dict[str, Any]
             topics.GATE_DECIDED: ReadModelFold._on_gate_decided,
             topics.GATE_WITHDRAWN: ReadModelFold._on_gate_withdrawn,
             topics.GATE_REOPENED: ReadModelFold._on_gate_reopened,
+            topics.GATE_FLAKY_FOUND: ReadModelFold._on_gate_flaky_found,
             topics.ACTION_REQUESTED: ReadModelFold._on_action_requested,
             topics.ACTION_COMPLETED: ReadModelFold._on_action_completed,
             topics.ACTION_CANCELLED: ReadModelFold._on_action_cancelled,

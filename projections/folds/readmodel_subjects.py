@@ -10,7 +10,9 @@ from relengotron.domain.facts import canonical_subject_type
 from relengotron.projections.folds.gating_state import creation_time
 from relengotron.projections.folds.greenwave_records import (
     arch_and_variant,
+    data_rows,
     result_record,
+    submit_sort_time,
     waiver_record,
 )
 from relengotron.projections.folds.readmodel_core import FoldCore
@@ -108,6 +110,20 @@ class SubjectFold(FoldCore):
                 f"signed with key {s.get('sigkey') or '?'}", s.get("msg"), {"rpm": s.get("rpm")},
             )  # fmt: skip
 
+    def _on_build_rerun_requested(
+        self, position: int, oid: bytes, version: int, s: dict[str, Any]
+    ) -> None:
+        nvr = self._nvr_of(oid)
+        if nvr is not None:
+            scenario = f" ({s['scenario']})" if s.get("scenario") else ""
+            self._history(
+                nvr, position, oid, version, s.get("at"), "rerun-requested",
+                f"rerun of {s['testcase']}{scenario} asked by {s.get('username') or 'someone'}: "
+                f"{s.get('reason')}", s.get("msg"),
+                {"testcase": s["testcase"], "scenario": s.get("scenario"),
+                 "username": s.get("username"), "reason": s.get("reason")},
+            )  # fmt: skip
+
     def _on_change_build_linked(
         self, position: int, oid: bytes, version: int, s: dict[str, Any]
     ) -> None:
@@ -130,6 +146,7 @@ class SubjectFold(FoldCore):
             raw = s.get("data")
             data: dict[str, Any] = raw if isinstance(raw, dict) else {}
             arch, variant = arch_and_variant(data)
+            record = result_record(s, ref)
             self.changes.add(
                 "results",
                 {
@@ -150,9 +167,12 @@ class SubjectFold(FoldCore):
                     "event": ref,
                     "system_architecture": arch,
                     "system_variant": variant,
-                    "record": result_record(s, ref),
+                    "record": record,
+                    "submit_time": submit_sort_time(record),
                 },
             )
+            for row in data_rows(position, record):
+                self.changes.add("result_data", row)
         nvr = self._nvr_of(oid)
         if nvr is not None:
             about = "" if (typ, ident) == ("koji_build", nvr) else f" (about {typ} {ident})"

@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from relengotron.domain import topics
+from relengotron.domain.outbox import SIGN_REQUEST
 from relengotron.domain.topics import EventHandlers
 from relengotron.projections.config import GatingConfig
 from relengotron.projections.folds.view_docs import Docs
@@ -60,6 +61,7 @@ class ActionState:
     done: bool = False
     outcome: str | None = None
     detail: str | None = None
+    result: dict[str, Any] | None = None  # what the effector recorded with the outcome
 
 
 @dataclass
@@ -75,6 +77,8 @@ class BisectionState:
     fallback: dict[str, str] = field(default_factory=dict)  # group -> hold|quarantine
     fallback_reason: dict[str, str] = field(default_factory=dict)
     version: int = 1
+    rechecks: list[str] = field(default_factory=list)  # re-check groups, in order
+    handled: list[str] = field(default_factory=list)  # suspects a re-check came after
 
 
 class DecisionRecords:
@@ -211,6 +215,9 @@ class DecisionRecords:
             return
         a.done, a.outcome, a.detail = True, e.outcome, e.detail
         nvr = a.params.get("nvr")
+        if a.kind == SIGN_REQUEST and nvr:
+            a.result = dict(e.result or {})  # koji's rpm list of the build
+            self.dirty.add(nvr)
         if a.kind == "koji.move" and nvr and e.outcome in _MOVED:
             g = self._gate(nvr)
             g.location = a.params.get("to_tag")
@@ -250,6 +257,17 @@ class DecisionRecords:
             s.members[group] = tuple(nvrs)
             self.group_root[group] = s.root
 
+    def _on_bisection_recheck_requested(self, e: Any, position: int) -> None:
+        s = self.bisections.get(self.group_root.get(e.group.rsplit("/recheck-", 1)[0], ""))
+        if s is None or not self._fresh(s, e):
+            return
+        s.rechecks.append(e.group)
+        s.handled.extend(n for n in e.suspects if n not in s.handled)
+        s.rounds[e.group] = 0
+        s.members[e.group] = tuple(e.nvrs)
+        self.group_root[e.group] = s.root
+        self.dirty.update(e.nvrs)
+
     def _on_bisection_fell_back(self, e: Any, position: int) -> None:
         s = self.bisections.get(self.group_root.get(e.group, ""))
         if s is None or not self._fresh(s, e):
@@ -275,6 +293,7 @@ RECORD_HANDLERS: EventHandlers[Handler] = EventHandlers(
         topics.BISECTION_STARTED: DecisionRecords._on_bisection_started,
         topics.BISECTION_HALVES_REQUESTED: DecisionRecords._on_bisection_halves_requested,
         topics.BISECTION_FELL_BACK: DecisionRecords._on_bisection_fell_back,
+        topics.BISECTION_RECHECK_REQUESTED: DecisionRecords._on_bisection_recheck_requested,
         topics.ACTION_REQUESTED: DecisionRecords._on_action_requested,
         topics.ACTION_COMPLETED: DecisionRecords._on_action_completed,
         topics.ACTION_CANCELLED: DecisionRecords._on_action_cancelled,

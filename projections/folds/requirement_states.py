@@ -13,12 +13,15 @@ from typing import Any
 from relengotron.policies.answers import (
     BATCH_INNOCENT,
     BATCH_PENDING,
+    BATCH_RECHECK_PENDING,
     BATCH_UNRESOLVED,
     EXCLUDED,
+    SIGNED,
     TEST_ERRORED,
     TEST_FAILED,
     TEST_MISSING,
     TEST_PASSED,
+    UNSIGNED,
 )
 from relengotron.projections.folds.gating_state import MANUAL_HOLD, MANUAL_OVERRIDE
 
@@ -26,6 +29,7 @@ __all__ = ["STATES", "requirement_state", "with_states"]
 
 STATES = (
     "passed", "pending", "overdue", "failed", "errored", "waived", "not-required", "invalid",
+    "unsigned", "rerun-requested",
 )  # fmt: skip
 _STATE_OF_TYPE = {
     TEST_PASSED: "passed",
@@ -35,6 +39,10 @@ _STATE_OF_TYPE = {
     TEST_ERRORED: "errored",
     BATCH_UNRESOLVED: "errored",
     BATCH_PENDING: "pending",
+    BATCH_RECHECK_PENDING: "pending",
+    # Signing (``!SignedRule``): pending until every rpm is signed with the key.
+    SIGNED: "passed",
+    UNSIGNED: "unsigned",
     # The decider's manual overrides: a release engineer accepted the build (as a waiver
     # does), or holds it until released.
     MANUAL_OVERRIDE: "waived",
@@ -52,6 +60,8 @@ def requirement_state(req: Mapping[str, Any], *, overdue: bool = False) -> str:
         return "waived"
     if req.get("invalid"):  # no valid result, only messages that failed their schema
         return "invalid"
+    if req.get("rerun_deadline") and type_ in (TEST_FAILED, TEST_ERRORED):
+        return "rerun-requested"  # a rerun is awaited (until the deadline)
     if type_ == TEST_MISSING:
         return "overdue" if overdue else "pending"
     state = _STATE_OF_TYPE.get(type_)

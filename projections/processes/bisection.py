@@ -21,6 +21,8 @@ from relengotron.domain.gating import Bisection
 from relengotron.domain.outbox import BUS_PUBLISH
 from relengotron.projections.config import GatingConfig
 from relengotron.projections.folds.gating import GatingView, package_of
+from relengotron.projections.folds.gating_batch import settled
+from relengotron.projections.folds.records import BisectionState
 from relengotron.projections.processes.follower import Host
 from relengotron.projections.processes.outbox import Outbox
 
@@ -135,6 +137,85 @@ class Bisector:
             "generated_at": at,
             "version": "1.0.0",
         }
+
+    def touch(self, groups: Collection[str], testcases: Collection[str]) -> None:
+        """A check of one group of a bisection whose batch is re-checked after quarantine
+        can change where every build of it stands: evaluate them all again."""
+        view = self.host.view
+        for group in groups:
+            state = view.bisections.get(view.group_root.get(group, ""))
+            if state is not None and state.testcase in testcases:
+                view.dirty.update(view.candidates_in(state.members[state.root]))
+
+    def rechecks(self, testcases: Collection[str], trigger: str | None, at: str | None) -> None:
+        """Check the rest of a bisected batch again once the suspects it found left the
+        pending tag (for the batch testcases whose policy asks for it); bounded by
+        ``max_rechecks``, past which the fallback applies to the rest."""
+        if not testcases:
+            return
+        view, config = self.host.view, self.host.config
+        for state in view.bisections_in_order():
+            if state.testcase not in testcases:
+                continue
+            done, suspects = settled(state, view.checks)
+            new = [n for n in suspects if n not in state.handled]
+            if done and not new and self._unexplained(state):
+                last = state.rechecks[-1]
+                reason = f"re-check {last} failed and its bisection named no suspect"
+                held = view.candidates_in(state.members[last])
+                self._fall_back(self.aggregate(state.root), last, held, reason, trigger, at)
+                continue
+            if not done or not new or not all(self._left(n) for n in new):
+                continue
+            gone = set(suspects)
+            given_up = {n for g in state.fallback for n in state.members.get(g, ())}
+            rest = [
+                n for n in view.candidates_in(state.members[state.root])
+                if n not in gone and n not in given_up
+            ]  # fmt: skip
+            if not rest:
+                continue
+            agg = self.aggregate(state.root)
+            number = len(state.rechecks) + 1
+            if number > config.max_rechecks:
+                last = state.rechecks[-1] if state.rechecks else state.root
+                if last not in state.fallback:
+                    reason = f"the bound of {config.max_rechecks} re-checks was reached"
+                    self._fall_back(agg, last, tuple(rest), reason, trigger, at)
+                continue
+            group = f"{state.root}/recheck-{number}"
+            agg.request_recheck(
+                trigger=trigger, at=at, group=group, nvrs=rest, suspects=new, number=number
+            )
+            self.host.fold(agg)
+            self.host.report.bisections += 1
+            body = self._check_body(group, rest, agg, at)
+            body["bisection"].update(round=1, half=None, parent=state.root, recheck=number)
+            self.outbox.request(
+                f"{agg.id}:{group}:check",
+                BUS_PUBLISH,
+                {"kind": "batch.check.requested", "body": body},
+                None,
+                f"re-check {number} of {state.root} after {', '.join(new)} left",
+                trigger,
+                at,
+            )
+
+    def _unexplained(self, state: BisectionState) -> bool:
+        """The latest re-check failed, yet every group of its bisection passed."""
+        if not state.rechecks or state.rechecks[-1] in state.fallback:
+            return False
+        checks = self.host.view.checks.get(state.rechecks[-1])
+        return bool(checks) and checks[-1].outcome in ("FAILED", "NEEDS_INSPECTION")
+
+    def _left(self, nvr: str) -> bool:
+        """Whether a suspect left the pending tag (moved by us, or by someone)."""
+        view, pending = self.host.view, self.host.config.pending_tag
+        gate = view.gates.get(nvr)
+        if gate is not None and (not gate.open or gate.location not in (None, pending)):
+            return True
+        build = view.builds.get(nvr)
+        return build is not None and pending not in build.tags
 
     def deadlines(self, trigger: str | None, at: str | None) -> None:
         """Fall back on every unsettled group of a bisection past its deadline."""

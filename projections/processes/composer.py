@@ -116,6 +116,10 @@ class Composer(Follower[ArtifactView, ComposerReport]):
         self.outbox = Outbox(self)
         self.pushes = Pushes(self, self.outbox, self.plan)
 
+    def has_action(self, key: str) -> bool:
+        """Whether an action of this key was requested (the view folds every request)."""
+        return self.view.actions.peek(key) is not None
+
     def new_view(self, docs: Docs | None = None) -> ArtifactView:
         return ArtifactView(self.config, docs)
 

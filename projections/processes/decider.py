@@ -27,7 +27,13 @@ from relengotron.policies.answers import Requirement
 from relengotron.policies.decision import Decision
 from relengotron.policies.engine import evaluate
 from relengotron.policies.snapshot import Snapshot
-from relengotron.policies.spec import BatchIntegrityRule, PolicySet, policy_set_from_canonical
+from relengotron.policies.spec import (
+    RECHECK_AFTER_QUARANTINE,
+    BatchIntegrityRule,
+    PolicySet,
+    SignedRule,
+    policy_set_from_canonical,
+)
 from relengotron.projections.config import GatingConfig
 from relengotron.projections.folds.gating import (
     OWN_TOPICS,
@@ -36,7 +42,7 @@ from relengotron.projections.folds.gating import (
     OverrideState,
     package_of,
 )
-from relengotron.projections.folds.gating_state import MANUAL_HOLD, MANUAL_OVERRIDE
+from relengotron.projections.folds.gating_state import MANUAL_HOLD, MANUAL_OVERRIDE, RerunState
 from relengotron.projections.folds.remote_files import awaits_remote_file, with_remote_files
 from relengotron.projections.folds.view_docs import Docs, DocStore
 from relengotron.projections.processes.bisection import Bisector
@@ -51,7 +57,9 @@ NAME = "decider"
 # Bump when GatingView's documents change: stored views are folded again.
 # 3: results with architecture/variant and integer ids; builds named under an alias.
 # 4: remote rule files (gating.yaml); builds with their creation time.
-VIEW_FORMAT = 5  # 5: kept in tables as documents (projections.folds.view_docs), no more pickles
+# 5: kept in tables as documents (projections.folds.view_docs), no more pickles.
+# 6: builds' signatures, signing requests' results, reruns and flaky tests, re-checks.
+VIEW_FORMAT = 6
 
 __all__ = ["NAME", "Decider", "DeciderReport"]
 
@@ -97,6 +105,7 @@ class Decider(Follower[GatingView, DeciderReport]):
         self.policies = policies  # in force until the log activates a policy set
         self.config = config
         self._parsed: dict[str, PolicySet] = {policies.content_hash: policies}
+        self._asks: dict[int, tuple[PolicySet, frozenset[str], tuple[str, ...]]] = {}
         # Its collaborators: what decisions ask of the world, and bisections.
         self.outbox = Outbox(self)
         self.actions = DecisionActions(self, self.outbox)
@@ -123,6 +132,32 @@ class Decider(Follower[GatingView, DeciderReport]):
             if isinstance(r, BatchIntegrityRule)
         }
 
+    @property
+    def rechecked(self) -> frozenset[str]:
+        """The batch testcases whose policy asks for a re-check after quarantine."""
+        return self._asked()[0]
+
+    @property
+    def sigkeys(self) -> tuple[str, ...]:
+        """The keys the policy set's ``!SignedRule``s ask builds to be signed with."""
+        return self._asked()[1]
+
+    def _asked(self) -> tuple[frozenset[str], tuple[str, ...]]:
+        """Re-checked batch testcases and signing keys of the policy set in force (read
+        once per set: asked on every evaluation)."""
+        policies = self.policy_set()
+        found = self._asks.get(id(policies))
+        if found is None or found[0] is not policies:
+            rules = [r for p in policies.policies for r in p.rules]
+            rechecked = frozenset(
+                r.test_case_name
+                for r in rules
+                if isinstance(r, BatchIntegrityRule) and r.recheck == RECHECK_AFTER_QUARANTINE
+            )
+            keys = tuple(sorted({r.sigkey.lower() for r in rules if isinstance(r, SignedRule)}))
+            found = self._asks[id(policies)] = (policies, rechecked, keys)
+        return found[1], found[2]
+
     OWN_TOPICS = OWN_TOPICS
 
     def owns(self, e: Any) -> bool:
@@ -139,8 +174,15 @@ class Decider(Follower[GatingView, DeciderReport]):
     def new_report(self) -> DeciderReport:
         return DeciderReport()
 
+    def has_action(self, key: str) -> bool:
+        """Whether an action of this key was requested (the view folds every request)."""
+        return self.view.actions.peek(key) is not None
+
     def _gate(self, nvr: str) -> Gate | None:
-        gate = cast(Gate | None, self.get(ids.gate_id(self.config.decision_context, nvr)))
+        # No gate state for the build: no gate was ever opened for it (in any context).
+        recorded = self.view.gates.peek(nvr) is not None
+        gate_id = ids.gate_id(self.config.decision_context, nvr)
+        gate = cast(Gate | None, self.get(gate_id, recorded=recorded))
         if gate is not None:
             self.view.name_gate(gate.id, nvr)
         return gate
@@ -150,7 +192,7 @@ class Decider(Follower[GatingView, DeciderReport]):
         view = self.view
         build = view.builds.get(nvr)
         return with_remote_files(
-            view.snapshot(nvr),
+            view.snapshot(nvr, self.sigkeys, self.rechecked),
             self.policy_set(),
             self.config.remote_rule_templates,
             build.change if build else None,
@@ -169,9 +211,18 @@ class Decider(Follower[GatingView, DeciderReport]):
                     self._tagged_pending(nvr, trigger, at)
                 else:
                     self._untagged_pending(nvr, user, trigger, at)
+        rechecked = self.rechecked
         for group in sorted(view.dirty_groups):
             self.bisector.bisect(group, self.batch_testcases, trigger, at)
+        if rechecked:
+            self.bisector.touch(view.dirty_groups, rechecked)
         self.bisector.deadlines(trigger, at)
+        self.bisector.rechecks(rechecked, trigger, at)
+        for nvr, rerun in view.reruns.requested:
+            self.actions.request_rerun(nvr, rerun, trigger, at)
+        for nvr, rerun, failed, passed in view.reruns.found:
+            self._flaky(nvr, rerun, failed, passed, trigger, at)
+        view.dirty.update(view.reruns.due(at))  # awaited reruns past their deadline
         for nvr in sorted(view.dirty):
             if view.is_candidate(nvr):
                 self._evaluate(nvr, trigger, at)
@@ -219,6 +270,25 @@ class Decider(Follower[GatingView, DeciderReport]):
         detail = f"untagged from {self.config.pending_tag} by {user or 'someone'}"
         self._withdraw(gate, "untagged", detail, user, trigger, at)
 
+    def _flaky(
+        self,
+        nvr: str,
+        rerun: RerunState,
+        failed: str | None,
+        passed: str,
+        trigger: str | None,
+        at: str | None,
+    ) -> None:
+        """Record a test found flaky (it failed, and passed on the rerun asked for)."""
+        gate = self._gate(nvr)
+        if gate is None or rerun.event in (self.view.reruns.flaky.get(rerun.testcase) or ()):
+            return  # not a gating candidate (nothing of ours to record it on), or recorded
+        gate.find_flaky(
+            trigger=trigger, at=at, testcase=rerun.testcase, scenario=rerun.scenario,
+            rerun=rerun.event, failed=failed, passed=passed,
+        )  # fmt: skip
+        self.fold(gate)
+
     def _withdraw(
         self,
         gate: Gate,
@@ -245,7 +315,10 @@ class Decider(Follower[GatingView, DeciderReport]):
             decision = overridden(decision, override)
         fingerprint = decision.state_fingerprint()
         gate = self._gate(nvr)
-        if gate is None or gate.fingerprint == fingerprint:
+        if gate is None:
+            return
+        self.actions.request_signing(nvr, gate, decision.unsatisfied_requirements, trigger, at)
+        if gate.fingerprint == fingerprint:
             return
         previous = gate.verdict
         body = decision.as_dict()

@@ -78,7 +78,9 @@ class Host(Protocol[VT, CT, RT]):
     @property
     def report(self) -> RT: ...
 
-    def get(self, aggregate_id: UUID) -> Any: ...
+    def get(self, aggregate_id: UUID, *, recorded: bool = True) -> Any: ...
+
+    def has_action(self, key: str) -> bool: ...
 
     def add(self, agg: Aggregate) -> None: ...
 
@@ -362,10 +364,17 @@ class Follower(Generic[V, R]):
 
     # What a run records is saved at its next flush, with the view and the position.
 
-    def get(self, aggregate_id: UUID) -> Any:
-        """An aggregate as this run left it (loaded once from the store), or None."""
+    def get(self, aggregate_id: UUID, *, recorded: bool = True) -> Any:
+        """An aggregate as this run left it (loaded once from the store), or None.
+
+        ``recorded=False``: the view proves that no such aggregate was ever recorded (it
+        folds every creation event of that kind, and this run's own as they happen), so
+        the store is not asked: most gates and actions a run looks for are new ones.
+        """
         agg = self._aggs.get(aggregate_id)
         if agg is None:
+            if not recorded:
+                return None
             try:
                 agg = self.app.repository.get(aggregate_id)
             except AggregateNotFoundError:

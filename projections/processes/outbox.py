@@ -17,9 +17,11 @@ from eventsourcing.domain import Aggregate
 
 from relengotron.domain import ids
 from relengotron.domain.gating import Gate
-from relengotron.domain.outbox import BUS_PUBLISH, KOJI_MOVE, Action
+from relengotron.domain.outbox import BUS_PUBLISH, KOJI_MOVE, SIGN_REQUEST, Action
+from relengotron.policies.answers import UNSIGNED, Requirement
 from relengotron.projections.config import GatingConfig
 from relengotron.projections.folds.gating import GatingView
+from relengotron.projections.folds.gating_state import RerunState
 from relengotron.projections.processes.follower import Host
 
 # Keys of the actions the composer requests; the decider's are any other with a trigger
@@ -53,7 +55,7 @@ class Outbox:
         at: str | None,
     ) -> None:
         host = self.host
-        if host.get(ids.action_id(key)) is not None:
+        if host.get(ids.action_id(key), recorded=host.has_action(key)) is not None:
             return  # requested by an earlier run
         action = Action(key, kind, params, str(gate.id) if gate else None, reason, trigger, at)
         host.add(action)
@@ -135,6 +137,58 @@ class DecisionActions:
             },
             gate,
             f"{verdict}: {summary}",
+            trigger,
+            at,
+        )
+
+    def request_signing(
+        self,
+        nvr: str,
+        gate: Gate,
+        unsatisfied: tuple[Requirement, ...],
+        trigger: str | None,
+        at: str | None,
+    ) -> None:
+        """Once everything else a build needs is satisfied and only signatures are
+        missing, ask for it to be signed with each key still missing (once per key)."""
+        if not unsatisfied or any(r.type != UNSIGNED for r in unsatisfied):
+            return
+        b = self.host.view.build(nvr)
+        for r in unsatisfied:
+            sigkey = (r.testcase or "").removeprefix("signed-with:")
+            self.outbox.request(
+                f"{gate.id}:sign:{sigkey}",
+                SIGN_REQUEST,
+                {"nvr": nvr, "sigkey": sigkey, "package": b.package, "koji_id": b.koji_id},
+                gate,
+                f"all other requirements satisfied: sign with key {sigkey}",
+                trigger,
+                at,
+            )
+
+    def request_rerun(
+        self, nvr: str, rerun: RerunState, trigger: str | None, at: str | None
+    ) -> None:
+        """Publish a rerun someone asked for (``test.rerun.requested``), once."""
+        b = self.host.view.build(nvr)
+        build = {"type": "koji-build", "id": b.koji_id, "task_id": b.task_id, "nvr": nvr}
+        body = {
+            "artifact": {"type": "koji-build-group", "builds": [build]},
+            "agent": rerun.username or "relengotron",
+            "re-trigger": True,
+            "update": None,
+            "testcase": rerun.testcase,
+            "scenario": rerun.scenario,
+            "reason": rerun.reason,
+            "requested_at": rerun.at,
+            "deadline": rerun.deadline,
+        }
+        self.outbox.request(
+            f"rerun:{rerun.event}",
+            BUS_PUBLISH,
+            {"kind": "test.rerun.requested", "body": body, "nvr": nvr},
+            None,
+            f"rerun of {rerun.testcase} asked by {rerun.username or 'someone'}",
             trigger,
             at,
         )

@@ -72,14 +72,16 @@ def test_explain_names_the_failing_tests_message_and_the_koji_move(
     assert move["history"][-1]["event"] == "Completed"
     assert move["history"][-1]["outcome"] == "moved"
     assert [t["n"] for t in x["timeline"]] == list(range(1, len(x["timeline"]) + 1))
-    positions = [t["position"] for t in x["timeline"]]
-    assert positions == sorted(positions)
+    # in the order of the time each step happened (issue 19), each with its recorded time
+    times = [datetime.fromisoformat(t["at"]) for t in x["timeline"]]
+    assert times == sorted(times)
+    assert all(t["recorded_at"] for t in x["timeline"])
 
     capsys.readouterr()
     assert main(["explain", VIM, "--db", str(demo_db)]) == 0
     text = capsys.readouterr().out
     assert "test-result-failed" in text and "rawhide-badnewsbears" in text
-    assert "1. [" in text
+    assert "  1. " in text and " recorded " in text and "(was None)" not in text
 
     assert cli(capsys, "explain", "nope-1-1.fc44", "--db", str(demo_db))[0] == 1
 

@@ -300,7 +300,7 @@ def test_unknown_build_names_the_store_it_looked_in(cli, tmp_path):
     for argv, code in (
         (["status", "zsh-1-1.fc44"], 1),
         (["explain", "zsh-1-1.fc44"], 1),
-        (["events", "--subject", "zsh-1-1.fc44"], 0),
+        (["events", "--subject", "zsh-1-1.fc44"], 1),
     ):
         done = cli(*argv, "--db", f"sqlite:///{where}")
         assert done.returncode == code, argv
@@ -524,3 +524,172 @@ def test_an_output_file_that_cannot_be_written_is_exit_2(cli, tmp_path):
     done = cli("graph", "-o", str(where), "--db", str(store))
     assert done.returncode == 2, done.stderr
     assert f"{where}: No such file or directory" in one_line(done)
+
+
+# ------------------------------------------------------------------ the table, command by command
+
+SAMPLE = REPO / "config" / "examples" / "sample-stream.jsonl"
+PROMOTED, QUARANTINED, UNKNOWN = "bash-5.3-1.fc44", "vim-9.1.1800-1.fc44", "zsh-1-1.fc44"
+GATING = ["--product-version", "fedora-rawhide", "--context", "rawhide_pending"]
+POLICIES = str(REPO / "config" / "policies")
+
+
+def table(where: Path) -> list[tuple[str, list[str], int]]:
+    """Every command of the parser, each with what it answers 0, 1 and 2 for on a
+    store of the sample stream (README, "Exit codes"): (command, argv, code)."""
+    rejected = where / "rejected.jsonl"
+    rejected.write_text(SAMPLE.read_text().splitlines()[0] + "\n{not json\n")
+    from tests.integration.test_validate_gating_yaml import FEDORA, GOOD
+
+    good, bad = where / "gating.yaml", where / "bad.yaml"
+    good.write_text(GOOD)
+    bad.write_text("--- !Policy\nrules: []\n")
+    parents = ["--policies", str(FEDORA)]
+    return [
+        ("ingest", ["ingest", str(SAMPLE)], 0),
+        ("ingest", ["ingest", str(rejected)], 1),
+        ("ingest", ["ingest", str(where / "missing.jsonl")], 2),
+        ("events", ["events", "--subject", PROMOTED], 0),
+        ("events", ["events", "--subject", UNKNOWN], 1),
+        ("events", ["events", "--subject", "not an nvr!"], 2),
+        ("demo", ["demo", "--db", str(where / "demo.db")], 0),
+        ("decide", ["decide"], 0),
+        ("act", ["act", "--dry-run"], 0),
+        ("act", ["act", "--follow", "--dry-run"], 2),
+        ("status", ["status", PROMOTED], 0),
+        ("status", ["status", UNKNOWN], 1),
+        ("status", ["status", "not an nvr!"], 2),
+        ("waive", ["waive", PROMOTED, "dist.rpmdeplint", "--reason", "r"], 0),
+        ("waive", ["waive", "not an nvr!", "dist.rpmdeplint", "--reason", "r"], 2),
+        ("evaluate", ["evaluate", PROMOTED, "--policies", POLICIES], 0),
+        ("evaluate", ["evaluate", QUARANTINED, "--policies", POLICIES], 1),
+        ("evaluate", ["evaluate", UNKNOWN, "--policies", POLICIES], 1),
+        ("evaluate", ["evaluate", PROMOTED, "--policies", str(where / "none")], 2),
+        ("artifacts", ["artifacts"], 0),
+        ("artifacts", ["artifacts", "sync", "--dir", str(where / "none")], 2),
+        ("affected", ["affected", PROMOTED, "bash"], 0),
+        ("affected", ["affected", "not an nvr!"], 2),
+        ("graph", ["graph"], 0),
+        ("graph", ["graph", "--artifact", "no-such-artifact"], 1),
+        ("push", ["push", "f44-updates#1"], 1),
+        ("manifest", ["manifest", "load", "--artifact", "rawhide-repo", "--rpms-json", "-"], 2),
+        ("project", ["project"], 0),
+        ("health", ["health", "--max-pending-age", "1e12"], 0),
+        ("health", ["health", "--max-lag", "-1"], 1),
+        ("decision", ["decision", PROMOTED, *GATING], 0),
+        ("decision", ["decision", PROMOTED], 0),  # the gating point of the settings
+        ("decision", ["decision", QUARANTINED, *GATING], 1),
+        ("decision", ["decision", PROMOTED, "--context", "nowhere"], 2),
+        ("explain", ["explain", PROMOTED], 0),
+        ("explain", ["explain", UNKNOWN], 1),
+        ("explain", ["explain", "not an nvr!"], 2),
+        ("replay", ["replay", "--until", "2030-01-01T00:00:00", PROMOTED], 0),
+        ("replay", ["replay", "--until", "2030-01-01T00:00:00", UNKNOWN], 1),
+        ("replay", ["replay", "--verify"], 0),
+        ("replay", ["replay", "--until", "yesterday-ish"], 2),
+        ("override", ["override", PROMOTED, "hold", "--reason", "r"], 0),
+        ("override", ["override", "not an nvr!", "hold", "--reason", "r"], 2),
+        ("validate-gating-yaml", ["validate-gating-yaml", str(good), *parents], 0),
+        ("validate-gating-yaml", ["validate-gating-yaml", str(bad), *parents], 1),
+        ("validate-gating-yaml", ["validate-gating-yaml", str(where / "none.yaml")], 2),
+        ("serve", ["serve", "--port", "0"], 2),
+        ("consume", ["consume", "--fm-config", str(where / "none.toml")], 2),
+        # No [sync] target in these settings: a configuration problem (the gate's
+        # answers, 0 and 1, are tests/e2e/test_mirror_sync.py's).
+        ("sync", ["sync", "Fedora-Rawhide-20990101.n.0"], 2),
+        ("rerun", ["rerun", QUARANTINED, "dist.rpmdeplint", "--reason", "r"], 0),
+        ("rerun", ["rerun", UNKNOWN, "dist.rpmdeplint", "--reason", "r"], 1),
+        ("rerun", ["rerun", "not an nvr!", "dist.rpmdeplint", "--reason", "r"], 2),
+    ]
+
+
+@pytest.fixture(scope="module")
+def sample_store(tmp_path_factory) -> Path:
+    where = tmp_path_factory.mktemp("table")
+    store = where / "sample.db"
+    done = relengotron("ingest", "--no-progress", str(SAMPLE), "--db", str(store), cwd=where)
+    assert done.returncode == 0, done.stderr
+    return store
+
+
+def test_every_command_is_in_the_table():
+    from relengotron.adapters.cli.main import build_parser
+
+    parser = build_parser()
+    choices = next(a for a in parser._actions if a.dest == "command").choices
+    assert set(choices) == {name for name, _, _ in table(Path("/tmp"))}
+
+
+ROWS = table(Path("/tmp"))
+
+
+@pytest.mark.parametrize(
+    "row",
+    range(len(ROWS)),
+    ids=[f"{name}-exit-{code}-{i}" for i, (name, _, code) in enumerate(ROWS)],
+)
+def test_every_command_follows_the_table(cli, tmp_path, sample_store, row):
+    name, argv, code = table(tmp_path)[row]
+    store = tmp_path / "sample.db"
+    store.write_bytes(sample_store.read_bytes())
+    if name not in ("demo", "validate-gating-yaml"):
+        argv = [*argv, "--db", str(store)]
+    done = cli(*argv)
+    assert done.returncode == code, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    if code == 2:  # on stderr, saying what (argparse: its usage, then the error)
+        lines = done.stderr.strip().splitlines()
+        assert any(line.startswith(f"relengotron {name}") for line in lines), done.stderr
+
+
+def test_a_waiver_for_an_unknown_build_or_test_case_is_recorded_with_a_warning(cli, tmp_path):
+    """WaiverDB takes a waiver before the build or its results exist, and so do we; but
+    a typo must not pass silently: a warning on stderr, exit 0, the waiver recorded."""
+    store = tmp_path / "s.db"
+    assert cli("ingest", "--no-progress", str(SAMPLE), "--db", str(store)).returncode == 0
+    cases = [
+        (UNKNOWN, "dist.rpmdeplint", f"nothing is recorded about {UNKNOWN}"),
+        (PROMOTED, "dist.rpmdeplnt", f"dist.rpmdeplnt is neither required of {PROMOTED}"),
+        (PROMOTED, "dist.rpmdeplint", None),
+    ]
+    for nvr, testcase, warning in cases:
+        done = cli("waive", nvr, testcase, "--reason", "r", "--db", str(store), "--json")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["waiver_id"]  # recorded
+        if warning is None:
+            assert done.stderr == ""
+        else:
+            assert one_line(done).startswith(f"relengotron waive: warning: {warning}"), done.stderr
+    listing = json.loads(cli("events", "--subject", UNKNOWN, "--db", str(store), "--json").stdout)
+    assert [e["testcase"] for e in listing if "Waiver" in e["event"]] == ["dist.rpmdeplint"]
+    done = cli("override", "zsh-2-1.fc44", "hold", "--reason", "r", "--db", str(store))
+    assert done.returncode == 0
+    assert one_line(done) == (
+        "relengotron override: warning: nothing is recorded about zsh-2-1.fc44; "
+        "the override waits for it"
+    )
+
+
+def test_evaluate_takes_the_gating_point_and_decision_takes_it_from_the_settings(cli, tmp_path):
+    store = tmp_path / "s.db"
+    assert cli("ingest", "--no-progress", str(SAMPLE), "--db", str(store)).returncode == 0
+    db = ["--db", str(store), "--json"]
+    at = ["--product-version", "fedora-44", "--context", "bodhi_update_push_testing"]
+    done = cli("evaluate", PROMOTED, "--policies", POLICIES, *at, *db)
+    assert done.returncode == 1, done.stderr  # no tier-0 result: not satisfied
+    out = json.loads(done.stdout)
+    assert out["applicable_policies"] == ["fedora_ci_tier0_for_testing"]
+    assert (out["product_version"], out["decision_context"]) == tuple(at[1::2])
+    done = cli("evaluate", PROMOTED, "--policies", POLICIES, *db)  # the settings' point
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["decision_context"] == "rawhide_pending"
+    done = cli("evaluate", PROMOTED, "--policies", POLICIES, "--context", "nowhere", *db)
+    assert done.returncode == 2, done.stdout  # as decision: Greenwave's 404, not a "no"
+    assert "Found no applicable policies" in one_line(done)
+    settings = tmp_path / "testing.toml"
+    settings.write_text(
+        '[gating]\nproduct_version = "fedora-44"\ndecision_context = "bodhi_update_push_testing"\n'
+    )
+    done = cli("decision", PROMOTED, *db, "--config", str(settings))
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["applicable_policies"] == ["fedora_ci_tier0_for_testing"]

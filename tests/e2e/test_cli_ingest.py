@@ -250,4 +250,4 @@ def test_events_of_a_build_and_a_change(capsys, tmp_path, store_url):
     assert code == 0
     assert " Pushed " in out and " BuildLinked " in out and "alice" in out
     code, out, _ = run(capsys, "events", "--db", store_url, "--subject", "nope-1-1")
-    assert code == 0 and "No events" in out
+    assert code == 1 and "No events" in out  # a build nothing is known about: no

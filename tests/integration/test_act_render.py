@@ -42,13 +42,18 @@ def test_every_action_kind_renders(outbox, dry_run):
     report = bootstrap.effector(outbox, Settings()).run(dry_run=dry_run)
     rows = report.done + report.pending
     assert {r["kind"] for r in rows} == {KOJI_MOVE, BUS_PUBLISH, COMPOSE_REQUEST, PUSH_RELEASE}
-    text = render_act(report)
+    text = render_act(report, verbose=True)
     lines = text.splitlines()
     assert any("move bash-5.3-1.fc44 f44-pending -> f44" in line for line in lines), text
     assert any("publish build.promoted" in line for line in lines), text
     assert any("compose rawhide-repo#3" in line and "koji" in line for line in lines), text
     assert any("release push f44-updates#2" in line for line in lines), text
     assert "None" not in text
+    short = render_act(report)  # the bus messages counted, the rest named
+    assert "1 publish " in short.splitlines()[0], short
+    assert "publish build.promoted" not in short
+    assert "move bash-5.3-1.fc44 f44-pending -> f44" in short
+    assert "compose rawhide-repo#3" in short and "release push f44-updates#2" in short
 
 
 def test_an_unknown_kind_still_renders():

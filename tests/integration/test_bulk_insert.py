@@ -130,3 +130,30 @@ def test_a_large_batch_conflicting_with_another_writer_is_recorded_again(store):
     again = store.record(batch)  # a redelivery of the whole batch
     assert again.new == () and len(again.duplicate) == COPY_MIN
     other.close()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"start": 1, "limit": 10_000},
+        {"start": 5, "limit": 7},
+        {"start": 5, "limit": 1000, "inclusive_of_start": False},
+        {"start": 3, "limit": 1000, "stop": 40},
+        {"start": None, "limit": 50, "topics": ODD_TOPICS[:3]},
+        {"start": 10, "limit": 1000, "stop": 90, "topics": ["\\N", "caf\u00e9"]},
+        {"start": 10_000, "limit": 10},
+    ],
+)
+def test_pages_read_from_the_driver_are_the_library_pages(store, query):
+    """``select_notifications`` reads straight from the driver (followers and audits
+    read every event through it): the rows, ids, order and filters are the library's
+    own query's (eventsourcing_sqlalchemy's ORM ``select_notifications``)."""
+    from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
+
+    store.recorder.insert_events(_events(120, seed=7))
+    ours = store.recorder.select_notifications(**query)
+    theirs = SQLAlchemyApplicationRecorder.select_notifications(store.recorder, **query)
+    assert ours == theirs
+    assert all(isinstance(n.state, bytes) for n in ours)
+    if query["start"] != 10_000:
+        assert ours

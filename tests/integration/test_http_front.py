@@ -277,6 +277,22 @@ def test_the_read_api_reflects_what_was_just_recorded(site: Site) -> None:
         assert "f40-updates-testing" in c.get(f"/api/v1/builds/{NVR}").json()["tags"]
 
 
+def test_resultsdb_reads_reflect_what_was_just_recorded(any_site: Site) -> None:
+    """Greenwave reading our ResultsDB API must not get a stale "latest" (a FAILED result
+    recorded a moment ago would be missing, and it would say passed)."""
+    site = any_site
+    query = {"item": NVR, "type": "koji_build", "testcases": "dist.rpmdeplint",
+             "_distinct_on": "scenario,system_architecture,system_variant"}  # fmt: skip
+    with site.client() as c:
+        before = c.get("/api/v2.0/results/latest", params=query).json()["data"]
+        site.record(site.bus.rpmdeplint(NVR, "FAILED"))
+        after = c.get("/api/v2.0/results/latest", params=query).json()["data"]
+        assert [r["outcome"] for r in after] == ["FAILED"]
+        assert [r["outcome"] for r in before] == ["PASSED"]
+        listed = c.get("/api/v2.0/results", params={"item": NVR}).json()["data"]
+        assert listed[0]["outcome"] == "FAILED"
+
+
 def test_a_catch_up_past_its_bound_is_503_not_a_stale_verdict(site: Site) -> None:
     with site.client(catch_up_timeout=0.3, cors_url=BODHI) as c:
         assert _satisfied(c) is True

@@ -48,6 +48,10 @@ class _RecordingCommands:
         self.calls.append((action, {"nvr": nvr, **kwargs}))
         return {"message_key": "o1", "topic": "relengotron.gate.override", "nvr": nvr}
 
+    def rerun(self, nvr: str, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("rerun", {"nvr": nvr, **kwargs}))
+        return {"message_key": "r1", "topic": "relengotron.test.rerun", "nvr": nvr}
+
 
 @pytest.fixture
 def api_schema() -> Any:

@@ -373,3 +373,29 @@ def test_health_shows_followers_falling_behind(tmp_path: Path) -> None:
     )  # fmt: skip
     assert fine.returncode == 0, fine.stdout
     assert fine.stdout.strip().endswith("OK")
+
+
+def test_two_projectors_at_once_both_end_up_to_date(tmp_path: Path) -> None:
+    """``ingest`` folds the read models while ``serve`` folds them too (two processes on
+    one store): the one that loses a page's race must not fail (it used to end with an
+    IntegrityError on a row the other had written: ``ingest`` exited 70)."""
+    app = open_sqlite(tmp_path / "s.db")
+    run(app, scenario(), [])
+    other = Projector(app, CONFIG)
+    raced = []
+
+    def meanwhile(events: int, done: int, total: int | None) -> None:
+        if not raced:  # after this projector's first page, another folds everything
+            raced.append(other.run().position)
+
+    slow = Projector(app, CONFIG, page_size=7, progress=meanwhile)
+    report = slow.run()
+    assert raced and raced[0] == slow.head()
+    assert report.position == slow.head()
+    expected = dump(app)
+    project(app)  # nothing left to do, nothing duplicated
+    assert dump(app) == expected
+    fresh = open_sqlite(tmp_path / "fresh.db")
+    run(fresh, scenario(), [])
+    project(fresh)
+    assert dump(fresh) == expected

@@ -56,6 +56,7 @@ def _facts() -> list[tuple[f.Fact, ...]]:
         (f.BuildStateChanged(NVR, "COMPLETE", old_state="BUILDING", build_id=7, change=KEY),),
         (f.BuildTagged(NVR, "f44-updates-candidate", build_id=7, owner="p"),),
         (f.BuildSigned(NVR, "abcd", rpm="pkg-1.0-1.fc44.x86_64"),),
+        (f.TestRerunRequested(NVR, "dist.rpmdeplint", "mirror down", None, "me"),),
         (result, f.BuildUntagged(NVR, "f44-updates-candidate")),
         (
             f.TestResultReported(

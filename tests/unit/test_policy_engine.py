@@ -479,6 +479,12 @@ BATCH = pset(policy(BATCH_RULE))
             "Of 1 required test, 1 test awaiting batch bisection",
         ),
         (
+            "recheck-pending",
+            "batch-recheck-pending",
+            "hold",
+            "Of 1 required test, 1 test awaiting a re-check after quarantine",
+        ),
+        (
             "unresolved-hold",
             "batch-unresolved",
             "hold",
@@ -508,6 +514,7 @@ def test_every_batch_status_is_covered() -> None:
         "suspect",
         "innocent",
         "pending",
+        "recheck-pending",
         "unresolved-hold",
         "unresolved-quarantine",
     }

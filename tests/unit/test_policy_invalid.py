@@ -104,13 +104,14 @@ def test_fingerprints_of_decisions_without_invalid_do_not_change() -> None:
     # The fingerprint as the code before this change computed it: asdict of each
     # requirement, which had no ``invalid`` field (nor the system architecture and
     # variant, which the Greenwave-parity change added beside it).
-    # Nor ``source``/``sources`` (RemoteRule, issue 16).
+    # Nor ``source``/``sources`` (RemoteRule, issue 16), nor ``rerun_deadline`` (issue 20).
     import hashlib
     import json
 
     def legacy(r: Requirement) -> dict[str, object]:
         fields = asdict(r)
-        for key in ("invalid", "system_architecture", "system_variant", "source", "sources"):
+        later = ("system_architecture", "system_variant", "source", "sources", "rerun_deadline")
+        for key in ("invalid", *later):
             del fields[key]
         return fields
 

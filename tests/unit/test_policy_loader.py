@@ -281,7 +281,8 @@ def test_unknown_rule_tag() -> None:
     assert err.line == 9
     assert err.message == (
         "unknown rule tag !FooRule; known rule tags: "
-        "!BatchIntegrityRule, !PassingPipelineStageRule, !PassingTestCaseRule, !RemoteRule"
+        "!BatchIntegrityRule, !PassingPipelineStageRule, !PassingTestCaseRule, !RemoteRule,"
+        " !SignedRule"
         " [Greenwave: Policy 'one': Attribute 'rules': "
         "could not determine a constructor for the tag '!FooRule']"
     )

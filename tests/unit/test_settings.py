@@ -35,6 +35,10 @@ def test_the_example_file_loads_with_every_table() -> None:
     assert s.gating.decision_context == "rawhide_pending"
     assert s.gating.fallback == "hold" and s.gating.max_rounds == 6
     assert s.bus.topic_prefix == "relengotron"
+    assert (s.gating.max_rechecks, s.gating.rerun_timeout_hours) == (3, 6.0)
+    assert s.signing.backend is None and s.signing.pending_tag == "rawhide-signing-pending"
+    assert s.sync.target is None and s.sync.auto  # no syncs until a mirror is named
+    assert s.sync.decision_context == "rawhide_compose_sync_to_mirrors"
 
 
 def test_env_var_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,6 +57,9 @@ def test_env_var_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         ("[kojii]\nhub = 'x'\n", "unknown table [kojii]"),
         ("[koji]\ntimeout = 'soon'\n", "[koji] timeout must be a number"),
         ("[bus]\nenabled = 'yes'\n", "[bus] enabled must be true or false"),
+        ("[sync]\nrsync = []\n", "[sync] rsync must name the command"),
+        ("[sync]\nrsync = 'rsync'\n", "[sync] rsync must be a list of strings"),
+        ("[sync]\ntarget = 7\n", "[sync] target must be"),
         ("[koji]\nauth = 'password'\n", "[koji] auth"),
         ("[koji]\nauth = 'ssl'\n", "[koji] auth"),
         ("[gating.bisection]\nfallback = 'promote'\n", "fallback must be one of"),
@@ -107,3 +114,35 @@ def test_api_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert api.token() == "from-env"
     defaults = load_settings(str(EXAMPLE)).api
     assert (defaults.host, defaults.port, defaults.overdue_hours) == ("127.0.0.1", 8090, 24.0)
+
+
+def test_a_settings_file_with_several_mistakes_reports_them_all(tmp_path):
+    """Issue 19: one run says everything that is wrong, not the first mistake only."""
+    from relengotron.adapters.settings import SettingsError
+    from relengotron.adapters.settings_file import load_settings
+
+    f = tmp_path / "bad.toml"
+    f.write_text(
+        "stray = 1\n"
+        '[koji]\nhub = 5\ntimeout = "soon"\n'
+        "[gating]\nfoo = 1\n"
+        '[gating.bisection]\nfallback = "guess"\n'
+        "[api]\nport = 70000\nworkers = 0\n"
+        "[nosuch]\nx = 1\n"
+    )
+    with pytest.raises(SettingsError) as caught:
+        load_settings(str(f))
+    text = str(caught.value)
+    assert text.startswith(f"{f}: 8 problems: "), text
+    for problem in (
+        "top-level key 'stray' must be inside a [table]",
+        "[koji] hub must be a string, not int",
+        "[koji] timeout must be a number, not str",
+        "unknown key 'foo' in [gating]",
+        "[gating.bisection] fallback must be one of",
+        "[api] port must be between 1 and 65535, not 70000",
+        "[api] workers must be at least 1, not 0",
+        "unknown table [nosuch]",
+    ):
+        assert problem in text, (problem, text)
+    assert "\n" not in text  # one line on stderr (the exit-code table)

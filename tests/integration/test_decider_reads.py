@@ -1,0 +1,53 @@
+"""The decider asks the store for an aggregate only when its view says one exists.
+
+Most gates and actions a run looks for are new ones: a build just tagged into the
+pending tag has no gate yet, a decision's koji move has not been requested yet. The
+view folds every ``Gate.Opened`` and every ``Action.Requested`` (and the run's own as it
+records them), so a lookup it proves empty costs no query. This counts the queries
+that load one aggregate's events (eventsourcing's ``select_events``: ``WHERE
+originator_id = ?``) on the real SQLite engine, through SQLAlchemy's event hook; the
+decisions are those of ``replay --verify`` (identical), so the shortcut changes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+
+from relengotron.adapters import bootstrap
+from relengotron.adapters.audit import audit_verify
+from relengotron.adapters.ingest.ingest import ingest_files
+from relengotron.adapters.store.store import open_app
+
+SAMPLE = Path(__file__).resolve().parents[2] / "config" / "examples" / "sample-stream.jsonl"
+
+
+def _stream_loads(app: Any) -> list[str]:
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        s = " ".join(statement.split())
+        if s.startswith("SELECT") and "FROM relengotron_events" in s and ("originator_id = ?" in s):
+            seen.append(s)
+
+    event.listen(app.recorder.datastore.engine, "before_cursor_execute", count)
+    return seen
+
+
+def test_a_first_run_decides_without_loading_any_aggregate(tmp_path: Path) -> None:
+    app = open_app(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        cfg = bootstrap.settings(None)
+        ingest_files(app, [str(SAMPLE)], batch_size=500)
+        loads = _stream_loads(app)
+        report = bootstrap.decider(app, cfg, bootstrap.policy_set(cfg)).run()
+        assert report.decisions and report.actions  # it decided and asked for moves
+        assert loads == []
+        # A second run over nothing new: nothing is loaded either.
+        bootstrap.decider(app, cfg, bootstrap.policy_set(cfg)).run()
+        assert loads == []
+        assert audit_verify.verify(app, cfg)["identical"]
+    finally:
+        app.close()
