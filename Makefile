@@ -12,9 +12,11 @@ STAMP  := $(VENV)/.installed
 # the web page is tested in headless Chromium (playwright drives Debian's browser);
 # bench/api.py loads the API with wrk; the Bodhi contract test runs bodhi-server from PyPI
 # in its own venv on Debian's python3 with python3-rpm/python3-librepo (tests/bodhi_env.py)
-# and the update page's moment.js in Node.js; `relengotron sync` and its tests run rsync.
+# and the update page's moment.js in Node.js; `relengotron sync` and its tests run rsync;
+# the release lifecycle (`relengotron ostree`, `relengotron release eol`) drives the ostree
+# command on real repositories and rsync.
 DEB_PACKAGES := libkrb5-dev gcc pkg-config rpm createrepo-c graphviz chromium wrk rsync \
-                python3-venv python3-rpm python3-librepo nodejs
+                python3-venv python3-rpm python3-librepo nodejs ostree
 PYTEST_ARGS ?=
 
 .PHONY: demo test check lint bench sysdeps clean bodhi-venv

@@ -124,6 +124,8 @@ def compose_effects(cfg: Settings, koji: KojiGateway | None) -> Any:
 def effector(app: RelengApp, cfg: Settings, *, scan: Any = None) -> Effector:
     """The effector; ``scan`` (``adapters.effects.effector.PendingScan``) keeps its place in the
     log between runs, for a process that acts again and again."""
+    from relengotron.adapters.effects.ostree_effects import Effects, OstreeEffects
+
     koji = koji_gateway(cfg)
     publisher = factory = None
     if cfg.bus.enabled:
@@ -138,7 +140,7 @@ def effector(app: RelengApp, cfg: Settings, *, scan: Any = None) -> Effector:
         koji=koji,
         publisher=publisher,
         message_factory=factory,
-        composes=compose_effects(cfg, koji),
+        composes=Effects(compose_effects(cfg, koji), OstreeEffects()),
         scan=scan,
         signer=signer(cfg, koji),
     )

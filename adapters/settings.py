@@ -15,6 +15,7 @@ from pathlib import Path
 
 from relengotron.adapters.ingest.branches import DEFAULT_MONITORED_BRANCHES
 from relengotron.adapters.koji.koji_values import KojiAuth
+from relengotron.adapters.lifecycle.config import LifecycleSettings
 from relengotron.adapters.store.store import default_url, normalize_url
 from relengotron.projections.config import GatingConfig
 
@@ -172,3 +173,4 @@ class Settings:
     # [gating] monitored_branches: dist-git branches whose pushes count (regular
     # expressions, whole name); pushes to others are recorded as ignored.
     monitored_branches: tuple[str, ...] = DEFAULT_MONITORED_BRANCHES
+    release: LifecycleSettings = field(default_factory=LifecycleSettings)  # [release]

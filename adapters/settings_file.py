@@ -13,6 +13,8 @@ from typing import Any
 from relengotron.adapters.ingest.branches import DEFAULT_MONITORED_BRANCHES, BranchFilter
 from relengotron.adapters.koji.koji_profile import KojiProfile, KojiProfileError, read_profile
 from relengotron.adapters.koji.koji_values import KojiAuth
+from relengotron.adapters.lifecycle.config import SCHEMA as LIFECYCLE_SCHEMA
+from relengotron.adapters.lifecycle.config import lifecycle_settings
 from relengotron.adapters.settings import (
     DEFAULT_ARTIFACTS,
     DEFAULT_POLICIES,
@@ -99,6 +101,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "catch_up_timeout": (int, float),
         "decision_threads": int,
     },
+    **LIFECYCLE_SCHEMA,
     "links": {"koji_web": str, "distgit": str, "bodhi": str, "datagrepper": str},
 }
 
@@ -355,6 +358,7 @@ def settings_from(
             **{k: v for k in ("distgit", "bodhi", "datagrepper") if (v := get("links", k))},
         ),
         monitored_branches=branches.patterns,
+        release=lifecycle_settings(t, path),
         signing=signing,
     )
 

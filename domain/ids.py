@@ -113,3 +113,8 @@ def artifact_compose_id(key: str) -> UUID:
 def push_run_id(key: str) -> UUID:
     """Our coordination of one Bodhi push."""
     return uuid5(NAMESPACE, f"push-run:{key}")
+
+
+def release_run_id(key: str) -> UUID:
+    """One run of a release lifecycle operation: ``branch:45``, ``eol:43``."""
+    return uuid5(NAMESPACE, f"release-run:{key}")

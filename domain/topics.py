@@ -100,6 +100,12 @@ REMOTE_RULE_FILE_FETCHED = "domain.remote_rules:RemoteRuleFile.Fetched"
 BUILD_SOURCE_SEEN = "domain.remote_rules:BuildSource.Seen"
 BUILD_SOURCE_OBSERVED = "domain.remote_rules:BuildSource.Observed"
 
+# domain.lifecycle
+RELEASE_RUN_PLANNED = "domain.lifecycle:ReleaseRun.Planned"
+RELEASE_RUN_STEP_DONE = "domain.lifecycle:ReleaseRun.StepDone"
+RELEASE_RUN_STEP_FAILED = "domain.lifecycle:ReleaseRun.StepFailed"
+RELEASE_RUN_FINISHED = "domain.lifecycle:ReleaseRun.Finished"
+
 
 def topic_of(event: object) -> str:
     """The stored topic of an event: its class path."""

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.fakekoji_admin import KojiAdminMixin
+
 GENERIC, TAG_ERROR, PARAMETER_ERROR = 1000, 1003, 1019  # koji.GenericError, TagError, ...
 FREE, OPEN, CLOSED, CANCELED, ASSIGNED, FAILED = range(6)  # koji.TASK_STATES
 COMPLETE = 1  # koji.BUILD_STATES["COMPLETE"]
@@ -31,7 +33,7 @@ def _decode(params: Iterable[Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return args, {}
 
 
-class FakeKojiHub:
+class FakeKojiHub(KojiAdminMixin):
     """In-memory hub state, its XML-RPC methods (``_api_*``) and thread-safe test controls."""
 
     def __init__(self) -> None:

@@ -18,6 +18,7 @@ from relengotron.adapters.cli import (
     cli_gating,
     cli_live,
     cli_project,
+    cli_release,
     cli_rerun,
     cli_sync,
     logs,
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_audit.add_parsers(sub, _db_option)
     cli_api.add_parsers(sub, _db_option)
     cli_live.add_parsers(sub, _db_option)
+    cli_release.add_parsers(sub, _db_option)
     cli_sync.add_parsers(sub, _db_option)
     for command in sub.choices.values():  # --debug before or after the command
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -152,6 +154,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return run_demo(args.db, fresh=not args.keep)
     for commands in (
         cli_gating, cli_rerun, cli_artifacts, cli_project, cli_audit, cli_api, cli_live, cli_sync,
+        cli_release,
     ):  # fmt: skip
         result = commands.run(args)
         if result is not None:

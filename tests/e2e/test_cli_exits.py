@@ -600,6 +600,11 @@ def table(where: Path) -> list[tuple[str, list[str], int]]:
         ("rerun", ["rerun", QUARANTINED, "dist.rpmdeplint", "--reason", "r"], 0),
         ("rerun", ["rerun", UNKNOWN, "dist.rpmdeplint", "--reason", "r"], 1),
         ("rerun", ["rerun", "not an nvr!", "dist.rpmdeplint", "--reason", "r"], 2),
+        ("release", ["release", "branch", "45", "--dry-run"], 0),
+        ("release", ["release", "eol", "not-a-release", "--dry-run"], 2),
+        # No [release.ostree] repo in these settings: a configuration problem (the
+        # operations' answers are tests/e2e/test_ostree_cli.py's).
+        ("ostree", ["ostree", "gc", "--keep", "3", "--dry-run"], 2),
     ]
 
 

@@ -23,7 +23,7 @@ def constants() -> dict[str, str]:
 
 def test_each_constant_is_the_stored_topic_of_its_event_class() -> None:
     found = constants()
-    assert len(found) == 60  # Build.RerunRequested, Gate.FlakyFound, Bisection.RecheckRequested
+    assert len(found) == 64  # + ReleaseRun.Planned, StepDone, StepFailed, Finished
     for name, topic in found.items():
         cls = resolve_topic(topic)
         assert isinstance(cls, type) and issubclass(cls, DomainEvent), name
