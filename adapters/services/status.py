@@ -113,13 +113,16 @@ def _rerun(r: RerunState) -> dict[str, Any]:
 
 def hints(req: dict[str, Any], nvr: str) -> list[str]:
     """What a person can do about an unsatisfied requirement, the gentlest first: run a
-    failed or errored test again, then waive it."""
+    failed or errored test again, then waive it; a missing one (nothing ran) can only be
+    waived, by the test case shown (for a pipeline stage no result named,
+    ``pipeline-stage:<pipeline>:<stage>``: the name its waiver takes)."""
     tc = req.get("testcase")
-    if not tc or req.get("type") not in ("test-result-failed", "test-result-errored"):
+    kind = req.get("type")
+    if not tc or kind not in ("test-result-failed", "test-result-errored", "test-result-missing"):
         return []
     scenario = f" --scenario {req['scenario']}" if req.get("scenario") else ""
     out = []
-    if not req.get("rerun_deadline"):
+    if kind != "test-result-missing" and not req.get("rerun_deadline"):
         out.append(f"relengotron rerun {nvr} {tc}{scenario} --reason TEXT")
     out.append(f"relengotron waive {nvr} {tc}{scenario} --reason TEXT")
     return out

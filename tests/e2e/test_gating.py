@@ -356,3 +356,31 @@ def test_quarantine_notice_carries_the_final_decisions_summary(site: Site) -> No
     ]
     assert body["summary"] == final["summary"]
     assert body["unsatisfied_requirements"] == final["unsatisfied_requirements"]
+
+
+def test_a_missing_stage_is_shown_by_the_name_its_waiver_takes(site: Site) -> None:
+    """No result at all for a pipeline stage: the requirement's test case is the name a
+    waiver of it takes (``pipeline-stage:<pipeline>:<stage>``; no CI message named the
+    stage's own test case), ``status`` says to waive exactly that name, and the waiver
+    given by that hint satisfies it."""
+    nvr = "zsh-5.9-9.fc44"
+    msgs = site.new_build(nvr)
+    msgs += [site.bus.rpmdeplint(nvr), site.bus.group_check("snapshot-9", [nvr], "passed")]
+    site.ingest(msgs)
+    status = site.status(nvr)
+    missing = [
+        r["testcase"]
+        for r in status["decision"]["unsatisfied_requirements"]
+        if r["type"] == "test-result-missing"
+    ]
+    assert missing == ["pipeline-stage:allpackages-build:package.test.functional"]
+    (hint,) = status["hints"]
+    assert hint["testcase"] == missing[0]
+    # Nothing ran, so nothing to run again: the waiver, by the name shown.
+    assert hint["do"] == [f"relengotron waive {nvr} {missing[0]} --reason TEXT"]
+    code, out = site.cli("waive", nvr, missing[0], "--reason", "stage retired, see #7")
+    assert code == 0
+    assert out["status"]["decision"]["policies_satisfied"] is True
+    assert "test-result-missing-waived" in {
+        r["type"] for r in out["status"]["decision"]["satisfied_requirements"]
+    }

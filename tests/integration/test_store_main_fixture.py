@@ -54,15 +54,20 @@ def test_old_store_replays_identically_and_answers_as_before(
     assert len(expected["status"]) == 10
     for nvr, was in expected["status"].items():
         rc, body = run_json(capsys, "status", nvr, "--db", url)
-        # Added since (issue 20): what to do about a failed test, rerun before waive.
-        hints = body.pop("hints", None)
+        # Added since (issues 19, 20): what to do about a failed test (rerun before
+        # waive) or a missing one (waive, by the name shown).
+        hints = {h["testcase"]: h["do"] for h in body.pop("hints", None) or ()}
+        unsatisfied = (body["decision"] or {}).get("unsatisfied_requirements", ())
         failed = [
             r["testcase"]
-            for r in (body["decision"] or {}).get("unsatisfied_requirements", ())
+            for r in unsatisfied
             if r["type"] in ("test-result-failed", "test-result-errored")
         ]
-        assert [h["testcase"] for h in hints or ()] == failed, nvr
-        assert all(h["do"][0].startswith("relengotron rerun ") for h in hints or ()), nvr
+        missing = [r["testcase"] for r in unsatisfied if r["type"] == "test-result-missing"]
+        assert sorted(hints) == sorted({*failed, *missing}), nvr
+        assert all(hints[tc][0].startswith("relengotron rerun ") for tc in failed), nvr
+        assert all(hints[tc] == [f"relengotron waive {nvr} {tc} --reason TEXT"]
+                   for tc in missing), nvr  # fmt: skip
         assert (rc, body) == (was["rc"], was["body"]), nvr
     rc, body = run_json(capsys, "artifacts", "--db", url)
     assert (rc, body) == (expected["artifacts"]["rc"], expected["artifacts"]["body"])
