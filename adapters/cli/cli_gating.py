@@ -16,7 +16,7 @@ from relengotron.adapters.cli.summaries import render_act, render_decisions, ren
 from relengotron.adapters.effects.effector import ActReport
 from relengotron.adapters.koji.koji_values import FAILED, TRANSIENT
 from relengotron.adapters.services import decisions, inputs
-from relengotron.adapters.services.status import build_status
+from relengotron.adapters.services.status import build_status, waiver_warnings
 from relengotron.adapters.settings import Settings
 from relengotron.adapters.store.store import shown_url
 from relengotron.domain.outbox import SIGN_REQUEST
@@ -269,27 +269,6 @@ def cmd_waive(args: argparse.Namespace) -> int:
     for problem in problems:  # said once the waiver is recorded and decided with
         warn("waive", problem)
     return EXIT_OK
-
-
-def waiver_warnings(view: Any, nvr: str, testcase: str) -> list[str]:
-    """Why a waiver of ``testcase`` for ``nvr`` may not be what was meant: nothing is
-    recorded about the build, or the test case is neither required of it (its latest
-    decision) nor among its results. The waiver is recorded all the same (it may come
-    before the build or its results, as in WaiverDB)."""
-    if nvr not in view.builds and nvr not in view.gates:
-        return [f"nothing is recorded about {nvr}; the waiver waits for it"]
-    gate = view.gates.get(nvr)
-    decision = (gate.decision if gate is not None else None) or {}
-    known = {
-        r.get("testcase")
-        for key in ("satisfied_requirements", "unsatisfied_requirements")
-        for r in decision.get(key, [])
-    }
-    known |= {r.testcase for r in view.snapshot(nvr).results}
-    if testcase in known:
-        return []
-    names = ", ".join(sorted(str(k) for k in known if k)) or "none"
-    return [f"{testcase} is neither required of {nvr} nor among its results (known: {names})"]
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

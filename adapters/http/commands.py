@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from relengotron.adapters import bootstrap
 from relengotron.adapters.services import decisions, inputs
+from relengotron.adapters.services.status import waiver_warnings
 from relengotron.adapters.settings import Settings
 from relengotron.domain.application import RelengApp
 
@@ -71,6 +72,15 @@ class StoreCommands:
         username: str,
     ) -> dict[str, Any]:
         with self._lock:
+            # As `relengotron waive`: recorded all the same (WaiverDB accepts it too), with
+            # the reasons it may not be what was meant.
+            warnings = (
+                waiver_warnings(
+                    bootstrap.decider(self.app, self.cfg).read_view(), subject_identifier, testcase
+                )
+                if subject_type == "koji_build"
+                else []
+            )
             key = inputs.record_waiver(
                 self.app,
                 self.cfg,
@@ -85,7 +95,10 @@ class StoreCommands:
                 source="relengotron api",
             )
             self.refresh()
-        return {"waiver_id": key, "message_key": key, "topic": inputs.WAIVER_NEW}
+        out: dict[str, Any] = {"waiver_id": key, "message_key": key, "topic": inputs.WAIVER_NEW}
+        if warnings:
+            out["warnings"] = warnings
+        return out
 
     def override(
         self, nvr: str, action: str, *, reason: str, username: str, context: str | None

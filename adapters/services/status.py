@@ -156,3 +156,24 @@ def _rechecks(view: GatingView, nvr: str) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def waiver_warnings(view: GatingView, nvr: str, testcase: str) -> list[str]:
+    """Why a waiver of ``testcase`` for ``nvr`` may not be what was meant: nothing is
+    recorded about the build, or the test case is neither required of it (its latest
+    decision) nor among its results. The waiver is recorded all the same (it may come
+    before the build or its results, as in WaiverDB)."""
+    if nvr not in view.builds and nvr not in view.gates:
+        return [f"nothing is recorded about {nvr}; the waiver waits for it"]
+    gate = view.gates.get(nvr)
+    decision = (gate.decision if gate is not None else None) or {}
+    known = {
+        r.get("testcase")
+        for key in ("satisfied_requirements", "unsatisfied_requirements")
+        for r in decision.get(key, [])
+    }
+    known |= {r.testcase for r in view.snapshot(nvr).results}
+    if testcase in known:
+        return []
+    names = ", ".join(sorted(str(k) for k in known if k)) or "none"
+    return [f"{testcase} is neither required of {nvr} nor among its results (known: {names})"]

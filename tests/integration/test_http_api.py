@@ -230,6 +230,19 @@ def test_a_wrong_or_missing_token_is_401(store_client: tuple[TestClient, Any]) -
         assert r.json() == {"message": "A valid bearer token is required"}
 
 
+def test_a_waiver_for_a_build_nothing_is_recorded_about_says_so(
+    store_client: tuple[TestClient, Any],
+) -> None:
+    """As ``relengotron waive`` (issue 19: refuse or warn, consistently): the waiver is
+    recorded (WaiverDB accepts it too), and the answer says why it may not be meant."""
+    client, app = store_client
+    auth = {"Authorization": "Bearer s3cret"}
+    r = client.post("/api/v1/waivers", json=WAIVER, headers=auth)
+    assert r.status_code == 202
+    assert r.json()["warnings"] == [f"nothing is recorded about {NVR}; the waiver waits for it"]
+    assert app.stored_message(r.json()["message_key"]) is not None
+
+
 def test_a_waiver_is_recorded_as_an_input_message(store_client: tuple[TestClient, Any]) -> None:
     client, app = store_client
     auth = {"Authorization": "Bearer s3cret"}
