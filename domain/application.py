@@ -130,6 +130,13 @@ class RelengApp(Application[UUID]):
                 heads[i] = (last[0].originator_version, first[0].topic)
         return heads
 
+    def last_position(self, topics: Collection[str]) -> int | None:
+        """The position of the last stored event of these topics (0: none), or None when
+        the store cannot say cheaply (no stream reader)."""
+        if self.stream_reader is not None:
+            return self.stream_reader.last_position(topics)
+        return None
+
     def existing(self, ids_: Collection[UUID]) -> set[UUID]:
         if self.stream_reader is not None:
             return self.stream_reader.existing(ids_)

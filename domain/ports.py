@@ -23,3 +23,7 @@ class StreamReader(Protocol):
     def heads(self, ids: Collection[UUID]) -> dict[UUID, tuple[int, str]]:
         """Each existing aggregate's last version and the topic of its first event."""
         ...
+
+    def last_position(self, topics: Collection[str]) -> int:
+        """The position (notification id) of the last stored event of these topics, or 0."""
+        ...

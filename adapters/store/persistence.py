@@ -285,6 +285,21 @@ class SQLStreamReader:
         self.recorder = recorder
         self.table = recorder.events_record_cls.__table__
 
+    def last_position(self, topics: Collection[str]) -> int:
+        topics = list(topics)
+        if not topics:
+            return 0
+        with self.recorder.transaction(commit=False) as session:
+            conn = session.connection()
+            table = conn.dialect.identifier_preparer.format_table(self.table)
+            params: tuple[Any, ...]
+            if conn.dialect.name == "postgresql":
+                sql, params = f"SELECT MAX(id) FROM {table} WHERE topic = ANY(%s)", (topics,)
+            else:
+                marks = ", ".join("?" * len(topics))
+                sql, params = f"SELECT MAX(id) FROM {table} WHERE topic IN ({marks})", tuple(topics)
+            return int(conn.exec_driver_sql(sql, params).scalar() or 0)
+
     def existing(self, ids: Collection[UUID]) -> set[UUID]:
         sql = "SELECT originator_id FROM {table} WHERE originator_version = 1 AND {ids}"
         with self.recorder.transaction(commit=False) as session:

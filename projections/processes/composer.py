@@ -99,6 +99,7 @@ class Composer(Follower[ArtifactView, ComposerReport]):
     VIEW_KIND = "artifact-view"
     VIEW_FORMAT = 2  # 2: kept in tables as documents (projections.folds.view_docs), no more pickles
     TOPICS = TOPICS
+    CREATIONS = (topics.ACTION_REQUESTED,)
 
     def __init__(
         self,

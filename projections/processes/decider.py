@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
-from relengotron.domain import ids
+from relengotron.domain import ids, topics
 from relengotron.domain.application import RelengApp
 from relengotron.domain.gating import Gate
 from relengotron.domain.outbox import KOJI_MOVE
@@ -90,6 +90,7 @@ class Decider(Follower[GatingView, DeciderReport]):
     VIEW_KIND = "gating-view"
     VIEW_FORMAT = VIEW_FORMAT
     TOPICS = TOPICS
+    CREATIONS = (topics.GATE_OPENED, topics.ACTION_REQUESTED)
 
     def __init__(
         self,

@@ -90,6 +90,10 @@ class Host(Protocol[VT, CT, RT]):
 class Follower(Generic[V, R]):
     NAME: ClassVar[str]
     VIEW_FORMAT: ClassVar[int]  # bump when the view's documents change: stored views are refolded
+    # Creation topics of the aggregates whose absence the view can vouch for (see ``get``).
+    CREATIONS: ClassVar[tuple[str, ...]] = ()
+    _creations_head: float = float("inf")  # outside a run: always ask the store
+    _folded: int = 0
     TOPICS: ClassVar[tuple[str, ...]]
     view: V
     report: R
@@ -277,6 +281,10 @@ class Follower(Generic[V, R]):
         cursor = tracked = self.app.tracked_position(self.NAME)
         view, start = self._start_view()
         self.view = view
+        # Where the view knows every aggregate of CREATIONS recorded before this run.
+        head = self.app.last_position(self.CREATIONS) if self.CREATIONS else 0
+        self._creations_head = head if head is not None else float("inf")
+        self._folded = start
         live = due = False
         group: str | None = None
         boundary = prev = cursor
@@ -295,6 +303,7 @@ class Follower(Generic[V, R]):
                         self._flush(boundary)
                         tracked, due = boundary, False
             view.apply(e, position)
+            self._folded = at
             self.report.read += 1
             if key is not None:
                 group = key
@@ -367,13 +376,15 @@ class Follower(Generic[V, R]):
     def get(self, aggregate_id: UUID, *, recorded: bool = True) -> Any:
         """An aggregate as this run left it (loaded once from the store), or None.
 
-        ``recorded=False``: the view proves that no such aggregate was ever recorded (it
-        folds every creation event of that kind, and this run's own as they happen), so
-        the store is not asked: most gates and actions a run looks for are new ones.
+        ``recorded=False``: the view has no such aggregate. It folds every creation
+        event of that kind (``CREATIONS``) and this run's own as they happen, so once it
+        has folded past the last stored creation (a log re-decided from the start holds
+        those of earlier runs further on) the store is not asked: most gates and
+        actions a run looks for are new ones.
         """
         agg = self._aggs.get(aggregate_id)
         if agg is None:
-            if not recorded:
+            if not recorded and self._folded >= self._creations_head:
                 return None
             try:
                 agg = self.app.repository.get(aggregate_id)

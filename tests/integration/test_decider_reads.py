@@ -51,3 +51,35 @@ def test_a_first_run_decides_without_loading_any_aggregate(tmp_path: Path) -> No
         assert audit_verify.verify(app, cfg)["identical"]
     finally:
         app.close()
+
+
+def test_a_log_decided_again_from_its_start_asks_the_store_for_the_gates_further_on(
+    tmp_path: Path,
+) -> None:
+    """A decider with no position and no view (a store written before the decider kept
+    one, as tests/e2e/test_invalid_ci.py's) folds the log from the start: the gates an
+    earlier run opened lie further on than the tags it meets first, so the view cannot
+    vouch for their absence and the store is asked (else it would open them again:
+    ``IntegrityError``). Once it has folded past them, it stops asking."""
+    import sqlite3
+
+    db = tmp_path / "store.db"
+    app = open_app(f"sqlite:///{db}")
+    cfg = bootstrap.settings(None)
+    ingest_files(app, [str(SAMPLE)], batch_size=500)
+    first = bootstrap.decider(app, cfg, bootstrap.policy_set(cfg)).run()
+    app.close()
+    con = sqlite3.connect(db)
+    with con:
+        for table in ("relengotron_tracking", "relengotron_view_docs", "relengotron_view_meta"):
+            con.execute(f"DELETE FROM {table}")
+    con.close()
+    app = open_app(f"sqlite:///{db}")
+    try:
+        loads = _stream_loads(app)
+        again = bootstrap.decider(app, cfg, bootstrap.policy_set(cfg)).run()
+        assert again.decisions == [] and again.actions == 0  # all decided before
+        assert loads, "the earlier run's gates lie beyond the tags: the store is asked"
+        assert first.decisions
+    finally:
+        app.close()
