@@ -9,6 +9,7 @@ a rerun finds the files as edited (``already``).
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -91,12 +92,12 @@ class PolicySteps(StepPlugin):
         if not edited:
             return Outcome(ALREADY, self._why_nothing(files, pv, step))
         for path, text in edited.items():
-            path.write_text(text)
+            _write_atomically(path, text)
         try:
             load_policy_set(directory)
         except (PolicyError, ValueError) as exc:
             for path in edited:
-                path.write_text(files[path])
+                _write_atomically(path, files[path])
             raise StepError(f"the edited policies do not load (left as they were): {exc}") from exc
         return Outcome(DONE, f"{pv} in {len(edited)} file(s)", {"files": [p.name for p in edited]})
 
@@ -139,7 +140,7 @@ class ArtifactSteps(StepPlugin):
             if target.read_text() == text:
                 return Outcome(ALREADY, f"{target.name} is there")
             raise StepError(f"{target} exists with other content: not overwriting it")
-        target.write_text(text)
+        _write_atomically(target, text)
         try:
             load_definitions(directory, kinds)
         except DefinitionError as exc:
@@ -179,3 +180,19 @@ class ArtifactSteps(StepPlugin):
             docs.append(doc)
         head = f"# Cloned from the rawhide definitions by `relengotron release branch {v}`.\n"
         return head + yaml.safe_dump(docs, sort_keys=False)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """``text`` as the whole of ``path``, or ``path`` as it was: written beside it under a
+    name no loader reads (hidden, ``.tmp``), flushed to disk, then renamed over it. A
+    kill -9 mid-write used to leave a truncated policy file that the resumed run could
+    not read (tests/e2e/test_release_lifecycle.py, the kill at seeded points)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

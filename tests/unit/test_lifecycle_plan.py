@@ -141,3 +141,19 @@ def test_the_shipped_definitions_clone_for_a_new_release(tmp_path: Path) -> None
     assert defs["fedora-iot-qcow2-f45"].data["built_from"] == ["fedora-iot-ostree-f45"]
     assert defs["fedora-iot-ostree"].data["release"] == "rawhide"  # the original stays
     assert plugin.apply(step, r).outcome == "already"
+
+
+def test_a_file_edit_that_fails_midway_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    """The policy and artifact steps replace a file whole or not at all: a write that
+    stops midway (here an encoding error after 30 kB; in CI, a kill -9 of the release
+    run) used to leave a truncated policy file that the resumed run could not read."""
+    from relengotron.adapters.lifecycle.config_steps import _write_atomically
+
+    path = tmp_path / "rawhide.yaml"
+    path.write_text("product_versions:\n  - fedora-44\n")
+    with pytest.raises(UnicodeEncodeError):
+        _write_atomically(path, "product_versions:\n  - fedora-45\n" * 1000 + "\udcff")
+    assert path.read_text() == "product_versions:\n  - fedora-44\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["rawhide.yaml"]
+    _write_atomically(path, "product_versions:\n  - fedora-45\n")
+    assert path.read_text() == "product_versions:\n  - fedora-45\n"
