@@ -122,7 +122,7 @@ def compose_effects(cfg: Settings, koji: KojiGateway | None) -> Any:
 
 
 def effector(app: RelengApp, cfg: Settings, *, scan: Any = None) -> Effector:
-    """The effector; ``scan`` (``adapters.effects.effector.PendingScan``) keeps its place in the
+    """The effector; ``scan`` (``adapters.effects.pending.PendingScan``) keeps its place in the
     log between runs, for a process that acts again and again."""
     from relengotron.adapters.effects.ostree_effects import Effects, OstreeEffects
 

@@ -23,6 +23,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from relengotron.adapters.effects.pending import PendingScan, pending_actions
 from relengotron.adapters.koji.koji_values import (
     ALREADY,
     FAILED,
@@ -33,17 +34,12 @@ from relengotron.adapters.koji.koji_values import (
     Move,
     MoveResult,
 )
-from relengotron.domain import ids, topics
+from relengotron.domain import ids
 from relengotron.domain.application import RelengApp
 from relengotron.domain.gating import Gate
 from relengotron.domain.outbox import BUS_PUBLISH, KOJI_MOVE, SIGN_REQUEST, Action
 from relengotron.projections.config import GatingConfig
 
-ACTION_TOPICS = (
-    topics.ACTION_REQUESTED,
-    topics.ACTION_COMPLETED,
-    topics.ACTION_CANCELLED,
-)
 BATCH = 50
 SYNCED = "compose.synced"  # the message a finished compose.sync asks for
 
@@ -88,55 +84,6 @@ class ActReport:
             "still_pending": self.pending,
             "errors": self.errors,
         }
-
-
-def pending_actions(app: RelengApp, scan: PendingScan | None = None) -> list[Action]:
-    """Requested actions that are neither completed nor cancelled, in request order
-    (``scan`` keeps its place between calls, for a process that acts again and again)."""
-    return (scan or PendingScan())(app)
-
-
-class PendingScan:
-    """Which actions are pending, kept up to date from the log incrementally: each call
-    reads only the action events recorded since the previous one, and reloads only the
-    actions they are about (the others are kept as loaded, or as this process changed
-    them and saved)."""
-
-    def __init__(self) -> None:
-        self.after = 0
-        self.order: dict[str, None] = {}
-        self.loaded: dict[str, Action] = {}
-
-    def __call__(self, app: RelengApp) -> list[Action]:
-        for n in _notifications(app, ACTION_TOPICS, self.after):
-            key = str(n.originator_id)
-            if n.topic.endswith(".Requested"):
-                self.order[key] = None
-            else:
-                self.order.pop(key, None)
-                self.loaded.pop(key, None)
-            self.after = n.id
-        out: list[Action] = []
-        for key in list(self.order):
-            action = self.loaded.get(key)
-            if action is None or action._pending_events:  # new, or a save that failed
-                action = cast(Action, app.repository.get(_uuid(key)))
-                self.loaded[key] = action
-            if action.done:
-                self.order.pop(key, None)  # completed by a write this scan has not read yet
-                self.loaded.pop(key, None)
-            else:
-                out.append(action)
-        return out
-
-
-def _notifications(app: RelengApp, topics: tuple[str, ...], after: int = 0) -> Any:
-    while True:
-        page = app.recorder.select_notifications(start=after + 1, limit=1000, topics=topics)
-        if not page:
-            return
-        yield from page
-        after = page[-1].id
 
 
 def _uuid(value: str) -> UUID:

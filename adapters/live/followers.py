@@ -42,7 +42,7 @@ from psycopg import sql
 from sqlalchemy.engine import Connection, Engine
 
 from relengotron.adapters import bootstrap
-from relengotron.adapters.effects.effector import PendingScan
+from relengotron.adapters.effects.pending import PendingScan
 from relengotron.adapters.services import decisions, inputs
 from relengotron.adapters.services.sync import ReadyComposes
 from relengotron.adapters.settings import Settings

@@ -376,11 +376,8 @@ class Follower(Generic[V, R]):
     def get(self, aggregate_id: UUID, *, recorded: bool = True) -> Any:
         """An aggregate as this run left it (loaded once from the store), or None.
 
-        ``recorded=False``: the view has no such aggregate. It folds every creation
-        event of that kind (``CREATIONS``) and this run's own as they happen, so once it
-        has folded past the last stored creation (a log re-decided from the start holds
-        those of earlier runs further on) the store is not asked: most gates and
-        actions a run looks for are new ones.
+        ``recorded=False``: the view, which folds every ``CREATIONS`` event, has none for
+        it; once the view is past the last stored one, the store is not asked.
         """
         agg = self._aggs.get(aggregate_id)
         if agg is None:
