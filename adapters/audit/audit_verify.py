@@ -138,7 +138,7 @@ def _verify(
 ) -> dict[str, Any]:
     configured = bootstrap.policy_set(cfg)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        store = open_app(f"sqlite:///{Path(tmp) / 'replay.db'}")
+        store = open_app(f"sqlite:///{Path(tmp) / 'replay.db'}", scratch=True)
         replay = _Replay(store, configured, cfg)
         counts = {
             "messages": 0,

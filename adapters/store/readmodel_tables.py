@@ -20,11 +20,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    inspect,
     select,
 )
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.schema import CreateIndex, DropIndex
 
-from relengotron.adapters.store.persistence import create_tables
+from relengotron.adapters.store.persistence import SCHEMA_LOCK, create_tables
 from relengotron.domain.application import RelengApp
 
 NAME = "readmodels"  # the tracking row
@@ -220,7 +222,38 @@ class ReadModelTables:
         if not self._created:
             md = next(iter(self.t.values())).metadata
             create_tables(self.engine, md.sorted_tables)
+            with self.engine.begin() as conn:
+                self.ensure_indexes(conn)
             self._created = True
+
+    def secondary_indexes(self) -> list[Index]:
+        """The indexes the queries use, apart from keys and unique constraints (the
+        fold's own lookups go by key)."""
+        return [
+            i for table in self.t.values() for i in sorted(table.indexes, key=lambda i: str(i.name))
+        ]
+
+    def drop_indexes(self, conn: Connection) -> None:
+        """Drop the secondary indexes: a fold from the start writes every row once, and
+        building each index once at the end (:meth:`ensure_indexes`) costs less than
+        keeping it up to date row by row."""
+        for index in self.secondary_indexes():
+            conn.execute(DropIndex(index, if_exists=True))
+
+    def ensure_indexes(self, conn: Connection) -> None:
+        """Create the secondary indexes that are missing (after a fold from the start, or
+        one that stopped midway). On PostgreSQL under the lock table creators take:
+        two sessions creating one index at once collide in the catalog, ``IF NOT
+        EXISTS`` or not (``adapters.store.persistence.create_tables``)."""
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        seen = inspect(conn)
+        for index in self.secondary_indexes():
+            table = index.table
+            assert table is not None
+            names = {i["name"] for i in seen.get_indexes(table.name, schema=table.schema)}
+            if index.name not in names:
+                conn.execute(CreateIndex(index, if_not_exists=True))
 
     def drop(self) -> None:
         md = next(iter(self.t.values())).metadata

@@ -208,6 +208,22 @@ class Projector:
             report.rebuilt = True
             report.reason = "read-model format or gating settings changed"
         report.start = position
+        # From the start of a log of more than a page, every row is new: the indexes
+        # are built once, at the end (a round on an empty log leaves them alone).
+        deferred = position == 0 and self.head() > self.page_size
+        if deferred:
+            with self.tables.engine.begin() as conn:
+                self.tables.drop_indexes(conn)
+        try:
+            self._fold(report, position, until)
+        finally:
+            if deferred:
+                with self.tables.engine.begin() as conn:
+                    self.tables.ensure_indexes(conn)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _fold(self, report: ProjectReport, position: int, until: int | None) -> None:
         head = self.head() if self.progress else 0
         with self.tables.engine.connect() as conn:
             fold = ReadModelFold(
@@ -251,8 +267,6 @@ class Projector:
                     self._write(conn, Changes(), position, until)
                 position = until
         report.position = position
-        report.seconds = time.perf_counter() - started
-        return report
 
     def _page(
         self, conn: Connection, after: int, until: int | None

@@ -11,9 +11,10 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
+from sqlalchemy import event
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from relengotron.adapters.store.persistence import SQLStreamReader
@@ -186,10 +187,29 @@ def _wal(app: RelengApp, patience: float = 30.0) -> None:
             delay = min(delay * 2, 1.0)
 
 
+def _scratch(app: RelengApp) -> None:
+    """No ``fsync`` on commit (SQLite ``synchronous=OFF``): for a store that is
+    thrown away when its command ends (``replay --verify``'s), where a crash loses
+    nothing worth keeping. Every connection of the engine gets it."""
+    engine = cast(SQLAlchemyApplicationRecorder, app.recorder).datastore.engine
+    engine.dispose()
+
+    @event.listens_for(engine, "connect")
+    def _no_sync(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA synchronous=OFF")
+
+
 def open_app(
-    url: str, *, schema: str | None = None, cache_size: int = 20_000, create: bool = True
+    url: str,
+    *,
+    schema: str | None = None,
+    cache_size: int = 20_000,
+    create: bool = True,
+    scratch: bool = False,
 ) -> RelengApp:
     """The application on the store at ``url``.
+
+    ``scratch``: a SQLite store thrown away after the command (:func:`_scratch`).
 
     ``create``: make what is missing (the SQLite file's directory, the tables); else
     (read-only commands) a missing store is :class:`StoreMissing` and nothing is made.
@@ -203,12 +223,15 @@ def open_app(
     else:
         require_store(url, schema)
     try:
-        return _open(url, schema, cache_size)
+        app = _open(url, schema, cache_size)
     except ArgumentError:
         raise StoreURLError(f"not a database URL: {mask_url(url)}") from None
     # The driver's own errors go on as they are: long-running processes (consume, the
     # followers) retry on them; the command line names the store (``remember``ed above)
     # when one ends a command (``adapters.cli.cli_errors``).
+    if scratch and url.startswith("sqlite"):
+        _scratch(app)
+    return app
 
 
 def shown_url(app: RelengApp) -> str:

@@ -311,6 +311,10 @@ def test_project_cli_killed_mid_rebuild_resumes(tmp_path: Path) -> None:
     assert proc.returncode == -signal.SIGKILL, "the rebuild ended before it could be killed"
     after_kill = _tracked(db)
     assert after_kill >= killed_at > 0
+    # A fold from the start builds the query indexes once, at its end: killed before,
+    # it left them out; the next run, whatever its position, makes them first.
+    every_index = {str(i.name) for i in ReadModelTables.of(app).secondary_indexes()}
+    assert len(every_index) == 8 and not every_index & _indexes(db)
     resumed = subprocess.run(
         [exe, "project", "--db", url, "--json", "--no-progress"],
         cwd=ROOT,
@@ -323,9 +327,17 @@ def test_project_cli_killed_mid_rebuild_resumes(tmp_path: Path) -> None:
     report = json.loads(resumed.stdout.strip().splitlines()[-1])
     assert report["start"] == after_kill and not report["rebuilt"]
     assert report["position"] > after_kill
+    assert every_index <= _indexes(db)
     resumed_rows = dump(app)
-    Projector(app, CONFIG).rebuild()
+    Projector(app, CONFIG, page_size=7).rebuild()
     assert dump(app) == resumed_rows
+    assert every_index <= _indexes(db)
+
+
+def _indexes(db: Path) -> set[str]:
+    with sqlite3.connect(db, timeout=5) as conn:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
+    return {name for (name,) in rows}
 
 
 def _tracked(db: Path) -> int:

@@ -157,3 +157,25 @@ def test_two_writers_on_one_store_lose_nothing(store, tmp_path):
     build = store.repository.get(ids.build_id("bash-5.2-1.fc44"))
     assert build.version == 1 + 40
     assert len(build.tags) == 40
+
+
+def test_only_a_scratch_store_skips_fsync(tmp_path):
+    """``replay --verify`` records into a store it deletes at the end: its commits need
+    not reach the disk (SQLite ``synchronous=OFF``). Every other store keeps SQLite's
+    default for WAL files, FULL (2): a message is acknowledged only once it is there."""
+
+    def synchronous(app):
+        engine = app.recorder.datastore.engine
+        with engine.connect() as a, engine.connect() as b:  # every connection, not one
+            return {c.exec_driver_sql("PRAGMA synchronous").scalar() for c in (a, b)}
+
+    scratch = open_app(f"sqlite:///{tmp_path / 'scratch.db'}", scratch=True)
+    kept = open_app(f"sqlite:///{tmp_path / 'kept.db'}")
+    try:
+        assert synchronous(scratch) == {0}
+        assert synchronous(kept) == {2}
+        scratch.record([to_incoming(Envelope("a.b", {"x": 1}, msg_id="m-1"))])
+        assert scratch.recorder.max_notification_id() == 1
+    finally:
+        scratch.close()
+        kept.close()
