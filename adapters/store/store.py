@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from relengotron.adapters.store.persistence import SQLStreamReader
@@ -191,7 +192,7 @@ def _scratch(app: RelengApp) -> None:
     """No ``fsync`` on commit (SQLite ``synchronous=OFF``): for a store that is
     thrown away when its command ends (``replay --verify``'s), where a crash loses
     nothing worth keeping. Every connection of the engine gets it."""
-    engine = cast(SQLAlchemyApplicationRecorder, app.recorder).datastore.engine
+    engine = cast(Engine, cast(SQLAlchemyApplicationRecorder, app.recorder).datastore.engine)
     engine.dispose()
 
     @event.listens_for(engine, "connect")
