@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from relengotron.policies.answers import GATING_YAML_ERRORS, Requirement
@@ -22,12 +22,16 @@ _LATER_KEYS = frozenset(
     {"system_architecture", "system_variant", "source", "sources", "rerun_deadline"}
 )
 
+_FIELD_NAMES = tuple(f.name for f in fields(Requirement))
+
 
 def _fields(r: Requirement) -> dict[str, Any]:
     """The fields a fingerprint hashes. The keys added later (``invalid``, the system
     architecture and variant) only when set: decisions recorded before they existed keep
     their fingerprints (no new decision just because the code learned them)."""
-    out = asdict(r)
+    # Every field is flat (text, numbers, a tuple of text): a shallow copy hashes as
+    # ``dataclasses.asdict`` does (tests/unit/test_decision_fields.py), at a fifth of the cost.
+    out = {name: getattr(r, name) for name in _FIELD_NAMES}
     if not out["invalid"]:
         del out["invalid"]
     for key in _LATER_KEYS:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, cast
 
 __all__ = [
@@ -228,7 +229,7 @@ class Policy:
 class PolicySet:
     policies: tuple[Policy, ...]
 
-    @property
+    @cached_property  # the set is frozen: hashed once (it was once per decision)
     def content_hash(self) -> str:
         """``sha256:<hex>`` of the canonical JSON of the policies, in order, without their
         sources: the same policies give the same hash, any change in meaning another."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from typing import Any
 
 from relengotron.policies.answers import (
@@ -103,14 +102,6 @@ def _parse_time(text: str | None) -> datetime | None:
 # ------------------------------------------------------------------ policies
 
 
-class _HashedPolicySet(PolicySet):
-    """A policy set that hashes itself once (``evaluate`` asks on every call)."""
-
-    @cached_property
-    def content_hash(self) -> str:
-        return PolicySet.content_hash.fget(self)  # type: ignore[attr-defined]
-
-
 def policy_json(policy: Policy) -> dict[str, Any]:
     """Greenwave's ``/api/v1.0/policies`` shape of a policy (rules carry both Greenwave's
     ``rule`` key and its documented ``type``)."""
@@ -159,7 +150,7 @@ class DecisionService:
         """The current policy set (hashed once per set the provider hands out)."""
         current = self._provider()
         if current is not self._source:
-            self._source, self._hashed = current, _HashedPolicySet(current.policies)
+            self._source, self._hashed = current, PolicySet(current.policies)
             self._merged = {}
         assert self._hashed is not None
         return self._hashed
@@ -250,7 +241,7 @@ class DecisionService:
         key = tuple(id(p) for p in matched)
         merged = self._merged.get(key) if policy_set is self._hashed else None
         if merged is None:
-            merged = _HashedPolicySet(
+            merged = PolicySet(
                 # The merged context, and the policy's own ones: a RemoteRule reads the
                 # gating.yaml policies that share one of them (Greenwave's
                 # ``matches_sub_policy``).

@@ -19,6 +19,7 @@ before it (``act`` always decides before acting). They are fed, not compared.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
@@ -27,12 +28,17 @@ from typing import Any
 
 from relengotron.adapters import bootstrap
 from relengotron.adapters.audit.audit import MESSAGE_TOPIC, fields, notifications
+from relengotron.adapters.audit.replay_decider import (
+    DecideApart,
+    DecideHere,
+    deciding,
+    when_unlocked,
+)
 from relengotron.adapters.ingest.branches import BranchFilter, recorded_as_not_monitored
 from relengotron.adapters.ingest.collector import fewer_collections
 from relengotron.adapters.ingest.ingest import to_incoming
 from relengotron.adapters.settings import Settings
 from relengotron.adapters.store.store import open_app
-from relengotron.adapters.store.view_store import SQLViewStore
 from relengotron.adapters.translate import Envelope
 from relengotron.domain import topics
 from relengotron.domain.application import RelengApp
@@ -41,13 +47,13 @@ from relengotron.domain.remote_rules import BuildSource, RemoteRuleFile
 from relengotron.domain.topics import topic_of
 from relengotron.policies.spec import PolicySet
 from relengotron.projections.folds.gating import DECIDER_TOPICS
-from relengotron.projections.processes.decider import Decider
 
 OUTCOME_TOPICS = (topics.ACTION_ATTEMPTED, topics.ACTION_COMPLETED)
 COMPARED = tuple(t for t in DECIDER_TOPICS if t != topics.ACTION_COMPLETED)
 ACTIVATED = topics.POLICY_LOG_ACTIVATED
 _DECIDER_MESSAGES = {"decision.changed", "batch.check.requested", "test.rerun.requested"}
 BATCH = 500
+APART_FROM = 20_000  # log events: a larger log is replayed with the decider apart
 
 
 def _is_decider_action(e: Any) -> bool:
@@ -77,9 +83,9 @@ def derived(app: RelengApp) -> dict[str, list[dict[str, Any]]]:
 
 
 class _Replay:
-    def __init__(self, store: RelengApp, policies: PolicySet, cfg: Settings) -> None:
+    def __init__(self, store: RelengApp, deciding: DecideHere | DecideApart) -> None:
         self.app = store
-        self.decider = Decider(store, policies, cfg.gating, views=SQLViewStore(store.recorder))
+        self.deciding = deciding
         self.pending: list[Any] = []
         self.undecided = False
         self.fetched: int | None = None  # the run of the gating.yaml fetches fed last
@@ -93,15 +99,21 @@ class _Replay:
 
     def flush(self) -> None:
         if self.pending:
-            self.app.record(self.pending)
+            pending = self.pending
+            when_unlocked(lambda: self.app.record(pending))
             self.pending, self.undecided = [], True
+            self.deciding.recorded()
 
     def decide(self) -> None:
         self.fetched = None
         self.flush()
         if self.undecided:
-            self.decider.run()
+            self.deciding.catch_up()
             self.undecided = False
+
+    def save(self, agg: Any) -> None:
+        """Write a fed outcome or fetch (the decider may be writing too)."""
+        when_unlocked(lambda: self.app.save(agg))
 
 
 def _incoming(e: Any) -> Any:
@@ -125,9 +137,16 @@ def verify(
     *,
     progress: Callable[[int, int | None, int | None], None] | None = None,
     workdir: str | None = None,
+    apart: bool | None = None,
 ) -> dict[str, Any]:
+    """``apart``: the replay's decider in a process of its own (``replay_decider``);
+    None: when this process may use more than one core and the log holds more than
+    ``APART_FROM`` events (below that, starting the process costs more than it saves)."""
+    if apart is None:
+        head = app.recorder.max_notification_id() or 0
+        apart = len(os.sched_getaffinity(0)) > 1 and head > APART_FROM
     with fewer_collections():
-        return _verify(app, cfg, progress, workdir)
+        return _verify(app, cfg, progress, workdir, apart)
 
 
 def _verify(
@@ -135,55 +154,71 @@ def _verify(
     cfg: Settings,
     progress: Callable[[int, int | None, int | None], None] | None,
     workdir: str | None,
+    apart: bool,
 ) -> dict[str, Any]:
     configured = bootstrap.policy_set(cfg)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        store = open_app(f"sqlite:///{Path(tmp) / 'replay.db'}", scratch=True)
-        replay = _Replay(store, configured, cfg)
-        counts = {
-            "messages": 0,
-            "outcomes_fed": 0,
-            "activations": 0,
-            "before_activation": 0,
-            "remote_files_fed": 0,
-        }
-        problems: list[dict[str, Any]] = []
-        requested: dict[Any, bool] = {}
-        read = (
-            MESSAGE_TOPIC,
-            *OUTCOME_TOPICS,
-            ACTIVATED,
-            topics.REMOTE_RULE_FILE_FETCHED,
-            topics.BUILD_SOURCE_OBSERVED,
-        )
-        for n in notifications(app, read):
-            e = app.mapper.to_domain_event(n)
-            if n.topic == ACTIVATED:
-                counts["activations"] += 1
-            elif n.topic in (topics.REMOTE_RULE_FILE_FETCHED, topics.BUILD_SOURCE_OBSERVED):
-                counts["remote_files_fed"] += 1
-                _feed_remote_file(replay, e)
-            elif n.topic == MESSAGE_TOPIC:
-                counts["messages"] += 1
-                if counts["activations"] == 0:
-                    counts["before_activation"] += 1
-                replay.message(_incoming(e))
-                if progress is not None and counts["messages"] % 200 == 0:
-                    progress(counts["messages"], None, None)
-            else:
-                oid = e.originator_id
-                if oid not in requested:
-                    first = next(iter(app.events.get(oid, lte=1)))
-                    requested[oid] = _is_decider_action(first)
-                if requested[oid]:
-                    problem = _feed(replay, e)
-                    counts["outcomes_fed"] += problem is None
-                    if problem:
-                        problems.append(problem)
-        replay.decide()
-        if progress is not None:
-            progress(counts["messages"], 1, 1)
-        original, again = derived(app), derived(store)
+        url = f"sqlite:///{Path(tmp) / 'replay.db'}"
+        store = open_app(url, scratch=True)
+        decider = deciding(store, url, configured, cfg, apart)
+        try:
+            return _replay(app, store, _Replay(store, decider), configured, progress)
+        finally:
+            decider.close()
+            store.close()
+
+
+def _replay(
+    app: RelengApp,
+    store: RelengApp,
+    replay: _Replay,
+    configured: PolicySet,
+    progress: Callable[[int, int | None, int | None], None] | None,
+) -> dict[str, Any]:
+    counts = {
+        "messages": 0,
+        "outcomes_fed": 0,
+        "activations": 0,
+        "before_activation": 0,
+        "remote_files_fed": 0,
+    }
+    problems: list[dict[str, Any]] = []
+    requested: dict[Any, bool] = {}
+    read = (
+        MESSAGE_TOPIC,
+        *OUTCOME_TOPICS,
+        ACTIVATED,
+        topics.REMOTE_RULE_FILE_FETCHED,
+        topics.BUILD_SOURCE_OBSERVED,
+    )
+    for n in notifications(app, read):
+        e = app.mapper.to_domain_event(n)
+        if n.topic == ACTIVATED:
+            counts["activations"] += 1
+        elif n.topic in (topics.REMOTE_RULE_FILE_FETCHED, topics.BUILD_SOURCE_OBSERVED):
+            counts["remote_files_fed"] += 1
+            _feed_remote_file(replay, e)
+        elif n.topic == MESSAGE_TOPIC:
+            counts["messages"] += 1
+            if counts["activations"] == 0:
+                counts["before_activation"] += 1
+            replay.message(_incoming(e))
+            if progress is not None and counts["messages"] % 200 == 0:
+                progress(counts["messages"], None, None)
+        else:
+            oid = e.originator_id
+            if oid not in requested:
+                first = next(iter(app.events.get(oid, lte=1)))
+                requested[oid] = _is_decider_action(first)
+            if requested[oid]:
+                problem = _feed(replay, e)
+                counts["outcomes_fed"] += problem is None
+                if problem:
+                    problems.append(problem)
+    replay.decide()
+    if progress is not None:
+        progress(counts["messages"], 1, 1)
+    original, again = derived(app), derived(store)
     differences = problems + compare(original, again)
     note = None
     if counts["activations"] == 0:
@@ -246,7 +281,7 @@ def _feed(replay: _Replay, e: Any) -> dict[str, Any] | None:
         action.attempt(at=e.at, outcome=e.outcome, detail=e.detail)
     else:
         action.complete(at=e.at, outcome=e.outcome, detail=e.detail, result=e.result)
-    replay.app.save(action)
+    replay.save(action)
     replay.undecided = True
     return None
 
@@ -279,7 +314,7 @@ def _feed_remote_file(replay: _Replay, e: Any) -> None:
             subjects=list(e.subjects),
             after=e.after,
         )
-    replay.app.save(agg)
+    replay.save(agg)
     replay.undecided = True
     if e.after >= 0:
         replay.fetched = e.after

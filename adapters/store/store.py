@@ -198,6 +198,9 @@ def _scratch(app: RelengApp) -> None:
     @event.listens_for(engine, "connect")
     def _no_sync(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.execute("PRAGMA synchronous=OFF")
+        # Two processes may write it (``adapters.audit.replay_decider``): wait for
+        # the other's transaction rather than fail after SQLite's 5 s.
+        dbapi_connection.execute("PRAGMA busy_timeout=60000")
 
 
 def open_app(

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from relengotron.adapters import bootstrap
+from relengotron.adapters.audit import audit_verify
 from relengotron.adapters.cli.main import main
 from relengotron.adapters.demo.demo import run_demo
 from relengotron.adapters.rules.policy_loader import load_policy_set
@@ -138,6 +140,21 @@ def test_verify_finds_a_forged_decision(demo_db: Path, tmp_path: Path, capsys: A
     capsys.readouterr()
     assert main(["replay", "--verify", "--db", db]) == 1
     assert "DIFFERENCE" in capsys.readouterr().out
+    # With its decider in a process of its own, the replay finds the same forgery.
+    apart = audit_verify.verify(app, bootstrap.settings(None), apart=True)
+    assert apart["differences"] == r["differences"]
+
+
+def test_verify_with_the_decider_apart_is_the_same(demo_db: Path, tmp_path: Path) -> None:
+    """A large log is replayed with the decider in a process of its own, deciding while
+    the messages are recorded (adapters/audit/replay_decider.py); the demo's log (koji
+    outcomes fed, a policy activation) gives the same report either way."""
+    app = open_app(copy(demo_db, tmp_path / "demo.db"))
+    cfg = bootstrap.settings(None)
+    here = audit_verify.verify(app, cfg, apart=False)
+    apart = audit_verify.verify(app, cfg, apart=True)
+    assert here["identical"] and here["outcomes_fed"] > 0 and here["activations"] == 1
+    assert apart == here
 
 
 def test_verify_finds_decisions_taken_under_an_unlogged_policy_set(

@@ -170,6 +170,8 @@ def test_gating_yaml_from_dist_git(tmp_path: Path, distgit: FakeDistGit) -> None
     assert report["differences"] == [] and report["identical"] is True
     assert report["remote_files_fed"] == 5  # bash-1 (error, then found), zsh, vim, bash-2
     assert len(distgit.requests) == requests
+    # The decider in a process of its own is fed each fetch at the same point.
+    assert audit_verify.verify(app, bootstrap.settings(str(config)), apart=True) == report
     app.close()
 
 

@@ -1,0 +1,138 @@
+"""Where ``replay --verify`` runs its decider: in this process, or in one of its own.
+
+The replay records the log's messages into a store of its own and decides there, as
+``ingest`` and ``decide`` did. Recording (translating, writing) and deciding each take
+about half the time; on a machine with a core to spare the decider runs in a process
+of its own that follows the replay store while this one records, as a live worker's
+decider follows the log. What it decides does not depend on when it runs: it decides
+message after message, whatever batches it finds (the serial replay already decides
+after batches of 500 and at every fed outcome). Wherever the replay feeds an original
+outcome or fetch, it first waits until the decider has caught up with everything
+recorded, exactly as the serial replay decides first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import time
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import OperationalError
+
+from relengotron.adapters.ingest.collector import fewer_collections
+from relengotron.adapters.settings import Settings
+from relengotron.adapters.store.store import open_app
+from relengotron.adapters.store.view_store import SQLViewStore
+from relengotron.domain.application import RelengApp
+from relengotron.policies.spec import PolicySet
+from relengotron.projections.processes.decider import Decider
+
+T = TypeVar("T")
+LOCKED_TRIES = 50  # SQLite "database is locked": the two processes write one file
+
+
+class ReplayDeciderFailed(RuntimeError):
+    """The decider process of a replay failed; the message holds its traceback."""
+
+
+def when_unlocked(write: Callable[[], T]) -> T:
+    """``write()``, again while SQLite says the other process holds the file (a
+    transaction that read before writing is refused at once, whatever the busy
+    timeout). Every write of the replay is a whole transaction, safe to repeat."""
+    for attempt in range(LOCKED_TRIES):
+        try:
+            return write()
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == LOCKED_TRIES - 1:
+                raise
+            time.sleep(min(0.01 * 2**attempt, 0.5))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class DecideHere:
+    """The decider in this process: it runs when the replay asks it to catch up."""
+
+    def __init__(self, store: RelengApp, policies: PolicySet, cfg: Settings) -> None:
+        self.decider = Decider(store, policies, cfg.gating, views=SQLViewStore(store.recorder))
+
+    def recorded(self) -> None:
+        """More input is recorded (deciding waits for :meth:`catch_up`)."""
+
+    def catch_up(self) -> None:
+        self.decider.run()
+
+    def close(self) -> None:
+        pass
+
+
+class DecideApart:
+    """The decider in a process of its own, deciding while the replay records."""
+
+    def __init__(self, url: str, policies: PolicySet, cfg: Settings) -> None:
+        ctx = multiprocessing.get_context("spawn")  # no engine or thread of ours copied
+        self.conn, theirs = ctx.Pipe()
+        self.proc = ctx.Process(
+            target=_decide_apart,
+            args=(theirs, url, policies, cfg),
+            name="relengotron-replay-decider",
+            daemon=True,
+        )
+        self.proc.start()
+        theirs.close()
+
+    def recorded(self) -> None:
+        self.conn.send("run")  # not waited for: it decides while more is recorded
+
+    def catch_up(self) -> None:
+        """Return once the decider has decided everything recorded before this call."""
+        self.conn.send("sync")
+        try:
+            answer = self.conn.recv()
+        except EOFError:
+            raise ReplayDeciderFailed(
+                f"the replay's decider process ended (exit code {self.proc.exitcode})"
+            ) from None
+        if answer[0] == "failed":
+            raise ReplayDeciderFailed(answer[1])
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.send("stop")
+        self.proc.join(timeout=30)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        self.conn.close()
+
+
+def _decide_apart(conn: Connection, url: str, policies: PolicySet, cfg: Settings) -> None:
+    """The decider process: runs on every request, answers each ``sync`` after a run
+    that started once the request was made (the requests that came meanwhile are
+    answered by one run)."""
+    try:
+        with fewer_collections():
+            store = open_app(url, create=False, scratch=True)
+            decider = Decider(store, policies, cfg.gating, views=SQLViewStore(store.recorder))
+            decider.keep_view = True  # nobody else writes its view: keep it between runs
+            while True:
+                asked = [conn.recv()]
+                while conn.poll():
+                    asked.append(conn.recv())
+                if "stop" in asked:
+                    return
+                when_unlocked(decider.run)
+                if "sync" in asked:
+                    conn.send(("synced",))
+    except (EOFError, KeyboardInterrupt):
+        return  # the replay is gone or interrupted: nothing to tell
+    except BaseException:
+        with contextlib.suppress(OSError):
+            conn.send(("failed", traceback.format_exc()))
+
+
+def deciding(store: RelengApp, url: str, policies: PolicySet, cfg: Settings, apart: bool) -> Any:
+    return DecideApart(url, policies, cfg) if apart else DecideHere(store, policies, cfg)
