@@ -165,9 +165,24 @@ def timed_step(what: str, url: str, schema: str | None) -> dict[str, Any]:
     return out
 
 
+def _step_to(conn: Any, what: str, url: str, schema: str | None) -> None:
+    conn.send(timed_step(what, url, schema))
+
+
 def in_own_process(what: str, url: str, schema: str | None) -> dict[str, Any]:
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(timed_step, (what, url, schema))
+    """As the command runs it: a process of its own, not a pool's daemon (which may not
+    start the process ``replay --verify`` decides in)."""
+    ctx = multiprocessing.get_context("spawn")
+    mine, theirs = ctx.Pipe()
+    proc = ctx.Process(target=_step_to, args=(theirs, what, url, schema))
+    proc.start()
+    theirs.close()
+    try:
+        result: dict[str, Any] = mine.recv()
+    except EOFError:
+        raise RuntimeError(f"{what} failed (exit code {proc.join() or proc.exitcode})") from None
+    proc.join()
+    return result
 
 
 def after_ingest(app: Any, url: str, schema: str | None, result: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ before it (``act`` always decides before acting). They are fed, not compared.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import tempfile
 from collections.abc import Callable
@@ -140,11 +141,16 @@ def verify(
     apart: bool | None = None,
 ) -> dict[str, Any]:
     """``apart``: the replay's decider in a process of its own (``replay_decider``);
-    None: when this process may use more than one core and the log holds more than
-    ``APART_FROM`` events (below that, starting the process costs more than it saves)."""
+    None: when this process may use more than one core, may start a process (it is not
+    a daemon) and the log holds more than ``APART_FROM`` events (below that, starting
+    the process costs more than it saves)."""
     if apart is None:
         head = app.recorder.max_notification_id() or 0
-        apart = len(os.sched_getaffinity(0)) > 1 and head > APART_FROM
+        apart = (
+            len(os.sched_getaffinity(0)) > 1
+            and head > APART_FROM
+            and not multiprocessing.current_process().daemon  # may have no children
+        )
     with fewer_collections():
         return _verify(app, cfg, progress, workdir, apart)
 
