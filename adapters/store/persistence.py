@@ -120,7 +120,7 @@ class _BulkInsert:
             name = conn.dialect.identifier_preparer.format_table(table)
             columns = "(originator_id, originator_version, topic, state)"
             if dialect == "postgresql" and len(rows) >= COPY_MIN:
-                _copy(conn, f"COPY {name} {columns} FROM STDIN", rows)
+                copy_rows(conn, f"COPY {name} {columns} FROM STDIN", rows)
             else:
                 mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
                 sql = f"INSERT INTO {name} {columns} VALUES ({mark}, {mark}, {mark}, {mark})"
@@ -201,7 +201,7 @@ class _DriverSelect:
         ]  # fmt: skip
 
 
-def _copy(conn: Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+def copy_rows(conn: Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
     """``rows`` into the table with one PostgreSQL ``COPY``, in the connection's
     transaction (the table lock taken before holds). A driver error is raised as
     SQLAlchemy raises it from ``executemany`` (``sqlalchemy.exc.IntegrityError`` for a

@@ -32,6 +32,7 @@ from relengotron.adapters.http.decision_request import decide
 from relengotron.adapters.ingest.envelope import to_envelope
 from relengotron.adapters.ingest.ingest import to_incoming
 from relengotron.adapters.services.status import build_status
+from relengotron.adapters.store.persistence import COPY_MIN
 from relengotron.adapters.store.readmodel_queries import SQLReadModel
 from relengotron.adapters.store.readmodel_tables import ReadModelTables
 from relengotron.adapters.store.readmodels import Projector
@@ -200,6 +201,30 @@ def test_read_models_on_sqlite_and_postgresql(store: RelengApp) -> None:
     assert project(store).run().events == 0
     Projector(store, CONFIG).rebuild()
     assert dump(store) == before
+
+
+def test_bulk_pages_write_what_small_pages_write(store: RelengApp) -> None:
+    """On PostgreSQL a page's rows go in with COPY (``COPY_MIN`` rows or more of a
+    table; an upsert through a staging table), else with ``executemany``: both write
+    the same rows, also when a page updates rows written before (the builds a later
+    page decides on again)."""
+    nvrs = [f"pkg{i}-1.0-1.fc44" for i in range(COPY_MIN + 8)]
+    run(store, messages([("tag", nvr) for nvr in nvrs]), [])
+    project(store, page_size=5000)  # one page: every build a new row
+    run(store, messages([("stage", nvr, "SUCCESS") for nvr in nvrs]), [])
+    assert project(store, page_size=5000).run().events == 0
+    bulk = dump(store)
+    assert len(bulk["builds"]) == len(nvrs) >= COPY_MIN and len(bulk["history"]) > COPY_MIN
+    assert {rm_build(store, nvr)["verdict"] for nvr in nvrs} == {"hold"}
+    Projector(store, CONFIG, page_size=7).rebuild()  # every table under COPY_MIN a page
+    assert dump(store) == bulk
+    agrees_with_status(store)
+
+
+def rm_build(app: RelengApp, nvr: str) -> dict[str, Any]:
+    build = SQLReadModel.of(app, CONFIG).build(nvr)
+    assert build is not None
+    return build
 
 
 def test_the_demo_store_agrees_with_status(tmp_path: Path) -> None:
