@@ -81,6 +81,23 @@ def _doc_count(views: SQLViewStore) -> int:
         return len(conn.execute(select(views.docs.c.key)).all())
 
 
+def test_a_write_overwrites_changed_documents_and_deletes_gone_ones(store: Any) -> None:
+    """Documents are written over in place (an upsert) and deleted when gone, in more
+    than one chunk, on both stores; the other view's documents are left alone."""
+    views = SQLViewStore(store.recorder)
+    keys = [f"nvr-{i}" for i in range(1200)]  # three chunks of 500
+    views.write("gating", ViewMeta("f1", 10, 10), {("gate", k): b"1" for k in keys})
+    views.write("other", ViewMeta("f1", 10, 10), {("gate", keys[0]): b"x"})
+    changed = {("gate", k): (b"2" if i % 2 else None) for i, k in enumerate(keys)}
+    changed[("build", "new")] = b"3"
+    views.write("gating", ViewMeta("f1", 20, 20), changed)
+    gates = views.load_all("gating", "gate")
+    assert gates == {k: b"2" for i, k in enumerate(keys) if i % 2}
+    assert views.load_all("gating", "build") == {"new": b"3"}
+    assert views.load_all("other", "gate") == {keys[0]: b"x"}
+    assert views.meta("gating") == ViewMeta("f1", 20, 20)
+
+
 def test_a_resume_reads_what_the_new_messages_touch(tmp_path: Path) -> None:
     app = open_app(f"sqlite:///{tmp_path / 's.db'}")
     policies = load_policy_set(DEFAULT_POLICIES)
