@@ -85,19 +85,31 @@ class DecideApart:
         theirs.close()
 
     def recorded(self) -> None:
-        self.conn.send("run")  # not waited for: it decides while more is recorded
+        self._send("run")  # not waited for: it decides while more is recorded
 
     def catch_up(self) -> None:
         """Return once the decider has decided everything recorded before this call."""
-        self.conn.send("sync")
+        self._send("sync")
         try:
             answer = self.conn.recv()
         except EOFError:
-            raise ReplayDeciderFailed(
-                f"the replay's decider process ended (exit code {self.proc.exitcode})"
-            ) from None
+            raise self._ended() from None
         if answer[0] == "failed":
             raise ReplayDeciderFailed(answer[1])
+
+    def _send(self, what: str) -> None:
+        try:
+            self.conn.send(what)
+        except OSError:  # it is gone: why, if it said so
+            if self.conn.poll() and (answer := self.conn.recv())[0] == "failed":
+                raise ReplayDeciderFailed(answer[1]) from None
+            raise self._ended() from None
+
+    def _ended(self) -> ReplayDeciderFailed:
+        self.proc.join(timeout=5)
+        return ReplayDeciderFailed(
+            f"the replay's decider process ended (exit code {self.proc.exitcode})"
+        )
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

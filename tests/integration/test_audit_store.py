@@ -38,3 +38,21 @@ def test_audit_on_each_store(store: RelengApp) -> None:
     report = audit_verify.verify(store, cfg)
     assert report["identical"], report["differences"]
     assert report["activations"] == 1 and report["policy_note"] is None
+
+
+def test_a_replay_decider_that_fails_says_why(tmp_path) -> None:
+    """The replay's decider process (adapters/audit/replay_decider.py) cannot open its
+    store: the replay stops with the decider's own error, not a broken pipe."""
+    import pytest
+
+    from relengotron.adapters.audit.replay_decider import DecideApart, ReplayDeciderFailed
+
+    cfg = bootstrap.settings(None)
+    apart = DecideApart(f"sqlite:///{tmp_path / 'missing.db'}", bootstrap.policy_set(cfg), cfg)
+    try:
+        with pytest.raises(ReplayDeciderFailed, match="no store at"):
+            for _ in range(1000):  # the first sends may go out before it fails
+                apart.recorded()
+            apart.catch_up()
+    finally:
+        apart.close()
