@@ -6,6 +6,7 @@ queries (``adapters.store.readmodel_queries``). JSON columns are text, encoded w
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,6 +31,8 @@ from relengotron.adapters.store.persistence import SCHEMA_LOCK, create_tables
 from relengotron.domain.application import RelengApp
 
 NAME = "readmodels"  # the tracking row
+# The schemas whose query indexes this process made sure of, by engine.
+_INDEXED: weakref.WeakKeyDictionary[Engine, set[str | None]] = weakref.WeakKeyDictionary()
 CHUNK = 500
 JSON_COLUMNS = {"tags", "decision", "withdrawn", "params", "data", "record"}
 
@@ -222,8 +225,6 @@ class ReadModelTables:
         if not self._created:
             md = next(iter(self.t.values())).metadata
             create_tables(self.engine, md.sorted_tables)
-            with self.engine.begin() as conn:
-                self.ensure_indexes(conn)
             self._created = True
 
     def secondary_indexes(self) -> list[Index]:
@@ -233,18 +234,27 @@ class ReadModelTables:
             i for table in self.t.values() for i in sorted(table.indexes, key=lambda i: str(i.name))
         ]
 
+    @property
+    def indexed(self) -> bool:
+        """This process made sure of the query indexes (every projector of the store
+        shares it: the API makes one for each write it answers)."""
+        return self.schema in _INDEXED.get(self.engine, ())
+
     def drop_indexes(self, conn: Connection) -> None:
         """Drop the secondary indexes: a fold from the start writes every row once, and
         building each index once at the end (:meth:`ensure_indexes`) costs less than
         keeping it up to date row by row."""
+        _INDEXED.get(self.engine, set()).discard(self.schema)
         for index in self.secondary_indexes():
             conn.execute(DropIndex(index, if_exists=True))
 
     def ensure_indexes(self, conn: Connection) -> None:
         """Create the secondary indexes that are missing (after a fold from the start, or
-        one that stopped midway). On PostgreSQL under the lock table creators take:
-        two sessions creating one index at once collide in the catalog, ``IF NOT
-        EXISTS`` or not (``adapters.store.persistence.create_tables``)."""
+        one that stopped midway): on tables of the current format only (an older
+        table may lack a column; the projector rebuilds it first). On PostgreSQL
+        under the lock table creators take: two sessions creating one index at once
+        collide in the catalog, ``IF NOT EXISTS`` or not
+        (``adapters.store.persistence.create_tables``)."""
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
         seen = inspect(conn)
@@ -254,8 +264,10 @@ class ReadModelTables:
             names = {i["name"] for i in seen.get_indexes(table.name, schema=table.schema)}
             if index.name not in names:
                 conn.execute(CreateIndex(index, if_not_exists=True))
+        _INDEXED.setdefault(self.engine, set()).add(self.schema)
 
     def drop(self) -> None:
+        _INDEXED.get(self.engine, set()).discard(self.schema)
         md = next(iter(self.t.values())).metadata
         md.drop_all(self.engine, checkfirst=True)
         self._created = False

@@ -213,9 +213,11 @@ class Projector:
         # From the start of a log of more than a page, every row is new: the indexes
         # are built once, at the end (a round on an empty log leaves them alone).
         deferred = position == 0 and self.head() > self.page_size
-        if deferred:
-            with self.tables.engine.begin() as conn:
+        with self.tables.engine.begin() as conn:
+            if deferred:
                 self.tables.drop_indexes(conn)
+            elif not self.tables.indexed:  # once a process: a fold that stopped left them out
+                self.tables.ensure_indexes(conn)
         try:
             self._fold(report, position, until)
         finally:
