@@ -30,16 +30,16 @@ from typing import Any
 from relengotron.adapters import bootstrap
 from relengotron.adapters.audit.audit import MESSAGE_TOPIC, fields, notifications
 from relengotron.adapters.audit.replay_decider import (
+    LOCKED_PATIENCE,
     DecideApart,
     DecideHere,
     deciding,
-    when_unlocked,
 )
 from relengotron.adapters.ingest.branches import BranchFilter, recorded_as_not_monitored
 from relengotron.adapters.ingest.collector import fewer_collections
 from relengotron.adapters.ingest.ingest import to_incoming
 from relengotron.adapters.settings import Settings
-from relengotron.adapters.store.store import open_app
+from relengotron.adapters.store.store import open_app, while_locked
 from relengotron.adapters.translate import Envelope
 from relengotron.domain import topics
 from relengotron.domain.application import RelengApp
@@ -101,7 +101,7 @@ class _Replay:
     def flush(self) -> None:
         if self.pending:
             pending = self.pending
-            when_unlocked(lambda: self.app.record(pending))
+            while_locked(lambda: self.app.record(pending), LOCKED_PATIENCE)
             self.pending, self.undecided = [], True
             self.deciding.recorded()
 
@@ -114,7 +114,7 @@ class _Replay:
 
     def save(self, agg: Any) -> None:
         """Write a fed outcome or fetch (the decider may be writing too)."""
-        when_unlocked(lambda: self.app.save(agg))
+        while_locked(lambda: self.app.save(agg), LOCKED_PATIENCE)
 
 
 def _incoming(e: Any) -> Any:

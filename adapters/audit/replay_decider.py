@@ -15,42 +15,25 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import time
 import traceback
-from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any, TypeVar
-
-from sqlalchemy.exc import OperationalError
 
 from relengotron.adapters.ingest.collector import fewer_collections
 from relengotron.adapters.settings import Settings
-from relengotron.adapters.store.store import open_app
+from relengotron.adapters.store.store import open_app, while_locked
 from relengotron.adapters.store.view_store import SQLViewStore
 from relengotron.domain.application import RelengApp
 from relengotron.policies.spec import PolicySet
 from relengotron.projections.processes.decider import Decider
 
-T = TypeVar("T")
-LOCKED_TRIES = 50  # SQLite "database is locked": the two processes write one file
+# The two processes write one SQLite file: a transaction that read before writing is
+# refused at once ("database is locked"), whatever the busy timeout; every write of the
+# replay is a whole transaction, tried again (``adapters.store.store.while_locked``).
+LOCKED_PATIENCE = 120.0
 
 
 class ReplayDeciderFailed(RuntimeError):
     """The decider process of a replay failed; the message holds its traceback."""
-
-
-def when_unlocked(write: Callable[[], T]) -> T:
-    """``write()``, again while SQLite says the other process holds the file (a
-    transaction that read before writing is refused at once, whatever the busy
-    timeout). Every write of the replay is a whole transaction, safe to repeat."""
-    for attempt in range(LOCKED_TRIES):
-        try:
-            return write()
-        except OperationalError as exc:
-            if "locked" not in str(exc) or attempt == LOCKED_TRIES - 1:
-                raise
-            time.sleep(min(0.01 * 2**attempt, 0.5))
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class DecideHere:
@@ -136,7 +119,7 @@ def _decide_apart(conn: Connection, url: str, policies: PolicySet, cfg: Settings
                     asked.append(conn.recv())
                 if "stop" in asked:
                     return
-                when_unlocked(decider.run)
+                while_locked(decider.run, LOCKED_PATIENCE)
                 if "sync" in asked:
                     conn.send(("synced",))
     except (EOFError, KeyboardInterrupt):
@@ -146,5 +129,7 @@ def _decide_apart(conn: Connection, url: str, policies: PolicySet, cfg: Settings
             conn.send(("failed", traceback.format_exc()))
 
 
-def deciding(store: RelengApp, url: str, policies: PolicySet, cfg: Settings, apart: bool) -> Any:
+def deciding(
+    store: RelengApp, url: str, policies: PolicySet, cfg: Settings, apart: bool
+) -> DecideHere | DecideApart:
     return DecideApart(url, policies, cfg) if apart else DecideHere(store, policies, cfg)

@@ -14,10 +14,9 @@ from relengotron.adapters.audit import audit, audit_asof, audit_verify
 from relengotron.adapters.cli import progress
 from relengotron.adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
 from relengotron.adapters.cli.cli_gating import render_status
-from relengotron.adapters.cli.subjects import check_nvr, warn
+from relengotron.adapters.cli.subjects import check_nvr, unknown_build, warn
 from relengotron.adapters.services import inputs
 from relengotron.adapters.services.status import build_status
-from relengotron.adapters.store.store import shown_url
 
 
 def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -63,13 +62,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     cfg, app = _setup(args, create=False)
     result = audit.explain(app, cfg, args.nvr)
     if result is None:
-        if args.json:
-            print(json.dumps({"nvr": args.nvr, "known": False}))
-        else:
-            print(
-                f"{args.nvr}: unknown in {shown_url(app)} (no message about it has been recorded)."
-            )
-        return EXIT_PROBLEM
+        return unknown_build(args.nvr, app, args.json)
     print(json.dumps(result, default=str) if args.json else audit.render_explain(result))
     return EXIT_OK
 

@@ -11,14 +11,13 @@ from typing import Any
 from relengotron.adapters import bootstrap
 from relengotron.adapters.cli import progress
 from relengotron.adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, UsageError
-from relengotron.adapters.cli.subjects import check_nvr, warn
+from relengotron.adapters.cli.subjects import check_nvr, unknown_build, warn
 from relengotron.adapters.cli.summaries import render_act, render_decisions, render_row
 from relengotron.adapters.effects.effector import ActReport
 from relengotron.adapters.koji.koji_values import FAILED, TRANSIENT
 from relengotron.adapters.services import decisions, inputs
 from relengotron.adapters.services.status import build_status, waiver_warnings
 from relengotron.adapters.settings import Settings
-from relengotron.adapters.store.store import shown_url
 from relengotron.domain.outbox import SIGN_REQUEST
 from relengotron.policies.decision import Decision
 from relengotron.policies.engine import evaluate
@@ -174,13 +173,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     view = bootstrap.decider(app, cfg).read_view()
     status = build_status(view, args.nvr, cfg.gating.pending_tag)
     if status is None:
-        if args.json:
-            print(json.dumps({"nvr": args.nvr, "state": None, "known": False}))
-        else:
-            print(
-                f"{args.nvr}: unknown in {shown_url(app)} (no message about it has been recorded)."
-            )
-        return EXIT_PROBLEM
+        return unknown_build(args.nvr, app, args.json, state=None)
     print(json.dumps(status, default=str) if args.json else render_status(status))
     return EXIT_OK
 
@@ -279,13 +272,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     view = bootstrap.decider(app, cfg, policies).read_view()
     build = view.builds.get(args.nvr)
     if build is None and args.nvr not in view.gates:
-        if args.json:
-            print(json.dumps({"nvr": args.nvr, "known": False}))
-        else:
-            print(
-                f"{args.nvr}: unknown in {shown_url(app)} (no message about it has been recorded)."
-            )
-        return EXIT_PROBLEM
+        return unknown_build(args.nvr, app, args.json)
     snapshot = with_remote_files(  # the gating.yaml files recorded, never fetched here
         policy_input(
             view.subject_facts(args.nvr),

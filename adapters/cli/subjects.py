@@ -10,10 +10,14 @@ is known about (README, "Exit codes"):
 
 from __future__ import annotations
 
+import json
 import re
 import sys
+from typing import Any
 
-from relengotron.adapters.cli.cli_errors import UsageError
+from relengotron.adapters.cli.cli_errors import EXIT_PROBLEM, UsageError
+from relengotron.adapters.store.store import shown_url
+from relengotron.domain.application import RelengApp
 
 # rpm's allowed characters (name may hold dashes; version and release may not).
 _NAME = r"[A-Za-z0-9._+]+(?:-[A-Za-z0-9._+]+)*"
@@ -42,3 +46,13 @@ def check_nvr_or_package(text: str) -> str:
 def warn(command: str, text: str) -> None:
     """A warning for people, on stderr: the command still did what it was asked."""
     print(f"relengotron {command}: warning: {text}", file=sys.stderr, flush=True)
+
+
+def unknown_build(nvr: str, app: RelengApp, as_json: bool, **extra: Any) -> int:
+    """Say that nothing is known about ``nvr`` in the store (JSON: ``known: false`` and
+    ``extra``); the exit code of a question about it (1)."""
+    if as_json:
+        print(json.dumps({"nvr": nvr, **extra, "known": False}))
+    else:
+        print(f"{nvr}: unknown in {shown_url(app)} (no message about it has been recorded).")
+    return EXIT_PROBLEM

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import operator
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -29,20 +28,18 @@ from uuid import UUID
 
 import orjson
 from sqlalchemy import (
-    Table,
     select,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from relengotron.adapters.store.persistence import COPY_MIN, copy_rows
 from relengotron.adapters.store.readmodel_tables import (
-    JSON_COLUMNS,
     NAME,
     ReadModelTables,
     chunks,
     decode_row,
 )
+from relengotron.adapters.store.readmodel_writes import TableWriter
 from relengotron.domain.application import RelengApp
 from relengotron.domain.message import RECEIVED_TOPIC as _RECEIVED
 from relengotron.projections.config import GatingConfig
@@ -147,7 +144,7 @@ class Projector:
         self.progress = progress
         self.digest = hashlib.sha256(f"{FORMAT}\n{config!r}".encode()).hexdigest()[:32]
         self._read_sql: str | None = None
-        self._inserts: dict[str, _Insert] | None = None
+        self._inserts: dict[str, TableWriter] | None = None
 
     def _sql(self, conn: Connection) -> str:
         if self._read_sql is None:
@@ -288,7 +285,7 @@ class Projector:
     def _write(self, conn: Connection, changes: Changes, old: int, new: int) -> None:
         t = self.tables.t
         if self._inserts is None:
-            self._inserts = {name: _Insert(conn, table) for name, table in t.items()}
+            self._inserts = {name: TableWriter(conn, table) for name, table in t.items()}
         for table, rows in changes.rows.items():
             self._inserts[table].rows(conn, rows)
         if changes.builds:
@@ -313,81 +310,6 @@ class Projector:
 
 class ConcurrentProjection(RuntimeError):
     """Another projector wrote the same page first (this one's page is rolled back)."""
-
-
-class _Insert:
-    """One table's INSERT (or upsert) as driver SQL, rows as tuples: SQLAlchemy's
-    per-row parameter processing would cost as much as the rest of the fold."""
-
-    def __init__(self, conn: Connection, table: Table) -> None:
-        self.columns = [c.name for c in table.columns]
-        self.json = [i for i, c in enumerate(self.columns) if c in JSON_COLUMNS]
-        # A row's values in column order, as a tuple (one call in C per row).
-        assert len(self.columns) > 1, table.name  # itemgetter of one key: no tuple
-        self.values = operator.itemgetter(*self.columns)
-        self.dialect = conn.dialect.name
-        preparer = conn.dialect.identifier_preparer
-        self.quote = preparer.quote
-        cols = ", ".join(self.quote(c) for c in self.columns)
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        values = ", ".join([mark] * len(self.columns))
-        self.insert = f"INSERT INTO {preparer.format_table(table)} ({cols}) VALUES ({values})"
-        self.copy = (
-            f"COPY {preparer.format_table(table)} ({cols}) FROM STDIN"
-            if self.dialect == "postgresql"
-            else None
-        )
-        # PostgreSQL upserts many rows as COPY into a temporary table of the same
-        # columns (emptied at each commit), then one INSERT ... SELECT ... ON CONFLICT.
-        self.table = preparer.format_table(table)
-        self.staging = preparer.quote(f"relengotron_staged_{table.name}")
-        self.cols = cols
-
-    def upsert_sql(self, key: str, source: str | None = None) -> str:
-        """The upsert of a row (``source``: of every row of that table instead)."""
-        if self.dialect == "sqlite":
-            return self.insert.replace("INSERT INTO", "INSERT OR REPLACE INTO", 1)
-        updates = ", ".join(
-            f"{self.quote(c)} = EXCLUDED.{self.quote(c)}" for c in self.columns if c != key
-        )
-        insert = self.insert
-        if source is not None:
-            insert = f"INSERT INTO {self.table} ({self.cols}) SELECT {self.cols} FROM {source}"
-        return f"{insert} ON CONFLICT ({self.quote(key)}) DO UPDATE SET {updates}"
-
-    def _upsert_copied(self, conn: Connection, rows: list[tuple[Any, ...]], key: str) -> None:
-        conn.exec_driver_sql(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.staging} "
-            f"(LIKE {self.table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
-        conn.exec_driver_sql(f"DELETE FROM {self.staging}")  # written before in this page
-        copy_rows(conn, f"COPY {self.staging} ({self.cols}) FROM STDIN", rows)
-        conn.exec_driver_sql(self.upsert_sql(key, source=self.staging))
-
-    def rows(
-        self, conn: Connection, rows: Iterable[dict[str, Any]], upsert: str | None = None
-    ) -> None:
-        values = self.values
-        if self.json:
-            dumps, json = orjson.dumps, self.json
-            out = []
-            for row in rows:
-                v = list(values(row))
-                for i in json:
-                    if v[i] is not None:
-                        v[i] = dumps(v[i]).decode()
-                out.append(tuple(v))
-        else:
-            out = [values(row) for row in rows]
-        if not out:
-            return
-        if self.copy is not None and len(out) >= COPY_MIN:  # PostgreSQL: COPY, not a row each
-            if upsert:
-                self._upsert_copied(conn, out, upsert)
-            else:
-                copy_rows(conn, self.copy, out)
-        else:
-            conn.exec_driver_sql(self.upsert_sql(upsert) if upsert else self.insert, out)
 
 
 class ProjectorThread(threading.Thread):

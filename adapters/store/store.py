@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
+from eventsourcing.persistence import OperationalError as StoreOperationalError
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -27,6 +29,8 @@ from relengotron.adapters.store.store_errors import (
     store_failure,
 )
 from relengotron.domain.application import RelengApp
+
+T = TypeVar("T")
 
 DEFAULT_DIR = ".relengotron"
 DEFAULT_FILE = "relengotron.db"
@@ -166,26 +170,33 @@ def _pre_ping(app: RelengApp) -> None:
         pool._pre_ping = True
 
 
+def while_locked(write: Callable[[], T], patience: float = 30.0) -> T:
+    """``write()``, tried again (after 0.05 s, doubling to 1 s) for ``patience`` seconds
+    while SQLite says another connection holds the file ("database is locked", raised
+    by SQLAlchemy or wrapped by eventsourcing's transaction); any other error at once.
+    ``write`` must be safe to repeat (a whole transaction, or a no-op once done)."""
+    deadline, delay = time.monotonic() + patience, 0.05
+    while True:
+        try:
+            return write()
+        except (OperationalError, StoreOperationalError) as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
 def _wal(app: RelengApp, patience: float = 30.0) -> None:
     """Put a SQLite file in WAL mode now, while opening it.
 
     eventsourcing-sqlalchemy switches on the first transaction of each application,
     and switching needs the database to itself: on a fresh file, a writer that got
     there first made another application's first read fail with "database is
-    locked". Here the switch is retried (0.05 s, doubling to 1 s) for ``patience``
-    seconds; once the file is in WAL mode (it stays so) it is a no-op.
+    locked". Here the switch waits (:func:`while_locked`); once the file is in WAL
+    mode (it stays so) it is a no-op.
     """
     datastore = cast(SQLAlchemyApplicationRecorder, app.recorder).datastore
-    deadline, delay = time.monotonic() + patience, 0.05
-    while True:
-        try:
-            datastore.init_sqlite_wal_mode()
-            return
-        except OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+    while_locked(datastore.init_sqlite_wal_mode, patience)
 
 
 def _scratch(app: RelengApp) -> None:

@@ -71,6 +71,13 @@ class SQLViewStore:
         create_tables(self.datastore.engine, [self.docs, self.meta_table])
         self._drop_old_pickles()
         d = self.docs
+        # INSERT, or overwrite the document of that view, kind and key (both databases
+        # say it alike, each with its own construct).
+        dialect = self.datastore.engine.dialect.name
+        insert: Any = {"postgresql": pg_insert, "sqlite": sqlite_insert}[dialect](d)
+        self._upsert = insert.on_conflict_do_update(
+            index_elements=[d.c.view, d.c.kind, d.c.key], set_={"doc": insert.excluded.doc}
+        )
         # Built once: the statement is compiled once and cached (loads are many and small).
         self._select = select(d.c.key, d.c.doc).where(
             d.c.view == bindparam("view"),
@@ -131,9 +138,8 @@ class SQLViewStore:
                 for (kind, key), doc in docs.items()
                 if doc is not None
             ]
-            upsert = self._upsert(session.connection().dialect.name)
             for i in range(0, len(rows), CHUNK):
-                session.execute(upsert, rows[i : i + CHUNK])
+                session.execute(self._upsert, rows[i : i + CHUNK])
             session.execute(m.delete().where(m.c.view == view))
             session.execute(
                 m.insert().values(
@@ -144,21 +150,6 @@ class SQLViewStore:
                     saved_at=datetime.now(UTC),
                 )
             )
-
-    def _upsert(self, dialect: str) -> Any:
-        """INSERT, or overwrite the document of that view, kind and key."""
-        d = self.docs
-        if dialect == "postgresql":
-            stmt = pg_insert(d)
-            return stmt.on_conflict_do_update(
-                index_elements=[d.c.view, d.c.kind, d.c.key], set_={"doc": stmt.excluded.doc}
-            )
-        if dialect == "sqlite":
-            lite = sqlite_insert(d)
-            return lite.on_conflict_do_update(
-                index_elements=[d.c.view, d.c.kind, d.c.key], set_={"doc": lite.excluded.doc}
-            )
-        raise ValueError(f"no upsert for {dialect}")  # pragma: no cover (two databases)
 
     def _drop_old_pickles(self) -> None:
         engine = self.datastore.engine

@@ -27,7 +27,9 @@ _PASSED = ("PASSED", "INFO")
 _NO_ANSWER = ("QUEUED", "RUNNING", "INVALID")  # not (yet) a result of the rerun
 
 
-def _plus_hours(at: str | None, hours: float) -> str | None:
+def plus_hours(at: str | None, hours: float) -> str | None:
+    """``at`` (ISO time) plus ``hours``; None when there is no such time (no start, an
+    endless timeout, a time that does not parse): a deadline that never comes."""
     if at is None or math.isinf(hours):
         return None
     try:
@@ -63,7 +65,7 @@ class Reruns:
             position=position,
             scenario=e.scenario,
             at=e.at,
-            deadline=_plus_hours(e.at, view.config.rerun_timeout_hours),
+            deadline=plus_hours(e.at, view.config.rerun_timeout_hours),
             reason=e.reason,
             username=e.username,
             msg=e.msg,

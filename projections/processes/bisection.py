@@ -11,9 +11,7 @@ applies to the builds still undecided, and the reason says which bound hit.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection
-from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
 from relengotron.domain import ids
@@ -22,6 +20,7 @@ from relengotron.domain.outbox import BUS_PUBLISH
 from relengotron.projections.config import GatingConfig
 from relengotron.projections.folds.gating import GatingView, package_of
 from relengotron.projections.folds.gating_batch import settled
+from relengotron.projections.folds.gating_reruns import plus_hours
 from relengotron.projections.folds.records import BisectionState
 from relengotron.projections.processes.follower import Host
 from relengotron.projections.processes.outbox import Outbox
@@ -65,7 +64,7 @@ class Bisector:
             return
         root = view.group_root.get(group)
         if root is None:
-            deadline = _plus_hours(at, config.bisection_timeout_hours)
+            deadline = plus_hours(at, config.bisection_timeout_hours)
             bisection = Bisection(
                 config.decision_context,
                 group,
@@ -261,12 +260,3 @@ class Bisector:
         )
         self.host.fold(agg)
         self.host.report.bisections += 1
-
-
-def _plus_hours(at: str | None, hours: float) -> str | None:
-    if at is None or math.isinf(hours):
-        return None
-    try:
-        return (datetime.fromisoformat(at) + timedelta(hours=hours)).isoformat()
-    except ValueError:
-        return None

@@ -179,3 +179,34 @@ def test_only_a_scratch_store_skips_fsync(tmp_path):
     finally:
         scratch.close()
         kept.close()
+
+
+def test_a_locked_sqlite_file_is_waited_for_whoever_reports_it():
+    """SQLite's "database is locked" reaches us from SQLAlchemy (opening a store) or
+    wrapped by eventsourcing (a transaction's commit): ``while_locked`` tries again on
+    both, within its patience, and lets every other error through at once."""
+    import pytest
+    import sqlalchemy.exc
+    from eventsourcing.persistence import OperationalError as StoreOperationalError
+
+    from relengotron.adapters.store.store import while_locked
+
+    for locked in (
+        StoreOperationalError("(sqlite3.OperationalError) database is locked"),
+        sqlalchemy.exc.OperationalError("COMMIT", {}, Exception("database is locked")),
+    ):
+        calls = []
+
+        def write(locked=locked, calls=calls):
+            calls.append(1)
+            if len(calls) < 3:
+                raise locked
+            return "written"
+
+        assert while_locked(write, patience=5) == "written" and len(calls) == 3
+
+    def broken():
+        raise StoreOperationalError("disk I/O error")
+
+    with pytest.raises(StoreOperationalError, match="disk I/O"):
+        while_locked(broken, patience=5)
