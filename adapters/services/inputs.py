@@ -4,6 +4,7 @@ each recorded the way ingest records a message from the bus. The caller decides 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,7 +55,6 @@ def sync_policies(
     Returns the new message's key, or None when the log is up to date. Its time is
     the wall clock now: an activation is an input, like a waiver."""
     import getpass
-    import uuid
 
     policies = policies or bootstrap.policy_set(cfg)
     if active_policy_hash(app) == policies.content_hash:
@@ -110,8 +110,6 @@ def record_waiver(
     """Record a waiver (WaiverDB's body shape, topic ``relengotron.waiver.new``) and return
     its id, which is also the message key. ``product_version`` defaults to the gating one.
     The caller decides afterwards (:func:`adapters.services.decisions.decide`)."""
-    import uuid
-
     waiver_id = f"relengotron-{uuid.uuid4()}"
     body = {
         "id": waiver_id,
@@ -140,8 +138,6 @@ def record_override(
 ) -> str:
     """Record a ``relengotron.gate.override`` message (promote, hold or release a build in
     a decision context, default the gating one) and return its key."""
-    import uuid
-
     if action not in OVERRIDE_ACTIONS:
         raise ValueError(f"unknown override action {action!r}; expected one of {OVERRIDE_ACTIONS}")
     key = f"relengotron-override-{uuid.uuid4()}"
@@ -167,8 +163,6 @@ def record_rerun(
 ) -> str:
     """Record a ``relengotron.test.rerun`` message (ask for a build's test to run again)
     and return its key. The decider publishes the request and awaits the rerun."""
-    import uuid
-
     key = f"relengotron-rerun-{uuid.uuid4()}"
     body = {
         "nvr": nvr,
