@@ -161,8 +161,8 @@ class Ingestor:
             self._reject(item, str(exc))
             return
         source = f"{item.source}:{item.line}"
+        self._items[source] = item  # before ``add``: it records the batch it fills
         self.add(to_incoming(envelope, source, item.problems, item.original, self.branches))
-        self._items[source] = item
 
     def add(self, message: IncomingMessage) -> None:
         self._batch.append(message)

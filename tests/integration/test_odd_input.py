@@ -438,6 +438,25 @@ def test_a_message_no_store_can_hold_costs_no_neighbour_even_past_the_reader(sto
     assert "\udc00" not in r.raw and "\\udc00" in r.raw
 
 
+def test_the_safety_net_keeps_the_line_of_a_message_that_filled_its_batch(store):
+    """The net keeps a failing message as its input line (its file and line number),
+    also when it was the message that filled the batch (the batch is recorded while it
+    is added: its line must be known by then)."""
+    from relengotron.adapters.ingest.ingest import Ingestor
+    from relengotron.adapters.ingest.reader import Item
+
+    ing = Ingestor(store, batch_size=2)
+    good = {"topic": TOPIC_UNKNOWN, "body": {"a": 1}, "id": "g1"}
+    bad = {"topic": TOPIC_UNKNOWN, "body": {"a": "\udc00"}, "id": "b1"}  # past the reader
+    ing.add_item(Item("feed.jsonl", 1, json.dumps(good), record=good))
+    ing.add_item(Item("feed.jsonl", 2, "the exact line", record=bad))
+    ing.flush()
+    assert (ing.summary.new, ing.summary.rejected) == (1, 1)
+    (r,) = rejected_records(store)
+    assert "could not be recorded as a message" in r.reason
+    assert (r.source, r.line, r.raw) == ("feed.jsonl", 2, "the exact line")
+
+
 TOPIC_UNKNOWN = "org.fedoraproject.prod.fedocal.meeting.new"
 
 
