@@ -35,7 +35,8 @@ from sqlalchemy.orm import Session
 
 from relengotron.adapters.store.transcoder import OrjsonTranscoder
 
-CHUNK = 500
+CHUNK = 500  # ids a query names (SQLite: one parameter each)
+PG_CHUNK = 10_000  # ids a PostgreSQL probe names (one array parameter)
 
 #: From this many events on, PostgreSQL inserts them with ``COPY`` (below it, the
 #: round trip that starts a COPY costs about what it saves).
@@ -306,22 +307,48 @@ class SQLStreamReader:
             return {oid for (oid,) in self._select_in(session, sql, ids)}
 
     def heads(self, ids: Collection[UUID]) -> dict[UUID, tuple[int, str]]:
-        """Last version (from the index alone) and first topic of each existing stream,
-        in one query (one round trip: workers record small batches)."""
+        """Last version and first topic of each existing stream, in one query a chunk
+        (one round trip: workers record small batches).
+
+        PostgreSQL: two index probes per id, whatever the planner knows of the table.
+        Asked which rows have one of the ids, it scanned the whole table while a fresh
+        store filled faster than autovacuum analysed it (a backfill: a full scan per
+        batch); a union of two such queries was also twice one. SQLite probes the index
+        for an ``IN`` list by itself: one scan of the streams' rows, grouped."""
         sql = (
-            "SELECT originator_id, 0, topic FROM {table} WHERE originator_version = 1 AND {ids}"
-            " UNION ALL SELECT originator_id, MAX(originator_version), NULL FROM {table}"
-            " WHERE {ids} GROUP BY originator_id"
+            "SELECT originator_id, MAX(originator_version),"
+            " MAX(CASE WHEN originator_version = 1 THEN topic END)"
+            " FROM {table} WHERE {ids} GROUP BY originator_id"
         )
-        first: dict[UUID, str] = {}
-        last: dict[UUID, int] = {}
+        probes = (
+            "SELECT u.id,"
+            " (SELECT MAX(e.originator_version) FROM {table} e WHERE e.originator_id = u.id),"
+            " (SELECT e.topic FROM {table} e"
+            " WHERE e.originator_id = u.id AND e.originator_version = 1)"
+            " FROM unnest(%s::uuid[]) AS u(id)"
+        )
         with self.recorder.transaction(commit=False) as session:
-            for oid, version, topic in self._select_in(session, sql, ids):
-                if topic is not None:
-                    first[oid] = topic
-                else:
-                    last[oid] = version
-        return {oid: (version, first[oid]) for oid, version in last.items() if oid in first}
+            if session.connection().dialect.name == "postgresql":
+                rows = self._probe(session, probes, ids)
+            else:
+                rows = self._select_in(session, sql, ids)
+            return {
+                oid: (version, first)
+                for oid, version, first in rows
+                if first is not None  # a stream that exists has its first event
+            }
+
+    def _probe(
+        self, session: Session, sql: str, ids: Collection[UUID]
+    ) -> Iterator[tuple[Any, ...]]:
+        """PostgreSQL: rows of ``sql`` (``{table}``: the events table; its one parameter
+        the ids, as an array), a chunk of ids at a time."""
+        conn = session.connection()
+        query = sql.format(table=conn.dialect.identifier_preparer.format_table(self.table))
+        ids = list(ids)
+        for i in range(0, len(ids), PG_CHUNK):
+            for row in conn.exec_driver_sql(query, (ids[i : i + PG_CHUNK],)):
+                yield (_uuid(row[0]), *row[1:])
 
     def _select_in(
         self, session: Session, sql: str, ids: Collection[UUID]
