@@ -1,6 +1,7 @@
-"""How the projector writes a page's rows into one read-model table: driver SQL with
-rows as tuples; on PostgreSQL, ``COPY`` from ``COPY_MIN`` rows on (upserts through a
-staging table). The projector: ``adapters.store.readmodels``."""
+"""How the projector writes a page's rows into one read-model table (and the followers
+their views' documents, ``adapters.store.view_store``): driver SQL with rows as tuples;
+on PostgreSQL, ``COPY`` from ``COPY_MIN`` rows on (upserts through a staging table).
+The projector: ``adapters.store.readmodels``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from sqlalchemy.engine import Connection
 
 from relengotron.adapters.store.persistence import COPY_MIN, copy_rows
 from relengotron.adapters.store.readmodel_tables import JSON_COLUMNS
+
+Key = str | tuple[str, ...]  # the column(s) of a table's primary key
 
 
 class TableWriter:
@@ -44,19 +47,22 @@ class TableWriter:
         self.staging = preparer.quote(f"relengotron_staged_{table.name}")
         self.cols = cols
 
-    def upsert_sql(self, key: str, source: str | None = None) -> str:
-        """The upsert of a row (``source``: of every row of that table instead)."""
+    def upsert_sql(self, key: Key, source: str | None = None) -> str:
+        """The upsert of a row by its key column(s) (``source``: of every row of that
+        table instead)."""
         if self.dialect == "sqlite":
             return self.insert.replace("INSERT INTO", "INSERT OR REPLACE INTO", 1)
+        keys = (key,) if isinstance(key, str) else key
         updates = ", ".join(
-            f"{self.quote(c)} = EXCLUDED.{self.quote(c)}" for c in self.columns if c != key
+            f"{self.quote(c)} = EXCLUDED.{self.quote(c)}" for c in self.columns if c not in keys
         )
         insert = self.insert
         if source is not None:
             insert = f"INSERT INTO {self.table} ({self.cols}) SELECT {self.cols} FROM {source}"
-        return f"{insert} ON CONFLICT ({self.quote(key)}) DO UPDATE SET {updates}"
+        conflict = ", ".join(self.quote(k) for k in keys)
+        return f"{insert} ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
 
-    def _upsert_copied(self, conn: Connection, rows: list[tuple[Any, ...]], key: str) -> None:
+    def _upsert_copied(self, conn: Connection, rows: list[tuple[Any, ...]], key: Key) -> None:
         conn.exec_driver_sql(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.staging} "
             f"(LIKE {self.table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
@@ -66,7 +72,7 @@ class TableWriter:
         conn.exec_driver_sql(self.upsert_sql(key, source=self.staging))
 
     def rows(
-        self, conn: Connection, rows: Iterable[dict[str, Any]], upsert: str | None = None
+        self, conn: Connection, rows: Iterable[dict[str, Any]], upsert: Key | None = None
     ) -> None:
         values = self.values
         if self.json:

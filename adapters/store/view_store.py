@@ -33,11 +33,10 @@ from sqlalchemy import (
     inspect,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from relengotron.adapters.store.persistence import create_tables
+from relengotron.adapters.store.readmodel_writes import TableWriter
 from relengotron.projections.folds.view_docs import ViewMeta
 
 CHUNK = 500
@@ -71,13 +70,7 @@ class SQLViewStore:
         create_tables(self.datastore.engine, [self.docs, self.meta_table])
         self._drop_old_pickles()
         d = self.docs
-        # INSERT, or overwrite the document of that view, kind and key (both databases
-        # say it alike, each with its own construct).
-        dialect = self.datastore.engine.dialect.name
-        insert: Any = {"postgresql": pg_insert, "sqlite": sqlite_insert}[dialect](d)
-        self._upsert = insert.on_conflict_do_update(
-            index_elements=[d.c.view, d.c.kind, d.c.key], set_={"doc": insert.excluded.doc}
-        )
+        self._writer: TableWriter | None = None  # made with the first connection
         # Built once: the statement is compiled once and cached (loads are many and small).
         self._select = select(d.c.key, d.c.doc).where(
             d.c.view == bindparam("view"),
@@ -138,8 +131,12 @@ class SQLViewStore:
                 for (kind, key), doc in docs.items()
                 if doc is not None
             ]
-            for i in range(0, len(rows), CHUNK):
-                session.execute(self._upsert, rows[i : i + CHUNK])
+            # Driver SQL, COPY on PostgreSQL (SQLAlchemy's rows of parameters were a
+            # sixth of deciding a log from its start there, issue 18).
+            conn = session.connection()
+            if self._writer is None:
+                self._writer = TableWriter(conn, d)
+            self._writer.rows(conn, rows, upsert=("view", "kind", "key"))
             session.execute(m.delete().where(m.c.view == view))
             session.execute(
                 m.insert().values(
