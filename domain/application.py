@@ -13,13 +13,19 @@ from __future__ import annotations
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, ProcessRecorder, StoredEvent, Tracking
+from eventsourcing.persistence import (
+    IntegrityError,
+    Notification,
+    ProcessRecorder,
+    StoredEvent,
+    Tracking,
+)
 
 from relengotron.domain import ids
 from relengotron.domain.handlers import APPEND_ONLY, apply_fact, targets
@@ -130,12 +136,27 @@ class RelengApp(Application[UUID]):
                 heads[i] = (last[0].originator_version, first[0].topic)
         return heads
 
-    def last_position(self, topics: Collection[str]) -> int | None:
-        """The position of the last stored event of these topics (0: none), or None when
-        the store cannot say cheaply (no stream reader)."""
+    def last_position(self, topics: Collection[str], after: int = 0) -> int | None:
+        """The position of the last event of these topics if after ``after`` (else
+        ``after``); None when the store cannot say cheaply (no stream reader)."""
         if self.stream_reader is not None:
-            return self.stream_reader.last_position(topics)
+            return self.stream_reader.last_position(topics, after)
         return None
+
+    def log_head(self) -> int:
+        """The position of the last stored event (0: an empty log)."""
+        return int(self.recorder.max_notification_id() or 0)
+
+    def since(self, after: int, topics: Sequence[str], until: int) -> Iterator[Notification]:
+        """The events of these topics after ``after`` up to ``until`` (a head read before),
+        in log order. Go on from ``until`` next time, not from the last event got: a scan
+        for rare events read again, every round, all recorded since the last one."""
+        while after < until:
+            batch = self.recorder.select_notifications(after + 1, 1000, until, topics)
+            if not batch:
+                return
+            yield from batch
+            after = batch[-1].id
 
     def existing(self, ids_: Collection[UUID]) -> set[UUID]:
         if self.stream_reader is not None:

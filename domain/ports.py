@@ -24,6 +24,7 @@ class StreamReader(Protocol):
         """Each existing aggregate's last version and the topic of its first event."""
         ...
 
-    def last_position(self, topics: Collection[str]) -> int:
-        """The position (notification id) of the last stored event of these topics, or 0."""
+    def last_position(self, topics: Collection[str], after: int = 0) -> int:
+        """The position (notification id) of the last stored event of these topics, if
+        it is after ``after``; else ``after`` (what lies before is not read)."""
         ...

@@ -3,7 +3,7 @@ from the log incrementally (the effector carries them out, ``adapters.effects.ef
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 from uuid import UUID
 
 from relengotron.domain import topics
@@ -37,7 +37,8 @@ class PendingScan:
         self.loaded: dict[str, Action] = {}
 
     def __call__(self, app: RelengApp) -> list[Action]:
-        for n in _notifications(app, ACTION_TOPICS, self.after):
+        head = app.log_head()  # read up to here; the next scan goes on from here
+        for n in app.since(self.after, ACTION_TOPICS, head):
             key = str(n.originator_id)
             if n.topic.endswith(".Requested"):
                 self.order[key] = None
@@ -45,6 +46,7 @@ class PendingScan:
                 self.order.pop(key, None)
                 self.loaded.pop(key, None)
             self.after = n.id
+        self.after = max(self.after, head)
         out: list[Action] = []
         for key in list(self.order):
             action = self.loaded.get(key)
@@ -57,12 +59,3 @@ class PendingScan:
             else:
                 out.append(action)
         return out
-
-
-def _notifications(app: RelengApp, topics: tuple[str, ...], after: int = 0) -> Any:
-    while True:
-        page = app.recorder.select_notifications(start=after + 1, limit=1000, topics=topics)
-        if not page:
-            return
-        yield from page
-        after = page[-1].id

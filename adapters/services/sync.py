@@ -182,17 +182,13 @@ class ReadyComposes:
         return requested
 
     def _read(self, app: RelengApp) -> None:
-        wanted = (topics.COMPOSE_RUN_STATUS_CHANGED,)
-        while True:
-            page = app.recorder.select_notifications(start=self.after + 1, limit=1000,
-                                                     topics=wanted)  # fmt: skip
-            if not page:
-                return
-            for n in page:
-                run = cast(ComposeRun, app.repository.get(UUID(str(n.originator_id))))
-                if run.ref.startswith("pungi:") and run.status == "FINISHED":
-                    self.waiting.setdefault(run.ref.removeprefix("pungi:"), None)
-                self.after = n.id
+        head = app.log_head()  # read up to here; the next read goes on from here
+        for n in app.since(self.after, (topics.COMPOSE_RUN_STATUS_CHANGED,), head):
+            run = cast(ComposeRun, app.repository.get(UUID(str(n.originator_id))))
+            if run.ref.startswith("pungi:") and run.status == "FINISHED":
+                self.waiting.setdefault(run.ref.removeprefix("pungi:"), None)
+            self.after = n.id
+        self.after = max(self.after, head)
 
 
 def _carry_out_dry(cfg: Settings, action: Action, report: SyncReport) -> SyncReport:

@@ -286,20 +286,25 @@ class SQLStreamReader:
         self.recorder = recorder
         self.table = recorder.events_record_cls.__table__
 
-    def last_position(self, topics: Collection[str]) -> int:
+    def last_position(self, topics: Collection[str], after: int = 0) -> int:
+        """The last position of these topics after ``after`` (else ``after``): the log
+        read back from its end to ``after`` at most. (Without the bound, a run walked
+        back to the last such event however far: no index on the topic.)"""
         topics = list(topics)
         if not topics:
-            return 0
+            return after
         with self.recorder.transaction(commit=False) as session:
             conn = session.connection()
             table = conn.dialect.identifier_preparer.format_table(self.table)
             params: tuple[Any, ...]
             if conn.dialect.name == "postgresql":
-                sql, params = f"SELECT MAX(id) FROM {table} WHERE topic = ANY(%s)", (topics,)
+                sql = f"SELECT MAX(id) FROM {table} WHERE id > %s AND topic = ANY(%s)"
+                params = (after, topics)
             else:
                 marks = ", ".join("?" * len(topics))
-                sql, params = f"SELECT MAX(id) FROM {table} WHERE topic IN ({marks})", tuple(topics)
-            return int(conn.exec_driver_sql(sql, params).scalar() or 0)
+                sql = f"SELECT MAX(id) FROM {table} WHERE id > ? AND topic IN ({marks})"
+                params = (after, *topics)
+            return int(conn.exec_driver_sql(sql, params).scalar() or after)
 
     def existing(self, ids: Collection[UUID]) -> set[UUID]:
         sql = "SELECT originator_id FROM {table} WHERE originator_version = 1 AND {ids}"

@@ -281,8 +281,8 @@ class Follower(Generic[V, R]):
         cursor = tracked = self.app.tracked_position(self.NAME)
         view, start = self._start_view()
         self.view = view
-        # Where the view knows every aggregate of CREATIONS recorded before this run.
-        head = self.app.last_position(self.CREATIONS) if self.CREATIONS else 0
+        # Where the view knows every aggregate of CREATIONS (it folded those before start).
+        head = self.app.last_position(self.CREATIONS, start) if self.CREATIONS else 0
         self._creations_head = head if head is not None else float("inf")
         self._folded = start
         live = due = False
