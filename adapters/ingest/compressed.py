@@ -1,8 +1,9 @@
 """Compressed input (gzip, xz, zstd) read as far as it goes, never a traceback.
 
 The kind is known from the first bytes (whatever the name: standard input too; a
-misnamed plain file is read as plain). The data is decompressed a chunk at
-a time, every member/stream/frame in turn, so a truncated or corrupt file gives
+misnamed plain file is read as plain). The data is decompressed a chunk at a time as it
+is read (``stream``: a file of any size in bounded memory), every member/stream/frame
+in turn, so a truncated or corrupt file gives
 everything before the damage plus the reason (``truncated gzip stream ...``), which the
 reader turns into a rejected input; the complete lines before it are read as usual.
 """
@@ -11,12 +12,14 @@ from __future__ import annotations
 
 import lzma
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import zstandard
 
-CHUNK = 1 << 16
+CHUNK = 1 << 16  # compressed bytes read (and fed to gzip and xz) at a time
+OUT = 1 << 18  # at most this many decompressed bytes at a time (gzip, xz)
+ZSTD_IN = 1 << 12  # compressed bytes fed to zstd at a time
 
 _MAGIC = {
     b"\x1f\x8b": "gzip",
@@ -56,35 +59,74 @@ _MAKERS: dict[str, Callable[[], Any]] = {"gzip": _gzip, "xz": _xz, "zstd": _zstd
 _ERRORS = (zlib.error, lzma.LZMAError, zstandard.ZstdError, EOFError, ValueError, OSError)
 
 
+def _out(kind: str, d: Any, chunk: bytes) -> Iterator[bytes]:
+    """What ``d`` decompresses of ``chunk``, in pieces of at most ``OUT`` bytes (zstd:
+    in one piece)."""
+    if kind == "zstd":
+        yield d.decompress(chunk)
+        return
+    yield d.decompress(chunk, OUT)
+    if kind == "gzip":
+        while d.unconsumed_tail and not d.eof:
+            yield d.decompress(d.unconsumed_tail, OUT)
+    else:
+        while not d.eof and not d.needs_input:
+            yield d.decompress(b"", OUT)
+
+
 def decompress(kind: str, data: bytes) -> tuple[bytes, str | None]:
     """The decompressed bytes, and None or why the data ends before its end."""
-    out: list[bytes] = []
+    damage: list[str] = []
+    out = b"".join(stream(kind, iter([data]), damage))
+    return out, damage[0] if damage else None
+
+
+def stream(kind: str, chunks: Iterator[bytes], damage: list[str]) -> Iterator[bytes]:
+    """The decompressed data of ``chunks`` (the compressed input, in pieces of any size)
+    in pieces of bounded size, every member in turn; why it ends before its end is
+    appended to ``damage`` once the pieces are all given. gzip and xz give at most
+    ``OUT`` bytes a call (a bomb too); zstd, which cannot be asked so, is fed
+    ``ZSTD_IN`` bytes at a time (at most a few MB out of each)."""
     produced = 0
-    pos = 0
     d = _MAKERS[kind]()
-    started = False
+    fed = False
+    size = ZSTD_IN if kind == "zstd" else CHUNK
+    buf = b""  # input not yet fed
+
+    def fill(want: int) -> bool:
+        """At least ``want`` bytes in ``buf`` unless the input ends; False: no byte."""
+        nonlocal buf
+        while len(buf) < want:
+            more = next(chunks, b"")
+            if not more:
+                break
+            buf += more
+        return bool(buf)
+
     try:
-        while pos < len(data):
-            chunk = data[pos : pos + CHUNK]
-            pos += len(chunk)
-            piece = d.decompress(chunk)
-            started = True
-            out.append(piece)
-            produced += len(piece)
+        while fill(size):
+            chunk, buf = buf[:size], buf[size:]
+            fed = True
+            for piece in _out(kind, d, chunk):
+                produced += len(piece)
+                yield piece
             if d.eof:
-                rest = d.unused_data + data[pos:]
-                if not rest.strip(b"\x00"):  # gzip/xz padding after the last member
-                    return b"".join(out), None
-                data, pos, d = rest, 0, _MAKERS[kind]()
-                started = False
+                buf = d.unused_data + buf
+                while not buf.strip(b"\x00"):  # padding after the last member, or more
+                    more = next(chunks, b"")
+                    if not more:
+                        return  # gzip/xz padding after the last member: complete
+                    buf += more
+                d = _MAKERS[kind]()
     except _ERRORS as exc:
-        return b"".join(out), (
+        damage.append(
             f"corrupt {kind} data after {produced:,} decompressed bytes "
             f"({type(exc).__name__}: {exc})"
         )
-    if not started and produced == 0 and not data:
-        return b"", None  # an empty file
-    return b"".join(out), (
+        return
+    if not fed:
+        return  # an empty file
+    damage.append(
         f"truncated {kind} stream: the data ends before the end of the compressed stream "
         f"(after {produced:,} decompressed bytes)"
     )

@@ -12,17 +12,17 @@ early gives its complete lines and one item with the reason.
 
 from __future__ import annotations
 
-import io
 import json
 import math
+import os
 import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from itertools import chain
 from typing import Any
 
-from relengotron.adapters.ingest.compressed import decompress, kind_of
+from relengotron.adapters.ingest.compressed import CHUNK, kind_of, stream
 from relengotron.adapters.ingest.jsontext import DUPLICATES, SUSPECT, NotJSON, parser
 from relengotron.domain.safe_text import (
     BAD_UTF8,
@@ -55,10 +55,47 @@ class Item:
     original: bytes | None = None
 
 
-def _read(path: str) -> bytes:
+def _chunks(path: str, f: InputFile) -> Iterator[bytes]:
+    """The file's bytes a chunk at a time; ``f.consumed`` counts them (for progress)."""
     if path == "-":
-        return sys.stdin.buffer.read()
-    return Path(path).read_bytes()
+        source: Any = sys.stdin.buffer
+    else:
+        source = open(path, "rb")  # noqa: SIM115  (closed below, also when abandoned)
+        f.size = os.fstat(source.fileno()).st_size
+    try:
+        while chunk := source.read(CHUNK):
+            f.consumed += len(chunk)
+            yield chunk
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+
+
+def _split(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The lines of the data, each with its newline but the last (a BOM at the start
+    left out)."""
+    buf = b""
+    bom = True
+    for chunk in chunks:
+        buf += chunk
+        if bom:
+            if len(buf) < len(_BOM) and _BOM.startswith(buf):
+                continue  # not enough to say yet
+            bom = False
+            if buf.startswith(_BOM):
+                buf = buf[len(_BOM) :]
+        *lines, buf = buf.split(b"\n")
+        for line in lines:
+            yield line + b"\n"
+    if buf:
+        yield buf
+
+
+def _decoded(raw: bytes) -> tuple[str, bool]:
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors="replace"), True
 
 
 class InputFile:
@@ -68,33 +105,72 @@ class InputFile:
         self.path = path
         # A file name that is not UTF-8 (surrogate escapes) is named with U+FFFD.
         self.name = "<stdin>" if path == "-" else safe_str(path)
-        self.size: int | None = None
-        self.consumed = 0
+        self.size: int | None = None  # of the file as it is stored (None: stdin)
+        self.consumed = 0  # bytes of it read so far
         self._parser = parser()
 
     def items(self) -> Iterator[Item]:
-        data = _read(self.path)
-        self.size = len(data)
-        damage = None
-        kind = kind_of(self.name if self.path != "-" else "", data[:8])
+        """The items, read as the file is: JSON Lines a line at a time (bounded memory
+        whatever the size); a file that is one JSON document (an array, a datagrepper
+        page, a message) whole. A file is taken for one document when its first
+        non-blank character is ``[``, or ``{`` on a line that is not a JSON value
+        followed by more: any other text cannot be one JSON value."""
+        chunks = _chunks(self.path, self)
+        first = next(chunks, b"")
+        kind = kind_of(self.name if self.path != "-" else "", first[:8])
+        data: Iterator[bytes] = chain([first], chunks)
+        damage: list[str] = []
         if kind is not None:
-            data, damage = decompress(kind, data)
-            self.size = len(data)
-        if data.startswith(_BOM):
-            data = data[len(_BOM) :]
+            data = stream(kind, data, damage)
+        lines = _split(data)
+        peeked: list[bytes] = []
+        if self._one_document(lines, peeked):
+            yield from self._whole(b"".join(chain(peeked, lines)), damage)
+            return
+        yield from self._lines(chain(peeked, lines), damage)
+
+    @staticmethod
+    def _one_document(lines: Iterator[bytes], peeked: list[bytes]) -> bool:
+        """Whether the data may be one JSON document (the lines read to tell: ``peeked``)."""
+        for line in lines:
+            peeked.append(line)
+            head = line.lstrip()[:1]
+            if not head:
+                continue  # blank
+            if head == b"[":
+                return True
+            if head != b"{":
+                return False
+            try:
+                json.loads(line.decode("utf-8"))
+            except (ValueError, RecursionError):
+                return True  # a value over more lines, or not JSON: tried whole first
+            for more in lines:  # one value on this line: is it all?
+                peeked.append(more)
+                if more.strip():
+                    return False  # more after it: JSON Lines
+            return True
+        return False
+
+    def _whole(self, data: bytes, damage: list[str]) -> Iterator[Item]:
+        """A file read whole: one JSON document if it is one, else its lines."""
         try:
             text: str | None = data.decode("utf-8")
         except UnicodeDecodeError:
             text = None
-        if text is not None and damage is None:
+        if text is not None and not damage:
             whole = _whole_document(text)
             if whole is not None:
-                yield from self._elements(whole, len(data))
+                yield from self._elements(whole, self.size or len(data))
                 return
-        lines = _text_lines(text) if text is not None else _byte_lines(data)
+        yield from self._lines(_split(iter([data])), damage)
+
+    def _lines(self, lines: Iterator[bytes], damage: list[str]) -> Iterator[Item]:
         last = 0
-        for last, line, exact, bad_utf8 in lines:
-            if damage is not None and not line.endswith("\n"):
+        line, exact = "", b""
+        for last, exact in enumerate(lines, 1):
+            line, bad_utf8 = _decoded(exact)
+            if not exact.endswith(b"\n") and damage:
                 break  # the incomplete last line: kept below, with the reason
             item = self._line(last, line, exact, bad_utf8)
             if item is not None:
@@ -102,14 +178,14 @@ class InputFile:
         else:
             last += 1
             line, exact = "", b""
-        if damage is not None:
+        if damage:
             raw = safe_str(line.rstrip("\n"))
-            original = (exact if exact is not None else line.encode()).rstrip(b"\n")
+            original = exact.rstrip(b"\n")
             yield Item(
                 self.name,
                 last,
                 raw,
-                error=damage + (", the incomplete last line kept" if raw else ""),
+                error=damage[0] + (", the incomplete last line kept" if raw else ""),
                 original=original if original != raw.encode() else None,
             )
 
@@ -126,7 +202,6 @@ class InputFile:
             yield Item(self.name, i, raw, record=element, problems=problems, original=original)
 
     def _line(self, number: int, line: str, exact: bytes | None, bad_utf8: bool) -> Item | None:
-        self.consumed += len(exact) if exact is not None else len(line)
         stripped = line.strip()
         if not stripped:
             return None
@@ -157,19 +232,6 @@ class InputFile:
             problems=problems,
             original=original(),
         )
-
-
-def _text_lines(text: str) -> Iterator[tuple[int, str, bytes | None, bool]]:
-    for i, line in enumerate(io.StringIO(text, newline="\n"), 1):
-        yield i, line, None, False
-
-
-def _byte_lines(data: bytes) -> Iterator[tuple[int, str, bytes | None, bool]]:
-    for i, raw in enumerate(io.BytesIO(data), 1):
-        try:
-            yield i, raw.decode("utf-8"), raw, False
-        except UnicodeDecodeError:
-            yield i, raw.decode("utf-8", errors="replace"), raw, True
 
 
 class _Dups(dict[str, Any]):
