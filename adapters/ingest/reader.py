@@ -8,6 +8,10 @@ deep) is an item with an ``error``; a line whose value a store cannot hold as it
 is (:mod:`domain.safe_text`) is an item with the store-safe value, its
 ``problems`` and its exact bytes (``original``); a compressed file that ends
 early gives its complete lines and one item with the reason.
+
+JSON Lines are read as the file is, a chunk at a time (decompressed as they come:
+``adapters.ingest.compressed.stream``), so memory does not grow with the file, only
+with its longest line. A file that is one JSON document is read whole.
 """
 
 from __future__ import annotations
