@@ -75,11 +75,10 @@ def _chunks(path: str, f: InputFile) -> Iterator[bytes]:
             source.close()
 
 
-def _split(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """The lines of the data, each with its newline but the last (a BOM at the start
-    left out)."""
+def _split(chunks: Iterator[bytes], bom: bool = True) -> Iterator[bytes]:
+    """The lines of the data, each with its newline but the last (``bom``: a BOM at the
+    start left out)."""
     buf = b""
-    bom = True
     for chunk in chunks:
         buf += chunk
         if bom:
@@ -146,7 +145,11 @@ class InputFile:
             if head != b"{":
                 return False
             try:
-                json.loads(line.decode("utf-8"))
+                text = line.decode("utf-8")
+            except UnicodeDecodeError:
+                return False  # a file that is not UTF-8 is read line by line
+            try:
+                json.loads(text)
             except (ValueError, RecursionError):
                 return True  # a value over more lines, or not JSON: tried whole first
             for more in lines:  # one value on this line: is it all?
@@ -167,7 +170,7 @@ class InputFile:
             if whole is not None:
                 yield from self._elements(whole, self.size or len(data))
                 return
-        yield from self._lines(_split(iter([data])), damage)
+        yield from self._lines(_split(iter([data]), bom=False), damage)
 
     def _lines(self, lines: Iterator[bytes], damage: list[str]) -> Iterator[Item]:
         last = 0
