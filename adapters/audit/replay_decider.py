@@ -21,7 +21,6 @@ from multiprocessing.connection import Connection
 from relengotron.adapters.ingest.collector import fewer_collections
 from relengotron.adapters.settings import Settings
 from relengotron.adapters.store.store import open_app, while_locked
-from relengotron.adapters.store.view_store import SQLViewStore
 from relengotron.domain.application import RelengApp
 from relengotron.policies.spec import PolicySet
 from relengotron.projections.processes.decider import Decider
@@ -36,11 +35,21 @@ class ReplayDeciderFailed(RuntimeError):
     """The decider process of a replay failed; the message holds its traceback."""
 
 
+def _decider(store: RelengApp, policies: PolicySet, cfg: Settings) -> Decider:
+    """The replay's decider. Its view is kept in memory between runs and never written
+    to tables (``views=None``): nobody else decides in the replay's store, which is
+    thrown away at the end, so writing the view at every flush (about a fifth of
+    deciding) would be for nothing."""
+    decider = Decider(store, policies, cfg.gating, views=None)
+    decider.keep_view = True
+    return decider
+
+
 class DecideHere:
     """The decider in this process: it runs when the replay asks it to catch up."""
 
     def __init__(self, store: RelengApp, policies: PolicySet, cfg: Settings) -> None:
-        self.decider = Decider(store, policies, cfg.gating, views=SQLViewStore(store.recorder))
+        self.decider = _decider(store, policies, cfg)
 
     def recorded(self) -> None:
         """More input is recorded (deciding waits for :meth:`catch_up`)."""
@@ -111,8 +120,7 @@ def _decide_apart(conn: Connection, url: str, policies: PolicySet, cfg: Settings
     try:
         with fewer_collections():
             store = open_app(url, create=False, scratch=True)
-            decider = Decider(store, policies, cfg.gating, views=SQLViewStore(store.recorder))
-            decider.keep_view = True  # nobody else writes its view: keep it between runs
+            decider = _decider(store, policies, cfg)
             while True:
                 asked = [conn.recv()]
                 while conn.poll():
