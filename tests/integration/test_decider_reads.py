@@ -117,3 +117,41 @@ def test_a_round_over_new_messages_reads_no_more_of_a_longer_log(tmp_path: Path)
     events of other topics. The same round behind 6,000 more messages costs the same."""
     short, long = _round_after(tmp_path, 0), _round_after(tmp_path, 6_000)
     assert long <= 2 * short + 10, (short, long)  # not the 400 times of a walk back
+
+
+def test_the_last_creation_is_looked_up_from_the_views_position_on_postgresql(
+    pg_store: Any,
+) -> None:
+    """On PostgreSQL the same lookup is an index scan bounded by the view's position
+    (``Index Cond: id > ...``): the plan of the very statement a run sends."""
+    from sqlalchemy import event
+
+    url, schema = pg_store
+    app = open_app(url, schema=schema)
+    try:
+        cfg = bootstrap.settings(None)
+        ingest_files(app, [str(SAMPLE)], batch_size=500)
+        bootstrap.decider(app, cfg, bootstrap.policy_set(cfg)).run()
+        folded = app.tracked_position("decider")
+        engine = app.recorder.datastore.engine
+        sent: list[tuple[str, Any]] = []
+
+        def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *a: Any) -> None:
+            if statement.startswith("SELECT MAX(id)"):
+                sent.append((statement, parameters))
+
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
+            bootstrap.decider(app, cfg, bootstrap.policy_set(cfg)).run()
+        finally:
+            event.remove(engine, "before_cursor_execute", capture)
+        assert sent, "no lookup of the last creation"
+        with engine.connect() as conn:
+            for statement, parameters in sent:
+                plan = "\n".join(
+                    r[0] for r in conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)
+                )
+                assert "Index Cond" in plan and "(id >" in plan, plan
+                assert parameters[0] >= folded > 0  # from the view's position, not 0
+    finally:
+        app.close()
