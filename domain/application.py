@@ -149,8 +149,7 @@ class RelengApp(Application[UUID]):
 
     def since(self, after: int, topics: Sequence[str], until: int) -> Iterator[Notification]:
         """The events of these topics after ``after`` up to ``until`` (a head read before),
-        in log order. Go on from ``until`` next time, not from the last event got: a scan
-        for rare events read again, every round, all recorded since the last one."""
+        in log order (``domain.log_scan.LogScan`` goes on from ``until`` next time)."""
         while after < until:
             batch = self.recorder.select_notifications(after + 1, 1000, until, topics)
             if not batch:

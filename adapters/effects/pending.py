@@ -8,6 +8,7 @@ from uuid import UUID
 
 from relengotron.domain import topics
 from relengotron.domain.application import RelengApp
+from relengotron.domain.log_scan import LogScan
 from relengotron.domain.outbox import Action
 
 __all__ = ["ACTION_TOPICS", "PendingScan", "pending_actions"]
@@ -32,21 +33,18 @@ class PendingScan:
     them and saved)."""
 
     def __init__(self) -> None:
-        self.after = 0
+        self.scan = LogScan(ACTION_TOPICS)
         self.order: dict[str, None] = {}
         self.loaded: dict[str, Action] = {}
 
     def __call__(self, app: RelengApp) -> list[Action]:
-        head = app.log_head()  # read up to here; the next scan goes on from here
-        for n in app.since(self.after, ACTION_TOPICS, head):
+        for n in self.scan(app):
             key = str(n.originator_id)
             if n.topic.endswith(".Requested"):
                 self.order[key] = None
             else:
                 self.order.pop(key, None)
                 self.loaded.pop(key, None)
-            self.after = n.id
-        self.after = max(self.after, head)
         out: list[Action] = []
         for key in list(self.order):
             action = self.loaded.get(key)

@@ -40,6 +40,7 @@ from relengotron.domain import ids, topics
 from relengotron.domain.application import RelengApp
 from relengotron.domain.artifacts import ComposeRun
 from relengotron.domain.facts import COMPOSE
+from relengotron.domain.log_scan import LogScan
 from relengotron.domain.outbox import COMPOSE_SYNC, Action
 from relengotron.policies.spec import PolicySet
 from relengotron.projections.decision_api import DecisionService
@@ -146,7 +147,7 @@ class ReadyComposes:
     ids. The composes are read from the log incrementally."""
 
     def __init__(self) -> None:
-        self.after = 0
+        self.status_changes = LogScan((topics.COMPOSE_RUN_STATUS_CHANGED,))
         self.waiting: dict[str, None] = {}
         self.problem: str | None = None  # why no gate can be evaluated (logged once)
         self.policies: PolicySet | None = None
@@ -182,13 +183,10 @@ class ReadyComposes:
         return requested
 
     def _read(self, app: RelengApp) -> None:
-        head = app.log_head()  # read up to here; the next read goes on from here
-        for n in app.since(self.after, (topics.COMPOSE_RUN_STATUS_CHANGED,), head):
+        for n in self.status_changes(app):
             run = cast(ComposeRun, app.repository.get(UUID(str(n.originator_id))))
             if run.ref.startswith("pungi:") and run.status == "FINISHED":
                 self.waiting.setdefault(run.ref.removeprefix("pungi:"), None)
-            self.after = n.id
-        self.after = max(self.after, head)
 
 
 def _carry_out_dry(cfg: Settings, action: Action, report: SyncReport) -> SyncReport:

@@ -34,12 +34,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from relengotron.adapters.store.readmodel_tables import (
+    JSON_COLUMNS,
     NAME,
     ReadModelTables,
     chunks,
     decode_row,
 )
-from relengotron.adapters.store.readmodel_writes import TableWriter
+from relengotron.adapters.store.table_writer import TableWriter
 from relengotron.domain.application import RelengApp
 from relengotron.domain.message import RECEIVED_TOPIC as _RECEIVED
 from relengotron.projections.config import GatingConfig
@@ -285,7 +286,9 @@ class Projector:
     def _write(self, conn: Connection, changes: Changes, old: int, new: int) -> None:
         t = self.tables.t
         if self._inserts is None:
-            self._inserts = {name: TableWriter(conn, table) for name, table in t.items()}
+            self._inserts = {
+                name: TableWriter(conn, table, JSON_COLUMNS) for name, table in t.items()
+            }
         for table, rows in changes.rows.items():
             self._inserts[table].rows(conn, rows)
         if changes.builds:

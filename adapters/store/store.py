@@ -20,7 +20,6 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from relengotron.adapters.store.persistence import SQLStreamReader
 from relengotron.adapters.store.store_errors import (
     StoreError,
     StoreMissing,
@@ -28,6 +27,7 @@ from relengotron.adapters.store.store_errors import (
     remember,
     store_failure,
 )
+from relengotron.adapters.store.stream_reader import SQLStreamReader
 from relengotron.domain.application import RelengApp
 
 T = TypeVar("T")

@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from relengotron.adapters.store.persistence import create_tables
-from relengotron.adapters.store.readmodel_writes import TableWriter
+from relengotron.adapters.store.table_writer import TableWriter
 from relengotron.projections.folds.view_docs import ViewMeta
 
 CHUNK = 500

@@ -1,12 +1,12 @@
-"""How the projector writes a page's rows into one read-model table (and the followers
-their views' documents, ``adapters.store.view_store``): driver SQL with rows as tuples;
-on PostgreSQL, ``COPY`` from ``COPY_MIN`` rows on (upserts through a staging table).
-The projector: ``adapters.store.readmodels``."""
+"""Many rows written into one table at once, as the projector writes a page of read-model
+rows (``adapters.store.readmodels``) and the followers their views' documents
+(``adapters.store.view_store``): driver SQL with rows as tuples; on PostgreSQL, ``COPY``
+from ``COPY_MIN`` rows on (upserts through a staging table)."""
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import orjson
@@ -14,7 +14,6 @@ from sqlalchemy import Table
 from sqlalchemy.engine import Connection
 
 from relengotron.adapters.store.persistence import COPY_MIN, copy_rows
-from relengotron.adapters.store.readmodel_tables import JSON_COLUMNS
 
 Key = str | tuple[str, ...]  # the column(s) of a table's primary key
 
@@ -23,9 +22,10 @@ class TableWriter:
     """One table's INSERT (or upsert) as driver SQL, rows as tuples: SQLAlchemy's
     per-row parameter processing would cost as much as the rest of the fold."""
 
-    def __init__(self, conn: Connection, table: Table) -> None:
+    def __init__(self, conn: Connection, table: Table, json_columns: Collection[str] = ()) -> None:
+        """``json_columns``: the columns whose values are written as JSON text."""
         self.columns = [c.name for c in table.columns]
-        self.json = [i for i, c in enumerate(self.columns) if c in JSON_COLUMNS]
+        self.json = [i for i, c in enumerate(self.columns) if c in json_columns]
         # A row's values in column order, as a tuple (one call in C per row).
         assert len(self.columns) > 1, table.name  # itemgetter of one key: no tuple
         self.values = operator.itemgetter(*self.columns)
