@@ -34,6 +34,7 @@ from relengotron.adapters.cli.cli_errors import (
 from relengotron.adapters.cli.subjects import check_nvr
 from relengotron.adapters.ingest.collector import fewer_collections
 from relengotron.adapters.ingest.ingest import render_summary
+from relengotron.adapters.ingest.reader import MAX_LINE
 from relengotron.adapters.services import decisions, inputs
 from relengotron.adapters.services.history import subject_history
 from relengotron.adapters.store.store import shown_url
@@ -75,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=500,
         metavar="N",
         help="messages per transaction (default 500)",
+    )
+    p.add_argument(
+        "--max-line-bytes",
+        type=int,
+        default=MAX_LINE,
+        metavar="N",
+        help=f"a longer line (or one-document file) is kept as rejected input, its size, "
+        f"SHA-256 and first bytes, not read (default {MAX_LINE:,})",
     )
     progress.add_option(p)
     p.add_argument("--verbose", action="store_true", help="list every decision change")
@@ -176,6 +185,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot read {f}: not a readable file")
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
+    if args.max_line_bytes < 1:
+        raise UsageError("--max-line-bytes must be at least 1")
     cfg = bootstrap.settings(args.config)
     app = bootstrap.application(args.db, cfg)
     policies = None if args.no_decide else bootstrap.policy_set(cfg)  # fail early
@@ -183,7 +194,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         inputs.sync_policies(app, cfg, policies)
     bar = progress.bar_for(args, "ingest", through="B")
     with fewer_collections():  # bulk work all through (adapters/ingest/collector.py)
-        summary = inputs.ingest(app, args.files, batch_size=args.batch_size, progress=bar, cfg=cfg)
+        summary = inputs.ingest(
+            app,
+            args.files,
+            batch_size=args.batch_size,
+            progress=bar,
+            cfg=cfg,
+            max_line=args.max_line_bytes,
+        )
         if bar is not None:
             bar.close()
         decided = None

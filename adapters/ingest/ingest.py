@@ -21,7 +21,7 @@ from typing import Any
 from relengotron.adapters.ingest.branches import BranchFilter
 from relengotron.adapters.ingest.collector import fewer_collections
 from relengotron.adapters.ingest.envelope import NotAMessage, to_envelope
-from relengotron.adapters.ingest.reader import InputFile, Item
+from relengotron.adapters.ingest.reader import MAX_LINE, InputFile, Item
 from relengotron.adapters.translate import FAMILIES, Envelope, translate
 from relengotron.domain import ids
 from relengotron.domain.application import RelengApp
@@ -242,12 +242,13 @@ def ingest_files(
     batch_size: int = DEFAULT_BATCH,
     progress: Progress | None = None,
     branches: BranchFilter | None = None,
+    max_line: int = MAX_LINE,
 ) -> IngestSummary:
     started = time.perf_counter()
     ing = Ingestor(app, batch_size, branches)
     with fewer_collections():
         for path in paths:
-            f = InputFile(path)
+            f = InputFile(path, max_line)
             ing.summary.files.append(f.name)
             for n, item in enumerate(f.items(), 1):
                 ing.add_item(item)

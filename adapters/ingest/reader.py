@@ -10,16 +10,17 @@ is (:mod:`domain.safe_text`) is an item with the store-safe value, its
 early gives its complete lines and one item with the reason.
 
 JSON Lines are read as the file is, a chunk at a time (decompressed as they come:
-``adapters.ingest.compressed.stream``), so memory does not grow with the file, only
-with its longest line. A file that is one JSON document is read whole.
+``adapters.ingest.compressed.stream``), so memory does not grow with the file. A line
+longer than the limit (``MAX_LINE`` unless told) is not held: it is an item with an
+``error`` that gives its size, its SHA-256 and, as its text, its first bytes. A file
+that is one JSON document is read whole, up to the same limit.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import math
 import os
-import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,18 +28,27 @@ from itertools import chain
 from typing import Any
 
 from relengotron.adapters.ingest.compressed import CHUNK, kind_of, stream
-from relengotron.adapters.ingest.jsontext import DUPLICATES, SUSPECT, NotJSON, parser
+from relengotron.adapters.ingest.document import RejectedElement, whole_document
+from relengotron.adapters.ingest.jsontext import NotJSON, parser
 from relengotron.domain.safe_text import (
     BAD_UTF8,
-    I64_MIN,
-    MAX_DEPTH,
-    U64_MAX,
-    TooDeep,
     safe_str,
-    store_safe,
 )
 
 _BOM = b"\xef\xbb\xbf"
+MAX_LINE = 64 << 20  # bytes of one line (or one JSON document) held at most, by default
+HEAD = 4096  # bytes of a line over the limit kept as its text
+
+
+@dataclass(frozen=True)
+class _Over:
+    """A line over the limit, not held: its first bytes, its size and its SHA-256
+    (its newline left out of all three)."""
+
+    head: bytes
+    size: int
+    sha256: str
+    ended: bool  # it had its newline (not the end of the data)
 
 
 @dataclass(frozen=True)
@@ -75,23 +85,60 @@ def _chunks(path: str, f: InputFile) -> Iterator[bytes]:
             source.close()
 
 
-def _split(chunks: Iterator[bytes], bom: bool = True) -> Iterator[bytes]:
-    """The lines of the data, each with its newline but the last (``bom``: a BOM at the
-    start left out)."""
-    buf = b""
+def _without_bom(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The data without a UTF-8 BOM at its start (which may span chunks)."""
+    start = b""
     for chunk in chunks:
-        buf += chunk
-        if bom:
-            if len(buf) < len(_BOM) and _BOM.startswith(buf):
-                continue  # not enough to say yet
-            bom = False
-            if buf.startswith(_BOM):
-                buf = buf[len(_BOM) :]
-        *lines, buf = buf.split(b"\n")
-        for line in lines:
-            yield line + b"\n"
-    if buf:
-        yield buf
+        start += chunk
+        if len(start) >= len(_BOM) or not _BOM.startswith(start):
+            break
+    else:
+        if start:
+            yield start  # data shorter than a BOM: kept as it is
+        return
+    yield start.removeprefix(_BOM)
+    yield from chunks
+
+
+def _split(chunks: Iterator[bytes], limit: int, bom: bool = True) -> Iterator[bytes | _Over]:
+    """The lines of the data, each with its newline but the last (``bom``: a BOM at the
+    start left out); a line of more than ``limit`` bytes as an :class:`_Over`.
+
+    A line's parts are kept until its end, each chunk scanned once: memory and time
+    stay bounded by the limit however long the line."""
+    parts: list[bytes] = []  # the current line's parts (no newline in them)
+    size = 0
+    over: Any = None  # the SHA-256 of a line over the limit, while it lasts
+    head = b""
+    for chunk in _without_bom(chunks) if bom else chunks:
+        start = 0
+        while True:
+            nl = chunk.find(b"\n", start)
+            if nl >= 0 and not size and over is None and nl - start <= limit:
+                yield chunk[start : nl + 1]  # a whole line in this chunk: the common case
+                start = nl + 1
+                continue
+            piece = chunk[start:] if nl < 0 else chunk[start:nl]
+            size += len(piece)
+            if over is not None:
+                over.update(piece)
+            elif size > limit:
+                over = hashlib.sha256()
+                for p in parts:
+                    over.update(p)
+                over.update(piece)
+                head = (b"".join(parts)[:HEAD] + piece[:HEAD])[:HEAD]
+                parts = []
+            elif piece:
+                parts.append(piece)
+            if nl < 0:
+                break
+            yield _Over(head, size, over.hexdigest(), True) if over else b"".join(parts) + b"\n"
+            parts, size, over, start = [], 0, None, nl + 1
+    if over is not None:
+        yield _Over(head, size, over.hexdigest(), False)
+    elif size:
+        yield b"".join(parts)
 
 
 def _decoded(raw: bytes) -> tuple[str, bool]:
@@ -102,14 +149,20 @@ def _decoded(raw: bytes) -> tuple[str, bool]:
 
 
 class InputFile:
-    """An input file and how far through it we are (for progress)."""
+    """An input file and how far through it we are (for progress).
 
-    def __init__(self, path: str) -> None:
+    ``max_line``: the bytes of one line (or of a file that is one JSON document) read
+    at most; a longer one is an item with an ``error`` (its first bytes kept)."""
+
+    def __init__(self, path: str, max_line: int = MAX_LINE) -> None:
+        if max_line < 1:
+            raise ValueError(f"max_line must be at least 1 byte, not {max_line}")
         self.path = path
         # A file name that is not UTF-8 (surrogate escapes) is named with U+FFFD.
         self.name = "<stdin>" if path == "-" else safe_str(path)
         self.size: int | None = None  # of the file as it is stored (None: stdin)
         self.consumed = 0  # bytes of it read so far
+        self.max_line = max_line
         self._parser = parser()
 
     def items(self) -> Iterator[Item]:
@@ -125,39 +178,80 @@ class InputFile:
         damage: list[str] = []
         if kind is not None:
             data = stream(kind, data, damage)
-        lines = _split(data)
-        peeked: list[bytes] = []
-        if self._one_document(lines, peeked):
-            yield from self._whole(b"".join(chain(peeked, lines)), damage)
+        lines = _split(data, self.max_line)
+        peeked: list[bytes | _Over] = []
+        start = self._one_document(lines, peeked)
+        if start is not None:
+            yield from self._document(start, chain(peeked, lines), damage)
             return
         yield from self._lines(chain(peeked, lines), damage)
 
     @staticmethod
-    def _one_document(lines: Iterator[bytes], peeked: list[bytes]) -> bool:
-        """Whether the data may be one JSON document (the lines read to tell: ``peeked``)."""
+    def _one_document(lines: Iterator[bytes | _Over], peeked: list[bytes | _Over]) -> bytes | None:
+        """Whether the data may be one JSON document: its first character (``[`` or
+        ``{``) if so, else None (the lines read to tell: ``peeked``)."""
         for line in lines:
             peeked.append(line)
+            if isinstance(line, _Over):  # a line too long to be tried on its own
+                return b"[" if line.head.lstrip()[:1] == b"[" else None
             head = line.lstrip()[:1]
             if not head:
                 continue  # blank
             if head == b"[":
-                return True
+                return head
             if head != b"{":
-                return False
+                return None
             try:
                 text = line.decode("utf-8")
             except UnicodeDecodeError:
-                return False  # a file that is not UTF-8 is read line by line
+                return None  # a file that is not UTF-8 is read line by line
             try:
                 json.loads(text)
             except (ValueError, RecursionError):
-                return True  # a value over more lines, or not JSON: tried whole first
+                return head  # a value over more lines, or not JSON: tried whole first
             for more in lines:  # one value on this line: is it all?
                 peeked.append(more)
-                if more.strip():
-                    return False  # more after it: JSON Lines
-            return True
-        return False
+                if isinstance(more, _Over) or more.strip():
+                    return None  # more after it: JSON Lines
+            return head
+        return None
+
+    def _document(
+        self, start: bytes, lines: Iterator[bytes | _Over], damage: list[str]
+    ) -> Iterator[Item]:
+        """Data that may be one JSON document, read whole if it is within the limit.
+        Over it, an array (``[``) is one rejection; anything else is read as lines."""
+        parts: list[bytes] = []
+        size = 0
+        for line in lines:
+            if isinstance(line, _Over) or size + len(line) > self.max_line:
+                break
+            parts.append(line)
+            size += len(line)
+        else:
+            yield from self._whole(b"".join(parts), damage)
+            return
+        if start != b"[":
+            yield from self._lines(chain(parts, [line], lines), damage)
+            return
+        head = b"".join(parts)[:HEAD]
+        for rest in chain([line], lines):
+            if isinstance(rest, _Over):
+                size += rest.size + rest.ended
+                head = (head + rest.head)[:HEAD]
+            else:
+                size += len(rest)
+                head = head if len(head) >= HEAD else (head + rest)[:HEAD]
+        text, _ = _decoded(head)
+        raw = safe_str(text)
+        reason = (
+            f"one JSON document of {size:,} bytes, over the limit of {self.max_line:,}: "
+            f"not read (its first {len(head):,} bytes are kept as its text); to read it, "
+            f"make it JSON Lines (jq -c '.[]' FILE > FILE.jsonl) or raise --max-line-bytes"
+        )
+        if damage:
+            reason = f"{damage[0]}; {reason}"
+        yield Item(self.name, 1, raw, error=reason, original=head if raw != text else None)
 
     def _whole(self, data: bytes, damage: list[str]) -> Iterator[Item]:
         """A file read whole: one JSON document if it is one, else its lines."""
@@ -166,16 +260,23 @@ class InputFile:
         except UnicodeDecodeError:
             text = None
         if text is not None and not damage:
-            whole = _whole_document(text)
+            whole = whole_document(text)
             if whole is not None:
                 yield from self._elements(whole, self.size or len(data))
                 return
-        yield from self._lines(_split(iter([data]), bom=False), damage)
+        yield from self._lines(_split(iter([data]), self.max_line, bom=False), damage)
 
-    def _lines(self, lines: Iterator[bytes], damage: list[str]) -> Iterator[Item]:
+    def _lines(self, lines: Iterator[bytes | _Over], damage: list[str]) -> Iterator[Item]:
         last = 0
         line, exact = "", b""
-        for last, exact in enumerate(lines, 1):
+        for last, read in enumerate(lines, 1):
+            if isinstance(read, _Over):
+                if damage and not read.ended:  # the incomplete last line, and too long
+                    yield self._over(last, read, damage[0])
+                    return
+                yield self._over(last, read)
+                continue
+            exact = read
             line, bad_utf8 = _decoded(exact)
             if not exact.endswith(b"\n") and damage:
                 break  # the incomplete last line: kept below, with the reason
@@ -196,13 +297,27 @@ class InputFile:
                 original=original if original != raw.encode() else None,
             )
 
+    def _over(self, number: int, over: _Over, damage: str | None = None) -> Item:
+        """The item of a line over the limit: its first bytes as its text."""
+        text, bad_utf8 = _decoded(over.head)
+        raw = safe_str(text)
+        reason = (
+            f"line longer than the limit of {self.max_line:,} bytes ({over.size:,} bytes, "
+            f"SHA-256 {over.sha256}): not read; its first {len(over.head):,} bytes are "
+            f"kept as its text"
+        )
+        if damage:
+            reason = f"{damage}; {reason}"
+        odd = bad_utf8 or raw is not text
+        return Item(self.name, number, raw, error=reason, original=over.head if odd else None)
+
     def _elements(
         self, elements: list[tuple[Any, tuple[str, ...], bytes | None]], size: int
     ) -> Iterator[Item]:
         n = max(len(elements), 1)
         for i, (element, problems, original) in enumerate(elements, 1):
             self.consumed = size * i // n
-            if isinstance(element, _Rejected):
+            if isinstance(element, RejectedElement):
                 yield Item(self.name, i, element.raw, error=element.reason, original=original)
                 continue
             raw = json.dumps(element, ensure_ascii=False)
@@ -239,130 +354,3 @@ class InputFile:
             problems=problems,
             original=original(),
         )
-
-
-class _Dups(dict[str, Any]):
-    """An object that had duplicate keys (the last one kept), and their names."""
-
-    def __init__(self, d: dict[str, Any], names: list[str]) -> None:
-        super().__init__(d)
-        self.names = names
-
-
-def _duplicates(value: Any, found: list[str], depth: int = 0) -> None:
-    if depth > MAX_DEPTH:
-        return
-    if isinstance(value, _Dups):
-        found.extend(k for k in value.names if k not in found)
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, list):
-        for v in value:
-            _duplicates(v, found, depth + 1)
-
-
-@dataclass(frozen=True)
-class _Rejected:
-    raw: str
-    reason: str
-
-
-def _whole_document(text: str) -> list[tuple[Any, tuple[str, ...], bytes | None]] | None:
-    """The elements if the whole text is one JSON array, datagrepper page or message,
-    each with its problems and exact JSON when it had to be made store-safe."""
-    head = text.lstrip()[:1]
-    if head not in ("[", "{"):
-        return None
-    odd: list[bool] = []
-
-    def constant(s: str) -> float:
-        odd.append(True)
-        return float(s)
-
-    def integer(s: str) -> int:
-        n = int(s)
-        if not I64_MIN <= n <= U64_MAX:
-            odd.append(True)
-        return n
-
-    def number(s: str) -> float:
-        x = float(s)
-        if not math.isfinite(x):
-            odd.append(True)
-        return x
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        d = dict(items)
-        if len(d) == len(items):
-            return d
-        odd.append(True)
-        return _Dups(d, [k for i, (k, _) in enumerate(items) if k in dict(items[:i])])
-
-    try:
-        doc = json.loads(
-            text,
-            parse_constant=constant,
-            parse_int=integer,
-            parse_float=number,
-            object_pairs_hook=pairs,
-        )
-    except (ValueError, RecursionError):
-        return None  # JSON Lines (or broken): read line by line
-    if isinstance(doc, list):
-        elements = doc
-    elif isinstance(doc, dict):
-        raw = doc.get("raw_messages")
-        elements = list(raw) if isinstance(raw, list) else [doc]
-    else:
-        return None
-    if not odd and not SUSPECT.search(text) and _max_depth(text) <= MAX_DEPTH:
-        return [(e, (), None) for e in elements]  # nothing to walk: the common case
-    if elements and elements[0] is doc:  # one message: its exact text is the file's
-        return [_safe_element(doc, text.strip().encode())]
-    return [_safe_element(e) for e in elements]
-
-
-def _max_depth(text: str) -> int:
-    """How deep the JSON ``text`` nests (its strings left out), at C speed but for one
-    step per bracket."""
-    if text.count("[") + text.count("{") <= MAX_DEPTH:
-        return 0  # cannot be deeper
-    depth = top = 0
-    for c in _BRACKET.findall(_STRING.sub('""', text)):
-        if c in "[{":
-            depth += 1
-            top = max(top, depth)
-        else:
-            depth -= 1
-    return top
-
-
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_BRACKET = re.compile(r"[\[\]{}]")
-
-
-def _exact_json(element: Any) -> bytes:
-    try:
-        return json.dumps(element, ensure_ascii=True).encode()
-    except (ValueError, RecursionError):
-        return b""
-
-
-def _safe_element(
-    element: Any, exact: bytes | None = None
-) -> tuple[Any, tuple[str, ...], bytes | None]:
-    notes: set[str] = set()
-    names: list[str] = []
-    _duplicates(element, names)
-    if names:
-        notes.add(DUPLICATES + ", ".join(repr(k) for k in names[:5]))
-    try:
-        safe = store_safe(element, notes)
-    except (TooDeep, RecursionError):
-        exact = exact if exact is not None else _exact_json(element)
-        reason = f"not a message: nested deeper than {MAX_DEPTH} levels"
-        return _Rejected(exact.decode(), reason), (), exact
-    if not notes:
-        return element, (), None
-    problems = (*sorted(notes), "the exact input is kept as base64 in 'original'")
-    return safe, problems, exact if exact is not None else _exact_json(element)

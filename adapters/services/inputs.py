@@ -11,6 +11,7 @@ from typing import Any
 from relengotron.adapters import bootstrap
 from relengotron.adapters.ingest.branches import BranchFilter
 from relengotron.adapters.ingest.ingest import IngestSummary, Progress, ingest_files
+from relengotron.adapters.ingest.reader import MAX_LINE
 from relengotron.adapters.settings import Settings
 from relengotron.domain.application import RelengApp
 from relengotron.policies.spec import PolicySet
@@ -23,9 +24,17 @@ def ingest(
     batch_size: int = 500,
     progress: Progress | None = None,
     cfg: Settings | None = None,
+    max_line: int = MAX_LINE,
 ) -> IngestSummary:
     branches = BranchFilter(cfg.monitored_branches) if cfg is not None else None
-    return ingest_files(app, paths, batch_size=batch_size, progress=progress, branches=branches)
+    return ingest_files(
+        app,
+        paths,
+        batch_size=batch_size,
+        progress=progress,
+        branches=branches,
+        max_line=max_line,
+    )
 
 
 # ------------------------------------------------------------------ the policy log

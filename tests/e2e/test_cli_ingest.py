@@ -125,6 +125,39 @@ def test_broken_lines_are_named_kept_and_the_rest_ingested(capsys, tmp_path, sto
     assert (kept.raw, kept.reason.startswith("not JSON")) == ("{this is not json", True)
 
 
+def test_a_line_over_the_limit_is_kept_named_and_the_rest_ingested(
+    capsys, tmp_path, store_url, corpus_dir
+):
+    """Issue 18: a line longer than ``--max-line-bytes`` is not held; it is recorded as
+    rejected input with its size, SHA-256 and first bytes, and the lines after it are
+    ingested. A limit under 1 byte is a usage error."""
+    import hashlib
+
+    good = (
+        (corpus_dir / "real" / "koji-fedoramessaging-messages_tests.jsonl").read_text().splitlines()
+    )
+    long = json.dumps({"topic": "x", "body": {"pad": "y" * 50_000}})
+    f = tmp_path / "long.jsonl"
+    f.write_text("\n".join([good[0], long, good[1]]) + "\n")
+    limit = max(len(good[0]), len(good[1])) + 10
+    code, s = ingest_json(capsys, "--db", store_url, "--max-line-bytes", str(limit), str(f))
+    assert code == 1
+    assert s["new"] == 2 and s["rejected"] == 1
+    (rejection,) = s["rejections"]
+    assert rejection["line"] == 2
+    assert f"longer than the limit of {limit:,} bytes" in rejection["reason"]
+    assert hashlib.sha256(long.encode()).hexdigest() in rejection["reason"]
+    from relengotron.adapters.store.store import open_app
+    from relengotron.domain import ids
+
+    app = open_app(store_url)
+    head = long.encode()[:4096].decode()
+    kept = app.repository.get(ids.rejected_line_id(str(f), 2, head, None))
+    assert kept.raw == head and "longer than the limit" in kept.reason
+    code, _, err = run(capsys, "ingest", "--db", store_url, "--max-line-bytes", "0", str(f))
+    assert code == 2 and "--max-line-bytes must be at least 1" in err
+
+
 def test_formats_array_datagrepper_gzip_and_stdin(capsys, tmp_path, store_url, corpus_dir):
     records = [
         json.loads(x)
