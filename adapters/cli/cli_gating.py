@@ -14,6 +14,7 @@ from relengotron.adapters.cli.cli_errors import EXIT_OK, EXIT_PROBLEM, UsageErro
 from relengotron.adapters.cli.subjects import check_nvr, unknown_build, warn
 from relengotron.adapters.cli.summaries import render_act, render_decisions, render_row
 from relengotron.adapters.effects.effector import ActReport
+from relengotron.adapters.ingest.collector import fewer_collections
 from relengotron.adapters.koji.koji_values import FAILED, TRANSIENT
 from relengotron.adapters.services import decisions, inputs
 from relengotron.adapters.services.status import build_status, waiver_warnings
@@ -100,9 +101,10 @@ def _setup(args: argparse.Namespace, *, create: bool = True) -> tuple[Settings, 
 
 def cmd_decide(args: argparse.Namespace) -> int:
     cfg, app = _setup(args)
-    with progress.bar_for(args, "decide", unit="events") or _nothing() as bar:
-        report = decisions.decide(app, cfg, progress=bar)
-    bootstrap.projector(app, cfg).run()  # the read models reflect the new decisions
+    with fewer_collections():  # bulk work: catching up may fold the whole log
+        with progress.bar_for(args, "decide", unit="events") or _nothing() as bar:
+            report = decisions.decide(app, cfg, progress=bar)
+        bootstrap.projector(app, cfg).run()  # the read models reflect the new decisions
     if args.json:
         print(json.dumps(report.as_json()))
     else:
