@@ -39,8 +39,9 @@ The last line is JSON: ``n``, ``distinct``, ``baseline_rows_per_s``,
 ``throughput_msgs_per_s`` and ``ratio_to_baseline`` per worker count (followers on),
 ``throughput_no_followers_msgs_per_s``, ``decided_after_s``,
 ``throughput_decided_msgs_per_s`` (from the first commit until every message was decided
-on), ``parallel`` and ``prefetch`` (the workers' settings), ``cpu_s``, the latency of
-the first ``--latency-workers`` count (``latency_p50_ms``, ``latency_p99_ms``,
+on), ``parallel`` and ``prefetch`` (the workers' settings), ``cpu_s``, ``peak_rss_mb``
+(the largest consumer's VmHWM), the latency of the first ``--latency-workers`` count
+(``latency_p50_ms``, ``latency_p99_ms``,
 ``latency_max_ms``, ``decisions_measured``: gate events timed), ``latency_by_workers``,
 ``baseline_latency_p50_ms``/``p99_ms`` and ``targets_met``: ``throughput`` (>= 1,000
 msgs/s with 4 workers, followers on) and ``latency`` (p99 < 500 ms in every latency run).
@@ -154,6 +155,8 @@ def throughput(setup: Setup, batch: list[Wire], k: int, followers: str, timeout:
                 result["decided_msgs_per_s"] = (
                     None if decided is None else round(len(keys) / (decided - first), 1)
                 )
+            # The largest consumer's peak memory (VmHWM), read before they stop.
+            result["peak_rss_mb"] = meter.peak_rss_mb()
             if spying is not None:
                 spying.wait(60)
                 result["profile"] = profile_summary(PROFILE)
@@ -269,7 +272,8 @@ def main() -> None:
                     print(f"throughput: {k} worker(s), {tag}: {r['recorded']:,} recorded in "
                           f"{r['seconds']:.1f} s = {r['msgs_per_s']:,.0f} msgs/s "
                           f"({r['msgs_per_s'] / base_rate:.3f} x baseline); CPU s: "
-                          f"{r['cpu_s']}")  # fmt: skip
+                          f"{r['cpu_s']}; peak memory of a consumer "
+                          f"{r['peak_rss_mb']:,.0f} MiB")  # fmt: skip
                     if followers != "none" and r["followers_ran"]:
                         after, both = r["decided_after_s"], r["decided_msgs_per_s"]
                         print(f"            followers: {r['gate_events']:,} gate events; the "
@@ -325,6 +329,7 @@ def main() -> None:
                 "parallel": args.parallel,
                 "prefetch": args.prefetch,
                 "cpu_s": {str(k): r["cpu_s"] for k, r in on.items()},
+                "peak_rss_mb": {str(k): r["peak_rss_mb"] for k, r in on.items()},
                 "latency_workers": first.get("workers"),
                 "latency_p50_ms": first.get("p50_ms"),
                 "latency_p99_ms": first.get("p99_ms"),

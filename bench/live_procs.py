@@ -23,6 +23,17 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
+def peak_rss_mb(pid: int) -> float:
+    """The most memory the process has held (VmHWM), in MiB; 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
 def _pids_named(*names: str) -> list[int]:
     out = []
     for p in Path("/proc").iterdir():
@@ -52,6 +63,10 @@ class CpuMeter:
             "postgres": {p: _cpu(p) for p in _pids_named("postgres")},
             "rabbitmq": {p: _cpu(p) for p in _pids_named("beam.smp")},
         }
+
+    def peak_rss_mb(self) -> float:
+        """The largest peak memory of one consumer so far (MiB)."""
+        return max((peak_rss_mb(c.pid) for c in self.consumers), default=0.0)
 
     def stop(self) -> dict[str, float]:
         after = self._sample()

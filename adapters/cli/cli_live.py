@@ -25,6 +25,7 @@ Contract:
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -153,6 +154,7 @@ class Consume:
         self.stop = threading.Event()
         self.followers: Followers | None = None
         self.consumers: list[Any] = []
+        self.gc_thresholds: tuple[int, ...] | None = None
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         if not self.stop.is_set():
@@ -162,6 +164,7 @@ class Consume:
     def run(self) -> int:
         from fedora_messaging.exceptions import ConfigurationException
 
+        from relengotron.adapters.ingest.collector import fewer_collections
         from relengotron.adapters.live.consumer import Recorder, RelengConsumer
         from relengotron.adapters.live.deadletter import (
             DeadLetterDrainer,
@@ -219,7 +222,13 @@ class Consume:
                 )
                 return self._finish(EXIT_FAILED, drainer)
             if not self.stop.is_set():
-                code = self._consume(consumer, drainer)
+                # Consuming is bulk work too: what start-up made is never walked again,
+                # and the youngest generation is collected every 50,000 allocations
+                # instead of 700 (measured: a tenth less CPU, deciding caught up twice
+                # as soon). Cycles are still collected.
+                with fewer_collections():
+                    self.gc_thresholds = gc.get_threshold()
+                    code = self._consume(consumer, drainer)
             return self._finish(code, drainer)
         finally:
             for s, handler in previous.items():
@@ -338,6 +347,8 @@ class Consume:
             **self.stats.as_json(),
             "exit": code,
         }
+        if self.gc_thresholds is not None:  # the garbage collector's, while consuming
+            out["gc_thresholds"] = list(self.gc_thresholds)
         if self.followers is not None:
             try:
                 self.followers.stop()

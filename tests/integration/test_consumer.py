@@ -34,6 +34,7 @@ import pika
 import pytest
 from fedora_messaging.message import Message, load_message
 
+from relengotron.adapters.ingest.collector import THRESHOLDS
 from relengotron.adapters.store.store import open_app
 from relengotron.domain.application import RelengApp
 from tests.conftest import _service_missing
@@ -297,6 +298,8 @@ def test_each_message_recorded_once_and_refused_bodies_kept(
     assert (summary["new"], summary["duplicate"], summary["unrecognized"]) == (6, 1, 2)
     assert (summary["dead_letters"], summary["rejected"]) == (2, 2)
     assert summary["storage_retries"] == 0
+    # Consuming is bulk work: fewer garbage collections (adapters/ingest/collector.py).
+    assert summary["gc_thresholds"] == list(THRESHOLDS)
     # Acknowledged: nothing left on the queue, nothing left on the dead-letter queue.
     assert bus.ready(bus.queue) == 0
     assert bus.ready(bus.dlq) == 0
