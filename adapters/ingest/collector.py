@@ -1,10 +1,11 @@
 """Bulk work with fewer runs of CPython's cyclic garbage collector.
 
-Ingest, ``replay --verify`` and ``project --rebuild`` allocate millions of small
-objects, many of which stay alive (aggregates in the cache, the events of a batch,
-read-model rows). At the default thresholds (700, 10, 10) the collector walks that
-ever larger heap again and again: measured, 15-20 % of bulk ingest and about a third
-of ``replay --verify`` and ``project --rebuild``. Within :func:`fewer_collections`,
+Ingest, ``decide``, ``replay --verify``, ``project --rebuild`` and the bus consumer
+allocate millions of small objects, many of which stay alive (aggregates in the cache,
+the events of a batch, read-model rows, a view). At the default thresholds (700, 10,
+10) the collector walks that ever larger heap again and again: measured, 15-20 % of
+bulk ingest, about a third of ``replay --verify``, ``project --rebuild`` and
+``decide``, a tenth of the consumer's CPU. Within :func:`fewer_collections`,
 what is alive at the start is frozen (never walked; ``gc.freeze``) and the youngest
 generation is collected every 50,000 allocations instead of 700, so the oldest one
 about every 20 million; cycles are still collected, later. Peak memory measured the
