@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
@@ -122,12 +122,14 @@ def _split(chunks: Iterator[bytes], limit: int, bom: bool = True) -> Iterator[by
             size += len(piece)
             if over is not None:
                 over.update(piece)
+                if len(head) < HEAD:  # a limit under HEAD: the head goes on
+                    head += piece[: HEAD - len(head)]
             elif size > limit:
                 over = hashlib.sha256()
                 for p in parts:
                     over.update(p)
                 over.update(piece)
-                head = (b"".join(parts)[:HEAD] + piece[:HEAD])[:HEAD]
+                head = _first(HEAD, chain(parts, [piece]))
                 parts = []
             elif piece:
                 parts.append(piece)
@@ -139,6 +141,16 @@ def _split(chunks: Iterator[bytes], limit: int, bom: bool = True) -> Iterator[by
         yield _Over(head, size, over.hexdigest(), False)
     elif size:
         yield b"".join(parts)
+
+
+def _first(n: int, parts: Iterable[bytes]) -> bytes:
+    """The first ``n`` bytes of the parts joined (without joining them all)."""
+    out = b""
+    for p in parts:
+        out += p[: n - len(out)]
+        if len(out) >= n:
+            break
+    return out
 
 
 def _decoded(raw: bytes) -> tuple[str, bool]:
@@ -234,7 +246,8 @@ class InputFile:
         if start != b"[":
             yield from self._lines(chain(parts, [line], lines), damage)
             return
-        head = b"".join(parts)[:HEAD]
+        head = _first(HEAD, parts)
+        del parts  # the document is not read: only its size and first bytes
         for rest in chain([line], lines):
             if isinstance(rest, _Over):
                 size += rest.size + rest.ended
