@@ -140,10 +140,6 @@ def before_the_store(src: Path, runs: int = BASELINE_RUNS) -> float:
     return best
 
 
-def log_head(app: Any) -> int:
-    return int(app.recorder.max_notification_id() or 0)
-
-
 def timed_step(what: str, url: str, schema: str | None) -> dict[str, Any]:
     """``replay --verify`` or ``project --rebuild`` as the command runs it (its own
     process, the store opened afresh), timed from after opening the store."""
@@ -200,7 +196,7 @@ def after_ingest(app: Any, url: str, schema: str | None, result: dict[str, Any])
         decided = bootstrap.decider(app, cfg, policies).run()
     result["decide_s"] = round(time.perf_counter() - t0, 2)
     result["decisions"] = len(decided.decisions)
-    head = log_head(app)
+    head = app.log_head()
     result["log_events"] = head
 
     verified = in_own_process("verify", url, schema)

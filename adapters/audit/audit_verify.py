@@ -145,7 +145,7 @@ def verify(
     a daemon) and the log holds more than ``APART_FROM`` events (below that, starting
     the process costs more than it saves)."""
     if apart is None:
-        head = app.recorder.max_notification_id() or 0
+        head = app.log_head()
         apart = (
             len(os.sched_getaffinity(0)) > 1
             and head > APART_FROM

@@ -153,6 +153,14 @@ def _first(n: int, parts: Iterable[bytes]) -> bytes:
     return out
 
 
+def _kept(head: bytes) -> tuple[str, bytes | None]:
+    """The text and ``original`` of an item for the first bytes of input that is not
+    read: store-safe text, and the exact bytes when the text cannot be them."""
+    text, bad_utf8 = _decoded(head)
+    raw = safe_str(text)
+    return raw, head if bad_utf8 or raw is not text else None
+
+
 def _decoded(raw: bytes) -> tuple[str, bool]:
     try:
         return raw.decode("utf-8"), False
@@ -251,12 +259,11 @@ class InputFile:
         for rest in chain([line], lines):
             if isinstance(rest, _Over):
                 size += rest.size + rest.ended
-                head = (head + rest.head)[:HEAD]
+                rest = rest.head
             else:
                 size += len(rest)
-                head = head if len(head) >= HEAD else (head + rest)[:HEAD]
-        text, _ = _decoded(head)
-        raw = safe_str(text)
+            if len(head) < HEAD:
+                head = _first(HEAD, (head, rest))
         reason = (
             f"one JSON document of {size:,} bytes, over the limit of {self.max_line:,}: "
             f"not read (its first {len(head):,} bytes are kept as its text); to read it, "
@@ -264,7 +271,8 @@ class InputFile:
         )
         if damage:
             reason = f"{damage[0]}; {reason}"
-        yield Item(self.name, 1, raw, error=reason, original=head if raw != text else None)
+        raw, original = _kept(head)
+        yield Item(self.name, 1, raw, error=reason, original=original)
 
     def _whole(self, data: bytes, damage: list[str]) -> Iterator[Item]:
         """A file read whole: one JSON document if it is one, else its lines."""
@@ -312,8 +320,6 @@ class InputFile:
 
     def _over(self, number: int, over: _Over, damage: str | None = None) -> Item:
         """The item of a line over the limit: its first bytes as its text."""
-        text, bad_utf8 = _decoded(over.head)
-        raw = safe_str(text)
         reason = (
             f"line longer than the limit of {self.max_line:,} bytes ({over.size:,} bytes, "
             f"SHA-256 {over.sha256}): not read; its first {len(over.head):,} bytes are "
@@ -321,8 +327,8 @@ class InputFile:
         )
         if damage:
             reason = f"{damage}; {reason}"
-        odd = bad_utf8 or raw is not text
-        return Item(self.name, number, raw, error=reason, original=over.head if odd else None)
+        raw, original = _kept(over.head)
+        return Item(self.name, number, raw, error=reason, original=original)
 
     def _elements(
         self, elements: list[tuple[Any, tuple[str, ...], bytes | None]], size: int

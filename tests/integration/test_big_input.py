@@ -188,3 +188,19 @@ def test_a_long_line_within_one_chunk_is_over_the_limit_too(tmp_path: Path) -> N
     assert [i.error is None for i in items] == [True, False, True]
     assert hashlib.sha256(long).hexdigest() in (items[1].error or "")
     assert items[2].record == {"id": "m-3"}
+
+
+def test_the_first_bytes_kept_of_input_not_read_are_exact_when_not_utf8(tmp_path: Path) -> None:
+    """A line or an array over the limit whose first bytes are not UTF-8: the text has
+    U+FFFD for them, and the exact bytes are kept in ``original``, for both."""
+    line = b'{"id": "\xff\xfe", "pad": "' + b"y" * 3000 + b'"}'
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(_message(1) + b"\n" + line + b"\n")
+    items, _ = _items_and_peak(path, limit=1000)
+    assert items[1].error is not None and items[1].original == line[:HEAD]
+    assert "\ufffd" in items[1].raw
+    array = tmp_path / "bad.json"
+    array.write_bytes(b"[" + line + b",\n" + line + b"]\n")
+    (item,), _ = _items_and_peak(array, limit=1000)
+    assert item.error is not None and "one JSON document" in item.error
+    assert item.original is not None and item.original.startswith(b"[" + line[:100])
